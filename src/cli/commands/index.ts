@@ -1,0 +1,7 @@
+// Commands are registered only when they work end to end.
+import type { Command } from 'commander';
+import type { Context } from '../context.js';
+
+export type RegisterCommand = (program: Command, ctx: () => Context) => void;
+
+export const commands: RegisterCommand[] = [];

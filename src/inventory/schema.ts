@@ -1,0 +1,59 @@
+// The inventory (undrop.yaml) as data: one schema per source kind. Adding a
+// source kind touches src/sources/ and this file only.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, { message: 'expected a duration such as "26h", "90min" or "7d"' });
+const size = z.union([z.number(), z.string()]).refine((s) => parseSize(s) !== undefined, { message: 'expected a size such as "1GB" or "500MB"' });
+const pathList = z.array(z.string().min(1), { message: 'expected a list' }).min(1, { message: 'expected at least one path' });
+
+/** Settings every source may carry. */
+const common = {
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'expected a name of letters, digits, "_", "." or "-"' }),
+  max_age: duration.optional(),
+  min_size: size.optional(),
+  timeout: duration.optional(),
+  description: z.string().optional(),
+};
+
+export const sourceSchemas = {
+  'delayed-replica': z.strictObject({ ...common, kind: z.literal('delayed-replica'), dsn: z.string().min(1), data_dir: z.string().optional() }),
+  pitr: z
+    .strictObject({
+      ...common,
+      kind: z.literal('pitr'),
+      base_backups: z.string().min(1),
+      wal_archive: z.string().min(1).optional(),
+      restore_command: z.string().min(1).optional(),
+    })
+    .refine((s) => s.wal_archive !== undefined || s.restore_command !== undefined, { message: 'needs wal_archive or restore_command', path: ['wal_archive'] }),
+  pgbackrest: z.strictObject({ ...common, kind: z.literal('pgbackrest'), stanza: z.string().min(1), config: z.string().optional(), repo: z.number().int().positive().optional() }),
+  snapshot: z.strictObject({ ...common, kind: z.literal('snapshot'), paths: pathList, superuser: z.string().optional() }),
+  dump: z.strictObject({ ...common, kind: z.literal('dump'), paths: pathList }),
+} as const;
+
+export type SourceKind = keyof typeof sourceSchemas;
+export const SOURCE_KINDS = Object.keys(sourceSchemas) as SourceKind[];
+
+export type SourceConfig = {
+  [K in SourceKind]: z.infer<(typeof sourceSchemas)[K]>;
+}[SourceKind];
+export type SourceConfigOf<K extends SourceKind> = z.infer<(typeof sourceSchemas)[K]>;
+
+export const inventoryTop = z.strictObject({
+  production: z.strictObject({ dsn: z.string().optional(), superuser: z.string().optional() }).optional(),
+  sources: z.array(z.unknown(), { message: 'expected a list' }).default([]),
+  work_dir: z.string().optional(),
+  pg_bin: z.string().optional(),
+  lab: z.record(z.string(), z.unknown()).optional(),
+});
+
+export interface Inventory {
+  /** The file it came from; relative paths in it are resolved against its folder. */
+  file: string;
+  production: { dsn?: string; superuser?: string };
+  sources: SourceConfig[];
+  workDir?: string;
+  pgBin?: string;
+  lab?: Record<string, unknown>;
+}

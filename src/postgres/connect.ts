@@ -1,0 +1,87 @@
+// withClient / withTransaction on node-postgres, with libpq-style parameters
+// and connection failures turned into clear, typed errors.
+import pg from 'pg';
+import { UndropError, failure, usageError } from '../errors.js';
+import { type ConnParams, describe } from './conninfo.js';
+
+export interface SessionSettings {
+  /** Milliseconds; every query of a probe runs under a statement timeout so it never hangs. */
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+  applicationName?: string;
+  connectTimeoutMs?: number;
+}
+
+export async function connect(params: ConnParams, settings: SessionSettings = {}): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: params.host,
+    port: params.port,
+    user: params.user,
+    database: params.database,
+    password: params.password,
+    application_name: settings.applicationName ?? params.application_name ?? 'undrop',
+    connectionTimeoutMillis: settings.connectTimeoutMs ?? (params.connect_timeout ?? 10) * 1000,
+    statement_timeout: settings.statementTimeoutMs,
+    lock_timeout: settings.lockTimeoutMs,
+    ssl: params.sslmode && !['disable', 'allow', 'prefer'].includes(params.sslmode) ? { rejectUnauthorized: params.sslmode === 'verify-full' || params.sslmode === 'verify-ca' } : undefined,
+  } as pg.ClientConfig);
+  // An idle connection that dies (server killed mid-operation) must not crash the process.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (e) {
+    await client.end().catch(() => {});
+    throw connectionError(e, params);
+  }
+  return client;
+}
+
+export async function withClient<T>(params: ConnParams, fn: (client: pg.Client) => Promise<T>, settings: SessionSettings = {}): Promise<T> {
+  const client = await connect(params, settings);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Run fn inside BEGIN … COMMIT; any error rolls back and is rethrown. */
+export async function withTransaction<T>(client: pg.Client, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw e;
+  }
+}
+
+/** Turn a connection failure into a one-paragraph error: which server, which user, what to check. */
+export function connectionError(e: unknown, params: ConnParams): UndropError {
+  if (e instanceof UndropError) return e;
+  const err = e as { code?: string; message?: string };
+  const where = describe(params);
+  const msg = err.message ?? String(e);
+  switch (err.code) {
+    case '28P01':
+    case '28000':
+      return usageError('AUTH_FAILED', `PostgreSQL refused the login (${where}): ${msg}.`, 'Check the user and password in the DSN, ~/.pgpass or PGPASSWORD, and that pg_hba.conf allows this user from here.');
+    case '3D000':
+      return usageError('DATABASE_MISSING', `Database does not exist (${where}).`, 'Check dbname in the DSN (psql -l lists the databases).');
+    case 'ECONNREFUSED':
+    case 'ENOENT':
+    case 'EHOSTUNREACH':
+    case 'ENOTFOUND':
+    case 'ETIMEDOUT':
+    case 'EAI_AGAIN':
+      return failure('UNREACHABLE', `Cannot reach PostgreSQL at ${where} (${err.code}).`, { hint: 'Check that the server runs and listens there (pg_isready -h HOST -p PORT), the host name and port, and any firewall.', cause: e });
+    case '57P03':
+      return failure('SERVER_STARTING', `PostgreSQL at ${where} is starting up or shutting down.`, { hint: 'Wait a moment and try again.', cause: e });
+  }
+  if (/timeout/i.test(msg)) {
+    return failure('UNREACHABLE', `Timed out connecting to PostgreSQL at ${where}.`, { hint: 'Check that the server runs and listens there (pg_isready), and any firewall.', cause: e });
+  }
+  return failure('CONNECT_FAILED', `Could not connect to PostgreSQL at ${where}: ${msg}`, { hint: 'Check the connection string and that the server accepts connections.', cause: e });
+}

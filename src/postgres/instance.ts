@@ -1,0 +1,386 @@
+// Temporary PostgreSQL instances: from scratch (initdb) or from a copy of an
+// existing data directory (a snapshot, a restored base backup). Safe by
+// construction: private socket directory (0700), no TCP unless asked, a free
+// port, archive_mode off, no primary_conninfo, no restore_command unless
+// asked, copied slots and postmaster.pid removed from the copy only.
+// Registered for cleanup on exit, error and Ctrl-C unless kept.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import type pg from 'pg';
+import { failure, usageError } from '../errors.js';
+import { sleep } from '../util/time.js';
+import type { PgBinaries } from './binaries.js';
+import { registerCleanup } from './cleanup.js';
+import { connect, withClient } from './connect.js';
+import type { ConnParams } from './conninfo.js';
+import { assertServerCanWrite, chownForServer } from './os-user.js';
+import { findFreePort, releasePort } from './ports.js';
+import { initdb, pgCtlStart, pgCtlStop } from './programs.js';
+import { tail } from './run.js';
+
+export type RecoveryMode = 'none' | 'recovery' | 'standby';
+
+export interface InstanceOptions {
+  bin: PgBinaries;
+  /** Parent folder; the instance gets its own subfolder. */
+  workDir: string;
+  /** Short name used in folder names and messages ("pitr", "snapshot"). */
+  name: string;
+  /** Extra settings appended after the safe ones (later lines win). */
+  settings?: Record<string, string | number | boolean>;
+  /** Also listen on 127.0.0.1 (off by default). */
+  tcp?: boolean;
+  /** Connect as this role; for copies, tried before the usual names. */
+  superuser?: string;
+  /** Leave running and on disk at exit (--keep). */
+  keep?: boolean;
+}
+
+export interface FromDataDirOptions extends InstanceOptions {
+  /** 'recovery' writes recovery.signal (PITR), 'standby' standby.signal; default none (crash recovery). */
+  recovery?: RecoveryMode;
+  /** Copy the source first (the default and the rule for snapshots); false adopts a folder undrop already owns. */
+  copy?: boolean;
+}
+
+/** Settings every temporary instance gets, whatever its origin. */
+export function safeSettings(dataDir: string, socketDir: string, port: number, tcp: boolean): Record<string, string | number | boolean> {
+  return {
+    listen_addresses: tcp ? '127.0.0.1' : '',
+    port,
+    unix_socket_directories: socketDir,
+    unix_socket_permissions: '0700',
+    archive_mode: 'off',
+    archive_command: '',
+    primary_conninfo: '',
+    primary_slot_name: '',
+    restore_command: '',
+    max_logical_replication_workers: 0,
+    logging_collector: 'off',
+    ssl: 'off',
+    hba_file: join(dataDir, 'undrop_hba.conf'),
+    ident_file: join(dataDir, 'undrop_ident.conf'),
+    cluster_name: 'undrop-temp',
+    log_line_prefix: '%m [%p] ',
+    log_min_messages: 'log',
+  };
+}
+
+function formatValue(v: string | number | boolean): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+export function settingsBlock(settings: Record<string, string | number | boolean>): string {
+  return Object.entries(settings)
+    .map(([k, v]) => `${k} = ${formatValue(v)}`)
+    .join('\n');
+}
+
+let workRoot: string | undefined;
+export function setWorkDir(dir: string | undefined): void {
+  workRoot = dir ? resolve(dir) : undefined;
+}
+/** --work-dir, $UNDROP_WORK_DIR, or a folder under the system temp dir. */
+export function defaultWorkDir(): string {
+  return workRoot ?? (process.env.UNDROP_WORK_DIR ? resolve(process.env.UNDROP_WORK_DIR) : join(tmpdir(), 'undrop-work'));
+}
+
+async function makeSocketDir(): Promise<string> {
+  // Unix socket paths are limited to ~107 bytes: keep this one short, in /tmp.
+  const dir = await mkdtemp(join(tmpdir(), 'undrop-s-'));
+  await chmod(dir, 0o700);
+  await chownForServer(dir, false);
+  return dir;
+}
+
+export class TempInstance {
+  readonly root: string;
+  readonly dataDir: string;
+  readonly logFile: string;
+  readonly socketDir: string;
+  readonly bin: PgBinaries;
+  readonly name: string;
+  port: number;
+  superuser: string;
+  private unregister: (() => void) | undefined;
+  private running = false;
+  private kept = false;
+
+  private constructor(o: { root: string; socketDir: string; port: number; bin: PgBinaries; name: string; superuser: string; keep?: boolean }) {
+    this.root = o.root;
+    this.dataDir = join(o.root, 'data');
+    this.logFile = join(o.root, 'server.log');
+    this.socketDir = o.socketDir;
+    this.port = o.port;
+    this.bin = o.bin;
+    this.name = o.name;
+    this.superuser = o.superuser;
+    this.kept = !!o.keep;
+    if (!o.keep) {
+      this.unregister = registerCleanup({
+        label: `temporary instance ${o.name} (${this.root})`,
+        run: () => this.destroy(),
+        runSync: () => this.destroySync(),
+      });
+    }
+  }
+
+  private static async allocate(o: InstanceOptions): Promise<{ root: string; socketDir: string; port: number }> {
+    await mkdir(o.workDir, { recursive: true });
+    await chownForServer(o.workDir, false);
+    await assertServerCanWrite(o.workDir);
+    const root = await mkdtemp(join(o.workDir, `${o.name}-`));
+    const socketDir = await makeSocketDir();
+    const port = await findFreePort({ socketDirs: [socketDir] });
+    return { root, socketDir, port };
+  }
+
+  /** A fresh, empty cluster (initdb). */
+  static async create(o: InstanceOptions & { dataChecksums?: boolean; noSync?: boolean }): Promise<TempInstance> {
+    const a = await TempInstance.allocate(o);
+    const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
+    try {
+      await chownForServer(a.root, false);
+      await initdb(o.bin, { dataDir: inst.dataDir, superuser: inst.superuser, dataChecksums: o.dataChecksums, noSync: o.noSync ?? true });
+      await inst.writeSafeConfig(o.tcp ?? false, o.settings ?? {});
+    } catch (e) {
+      await inst.destroy();
+      throw e;
+    }
+    return inst;
+  }
+
+  /** A copy of an existing data directory, prepared to start safely. The source is never modified. */
+  static async fromDataDir(source: string, o: FromDataDirOptions): Promise<TempInstance> {
+    if (!existsSync(join(source, 'PG_VERSION'))) {
+      throw usageError('NOT_A_DATA_DIR', `${source} is not a PostgreSQL data directory (no PG_VERSION).`, 'Point at the folder that contains PG_VERSION, base/ and global/.');
+    }
+    const a = await TempInstance.allocate(o);
+    const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
+    try {
+      if (o.copy === false) {
+        await execa('mv', [resolve(source), inst.dataDir]);
+      } else {
+        await copyTree(source, inst.dataDir);
+      }
+      await inst.prepareCopy(o.recovery ?? 'none');
+      await chownForServer(a.root);
+      await chmod(inst.dataDir, 0o700);
+      await inst.writeSafeConfig(o.tcp ?? false, o.settings ?? {});
+    } catch (e) {
+      await inst.destroy();
+      throw e;
+    }
+    return inst;
+  }
+
+  /** Remove what belongs to the original server, in the copy only. */
+  private async prepareCopy(recovery: RecoveryMode): Promise<void> {
+    for (const f of ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal']) {
+      await rm(join(this.dataDir, f), { force: true });
+    }
+    // Copied replication slots would retain WAL and could be used by someone else's standby.
+    const slots = join(this.dataDir, 'pg_replslot');
+    if (existsSync(slots)) {
+      for (const s of await readdir(slots)) await rm(join(slots, s), { recursive: true, force: true });
+    }
+    // Debian-style clusters keep postgresql.conf in /etc: start from an empty one.
+    if (!existsSync(join(this.dataDir, 'postgresql.conf'))) await writeFile(join(this.dataDir, 'postgresql.conf'), '');
+    if (recovery === 'recovery') await writeFile(join(this.dataDir, 'recovery.signal'), '');
+    if (recovery === 'standby') await writeFile(join(this.dataDir, 'standby.signal'), '');
+  }
+
+  /**
+   * Safe settings go last in postgresql.auto.conf, which is read after
+   * postgresql.conf (and its includes), so they win over anything copied.
+   */
+  private async writeSafeConfig(tcp: boolean, extra: Record<string, string | number | boolean>): Promise<void> {
+    await writeFile(join(this.dataDir, 'undrop_hba.conf'), 'local all all trust\nlocal replication all trust\n' + (tcp ? 'host all all 127.0.0.1/32 trust\n' : ''));
+    await writeFile(join(this.dataDir, 'undrop_ident.conf'), '');
+    const block = settingsBlock({ ...safeSettings(this.dataDir, this.socketDir, this.port, tcp), ...extra });
+    await appendFile(join(this.dataDir, 'postgresql.auto.conf'), `\n# --- undrop: temporary instance settings (last wins) ---\n${block}\n`);
+    await chownForServer(this.root);
+  }
+
+  /** Append settings (for example a recovery target) before the next start. */
+  async configure(settings: Record<string, string | number | boolean>): Promise<void> {
+    await appendFile(join(this.dataDir, 'postgresql.auto.conf'), `${settingsBlock(settings)}\n`);
+    await chownForServer(join(this.dataDir, 'postgresql.auto.conf'), false);
+  }
+
+  /** Start and wait until connections are accepted (read-only ones count, as for pg_ctl -w). */
+  async start(timeoutSec = 300): Promise<void> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const r = await pgCtlStart(this.bin, this.dataDir, this.logFile, timeoutSec);
+      if (r.exitCode === 0) {
+        this.running = true;
+        await this.detectSuperuser();
+        return;
+      }
+      const log = this.logTail(30);
+      // Someone took the port between the check and the start: pick another.
+      if (log.some((l) => /could not bind|already in use|lock file .* already exists/.test(l)) && attempt < 3) {
+        releasePort(this.port);
+        this.port = await findFreePort({ socketDirs: [this.socketDir] });
+        await this.configure({ port: this.port });
+        continue;
+      }
+      // pg_ctl can report failure while the postmaster is still alive (e.g. -t expired).
+      await pgCtlStop(this.bin, this.dataDir, 'immediate', 20).catch(() => {});
+      throw failure('INSTANCE_START_FAILED', `The temporary PostgreSQL instance "${this.name}" did not start.`, {
+        hint: `Its server log is ${this.logFile}; the last lines are below.`,
+        details: log.length ? log : tail(r.stderr || r.stdout),
+      });
+    }
+  }
+
+  /** Roles tried when the copied cluster's superuser is unknown. */
+  private async detectSuperuser(): Promise<void> {
+    const names = [...new Set([this.superuser, 'postgres', process.env.USER ?? '', 'root'].filter(Boolean))];
+    let lastError: unknown;
+    for (const user of names) {
+      try {
+        await withClient({ ...this.connParams('postgres'), user }, async () => {}, { connectTimeoutMs: 10_000 });
+        this.superuser = user;
+        return;
+      } catch (e) {
+        lastError = e;
+        if ((e as { code?: string }).code === 'AUTH_FAILED' || /role .* does not exist/.test(String((e as Error).message))) continue;
+        throw e;
+      }
+    }
+    throw failure('INSTANCE_NO_SUPERUSER', `Could not find a role to connect to the temporary instance "${this.name}" as.`, {
+      hint: 'Name the cluster\'s superuser in the inventory (superuser: NAME).',
+      cause: lastError,
+    });
+  }
+
+  connParams(database = 'postgres'): ConnParams {
+    return { host: this.socketDir, port: this.port, user: this.superuser, database, application_name: 'undrop' };
+  }
+
+  connect(database = 'postgres'): Promise<pg.Client> {
+    return connect(this.connParams(database));
+  }
+
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<pg.QueryResult<T>> {
+    return withClient(this.connParams(database), (c) => c.query<T>(sql, params));
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (!existsSync(join(this.dataDir, 'postmaster.pid'))) {
+      this.running = false;
+      return;
+    }
+    const r = await pgCtlStop(this.bin, this.dataDir, mode);
+    if (r.exitCode !== 0 && mode === 'fast') await pgCtlStop(this.bin, this.dataDir, 'immediate');
+    this.running = false;
+  }
+
+  /** Stop and remove everything: data, log, socket directory. */
+  async destroy(): Promise<void> {
+    if (this.kept) return;
+    this.unregister?.();
+    try {
+      await this.stop('fast');
+    } catch {
+      this.killSync();
+    }
+    await waitForExit(this.postmasterPid, 15_000);
+    await rm(this.root, { recursive: true, force: true });
+    await rm(this.socketDir, { recursive: true, force: true });
+    releasePort(this.port);
+  }
+
+  /** Keep the instance after undrop exits; returns how to connect and how to remove it. */
+  keep(): { connect: string; remove: string } {
+    this.kept = true;
+    this.unregister?.();
+    return {
+      connect: `psql "host=${this.socketDir} port=${this.port} user=${this.superuser} dbname=postgres"`,
+      remove: `${this.bin.path('pg_ctl')} -D ${this.dataDir} -m fast stop && rm -rf ${this.root} ${this.socketDir}`,
+    };
+  }
+
+  private postmasterPid: number | undefined;
+
+  private killSync(): void {
+    const pid = readPostmasterPid(this.dataDir);
+    if (pid) {
+      this.postmasterPid = pid;
+      try {
+        process.kill(pid, 'SIGQUIT');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  private destroySync(): void {
+    if (this.kept) return;
+    this.killSync();
+    rmSync(this.root, { recursive: true, force: true });
+    rmSync(this.socketDir, { recursive: true, force: true });
+  }
+
+  logTail(lines = 20): string[] {
+    try {
+      return tail(readFileSync(this.logFile, 'utf8'), lines);
+    } catch {
+      return [];
+    }
+  }
+
+  async log(): Promise<string> {
+    try {
+      return await readFile(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+}
+
+export function readPostmasterPid(dataDir: string): number | undefined {
+  try {
+    const first = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0];
+    const pid = Number(first);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitForExit(pid: number | undefined, timeoutMs: number): Promise<void> {
+  if (!pid) return;
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(100);
+  }
+}
+
+/** Copy a directory tree, preserving modes; reflinks where the filesystem allows. */
+export async function copyTree(from: string, to: string): Promise<void> {
+  const r = await execa('cp', ['-a', '--reflink=auto', resolve(from), to], { reject: false });
+  if (r.exitCode !== 0) {
+    await rm(to, { recursive: true, force: true });
+    const msg = String(r.stderr);
+    if (/No space left/i.test(msg)) {
+      throw failure('DISK_FULL', `Copying ${from} ran out of disk space.`, { hint: 'Free space in the work directory or choose another with --work-dir.', details: tail(msg) });
+    }
+    throw failure('COPY_FAILED', `Copying ${from} failed.`, { hint: 'Check that undrop can read every file of the source.', details: tail(msg) });
+  }
+}

@@ -1,0 +1,55 @@
+// initdb and postgres refuse to run as root. When undrop runs as root (CI
+// does), server programs run as an unprivileged OS user (default `postgres`,
+// `--os-user` changes it) and the files they touch are handed to that user.
+import { execa } from 'execa';
+import { usageError } from '../errors.js';
+
+let serverUser = process.env.UNDROP_OS_USER || 'postgres';
+
+export function setServerOsUser(name: string | undefined): void {
+  if (name) serverUser = name;
+}
+
+export function serverOsUser(): string {
+  return serverUser;
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** The argv prefix that runs a program as the server user (empty when not root). */
+export function asServerUserPrefix(): string[] {
+  return isRoot() ? ['runuser', '-u', serverUser, '--'] : [];
+}
+
+/** Give a path (recursively) to the server OS user; no-op unless root. */
+export async function chownForServer(path: string, recursive = true): Promise<void> {
+  if (!isRoot()) return;
+  try {
+    await execa('chown', [...(recursive ? ['-R'] : []), `${serverUser}:`, path]);
+  } catch (e) {
+    const msg = (e as { stderr?: string }).stderr ?? String(e);
+    if (/invalid (user|spec)/i.test(msg)) {
+      throw usageError(
+        'OS_USER_MISSING',
+        `undrop runs as root, so PostgreSQL server programs must run as another OS user, and "${serverUser}" does not exist.`,
+        `Create it (useradd --system ${serverUser}) or name an existing user with --os-user.`,
+      );
+    }
+    throw e;
+  }
+}
+
+/** Check that the server user can enter and write `dir` (its parents must be traversable). */
+export async function assertServerCanWrite(dir: string): Promise<void> {
+  if (!isRoot()) return;
+  const r = await execa('runuser', ['-u', serverUser, '--', 'test', '-w', dir, '-a', '-x', dir], { reject: false });
+  if (r.exitCode !== 0) {
+    throw usageError(
+      'WORK_DIR_UNREACHABLE',
+      `The OS user "${serverUser}" (which runs the PostgreSQL server programs, because undrop runs as root) cannot write to ${dir}.`,
+      'Choose a --work-dir whose parent folders are readable by that user, for example under /var/tmp.',
+    );
+  }
+}

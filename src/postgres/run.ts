@@ -1,0 +1,126 @@
+// The one place that runs PostgreSQL programs: arguments as arrays (never a
+// shell string), a timeout, stderr captured and shown on failure, passwords
+// redacted from anything printed or logged, and every command announced to
+// listeners (the incident log records them).
+import { execa, type ResultPromise } from 'execa';
+import { failure } from '../errors.js';
+import { commandLine, redact } from '../util/redact.js';
+import { asServerUserPrefix } from './os-user.js';
+
+export interface RunOptions {
+  timeoutMs?: number;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Run as the server OS user when undrop runs as root (initdb, postgres, pg_ctl, …). */
+  asServerUser?: boolean;
+  input?: string;
+  /** Return a failed result instead of throwing. */
+  allowFailure?: boolean;
+}
+
+export interface RunResult {
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface CommandEvent {
+  command: string;
+  exitCode?: number;
+  durationMs?: number;
+}
+
+type Listener = (e: CommandEvent) => void;
+const listeners = new Set<Listener>();
+
+/** Subscribe to every program undrop runs (redacted command lines). */
+export function onCommand(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function announce(e: CommandEvent): void {
+  for (const l of listeners) l(e);
+}
+
+function argv(program: string, args: readonly string[], opts: RunOptions): [string, string[]] {
+  const prefix = opts.asServerUser ? asServerUserPrefix() : [];
+  if (prefix.length === 0) return [program, [...args]];
+  return [prefix[0]!, [...prefix.slice(1), program, ...args]];
+}
+
+function baseEnv(opts: RunOptions): Record<string, string | undefined> {
+  // C locale messages: undrop parses server and tool output.
+  return { LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C', ...opts.env };
+}
+
+const DEFAULT_TIMEOUT = 10 * 60_000;
+
+export async function runProgram(program: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const [file, fullArgs] = argv(program, args, opts);
+  const shown = commandLine(program, args);
+  const started = Date.now();
+  announce({ command: shown });
+  const result = await execa(file, fullArgs, {
+    reject: false,
+    timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT,
+    env: baseEnv(opts),
+    cwd: opts.cwd ?? '/',
+    input: opts.input,
+    stdin: opts.input === undefined ? 'ignore' : undefined,
+    stripFinalNewline: false,
+  });
+  const durationMs = Date.now() - started;
+  const exitCode = result.exitCode ?? -1;
+  announce({ command: shown, exitCode, durationMs });
+  const out: RunResult = {
+    command: shown,
+    exitCode,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    durationMs,
+  };
+  if (result.timedOut) {
+    throw failure('PG_PROGRAM_TIMEOUT', `${shown} did not finish within ${Math.round((opts.timeoutMs ?? DEFAULT_TIMEOUT) / 1000)} s and was stopped.`, {
+      hint: 'The source may be very large or the machine overloaded; retry with a longer timeout or check the program by hand.',
+      details: tail(out.stderr),
+    });
+  }
+  if (result.failed && !opts.allowFailure) {
+    if ((result as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(result.message))) {
+      throw failure('PG_PROGRAM_MISSING', `Could not run ${program}: no such program.`, {
+        hint: 'Install the PostgreSQL programs of the needed version, or point --pg-bin at their folder.',
+      });
+    }
+    throw failure('PG_PROGRAM_FAILED', `${shown} failed (exit ${exitCode}).`, {
+      hint: 'The lines below are the program\'s own error output.',
+      details: tail(out.stderr || out.stdout),
+    });
+  }
+  return out;
+}
+
+/** Start a program whose stdout is consumed as a stream (pg_waldump, pg_dump). */
+export function spawnProgram(program: string, args: readonly string[], opts: RunOptions = {}): ResultPromise {
+  const [file, fullArgs] = argv(program, args, opts);
+  announce({ command: commandLine(program, args) });
+  return execa(file, fullArgs, {
+    reject: false,
+    timeout: opts.timeoutMs,
+    env: baseEnv(opts),
+    cwd: opts.cwd ?? '/',
+    stdin: 'ignore',
+    buffer: { stdout: false, stderr: true },
+    lines: false,
+  });
+}
+
+export function tail(text: string, lines = 12): string[] {
+  return redact(text)
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.length > 0)
+    .slice(-lines);
+}

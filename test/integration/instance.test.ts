@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findBinaries } from '../../src/postgres/binaries.js';
+import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { TempInstance } from '../../src/postgres/instance.js';
+import { findFreePort, isPortFree } from '../../src/postgres/ports.js';
+import { testWorkDir } from '../helpers.js';
+
+afterAll(() => runAllCleanups());
+
+describe('temporary instances (real PostgreSQL)', () => {
+  it('creates from scratch, answers a query, listens on a private socket only, and is fully removed', async () => {
+    const bin = await findBinaries();
+    const inst = await TempInstance.create({ bin, workDir: testWorkDir(), name: 'scratch' });
+    await inst.start();
+    const r = await inst.query<{ one: number; la: string; am: string }>("select 1 as one, current_setting('listen_addresses') as la, current_setting('archive_mode') as am");
+    expect(r.rows[0]).toEqual({ one: 1, la: '', am: 'off' });
+    // the port is taken in its private socket dir, and nothing listens on TCP
+    expect(await isPortFree(inst.port, [inst.socketDir])).toBe(false);
+    expect(await isPortFree(inst.port)).toBe(true);
+    const root = inst.root;
+    await inst.destroy();
+    expect(existsSync(root)).toBe(false);
+    expect(existsSync(inst.socketDir)).toBe(false);
+  });
+
+  it('starts a copy of a running cluster\'s data directory and leaves the original untouched', async () => {
+    const bin = await findBinaries();
+    const orig = await TempInstance.create({ bin, workDir: testWorkDir(), name: 'orig' });
+    await orig.start();
+    await orig.query('create table t as select g from generate_series(1,1000) g');
+    await orig.query('checkpoint');
+    const copy = await TempInstance.fromDataDir(orig.dataDir, { bin, workDir: testWorkDir(), name: 'copy' });
+    await copy.start();
+    const r = await copy.query<{ n: string }>('select count(*) as n from t');
+    expect(r.rows[0]!.n).toBe('1000');
+    // the original still runs, on its own port
+    expect((await orig.query('select 1 as x')).rows[0].x).toBe(1);
+    expect(copy.port).not.toBe(orig.port);
+    await copy.destroy();
+    await orig.destroy();
+  });
+
+  it('gives two instances started at once different ports', async () => {
+    const bin = await findBinaries();
+    const [a, b] = await Promise.all([
+      TempInstance.create({ bin, workDir: testWorkDir(), name: 'a' }),
+      TempInstance.create({ bin, workDir: testWorkDir(), name: 'b' }),
+    ]);
+    await Promise.all([a.start(), b.start()]);
+    expect(a.port).not.toBe(b.port);
+    await Promise.all([a.destroy(), b.destroy()]);
+  });
+});
+
+describe('ports', () => {
+  it('skips an occupied port', async () => {
+    const srv = net.createServer();
+    const port = await new Promise<number>((res) => srv.listen(0, '127.0.0.1', () => res((srv.address() as net.AddressInfo).port)));
+    try {
+      const got = await findFreePort({ preferred: port });
+      expect(got).not.toBe(port);
+    } finally {
+      srv.close();
+    }
+  });
+});
