@@ -37,6 +37,12 @@ export interface InstanceOptions {
   superuser?: string;
   /** Leave running and on disk at exit (--keep). */
   keep?: boolean;
+  /** Use exactly this folder (must not exist yet) instead of a fresh one under workDir (the lab's fixed layout). */
+  root?: string;
+  /** Use this socket directory (created 0700 if missing) instead of a private one under /tmp. */
+  socketDir?: string;
+  /** Try this port first. */
+  port?: number;
 }
 
 export interface FromDataDirOptions extends InstanceOptions {
@@ -109,6 +115,8 @@ export class TempInstance {
   superuser: string;
   private unregister: (() => void) | undefined;
   private running = false;
+  /** False when the socket directory was given by the caller (shared; not removed on destroy). */
+  ownsSocketDir = true;
   private kept = false;
 
   private constructor(o: { root: string; socketDir: string; port: number; bin: PgBinaries; name: string; superuser: string; keep?: boolean }) {
@@ -134,9 +142,26 @@ export class TempInstance {
     await mkdir(o.workDir, { recursive: true });
     await chownForServer(o.workDir, false);
     await assertServerCanWrite(o.workDir);
-    const root = await mkdtemp(join(o.workDir, `${o.name}-`));
-    const socketDir = await makeSocketDir();
-    const port = await findFreePort({ socketDirs: [socketDir] });
+    let root: string;
+    if (o.root) {
+      if (existsSync(o.root) && (await readdir(o.root)).length > 0) {
+        throw usageError('INSTANCE_DIR_EXISTS', `${o.root} already exists and is not empty.`, 'Remove it or choose another folder.');
+      }
+      await mkdir(o.root, { recursive: true });
+      root = resolve(o.root);
+    } else {
+      root = await mkdtemp(join(o.workDir, `${o.name}-`));
+    }
+    let socketDir: string;
+    if (o.socketDir) {
+      await mkdir(o.socketDir, { recursive: true, mode: 0o700 });
+      await chmod(o.socketDir, 0o700);
+      await chownForServer(o.socketDir, false);
+      socketDir = resolve(o.socketDir);
+    } else {
+      socketDir = await makeSocketDir();
+    }
+    const port = await findFreePort({ preferred: o.port, socketDirs: [socketDir] });
     return { root, socketDir, port };
   }
 
@@ -144,6 +169,7 @@ export class TempInstance {
   static async create(o: InstanceOptions & { dataChecksums?: boolean; noSync?: boolean }): Promise<TempInstance> {
     const a = await TempInstance.allocate(o);
     const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
+    inst.ownsSocketDir = !o.socketDir;
     try {
       await chownForServer(a.root, false);
       await initdb(o.bin, { dataDir: inst.dataDir, superuser: inst.superuser, dataChecksums: o.dataChecksums, noSync: o.noSync ?? true });
@@ -162,8 +188,10 @@ export class TempInstance {
     }
     const a = await TempInstance.allocate(o);
     const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
+    inst.ownsSocketDir = !o.socketDir;
     try {
       if (o.copy === false) {
+        await rm(inst.dataDir, { recursive: true, force: true });
         await execa('mv', [resolve(source), inst.dataDir]);
       } else {
         await copyTree(source, inst.dataDir);
@@ -297,7 +325,7 @@ export class TempInstance {
     }
     await waitForExit(this.postmasterPid, 15_000);
     await rm(this.root, { recursive: true, force: true });
-    await rm(this.socketDir, { recursive: true, force: true });
+    if (this.ownsSocketDir) await rm(this.socketDir, { recursive: true, force: true });
     releasePort(this.port);
   }
 
@@ -329,7 +357,7 @@ export class TempInstance {
     if (this.kept) return;
     this.killSync();
     rmSync(this.root, { recursive: true, force: true });
-    rmSync(this.socketDir, { recursive: true, force: true });
+    if (this.ownsSocketDir) rmSync(this.socketDir, { recursive: true, force: true });
   }
 
   logTail(lines = 20): string[] {

@@ -1,0 +1,108 @@
+// One interface for every source kind. A source module lives in
+// src/sources/<kind>/ and is listed in src/sources/registry.ts.
+import type { ConnParams } from '../postgres/conninfo.js';
+import type { TableName } from '../postgres/identifiers.js';
+import type { TempInstance } from '../postgres/instance.js';
+import type { ResolvedTarget } from '../recovery/target.js';
+import type { SourceConfig, SourceConfigOf, SourceKind } from '../inventory/schema.js';
+
+export type SourceStatus = 'usable' | 'degraded' | 'unusable';
+export type FindingLevel = 'info' | 'warn' | 'error';
+
+export interface Finding {
+  level: FindingLevel;
+  /** Stable, upper-case code scripts can match (DUMP_ERROR_TEXT, WAL_GAP, REPLICA_NO_DELAY…). */
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export interface RecoveryPoint {
+  /** ISO 8601, or null when unknown. */
+  time: string | null;
+  lsn: string | null;
+  xid?: string | null;
+  /** How the time was determined ("last replayed commit", "dump start", "checkpoint time (lower bound)"…). */
+  basis?: string;
+}
+
+export interface TableInfo {
+  /** schema.table */
+  name: string;
+  present: boolean;
+  rows: number | null;
+  rowsKind?: 'exact' | 'estimate';
+}
+
+/** One restorable item inside a source (a base backup, a dump file, a snapshot). */
+export interface ProbeItem {
+  label: string;
+  path?: string;
+  status: SourceStatus;
+  recoveryPoint: RecoveryPoint | null;
+  sizeBytes?: number;
+  findings: Finding[];
+}
+
+export interface ProbeResult {
+  name: string;
+  kind: SourceKind;
+  status: SourceStatus;
+  recoveryPoint: RecoveryPoint | null;
+  tables: TableInfo[];
+  findings: Finding[];
+  items?: ProbeItem[];
+  /** Milliseconds of committed work this source cannot bring back, against the target (null when unknown). */
+  lossWindowMs?: number | null;
+  /** For a delayed replica: milliseconds left before it replays the incident (null when not applicable). */
+  timeLeftMs?: number | null;
+  estimatedMaterializeMs?: number | null;
+  durationMs: number;
+}
+
+export interface ProbeContext {
+  /** Tables asked about; empty means every table the source can list. */
+  tables: TableName[];
+  /** The incident target when known (from locate, --target or --incident-time). */
+  target?: ResolvedTarget;
+  /** Read whole archives, verify tar backups, run pgbackrest verify. */
+  deep: boolean;
+  timeoutMs: number;
+  /** Production, to compare system identifiers; may be unreachable. */
+  production?: ConnParams;
+  productionSystemId?: string;
+  workDir: string;
+  now: Date;
+}
+
+export interface MaterializeRequest {
+  tables: TableName[];
+  /** Database the tables live in. */
+  database: string;
+  target: ResolvedTarget;
+  keep: boolean;
+  workDir: string;
+  onProgress?: (message: string) => void;
+}
+
+export interface Materialized {
+  /** The running temporary instance, or undefined when reading straight from a paused replica. */
+  instance?: TempInstance;
+  conn: ConnParams;
+  database: string;
+  recoveryPoint: RecoveryPoint;
+  tables: { name: string; rows: number }[];
+  notes: string[];
+  /** Stop and remove what was created (no-op for a kept instance). */
+  release(): Promise<void>;
+}
+
+export interface SourceModule<K extends SourceKind = SourceKind> {
+  kind: K;
+  /** One-line description for help and playbooks. */
+  title: string;
+  probe(config: SourceConfigOf<K>, ctx: ProbeContext): Promise<ProbeResult>;
+  materialize?(config: SourceConfigOf<K>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized>;
+}
+
+export type AnySourceConfig = SourceConfig;
