@@ -32,7 +32,7 @@ function issueText(issue: z.core.$ZodIssue): string {
 /** Validate a parsed document; returns the inventory or throws one error listing every problem. */
 export function validateInventory(doc: unknown, file: string): Inventory {
   const problems: string[] = [];
-  const top = inventoryTop.safeParse(doc ?? {});
+  const top = inventoryTop.safeParse(doc ?? {}, { reportInput: true });
   if (!top.success) {
     for (const i of top.error.issues) problems.push(`${formatPath(i.path)}: ${issueText(i)}`);
   }
@@ -50,9 +50,9 @@ export function validateInventory(doc: unknown, file: string): Inventory {
       problems.push(`${at}.kind: ${kind === undefined ? 'is required' : `unknown source kind "${String(kind)}"`} (one of ${SOURCE_KINDS.join(', ')})`);
       return;
     }
-    const parsed = sourceSchemas[kind as keyof typeof sourceSchemas].safeParse(raw);
+    const parsed = sourceSchemas[kind as keyof typeof sourceSchemas].safeParse(raw, { reportInput: true });
     if (!parsed.success) {
-      for (const i of parsed.error.issues) problems.push(`${at}.${formatPath(i.path)}: ${issueText(i)}`);
+      for (const i of parsed.error.issues) problems.push(`${at}${i.path.length ? `.${formatPath(i.path)}` : ''}: ${issueText(i)}`);
       return;
     }
     const src = parsed.data as SourceConfig;

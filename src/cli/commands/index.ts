@@ -1,7 +1,10 @@
 // Commands are registered only when they work end to end.
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
+import { registerPlaybook } from './playbook.js';
 
 export type RegisterCommand = (program: Command, ctx: () => Context) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [
+  registerPlaybook,
+];

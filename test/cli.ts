@@ -1,0 +1,19 @@
+// Run the real CLI (from source, through tsx) as a user would.
+import { execa } from 'execa';
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function undrop(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    reject: false,
+    env: { ...opts.env },
+    cwd: opts.cwd,
+    timeout: opts.timeoutMs ?? 300_000,
+    stdin: 'ignore',
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { undrop } from '../cli.js';
+
+describe('CLI frame', () => {
+  it('prints a runbook', async () => {
+    const r = await undrop(['playbook', 'pitr']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('recovery_target_inclusive = false');
+  });
+
+  it('lists playbooks as one JSON document with --json', async () => {
+    const r = await undrop(['--json', 'playbook']);
+    expect(r.exitCode).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.playbooks.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['pitr', 'dump', 'snapshot', 'delayed-replica', 'incident']));
+  });
+
+  it('refuses an unknown option with exit 2', async () => {
+    const r = await undrop(['--bogus']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("unknown option '--bogus'");
+  });
+
+  it('explains an unknown playbook with a hint, exit 2, no stack trace; --json gets an error document', async () => {
+    const r = await undrop(['playbook', 'tape']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/error \[PLAYBOOK_UNKNOWN\]/);
+    expect(r.stderr).toMatch(/^HINT: Known playbooks:/m);
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/);
+    const j = await undrop(['--json', 'playbook', 'tape']);
+    expect(JSON.parse(j.stdout).error).toMatchObject({ code: 'PLAYBOOK_UNKNOWN', exitCode: 2 });
+  });
+
+  it('refuses --pg-bin pointing nowhere when PostgreSQL programs are needed', async () => {
+    const { findBinaries, setPgBin } = await import('../../src/postgres/binaries.js');
+    setPgBin('/nowhere/bin');
+    await expect(findBinaries(15)).rejects.toMatchObject({ code: 'PG_BIN_INVALID', exitCode: 2 });
+    setPgBin(undefined);
+  });
+});
