@@ -57,3 +57,100 @@ export function parseControldata(text: string): Record<string, string> {
   }
   return out;
 }
+
+// --- copy back: pg_dump / pg_restore / psql (src/recovery/) ---
+import { failure } from '../errors.js';
+import { commandLine } from '../util/redact.js';
+import { type ConnParams, programEnv, toConninfo } from './conninfo.js';
+import { spawnProgram, tail } from './run.js';
+
+export interface SchemaDumpOptions {
+  /** Custom-format archive written here. */
+  file: string;
+  /** Schema names (exact; quoted for pg_dump's pattern syntax here). */
+  schemas?: string[];
+  /** Tables as schema + name (exact). */
+  tables?: { schema: string; name: string }[];
+  timeoutMs?: number;
+}
+
+/** pg_dump pattern that matches exactly this name ("…" turns off pattern characters). */
+export function exactPattern(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** pg_dump --schema-only -Fc of the given schemas or tables: DDL, indexes, constraints, owned sequences, comments. */
+export function pgDumpSchema(bin: PgBinaries, conn: ConnParams, o: SchemaDumpOptions): Promise<RunResult> {
+  const args = ['-d', toConninfo(conn), '-Fc', '--schema-only', '--no-tablespaces', '--no-security-labels', '-f', o.file];
+  for (const s of o.schemas ?? []) args.push('-n', exactPattern(s));
+  for (const t of o.tables ?? []) args.push('-t', `${exactPattern(t.schema)}.${exactPattern(t.name)}`);
+  return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: o.timeoutMs ?? 10 * 60_000 });
+}
+
+/** pg_restore -l of an archive undrop just wrote: its table of contents (throws on failure). */
+export async function pgRestoreToc(bin: PgBinaries, file: string): Promise<string> {
+  const r = await runProgram(bin.path('pg_restore'), ['-l', file], { timeoutMs: 60_000 });
+  return r.stdout;
+}
+
+export interface RestoreSqlOptions {
+  /** -L: restore only the entries of this list file. */
+  listFile?: string;
+  section?: 'pre-data' | 'data' | 'post-data';
+  noOwner?: boolean;
+  noPrivileges?: boolean;
+  timeoutMs?: number;
+}
+
+/** pg_restore -f -: an archive (or part of it) as SQL text, without touching any database. */
+export async function pgRestoreSql(bin: PgBinaries, file: string, o: RestoreSqlOptions = {}): Promise<string> {
+  const args = ['-f', '-'];
+  if (o.listFile) args.push('-L', o.listFile);
+  if (o.section) args.push(`--section=${o.section}`);
+  if (o.noOwner) args.push('--no-owner');
+  if (o.noPrivileges) args.push('--no-privileges');
+  args.push(file);
+  const r = await runProgram(bin.path('pg_restore'), args, { timeoutMs: o.timeoutMs ?? 60_000 });
+  return r.stdout;
+}
+
+export interface ProgramStep {
+  program: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
+/** `a | b`: the first program's stdout into the second's stdin; both must succeed. */
+export async function pipePrograms(a: ProgramStep, b: ProgramStep, timeoutMs = 60 * 60_000): Promise<{ durationMs: number }> {
+  const started = Date.now();
+  const src = spawnProgram(a.program, a.args, { env: a.env, timeoutMs });
+  const dst = src.pipe(b.program, b.args, { env: { LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C', ...b.env }, reject: false, timeout: timeoutMs, cwd: '/', buffer: { stdout: false, stderr: true } });
+  const [rb, ra] = await Promise.all([dst, src]);
+  for (const [r, step] of [
+    [ra, a],
+    [rb, b],
+  ] as const) {
+    if (r.exitCode !== 0) {
+      throw failure('PG_PROGRAM_FAILED', `${commandLine(step.program, step.args)} failed (exit ${r.exitCode ?? -1}).`, { details: tail(String(r.stderr ?? '')) });
+    }
+  }
+  return { durationMs: Date.now() - started };
+}
+
+/** pg_dump -Fc -t … | pg_restore -d … (the usual manual way; the bench's baseline). */
+export function pgDumpRestorePipe(bin: PgBinaries, from: ConnParams, to: ConnParams, tables: { schema: string; name: string }[]): Promise<{ durationMs: number }> {
+  const dumpArgs = ['-d', toConninfo(from), '-Fc'];
+  for (const t of tables) dumpArgs.push('-t', `${exactPattern(t.schema)}.${exactPattern(t.name)}`);
+  return pipePrograms(
+    { program: bin.path('pg_dump'), args: dumpArgs, env: programEnv(from) },
+    { program: bin.path('pg_restore'), args: ['-d', toConninfo(to), '--exit-on-error', '--single-transaction', '--no-owner'], env: programEnv(to) },
+  );
+}
+
+/** psql -c "\copy (…) to stdout" | psql -c "\copy … from stdin" (the bench's second baseline). */
+export function psqlCopyPipe(bin: PgBinaries, from: ConnParams, to: ConnParams, copyOut: string, copyIn: string): Promise<{ durationMs: number }> {
+  return pipePrograms(
+    { program: bin.path('psql'), args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', toConninfo(from), '-c', copyOut], env: programEnv(from) },
+    { program: bin.path('psql'), args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', toConninfo(to), '-c', copyIn], env: programEnv(to) },
+  );
+}

@@ -1,0 +1,234 @@
+// Copy back: the wanted tables go into a new side schema in production, in
+// ONE transaction: pre-data DDL (schema, tables, sequences, defaults,
+// comments) → sequence values → rows (binary COPY, streamed) → post-data DDL
+// (keys, indexes, constraints, FKs between recovered tables) → ANALYZE →
+// COMMIT. Any failure, including a lost connection, rolls everything back,
+// so no side schema is left behind. An existing schema is never reused.
+//
+// The DDL is pg_dump's: in the materialized (disposable) instance the tables
+// are first moved into a schema of the same name (ALTER TABLE … SET SCHEMA
+// carries owned/identity sequences, indexes, constraints and FKs along).
+import type pg from 'pg';
+import { failure, usageError } from '../errors.js';
+import type { PgBinaries } from '../postgres/binaries.js';
+import { connect } from '../postgres/connect.js';
+import { type ConnParams, describe } from '../postgres/conninfo.js';
+import { displayName, quoteIdent, quoteLiteral, type TableName } from '../postgres/identifiers.js';
+import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedTable, resolveTables, schemaExists, type SequenceState, sequencesIn } from './catalog.js';
+import { copyStatements, copyTable } from './copy-data.js';
+import { hasStatements, schemaDdl } from './ddl.js';
+import { productionWriteError } from './pg-errors.js';
+import { sideSchemaName } from './side-schema.js';
+import { silentTimeline, type Timeline } from './timeline.js';
+
+export interface CopyBackSource {
+  /** Connection to the materialized instance (database included, or given below). */
+  conn: ConnParams;
+  database: string;
+}
+
+export interface CopyBackRequest {
+  bin: PgBinaries;
+  /** The materialized source (Materialized.conn + .database fit). Must be writable: a temp instance. */
+  source: CopyBackSource;
+  production: ConnParams;
+  tables: TableName[];
+  /** Side schema name; default undrop_YYYYMMDD_HHMMSS (UTC). */
+  schema?: string;
+  workDir: string;
+  timeline?: Timeline;
+  now?: Date;
+  /** maintenance_work_mem for the index builds of this transaction (default 256MB). */
+  maintenanceWorkMem?: string;
+}
+
+export interface CopiedTable {
+  /** schema.table as it was (display form). */
+  name: string;
+  original: { schema: string; name: string };
+  recoveredAs: { schema: string; name: string };
+  /** schema.table in production (display form). */
+  recoveredAsName: string;
+  rows: number;
+  bytes: number;
+  durationMs: number;
+}
+
+export interface CopyBackResult {
+  schema: string;
+  tables: CopiedTable[];
+  sequences: SequenceState[];
+  /** FKs from recovered tables to tables that were not recovered: not created. */
+  foreignKeysLeftOut: ForeignKeyInfo[];
+  /** Where the tables now are in the materialized instance (the side schema there). */
+  sourceSchema: string;
+  production: { lsnBefore: string | null; lsnAfter: string | null };
+  timings: { ddlMs: number; preDataMs: number; dataMs: number; postDataMs: number; totalMs: number };
+}
+
+const sourceLabel = 'the materialized source';
+
+async function currentLsn(c: pg.Client): Promise<string | null> {
+  try {
+    const r = await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    return r.rows[0]?.lsn ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Move the tables into the side schema inside the materialized instance (one transaction). */
+async function moveInSource(src: pg.Client, tables: ResolvedTable[], schema: string): Promise<void> {
+  await src.query('BEGIN');
+  try {
+    await src.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+    for (const t of tables) await src.query(`ALTER TABLE ${quoteIdent(t.schema)}.${quoteIdent(t.name)} SET SCHEMA ${quoteIdent(schema)}`);
+    await src.query('COMMIT');
+  } catch (e) {
+    await src.query('ROLLBACK').catch(() => {});
+    throw failure('SOURCE_PREPARE_FAILED', `Could not move the tables into schema ${schema} in ${sourceLabel}: ${(e as Error).message}.`, {
+      hint: 'The materialized instance must be writable (a temporary instance, not a paused replica).',
+      cause: e,
+    });
+  }
+}
+
+/** Put the tables back where they were in the materialized instance (after a failed copy back). */
+export async function restoreInSource(src: pg.Client, tables: ResolvedTable[], schema: string): Promise<void> {
+  await src.query('BEGIN');
+  try {
+    for (const t of tables) await src.query(`ALTER TABLE ${quoteIdent(schema)}.${quoteIdent(t.name)} SET SCHEMA ${quoteIdent(t.schema)}`);
+    await src.query(`DROP SCHEMA ${quoteIdent(schema)}`);
+    await src.query('COMMIT');
+  } catch {
+    await src.query('ROLLBACK').catch(() => {});
+  }
+}
+
+async function assertWritable(src: pg.Client): Promise<void> {
+  const r = await src.query<{ rec: boolean; ro: string }>(`SELECT pg_is_in_recovery() AS rec, current_setting('transaction_read_only') AS ro`);
+  const row = r.rows[0]!;
+  if (row.rec || row.ro === 'on') {
+    throw failure('SOURCE_READ_ONLY', `The materialized source is read-only (${row.rec ? 'in recovery' : 'read-only transactions'}); copy back prepares the tables there first.`, {
+      hint: 'Materialize into a temporary instance (for a paused replica: pg_dump the tables into one), then copy back from it.',
+    });
+  }
+}
+
+export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
+  const tl = req.timeline ?? silentTimeline;
+  const started = Date.now();
+  const schema = sideSchemaName(req.schema, req.now);
+  const sourceConn: ConnParams = { ...req.source.conn, database: req.source.database };
+  const src = await connect(sourceConn, { applicationName: 'undrop copy back (source)' });
+  let prod: pg.Client | undefined;
+  let moved: ResolvedTable[] | undefined;
+  let committed = false;
+  try {
+    const tables = await resolveTables(src, req.tables, sourceLabel);
+    await assertWritable(src);
+    if (await schemaExists(src, schema)) {
+      throw usageError('SIDE_SCHEMA_EXISTS', `Schema ${schema} already exists in ${sourceLabel}.`, 'Choose another name with --schema.');
+    }
+    prod = await connect(req.production, { applicationName: 'undrop copy back' });
+    if (await schemaExists(prod, schema)) {
+      throw usageError('SIDE_SCHEMA_EXISTS', `Schema ${schema} already exists in production (${describe(req.production)}); it is never overwritten.`, 'Choose another name with --schema, or drop the old side schema once you no longer need it.');
+    }
+    const leftOut = await foreignKeysLeavingSet(src, tables);
+    for (const fk of leftOut) {
+      tl.event('foreign-key-left-out', { table: displayName(fk.table), constraint: fk.name, references: displayName(fk.references), definition: fk.definition });
+    }
+
+    await tl.step('prepare source', () => moveInSource(src, tables, schema), { schema });
+    moved = tables;
+
+    const ddlStarted = Date.now();
+    const ddl = await tl.step('take DDL (pg_dump --schema-only)', () => schemaDdl(req.bin, sourceConn, schema, { workDir: req.workDir, excludeConstraintOids: leftOut.map((f) => f.oid) }));
+    const sequences = await sequencesIn(src, schema);
+    const columns = new Map<number, string[]>();
+    for (const t of tables) columns.set(t.oid, await copyColumns(src, t.oid));
+    const ddlMs = Date.now() - ddlStarted;
+
+    const lsnBefore = await currentLsn(prod);
+    tl.lsn('production before copy back', lsnBefore, 'production');
+    const copied: CopiedTable[] = [];
+    let preDataMs = 0;
+    let dataMs = 0;
+    let postDataMs = 0;
+    const p = prod;
+    try {
+      await p.query('BEGIN');
+      await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(req.maintenanceWorkMem ?? '256MB')}`);
+      let t0 = Date.now();
+      await tl.step('create side schema and tables (pre-data)', () => p.query(ddl.preData));
+      for (const s of sequences) {
+        await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
+        tl.event('sequence-set', { sequence: displayName({ schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
+      }
+      preDataMs = Date.now() - t0;
+      t0 = Date.now();
+      await tl.step('copy rows (COPY binary)', async () => {
+        for (const t of tables) {
+          const to = { schema, name: t.name };
+          const stats = await copyTable(src, p, copyStatements(to, to, columns.get(t.oid) ?? [], { freeze: true }));
+          const c: CopiedTable = {
+            name: displayName(t),
+            original: { schema: t.schema, name: t.name },
+            recoveredAs: to,
+            recoveredAsName: displayName(to),
+            rows: stats.rows,
+            bytes: stats.bytes,
+            durationMs: stats.durationMs,
+          };
+          copied.push(c);
+          tl.event('table-copied', { table: c.name, recoveredAs: c.recoveredAsName, rows: c.rows, bytes: c.bytes, durationMs: c.durationMs });
+        }
+      });
+      dataMs = Date.now() - t0;
+      t0 = Date.now();
+      if (hasStatements(ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(ddl.postData));
+      for (const t of tables) await p.query(`ANALYZE ${quoteIdent(schema)}.${quoteIdent(t.name)}`);
+      postDataMs = Date.now() - t0;
+      await p.query('COMMIT');
+      committed = true;
+    } catch (e) {
+      await p.query('ROLLBACK').catch(() => {});
+      throw productionWriteError(e, 'copy back');
+    }
+    const lsnAfter = await currentLsn(p);
+    tl.lsn('production after copy back (commit)', lsnAfter, 'production');
+    return {
+      schema,
+      tables: copied,
+      sequences,
+      foreignKeysLeftOut: leftOut,
+      sourceSchema: schema,
+      production: { lsnBefore, lsnAfter },
+      timings: { ddlMs, preDataMs, dataMs, postDataMs, totalMs: Date.now() - started },
+    };
+  } finally {
+    if (!committed && moved) {
+      // The source connection may be mid-COPY after a production failure: use a fresh one.
+      await src.end().catch(() => {});
+      const again = await connect(sourceConn, { applicationName: 'undrop copy back (source)' }).catch(() => undefined);
+      if (again) {
+        await restoreInSource(again, moved, schema);
+        await again.end().catch(() => {});
+      }
+    } else {
+      await src.end().catch(() => {});
+    }
+    await prod?.end().catch(() => {});
+  }
+}
+
+/** Put the recovered tables back in their original schemas in the materialized instance (after verify, or to copy again). */
+export async function moveBackInSource(source: CopyBackSource, result: Pick<CopyBackResult, 'tables' | 'sourceSchema'>): Promise<void> {
+  const src = await connect({ ...source.conn, database: source.database }, { applicationName: 'undrop copy back (source)' });
+  try {
+    const tables = result.tables.map((t) => ({ schema: t.original.schema, name: t.original.name, oid: 0 }));
+    await restoreInSource(src, tables, result.sourceSchema);
+  } finally {
+    await src.end().catch(() => {});
+  }
+}

@@ -1,0 +1,47 @@
+// Rows move as a stream: COPY … TO STDOUT (FORMAT binary) on the source,
+// piped straight into COPY … FROM STDIN (FORMAT binary) on production. The
+// DDL on both sides is the same pg_dump output, so binary format is safe and
+// spares both servers the text conversion. FREEZE: the table was created in
+// this very transaction, so its rows are written already frozen.
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { quoteIdent } from '../postgres/identifiers.js';
+
+export interface CopyTableSql {
+  out: string;
+  in: string;
+}
+
+/** The two COPY statements for one table. Pure. */
+export function copyStatements(from: { schema: string; name: string }, to: { schema: string; name: string }, columns: string[], o: { freeze?: boolean } = {}): CopyTableSql {
+  const cols = columns.length ? ` (${columns.map(quoteIdent).join(', ')})` : '';
+  return {
+    out: `COPY ${quoteIdent(from.schema)}.${quoteIdent(from.name)}${cols} TO STDOUT (FORMAT binary)`,
+    in: `COPY ${quoteIdent(to.schema)}.${quoteIdent(to.name)}${cols} FROM STDIN (FORMAT binary${o.freeze ? ', FREEZE' : ''})`,
+  };
+}
+
+export interface CopyStats {
+  rows: number;
+  bytes: number;
+  durationMs: number;
+}
+
+/** Stream one table from `source` into `target` (inside the caller's transaction on target). */
+export async function copyTable(source: pg.Client, target: pg.Client, sql: CopyTableSql, onBytes?: (n: number) => void): Promise<CopyStats> {
+  const started = Date.now();
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      onBytes?.(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  const out = source.query(copyTo(sql.out));
+  const into = target.query(copyFrom(sql.in));
+  await pipeline(out, counter, into);
+  return { rows: into.rowCount, bytes, durationMs: Date.now() - started };
+}

@@ -1,0 +1,70 @@
+// DDL for copy back comes from pg_dump, never from hand-built CREATE TABLE:
+// the wanted tables sit alone in the side schema of the materialized
+// instance, pg_dump --schema-only takes that schema (tables, owned and
+// identity sequences, defaults, comments, indexes, constraints, FKs between
+// them), and pg_restore splits it into pre-data (before the rows) and
+// post-data (after). FKs to tables that are not recovered are cut from the
+// archive's list by constraint OID.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PgBinaries } from '../postgres/binaries.js';
+import type { ConnParams } from '../postgres/conninfo.js';
+import { pgDumpSchema, pgRestoreSql, pgRestoreToc } from '../postgres/programs.js';
+
+export interface SchemaDdl {
+  /** CREATE SCHEMA, tables, sequences, defaults, identity, comments. */
+  preData: string;
+  /** Primary keys, unique/check/exclusion constraints, indexes, FKs, triggers. */
+  postData: string;
+  /** The archive's table of contents as used (after filtering). */
+  toc: string;
+}
+
+/** Drop the TOC lines of the given pg_constraint OIDs (FK CONSTRAINT entries: "id; 2606 OID FK CONSTRAINT …"). Pure. */
+export function filterToc(toc: string, excludeConstraintOids: Iterable<number>): string {
+  const exclude = new Set([...excludeConstraintOids].map(String));
+  return toc
+    .split('\n')
+    .filter((line) => {
+      const m = /^\s*\d+;\s+(\d+)\s+(\d+)\s/.exec(line);
+      if (!m) return true;
+      return !(m[1] === '2606' && exclude.has(m[2]!));
+    })
+    .join('\n');
+}
+
+/**
+ * Make pg_restore's SQL text runnable as one simple-protocol query: drop the
+ * psql-only \restrict / \unrestrict lines newer pg_dump versions write. Pure.
+ */
+export function cleanRestoreSql(sql: string): string {
+  return sql
+    .split('\n')
+    .filter((line) => !/^\\(un)?restrict\s+\S+\s*$/.test(line))
+    .join('\n');
+}
+
+/** Whether the SQL holds anything besides comments and SET / set_config lines. Pure. */
+export function hasStatements(sql: string): boolean {
+  return sql
+    .split('\n')
+    .map((l) => l.trim())
+    .some((l) => l !== '' && !l.startsWith('--') && !/^SET\s/i.test(l) && !/^SELECT pg_catalog\.set_config\(/i.test(l));
+}
+
+export async function schemaDdl(bin: PgBinaries, source: ConnParams, schema: string, o: { workDir: string; excludeConstraintOids?: number[] }): Promise<SchemaDdl> {
+  const dir = await mkdtemp(join(o.workDir, 'ddl-'));
+  try {
+    const archive = join(dir, 'schema.dump');
+    await pgDumpSchema(bin, source, { file: archive, schemas: [schema] });
+    const toc = filterToc(await pgRestoreToc(bin, archive), o.excludeConstraintOids ?? []);
+    const list = join(dir, 'schema.list');
+    await writeFile(list, toc);
+    const opts = { listFile: list, noOwner: true, noPrivileges: true };
+    const preData = cleanRestoreSql(await pgRestoreSql(bin, archive, { ...opts, section: 'pre-data' }));
+    const postData = cleanRestoreSql(await pgRestoreSql(bin, archive, { ...opts, section: 'post-data' }));
+    return { preData, postData, toc };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
