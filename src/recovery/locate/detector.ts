@@ -1,0 +1,328 @@
+// The streaming state machine: pg_waldump lines in, destructive transactions
+// out. Per open transaction it keeps only what classification needs (first
+// LSN, locked OIDs, created files, per-relation DELETE/UPDATE counts, DROP
+// dir records) and forgets it at COMMIT/ABORT, so memory follows the number
+// of concurrently open transactions, not the amount of WAL.
+import { canonicalLsn, firstBlockRel, scanRecord } from '../../postgres/waldump.js';
+import type { DetectorOptions, DetectorStats, RawEvent } from './types.js';
+
+/** First OID / relfilenode a user object can get (FirstNormalObjectId). */
+export const FIRST_USER_OID = 16384;
+
+interface XactState {
+  firstLsn: string;
+  db: number;
+  locked?: Set<number>;
+  created?: Set<number>;
+  /** relfilenode → [deletes, updates] on user relations. */
+  rows?: Map<number, [number, number]>;
+  dropDir?: { lsn: string; tablespace: number; databaseOid: number }[];
+  partial?: boolean;
+}
+
+/** "2026-11-25 01:42:48.715829 UTC" → "2026-11-25T01:42:48.715829Z" (pg_waldump runs with TZ=UTC). */
+export function walTimeToIso(text: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?: (UTC|GMT|[+-]\d{2}(?::?\d{2})?))?$/.exec(text.trim());
+  if (!m) return text.trim();
+  const zone = !m[3] || m[3] === 'UTC' || m[3] === 'GMT' ? 'Z' : m[3];
+  return `${m[1]}T${m[2]}${zone}`;
+}
+
+/** Milliseconds since the epoch of a walTimeToIso string. */
+export function isoMs(iso: string): number {
+  return Date.parse(iso);
+}
+
+function numbersAfter(desc: string, label: string): string | undefined {
+  const at = desc.indexOf(label);
+  if (at < 0) return undefined;
+  const from = at + label.length;
+  const end = desc.indexOf(';', from);
+  return desc.slice(from, end < 0 ? desc.length : end);
+}
+
+/** `rels: base/16385/16412 pg_tblspc/16400/PG_15_202209061/16385/16500` → [db, relfilenode][] */
+export function parseRels(list: string): [number, number][] {
+  const out: [number, number][] = [];
+  for (const p of list.trim().split(/\s+/)) {
+    if (!p) continue;
+    const parts = p.split('/');
+    if (parts.length < 3) continue;
+    const rfn = Number(parts[parts.length - 1]);
+    const db = Number(parts[parts.length - 2]);
+    if (Number.isFinite(rfn) && Number.isFinite(db)) out.push([db, rfn]);
+  }
+  return out;
+}
+
+/** `dropped stats: 2/16385/16410 1/16461/0` → relation OIDs (kind 2) with their database. */
+export function parseDroppedStats(list: string): { kind: number; db: number; oid: number }[] {
+  const out: { kind: number; db: number; oid: number }[] = [];
+  for (const p of list.trim().split(/\s+/)) {
+    const m = /^(\d+)\/(\d+)\/(\d+)$/.exec(p);
+    if (m) out.push({ kind: Number(m[1]), db: Number(m[2]), oid: Number(m[3]) });
+  }
+  return out;
+}
+
+/** 32-bit transaction id comparison, as PostgreSQL does it (a precedes b). */
+export function xidPrecedes(a: number, b: number): boolean {
+  return ((a - b) | 0) < 0;
+}
+
+export class EventDetector {
+  private readonly open = new Map<number, XactState>();
+  private readonly threshold: number;
+  readonly stats: DetectorStats = { records: 0, commits: 0, aborts: 0, maxOpenXacts: 0, rewrites: 0 };
+
+  constructor(
+    private readonly emit: (e: RawEvent) => void,
+    options: DetectorOptions,
+  ) {
+    this.threshold = Math.max(1, options.threshold);
+  }
+
+  /** Feed one pg_waldump output line. Returns the commit time of a COMMIT record (for --until), else undefined. */
+  push(line: string): string | undefined {
+    const r = scanRecord(line);
+    if (!r) return undefined;
+    this.stats.records++;
+    if (this.stats.firstLsn === undefined) this.stats.firstLsn = canonicalLsn(r.lsnText);
+    this.stats.lastLsn = r.lsnText;
+    const desc = r.descAt;
+    switch (r.rmgr) {
+      case 'Transaction':
+        return this.transaction(line, r.xid, r.lsnText, desc);
+      case 'Standby':
+        if (line.startsWith('LOCK', desc)) this.lock(line, r.xid, r.lsnText, desc);
+        else if (line.startsWith('RUNNING_XACTS', desc)) this.runningXacts(line, desc);
+        return undefined;
+      case 'Storage':
+        if (r.xid !== 0 && line.startsWith('CREATE', desc)) {
+          const rel = parseRels(line.slice(desc + 7));
+          const st = this.state(r.xid, r.lsnText);
+          for (const [db, rfn] of rel) {
+            (st.created ??= new Set()).add(rfn);
+            if (!st.db) st.db = db;
+          }
+        } else if (r.xid !== 0) this.state(r.xid, r.lsnText);
+        return undefined;
+      case 'Heap':
+        if (r.xid === 0) return undefined;
+        this.heap(line, r.xid, r.lsnText, desc);
+        return undefined;
+      case 'Database':
+        if (r.xid !== 0 && line.startsWith('DROP', desc)) {
+          const st = this.state(r.xid, r.lsnText);
+          // PG 15: "DROP dir 1663/16461"; PG ≤ 14: "drop dir 1663/16461"; several tablespaces: several pairs.
+          for (const m of line.slice(desc).matchAll(/(\d+)\/(\d+)/g)) {
+            (st.dropDir ??= []).push({ lsn: canonicalLsn(r.lsnText), tablespace: Number(m[1]), databaseOid: Number(m[2]) });
+          }
+        }
+        return undefined;
+      default:
+        if (r.xid !== 0) this.state(r.xid, r.lsnText);
+        return undefined;
+    }
+  }
+
+  /** The next line read follows a missing stretch of WAL. */
+  markGap(): void {
+    for (const st of this.open.values()) st.partial = true;
+  }
+
+  /** Transactions still open at the end of the scan (in progress, prepared, or crashed). */
+  openTransactions(): number {
+    return this.open.size;
+  }
+
+  private state(xid: number, lsnText: string): XactState {
+    let st = this.open.get(xid);
+    if (!st) {
+      st = { firstLsn: lsnText, db: 0 };
+      this.open.set(xid, st);
+      if (this.open.size > this.stats.maxOpenXacts) this.stats.maxOpenXacts = this.open.size;
+    }
+    return st;
+  }
+
+  private lock(line: string, xid: number, lsnText: string, desc: number): void {
+    // "LOCK xid 29519 db 16385 rel 16396" (several triples possible)
+    const text = line.slice(desc);
+    const re = /xid (\d+) db (\d+) rel (\d+)/g;
+    for (const m of text.matchAll(re)) {
+      const x = Number(m[1]);
+      const st = this.state(x || xid, lsnText);
+      const db = Number(m[2]);
+      if (!st.db) st.db = db;
+      (st.locked ??= new Set()).add(Number(m[3]));
+    }
+  }
+
+  private heap(line: string, xid: number, lsnText: string, desc: number): void {
+    const st = this.state(xid, lsnText);
+    // DELETE, UPDATE, HOT_UPDATE count; INSERT/LOCK/INPLACE/CONFIRM only open the transaction.
+    let isDelete = false;
+    let isUpdate = false;
+    const c = line.charCodeAt(desc);
+    if (c === 68 /* D */) isDelete = line.startsWith('DELETE', desc);
+    else if (c === 85 /* U */) isUpdate = line.startsWith('UPDATE', desc);
+    else if (c === 72 /* H */) isUpdate = line.startsWith('HOT_UPDATE', desc);
+    if (!isDelete && !isUpdate) return;
+    const rel = firstBlockRel(line, desc);
+    if (!rel) return;
+    const [, db, rfn] = rel;
+    if (rfn < FIRST_USER_OID || db === 0) return; // catalogs and shared catalogs
+    if (!st.db) st.db = db;
+    const rows = (st.rows ??= new Map());
+    let n = rows.get(rfn);
+    if (!n) rows.set(rfn, (n = [0, 0]));
+    if (isDelete) n[0]++;
+    else n[1]++;
+  }
+
+  private runningXacts(line: string, desc: number): void {
+    // "RUNNING_XACTS nextXid 29520 latestCompletedXid 29518 oldestRunningXid 29519; …"
+    const m = /oldestRunningXid (\d+)/.exec(line.slice(desc, desc + 120));
+    if (!m) return;
+    const oldest = Number(m[1]);
+    // Transactions older than the oldest running one ended without a record we saw (a crash): forget them.
+    for (const x of this.open.keys()) if (xidPrecedes(x, oldest)) this.open.delete(x);
+  }
+
+  private transaction(line: string, recXid: number, lsnText: string, descAt: number): string | undefined {
+    const desc = line.slice(descAt);
+    let kind: 'commit' | 'abort' | 'other' = 'other';
+    let xid = recXid;
+    let body = desc;
+    if (desc.startsWith('COMMIT_PREPARED') || desc.startsWith('ABORT_PREPARED')) {
+      // "COMMIT_PREPARED 745: 2026-… UTC; rels: …"
+      const m = /^\w+ (\d+): /.exec(desc);
+      if (m) {
+        xid = Number(m[1]);
+        body = desc.slice(m[0].length);
+      }
+      kind = desc.startsWith('COMMIT') ? 'commit' : 'abort';
+    } else if (desc.startsWith('COMMIT ')) {
+      kind = 'commit';
+      body = desc.slice(7);
+    } else if (desc.startsWith('ABORT ')) {
+      kind = 'abort';
+      body = desc.slice(6);
+    } else {
+      // PREPARE, ASSIGNMENT, INVALIDATION: the transaction stays open.
+      if (recXid !== 0) this.state(recXid, lsnText);
+      return undefined;
+    }
+    const semi = body.indexOf(';');
+    const time = walTimeToIso(semi < 0 ? body : body.slice(0, semi));
+    const subs = body.includes('subxacts:') ? (numbersAfter(body, 'subxacts:') ?? '').trim().split(/\s+/).filter(Boolean).map(Number) : [];
+    if (kind === 'abort') {
+      this.stats.aborts++;
+      this.open.delete(xid);
+      for (const s of subs) this.open.delete(s);
+      return undefined;
+    }
+    this.stats.commits++;
+    if (this.stats.firstCommitTime === undefined) this.stats.firstCommitTime = time;
+    this.stats.lastCommitTime = time;
+    const st = this.open.get(xid);
+    this.open.delete(xid);
+    // Merge committed subtransactions into the top-level state.
+    let merged = st;
+    for (const s of subs) {
+      const sub = this.open.get(s);
+      if (!sub) continue;
+      this.open.delete(s);
+      merged = mergeStates(merged, sub);
+    }
+    const hasRels = body.includes('rels:');
+    const hasDropped = body.includes('dropped stats:');
+    if (!merged && !hasRels) return time;
+    if (!hasRels && !merged?.dropDir && !merged?.rows) return time;
+    this.classify(xid, lsnText, time, body, merged ?? { firstLsn: lsnText, db: 0, partial: true }, hasRels, hasDropped);
+    return time;
+  }
+
+  private classify(xid: number, lsnText: string, time: string, body: string, st: XactState, hasRels: boolean, hasDropped: boolean): void {
+    const created = st.created ?? new Set<number>();
+    const rels = hasRels ? parseRels(numbersAfter(body, 'rels:') ?? '') : [];
+    const dropped = hasDropped ? parseDroppedStats(numbersAfter(body, 'dropped stats:') ?? '') : [];
+    let db = st.db;
+    if (!db && rels.length) db = rels[0]![0];
+    const droppedFiles = rels.filter(([, rfn]) => !created.has(rfn)).map(([, rfn]) => rfn);
+    const relOids = dropped.filter((d) => d.kind === 2);
+    const droppedOids = relOids.filter((d) => !created.has(d.oid)).map((d) => d.oid);
+    const transient = relOids.some((d) => created.has(d.oid));
+    const goneCreated = new Set(rels.filter(([, rfn]) => created.has(rfn)).map(([, rfn]) => rfn));
+    const createdFiles = [...created].filter((rfn) => !goneCreated.has(rfn) && !relOids.some((d) => d.oid === rfn));
+    const rowChanges: RawEvent['rowChanges'] = [];
+    for (const [rfn, [d, u]] of st.rows ?? []) {
+      if (d >= this.threshold || u >= this.threshold) rowChanges.push({ relfilenode: rfn, deletes: d, updates: u });
+    }
+    const base = {
+      xid,
+      firstLsn: canonicalLsn(st.firstLsn),
+      commitLsn: canonicalLsn(lsnText),
+      commitTime: time,
+      databaseOid: db,
+      droppedFiles,
+      droppedOids,
+      lockedOids: [...(st.locked ?? [])],
+      createdFiles,
+      rowChanges,
+      ...(st.partial ? { partial: true } : {}),
+    };
+    if (st.dropDir?.length) {
+      const d = st.dropDir[0]!;
+      this.emit({ ...base, kind: 'drop-database', databaseOid: d.databaseOid, dropDir: st.dropDir });
+      return;
+    }
+    if (droppedFiles.length > 0) {
+      if (droppedOids.length > 0) {
+        this.emit({ ...base, kind: 'drop' });
+        return;
+      }
+      if (transient) {
+        // VACUUM FULL / CLUSTER / ALTER TABLE rewrite: the old files go with a transient heap made in this transaction.
+        this.stats.rewrites++;
+        if (rowChanges.length === 0) return;
+      } else {
+        // New files and no dropped relation: TRUNCATE. No new files and no dropped stats (PostgreSQL < 15): DROP.
+        this.emit({ ...base, kind: created.size > 0 ? 'truncate' : 'drop' });
+        return;
+      }
+    }
+    if (rowChanges.length > 0) {
+      const deletes = rowChanges.reduce((a, r) => a + r.deletes, 0);
+      const updates = rowChanges.reduce((a, r) => a + r.updates, 0);
+      this.emit({ ...base, kind: 'delete', operation: deletes >= updates ? 'delete' : 'update' });
+    }
+  }
+}
+
+function mergeStates(a: XactState | undefined, b: XactState): XactState {
+  if (!a) return b;
+  const out: XactState = { ...a };
+  if (b.firstLsn && lsnLess(b.firstLsn, a.firstLsn)) out.firstLsn = b.firstLsn;
+  if (!out.db) out.db = b.db;
+  if (b.locked) out.locked = new Set([...(a.locked ?? []), ...b.locked]);
+  if (b.created) out.created = new Set([...(a.created ?? []), ...b.created]);
+  if (b.rows) {
+    const rows = new Map(a.rows ?? []);
+    for (const [k, [d, u]] of b.rows) {
+      const cur = rows.get(k) ?? [0, 0];
+      rows.set(k, [cur[0] + d, cur[1] + u]);
+    }
+    out.rows = rows;
+  }
+  if (b.dropDir) out.dropDir = [...(a.dropDir ?? []), ...b.dropDir];
+  out.partial = a.partial || b.partial;
+  return out;
+}
+
+function lsnLess(a: string, b: string): boolean {
+  const [ah, al] = a.split('/').map((x) => parseInt(x, 16));
+  const [bh, bl] = b.split('/').map((x) => parseInt(x, 16));
+  return ah! < bh! || (ah === bh && al! < bl!);
+}

@@ -1,0 +1,66 @@
+// What locate finds: destructive transactions read from WAL.
+
+export type EventKind = 'drop' | 'truncate' | 'delete' | 'drop-database';
+
+/** A relation file (and, where the catalog knows it, the table it belongs to). */
+export interface EventRelation {
+  relfilenode: number;
+  /** Relation OID when known (from dropped stats / Standby LOCK or the catalog). */
+  oid?: number;
+  /** schema.table (the owning table for TOAST, indexes and owned sequences); null when no catalog knew it. */
+  name: string | null;
+  /** r table, p partitioned, m matview, i index, t toast, S sequence; undefined when unknown. */
+  relkind?: string;
+  /** Every relfilenode of this table seen in the event (heap, toast, indexes, sequences). */
+  files: number[];
+  /** Rows lost: counted Heap DELETE/UPDATE records (exact) or the catalog's count/estimate. */
+  rows?: number | null;
+  rowsKind?: 'exact' | 'estimate' | 'wal-records';
+}
+
+/** One destructive transaction, as detected in WAL (before names are attached). */
+export interface RawEvent {
+  kind: EventKind;
+  /** For kind 'delete': the statement that removed rows. */
+  operation?: 'delete' | 'update';
+  xid: number;
+  /** LSN of the transaction's first record seen (stop here to stay paused and readable). */
+  firstLsn: string;
+  commitLsn: string;
+  /** ISO 8601 with microseconds, UTC. */
+  commitTime: string;
+  databaseOid: number;
+  /** relfilenodes unlinked at commit (not created in the same transaction). */
+  droppedFiles: number[];
+  /** Relation OIDs dropped (dropped stats kind 2), not created in the same transaction. */
+  droppedOids: number[];
+  /** OIDs the transaction took ACCESS EXCLUSIVE locks on (Standby LOCK). */
+  lockedOids: number[];
+  /** relfilenodes created in the transaction and still alive at commit (recreated tables, truncate's new files). */
+  createdFiles: number[];
+  /** Heap DELETE / UPDATE record counts per user relfilenode, at or above the threshold. */
+  rowChanges: { relfilenode: number; deletes: number; updates: number }[];
+  /** DROP DATABASE: the `Database DROP dir` record (files go at this record, before the commit). */
+  dropDir?: { lsn: string; tablespace: number; databaseOid: number }[];
+  /** The transaction started before the scanned range or across a gap: firstLsn is only an upper bound. */
+  partial?: boolean;
+}
+
+export interface DetectorOptions {
+  /** Heap DELETE (or UPDATE) records of one transaction on one relation that make a mass delete. */
+  threshold: number;
+}
+
+export interface DetectorStats {
+  records: number;
+  commits: number;
+  aborts: number;
+  /** Largest number of open transactions held at once (memory stays proportional to this). */
+  maxOpenXacts: number;
+  firstLsn?: string;
+  lastLsn?: string;
+  firstCommitTime?: string;
+  lastCommitTime?: string;
+  /** Rewrites (VACUUM FULL, CLUSTER, ALTER TABLE … TYPE) seen and not reported. */
+  rewrites: number;
+}
