@@ -1,0 +1,113 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { connect, withClient } from '../../src/postgres/connect.js';
+import { parseTableList } from '../../src/postgres/identifiers.js';
+import { tableChecksum } from '../../src/recovery/checksum.js';
+import { copyBack } from '../../src/recovery/copy-back.js';
+import { promoteMerge } from '../../src/recovery/promote-merge.js';
+import { promoteReplace } from '../../src/recovery/promote-replace.js';
+import { type Pair, PRODUCTION_AFTER_INCIDENT_SQL, startPair } from './copyback-fixture.js';
+
+const pairs: Pair[] = [];
+afterAll(async () => {
+  for (const p of pairs) await p.destroy();
+  await runAllCleanups();
+});
+
+const TABLES = parseTableList('customers, orders, "Sales"."Order Items", "we""ird;name"');
+const PROD_EXTRA = `CREATE TABLE invoices (id int PRIMARY KEY, order_id bigint REFERENCES orders(id)); INSERT INTO invoices VALUES (1, 2);`;
+
+async function pairWithCopy() {
+  const pair = await startPair({ productionData: PRODUCTION_AFTER_INCIDENT_SQL + PROD_EXTRA });
+  pairs.push(pair);
+  const src = { conn: pair.sourceConn, database: 'postgres' };
+  const before = await withClient(pair.sourceConn, async (c) => {
+    const out = [];
+    for (const t of TABLES) out.push(await tableChecksum(c, t));
+    return out;
+  });
+  const copied = await copyBack({ bin: pair.bin, source: src, production: pair.prodConn, tables: TABLES, schema: 'undrop_x', workDir: pair.workDir });
+  return { pair, copied, before };
+}
+
+describe('promote (real PostgreSQL)', () => {
+  it('replace: live tables renamed aside with their rows, recovered ones moved in, inserts continue, incoming FKs reported', async () => {
+    const { pair, copied, before } = await pairWithCopy();
+    const now = new Date('2026-11-25T03:00:00Z');
+    const r = await promoteReplace({ production: pair.prodConn, tables: copied.tables, now });
+    expect(r.tables.map((t) => [t.name, t.liveRenamedToName, t.liveRows, t.rows])).toEqual([
+      ['public.customers', 'public.customers_before_undrop_20261125_030000', 2, 1000],
+      ['public.orders', 'public.orders_before_undrop_20261125_030000', 3, 5000],
+      ['"Sales"."Order Items"', '"Sales"."Order Items_before_undrop_20261125_030000"', 0, 2000],
+      ['public."we""ird;name"', 'public."we""ird;name_before_undrop_20261125_030000"', 0, 3],
+    ]);
+    expect(r.foreignKeys).toEqual([
+      expect.objectContaining({ constraint: 'invoices_order_id_fkey', table: 'public.invoices', references: 'public.orders', action: 'reported' }),
+    ]);
+    await withClient(pair.prodConn, async (c) => {
+      for (const [i, t] of TABLES.entries()) expect(await tableChecksum(c, t)).toEqual(before[i]);
+      const aside = await c.query(`SELECT payload FROM public.orders_before_undrop_20261125_030000 ORDER BY id`);
+      expect(aside.rows.map((x) => x.payload)).toEqual(['post-incident order 1', 'post-incident order 2', 'post-incident order 3']);
+      // sequence-backed inserts work on the promoted tables
+      expect((await c.query(`INSERT INTO orders (customer_id, total) VALUES (1, 1) RETURNING id`)).rows[0].id).toBe('5001');
+      expect((await c.query(`INSERT INTO customers (name) VALUES ('after replace') RETURNING id`)).rows[0].id).toBe(1001);
+      expect((await c.query(`INSERT INTO "Sales"."Order Items" ("Qty") VALUES (1) RETURNING id`)).rows[0].id).toBe(2001);
+      // and on the renamed-aside one too (its own sequence, renamed with it)
+      expect((await c.query(`INSERT INTO customers_before_undrop_20261125_030000 (name) VALUES ('x') RETURNING id`)).rows[0].id).toBe(3);
+      const idx = await c.query(`SELECT indexrelid::regclass::text AS i FROM pg_index WHERE indrelid = 'public.orders_before_undrop_20261125_030000'::regclass ORDER BY 1`);
+      expect(idx.rows.map((x) => x.i)).toEqual(['orders_created_idx_before_undrop_20261125_030000', 'orders_pkey_before_undrop_20261125_030000']);
+      // the emptied side schema is gone
+      expect((await c.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'undrop_x'`)).rows[0].n).toBe(0);
+    });
+  });
+
+  it('merge: keeps post-incident rows, adds the missing pre-incident ones, moves sequences; a second merge inserts nothing', async () => {
+    const { pair, copied } = await pairWithCopy();
+    const r = await promoteMerge({ production: pair.prodConn, tables: copied.tables });
+    expect(r.tables.map((t) => [t.name, t.recoveredRows, t.inserted, t.skipped, t.conflicts])).toEqual([
+      ['public.customers', 1000, 998, 2, 0],
+      ['public.orders', 5000, 4997, 3, 0],
+      ['"Sales"."Order Items"', 2000, 2000, 0, 0],
+      ['public."we""ird;name"', 3, 3, 0, 0],
+    ]);
+    expect(r.tables[1]!.sequences).toEqual([{ sequence: 'public.orders_id_seq', column: 'id', from: '3', to: '5000' }]);
+    await withClient(pair.prodConn, async (c) => {
+      const post = await c.query(`SELECT id, payload FROM orders WHERE id <= 4 ORDER BY id`);
+      expect(post.rows.map((x) => x.payload)).toEqual(['post-incident order 1', 'post-incident order 2', 'post-incident order 3', 'small 4']);
+      expect((await c.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n).toBe(5000);
+      expect((await c.query(`INSERT INTO orders (customer_id, total) VALUES (1, 1) RETURNING id`)).rows[0].id).toBe('5001');
+      expect((await c.query(`INSERT INTO customers (name) VALUES ('after merge') RETURNING id`)).rows[0].id).toBe(1001);
+    });
+    const again = await promoteMerge({ production: pair.prodConn, tables: copied.tables });
+    expect(again.tables.map((t) => t.inserted)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('merge refuses a live table without a primary key, and a locked live table gives a clear error with nothing changed', async () => {
+    const { pair, copied } = await pairWithCopy();
+    await pair.production.query(`ALTER TABLE "we""ird;name" DROP CONSTRAINT "we""ird;name_pkey"`);
+    const noPk = await promoteMerge({ production: pair.prodConn, tables: copied.tables }).catch((e) => e);
+    expect(noPk.code).toBe('MERGE_NEEDS_PRIMARY_KEY');
+    expect(noPk.message).toContain('public."we""ird;name" has no primary key');
+
+    const holder = await connect(pair.prodConn, { applicationName: 'busy app' });
+    try {
+      await holder.query(`BEGIN; LOCK TABLE orders IN ROW EXCLUSIVE MODE`);
+      const tables = copied.tables.filter((t) => t.original.name !== 'we"ird;name');
+      for (const run of [() => promoteReplace({ production: pair.prodConn, tables, lockTimeoutMs: 300 }), () => promoteMerge({ production: pair.prodConn, tables, lockTimeoutMs: 300 })]) {
+        const err = await run().catch((e) => e);
+        expect(err.code).toBe('LIVE_TABLE_BUSY');
+        expect(err.message).toBe('public.orders is locked by another session; gave up after 0.3 s. Nothing was changed.');
+        expect(err.details.join('\n')).toMatch(/application busy app/);
+      }
+      await holder.query('ROLLBACK');
+    } finally {
+      await holder.end();
+    }
+    await withClient(pair.prodConn, async (c) => {
+      expect((await c.query(`SELECT count(*)::int AS n FROM public.orders`)).rows[0].n).toBe(3);
+      expect((await c.query(`SELECT count(*)::int AS n FROM public.customers`)).rows[0].n).toBe(2);
+      expect((await c.query(`SELECT count(*)::int AS n FROM undrop_x.orders`)).rows[0].n).toBe(5000);
+      expect((await c.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE '%before_undrop%'`)).rows[0].n).toBe(0);
+    });
+  });
+});
