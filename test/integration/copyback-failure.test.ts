@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { connect } from '../../src/postgres/connect.js';
+import { parseTableList } from '../../src/postgres/identifiers.js';
+import { copyBack } from '../../src/recovery/copy-back.js';
+import { type Pair, SOURCE_DATA_SQL, startPair } from './copyback-fixture.js';
+
+let pair: Pair;
+beforeAll(async () => {
+  // enough rows that the COPY runs for a while
+  pair = await startPair({
+    sourceData: SOURCE_DATA_SQL + `INSERT INTO orders (customer_id, total, payload) SELECT 1 + g % 1000, 1, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g;`,
+  });
+});
+afterAll(async () => {
+  await pair?.destroy();
+  await runAllCleanups();
+});
+
+describe('copy back failures (real PostgreSQL)', () => {
+  it('production connection killed mid-copy: clear error, no side schema left, source tables back in place', async () => {
+    const killer = await connect(pair.prodConn, { applicationName: 'killer' });
+    let killed: number | undefined;
+    let stop = false;
+    const hunt = (async () => {
+      while (!stop && killed === undefined) {
+        const r = await killer.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'undrop copy back' AND query LIKE 'COPY %FROM STDIN%'`);
+        if (r.rows[0]) {
+          await new Promise((res) => setTimeout(res, 50));
+          killed = r.rows[0].pid;
+          await killer.query('SELECT pg_terminate_backend($1)', [killed]);
+        } else await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    const err = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: parseTableList('customers, orders'), schema: 'doomed', workDir: pair.workDir }).catch((e) => e);
+    stop = true;
+    await hunt;
+    expect(killed).toBeDefined();
+    expect(err.code).toBe('PRODUCTION_CONNECTION_LOST');
+    expect(err.message).toMatch(/nothing was written/);
+    const left = await killer.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'doomed'`);
+    expect(left.rows[0].n).toBe(0);
+    await killer.end();
+    const src = await pair.source.query(`SELECT (SELECT count(*) FROM public.orders)::int AS o, (SELECT count(*) FROM pg_namespace WHERE nspname = 'doomed')::int AS s`);
+    expect(src.rows[0]).toEqual({ o: 405000, s: 0 });
+  });
+});
