@@ -207,6 +207,18 @@ export class TempInstance {
     return inst;
   }
 
+  /**
+   * An instance undrop made earlier and described elsewhere (the lab's
+   * lab.json): same layout (root/data, root/server.log), kept, never
+   * registered for cleanup, its socket directory not owned.
+   */
+  static attach(o: { bin: PgBinaries; root: string; socketDir: string; port: number; name: string; superuser?: string }): TempInstance {
+    const inst = new TempInstance({ root: resolve(o.root), socketDir: o.socketDir, port: o.port, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: true });
+    inst.ownsSocketDir = false;
+    inst.running = existsSync(join(inst.dataDir, 'postmaster.pid'));
+    return inst;
+  }
+
   /** Remove what belongs to the original server, in the copy only. */
   private async prepareCopy(recovery: RecoveryMode): Promise<void> {
     for (const f of ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal']) {

@@ -1,0 +1,48 @@
+// D/undrop.yaml: production and every source the scenario built, so
+// `undrop -c D/undrop.yaml …` works at once. Validated with the inventory
+// schema before it is written.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { validateInventory } from '../inventory/load.js';
+import { LAB_DATABASE } from './dataset.js';
+import type { LabLayout } from './layout.js';
+import type { LabState } from './state.js';
+
+export const SOURCE_NAMES = { replica: 'delayed-replica', pitr: 'pitr', pgbackrest: 'backrest', snapshot: 'snapshot', dump: 'dumps' } as const;
+
+export function labDsn(socketDir: string, port: number, user: string): string {
+  return `host=${socketDir} port=${port} dbname=${LAB_DATABASE} user=${user}`;
+}
+
+export function inventoryDocument(layout: LabLayout, state: LabState): Record<string, unknown> {
+  const sources: Record<string, unknown>[] = [];
+  if (state.replica) {
+    sources.push({ name: SOURCE_NAMES.replica, kind: 'delayed-replica', dsn: labDsn(state.socketDir, state.replica.port, state.replica.superuser), data_dir: state.replica.dataDir, description: `streaming through slot ${state.replica.slot}, recovery_min_apply_delay ${state.replica.delay}` });
+  }
+  if (state.baseBackups.length && state.archive) {
+    sources.push({ name: SOURCE_NAMES.pitr, kind: 'pitr', base_backups: layout.base, wal_archive: state.archive });
+  }
+  if (state.pgbackrest) {
+    sources.push({ name: SOURCE_NAMES.pgbackrest, kind: 'pgbackrest', stanza: state.pgbackrest.stanza, config: state.pgbackrest.config });
+  }
+  if (state.snapshots.length) {
+    sources.push({ name: SOURCE_NAMES.snapshot, kind: 'snapshot', paths: [join(layout.snapshots, '*', 'pgdata')], superuser: 'postgres' });
+  }
+  if (state.dumps.length) {
+    sources.push({ name: SOURCE_NAMES.dump, kind: 'dump', paths: [join(layout.dumps, '*.dump'), join(layout.dumps, '*.sql')] });
+  }
+  return {
+    production: { dsn: labDsn(state.socketDir, state.primary!.port, state.primary!.superuser) },
+    sources,
+    work_dir: join(layout.dir, 'work'),
+    lab: { dir: layout.dir, scenario: state.scenario, state: layout.stateFile, truth: layout.truthFile },
+  };
+}
+
+export async function writeInventory(layout: LabLayout, state: LabState): Promise<void> {
+  const doc = inventoryDocument(layout, state);
+  validateInventory(doc, layout.inventoryFile);
+  const header = `# Written by \`undrop lab up\` (scenario ${state.scenario}) at ${new Date().toISOString()}.\n# Use it with: undrop -c ${layout.inventoryFile} probe\n`;
+  await writeFile(layout.inventoryFile, header + YAML.stringify(doc));
+}
