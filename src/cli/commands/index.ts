@@ -2,9 +2,11 @@
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { registerPlaybook } from './playbook.js';
+import { registerLab } from './lab.js';
 
 export type RegisterCommand = (program: Command, ctx: () => Context) => void;
 
 export const commands: RegisterCommand[] = [
   registerPlaybook,
+  registerLab,
 ];
