@@ -58,6 +58,71 @@ export function parseControldata(text: string): Record<string, string> {
   return out;
 }
 
+// --- probe helpers (read-only programs) ---------------------------------------
+
+/** pg_verifybackup on a plain-format backup; never throws on a failed verification. */
+export function pgVerifybackup(bin: PgBinaries, backupDir: string, o: { walDir?: string; skipChecksums?: boolean; noWal?: boolean; timeoutMs?: number } = {}): Promise<RunResult> {
+  const args = ['-q'];
+  if (o.skipChecksums) args.push('-s');
+  if (o.noWal) args.push('-n');
+  if (o.walDir) args.push('-w', o.walDir);
+  args.push(backupDir);
+  return runProgram(bin.path('pg_verifybackup'), args, { allowFailure: true, timeoutMs: o.timeoutMs ?? 300_000 });
+}
+
+/** pg_restore -l: the archive's table of contents (never throws on a bad archive). */
+export function pgRestoreList(bin: PgBinaries, archive: string, timeoutMs = 60_000): Promise<RunResult> {
+  return runProgram(bin.path('pg_restore'), ['-l', archive], { allowFailure: true, timeoutMs });
+}
+
+/** pg_restore -f /dev/null: reads the whole archive, the cheap full-read integrity test. */
+export function pgRestoreToNull(bin: PgBinaries, archive: string, timeoutMs = 600_000): Promise<RunResult> {
+  return runProgram(bin.path('pg_restore'), ['-f', '/dev/null', archive], { allowFailure: true, timeoutMs });
+}
+
+/** pg_waldump of whole segments from one folder, filtered by resource manager. */
+export function pgWaldumpSegments(
+  bin: PgBinaries,
+  walDir: string,
+  firstSegment: string,
+  lastSegment: string,
+  o: { rmgr?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+  const args = ['-p', walDir];
+  if (o.rmgr) args.push('-r', o.rmgr);
+  args.push(firstSegment, lastSegment);
+  return runProgram(bin.path('pg_waldump'), args, { allowFailure: true, timeoutMs: o.timeoutMs ?? 60_000 });
+}
+
+export interface PgbackrestOptions {
+  stanza: string;
+  config?: string;
+  repo?: number;
+  timeoutMs?: number;
+}
+
+function pgbackrestArgs(o: PgbackrestOptions): string[] {
+  const args = [`--stanza=${o.stanza}`];
+  if (o.config) args.push(`--config=${o.config}`);
+  if (o.repo) args.push(`--repo=${o.repo}`);
+  return args;
+}
+
+/** pgbackrest info --output=json, run as the server OS user (never throws on a failed command). */
+export function pgbackrestInfo(o: PgbackrestOptions): Promise<RunResult> {
+  return runProgram('pgbackrest', [...pgbackrestArgs(o), '--output=json', 'info'], { asServerUser: true, allowFailure: true, timeoutMs: o.timeoutMs ?? 60_000 });
+}
+
+/** pgbackrest verify: checks every backup file and WAL segment in the repository (slow; --deep only). */
+export function pgbackrestVerify(o: PgbackrestOptions): Promise<RunResult> {
+  return runProgram('pgbackrest', [...pgbackrestArgs(o), '--log-level-console=info', 'verify'], { asServerUser: true, allowFailure: true, timeoutMs: o.timeoutMs ?? 600_000 });
+}
+
+/** pgbackrest archive-get of one WAL file into `dest` (absolute path; the server user must be able to write there). */
+export function pgbackrestArchiveGet(o: PgbackrestOptions, walFile: string, dest: string): Promise<RunResult> {
+  return runProgram('pgbackrest', [...pgbackrestArgs(o), 'archive-get', walFile, dest], { asServerUser: true, allowFailure: true, timeoutMs: o.timeoutMs ?? 60_000 });
+}
+
 // --- copy back: pg_dump / pg_restore / psql (src/recovery/) ---
 import { failure } from '../errors.js';
 import { commandLine } from '../util/redact.js';

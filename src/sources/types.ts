@@ -82,6 +82,8 @@ export interface MaterializeRequest {
   target: ResolvedTarget;
   keep: boolean;
   workDir: string;
+  /** A WAL archive folder from the inventory (a pitr source), for recovering copies. */
+  walArchive?: string;
   onProgress?: (message: string) => void;
 }
 

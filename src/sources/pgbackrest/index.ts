@@ -1,0 +1,8 @@
+import type { SourceModule } from '../types.js';
+import { probePgbackrest } from './probe.js';
+
+export const pgbackrestSource: SourceModule<'pgbackrest'> = {
+  kind: 'pgbackrest',
+  title: 'A pgBackRest repository (stanza): backups plus archived WAL',
+  probe: probePgbackrest,
+};

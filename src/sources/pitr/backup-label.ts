@@ -1,0 +1,85 @@
+// backup_label (in a base backup) and the archived backup history file
+// (<segment>.<offset>.backup): same "KEY: value" layout; the history file
+// adds STOP WAL LOCATION / STOP TIME.
+import { isLsn } from '../../postgres/lsn.js';
+
+export interface BackupLabel {
+  startLsn: string | null;
+  startSegment: string | null;
+  checkpointLsn: string | null;
+  method: string | null;
+  from: string | null;
+  startTime: string | null;
+  label: string | null;
+  startTimeline: number | null;
+  stopLsn: string | null;
+  stopSegment: string | null;
+  stopTime: string | null;
+  stopTimeline: number | null;
+}
+
+/** "2026-11-25 01:28:03 UTC" (server's log_timezone; UTC or an offset/abbreviation) → ISO 8601. */
+export function parseLabelTime(text: string | undefined): string | null {
+  if (!text) return null;
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\s+(\S+))?$/.exec(text.trim());
+  if (m) {
+    const z = m[3];
+    let suffix: string | undefined;
+    if (!z || /^(UTC|GMT|Z)$/i.test(z)) suffix = 'Z';
+    else if (/^[+-]\d{1,2}(:?\d{2})?$/.test(z)) {
+      const p = /^([+-])(\d{1,2}):?(\d{2})?$/.exec(z)!;
+      suffix = `${p[1]}${p[2]!.padStart(2, '0')}:${p[3] ?? '00'}`;
+    }
+    if (suffix) {
+      const t = Date.parse(`${m[1]}T${m[2]}${suffix}`);
+      if (!Number.isNaN(t)) return new Date(t).toISOString();
+    }
+  }
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}
+
+function lsnAndFile(v: string | undefined): [string | null, string | null] {
+  if (!v) return [null, null];
+  const m = /^([0-9A-Fa-f]+\/[0-9A-Fa-f]+)(?:\s+\(file ([0-9A-F]{24})\))?/.exec(v.trim());
+  if (!m || !isLsn(m[1]!)) return [null, null];
+  return [m[1]!.toUpperCase(), m[2] ?? null];
+}
+
+export function parseBackupLabel(text: string): BackupLabel {
+  const kv: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(': ');
+    if (i > 0) kv[line.slice(0, i).trim().toUpperCase()] = line.slice(i + 2).trim();
+  }
+  const [startLsn, startSegment] = lsnAndFile(kv['START WAL LOCATION']);
+  const [stopLsn, stopSegment] = lsnAndFile(kv['STOP WAL LOCATION']);
+  const [checkpointLsn] = lsnAndFile(kv['CHECKPOINT LOCATION']);
+  const num = (v: string | undefined) => (v && /^\d+$/.test(v) ? Number(v) : null);
+  return {
+    startLsn,
+    startSegment,
+    checkpointLsn,
+    method: kv['BACKUP METHOD'] ?? null,
+    from: kv['BACKUP FROM'] ?? null,
+    startTime: parseLabelTime(kv['START TIME']),
+    label: kv['LABEL'] ?? null,
+    startTimeline: num(kv['START TIMELINE']),
+    stopLsn,
+    stopSegment,
+    stopTime: parseLabelTime(kv['STOP TIME']),
+    stopTimeline: num(kv['STOP TIMELINE']),
+  };
+}
+
+/** A backup_label must at least name its start: otherwise the file is not one. */
+export function isValidLabel(l: BackupLabel): boolean {
+  return l.startLsn !== null && l.checkpointLsn !== null;
+}
+
+/** Name of the archived history file for a backup starting at `startLsn` in `startSegment`. */
+export function historyFileName(startSegment: string, startLsn: string, segmentSize = 16 * 1024 * 1024): string {
+  const low = BigInt(`0x${startLsn.split('/')[1]}`);
+  const offset = Number(low % BigInt(segmentSize));
+  return `${startSegment}.${offset.toString(16).toUpperCase().padStart(8, '0')}.backup`;
+}

@@ -1,0 +1,8 @@
+import type { SourceModule } from '../types.js';
+import { probePitr } from './probe.js';
+
+export const pitrSource: SourceModule<'pitr'> = {
+  kind: 'pitr',
+  title: 'Base backups plus archived WAL (point-in-time recovery)',
+  probe: probePitr,
+};

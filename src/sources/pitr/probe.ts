@@ -1,0 +1,373 @@
+// Probe a PITR source: base backups + WAL archive (folder or restore_command).
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../../errors.js';
+import type { SourceConfigOf } from '../../inventory/schema.js';
+import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
+import { parseLsn, segmentName, segnoOfLsn } from '../../postgres/lsn.js';
+import { chownForServer } from '../../postgres/os-user.js';
+import { pgControldata, pgVerifybackup } from '../../postgres/programs.js';
+import { runProgram } from '../../postgres/run.js';
+import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } from '../types.js';
+import { aggregateItems } from '../common/aggregate.js';
+import { fsErrorText } from '../common/files.js';
+import { error, firstLine, info, statusOf, warn } from '../common/findings.js';
+import { lossWindowMs, targetTime } from '../common/loss.js';
+import { checkAge, thresholdsFor } from '../common/thresholds.js';
+import { historyFileName, parseBackupLabel } from './backup-label.js';
+import { type BaseBackup, backupDirs, readBaseBackup } from './backups.js';
+import { manifestEndLsn } from './manifest.js';
+import { walkRestoreCommand } from './restore-command.js';
+import { type ArchiveListing, type GapAnalysis, analyzeGaps, listArchiveDir, lsnReachable, lsnSegmentName } from './wal-archive.js';
+import { type LastCommit, lastCommitInSegments, walFileMajor } from './waldump.js';
+
+export interface BackupProbe {
+  item: ProbeItem;
+  backup: BaseBackup;
+  gaps: GapAnalysis | null;
+  endLsn: string | null;
+  reach: LastCommit | null;
+  reachesTarget: boolean;
+}
+
+interface ArchiveView {
+  listing: ArchiveListing;
+  /** Folder holding the segment files pg_waldump reads. */
+  dir: string;
+  /** Folder for pg_verifybackup -w (a real archive folder only). */
+  verifyDir: string | null;
+  readText(name: string): Promise<string | null>;
+}
+
+function startOf(b: BaseBackup): { tli: number; lsn: string } | null {
+  if (!b.label?.startLsn) return null;
+  return { tli: b.label.startTimeline ?? 1, lsn: b.label.startLsn };
+}
+
+async function openArchive(config: SourceConfigOf<'pitr'>, backups: BaseBackup[], ctx: ProbeContext, findings: Finding[], budgetMs: number): Promise<{ view: ArchiveView | null; cleanup: () => Promise<void> }> {
+  if (config.wal_archive) {
+    const dir = config.wal_archive;
+    try {
+      const listing = await listArchiveDir(dir, (n) => readFile(join(dir, n), 'utf8'));
+      return {
+        view: { listing, dir, verifyDir: dir, readText: (n) => readFile(join(dir, n), 'utf8').catch(() => null) },
+        cleanup: async () => {},
+      };
+    } catch (e) {
+      findings.push(error('WAL_ARCHIVE_UNREADABLE', `Cannot list the WAL archive ${dir}: ${fsErrorText(e)}.`, 'Check wal_archive in undrop.yaml and that undrop may read the folder.'));
+      return { view: null, cleanup: async () => {} };
+    }
+  }
+  const cmd = config.restore_command!;
+  await mkdir(ctx.workDir, { recursive: true });
+  const dir = await mkdtemp(join(ctx.workDir, 'probe-wal-'));
+  await chmod(dir, 0o700);
+  await chownForServer(dir, false);
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const starts = backups.map(startOf).filter((s): s is { tli: number; lsn: string } => s !== null).map((s) => ({ tli: s.tli, segno: segnoOfLsn(s.lsn) }));
+  if (starts.length === 0) return { view: null, cleanup };
+  const walk = await walkRestoreCommand(cmd, starts, dir, { budgetMs, maxSegments: 2048 });
+  const seen = [...walk.listing.segments.values()].reduce((n, s) => n + s.size, 0);
+  if (seen === 0) {
+    const f = walk.firstFailure;
+    findings.push(
+      error(
+        'RESTORE_COMMAND_FAILED',
+        `restore_command fetched no WAL segment${f ? ` (exit ${f.exitCode}: ${firstLine(f.stderr) || 'no error text'})` : ''}.`,
+        'Run the command by hand as the postgres user with %f = the oldest backup\'s start segment and %p = /tmp/x; fix the command or its credentials.',
+      ),
+    );
+    return { view: null, cleanup };
+  }
+  findings.push(info('RESTORE_COMMAND_WALK', `restore_command: fetched ${walk.fetched} file(s) to map the archive (it cannot be listed; a missing segment followed by none is taken as the archive's end).`));
+  if (walk.truncated) findings.push(warn('ARCHIVE_WALK_TRUNCATED', 'Stopped walking the archive at the probe\'s budget; the archive may reach further.', 'Raise the source\'s timeout in undrop.yaml.'));
+  return {
+    view: {
+      listing: walk.listing,
+      dir,
+      verifyDir: null,
+      readText: async (n) => {
+        const { fetchFile } = await import('./restore-command.js');
+        const r = await fetchFile(cmd, n, dir, 30_000);
+        return r.ok ? readFile(join(dir, n), 'utf8').catch(() => null) : null;
+      },
+    },
+    cleanup,
+  };
+}
+
+async function pickBinaries(view: ArchiveView | null, backups: BaseBackup[]): Promise<PgBinaries> {
+  let major: number | null = null;
+  if (view) {
+    for (const name of view.listing.files.values()) {
+      if (existsSync(join(view.dir, name))) {
+        major = await walFileMajor(join(view.dir, name));
+        if (major) break;
+      }
+    }
+  }
+  major ??= backups.find((b) => b.pgVersion)?.pgVersion ?? null;
+  if (major) {
+    try {
+      return await findBinaries(major);
+    } catch {
+      /* fall back to the newest; a finding follows from the failing program */
+    }
+  }
+  return findBinaries();
+}
+
+async function verifyPlain(bin: PgBinaries, b: BaseBackup, g: GapAnalysis | null, view: ArchiveView | null, timeoutMs: number): Promise<Finding[]> {
+  const start = startOf(b);
+  const hasOwnStart = start ? b.ownWal.has(segmentName(start.tli, segnoOfLsn(start.lsn))) : false;
+  if (!existsSync(join(b.dir, 'backup_manifest'))) {
+    return [warn('BACKUP_NO_MANIFEST', 'No backup_manifest: the backup cannot be verified (pg_basebackup --no-manifest, or copied without it).', 'Take backups with a manifest (the default since PostgreSQL 13).')];
+  }
+  const walDir = hasOwnStart ? undefined : (view?.verifyDir ?? undefined);
+  const r = await pgVerifybackup(bin, b.dir, { walDir, timeoutMs, noWal: !hasOwnStart && !walDir });
+  void g;
+  if (r.exitCode === 0) return [info('BACKUP_VERIFIED', 'pg_verifybackup: backup successfully verified.')];
+  const lines = (r.stderr || r.stdout).split('\n').filter((l) => l.includes('error'));
+  return [
+    error(
+      'BACKUP_VERIFY_FAILED',
+      `pg_verifybackup failed: ${firstLine(lines[0] ?? r.stderr)}${lines.length > 1 ? ` (+${lines.length - 1} more)` : ''}`,
+      'Files of this backup are missing or changed since it was taken; use another backup.',
+    ),
+  ];
+}
+
+async function verifyTarDeep(bin: PgBinaries, b: BaseBackup, ctx: ProbeContext, view: ArchiveView | null): Promise<Finding[]> {
+  await mkdir(ctx.workDir, { recursive: true });
+  const dir = await mkdtemp(join(ctx.workDir, 'probe-tar-'));
+  try {
+    for (const f of b.tarFiles) {
+      const isWal = /\/pg_wal\.tar/.test(f);
+      const into = isWal ? join(dir, 'pg_wal') : dir;
+      await mkdir(into, { recursive: true });
+      const r = await runProgram('tar', ['-xf', f, '-C', into], { allowFailure: true, timeoutMs: Math.max(ctx.timeoutMs, 120_000) });
+      if (r.exitCode !== 0) return [error('BACKUP_TAR_BROKEN', `Extracting ${f.split('/').pop()} failed: ${firstLine(r.stderr)}`, 'The tar file is damaged or truncated; use another backup.')];
+    }
+    if (!existsSync(join(b.dir, 'backup_manifest'))) return [warn('BACKUP_NO_MANIFEST', 'Extracted fine, but there is no backup_manifest to verify against.')];
+    await runProgram('cp', [join(b.dir, 'backup_manifest'), join(dir, 'backup_manifest')]);
+    const fake: BaseBackup = { ...b, dir, ownWal: b.hasWalTar ? new Set(['x']) : new Set() };
+    const start = startOf(b);
+    if (b.hasWalTar && start) fake.ownWal = new Set([segmentName(start.tli, segnoOfLsn(start.lsn))]);
+    const f = await verifyPlain(bin, fake, null, view, Math.max(ctx.timeoutMs, 120_000));
+    return f.map((x) => (x.code === 'BACKUP_VERIFIED' ? { ...x, message: 'Extracted and verified with pg_verifybackup (--deep).' } : x));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function probePitr(config: SourceConfigOf<'pitr'>, ctx: ProbeContext): Promise<ProbeResult> {
+  const started = Date.now();
+  const t = thresholdsFor(config);
+  const sourceFindings: Finding[] = [];
+  const result = (items: BackupProbe[]): ProbeResult => {
+    const agg = aggregateItems(
+      items.map((i) => i.item),
+      sourceFindings,
+      'base backup',
+      // Same recovery point: the newest backup first (least WAL to replay).
+      (a, b) => {
+        const la = items.find((i) => i.item === a)?.backup.label?.startLsn;
+        const lb = items.find((i) => i.item === b)?.backup.label?.startLsn;
+        if (!la || !lb) return 0;
+        const x = parseLsn(la);
+        const y = parseLsn(lb);
+        return x === y ? 0 : x > y ? -1 : 1;
+      },
+    );
+    const chosen = items.find((i) => i.item === agg.chosen);
+    return {
+      name: config.name,
+      kind: 'pitr',
+      status: agg.status,
+      recoveryPoint: agg.recoveryPoint,
+      tables: [],
+      findings: agg.findings,
+      items: agg.items,
+      lossWindowMs: lossWindowMs(agg.recoveryPoint, ctx.target, chosen?.reachesTarget ?? false),
+      timeLeftMs: null,
+      estimatedMaterializeMs: chosen?.gaps?.lastContiguous ? Math.round(3000 + Number(chosen.gaps.lastContiguous.segno - chosen.gaps.startSegno + 1n) * 150) : null,
+      durationMs: Date.now() - started,
+    };
+  };
+
+  let dirs: string[];
+  try {
+    dirs = await backupDirs(config.base_backups);
+  } catch (e) {
+    sourceFindings.push(error('BASE_BACKUPS_UNREADABLE', `Cannot read base_backups ${config.base_backups}: ${fsErrorText(e)}.`, 'Check base_backups in undrop.yaml.'));
+    return result([]);
+  }
+  if (dirs.length === 0) sourceFindings.push(error('NO_BASE_BACKUPS', `${config.base_backups} holds no base backup.`, 'Check that the backup job writes there (one pg_basebackup output per folder).'));
+  const backups = await Promise.all(dirs.map((d) => readBaseBackup(d, ctx.timeoutMs)));
+  const { view, cleanup } = await openArchive(config, backups, ctx, sourceFindings, Math.max(2000, ctx.timeoutMs * 0.6));
+  try {
+    const bin = await pickBinaries(view, backups);
+    if (view) {
+      const segs = [...view.listing.segments.entries()].map(([tli, s]) => `${s.size} on timeline ${tli}`).join(', ');
+      sourceFindings.push(info('WAL_ARCHIVE', `WAL archive: ${segs || 'no segments'}; ${view.listing.histories.size} timeline history file(s).`));
+    }
+    const dumps = new Map<string, Promise<{ commit: LastCommit | null; error: string | null }>>();
+    const lastCommit = (g: GapAnalysis): Promise<{ commit: LastCommit | null; error: string | null }> => {
+      const last = g.lastContiguous!;
+      const span = g.path.find((s) => s.tli === last.tli)!;
+      let first = last.segno - 3n;
+      for (const floor of [g.startSegno, span.beginSegno]) if (first < floor) first = floor;
+      const firstName = segmentName(last.tli, first);
+      const key = `${firstName}-${last.name}`;
+      let p = dumps.get(key);
+      if (!p) {
+        const raw = [firstName, last.name].map((n) => view!.listing.files.get(n) ?? n);
+        if (raw.some((n) => !existsSync(join(view!.dir, n)) || /\.(gz|zst|lz4|xz|bz2|br)$/.test(n))) {
+          p = Promise.resolve({ commit: null, error: 'segments are compressed or not on disk; pg_waldump cannot read them' });
+        } else p = lastCommitInSegments(bin, view!.dir, firstName, last.name, Math.max(ctx.timeoutMs, 10_000));
+        dumps.set(key, p);
+      }
+      return p;
+    };
+    const items = await Promise.all(backups.map((b) => probeBackup(b, view, bin, ctx, t, lastCommit).catch((e): BackupProbe => ({
+      item: { label: b.name, path: b.dir, status: 'unusable', recoveryPoint: null, findings: [error('PROBE_FAILED', errorMessage(e))] },
+      backup: b,
+      gaps: null,
+      endLsn: null,
+      reach: null,
+      reachesTarget: false,
+    }))));
+    return result(items);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function probeBackup(
+  b: BaseBackup,
+  view: ArchiveView | null,
+  bin: PgBinaries,
+  ctx: ProbeContext,
+  t: ReturnType<typeof thresholdsFor>,
+  lastCommit: (g: GapAnalysis) => Promise<{ commit: LastCommit | null; error: string | null }>,
+): Promise<BackupProbe> {
+  const findings: Finding[] = [];
+  const out: BackupProbe = {
+    item: { label: b.name, path: b.dir, status: 'unusable', recoveryPoint: null, findings, ...(b.sizeBytes !== null ? { sizeBytes: b.sizeBytes } : {}) },
+    backup: b,
+    gaps: null,
+    endLsn: null,
+    reach: null,
+    reachesTarget: false,
+  };
+  const finish = (point: RecoveryPoint | null) => {
+    out.item.recoveryPoint = point;
+    out.item.status = statusOf(findings);
+    return out;
+  };
+  if (b.problem) {
+    findings.push(error(b.problem.code, b.problem.message, b.problem.hint));
+    return finish(null);
+  }
+  const label = b.label!;
+  const start = startOf(b)!;
+  findings.push(info('BACKUP', `${b.format} backup started ${label.startTime ?? '?'} at ${label.startLsn} (timeline ${start.tli})${label.label ? `, label "${label.label}"` : ''}.`));
+  // End LSN: manifest WAL-Ranges, else the archived backup history file.
+  let endLsn = b.manifest ? manifestEndLsn(b.manifest) : null;
+  let endBasis = 'backup_manifest';
+  if (!endLsn && view && label.startSegment) {
+    const text = await view.readText(historyFileName(label.startSegment, label.startLsn!));
+    if (text) {
+      endLsn = parseBackupLabel(text).stopLsn;
+      endBasis = 'backup history file';
+    }
+  }
+  out.endLsn = endLsn;
+  if (endLsn) findings.push(info('BACKUP_END', `Consistent from ${endLsn} (${endBasis}); no recovery target before it is possible.`));
+  else findings.push(warn('BACKUP_END_UNKNOWN', 'The backup\'s end LSN is unknown (no backup_manifest and no archived .backup file).', 'Recovery will still find it, but a target before it cannot be ruled out here.'));
+
+  // System identifier (plain backups: pg_controldata reads the copied pg_control).
+  const sid = b.manifest?.systemIdentifier ?? (b.format === 'plain' ? await pgControldata(bin, b.dir).then((c) => c['Database system identifier'] ?? null, () => null) : null);
+  if (sid && ctx.productionSystemId && sid !== ctx.productionSystemId) {
+    findings.push(error('BACKUP_OTHER_CLUSTER', `This backup is of another cluster: system identifier ${sid}, production's is ${ctx.productionSystemId}.`, 'Check base_backups in undrop.yaml.'));
+  }
+
+  // WAL: the backup's own range, then the archive.
+  const extra = new Set(b.ownWal);
+  if (b.format === 'tar' && b.hasWalTar && endLsn) {
+    for (let s = segnoOfLsn(start.lsn); s <= segnoOfLsn(endLsn); s++) extra.add(segmentName(start.tli, s));
+  }
+  if (!view) {
+    findings.push(error('NO_WAL', 'No WAL archive could be read: the backup alone restores only to its end, and without a target check.', 'Fix wal_archive / restore_command.'));
+    return finish(null);
+  }
+  const g = analyzeGaps(view.listing, start.tli, start.lsn, extra);
+  out.gaps = g;
+  if (endLsn && !lsnReachable(g, endLsn)) {
+    findings.push(
+      error(
+        'BACKUP_WAL_MISSING',
+        `WAL segment ${g.firstGap?.name ?? lsnSegmentName(g, endLsn)}, needed to make this backup consistent (up to ${endLsn}), is missing: it cannot be restored at all.`,
+        'Find the segment (production pg_wal, another archive copy) or use another backup.',
+      ),
+    );
+    return finish(null);
+  }
+  if (!g.lastContiguous) {
+    findings.push(error('BACKUP_WAL_MISSING', `The backup's start segment ${g.firstGap?.name} is missing.`, 'Find the segment or use another backup.'));
+    return finish(null);
+  }
+  const lc = await lastCommit(g);
+  out.reach = lc.commit;
+  const reachLsn = lc.commit?.lsn ?? null;
+  if (g.firstGap) {
+    findings.push(
+      warn(
+        'WAL_GAP',
+        `WAL segment ${g.firstGap.name} is missing${g.missingCount > 1 ? ` (${g.missingCount} missing in all: ${g.missing.slice(0, 5).join(', ')}${g.missingCount > 5 ? ', …' : ''})` : ''}: replay stops at the end of ${g.lastContiguous.name}; the last reachable commit is ${lc.commit ? `${lc.commit.time} (LSN ${lc.commit.lsn})` : 'unknown'}.`,
+        `Everything committed after that is lost from this source. Look for ${g.firstGap.name} in production's pg_wal or another archive copy, and always set a recovery target (without one, PostgreSQL silently promotes at the gap).`,
+      ),
+    );
+  }
+  if (!lc.commit) {
+    findings.push(warn('REACH_UNKNOWN', `Could not read the newest commit time from ${g.lastContiguous.name}${lc.error ? `: ${lc.error}` : ''}.`));
+  }
+  // Against the incident target.
+  let point: RecoveryPoint = {
+    time: lc.commit?.time ?? null,
+    lsn: reachLsn ?? null,
+    xid: lc.commit?.xid ?? null,
+    basis: g.firstGap ? 'last commit before the first WAL gap' : 'last archived commit',
+  };
+  const tgt = ctx.target;
+  const tLsn = tgt?.firstLsn ?? tgt?.commitLsn;
+  const tTime = targetTime(tgt);
+  if (tgt && tLsn) {
+    if (endLsn && parseLsn(tLsn) < parseLsn(endLsn)) {
+      findings.push(error('TARGET_BEFORE_BACKUP_END', `The incident (${tLsn}) lies before this backup became consistent (${endLsn}): the backup is too new.`, 'Use an older base backup.'));
+    } else if (lsnReachable(g, tLsn) && (!reachLsn || parseLsn(reachLsn) >= parseLsn(tLsn) || segnoOfLsn(tLsn) < g.lastContiguous.segno)) {
+      out.reachesTarget = true;
+      point = { time: tgt.time ?? point.time, lsn: tLsn, xid: null, basis: 'the incident target (the WAL reaches it)' };
+    } else if (g.firstGap && segnoOfLsn(tLsn) >= g.firstGap.segno) {
+      findings.push(warn('TARGET_UNREACHABLE', `The incident target ${tLsn} (in ${lsnSegmentName(g, tLsn)}) lies beyond missing segment ${g.firstGap.name}: recovery stops before it.`, 'The loss window below is what this source cannot bring back.'));
+    } else {
+      findings.push(warn('ARCHIVE_ENDS_BEFORE_TARGET', `The archive ends at ${g.endName} before the incident target ${tLsn} (${lsnSegmentName(g, tLsn)}).`, 'Production may not have archived it yet: run select pg_switch_wal() on production and probe again.'));
+    }
+  } else if (tgt && tTime !== null) {
+    if (label.startTime && Date.parse(label.startTime) >= tTime) {
+      findings.push(error('BACKUP_AFTER_TARGET', `The backup started ${label.startTime}, after the incident (${tgt.time}).`, 'Use an older base backup.'));
+    } else if (lc.commit && Date.parse(lc.commit.time) >= tTime) {
+      out.reachesTarget = true;
+      point = { time: tgt.time!, lsn: null, xid: null, basis: 'the incident target (the WAL reaches it)' };
+    } else if (g.firstGap) {
+      findings.push(warn('TARGET_UNREACHABLE', `The incident (${tgt.time}) lies beyond missing segment ${g.firstGap.name}: recovery stops at ${lc.commit?.time ?? 'an unknown time'}.`));
+    }
+  }
+  // Verification.
+  if (b.format === 'plain') findings.push(...(await verifyPlain(bin, b, g, view, Math.max(ctx.timeoutMs, 60_000))));
+  else if (ctx.deep) findings.push(...(await verifyTarDeep(bin, b, ctx, view)));
+  else findings.push(info('BACKUP_NOT_VERIFIED', `Tar backup: not verified (PostgreSQL ${bin.major} pg_verifybackup reads only plain backups; --deep extracts and verifies it).`));
+  findings.push(...checkAge(t, label.startTime ? new Date(label.startTime) : null, ctx.now, 'The base backup'));
+  return finish(point);
+}

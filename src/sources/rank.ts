@@ -1,0 +1,37 @@
+// Ranking: newest recovery point first; unusable sources last, never hidden.
+// Pure, so the order is unit-tested.
+import type { ProbeResult } from './types.js';
+import { pointTime } from './common/aggregate.js';
+import { statusRank } from './common/findings.js';
+import { parseLsn, isLsn } from '../postgres/lsn.js';
+
+/** Among equal recovery points, the quickest to materialize first. */
+const KIND_ORDER: Record<string, number> = { 'delayed-replica': 0, snapshot: 1, pitr: 2, pgbackrest: 3, dump: 4 };
+
+export function compareResults(a: ProbeResult, b: ProbeResult): number {
+  const ua = a.status === 'unusable' ? 1 : 0;
+  const ub = b.status === 'unusable' ? 1 : 0;
+  if (ua !== ub) return ua - ub;
+  const ta = pointTime(a.recoveryPoint);
+  const tb = pointTime(b.recoveryPoint);
+  if (ta !== tb) {
+    if (ta === null) return 1;
+    if (tb === null) return -1;
+    return tb - ta;
+  }
+  const la = a.recoveryPoint?.lsn;
+  const lb = b.recoveryPoint?.lsn;
+  if (la && lb && isLsn(la) && isLsn(lb) && la !== lb) return parseLsn(lb) > parseLsn(la) ? 1 : -1;
+  return statusRank(a.status) - statusRank(b.status) || (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9) || a.name.localeCompare(b.name);
+}
+
+export function rankResults(results: readonly ProbeResult[]): ProbeResult[] {
+  return [...results].sort(compareResults);
+}
+
+/** The reason an unusable source is unusable: its first error finding. */
+export function unusableReason(r: ProbeResult): string | null {
+  if (r.status !== 'unusable') return null;
+  const f = r.findings.find((x) => x.level === 'error');
+  return f ? f.message : 'no usable item';
+}

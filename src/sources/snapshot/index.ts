@@ -1,0 +1,8 @@
+import type { SourceModule } from '../types.js';
+import { probeSnapshot } from './probe.js';
+
+export const snapshotSource: SourceModule<'snapshot'> = {
+  kind: 'snapshot',
+  title: 'Filesystem snapshots of the data directory (SAN, LVM, ZFS, cloud volumes)',
+  probe: probeSnapshot,
+};
