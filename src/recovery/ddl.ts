@@ -61,9 +61,8 @@ export async function schemaDdl(bin: PgBinaries, source: ConnParams, schema: str
     const list = join(dir, 'schema.list');
     await writeFile(list, toc);
     const opts = { listFile: list, noOwner: true, noPrivileges: true };
-    const preData = cleanRestoreSql(await pgRestoreSql(bin, archive, { ...opts, section: 'pre-data' }));
-    const postData = cleanRestoreSql(await pgRestoreSql(bin, archive, { ...opts, section: 'post-data' }));
-    return { preData, postData, toc };
+    const [preData, postData] = await Promise.all([pgRestoreSql(bin, archive, { ...opts, section: 'pre-data' }), pgRestoreSql(bin, archive, { ...opts, section: 'post-data' })]);
+    return { preData: cleanRestoreSql(preData), postData: cleanRestoreSql(postData), toc };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

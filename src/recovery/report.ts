@@ -1,0 +1,165 @@
+// The postmortem report (Markdown) and the `recover` JSON document, from the
+// facts gathered in the incident log. Pure: no I/O.
+import { formatDuration } from '../util/time.js';
+import type { IncidentFacts, StepRecord } from './incident-log.js';
+
+function code(s: string): string {
+  return '`' + s.replace(/`/g, "'") + '`';
+}
+
+function cell(s: string | number | null | undefined): string {
+  return String(s ?? '—').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function table(head: string[], rows: (string | number | null | undefined)[][]): string[] {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
+}
+
+/** Milliseconds between the recovery point and the incident, when both times are known. */
+export function lossWindowMs(f: IncidentFacts): number | null {
+  const chosen = f.probes?.find((p) => p.name === f.chosen?.name);
+  if (chosen?.lossWindowMs !== undefined && chosen.lossWindowMs !== null) return chosen.lossWindowMs;
+  const rp = f.materialized?.recoveryPoint.time ?? chosen?.recoveryPoint?.time;
+  const incident = f.target?.time ?? f.incident?.commitTime;
+  if (!rp || !incident) return null;
+  return Math.max(0, Date.parse(incident) - Date.parse(rp));
+}
+
+export function renderReport(f: IncidentFacts, steps: StepRecord[], paths: { timeline: string }): string {
+  const L: string[] = [];
+  const ok = f.outcome?.ok;
+  L.push(`# Incident recovery report`, '');
+  L.push(`- Started: ${f.startedAt}${f.finishedAt ? `, finished: ${f.finishedAt}` : ''}`);
+  L.push(`- Outcome: ${ok === undefined ? 'unknown (report written before the end)' : ok ? '**recovered**' : '**failed**'}`);
+  if (f.outcome?.error) L.push(`- Error: ${f.outcome.error.code ? code(f.outcome.error.code) + ' ' : ''}${f.outcome.error.message}${f.outcome.error.hint ? ` — ${f.outcome.error.hint}` : ''}`);
+  if (f.production) L.push(`- Production: ${f.production}`);
+  if (f.mode) L.push(`- Mode: ${f.mode}`);
+  L.push(`- Timeline (every step, command and LSN): ${code(paths.timeline)}`, '');
+
+  L.push('## What was lost', '');
+  if (f.tables?.length) L.push(`Tables: ${f.tables.map(code).join(', ')}.`);
+  if (f.incident) {
+    const i = f.incident;
+    L.push(`Destructive transaction: ${i.kind ?? 'unknown kind'}${i.xid ? `, xid ${i.xid}` : ''}${i.lsn ? `, LSN ${i.lsn}` : ''}${i.commitTime ? `, committed ${i.commitTime}` : ''}.`);
+  }
+  if (f.target) {
+    const t = f.target;
+    const parts = [t.xid ? `xid ${t.xid}` : '', t.commitLsn ? `LSN ${t.commitLsn}` : '', t.time ? `time ${t.time}` : ''].filter(Boolean);
+    L.push(`Recovery target: ${parts.length ? parts.join(', ') : t.kind}${t.kind === 'latest' ? '' : ' (exclusive)'}; from ${t.origin}.`);
+  }
+  L.push('');
+
+  if (f.probes?.length) {
+    L.push('## Sources considered', '');
+    const order = f.ranking ?? f.probes.map((p) => p.name);
+    const sorted = [...f.probes].sort((a, b) => (order.indexOf(a.name) + 1 || 1e9) - (order.indexOf(b.name) + 1 || 1e9));
+    L.push(
+      ...table(
+        ['source', 'kind', 'status', 'recovery point', 'loss window', 'used', 'why'],
+        sorted.map((p) => {
+          const used = p.name === f.chosen?.name;
+          const why = used ? f.chosen!.reason : (p.findings.find((x) => x.level === 'error') ?? p.findings.find((x) => x.level === 'warn'))?.message ?? (p.status === 'usable' ? 'a better source was available' : '');
+          return [p.name, p.kind, p.status, p.recoveryPoint?.time ?? p.recoveryPoint?.lsn ?? null, p.lossWindowMs == null ? null : formatDuration(p.lossWindowMs), used ? 'yes' : 'no', why];
+        }),
+      ),
+      '',
+    );
+  }
+
+  if (f.materialized) {
+    const m = f.materialized;
+    L.push('## Recovery point', '');
+    L.push(`Source ${code(m.source)} was materialized at ${m.recoveryPoint.time ?? 'an unknown time'}${m.recoveryPoint.lsn ? ` (LSN ${m.recoveryPoint.lsn})` : ''}${m.recoveryPoint.basis ? `, ${m.recoveryPoint.basis}` : ''}.`);
+    const loss = lossWindowMs(f);
+    L.push(loss === null ? 'Loss window: unknown.' : `Loss window: ${formatDuration(loss)} of changes to these tables made before the incident are not in the recovered copy.`);
+    if (m.tables.length) L.push('', ...table(['table', 'rows in source'], m.tables.map((t) => [t.name, t.rows])));
+    for (const n of m.notes) L.push(`- ${n}`);
+    L.push('');
+  }
+
+  if (f.copyBack) {
+    const c = f.copyBack;
+    L.push('## What was written where', '');
+    L.push(`Side schema ${code(c.schema)} in production, in one transaction (LSN ${c.production.lsnBefore ?? '?'} → ${c.production.lsnAfter ?? '?'}).`, '');
+    const verified = new Map((f.verify?.tables ?? []).map((v) => [v.name, v]));
+    L.push(
+      ...table(
+        ['table', 'recovered as', 'rows', 'checksum', 'verified'],
+        c.tables.map((t) => {
+          const v = verified.get(t.name);
+          return [t.name, t.recoveredAsName, t.rows, v?.copy.checksum ?? null, v ? (v.match ? 'match' : '**MISMATCH**') : 'not verified'];
+        }),
+      ),
+    );
+    if (c.foreignKeysLeftOut.length) {
+      L.push('', 'Foreign keys left out (they point at tables that were not recovered):');
+      for (const fk of c.foreignKeysLeftOut) L.push(`- ${code(fk.name)} on ${code(`${fk.table.schema}.${fk.table.name}`)}: ${code(fk.definition)}`);
+    }
+    L.push('');
+  }
+  if (f.replace) {
+    L.push('## Promoted (replace)', '');
+    L.push(...table(['table', 'rows now', 'old live table kept as', 'its rows'], f.replace.tables.map((t) => [t.name, t.rows, t.liveRenamedToName, t.liveRows])));
+    if (f.replace.foreignKeys.length) {
+      L.push('', 'Foreign keys of other live tables that pointed at a replaced table:');
+      for (const fk of f.replace.foreignKeys) L.push(`- ${code(fk.constraint)} on ${code(fk.table)} → ${code(fk.references)}: ${fk.action === 'reported' ? 'still points at the renamed old table; re-create it if the recovered table should be referenced' : fk.action}`);
+    }
+    L.push('');
+  }
+  if (f.merge) {
+    L.push('## Promoted (merge)', '');
+    L.push(...table(['table', 'recovered rows', 'inserted', 'already present', 'unique conflicts'], f.merge.tables.map((t) => [t.name, t.recoveredRows, t.inserted, t.skipped, t.conflicts])));
+    for (const t of f.merge.tables) for (const s of t.sequences) if (s.from !== s.to) L.push(`- ${code(s.sequence)} moved from ${s.from} to ${s.to}`);
+    L.push('');
+  }
+
+  if (steps.length) {
+    L.push('## Step durations', '');
+    L.push(...table(['step', 'started', 'took', 'result'], steps.map((s) => [s.name, s.startedAt, s.durationMs === null ? null : formatDuration(s.durationMs), s.ok === null ? 'running' : s.ok ? 'ok' : `failed: ${s.error ?? ''}`])), '');
+  }
+
+  L.push('## Next steps', '');
+  const next = [...(f.nextSteps ?? [])];
+  if (f.copyBack && !f.replace && !f.merge) {
+    next.push(`Check the recovered rows in schema ${code(f.copyBack.schema)}, then merge them (undrop recover --mode merge) or move them in (--mode replace).`);
+  }
+  if (f.copyBack && (f.merge || (!f.replace && !f.merge))) next.push(`Drop the side schema when you no longer need it: ${code(`DROP SCHEMA "${f.copyBack.schema.replace(/"/g, '""')}" CASCADE;`)}`);
+  if (f.replace) {
+    for (const t of f.replace.tables) if (t.liveRenamedToName) next.push(`Keep ${code(t.liveRenamedToName)} until its post-incident rows are reconciled; drop it only then.`);
+    next.push('Check owners and grants of the promoted tables (carried from the old live tables where possible).');
+  }
+  if (f.materialized?.kept) next.push(`The temporary instance was kept: connect with ${code(f.materialized.kept.connect)}; remove it with ${code(f.materialized.kept.remove)}.`);
+  next.push('Write down the root cause and add a restore drill for this source (undrop verify).');
+  for (const n of next) L.push(`- ${n}`);
+  L.push('');
+  return L.join('\n');
+}
+
+/** The `recover` JSON document of the command-line contract. */
+export function recoverJson(f: IncidentFacts, reportPath: string, durationMs: number): {
+  source: string | null;
+  recoveryPoint: { time: string | null; lsn: string | null; xid: string | null } | null;
+  mode: string;
+  schema: string | null;
+  tables: { name: string; recoveredAs: string; rows: number; checksum: string | null }[];
+  durationMs: number;
+  report: string;
+} {
+  const rp = f.materialized?.recoveryPoint;
+  const verified = new Map((f.verify?.tables ?? []).map((v) => [v.name, v]));
+  const replaced = new Set((f.replace?.tables ?? []).map((t) => t.name));
+  return {
+    source: f.materialized?.source ?? f.chosen?.name ?? null,
+    recoveryPoint: rp ? { time: rp.time, lsn: rp.lsn, xid: rp.xid ?? null } : null,
+    mode: f.mode ?? 'side-schema',
+    schema: f.copyBack?.schema ?? null,
+    tables: (f.copyBack?.tables ?? []).map((t) => ({
+      name: t.name,
+      recoveredAs: replaced.has(t.name) ? t.name : t.recoveredAsName,
+      rows: t.rows,
+      checksum: verified.get(t.name)?.copy.checksum ?? null,
+    })),
+    durationMs,
+    report: reportPath,
+  };
+}
