@@ -3,10 +3,12 @@ import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { registerPlaybook } from './playbook.js';
 import { registerLab } from './lab.js';
+import { registerProbe } from './probe.js';
 
 export type RegisterCommand = (program: Command, ctx: () => Context) => void;
 
 export const commands: RegisterCommand[] = [
   registerPlaybook,
   registerLab,
+  registerProbe,
 ];
