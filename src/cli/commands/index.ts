@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { registerPlaybook } from './playbook.js';
+import { registerLocate } from './locate.js';
 import { registerLab } from './lab.js';
 import { registerProbe } from './probe.js';
 
@@ -9,6 +10,7 @@ export type RegisterCommand = (program: Command, ctx: () => Context) => void;
 
 export const commands: RegisterCommand[] = [
   registerPlaybook,
+  registerLocate,
   registerLab,
   registerProbe,
 ];

@@ -1,0 +1,241 @@
+// Scan a folder of WAL segments: pick one timeline, check that every segment
+// comes from the same cluster, choose the range (--since), find gaps, run
+// pg_waldump over each contiguous run and feed the detector.
+import { usageError } from '../../errors.js';
+import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
+import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
+import { type SegmentFile, listSegments, readSegmentHeader, streamWaldump, waldumpErrorLines } from '../../postgres/waldump.js';
+import { EventDetector, isoMs } from './detector.js';
+import type { DetectorStats, RawEvent } from './types.js';
+
+export interface ScanWarning {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export interface ScanRange {
+  /** A time (ISO) or an LSN (X/Y). */
+  since?: string;
+  until?: string;
+  /** Default start when --since is absent (the newest base backup's start LSN). */
+  defaultStartLsn?: string;
+  /** Fallback default: this many ms before now (24 h). */
+  defaultWindowMs?: number;
+  now?: Date;
+}
+
+export interface ScanOptions extends ScanRange {
+  dir: string;
+  threshold: number;
+  /** System identifier the WAL must have (production's), when known. */
+  expectSystemId?: string;
+  onProgress?: (msg: string) => void;
+  onEvent?: (e: RawEvent) => void;
+  /** Resource managers to read; default: those the detector needs. */
+  rmgrs?: string[];
+}
+
+export interface ScanResult {
+  events: RawEvent[];
+  stats: DetectorStats;
+  firstSegment?: string;
+  lastSegment?: string;
+  segments: number;
+  timeline: number;
+  systemIdentifier?: string;
+  major: number;
+  gaps: { after: string; missing: string[] }[];
+  warnings: ScanWarning[];
+  bin: PgBinaries;
+}
+
+/** The resource managers locate needs: commits, locks, new files, dropped databases, row deletes. */
+export const LOCATE_RMGRS = ['Transaction', 'Standby', 'Storage', 'Database', 'Heap'];
+
+interface Seg {
+  file: SegmentFile;
+  name: string;
+  segno: bigint;
+}
+
+export async function scanWal(o: ScanOptions): Promise<ScanResult> {
+  const warnings: ScanWarning[] = [];
+  const all = await listSegments(o.dir);
+  const full = all.filter((f) => !f.name.endsWith('.partial'));
+  if (full.length === 0) {
+    throw usageError('WAL_EMPTY', `${o.dir} holds no WAL segment files.`, 'Point at the WAL archive folder (files named like 000000010000000000000016) or a data directory\'s pg_wal.');
+  }
+  // One timeline: the newest.
+  const timelines = [...new Set(full.map((f) => parseSegmentName(f.name).timeline))].sort((a, b) => a - b);
+  const timeline = timelines[timelines.length - 1]!;
+  if (timelines.length > 1) {
+    warnings.push({ code: 'WAL_TIMELINES', message: `The WAL folder has timelines ${timelines.join(', ')}; only timeline ${timeline} was scanned.`, hint: 'Events on older timelines are not shown; pass a folder with only the timeline you want.' });
+  }
+  const segs: Seg[] = full.filter((f) => parseSegmentName(f.name).timeline === timeline).map((f) => ({ file: f, name: f.name, segno: parseSegmentName(f.name).segno }));
+
+  // Same cluster everywhere, and the right pg_waldump.
+  const headers = await Promise.all(segs.map((s) => readSegmentHeader(s.file.path)));
+  const ids = new Map<string, string[]>();
+  headers.forEach((h, i) => {
+    if (!h) return;
+    const list = ids.get(h.systemIdentifier) ?? [];
+    list.push(segs[i]!.name);
+    ids.set(h.systemIdentifier, list);
+  });
+  const systemIdentifier = o.expectSystemId ?? [...ids.entries()].sort((a, b) => b[1].length - a[1].length)[0]?.[0];
+  const foreign = [...ids.entries()].filter(([id]) => id !== systemIdentifier);
+  if (foreign.length > 0) {
+    const names = foreign.flatMap(([, n]) => n);
+    throw usageError(
+      'WAL_OTHER_CLUSTER',
+      o.expectSystemId && !ids.has(o.expectSystemId)
+        ? `The WAL in ${o.dir} comes from another cluster: its system identifier is ${[...ids.keys()].join(', ')}, production's is ${o.expectSystemId}.`
+        : `${names.length} WAL segment(s) in ${o.dir} come from another cluster (system identifier ${foreign.map(([id]) => id).join(', ')}, expected ${systemIdentifier}): ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''}.`,
+      'Point locate at the archive of the damaged cluster (compare `pg_controldata` "Database system identifier"), or move the foreign files away.',
+    );
+  }
+  const majors = [...new Set(headers.map((h) => h?.major).filter((m): m is number => m !== undefined))];
+  const major = majors.length ? Math.max(...majors) : 0;
+  const bin = await findBinaries(major || undefined);
+
+  // Range start.
+  let startIdx = 0;
+  const lsnStart = o.since && /^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(o.since) ? o.since : !o.since ? o.defaultStartLsn : undefined;
+  if (lsnStart) {
+    const want = parseSegmentName(segmentForLsn(timeline, lsnStart)).segno;
+    if (want < segs[0]!.segno) {
+      warnings.push({ code: 'SINCE_BEFORE_WAL', message: `The WAL starts at ${segs[0]!.name}, after ${lsnStart}; scanning from the oldest segment there is.` });
+    } else {
+      startIdx = Math.max(0, segs.findIndex((s) => s.segno >= want));
+      if (segs[startIdx]!.segno > want) startIdx = Math.max(0, startIdx - 1);
+    }
+  } else {
+    const sinceMs = o.since ? Date.parse(o.since) : (o.now ?? new Date()).getTime() - (o.defaultWindowMs ?? 24 * 3600_000);
+    if (Number.isNaN(sinceMs)) throw usageError('SINCE_INVALID', `--since ${o.since} is neither a time nor an LSN.`, 'Use an ISO time (2026-11-25T01:30:00Z) or an LSN (0/9000028).');
+    const r = await segmentForTime(bin, o.dir, timeline, segs, sinceMs);
+    startIdx = r.index;
+    if (r.beforeOldest && o.since) {
+      warnings.push({ code: 'SINCE_BEFORE_WAL', message: `--since ${o.since} is before the oldest WAL there is (${segs[0]!.name}, first commit ${r.firstTime ?? 'unknown'}); scanning from there.`, hint: 'Events before that cannot be found in this WAL; an older archive or backup would be needed.' });
+    }
+  }
+  const range = segs.slice(startIdx);
+
+  // Contiguous runs and gaps.
+  const runs: Seg[][] = [];
+  const gaps: ScanResult['gaps'] = [];
+  for (const s of range) {
+    const cur = runs[runs.length - 1];
+    const prev = cur?.[cur.length - 1];
+    if (prev && s.segno === prev.segno + 1n) cur!.push(s);
+    else {
+      if (prev) {
+        const missing: string[] = [];
+        for (let n = prev.segno + 1n; n < s.segno && missing.length < 1000; n++) missing.push(segmentNameOf(timeline, n));
+        gaps.push({ after: prev.name, missing });
+      }
+      runs.push([s]);
+    }
+  }
+  for (const g of gaps) {
+    warnings.push({
+      code: 'WAL_GAP',
+      message: `WAL is missing after ${g.after}: ${g.missing[0]}${g.missing.length > 1 ? ` … ${g.missing[g.missing.length - 1]} (${g.missing.length} segments)` : ''}. Events in that stretch cannot be found; the rest was scanned.`,
+      hint: 'Look for the missing segments (archive_command failures: pg_stat_archiver.failed_count, the server log). A PITR cannot replay past a gap either.',
+    });
+  }
+
+  const events: RawEvent[] = [];
+  const detector = new EventDetector((e) => {
+    events.push(e);
+    o.onEvent?.(e);
+  }, { threshold: o.threshold });
+  const untilMs = o.until ? Date.parse(o.until) : undefined;
+  if (o.until && Number.isNaN(untilMs)) throw usageError('UNTIL_INVALID', `--until ${o.until} is not a time.`, 'Use an ISO time such as 2026-11-25T02:00:00Z.');
+  const rmgrs = o.rmgrs ?? (bin.major >= 15 ? LOCATE_RMGRS : []);
+  let stop = false;
+  for (let i = 0; i < runs.length && !stop; i++) {
+    const run = runs[i]!;
+    if (i > 0) detector.markGap();
+    o.onProgress?.(`reading WAL ${run[0]!.name} … ${run[run.length - 1]!.name}`);
+    const outcome = await streamWaldump(bin, { dir: o.dir, timeline, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (line) => {
+      const t = detector.push(line);
+      if (t !== undefined && untilMs !== undefined && isoMs(t) > untilMs) {
+        stop = true;
+        return false;
+      }
+      return true;
+    });
+    if (!outcome.stoppedEarly && outcome.exitCode !== 0 && !outcome.endOfWal) {
+      warnings.push({ code: 'WAL_READ_ERROR', message: `pg_waldump stopped with an error in ${run[0]!.name} … ${run[run.length - 1]!.name}: ${waldumpErrorLines(outcome.stderr).join(' ')}`, hint: 'The WAL after that point may be damaged; events after it were not found.' });
+    }
+  }
+  return {
+    events,
+    stats: detector.stats,
+    firstSegment: range[0]?.name,
+    lastSegment: range[range.length - 1]?.name,
+    segments: range.length,
+    timeline,
+    systemIdentifier,
+    major: bin.major,
+    gaps,
+    warnings,
+    bin,
+  };
+}
+
+function segmentNameOf(timeline: number, segno: bigint): string {
+  return segmentName(timeline, segno);
+}
+
+/** First commit time in one segment (undefined when it has none). */
+async function firstCommitIn(bin: PgBinaries, dir: string, timeline: number, seg: string): Promise<number | undefined> {
+  let found: number | undefined;
+  await streamWaldump(bin, { dir, timeline, rmgrs: bin.major >= 15 ? ['Transaction'] : undefined, startSegment: seg, endSegment: seg }, (line) => {
+    const m = /desc: (?:COMMIT|ABORT) (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?)(?: (UTC|GMT))?/.exec(line);
+    if (m) {
+      found = Date.parse(`${m[1]!.replace(' ', 'T')}Z`);
+      return false;
+    }
+    return true;
+  });
+  return found;
+}
+
+/**
+ * The segment to start from for a time: the last segment whose first commit
+ * is at or before it (its later commits may be after it). Binary search,
+ * one short pg_waldump per probe.
+ */
+async function segmentForTime(bin: PgBinaries, dir: string, timeline: number, segs: Seg[], sinceMs: number): Promise<{ index: number; beforeOldest: boolean; firstTime?: string }> {
+  const cache = new Map<number, number | undefined>();
+  const timeAt = async (i: number): Promise<number | undefined> => {
+    if (!cache.has(i)) cache.set(i, await firstCommitIn(bin, dir, timeline, segs[i]!.name));
+    return cache.get(i);
+  };
+  // Probe i, or the nearest later segment with a commit.
+  const probe = async (i: number, hi: number): Promise<[number, number] | undefined> => {
+    for (let j = i; j <= hi && j < i + 8; j++) {
+      const t = await timeAt(j);
+      if (t !== undefined) return [j, t];
+    }
+    return undefined;
+  };
+  const first = await probe(0, segs.length - 1);
+  if (!first) return { index: 0, beforeOldest: false };
+  if (first[1] > sinceMs) return { index: 0, beforeOldest: true, firstTime: new Date(first[1]).toISOString() };
+  let lo = first[0];
+  let hi = segs.length - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    const p = await probe(mid, hi);
+    if (p && p[1] <= sinceMs) lo = p[0];
+    else hi = mid - 1;
+  }
+  return { index: lo, beforeOldest: false };
+}
+
+export function lsnLessThan(a: string, b: string): boolean {
+  return parseLsn(a) < parseLsn(b);
+}
