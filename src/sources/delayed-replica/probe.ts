@@ -86,7 +86,7 @@ export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<P
         ),
       );
     }
-    point = { time: tgt.time ?? point.time, lsn: tLsn ?? point.lsn, basis: 'the incident target (pause replay before it)' };
+    point = { time: tgt.time ?? point.time, lsn: tLsn ?? null, basis: 'the incident target (pause replay before it)' };
   }
   // The lock trap: the destructive transaction's locks already replayed.
   const userLocks = locks.filter((l) => l.schema !== null && !l.schema.startsWith('pg_'));

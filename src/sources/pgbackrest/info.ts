@@ -30,7 +30,8 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 
 
 /** Parse the JSON; throws on text that is not pgbackrest's info document. */
 export function parsePgbackrestInfo(json: string, stanza: string): PgbrStanza | null {
-  const doc = JSON.parse(json) as unknown;
+  // System identifiers exceed 2^53: keep them as strings.
+  const doc = JSON.parse(json.replace(/"system-id"\s*:\s*(\d+)/g, '"system-id":"$1"')) as unknown;
   if (!Array.isArray(doc)) throw new Error('pgbackrest info did not return a JSON list');
   const s = (doc as Record<string, any>[]).find((x) => x?.name === stanza);
   if (!s) return null;
