@@ -42,7 +42,10 @@ export function aggregateItems(items: ProbeItem[], sourceFindings: Finding[], no
   }
   let status = worst(chosen.status, ...sourceFindings.filter((f) => f.level !== 'info').map((f) => (f.level === 'error' ? 'unusable' : 'degraded') as SourceStatus));
   const ct = pointTime(chosen.recoveryPoint);
-  const newerBroken = sorted.filter((i) => i.status === 'unusable' && ct !== null && (pointTime(i.recoveryPoint) ?? Number.POSITIVE_INFINITY) > ct);
+  const newerBroken = sorted.filter((i) => {
+    const it = pointTime(i.recoveryPoint);
+    return i.status === 'unusable' && ct !== null && it !== null && it > ct;
+  });
   if (newerBroken.length > 0) {
     status = worst(status, 'degraded');
     findings.push(

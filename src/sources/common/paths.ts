@@ -56,7 +56,7 @@ export async function expandPattern(pattern: string): Promise<string[]> {
       out.push(p);
     } catch (e) {
       // A path that exists but cannot be stat'ed is still reported (the probe says why).
-      if ((e as NodeJS.ErrnoException).code === 'EACCES') out.push(p);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') out.push(p);
     }
   }
   return out.sort();

@@ -183,7 +183,7 @@ export async function probeDump(config: SourceConfigOf<'dump'>, ctx: ProbeContex
       if (!f.isDump || f.item.sizeBytes === undefined || f.item.status === 'unusable') continue;
       const ft = f.item.recoveryPoint?.time ?? '';
       const prev = files
-        .filter((o) => o !== f && o.isDump && o.format === f.format && o.item.sizeBytes !== undefined && (o.item.recoveryPoint?.time ?? '') < ft)
+        .filter((o) => o !== f && o.isDump && o.format === f.format && o.item.sizeBytes !== undefined && (o.item.recoveryPoint?.time ?? '') <= ft)
         .map((o) => o.item.sizeBytes!);
       const extra = sizeDropFindings(f.item.sizeBytes, prev);
       if (extra.length) {
