@@ -1,8 +1,8 @@
 // Copy back: the wanted tables go into a new side schema in production, in
 // ONE transaction: pre-data DDL (schema, tables, sequences, defaults,
 // comments) → sequence values → rows (binary COPY, streamed) → post-data DDL
-// (keys, indexes, constraints, FKs between recovered tables) → ANALYZE →
-// COMMIT. Any failure, including a lost connection, rolls everything back,
+// (keys, indexes, constraints, FKs between recovered tables) → COMMIT
+// (autovacuum analyzes the new tables afterwards). Any failure, including a lost connection, rolls everything back,
 // so no side schema is left behind. An existing schema is never reused.
 //
 // The DDL is pg_dump's: in the materialized (disposable) instance the tables
@@ -187,7 +187,6 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       dataMs = Date.now() - t0;
       t0 = Date.now();
       if (hasStatements(ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(ddl.postData));
-      for (const t of tables) await p.query(`ANALYZE ${quoteIdent(schema)}.${quoteIdent(t.name)}`);
       postDataMs = Date.now() - t0;
       await p.query('COMMIT');
       committed = true;

@@ -16,7 +16,7 @@ export interface SchemaDdl {
   preData: string;
   /** Primary keys, unique/check/exclusion constraints, indexes, FKs, triggers. */
   postData: string;
-  /** The archive's table of contents as used (after filtering). */
+  /** The archive's table of contents as used (after filtering); empty when nothing was cut. */
   toc: string;
 }
 
@@ -57,9 +57,15 @@ export async function schemaDdl(bin: PgBinaries, source: ConnParams, schema: str
   try {
     const archive = join(dir, 'schema.dump');
     await pgDumpSchema(bin, source, { file: archive, schemas: [schema] });
-    const toc = filterToc(await pgRestoreToc(bin, archive), o.excludeConstraintOids ?? []);
-    const list = join(dir, 'schema.list');
-    await writeFile(list, toc);
+    // The table of contents is only needed to cut FKs out; skip a program run when there are none.
+    const exclude = o.excludeConstraintOids ?? [];
+    let toc = '';
+    let list: string | undefined;
+    if (exclude.length) {
+      toc = filterToc(await pgRestoreToc(bin, archive), exclude);
+      list = join(dir, 'schema.list');
+      await writeFile(list, toc);
+    }
     const opts = { listFile: list, noOwner: true, noPrivileges: true };
     const [preData, postData] = await Promise.all([pgRestoreSql(bin, archive, { ...opts, section: 'pre-data' }), pgRestoreSql(bin, archive, { ...opts, section: 'post-data' })]);
     return { preData: cleanRestoreSql(preData), postData: cleanRestoreSql(postData), toc };
