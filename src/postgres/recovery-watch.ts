@@ -1,0 +1,101 @@
+// Following an instance through archive or crash recovery. `pg_ctl -w start`
+// returns as soon as read-only connections are accepted — long before a
+// recovery target is reached — so the server log and pg_is_in_recovery()
+// are watched until the instance is promoted, or fails.
+import { failure } from '../errors.js';
+import { sleep } from '../util/time.js';
+import { withClient } from './connect.js';
+import type { TempInstance } from './instance.js';
+import { readPostmasterPid } from './instance.js';
+
+export interface RecoveryOutcome {
+  /** "recovery stopping before commit of transaction 29519, time …" when a target was hit. */
+  stopLine?: string;
+  /** LSN from "redo done at X". */
+  redoDoneLsn?: string;
+  /** ISO time from "last completed transaction was at log time …". */
+  lastTransactionTime?: string;
+  /** xid the target stopped before, when the log says so. */
+  stoppedBeforeXid?: string;
+  timeline?: number;
+  durationMs: number;
+}
+
+/** Pure: read what recovery did from the server log. */
+export function parseRecoveryLog(log: string): Omit<RecoveryOutcome, 'durationMs'> {
+  const out: Omit<RecoveryOutcome, 'durationMs'> = {};
+  const stop = /LOG:\s+(recovery stopping (?:before|after) [^\n]*)/.exec(log);
+  if (stop) out.stopLine = stop[1]!.trim();
+  const xid = /recovery stopping before (?:commit|abort) of transaction (\d+)/.exec(log);
+  if (xid) out.stoppedBeforeXid = xid[1];
+  const redo = [...log.matchAll(/redo done at ([0-9A-F]+\/[0-9A-F]+)/g)].pop();
+  if (redo) out.redoDoneLsn = redo[1];
+  const last = [...log.matchAll(/last completed transaction was at log time ([0-9-]+ [0-9:.]+(?:[+-]\d\d(?::?\d\d)?)?)/g)].pop();
+  if (last) out.lastTransactionTime = new Date(last[1]!.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')).toISOString();
+  const tli = [...log.matchAll(/selected new timeline ID: (\d+)/g)].pop();
+  if (tli) out.timeline = Number(tli[1]);
+  return out;
+}
+
+/** Pure: the WAL segment restore_command could not provide last, if any. */
+export function missingSegmentFromLog(log: string): string | undefined {
+  const names = [...log.matchAll(/([0-9A-F]{24})['"]?: No such file or directory/g)].map((m) => m[1]!);
+  const notHistory = names.filter((n) => !n.endsWith('.history'));
+  return notHistory.pop();
+}
+
+function fatalLines(log: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => /FATAL|PANIC|recovery ended before|could not find|No such file/.test(l))
+    .slice(-8);
+}
+
+/**
+ * Wait until the instance has left recovery (promoted at its target) and
+ * accepts writes. Fails with the missing segment named when recovery ended
+ * before the target, and with the log tail when the server died.
+ */
+export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: number; onProgress?: (msg: string) => void } = {}): Promise<RecoveryOutcome> {
+  const started = Date.now();
+  const deadline = started + (o.timeoutMs ?? 6 * 3600_000);
+  let lastReport = 0;
+  while (Date.now() < deadline) {
+    const log = await inst.log();
+    if (/recovery ended before configured recovery target was reached/.test(log) || /startup process .* exited with exit code/.test(log) || /shutting down due to startup process failure/.test(log)) {
+      const missing = missingSegmentFromLog(log);
+      throw failure(
+        missing ? 'WAL_SEGMENT_MISSING' : 'RECOVERY_FAILED',
+        missing
+          ? `Recovery ended before the target was reached: WAL segment ${missing} is missing from the archive.`
+          : 'Recovery ended before the target was reached.',
+        {
+          hint: missing
+            ? `Find ${missing} (another archive copy, the primary's pg_wal, a replica's pg_wal) and add it to the archive, or choose a source whose recovery point lies before the gap.`
+            : `See the server log ${inst.logFile}.`,
+          details: fatalLines(log),
+        },
+      );
+    }
+    if (!readPostmasterPid(inst.dataDir) && Date.now() - started > 2000) {
+      throw failure('RECOVERY_FAILED', 'The temporary instance stopped during recovery.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });
+    }
+    try {
+      const row = await withClient(inst.connParams('postgres'), async (c) => {
+        const r = await c.query<{ rec: boolean; lsn: string | null; ts: Date | null }>('select pg_is_in_recovery() as rec, pg_last_wal_replay_lsn()::text as lsn, pg_last_xact_replay_timestamp() as ts');
+        return r.rows[0]!;
+      }, { connectTimeoutMs: 5000 });
+      if (!row.rec) {
+        return { ...parseRecoveryLog(await inst.log()), durationMs: Date.now() - started };
+      }
+      if (o.onProgress && Date.now() - lastReport > 2000) {
+        lastReport = Date.now();
+        o.onProgress(`replaying WAL: at ${row.lsn ?? '?'}${row.ts ? `, ${row.ts.toISOString()}` : ''}`);
+      }
+    } catch {
+      /* not accepting connections yet, or restarting: look again */
+    }
+    await sleep(250);
+  }
+  throw failure('RECOVERY_TIMEOUT', 'Recovery did not reach its target in time.', { hint: `See the server log ${inst.logFile}; a large WAL range may need more time.` });
+}

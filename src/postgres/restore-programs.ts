@@ -1,0 +1,53 @@
+// Restoring into a (temporary) database: pg_restore -d and psql -f.
+import type { PgBinaries } from './binaries.js';
+import { type ConnParams, programEnv, toConninfo } from './conninfo.js';
+import { runProgram, type RunResult } from './run.js';
+
+export interface RestoreIntoOptions {
+  listFile?: string;
+  section?: 'pre-data' | 'data' | 'post-data';
+  exitOnError?: boolean;
+  jobs?: number;
+  timeoutMs?: number;
+}
+
+/** pg_restore into a database; failures are returned (pg_restore reports ignored errors with rc=1). */
+export function pgRestoreInto(bin: PgBinaries, conn: ConnParams, file: string, o: RestoreIntoOptions = {}): Promise<RunResult> {
+  const args = ['-d', toConninfo(conn), '--no-owner', '--no-privileges', '--no-tablespaces'];
+  if (o.listFile) args.push('-L', o.listFile);
+  if (o.section) args.push(`--section=${o.section}`);
+  if (o.exitOnError) args.push('--exit-on-error');
+  if (o.jobs && o.jobs > 1) args.push('-j', String(o.jobs));
+  args.push(file);
+  return runProgram(bin.path('pg_restore'), args, { env: programEnv(conn), allowFailure: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
+}
+
+/** psql -f: load a plain SQL dump; errors are reported, not fatal (like psql without ON_ERROR_STOP). */
+export function psqlFile(bin: PgBinaries, conn: ConnParams, file: string, timeoutMs = 6 * 3600_000): Promise<RunResult> {
+  return runProgram(bin.path('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', toConninfo(conn), '-f', file], { env: programEnv(conn), allowFailure: true, timeoutMs });
+}
+
+export interface PgbackrestRestoreOptions {
+  stanza: string;
+  config?: string;
+  repo?: number;
+  pgPath: string;
+  set?: string;
+  target?: { type: 'xid' | 'lsn' | 'time'; value: string };
+  dbInclude?: string[];
+  timeoutMs?: number;
+}
+
+/** pgbackrest restore into an empty folder, never archiving, promoting at the target. */
+export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResult> {
+  const args = [`--stanza=${o.stanza}`];
+  if (o.config) args.push(`--config=${o.config}`);
+  if (o.repo) args.push(`--repo=${o.repo}`);
+  args.push(`--pg1-path=${o.pgPath}`, '--archive-mode=off', '--log-level-console=warn');
+  if (o.set) args.push(`--set=${o.set}`);
+  if (o.target) args.push(`--type=${o.target.type}`, `--target=${o.target.value}`, '--target-exclusive', '--target-action=promote');
+  else args.push('--type=immediate', '--target-action=promote');
+  for (const db of o.dbInclude ?? []) args.push(`--db-include=${db}`);
+  args.push('restore');
+  return runProgram('pgbackrest', args, { asServerUser: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
+}

@@ -1,0 +1,145 @@
+// Delayed replica → temporary instance. First, within seconds, pause replay:
+// every minute that passes moves the replica toward the DROP. Then either
+// dump the tables from the paused replica into a fresh instance, or — when
+// the destructive transaction's locks were already replayed (an idle
+// primary) — take a copy with pg_basebackup and recover the copy to just
+// before that transaction, promoting it so the locks vanish. The replica
+// itself is never promoted, restarted or reconfigured; replay stays paused
+// until the user resumes it.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { failure } from '../../errors.js';
+import type { SourceConfigOf } from '../../inventory/schema.js';
+import { findBinaries, majorFromVersionNum } from '../../postgres/binaries.js';
+import { connect, withClient } from '../../postgres/connect.js';
+import { type ConnParams, programEnv, resolveConnParams, toConninfo } from '../../postgres/conninfo.js';
+import { displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
+import { TempInstance } from '../../postgres/instance.js';
+import { pgBasebackup } from '../../postgres/lab-programs.js';
+import { compareLsn } from '../../postgres/lsn.js';
+import { chownForServer } from '../../postgres/os-user.js';
+import { exactPattern, pipePrograms } from '../../postgres/programs.js';
+import { waitForPromotion } from '../../postgres/recovery-watch.js';
+import { verifyTables } from '../materialize/preflight.js';
+import { targetSettings } from '../pitr/materialize.js';
+import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { lockedByStartup, pauseReplay } from './pause.js';
+
+export const RESUME_SQL = 'select pg_wal_replay_resume();';
+
+export async function materializeReplica(config: SourceConfigOf<'delayed-replica'>, req: MaterializeRequest, _probe: ProbeResult): Promise<Materialized> {
+  const progress = req.onProgress ?? (() => {});
+  const replica: ConnParams = { ...resolveConnParams(config.dsn), database: req.database };
+  const c = await connect(replica, { lockTimeoutMs: 2000, statementTimeoutMs: 30_000 });
+  try {
+    progress('pausing replay on the delayed replica');
+    const pause = await pauseReplay(c);
+    const resumeNote = `Replay on ${config.name} is PAUSED (since ${pause.pausedAt}). When the data is safe, resume it with: ${RESUME_SQL} — its delay window starts again from then.`;
+    progress(`replay ${pause.state} at ${pause.replayLsn}${pause.replayTime ? ` (last replayed commit ${pause.replayTime})` : ''}`);
+    if (passedTarget(pause, req)) {
+      throw failure('REPLICA_TOO_LATE', `${config.name} has already replayed past the target (last replayed commit ${pause.replayTime}).`, {
+        hint: `It holds the post-incident state; use another source. ${resumeNote}`,
+      });
+    }
+    const versionNum = Number((await c.query('select current_setting(\'server_version_num\') as v')).rows[0].v);
+    const bin = await findBinaries(majorFromVersionNum(versionNum));
+    const locked = await lockedByStartup(c, req.tables.map((t) => qualified(t)));
+    const recoveryPoint = { time: pause.replayTime, lsn: pause.replayLsn, basis: 'last commit replayed by the paused replica' };
+    if (locked.length === 0) {
+      return await dumpFromReplica(bin, replica, req, recoveryPoint, [resumeNote]);
+    }
+    progress(`the startup process holds locks on ${locked.join(', ')}: recovering a copy instead`);
+    return await recoverCopy(bin, replica, config, req, [resumeNote, `The replica itself could not serve ${locked.join(', ')}: the destructive transaction's locks were already replayed. A copy was recovered to just before it.`]);
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+function passedTarget(p: { replayLsn: string | null; replayTime: string | null }, req: MaterializeRequest): boolean {
+  const t = req.target;
+  if (t.commitLsn && p.replayLsn) return compareLsn(p.replayLsn, t.commitLsn) > 0;
+  if (t.time && p.replayTime) return Date.parse(p.replayTime) >= Date.parse(t.time);
+  return false;
+}
+
+async function dumpFromReplica(
+  bin: Awaited<ReturnType<typeof findBinaries>>,
+  replica: ConnParams,
+  req: MaterializeRequest,
+  recoveryPoint: Materialized['recoveryPoint'],
+  notes: string[],
+): Promise<Materialized> {
+  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'replica', keep: req.keep });
+  try {
+    await inst.start();
+    await withClient(inst.connParams('postgres'), (x) => x.query(`create database ${quoteIdent(req.database)}`));
+    const conn = inst.connParams(req.database);
+    await withClient(conn, async (x) => {
+      for (const s of new Set(req.tables.map((t) => t.schema ?? 'public'))) await x.query(`create schema if not exists ${quoteIdent(s)}`);
+    });
+    req.onProgress?.(`copying ${req.tables.map((t) => displayName(t)).join(', ')} from the paused replica (pg_dump | pg_restore)`);
+    const dumpArgs = ['-d', toConninfo(replica), '-Fc', '--lock-wait-timeout=10s', '--no-sync'];
+    for (const t of req.tables) dumpArgs.push('-t', `${exactPattern(t.schema ?? 'public')}.${exactPattern(t.name)}`);
+    await pipePrograms(
+      { program: bin.path('pg_dump'), args: dumpArgs, env: programEnv(replica) },
+      { program: bin.path('pg_restore'), args: ['-d', toConninfo(conn), '--exit-on-error', '--no-owner', '--no-privileges'], env: programEnv(conn) },
+    );
+    const tables = await verifyTables(conn, req.tables, 'The paused replica');
+    return { instance: inst, conn, database: req.database, recoveryPoint, tables, notes, release: () => inst.destroy() };
+  } catch (e) {
+    await inst.destroy();
+    throw e;
+  }
+}
+
+async function recoverCopy(
+  bin: Awaited<ReturnType<typeof findBinaries>>,
+  replica: ConnParams,
+  config: SourceConfigOf<'delayed-replica'>,
+  req: MaterializeRequest,
+  notes: string[],
+): Promise<Materialized> {
+  if (!req.target.xid && !req.target.commitLsn) {
+    throw failure('TARGET_NEEDED', 'The replica\'s tables are locked by a replayed transaction, and recovering a copy needs its xid or LSN.', { hint: 'Run `undrop locate` and pass --target xid:N.' });
+  }
+  await mkdir(req.workDir, { recursive: true });
+  const stage = await mkdtemp(join(req.workDir, 'replica-copy-'));
+  await chownForServer(stage);
+  const data = join(stage, 'data');
+  try {
+    req.onProgress?.('taking a copy of the replica with pg_basebackup');
+    await pgBasebackup(bin, { host: replica.host ?? '/var/run/postgresql', port: replica.port ?? 5432, user: replica.user ?? 'postgres', dir: data, format: 'plain' });
+  } catch (e) {
+    await rm(stage, { recursive: true, force: true });
+    throw e;
+  }
+  const restoreCommand = req.walArchive ? `cp '${req.walArchive}'/%f "%p"` : config.data_dir ? `cp '${config.data_dir}/pg_wal'/%f "%p"` : undefined;
+  const inst = await TempInstance.fromDataDir(data, {
+    bin,
+    workDir: req.workDir,
+    name: 'replica-copy',
+    keep: req.keep,
+    copy: false,
+    recovery: 'recovery',
+    settings: { ...(restoreCommand ? { restore_command: restoreCommand } : {}), ...targetSettings(req.target), hot_standby: true },
+  });
+  await rm(stage, { recursive: true, force: true });
+  try {
+    await inst.start();
+    const outcome = await waitForPromotion(inst, { onProgress: req.onProgress });
+    const conn = inst.connParams(req.database);
+    const tables = await verifyTables(conn, req.tables, 'The recovered copy of the replica');
+    return {
+      instance: inst,
+      conn,
+      database: req.database,
+      recoveryPoint: { time: outcome.lastTransactionTime ?? null, lsn: outcome.redoDoneLsn ?? null, xid: req.target.xid ?? null, basis: outcome.stopLine ?? 'end of recovery of the copy' },
+      tables,
+      notes,
+      release: () => inst.destroy(),
+    };
+  } catch (e) {
+    await inst.destroy();
+    throw e;
+  }
+}

@@ -1,0 +1,126 @@
+// Dump → temporary instance. The chosen dump is read whole first (a
+// truncated custom dump prints a normal TOC), then restored into a fresh
+// instance: schema, the wanted tables' data, then indexes and constraints.
+// Plain SQL dumps are loaded whole. Nothing reaches production from here.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { failure, usageError } from '../../errors.js';
+import type { SourceConfigOf } from '../../inventory/schema.js';
+import { findBinaries } from '../../postgres/binaries.js';
+import { withClient } from '../../postgres/connect.js';
+import { displayName, quoteIdent } from '../../postgres/identifiers.js';
+import { TempInstance } from '../../postgres/instance.js';
+import { pgRestoreList, pgRestoreSql, pgRestoreToNull } from '../../postgres/programs.js';
+import { pgRestoreInto, psqlFile } from '../../postgres/restore-programs.js';
+import { tail } from '../../postgres/run.js';
+import { readHead } from '../common/files.js';
+import { chooseItem } from '../materialize/choose.js';
+import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
+import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { sniffDump } from './classify.js';
+import { dataList, listLine, unwantedForeignKeys } from './restore-list.js';
+import { parseToc, tocTables } from './toc.js';
+
+function majorOf(version: string | null): number | undefined {
+  const m = version ? /^(\d+)/.exec(version) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+export async function materializeDump(_config: SourceConfigOf<'dump'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
+  const item = chooseItem(probe, req.target);
+  const file = item.path!;
+  const progress = req.onProgress ?? (() => {});
+  const size = await diskUsage(file);
+  // Restored data is usually 2–5× the compressed dump.
+  await assertDiskSpace(req.workDir, size * 4, `Restoring dump ${item.label}`);
+  const sniff = sniffDump(await readHead(file, 4096), size);
+  if (sniff.kind !== 'dump') throw failure('DUMP_INVALID', `${file} is not a usable dump (${sniff.kind}).`, { hint: 'Run `undrop probe` to see why, and choose another dump.' });
+  const plain = sniff.format === 'plain' || sniff.format === 'plain-gzip';
+  if (sniff.format === 'plain-gzip') throw usageError('DUMP_GZIP', `${file} is a gzip-compressed SQL dump.`, `Decompress it next to the others (gzip -dk ${file}) and run again.`);
+
+  let toc: ReturnType<typeof parseToc> | undefined;
+  let bin = await findBinaries();
+  if (!plain) {
+    const listed = await pgRestoreList(bin, file);
+    if (listed.exitCode !== 0) throw failure('DUMP_INVALID', `pg_restore cannot read ${file}.`, { details: tail(listed.stderr) });
+    toc = parseToc(listed.stdout);
+    const major = majorOf(toc.serverVersion);
+    if (major && major > bin.major) bin = await findBinaries(major);
+    const present = new Set(tocTables(toc).map((t) => `${t.schema}.${t.name}`));
+    const missing = req.tables.filter((t) => !present.has(`${t.schema ?? 'public'}.${t.name}`));
+    if (missing.length) throw usageError('TABLE_NOT_IN_SOURCE', `Dump ${item.label} does not contain ${missing.map((t) => displayName(t)).join(', ')}.`, 'Check the names; `pg_restore -l` lists what the dump holds.');
+    progress(`reading ${file} whole to prove it is complete`);
+    const full = await pgRestoreToNull(bin, file);
+    if (full.exitCode !== 0) {
+      throw failure('DUMP_TRUNCATED', `Dump ${file} is damaged or truncated: reading it whole failed.`, {
+        hint: 'Its table of contents looks normal, but the data ends early. Use an older dump or another source; nothing was restored.',
+        details: tail(full.stderr),
+      });
+    }
+  }
+
+  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'dump', keep: req.keep });
+  try {
+    await inst.start();
+    await withClient(inst.connParams('postgres'), (c) => c.query(`create database ${quoteIdent(req.database)}`));
+    const conn = inst.connParams(req.database);
+    const notes: string[] = [];
+    if (plain) {
+      progress(`loading the whole SQL dump ${file}`);
+      const r = await psqlFile(bin, conn, file);
+      const errors = r.stderr.split('\n').filter((l) => /ERROR:/.test(l));
+      if (errors.length) notes.push(`psql reported ${errors.length} error(s) while loading the plain dump (often missing roles): ${errors.slice(0, 3).join(' | ')}`);
+    } else {
+      await restoreArchive(bin, inst, conn, file, toc!, req, notes, progress);
+    }
+    const tables = await verifyTables(conn, req.tables, `Dump ${item.label}`);
+    return {
+      instance: inst,
+      conn,
+      database: req.database,
+      recoveryPoint: { time: item.recoveryPoint?.time ?? null, lsn: null, basis: item.recoveryPoint?.basis ?? 'dump time' },
+      tables,
+      notes: [`Restored from ${file}.`, ...notes],
+      release: () => inst.destroy(),
+    };
+  } catch (e) {
+    await inst.destroy();
+    throw e;
+  }
+}
+
+async function restoreArchive(
+  bin: Awaited<ReturnType<typeof findBinaries>>,
+  inst: TempInstance,
+  conn: ReturnType<TempInstance['connParams']>,
+  file: string,
+  toc: ReturnType<typeof parseToc>,
+  req: MaterializeRequest,
+  notes: string[],
+  progress: (m: string) => void,
+): Promise<void> {
+  const wanted = req.tables.map((t) => ({ schema: t.schema ?? 'public', name: t.name }));
+  const listPath = (n: string) => join(inst.root, n);
+
+  progress('restoring the schema (tables, types, sequences, functions)');
+  const pre = await pgRestoreInto(bin, conn, file, { section: 'pre-data' });
+  if (pre.exitCode !== 0) notes.push(`Schema restore reported errors (often missing roles or extensions): ${tail(pre.stderr, 3).join(' | ')}`);
+
+  progress(`restoring the rows of ${wanted.length} table(s)`);
+  await writeFile(listPath('data.list'), dataList(toc.entries, wanted).map(listLine).join('\n') + '\n');
+  const data = await pgRestoreInto(bin, conn, file, { listFile: listPath('data.list'), exitOnError: true, jobs: 2 });
+  if (data.exitCode !== 0) throw failure('DUMP_RESTORE_FAILED', `Restoring the rows from ${file} failed.`, { details: tail(data.stderr) });
+
+  progress('building indexes and constraints');
+  const fkEntries = toc.entries.filter((e) => e.desc === 'FK CONSTRAINT');
+  const fks: { entry: (typeof fkEntries)[number]; sql: string }[] = [];
+  for (const entry of fkEntries) {
+    await writeFile(listPath('fk.list'), listLine(entry) + '\n');
+    fks.push({ entry, sql: await pgRestoreSql(bin, file, { listFile: listPath('fk.list') }) });
+  }
+  const skip = new Set(unwantedForeignKeys(fks, wanted).map((e) => e.dumpId));
+  const post = toc.entries.filter((e) => !skip.has(e.dumpId) && e.desc !== 'TABLE DATA');
+  await writeFile(listPath('post.list'), post.map(listLine).join('\n') + '\n');
+  const r = await pgRestoreInto(bin, conn, file, { listFile: listPath('post.list'), section: 'post-data' });
+  if (r.exitCode !== 0) notes.push(`Index/constraint restore reported errors: ${tail(r.stderr, 3).join(' | ')}`);
+}

@@ -1,0 +1,108 @@
+// pgBackRest → temporary instance: `pgbackrest restore` of the newest backup
+// set that ends before the target into a work folder (never over production),
+// exclusive target, promote, archive-mode off; then start and follow recovery.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { failure } from '../../errors.js';
+import type { SourceConfigOf } from '../../inventory/schema.js';
+import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
+import { TempInstance } from '../../postgres/instance.js';
+import { compareLsn } from '../../postgres/lsn.js';
+import { chownForServer } from '../../postgres/os-user.js';
+import { pgbackrestInfo } from '../../postgres/programs.js';
+import { waitForPromotion } from '../../postgres/recovery-watch.js';
+import { pgbackrestRestore } from '../../postgres/restore-programs.js';
+import type { ResolvedTarget } from '../../recovery/target.js';
+import { assertDiskSpace, verifyTables } from '../materialize/preflight.js';
+import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+
+interface BackrestSet {
+  label: string;
+  type: string;
+  stopLsn: string | null;
+  stopTime: number | null;
+  size: number;
+}
+
+export function backupSets(infoJson: string): BackrestSet[] {
+  const doc = JSON.parse(infoJson) as { backup?: { label: string; type: string; lsn?: { stop?: string }; timestamp?: { stop?: number }; info?: { size?: number } }[] }[];
+  return (doc[0]?.backup ?? []).map((b) => ({
+    label: b.label,
+    type: b.type,
+    stopLsn: b.lsn?.stop ?? null,
+    stopTime: b.timestamp?.stop ? b.timestamp.stop * 1000 : null,
+    size: b.info?.size ?? 0,
+  }));
+}
+
+export function chooseSet(sets: readonly BackrestSet[], target: ResolvedTarget): BackrestSet | undefined {
+  const limit = target.firstLsn ?? target.commitLsn;
+  const ok = sets.filter((s) => {
+    if (limit && s.stopLsn) return compareLsn(s.stopLsn, limit) < 0;
+    if (target.time && s.stopTime) return s.stopTime < Date.parse(target.time);
+    return target.kind === 'latest';
+  });
+  return ok[ok.length - 1];
+}
+
+function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time'; value: string } | undefined {
+  if (t.xid) return { type: 'xid', value: t.xid };
+  if (t.commitLsn) return { type: 'lsn', value: t.commitLsn };
+  if (t.time) return { type: 'time', value: t.time };
+  return undefined;
+}
+
+export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>, req: MaterializeRequest, _probe: ProbeResult): Promise<Materialized> {
+  const progress = req.onProgress ?? (() => {});
+  const opts = { stanza: config.stanza, config: config.config, repo: config.repo };
+  const info = await pgbackrestInfo(opts);
+  if (info.exitCode !== 0) throw failure('PGBACKREST_INFO_FAILED', `pgbackrest info failed for stanza ${config.stanza}.`, { details: info.stderr.split('\n').slice(-5) });
+  const set = chooseSet(backupSets(info.stdout), req.target);
+  if (!set) throw failure('NO_BASE_BACKUP', `pgBackRest stanza ${config.stanza} has no backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });
+  await assertDiskSpace(req.workDir, set.size, `Restoring pgBackRest backup ${set.label}`);
+
+  await mkdir(req.workDir, { recursive: true });
+  const stage = await mkdtemp(join(req.workDir, 'pgbackrest-'));
+  const data = join(stage, 'data');
+  await mkdir(data, { mode: 0o700 });
+  await chownForServer(stage);
+  progress(`pgbackrest restore of backup ${set.label} (${set.type})`);
+  const target = backrestTarget(req.target);
+  try {
+    await pgbackrestRestore({ ...opts, pgPath: data, set: set.label, target });
+  } catch (e) {
+    await rm(stage, { recursive: true, force: true });
+    throw e;
+  }
+  const bin = await findBinaries(await dataDirMajor(data));
+  const archiveGet = ['pgbackrest', ...(config.config ? [`--config=${config.config}`] : []), `--stanza=${config.stanza}`, 'archive-get', '%f', '"%p"'].join(' ');
+  const inst = await TempInstance.fromDataDir(data, {
+    bin,
+    workDir: req.workDir,
+    name: 'pgbackrest',
+    keep: req.keep,
+    copy: false,
+    recovery: 'recovery',
+    settings: { restore_command: archiveGet, hot_standby: true },
+  });
+  await rm(stage, { recursive: true, force: true });
+  try {
+    progress('replaying WAL from the repository');
+    await inst.start();
+    const outcome = await waitForPromotion(inst, { onProgress: progress });
+    const conn = inst.connParams(req.database);
+    const tables = await verifyTables(conn, req.tables, `pgBackRest backup ${set.label}`);
+    return {
+      instance: inst,
+      conn,
+      database: req.database,
+      recoveryPoint: { time: outcome.lastTransactionTime ?? null, lsn: outcome.redoDoneLsn ?? null, xid: req.target.xid ?? null, basis: outcome.stopLine ?? 'end of recovery' },
+      tables,
+      notes: [`pgbackrest restored backup set ${set.label}; ${outcome.stopLine ?? 'recovery ended'}.`],
+      release: () => inst.destroy(),
+    };
+  } catch (e) {
+    await inst.destroy();
+    throw e;
+  }
+}

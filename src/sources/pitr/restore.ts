@@ -1,0 +1,98 @@
+// Base backups for restore: list them with their start/end, choose the newest
+// that ends before the target, and lay one out as a data directory in the
+// work folder (plain: copied; tar/tar.gz: extracted; backup_label kept).
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { failure } from '../../errors.js';
+import { chownForServer } from '../../postgres/os-user.js';
+import { compareLsn } from '../../postgres/lsn.js';
+import { tail } from '../../postgres/run.js';
+import type { ResolvedTarget } from '../../recovery/target.js';
+import { parseBackupLabel } from './backup-label.js';
+import { manifestEndLsn, parseManifest } from './manifest.js';
+
+export interface BaseBackup {
+  path: string;
+  format: 'plain' | 'tar';
+  /** base.tar or base.tar.gz, for tar backups. */
+  baseTar?: string;
+  walTar?: string;
+  startLsn: string;
+  endLsn: string | null;
+  startTime: string | null;
+  timeline: number;
+  sizeBytes: number;
+}
+
+async function tarMember(tarFile: string, member: string): Promise<string | undefined> {
+  const r = await execa('tar', ['-xOf', tarFile, member], { reject: false });
+  return r.exitCode === 0 ? String(r.stdout) : undefined;
+}
+
+async function describeBackup(path: string): Promise<BaseBackup | undefined> {
+  const entries = await readdir(path).catch(() => [] as string[]);
+  const baseTar = entries.find((e) => /^base\.tar(\.gz)?$/.test(e));
+  let labelText: string | undefined;
+  if (entries.includes('backup_label')) labelText = await readFile(join(path, 'backup_label'), 'utf8');
+  else if (baseTar) labelText = await tarMember(join(path, baseTar), 'backup_label');
+  if (!labelText) return undefined;
+  const label = parseBackupLabel(labelText);
+  if (!label.startLsn) return undefined;
+  let endLsn: string | null = null;
+  if (entries.includes('backup_manifest')) endLsn = manifestEndLsn(parseManifest(await readFile(join(path, 'backup_manifest'), 'utf8')));
+  let sizeBytes = 0;
+  for (const e of entries) sizeBytes += (await stat(join(path, e)).catch(() => ({ size: 0 }))).size;
+  return {
+    path,
+    format: baseTar ? 'tar' : 'plain',
+    baseTar: baseTar ? join(path, baseTar) : undefined,
+    walTar: entries.find((e) => /^pg_wal\.tar(\.gz)?$/.test(e)) ? join(path, entries.find((e) => /^pg_wal\.tar(\.gz)?$/.test(e))!) : undefined,
+    startLsn: label.startLsn,
+    endLsn,
+    startTime: label.startTime,
+    timeline: label.startTimeline ?? 1,
+    sizeBytes,
+  };
+}
+
+export async function listBaseBackups(dir: string): Promise<BaseBackup[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: BaseBackup[] = [];
+  for (const n of names) {
+    const p = join(dir, n);
+    if (!(await stat(p).catch(() => undefined))?.isDirectory()) continue;
+    const b = await describeBackup(p);
+    if (b) out.push(b);
+  }
+  return out.sort((a, b) => compareLsn(b.startLsn, a.startLsn));
+}
+
+/** The newest backup whose end lies before the target (a target before a backup's end is unreachable from it). */
+export function chooseBackup(backups: readonly BaseBackup[], target: ResolvedTarget): BaseBackup | undefined {
+  const limitLsn = target.firstLsn ?? target.commitLsn;
+  return backups.find((b) => {
+    const end = b.endLsn ?? b.startLsn;
+    if (limitLsn) return compareLsn(end, limitLsn) < 0;
+    if (target.time && b.startTime) return Date.parse(b.startTime) < Date.parse(target.time);
+    return true;
+  });
+}
+
+/** Extract a tar-format backup into a new folder under workDir; returns the data directory. */
+export async function extractTarBackup(b: BaseBackup, workDir: string): Promise<string> {
+  const stage = await mkdtemp(join(workDir, 'extract-'));
+  const data = join(stage, 'data');
+  await mkdir(join(data, 'pg_wal'), { recursive: true });
+  for (const [file, into] of [
+    [b.baseTar!, data],
+    ...(b.walTar ? [[b.walTar, join(data, 'pg_wal')] as const] : []),
+  ] as const) {
+    const r = await execa('tar', ['-xf', file, '-C', into], { reject: false });
+    if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${file} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
+  }
+  if (!existsSync(join(data, 'PG_VERSION'))) throw failure('BACKUP_EXTRACT_FAILED', `${b.baseTar} did not contain a data directory.`);
+  await chownForServer(stage);
+  return data;
+}

@@ -1,0 +1,49 @@
+// Snapshot → temporary instance: copy the snapshot's data directory (never
+// start or modify the snapshot itself), make the copy safe (archive off, no
+// primary_conninfo, no standby.signal, slots removed), start it, let crash
+// recovery finish. The recovery point is the last commit in the copy's WAL.
+import { join } from 'node:path';
+import type { SourceConfigOf } from '../../inventory/schema.js';
+import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
+import { TempInstance } from '../../postgres/instance.js';
+import { pgControldata } from '../../postgres/programs.js';
+import { lastCommitInWal } from '../../postgres/wal-last-commit.js';
+import { chooseItem } from '../materialize/choose.js';
+import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
+import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+
+export async function materializeSnapshot(config: SourceConfigOf<'snapshot'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
+  const item = chooseItem(probe, req.target);
+  const dir = item.path!;
+  const progress = req.onProgress ?? (() => {});
+  const bin = await findBinaries(await dataDirMajor(dir));
+  const control = await pgControldata(bin, dir);
+  const redo = control["Latest checkpoint's REDO location"];
+  const size = await diskUsage(dir);
+  await assertDiskSpace(req.workDir, size, `Copying snapshot ${item.label}`);
+
+  progress(`copying ${dir} (${Math.round(size / 1e6)} MB) into the work directory`);
+  const inst = await TempInstance.fromDataDir(dir, { bin, workDir: req.workDir, name: 'snapshot', keep: req.keep, superuser: config.superuser });
+  try {
+    // Read the copy's WAL, not the snapshot's, before crash recovery rewrites it.
+    const last = redo ? await lastCommitInWal(bin, join(inst.dataDir, 'pg_wal'), redo) : undefined;
+    progress('starting the copy; crash recovery replays the WAL since the last checkpoint');
+    await inst.start();
+    const conn = inst.connParams(req.database);
+    const tables = await verifyTables(conn, req.tables, `Snapshot ${item.label}`);
+    return {
+      instance: inst,
+      conn,
+      database: req.database,
+      recoveryPoint: last
+        ? { time: last.time, lsn: last.lsn, xid: last.xid, basis: 'last commit in the snapshot\'s WAL' }
+        : { time: item.recoveryPoint?.time ?? null, lsn: item.recoveryPoint?.lsn ?? null, basis: item.recoveryPoint?.basis ?? 'snapshot time' },
+      tables,
+      notes: [`Started a copy of ${dir}; the snapshot itself was not modified.`],
+      release: () => inst.destroy(),
+    };
+  } catch (e) {
+    await inst.destroy();
+    throw e;
+  }
+}

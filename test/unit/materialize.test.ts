@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { missingSegmentFromLog, parseRecoveryLog } from '../../src/postgres/recovery-watch.js';
+import { parseCommitLine } from '../../src/postgres/wal-last-commit.js';
+import { dataList, referencedTable, unwantedForeignKeys } from '../../src/sources/dump/restore-list.js';
+import type { TocEntry } from '../../src/sources/dump/toc.js';
+import { chooseSet } from '../../src/sources/pgbackrest/materialize.js';
+import { restoreCommandFor, targetSettings } from '../../src/sources/pitr/materialize.js';
+import { type BaseBackup, chooseBackup } from '../../src/sources/pitr/restore.js';
+
+// Verbatim from a PostgreSQL 15 PITR log (shared/notes §7a/7b/7d).
+const PITR_LOG = `
+2026-11-25 01:44:02.818 UTC [1] LOG:  starting point-in-time recovery to XID 29519
+2026-11-25 01:44:04.430 UTC [1] LOG:  recovery stopping before commit of transaction 29519, time 2026-11-25 01:42:48.715829+00
+2026-11-25 01:54:51.459 UTC [1] LOG:  redo done at 0/16636A70 system usage: CPU: user: 0.58 s, system: 0.62 s, elapsed: 648.58 s
+2026-11-25 01:54:51.459 UTC [1] LOG:  last completed transaction was at log time 2026-11-25 01:42:48.602605+00
+2026-11-25 01:54:51.479 UTC [1] LOG:  selected new timeline ID: 2
+`;
+
+const GAP_LOG = `
+LOG:  restored log file "000000010000000000000011" from archive
+cp: cannot stat '/lab/archive_gap/000000010000000000000012': No such file or directory
+cp: cannot stat '/lab/archive_gap/00000002.history': No such file or directory
+LOG:  redo done at 0/11FFE608 system usage: CPU: user: 0.13 s, system: 0.36 s, elapsed: 1.01 s
+FATAL:  recovery ended before configured recovery target was reached
+`;
+
+describe('recovery log reading', () => {
+  it('reads where recovery stopped and the last replayed commit', () => {
+    expect(parseRecoveryLog(PITR_LOG)).toEqual({
+      stopLine: 'recovery stopping before commit of transaction 29519, time 2026-11-25 01:42:48.715829+00',
+      stoppedBeforeXid: '29519',
+      redoDoneLsn: '0/16636A70',
+      lastTransactionTime: '2026-11-25T01:42:48.602Z',
+      timeline: 2,
+    });
+  });
+  it('names the missing segment, not the timeline history probe', () => {
+    expect(missingSegmentFromLog(GAP_LOG)).toBe('000000010000000000000012');
+    expect(missingSegmentFromLog(PITR_LOG)).toBeUndefined();
+  });
+  it('reads COMMIT records from pg_waldump', () => {
+    const line = 'rmgr: Transaction len (rec/tot):     34/    34, tx:      29521, lsn: 0/1663BB28, prev 0/1663BAE8, desc: COMMIT 2026-11-25 01:42:48.900323 UTC';
+    expect(parseCommitLine(line)).toEqual({ xid: '29521', lsn: '0/1663BB28', time: '2026-11-25T01:42:48.900Z' });
+  });
+});
+
+describe('dump restore lists', () => {
+  const e = (dumpId: number, desc: string, schema: string | null, name: string): TocEntry => ({ dumpId, desc, schema, name, owner: 'postgres' });
+  const toc = [
+    e(218, 'TABLE', 'public', 'invoices'),
+    e(3370, 'TABLE DATA', 'public', 'invoices'),
+    e(3368, 'TABLE DATA', 'public', 'shipment_events'),
+    e(3371, 'TABLE DATA', 'public', 'victim'),
+    e(3379, 'SEQUENCE SET', 'public', 'invoices_id_seq'),
+    e(3223, 'FK CONSTRAINT', 'public', 'shipment_events shipment_events_shipment_id_fkey'),
+  ];
+  it('restores rows only for the wanted tables, and every sequence value', () => {
+    expect(dataList(toc, [{ schema: 'public', name: 'invoices' }]).map((x) => x.dumpId)).toEqual([3370, 3379]);
+  });
+  it('parses the referenced table of a foreign key', () => {
+    expect(referencedTable('ALTER TABLE ONLY public.shipment_events\n    ADD CONSTRAINT f FOREIGN KEY (shipment_id) REFERENCES public.shipments(id);')).toEqual({ schema: 'public', name: 'shipments' });
+    expect(referencedTable('ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES "Sales"."Order ""Items"""(id);')).toEqual({ schema: 'Sales', name: 'Order "Items"' });
+  });
+  it('keeps a foreign key only when both its tables are recovered', () => {
+    const fk = { entry: toc[5]!, sql: 'ALTER TABLE ONLY public.shipment_events ADD CONSTRAINT f FOREIGN KEY (shipment_id) REFERENCES public.shipments(id);' };
+    expect(unwantedForeignKeys([fk], [{ schema: 'public', name: 'shipment_events' }])).toHaveLength(1);
+    expect(unwantedForeignKeys([fk], [{ schema: 'public', name: 'shipment_events' }, { schema: 'public', name: 'shipments' }])).toHaveLength(0);
+  });
+});
+
+describe('choosing what to restore', () => {
+  const b = (startLsn: string, endLsn: string, startTime: string): BaseBackup => ({ path: `/b/${startLsn}`, format: 'plain', startLsn, endLsn, startTime, timeline: 1, sizeBytes: 1 });
+  const backups = [b('0/A000028', '0/A000100', '2026-11-25T01:28:04Z'), b('0/9000028', '0/9000100', '2026-11-25T01:28:03Z')];
+  it('takes the newest base backup that ends before the target', () => {
+    expect(chooseBackup(backups, { kind: 'xid', xid: '1', commitLsn: '0/16636A70', inclusive: false, origin: 't' })?.startLsn).toBe('0/A000028');
+    expect(chooseBackup(backups, { kind: 'lsn', commitLsn: '0/A000050', inclusive: false, origin: 't' })?.startLsn).toBe('0/9000028');
+    expect(chooseBackup(backups, { kind: 'lsn', commitLsn: '0/9000050', inclusive: false, origin: 't' })).toBeUndefined();
+  });
+  it('takes the newest pgBackRest set that stopped before the target', () => {
+    const sets = [
+      { label: 'F1', type: 'full', stopLsn: '0/5000100', stopTime: 1, size: 1 },
+      { label: 'F2', type: 'full', stopLsn: '0/9000100', stopTime: 2, size: 1 },
+      { label: 'F3', type: 'full', stopLsn: '0/20000100', stopTime: 3, size: 1 },
+    ];
+    expect(chooseSet(sets, { kind: 'xid', xid: '1', commitLsn: '0/16636A70', inclusive: false, origin: 't' })?.label).toBe('F2');
+  });
+  it('always sets an exclusive target and never archives through restore_command quoting', () => {
+    expect(targetSettings({ kind: 'xid', xid: '29519', inclusive: false, origin: 't' })).toEqual({
+      recovery_target_xid: '29519',
+      recovery_target_inclusive: false,
+      recovery_target_action: 'promote',
+      recovery_target_timeline: 'latest',
+    });
+    expect(restoreCommandFor({ wal_archive: "/backups/it's wal" })).toBe(`cp '/backups/it'\\''s wal'/%f "%p"`);
+  });
+});
