@@ -34,9 +34,10 @@ export async function takeDumps(bin: PgBinaries, layout: LabLayout, primary: Tem
     const tables = await tablesChecksums(client, LOST_TABLES);
     const takenAt = new Date();
     const label = labelledAt ?? takenAt;
-    for (const format of formats) {
-      const file = join(layout.dumps, dumpFileName(label, format));
-      await pgDumpDatabase(bin, { host: primary.socketDir, port: primary.port, user: primary.superuser, database: LAB_DATABASE, file, format, snapshot });
+    // Both formats at once, from the same exported snapshot.
+    const files = formats.map((format) => ({ format, file: join(layout.dumps, dumpFileName(label, format)) }));
+    await Promise.all(files.map(({ format, file }) => pgDumpDatabase(bin, { host: primary.socketDir, port: primary.port, user: primary.superuser, database: LAB_DATABASE, file, format, snapshot })));
+    for (const { format, file } of files) {
       if (labelledAt) await utimes(file, labelledAt, labelledAt);
       out.push({ path: file, format, takenAt: takenAt.toISOString(), labelledAt: label.toISOString(), bytes: (await stat(file)).size, valid: true, defect: null, tables });
     }

@@ -30,6 +30,7 @@ export function pgbackrestConfigText(layout: LabLayout, primary: { dataDir: stri
     'archive-timeout=120',
     'compress-type=gz',
     'compress-level=1',
+    'process-max=2',
     '',
     `[${LAB_STANZA}]`,
     `pg1-path=${primary.dataDir}`,

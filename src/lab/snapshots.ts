@@ -15,6 +15,8 @@ import { tablesChecksums } from './truth.js';
 export type SnapshotInfo = LabState['snapshots'][number];
 
 export async function takeSnapshot(bin: PgBinaries, layout: LabLayout, primary: TempInstance): Promise<SnapshotInfo> {
+  // A checkpoint first keeps the copy's crash recovery (and the primary's restart) short.
+  await primary.query('CHECKPOINT');
   const client = await primary.connect(LAB_DATABASE);
   let tables;
   let lsn: string;

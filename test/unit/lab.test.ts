@@ -66,7 +66,7 @@ describe('lab logic', () => {
 
   it('refuses silly scales with a usage error', () => {
     expect(() => parseScale(5)).toThrow(/between 100/);
-    expect(parseScale(undefined)).toBe(200_000);
+    expect(parseScale(undefined)).toBe(100_000);
   });
 
   it('nightly dump times are the most recent 02:00 UTC, newest first', () => {
