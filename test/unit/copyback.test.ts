@@ -102,3 +102,29 @@ describe('report', () => {
     expect(md).toContain('- Resume the replica: SELECT pg_wal_replay_resume();');
   });
 });
+
+describe('incident log', () => {
+  it('writes one JSON object per line, passwords redacted, and a report at the end', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { IncidentLog } = await import('../../src/recovery/incident-log.js');
+    const dir = mkdtempSync(join(tmpdir(), 'undrop-log-'));
+    const log = IncidentLog.open({ workDir: dir, now: new Date('2026-11-25T02:45:12Z'), noCommands: true });
+    expect(log.dir).toBe(join(dir, 'incidents', 'incident_20261125_024512'));
+    log.event('note', { dsn: 'postgresql://app:s3cret@db1/shop', kv: "host=db1 password='p w'" });
+    await log.step('works', async () => 1);
+    await expect(log.step('fails', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    log.lsn('recovery point', '0/5000000', 'replica');
+    const report = log.finish({ ok: false, error: new Error('boom') });
+    const text = readFileSync(log.timelinePath, 'utf8');
+    expect(text).not.toContain('s3cret');
+    expect(text).not.toContain('p w');
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.type)).toEqual(['incident-opened', 'note', 'step-start', 'step-end', 'step-start', 'step-failed', 'lsn', 'incident-closed']);
+    const md = readFileSync(report, 'utf8');
+    expect(md).toContain('**failed**');
+    expect(md).toContain('| fails |');
+    expect(IncidentLog.open({ workDir: dir, now: new Date('2026-11-25T02:45:12Z'), noCommands: true }).dir).toMatch(/incident_20261125_024512_2$/);
+  });
+});
