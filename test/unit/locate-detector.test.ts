@@ -135,3 +135,23 @@ describe('locate event detector', () => {
     expect(d.openTransactions()).toBe(0);
   });
 });
+
+describe('locate detector fast path (raw bytes)', () => {
+  it('finds the same events from raw bytes as from strings', () => {
+    const lines = [...INCIDENT];
+    for (let i = 0; i < 1200; i++) lines.push(rec('Heap', 29700, `0/1700${(0x1000 + i * 0x10).toString(16).toUpperCase()}`, `DELETE off ${(i % 100) + 1} flags 0x00 KEYS_UPDATED , blkref #0: rel 1663/16386/24614 blk ${Math.floor(i / 100)}`));
+    lines.push(rec('Heap', 29700, '0/17100000', 'INSERT off 1 flags 0x00, blkref #0: rel 1663/16386/24614 blk 20'));
+    lines.push(rec('Transaction', 29700, '0/17200000', 'COMMIT 2026-11-25 01:45:00.000000 UTC'));
+    const buf = Buffer.from(lines.join('\n') + '\n', 'latin1');
+    const events: RawEvent[] = [];
+    const d = new EventDetector((e) => events.push(e), { threshold: 1000 });
+    let start = 0;
+    for (let nl = buf.indexOf(10); nl >= 0; nl = buf.indexOf(10, start)) {
+      d.pushBytes(buf, start, nl);
+      start = nl + 1;
+    }
+    expect(events).toEqual(run(lines).events);
+    expect(events.map((e) => e.kind)).toEqual(['drop', 'delete']);
+    expect(d.stats.records).toBe(lines.length);
+  });
+});

@@ -70,6 +70,8 @@ export function xidPrecedes(a: number, b: number): boolean {
   return ((a - b) | 0) < 0;
 }
 
+const DESC = Buffer.from('desc: ');
+
 export class EventDetector {
   private readonly open = new Map<number, XactState>();
   private readonly threshold: number;
@@ -124,6 +126,30 @@ export class EventDetector {
         if (r.xid !== 0) this.state(r.xid, r.lsnText);
         return undefined;
     }
+  }
+
+  /**
+   * Fast path over raw pg_waldump output: lines that cannot matter (Heap
+   * INSERT, LOCK, INPLACE, … and any rmgr the detector ignores) are counted
+   * and skipped without ever becoming strings.
+   */
+  pushBytes(buf: Buffer, start: number, end: number): string | undefined {
+    // "rmgr: " then the name: H(eap) T(ransaction) S(tandby|torage) D(atabase)
+    const c0 = buf[start + 6];
+    if (c0 === 72 /* H */ && buf[start + 10] === 32 /* "Heap " */) {
+      const d = buf.indexOf(DESC, start + 90);
+      if (d < 0 || d >= end) return undefined;
+      const c = buf[d + 6];
+      // DELETE, UPDATE, HOT_UPDATE are counted; everything else of Heap only proves the transaction exists.
+      if (c !== 68 && c !== 85 && c !== 72) {
+        this.stats.records++;
+        return undefined;
+      }
+    } else if (c0 !== 84 && c0 !== 83 && c0 !== 68) {
+      this.stats.records++;
+      return undefined;
+    }
+    return this.push(buf.toString('latin1', start, end));
   }
 
   /** The next line read follows a missing stretch of WAL. */

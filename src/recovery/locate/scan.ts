@@ -4,7 +4,7 @@
 import { usageError } from '../../errors.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
 import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
-import { type SegmentFile, listSegments, readSegmentHeader, streamWaldump, waldumpErrorLines } from '../../postgres/waldump.js';
+import { type SegmentFile, listSegments, readSegmentHeader, streamWaldump, streamWaldumpBytes, waldumpErrorLines } from '../../postgres/waldump.js';
 import { EventDetector, isoMs } from './detector.js';
 import type { DetectorStats, RawEvent } from './types.js';
 
@@ -158,8 +158,8 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
     const run = runs[i]!;
     if (i > 0) detector.markGap();
     o.onProgress?.(`reading WAL ${run[0]!.name} … ${run[run.length - 1]!.name}`);
-    const outcome = await streamWaldump(bin, { dir: o.dir, timeline, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (line) => {
-      const t = detector.push(line);
+    const outcome = await streamWaldumpBytes(bin, { dir: o.dir, timeline, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (buf, start, end) => {
+      const t = detector.pushBytes(buf, start, end);
       if (t !== undefined && untilMs !== undefined && isoMs(t) > untilMs) {
         stop = true;
         return false;
