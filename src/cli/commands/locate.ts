@@ -109,12 +109,16 @@ export function printHuman(r: LocateResult): void {
   } else {
     say(`${r.events.length} destructive transaction(s), newest first:`);
     say('');
+    const shown = new Set<string>();
     for (const e of r.events) {
       say(`  ${shortTime(e.commitTime)}  ${kindLabel(e)}  in ${e.database.name ?? `database OID ${e.database.oid}`}: ${relList(e) || '(whole database)'}`);
       say(`      ${rowsText(e)}; xid ${e.xid}; commit ${e.commitLsn}; first record ${e.firstLsn}`);
       if (e.recreated.length) say(`      recreated in the same transaction: ${e.recreated.map((x) => x.name).join(', ')}`);
       say(`      target: ${e.kind === 'drop-database' ? `--target lsn:${e.firstLsn}` : `--target xid:${e.xid}`} (exclusive)${e.catalog ? `; names from ${e.catalog}` : ''}`);
-      for (const n of e.notes) say(`      note: ${n}`);
+      for (const n of e.notes) {
+        say(`      note: ${shown.has(n) ? '(as above)' : n}`);
+        shown.add(n);
+      }
     }
   }
   if (r.ignored.length) {
