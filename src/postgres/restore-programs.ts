@@ -51,3 +51,11 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   args.push('restore');
   return runProgram('pgbackrest', args, { asServerUser: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
 }
+
+/** pg_dump -Fc of some tables (with their indexes, constraints and owned sequences), never waiting long for a lock. */
+export function pgDumpTables(bin: PgBinaries, conn: ConnParams, tables: readonly { schema?: string; name: string }[], file: string, lockWaitSec = 10): Promise<RunResult> {
+  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  const args = ['-d', toConninfo(conn), '-Fc', `--lock-wait-timeout=${lockWaitSec}s`, '--no-sync', '-f', file];
+  for (const t of tables) args.push('-t', `${q(t.schema ?? 'public')}.${q(t.name)}`);
+  return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: 6 * 3600_000 });
+}

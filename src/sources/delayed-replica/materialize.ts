@@ -12,13 +12,16 @@ import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { findBinaries, majorFromVersionNum } from '../../postgres/binaries.js';
 import { connect, withClient } from '../../postgres/connect.js';
-import { type ConnParams, programEnv, resolveConnParams, toConninfo } from '../../postgres/conninfo.js';
+import { type ConnParams, resolveConnParams } from '../../postgres/conninfo.js';
 import { displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { pgBasebackup } from '../../postgres/lab-programs.js';
 import { compareLsn } from '../../postgres/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
-import { exactPattern, pipePrograms } from '../../postgres/programs.js';
+import { pgRestoreList } from '../../postgres/programs.js';
+import { pgDumpTables } from '../../postgres/restore-programs.js';
+import { restoreArchive } from '../dump/restore-archive.js';
+import { parseToc } from '../dump/toc.js';
 import { waitForPromotion } from '../../postgres/recovery-watch.js';
 import { verifyTables } from '../materialize/preflight.js';
 import { targetSettings } from '../pitr/materialize.js';
@@ -74,16 +77,11 @@ async function dumpFromReplica(
     await inst.start();
     await withClient(inst.connParams('postgres'), (x) => x.query(`create database ${quoteIdent(req.database)}`));
     const conn = inst.connParams(req.database);
-    await withClient(conn, async (x) => {
-      for (const s of new Set(req.tables.map((t) => t.schema ?? 'public'))) await x.query(`create schema if not exists ${quoteIdent(s)}`);
-    });
-    req.onProgress?.(`copying ${req.tables.map((t) => displayName(t)).join(', ')} from the paused replica (pg_dump | pg_restore)`);
-    const dumpArgs = ['-d', toConninfo(replica), '-Fc', '--lock-wait-timeout=10s', '--no-sync'];
-    for (const t of req.tables) dumpArgs.push('-t', `${exactPattern(t.schema ?? 'public')}.${exactPattern(t.name)}`);
-    await pipePrograms(
-      { program: bin.path('pg_dump'), args: dumpArgs, env: programEnv(replica) },
-      { program: bin.path('pg_restore'), args: ['-d', toConninfo(conn), '--exit-on-error', '--no-owner', '--no-privileges'], env: programEnv(conn) },
-    );
+    req.onProgress?.(`dumping ${req.tables.map((t) => displayName(t)).join(', ')} from the paused replica`);
+    const file = join(inst.root, 'replica.dump');
+    await pgDumpTables(bin, replica, req.tables, file);
+    const listed = await pgRestoreList(bin, file);
+    await restoreArchive(bin, conn, file, parseToc(listed.stdout), req.tables, join(inst.root, 'lists'), notes, req.onProgress ?? (() => {}));
     const tables = await verifyTables(conn, req.tables, 'The paused replica');
     return { instance: inst, conn, database: req.database, recoveryPoint, tables, notes, release: () => inst.destroy() };
   } catch (e) {

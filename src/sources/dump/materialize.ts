@@ -2,7 +2,6 @@
 // truncated custom dump prints a normal TOC), then restored into a fresh
 // instance: schema, the wanted tables' data, then indexes and constraints.
 // Plain SQL dumps are loaded whole. Nothing reaches production from here.
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
@@ -10,15 +9,15 @@ import { findBinaries } from '../../postgres/binaries.js';
 import { withClient } from '../../postgres/connect.js';
 import { displayName, quoteIdent } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
-import { pgRestoreList, pgRestoreSql, pgRestoreToNull } from '../../postgres/programs.js';
-import { pgRestoreInto, psqlFile } from '../../postgres/restore-programs.js';
+import { pgRestoreList, pgRestoreToNull } from '../../postgres/programs.js';
+import { psqlFile } from '../../postgres/restore-programs.js';
 import { tail } from '../../postgres/run.js';
 import { readHead } from '../common/files.js';
 import { chooseItem } from '../materialize/choose.js';
 import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { sniffDump } from './classify.js';
-import { dataList, listLine, unwantedForeignKeys } from './restore-list.js';
+import { restoreArchive } from './restore-archive.js';
 import { parseToc, tocTables } from './toc.js';
 
 function majorOf(version: string | null): number | undefined {
@@ -71,7 +70,7 @@ export async function materializeDump(_config: SourceConfigOf<'dump'>, req: Mate
       const errors = r.stderr.split('\n').filter((l) => /ERROR:/.test(l));
       if (errors.length) notes.push(`psql reported ${errors.length} error(s) while loading the plain dump (often missing roles): ${errors.slice(0, 3).join(' | ')}`);
     } else {
-      await restoreArchive(bin, inst, conn, file, toc!, req, notes, progress);
+      await restoreArchive(bin, conn, file, toc!, req.tables, join(inst.root, 'lists'), notes, progress);
     }
     const tables = await verifyTables(conn, req.tables, `Dump ${item.label}`);
     return {
@@ -89,38 +88,3 @@ export async function materializeDump(_config: SourceConfigOf<'dump'>, req: Mate
   }
 }
 
-async function restoreArchive(
-  bin: Awaited<ReturnType<typeof findBinaries>>,
-  inst: TempInstance,
-  conn: ReturnType<TempInstance['connParams']>,
-  file: string,
-  toc: ReturnType<typeof parseToc>,
-  req: MaterializeRequest,
-  notes: string[],
-  progress: (m: string) => void,
-): Promise<void> {
-  const wanted = req.tables.map((t) => ({ schema: t.schema ?? 'public', name: t.name }));
-  const listPath = (n: string) => join(inst.root, n);
-
-  progress('restoring the schema (tables, types, sequences, functions)');
-  const pre = await pgRestoreInto(bin, conn, file, { section: 'pre-data' });
-  if (pre.exitCode !== 0) notes.push(`Schema restore reported errors (often missing roles or extensions): ${tail(pre.stderr, 3).join(' | ')}`);
-
-  progress(`restoring the rows of ${wanted.length} table(s)`);
-  await writeFile(listPath('data.list'), dataList(toc.entries, wanted).map(listLine).join('\n') + '\n');
-  const data = await pgRestoreInto(bin, conn, file, { listFile: listPath('data.list'), exitOnError: true, jobs: 2 });
-  if (data.exitCode !== 0) throw failure('DUMP_RESTORE_FAILED', `Restoring the rows from ${file} failed.`, { details: tail(data.stderr) });
-
-  progress('building indexes and constraints');
-  const fkEntries = toc.entries.filter((e) => e.desc === 'FK CONSTRAINT');
-  const fks: { entry: (typeof fkEntries)[number]; sql: string }[] = [];
-  for (const entry of fkEntries) {
-    await writeFile(listPath('fk.list'), listLine(entry) + '\n');
-    fks.push({ entry, sql: await pgRestoreSql(bin, file, { listFile: listPath('fk.list') }) });
-  }
-  const skip = new Set(unwantedForeignKeys(fks, wanted).map((e) => e.dumpId));
-  const post = toc.entries.filter((e) => !skip.has(e.dumpId) && e.desc !== 'TABLE DATA');
-  await writeFile(listPath('post.list'), post.map(listLine).join('\n') + '\n');
-  const r = await pgRestoreInto(bin, conn, file, { listFile: listPath('post.list'), section: 'post-data' });
-  if (r.exitCode !== 0) notes.push(`Index/constraint restore reported errors: ${tail(r.stderr, 3).join(' | ')}`);
-}

@@ -13,6 +13,7 @@ import { pgbackrestInfo } from '../../postgres/programs.js';
 import { waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import type { ResolvedTarget } from '../../recovery/target.js';
+import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace, verifyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 
@@ -75,7 +76,9 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     throw e;
   }
   const bin = await findBinaries(await dataDirMajor(data));
-  const archiveGet = ['pgbackrest', ...(config.config ? [`--config=${config.config}`] : []), `--stanza=${config.stanza}`, 'archive-get', '%f', '"%p"'].join(' ');
+  // archive-get insists that the server's data directory is its pg1-path: name the temp one.
+  const archiveGet = (dataDir: string) =>
+    ['pgbackrest', ...(config.config ? [`--config=${shellQuote(config.config)}`] : []), `--stanza=${shellQuote(config.stanza)}`, `--pg1-path=${shellQuote(dataDir)}`, 'archive-get', '%f', '"%p"'].join(' ');
   const inst = await TempInstance.fromDataDir(data, {
     bin,
     workDir: req.workDir,
@@ -83,10 +86,11 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     keep: req.keep,
     copy: false,
     recovery: 'recovery',
-    settings: { restore_command: archiveGet, hot_standby: true },
+    settings: { hot_standby: true },
   });
   await rm(stage, { recursive: true, force: true });
   try {
+    await inst.configure({ restore_command: archiveGet(inst.dataDir) });
     progress('replaying WAL from the repository');
     await inst.start();
     const outcome = await waitForPromotion(inst, { onProgress: progress });
