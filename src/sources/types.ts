@@ -104,7 +104,7 @@ export interface SourceModule<K extends SourceKind = SourceKind> {
   /** One-line description for help and playbooks. */
   title: string;
   probe(config: SourceConfigOf<K>, ctx: ProbeContext): Promise<ProbeResult>;
-  materialize?(config: SourceConfigOf<K>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized>;
+  materialize(config: SourceConfigOf<K>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized>;
 }
 
 export type AnySourceConfig = SourceConfig;

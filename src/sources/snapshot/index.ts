@@ -1,8 +1,10 @@
 import type { SourceModule } from '../types.js';
+import { materializeSnapshot } from './materialize.js';
 import { probeSnapshot } from './probe.js';
 
 export const snapshotSource: SourceModule<'snapshot'> = {
   kind: 'snapshot',
   title: 'Filesystem snapshots of the data directory (SAN, LVM, ZFS, cloud volumes)',
   probe: probeSnapshot,
+  materialize: materializeSnapshot,
 };
