@@ -32,6 +32,10 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `undrop … | head` closes stdout early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.ok);
+  });
   setInterruptNotice((signal) => note(`\n${signal}: stopping and removing temporary instances…`));
   const program = buildProgram();
   let code: number = EXIT.ok;

@@ -31,7 +31,7 @@ export async function takeDumps(bin: PgBinaries, layout: LabLayout, primary: Tem
     await applyChecksumSession(client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-    const tables = await tablesChecksums(client, LOST_TABLES);
+    const tables = await tablesChecksums(client, LOST_TABLES, { inTransaction: true });
     const takenAt = new Date();
     const label = labelledAt ?? takenAt;
     // Both formats at once, from the same exported snapshot.

@@ -112,7 +112,7 @@ export async function labIncident(o: { dir?: string; progress?: Progress } = {})
       await client.query('BEGIN');
       await client.query(INCIDENT_SQL[0]!);
       const xid = (await client.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x;
-      const tables = await tablesChecksums(client, LOST_TABLES);
+      const tables = await tablesChecksums(client, LOST_TABLES, { inTransaction: true });
       const at = new Date().toISOString();
       for (const sql of INCIDENT_SQL.slice(1)) await client.query(sql);
       await client.query('COMMIT');

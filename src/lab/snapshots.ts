@@ -25,7 +25,7 @@ export async function takeSnapshot(bin: PgBinaries, layout: LabLayout, primary: 
     // exactly what the snapshot holds (commits are durable: synchronous_commit on).
     await client.query('BEGIN');
     await client.query(`LOCK TABLE ${LOST_TABLES.join(', ')} IN SHARE MODE`);
-    tables = await tablesChecksums(client, LOST_TABLES);
+    tables = await tablesChecksums(client, LOST_TABLES, { inTransaction: true });
     lsn = (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
     const r = await pgCtlStop(bin, primary.dataDir, 'immediate', 60);
     if (r.exitCode !== 0) throw new Error(`pg_ctl stop -m immediate failed: ${r.stderr.trim()}`);

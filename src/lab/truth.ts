@@ -2,7 +2,8 @@
 // checksum, computed in SQL. Anyone can recompute it on a restored copy with
 // tableChecksum() (same session settings) and compare with truth.json.
 import type pg from 'pg';
-import { parseTableName, qualified } from '../postgres/identifiers.js';
+import { parseTableName } from '../postgres/identifiers.js';
+import { tableChecksum as checksumOf } from '../recovery/checksum.js';
 import type { TableTruths } from './state.js';
 
 /**
@@ -12,32 +13,21 @@ import type { TableTruths } from './state.js';
  */
 export const CHECKSUM_SESSION = ["SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"];
 
-/**
- * Sum over all rows of the first 64 bits of md5(row as text), as a signed
- * integer, summed in numeric: the same for any row order, changed by any
- * changed, missing or extra row.
- */
-export function checksumSql(qualifiedTable: string): string {
-  const t = qualified(parseTableName(qualifiedTable));
-  return `SELECT count(*)::bigint AS rows, coalesce(sum(('x' || substr(md5(r::text), 1, 16))::bit(64)::bigint::numeric), 0)::text AS checksum FROM ${t} AS r`;
-}
-
+/** How truth.json's checksums are computed: src/recovery/checksum.ts, the same yardstick verify uses. */
 export const CHECKSUM_METHOD =
-  "per table: count(*) and sum over rows of ('x'||substr(md5(row::text),1,16))::bit(64)::bigint, summed as numeric; session TimeZone=UTC, DateStyle='ISO, YMD', IntervalStyle=postgres, extra_float_digits=1";
+  "per table: count(*) and the sums, as numeric, of the high and low 64 bits of md5(row::text) over all rows (src/recovery/checksum.ts); TimeZone=UTC, DateStyle='ISO, YMD', IntervalStyle=postgres, extra_float_digits=1, bytea_output=hex";
 
 export async function applyChecksumSession(client: pg.Client): Promise<void> {
   for (const s of CHECKSUM_SESSION) await client.query(s);
 }
 
-/** Count and checksum of one table as the client's current snapshot sees it. */
-export async function tableChecksum(client: pg.Client, qualifiedTable: string): Promise<{ rows: number; checksum: string }> {
-  await applyChecksumSession(client);
-  const r = await client.query<{ rows: string; checksum: string }>(checksumSql(qualifiedTable));
-  return { rows: Number(r.rows[0]!.rows), checksum: r.rows[0]!.checksum };
+/** Count and checksum of one table; `inTransaction` keeps the caller's open transaction (its snapshot, its locks). */
+export async function tableChecksum(client: pg.Client, qualifiedTable: string, o: { inTransaction?: boolean } = {}): Promise<{ rows: number; checksum: string }> {
+  return checksumOf(client, parseTableName(qualifiedTable), o);
 }
 
-export async function tablesChecksums(client: pg.Client, tables: readonly string[]): Promise<TableTruths> {
+export async function tablesChecksums(client: pg.Client, tables: readonly string[], o: { inTransaction?: boolean } = {}): Promise<TableTruths> {
   const out: TableTruths = {};
-  for (const t of tables) out[t] = await tableChecksum(client, t);
+  for (const t of tables) out[t] = await tableChecksum(client, t, o);
   return out;
 }

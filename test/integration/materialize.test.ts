@@ -9,12 +9,12 @@ import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory, SourceConfig } from '../../src/inventory/schema.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { parseTableList } from '../../src/postgres/identifiers.js';
+import { parseTableList, parseTableName } from '../../src/postgres/identifiers.js';
 import { resolveConnParams } from '../../src/postgres/conninfo.js';
 import { labDown } from '../../src/lab/down.js';
 import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
-import { applyChecksumSession, tableChecksum } from '../../src/lab/truth.js';
+import { tableChecksum } from '../../src/recovery/checksum.js';
 import { labUp } from '../../src/lab/up.js';
 import type { ResolvedTarget } from '../../src/recovery/target.js';
 import { materializeDump } from '../../src/sources/dump/materialize.js';
@@ -64,9 +64,8 @@ function request(): MaterializeRequest {
 
 async function checksums(m: Materialized): Promise<Record<string, { rows: number; checksum: string }>> {
   return withClient(m.conn, async (c) => {
-    await applyChecksumSession(c);
     const out: Record<string, { rows: number; checksum: string }> = {};
-    for (const t of ['public.shipments', 'public.shipment_events', 'public.invoices']) out[t] = await tableChecksum(c, t);
+    for (const t of ['public.shipments', 'public.shipment_events', 'public.invoices']) out[t] = await tableChecksum(c, parseTableName(t));
     return out;
   });
 }
@@ -102,9 +101,8 @@ describe('materialize on the lab', () => {
     // The replica is 10 min behind: it holds an older, pre-incident state. Read it there directly.
     const cfg = source('delayed-replica') as { dsn: string };
     const onReplica = await withClient({ ...resolveConnParams(cfg.dsn), database: 'shipping' }, async (c) => {
-      await applyChecksumSession(c);
       const out: Record<string, { rows: number; checksum: string }> = {};
-      for (const t of ['public.shipments', 'public.shipment_events', 'public.invoices']) out[t] = await tableChecksum(c, t);
+      for (const t of ['public.shipments', 'public.shipment_events', 'public.invoices']) out[t] = await tableChecksum(c, parseTableName(t));
       return out;
     });
     expect(sums).toEqual(onReplica);

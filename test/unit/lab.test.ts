@@ -9,7 +9,6 @@ import { chooseGapSegment, recentNights } from '../../src/lab/defects.js';
 import { parseXactRecords } from '../../src/lab/incident.js';
 import { archiveCommand, fileStamp, labLayout, socketPathFits } from '../../src/lab/layout.js';
 import { delayMs, parseScenario, scenariosDir } from '../../src/lab/scenarios.js';
-import { checksumSql } from '../../src/lab/truth.js';
 import { parseScale } from '../../src/lab/up.js';
 
 describe('lab layout', () => {
@@ -96,9 +95,4 @@ describe('lab logic', () => {
     expect(manifestWalRange('not json')).toBeUndefined();
   });
 
-  it('checksum SQL quotes the table and is order-independent by construction (a sum)', () => {
-    const sql = checksumSql('public.shipments');
-    expect(sql).toContain('FROM "public"."shipments" AS r');
-    expect(sql).toMatch(/sum\(/);
-  });
 });
