@@ -61,6 +61,17 @@ describe('promote (real PostgreSQL)', () => {
     });
   });
 
+  it('replace with recreateForeignKeys points other live tables\' FKs at the recovered table', async () => {
+    const { pair, copied } = await pairWithCopy();
+    const r = await promoteReplace({ production: pair.prodConn, tables: copied.tables.filter((t) => t.original.name === 'orders' || t.original.name === 'customers'), recreateForeignKeys: true });
+    expect(r.foreignKeys.map((f) => [f.constraint, f.table, f.action])).toEqual([
+      ['Order Items_order_id_fkey', '"Sales"."Order Items"', 'recreated'],
+      ['invoices_order_id_fkey', 'public.invoices', 'recreated'],
+    ]);
+    const fk = await pair.production.query(`SELECT confrelid::regclass::text AS r, convalidated AS v FROM pg_constraint WHERE conname = 'invoices_order_id_fkey'`);
+    expect(fk.rows[0]).toEqual({ r: 'orders', v: true });
+  });
+
   it('merge: keeps post-incident rows, adds the missing pre-incident ones, moves sequences; a second merge inserts nothing', async () => {
     const { pair, copied } = await pairWithCopy();
     const r = await promoteMerge({ production: pair.prodConn, tables: copied.tables });
