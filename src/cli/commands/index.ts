@@ -5,6 +5,7 @@ import { registerPlaybook } from './playbook.js';
 import { registerLocate } from './locate.js';
 import { registerLab } from './lab.js';
 import { registerProbe } from './probe.js';
+import { registerRecover } from './recover.js';
 
 export type RegisterCommand = (program: Command, ctx: () => Context) => void;
 
@@ -13,4 +14,5 @@ export const commands: RegisterCommand[] = [
   registerLocate,
   registerLab,
   registerProbe,
+  registerRecover,
 ];

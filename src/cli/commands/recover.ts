@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { usageError } from '../../errors.js';
+import { loadInventory } from '../../inventory/load.js';
+import { defaultWorkDir } from '../../postgres/instance.js';
+import { parseTableList } from '../../postgres/identifiers.js';
+import type { RecoverMode } from '../../recovery/incident-log.js';
+import { type RecoverDocument, recoverIncident } from '../../recovery/recover-incident.js';
+import { parseTargetSpec } from '../../recovery/target.js';
+import { formatDuration } from '../../util/time.js';
+import type { Context } from '../context.js';
+import { printJson, say } from '../output.js';
+import { stepUi } from '../steps.js';
+
+interface RecoverFlags {
+  tables?: string;
+  source: string;
+  target?: string;
+  mode: RecoverMode;
+  schema?: string;
+  keep?: boolean;
+  database?: string;
+  lockTimeout: string;
+  recreateForeignKeys?: boolean;
+}
+
+export function registerRecover(program: Command, ctx: () => Context): void {
+  program
+    .command('recover')
+    .description('bring tables back: find the target, probe, extract from the best source, copy into a side schema, verify, optionally promote')
+    .option('--tables <list>', 'tables to recover (comma-separated, SQL spelling: shipments,"Sales"."Order Items")')
+    .option('--source <name>', 'source to use, or auto (the best-ranked usable one)', 'auto')
+    .option('--target <spec>', 'before-incident (default: found in WAL), xid:N, lsn:X/Y, time:ISO-8601, latest')
+    .addOption(new Option('--mode <mode>', 'side-schema only, or then replace / merge the live tables').choices(['side-schema', 'replace', 'merge']).default('side-schema'))
+    .option('--schema <name>', 'side schema to create in production (default undrop_YYYYMMDD_HHMMSS)')
+    .option('--database <name>', 'database the tables are in (default: production DSN\'s)')
+    .option('--keep', 'keep the temporary instance and print how to connect and remove it')
+    .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
+    .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
+    .action(async (flags: RecoverFlags) => {
+      const c = ctx();
+      if (!flags.tables) throw usageError('TABLES_REQUIRED', 'recover needs --tables.', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
+      const tables = parseTableList(flags.tables);
+      const target = parseTargetSpec(flags.target);
+      const lockTimeoutMs = Number(flags.lockTimeout);
+      if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
+      const ui = stepUi(c);
+      if (!c.yes && !c.interactive) {
+        // Fail before anything happens, not halfway.
+        throw usageError('CONFIRMATION_NEEDED', 'recover writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
+      }
+      const inv = await loadInventory(c.configFlag);
+      const doc = await recoverIncident(
+        {
+          inventory: inv,
+          tables,
+          database: flags.database,
+          source: flags.source,
+          target,
+          mode: flags.mode,
+          schema: flags.schema,
+          keep: !!flags.keep,
+          workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
+          lockTimeoutMs,
+          recreateForeignKeys: !!flags.recreateForeignKeys,
+        },
+        ui,
+      );
+      if (c.json) printJson(doc);
+      else for (const l of humanSummary(doc)) say(l);
+    });
+}
+
+export function humanSummary(d: RecoverDocument): string[] {
+  const out = [
+    '',
+    `Recovered from ${d.source} (recovery point ${d.recoveryPoint?.time ?? 'unknown'}${d.recoveryPoint?.lsn ? `, LSN ${d.recoveryPoint.lsn}` : ''}) in ${formatDuration(d.durationMs)}.`,
+    `Mode: ${d.mode}; side schema: ${d.schema}`,
+  ];
+  for (const t of d.tables) out.push(`  ${t.name.padEnd(32)} → ${t.recoveredAs.padEnd(44)} ${String(t.rows).padStart(10)} rows  checksum equal`);
+  out.push(`Report: ${d.report}`);
+  for (const n of d.nextSteps) out.push(`Next: ${n}`);
+  return out;
+}

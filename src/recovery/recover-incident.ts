@@ -1,0 +1,212 @@
+// `undrop recover`, as a checklist: freeze delayed replicas → find the target
+// → probe every source → choose → confirm → materialize → copy back, verify,
+// (confirmed) promote → report. The CLI and the guided flow both call this;
+// the UI callbacks are the only way it talks to a person.
+import { failure, usageError } from '../errors.js';
+import type { Inventory, SourceConfig } from '../inventory/schema.js';
+import { findBinaries } from '../postgres/binaries.js';
+import { connect } from '../postgres/connect.js';
+import { type ConnParams, resolveConnParams } from '../postgres/conninfo.js';
+import { type TableName, displayName } from '../postgres/identifiers.js';
+import { pauseReplay, readPauseState } from '../sources/delayed-replica/pause.js';
+import { RESUME_SQL } from '../sources/delayed-replica/materialize.js';
+import { probeAll, type ProbeReport } from '../sources/probe-all.js';
+import { sourceModule } from '../sources/registry.js';
+import type { Materialized, ProbeResult } from '../sources/types.js';
+import { IncidentLog, type RecoverMode } from './incident-log.js';
+import { locateIncident } from './locate/index.js';
+import { type PromotePlan, copyBackVerifyPromote } from './recover.js';
+import { recoverJson } from './report.js';
+import { type ResolvedTarget, type TargetSpec, resolveExplicit } from './target.js';
+
+export interface RecoverOptions {
+  inventory: Inventory;
+  tables: TableName[];
+  /** Database the tables live in; default: production's. */
+  database?: string;
+  source: string;
+  target: TargetSpec;
+  mode: RecoverMode;
+  schema?: string;
+  keep: boolean;
+  workDir: string;
+  lockTimeoutMs?: number;
+  recreateForeignKeys?: boolean;
+}
+
+export interface RecoverUi {
+  /** Run one visible step (spinner, task list). */
+  step<T>(title: string, fn: (progress: (msg: string) => void) => Promise<T>): Promise<T>;
+  /** Ask before a production write; false declines. */
+  confirm(message: string, details: string[]): Promise<boolean>;
+  info(message: string): void;
+}
+
+export type RecoverDocument = ReturnType<typeof recoverJson> & { nextSteps: string[] };
+
+export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise<RecoverDocument> {
+  const started = Date.now();
+  const production = productionParams(o.inventory);
+  const database = o.database ?? production.database;
+  if (!database) throw usageError('DATABASE_UNKNOWN', 'Which database are the tables in? Production\'s DSN names none.', 'Add dbname to production.dsn in undrop.yaml or pass --database.');
+  const prod: ConnParams = { ...production, database };
+  const chosenConfig = o.source === 'auto' ? undefined : o.inventory.sources.find((s) => s.name === o.source);
+  if (o.source !== 'auto' && !chosenConfig) {
+    throw usageError('SOURCE_UNKNOWN', `There is no source named "${o.source}" in ${o.inventory.file}.`, `Known sources: ${o.inventory.sources.map((s) => s.name).join(', ') || '(none)'}; or use --source auto.`);
+  }
+
+  const log = IncidentLog.open({ workDir: o.workDir });
+  const nextSteps: string[] = [];
+  let materialized: Materialized | undefined;
+  try {
+    log.record('tables', o.tables.map((t) => displayName(t)));
+    log.record('mode', o.mode);
+
+    // 1. Seconds matter: a delayed replica moves toward the DROP every minute.
+    const replicas = o.inventory.sources.filter((s): s is Extract<SourceConfig, { kind: 'delayed-replica' }> => s.kind === 'delayed-replica' && (!chosenConfig || s === chosenConfig));
+    for (const r of replicas) {
+      const paused = await log.step(`pause ${r.name}`, () => ui.step(`Pausing replay on delayed replica ${r.name}`, () => pauseIfDelayed(r, database)));
+      if (paused) nextSteps.push(`Resume replay on ${r.name} when the data is safe: psql "${r.dsn}" -c "${RESUME_SQL}" (its delay window restarts).`);
+    }
+
+    // 2. The exact target.
+    const target = await log.step('find the target', () => ui.step('Finding the destructive transaction in WAL', (p) => resolveTarget(o, prod, p)));
+    log.record('target', target);
+    ui.info(describeTarget(target));
+
+    // 3. Probe and rank.
+    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables: o.tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined })));
+    log.record('probes', report.sources);
+    log.record('ranking', report.ranking);
+    const choice = chooseSource(o.inventory, report, chosenConfig?.name);
+    log.record('chosen', choice.reason);
+    ui.info(`Source: ${choice.config.name} (${choice.config.kind}) — ${choice.reason.reason}`);
+
+    // 4. Consent before production is written.
+    const schemaNote = o.schema ? `schema ${o.schema}` : 'a new schema undrop_<timestamp>';
+    if (!(await ui.confirm(`Copy ${o.tables.map((t) => displayName(t)).join(', ')} from ${choice.config.name} into ${schemaNote} in production (${database})?`, [`Recovery point: ${choice.probe.recoveryPoint?.time ?? 'unknown'}`, 'Nothing live is changed by this step.']))) {
+      throw usageError('DECLINED', 'Recovery was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
+    }
+
+    // 5. Materialize.
+    const module = sourceModule(choice.config.kind);
+    const m = await log.step('materialize', () =>
+      ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
+        module.materialize(choice.config as never, { tables: o.tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), onProgress: p }, choice.probe),
+      ),
+    );
+    materialized = m;
+    log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes });
+    for (const n of m.notes) ui.info(n);
+
+    // 6. Copy back, verify, promote.
+    const bin = m.instance?.bin ?? (await findBinaries());
+    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', () =>
+      copyBackVerifyPromote({
+        bin,
+        log,
+        sourceName: choice.config.name,
+        materialized: m,
+        production: prod,
+        tables: o.tables,
+        mode: o.mode,
+        schema: o.schema,
+        workDir: o.workDir,
+        lockTimeoutMs: o.lockTimeoutMs,
+        recreateForeignKeys: o.recreateForeignKeys,
+        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)),
+      }),
+    );
+    if (!result.verify.ok) {
+      throw failure('VERIFY_MISMATCH', 'The copy in production does not match the recovered source (row counts or checksums differ).', { hint: 'Do not promote; see the report for the tables that differ. The side schema is left for inspection.' });
+    }
+    if (result.promoteDeclined) nextSteps.push(`Promote was not confirmed: the recovered tables wait in ${result.copyBack.schema}. Run again with --mode ${o.mode} and --schema … when ready, or compare and merge by hand.`);
+
+    if (o.keep && m.instance) {
+      const kept = m.instance.keep();
+      log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, kept });
+      nextSteps.push(`The temporary instance is kept: ${kept.connect} — remove it with: ${kept.remove}`);
+    }
+    log.record('nextSteps', nextSteps);
+    const reportPath = log.finish({ ok: true });
+    return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps };
+  } catch (e) {
+    log.record('nextSteps', nextSteps);
+    const reportPath = log.finish({ ok: false, error: e });
+    if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${reportPath}`, ...nextSteps);
+    throw e;
+  } finally {
+    if (materialized && !o.keep) await materialized.release().catch(() => {});
+  }
+}
+
+function productionParams(inv: Inventory): ConnParams {
+  return resolveConnParams(inv.production.dsn);
+}
+
+function walArchiveOf(inv: Inventory): string | undefined {
+  for (const s of inv.sources) if (s.kind === 'pitr' && s.wal_archive) return s.wal_archive;
+  return undefined;
+}
+
+/** Pause a replica whose replay is delayed; leave undelayed ones (they may serve reads) alone. */
+async function pauseIfDelayed(r: { dsn: string; name: string }, database: string): Promise<boolean> {
+  let c;
+  try {
+    c = await connect({ ...resolveConnParams(r.dsn), database }, { statementTimeoutMs: 10_000, lockTimeoutMs: 2000, connectTimeoutMs: 5000 });
+  } catch {
+    return false; // unreachable: probe reports it
+  }
+  try {
+    const delay = await c.query("select pg_is_in_recovery() as rec, current_setting('recovery_min_apply_delay') as d");
+    if (!delay.rows[0].rec || ['0', '0ms', '0s'].includes(String(delay.rows[0].d))) return false;
+    if ((await readPauseState(c)).state === 'paused') return true;
+    await pauseReplay(c);
+    return true;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<ResolvedTarget> {
+  if (o.target.kind !== 'before-incident') return resolveExplicit(o.target);
+  const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress });
+  const { event: _event, ...target } = found;
+  return target;
+}
+
+function describeTarget(t: ResolvedTarget): string {
+  if (t.kind === 'latest') return 'Target: the newest state every source can reach.';
+  const parts = [t.xid ? `just before transaction ${t.xid}` : undefined, t.commitLsn ? `LSN ${t.commitLsn}` : undefined, t.time ? `committed ${t.time}` : undefined].filter(Boolean);
+  return `Target: ${parts.join(', ')} (${t.origin}).`;
+}
+
+/** The named source, or the best-ranked one that is not unusable (usable before degraded). */
+export function chooseSource(inv: Inventory, report: ProbeReport, named: string | undefined): { config: SourceConfig; probe: ProbeResult; reason: { name: string; reason: string } } {
+  const byName = new Map(report.sources.map((s) => [s.name, s]));
+  const configOf = (name: string) => inv.sources.find((s) => s.name === name)!;
+  if (named) {
+    const p = byName.get(named);
+    if (!p) throw failure('SOURCE_NOT_PROBED', `Source ${named} could not be probed.`);
+    if (p.status === 'unusable') {
+      throw failure('SOURCE_UNUSABLE', `Source ${named} is unusable: ${p.findings.find((f) => f.level === 'error')?.message ?? 'see undrop probe'}`, { hint: 'Run `undrop probe` and choose a usable source, or use --source auto.' });
+    }
+    return { probe: p, config: configOf(named), reason: { name: named, reason: `chosen with --source (${p.status})` } };
+  }
+  const candidates = report.ranking.map((n) => byName.get(n)).filter((p): p is ProbeResult => !!p && p.status !== 'unusable');
+  const best = candidates.find((p) => p.status === 'usable') ?? candidates[0];
+  if (!best) {
+    throw failure('NO_USABLE_SOURCE', 'No source can bring the tables back.', {
+      hint: 'Run `undrop probe` to see why each source is unusable.',
+      details: report.sources.map((s) => `  ${s.name}: ${s.status} — ${s.findings.find((f) => f.level === 'error')?.message ?? ''}`),
+    });
+  }
+  const loss = best.lossWindowMs != null ? `, loses ${Math.round(best.lossWindowMs / 1000)} s of commits` : '';
+  return { probe: best, config: configOf(best.name), reason: { name: best.name, reason: `best-ranked ${best.status} source (newest recovery point${loss})` } };
+}
+
+function promoteQuestion(plan: PromotePlan): string {
+  return plan.mode === 'replace'
+    ? `Replace the live tables with the recovered ones? The live tables are renamed aside (never dropped).`
+    : `Merge: insert the recovered rows missing from the live tables (by primary key)?`;
+}
