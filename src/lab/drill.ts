@@ -2,10 +2,13 @@
 // then down unless --keep-lab). Later steps (probe, locate, recover, verify,
 // score) are added to DRILL_STEPS; each gets the shared context and returns
 // a result that goes into the drill's JSON document.
+import type { RecoverDocument } from '../recovery/recover-incident.js';
 import { labDown } from './down.js';
+import { drillLocate, drillProbe, drillRecover, drillScore } from './drill-recovery.js';
+import type { Truth } from './incident.js';
 import { labIncident } from './incident.js';
 import { labLayout } from './layout.js';
-import { type Progress, silent } from './progress.js';
+import { type Progress, silent, step } from './progress.js';
 import { labStatus } from './status.js';
 import { labUp, type UpOptions } from './up.js';
 
@@ -31,6 +34,15 @@ export const DRILL_STEPS: DrillStep[] = [
   { id: 'up', title: 'Build the lab', run: (c) => labUp({ ...c.options, dir: c.dir, progress: c.progress }) },
   { id: 'incident', title: 'The incident', run: (c) => labIncident({ dir: c.dir, progress: c.progress }) },
   { id: 'status', title: 'Lab status after the incident', run: (c) => labStatus({ dir: c.dir }) },
+  { id: 'probe', title: 'Probe every recovery source', run: (c) => step(c.progress, 'probe', 'Probe every recovery source', () => drillProbe(c.dir), (r) => `best: ${r.ranking[0] ?? 'none'}`) },
+  { id: 'locate', title: 'Locate the destructive transaction in WAL', run: (c) => step(c.progress, 'locate', 'Locate the destructive transaction in WAL', () => drillLocate(c.dir), (r) => `${r.events.length} event(s)`) },
+  { id: 'recover', title: 'Recover the lost tables into a side schema', run: (c) => step(c.progress, 'recover', 'Recover the lost tables into a side schema (undrop recover --yes)', () => drillRecover(c.dir, c.progress), (r) => `from ${r.source} into ${r.schema}`) },
+  {
+    id: 'score',
+    title: 'Score against the ground truth',
+    run: (c) =>
+      step(c.progress, 'score', 'Score against the ground truth (truth.json)', () => drillScore(c.dir, (c.results.incident as { truth: Truth }).truth, c.results.recover as RecoverDocument), (r) => (r.exact ? 'every row back, checksums equal' : `${r.rowsMissing} rows missing`)),
+  },
 ];
 
 export interface DrillResult {

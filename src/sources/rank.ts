@@ -12,6 +12,14 @@ export function compareResults(a: ProbeResult, b: ProbeResult): number {
   const ua = a.status === 'unusable' ? 1 : 0;
   const ub = b.status === 'unusable' ? 1 : 0;
   if (ua !== ub) return ua - ub;
+  // Against a known target, what counts is how much each would lose: a WAL
+  // archive that reaches past the incident is as new as the target, no newer.
+  const lossA = a.lossWindowMs;
+  const lossB = b.lossWindowMs;
+  if (lossA != null && lossB != null && lossA !== lossB) return lossA - lossB;
+  if (lossA != null && lossB != null) {
+    return statusRank(a.status) - statusRank(b.status) || (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9) || a.name.localeCompare(b.name);
+  }
   const ta = pointTime(a.recoveryPoint);
   const tb = pointTime(b.recoveryPoint);
   if (ta !== tb) {

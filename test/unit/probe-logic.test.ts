@@ -141,6 +141,13 @@ describe('ranking and aggregation', () => {
     const t = '2026-06-01T00:00:00Z';
     expect(rankResults([r('p', 'usable', t, 'pitr'), r('rep', 'usable', t, 'delayed-replica'), r('deg', 'degraded', t, 'delayed-replica')]).map((x) => x.name)).toEqual(['rep', 'p', 'deg']);
   });
+  it('against a target, ranks by what each source would lose, not by how far its WAL reaches', () => {
+    const pitr = { ...r('pitr', 'usable', '2026-06-01T00:10:00Z', 'pitr'), lossWindowMs: 0 };
+    const replica = { ...r('replica', 'usable', '2026-06-01T00:00:00Z', 'delayed-replica'), lossWindowMs: 4000 };
+    const dump = { ...r('dump', 'usable', '2026-05-31T00:00:00Z'), lossWindowMs: 86_400_000 };
+    expect(rankResults([dump, replica, pitr]).map((x) => x.name)).toEqual(['pitr', 'replica', 'dump']);
+    expect(rankResults([{ ...pitr }, { ...replica, lossWindowMs: 0 }]).map((x) => x.name)).toEqual(['replica', 'pitr']);
+  });
   it('degrades a source whose newest item is broken, and keeps the item findings', () => {
     const agg = aggregateItems(
       [

@@ -12,6 +12,13 @@ import { labIncident, type Truth } from '../../lab/incident.js';
 import { labStatus, type LabStatus } from '../../lab/status.js';
 import { labDown, type DownResult } from '../../lab/down.js';
 import { runDrill } from '../../lab/drill.js';
+import type { DrillScore } from '../../lab/drill-recovery.js';
+import type { LocateResult } from '../../recovery/locate/index.js';
+import type { RecoverDocument } from '../../recovery/recover-incident.js';
+import type { ProbeReport } from '../../sources/probe-all.js';
+import { printHuman as printLocate } from './locate.js';
+import { humanReport } from './probe.js';
+import { humanSummary } from './recover.js';
 import { listScenarios, type Scenario } from '../../lab/scenarios.js';
 import type { LabState } from '../../lab/state.js';
 import { labDsn } from '../../lab/inventory.js';
@@ -158,6 +165,25 @@ export const registerLab: RegisterCommand = (program, ctx: () => Context) => {
       if (st) {
         say('');
         printStatus(st);
+      }
+      const probe = r.results.probe as ProbeReport | undefined;
+      if (probe) {
+        say('');
+        say('Probe (newest recovery point first):');
+        for (const l of humanReport(probe)) say(l);
+      }
+      const loc = r.results.locate as LocateResult | undefined;
+      if (loc) {
+        say('');
+        printLocate(loc);
+      }
+      const rec = r.results.recover as RecoverDocument | undefined;
+      if (rec) for (const l of humanSummary(rec)) say(l);
+      const score = r.results.score as DrillScore | undefined;
+      if (score) {
+        say('');
+        say(score.exact ? `Score: every lost row is back (source ${score.source}); checksums equal truth.json.` : `Score: ${score.rowsMissing} rows of the pre-incident state are missing (source ${score.source}).`);
+        for (const t of score.tables) say(`  ${t.name.padEnd(28)} ${String(t.recoveredRows).padStart(9)} / ${String(t.expectedRows).padStart(9)} rows  ${t.checksumEqual ? 'checksum equal' : 'checksum differs'}`);
       }
       say('');
       say(`Drill finished in ${formatDuration(r.durationMs)}: ${r.steps.map((s) => `${s.id} ${formatDuration(s.durationMs)}`).join(', ')}.`);
