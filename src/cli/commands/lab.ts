@@ -144,7 +144,7 @@ export const registerLab: RegisterCommand = (program, ctx: () => Context) => {
     else printDown(r);
   });
 
-  buildOpts(dirOpt(lab.command('drill').description('a drill: lab up, incident, status, then lab down (unless --keep-lab)')))
+  buildOpts(dirOpt(lab.command('drill').description('a full drill: lab up, the incident, probe, locate, recover into a side schema, score against truth.json, then lab down (unless --keep-lab)')))
     .option('--keep-lab', 'leave the lab running at the end')
     .action(async (o: { dir: string; scenario: string; scale?: number; delay?: string; tcp?: boolean; keepLab?: boolean }) => {
       const c = ctx();
