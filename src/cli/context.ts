@@ -1,5 +1,7 @@
 // Global options of the contract, resolved once for every command.
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { usageError } from '../errors.js';
 import { setPgBin } from '../postgres/binaries.js';
 import { setWorkDir } from '../postgres/instance.js';
 import { setServerOsUser } from '../postgres/os-user.js';
@@ -28,7 +30,13 @@ export interface Context {
 
 export function makeContext(o: GlobalOptions): Context {
   setOutputMode({ json: !!o.json, debug: !!o.debug });
-  setPgBin(o.pgBin ? resolve(o.pgBin) : undefined);
+  const pgBin = o.pgBin ? resolve(o.pgBin) : undefined;
+  // A wrong flag is the user's mistake, not a source's: refuse it up front rather than
+  // letting each probe report it as an unusable backup (and still exit 0).
+  if (pgBin !== undefined && !(existsSync(pgBin) && statSync(pgBin).isDirectory())) {
+    throw usageError('PG_BIN_INVALID', `--pg-bin ${pgBin}: no such folder.`, 'Point --pg-bin at the folder that holds pg_ctl, initdb and pg_dump (for example /usr/lib/postgresql/15/bin).');
+  }
+  setPgBin(pgBin);
   setWorkDir(o.workDir);
   setServerOsUser(o.osUser);
   return {
