@@ -5,8 +5,8 @@
 import { failure, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
-import { connect } from '../postgres/connect.js';
-import { type ConnParams, resolveConnParams } from '../postgres/conninfo.js';
+import { connect, withClient } from '../postgres/connect.js';
+import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
 import { type TableName, displayName } from '../postgres/identifiers.js';
 import { pauseReplay, readPauseState } from '../sources/delayed-replica/pause.js';
 import { RESUME_SQL } from '../sources/delayed-replica/materialize.js';
@@ -17,6 +17,7 @@ import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { locateIncident } from './locate/index.js';
 import { type PromotePlan, copyBackVerifyPromote } from './recover.js';
 import { recoverJson } from './report.js';
+import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, resolveExplicit } from './target.js';
 
 export interface RecoverOptions {
@@ -68,6 +69,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const paused = await log.step(`pause ${r.name}`, () => ui.step(`Pausing replay on delayed replica ${r.name}`, () => pauseIfDelayed(r, database)));
       if (paused) nextSteps.push(`Resume replay on ${r.name} when the data is safe: psql "${r.dsn}" -c "${RESUME_SQL}" (its delay window restarts).`);
     }
+
+    // Production must be reachable (and the side schema name free) before anything long runs:
+    // a wrong DSN found only at copy back wastes the whole materialize.
+    await log.step('check production', () => checkProduction(prod, o.schema));
 
     // 2. The exact target.
     const target = await log.step('find the target', () => ui.step('Finding the destructive transaction in WAL', (p) => resolveTarget(o, prod, p)));
@@ -166,6 +171,21 @@ async function pauseIfDelayed(r: { dsn: string; name: string }, database: string
   } finally {
     await c.end().catch(() => {});
   }
+}
+
+async function checkProduction(prod: ConnParams, schema: string | undefined): Promise<void> {
+  const name = schema === undefined ? undefined : sideSchemaName(schema);
+  await withClient(
+    prod,
+    async (c) => {
+      if (name === undefined) return;
+      const r = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name]);
+      if (r.rowCount) {
+        throw usageError('SIDE_SCHEMA_EXISTS', `Schema ${name} already exists in production (${describeConn(prod)}); it is never overwritten.`, 'Choose another name with --schema, or drop the old side schema once you no longer need it.');
+      }
+    },
+    { applicationName: 'undrop recover', statementTimeoutMs: 10_000 },
+  );
 }
 
 async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<ResolvedTarget> {
