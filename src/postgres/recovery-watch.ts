@@ -2,7 +2,8 @@
 // returns as soon as read-only connections are accepted — long before a
 // recovery target is reached — so the server log and pg_is_in_recovery()
 // are watched until the instance is promoted, or fails.
-import { failure } from '../errors.js';
+import { UndropError, failure } from '../errors.js';
+import { segmentName, segnoOfLsn } from './lsn.js';
 import { sleep } from '../util/time.js';
 import { withClient } from './connect.js';
 import type { TempInstance } from './instance.js';
@@ -39,9 +40,43 @@ export function parseRecoveryLog(log: string): Omit<RecoveryOutcome, 'durationMs
 
 /** Pure: the WAL segment restore_command could not provide last, if any. */
 export function missingSegmentFromLog(log: string): string | undefined {
-  const names = [...log.matchAll(/([0-9A-F]{24})['"]?: No such file or directory/g)].map((m) => m[1]!);
-  const notHistory = names.filter((n) => !n.endsWith('.history'));
-  return notHistory.pop();
+  const names = [...log.matchAll(/([0-9A-F]{24})['"]?: No such file or directory|unable to find ([0-9A-F]{24})/g)].map((m) => (m[1] ?? m[2])!);
+  return names.pop();
+}
+
+/** When restore_command says nothing useful: the segment after the last one replayed. */
+export function segmentAfterRedo(log: string): string | undefined {
+  const redo = parseRecoveryLog(log).redoDoneLsn;
+  const tli = /on timeline ID (\d+)/.exec(log);
+  if (!redo) return undefined;
+  return segmentName(tli ? Number(tli[1]) : 1, segnoOfLsn(redo) + 1n);
+}
+
+/** A recovery that stopped short of its target, as a clear error (missing WAL named when possible). */
+export function recoveryShortError(log: string, logFile: string, cause?: unknown): UndropError | undefined {
+  const short = /recovery ended before configured recovery target was reached/.test(log);
+  const missing = missingSegmentFromLog(log) ?? (short ? segmentAfterRedo(log) : undefined);
+  if (!short && !missing) return undefined;
+  return failure(
+    missing ? 'WAL_SEGMENT_MISSING' : 'RECOVERY_FAILED',
+    missing ? `Recovery ended before the target was reached: WAL segment ${missing} is missing from the archive.` : 'Recovery ended before the target was reached.',
+    {
+      hint: missing
+        ? `Find ${missing} (another archive copy, the primary's pg_wal, a replica's pg_wal) and add it to the archive, or choose a source whose recovery point lies before the gap.`
+        : `See the server log ${logFile}.`,
+      details: fatalLines(log),
+      cause,
+    },
+  );
+}
+
+/** Start an instance that is about to do archive recovery; a start that dies in recovery becomes a clear error. */
+export async function startRecovery(inst: TempInstance): Promise<void> {
+  try {
+    await inst.start();
+  } catch (e) {
+    throw recoveryShortError(await inst.log(), inst.logFile, e) ?? e;
+  }
 }
 
 function fatalLines(log: string): string[] {
@@ -63,19 +98,7 @@ export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: numb
   while (Date.now() < deadline) {
     const log = await inst.log();
     if (/recovery ended before configured recovery target was reached/.test(log) || /startup process .* exited with exit code/.test(log) || /shutting down due to startup process failure/.test(log)) {
-      const missing = missingSegmentFromLog(log);
-      throw failure(
-        missing ? 'WAL_SEGMENT_MISSING' : 'RECOVERY_FAILED',
-        missing
-          ? `Recovery ended before the target was reached: WAL segment ${missing} is missing from the archive.`
-          : 'Recovery ended before the target was reached.',
-        {
-          hint: missing
-            ? `Find ${missing} (another archive copy, the primary's pg_wal, a replica's pg_wal) and add it to the archive, or choose a source whose recovery point lies before the gap.`
-            : `See the server log ${inst.logFile}.`,
-          details: fatalLines(log),
-        },
-      );
+      throw recoveryShortError(log, inst.logFile) ?? failure('RECOVERY_FAILED', 'Recovery failed.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });
     }
     if (!readPostmasterPid(inst.dataDir) && Date.now() - started > 2000) {
       throw failure('RECOVERY_FAILED', 'The temporary instance stopped during recovery.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });

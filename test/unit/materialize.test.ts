@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { missingSegmentFromLog, parseRecoveryLog } from '../../src/postgres/recovery-watch.js';
+import { missingSegmentFromLog, parseRecoveryLog, recoveryShortError } from '../../src/postgres/recovery-watch.js';
 import { parseCommitLine } from '../../src/postgres/wal-last-commit.js';
 import { dataList, referencedTable, unwantedForeignKeys } from '../../src/sources/dump/restore-list.js';
 import type { TocEntry } from '../../src/sources/dump/toc.js';
@@ -37,6 +37,12 @@ describe('recovery log reading', () => {
   it('names the missing segment, not the timeline history probe', () => {
     expect(missingSegmentFromLog(GAP_LOG)).toBe('000000010000000000000012');
     expect(missingSegmentFromLog(PITR_LOG)).toBeUndefined();
+  });
+  it('names the segment after the last replayed one when restore_command said nothing (pgBackRest)', () => {
+    const log = 'LOG:  starting backup recovery with redo LSN 0/7000028, checkpoint LSN 0/7000060, on timeline ID 1\nLOG:  redo done at 0/11FFE608 system usage: CPU\nFATAL:  recovery ended before configured recovery target was reached\n';
+    expect(recoveryShortError(log, '/x/server.log')).toMatchObject({ code: 'WAL_SEGMENT_MISSING', message: expect.stringContaining('000000010000000000000012') });
+    expect(missingSegmentFromLog('P00   INFO: unable to find 000000010000000000000012 in the archive')).toBe('000000010000000000000012');
+    expect(recoveryShortError(PITR_LOG, '/x')).toBeUndefined();
   });
   it('reads COMMIT records from pg_waldump', () => {
     const line = 'rmgr: Transaction len (rec/tot):     34/    34, tx:      29521, lsn: 0/1663BB28, prev 0/1663BAE8, desc: COMMIT 2026-11-25 01:42:48.900323 UTC';

@@ -22,7 +22,7 @@ import { pgRestoreList } from '../../postgres/programs.js';
 import { pgDumpTables } from '../../postgres/restore-programs.js';
 import { restoreArchive } from '../dump/restore-archive.js';
 import { parseToc } from '../dump/toc.js';
-import { waitForPromotion } from '../../postgres/recovery-watch.js';
+import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { verifyTables } from '../materialize/preflight.js';
 import { targetSettings } from '../pitr/materialize.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -123,7 +123,7 @@ async function recoverCopy(
   });
   await rm(stage, { recursive: true, force: true });
   try {
-    await inst.start();
+    await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: req.onProgress });
     const conn = inst.connParams(req.database);
     const tables = await verifyTables(conn, req.tables, 'The recovered copy of the replica');

@@ -10,7 +10,7 @@ import { TempInstance } from '../../postgres/instance.js';
 import { compareLsn } from '../../postgres/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestInfo } from '../../postgres/programs.js';
-import { waitForPromotion } from '../../postgres/recovery-watch.js';
+import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import type { ResolvedTarget } from '../../recovery/target.js';
 import { shellQuote } from '../../util/redact.js';
@@ -92,7 +92,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   try {
     await inst.configure({ restore_command: archiveGet(inst.dataDir) });
     progress('replaying WAL from the repository');
-    await inst.start();
+    await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress });
     const conn = inst.connParams(req.database);
     const tables = await verifyTables(conn, req.tables, `pgBackRest backup ${set.label}`);

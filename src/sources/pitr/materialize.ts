@@ -8,7 +8,7 @@ import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
-import { missingSegmentFromLog, waitForPromotion } from '../../postgres/recovery-watch.js';
+import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import type { ResolvedTarget } from '../../recovery/target.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace, verifyTables } from '../materialize/preflight.js';
@@ -55,18 +55,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
   if (backup.format === 'tar') await rm(dirname(source), { recursive: true, force: true });
   try {
     progress(`replaying WAL to ${req.target.xid ? `just before transaction ${req.target.xid}` : (req.target.commitLsn ?? req.target.time ?? 'the end of the archive')}`);
-    try {
-      await inst.start();
-    } catch (e) {
-      const missing = missingSegmentFromLog(await inst.log());
-      if (missing) {
-        throw failure('WAL_SEGMENT_MISSING', `Recovery from ${backup.path} cannot reach a consistent state: WAL segment ${missing} is missing.`, {
-          hint: `Add ${missing} to the archive, or use a newer base backup or another source.`,
-          cause: e,
-        });
-      }
-      throw e;
-    }
+    await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress });
     const conn = inst.connParams(req.database);
     const tables = await verifyTables(conn, req.tables, `PITR from ${backup.path}`);
