@@ -72,11 +72,12 @@ export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<P
         'Too late for this replica; use a backup-based source.',
       ),
     );
+  } else if (tgt && (tTime !== null || tLsn) && (paused || s.pauseState === 'pause requested')) {
+    // Frozen where it is: its recovery point is its last replayed commit, not the target.
+    findings.push(info('REPLICA_PAUSED_BEFORE_INCIDENT', 'Replay is paused before the incident: the replica holds the state of its last replayed commit until someone resumes it.'));
   } else if (tgt && (tTime !== null || tLsn)) {
     reachesTarget = true;
-    if (paused) {
-      findings.push(info('REPLICA_PAUSED_BEFORE_INCIDENT', 'Replay is paused before the incident: the replica stays there until someone resumes it.'));
-    } else if (tTime !== null && s.delayMs > 0) {
+    if (tTime !== null && s.delayMs > 0) {
       timeLeftMs = tTime + s.delayMs - nowMs;
       findings.push(
         (timeLeftMs < 5 * 60_000 ? warn : info)(
