@@ -26,3 +26,26 @@ export function formatBytes(n: number): string {
   }
   return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
+
+/**
+ * A timestamp as PostgreSQL programs print it ("2026-11-25 01:28:03 UTC",
+ * "… +02", "… -05:30") → ISO 8601, or null when unparseable.
+ */
+export function parsePgTimestamp(text: string): string | null {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(\S+)?$/.exec(text.trim());
+  if (m) {
+    const zone = m[3];
+    let suffix: string | undefined;
+    if (!zone || /^(UTC|GMT|Z)$/i.test(zone)) suffix = 'Z';
+    else if (/^[+-]\d{1,2}(:?\d{2})?$/.test(zone)) {
+      const z = /^([+-])(\d{1,2}):?(\d{2})?$/.exec(zone)!;
+      suffix = `${z[1]}${z[2]!.padStart(2, '0')}:${z[3] ?? '00'}`;
+    }
+    if (suffix) {
+      const t = Date.parse(`${m[1]}T${m[2]}${suffix}`);
+      return Number.isNaN(t) ? null : new Date(t).toISOString();
+    }
+  }
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? null : new Date(t).toISOString();
+}

@@ -1,5 +1,6 @@
 // `pg_restore -l` output: archive header (creation time, database, server
 // version, format) and the entries (TABLE, TABLE DATA, …).
+import { parsePgTimestamp } from '../../util/time.js';
 
 export interface TocEntry {
   dumpId: number;
@@ -52,24 +53,7 @@ const MULTI = [
 ].sort((a, b) => b.length - a.length);
 
 /** "2026-11-25 01:30:05 UTC" → ISO 8601 (null when unparseable). */
-export function parseTocTime(text: string): string | null {
-  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\s*(\S+)?$/.exec(text.trim());
-  if (m) {
-    const zone = m[3];
-    let suffix: string | null = null;
-    if (!zone || /^(UTC|GMT|Z)$/i.test(zone)) suffix = 'Z';
-    else if (/^[+-]\d{1,2}(:?\d{2})?$/.test(zone)) {
-      const z = /^([+-])(\d{1,2}):?(\d{2})?$/.exec(zone)!;
-      suffix = `${z[1]}${z[2]!.padStart(2, '0')}:${z[3] ?? '00'}`;
-    }
-    if (suffix) {
-      const t = Date.parse(`${m[1]}T${m[2]}${suffix}`);
-      return Number.isNaN(t) ? null : new Date(t).toISOString();
-    }
-  }
-  const t = Date.parse(text);
-  return Number.isNaN(t) ? null : new Date(t).toISOString();
-}
+export const parseTocTime = parsePgTimestamp;
 
 function header(text: string, key: string): string | null {
   const re = new RegExp(`^;\\s+${key}:\\s*(.*)$`, 'm');

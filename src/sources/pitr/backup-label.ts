@@ -2,6 +2,7 @@
 // (<segment>.<offset>.backup): same "KEY: value" layout; the history file
 // adds STOP WAL LOCATION / STOP TIME.
 import { isLsn } from '../../postgres/lsn.js';
+import { parsePgTimestamp } from '../../util/time.js';
 
 export interface BackupLabel {
   startLsn: string | null;
@@ -18,26 +19,8 @@ export interface BackupLabel {
   stopTimeline: number | null;
 }
 
-/** "2026-11-25 01:28:03 UTC" (server's log_timezone; UTC or an offset/abbreviation) → ISO 8601. */
-export function parseLabelTime(text: string | undefined): string | null {
-  if (!text) return null;
-  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\s+(\S+))?$/.exec(text.trim());
-  if (m) {
-    const z = m[3];
-    let suffix: string | undefined;
-    if (!z || /^(UTC|GMT|Z)$/i.test(z)) suffix = 'Z';
-    else if (/^[+-]\d{1,2}(:?\d{2})?$/.test(z)) {
-      const p = /^([+-])(\d{1,2}):?(\d{2})?$/.exec(z)!;
-      suffix = `${p[1]}${p[2]!.padStart(2, '0')}:${p[3] ?? '00'}`;
-    }
-    if (suffix) {
-      const t = Date.parse(`${m[1]}T${m[2]}${suffix}`);
-      if (!Number.isNaN(t)) return new Date(t).toISOString();
-    }
-  }
-  const t = Date.parse(text);
-  return Number.isNaN(t) ? null : new Date(t).toISOString();
-}
+/** Kept under its old name for callers and tests. */
+export const parseLabelTime = (text: string | undefined): string | null => (text ? parsePgTimestamp(text) : null);
 
 function lsnAndFile(v: string | undefined): [string | null, string | null] {
   if (!v) return [null, null];
