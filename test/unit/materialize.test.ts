@@ -97,6 +97,7 @@ describe('choosing what to restore', () => {
       recovery_target_action: 'promote',
       recovery_target_timeline: 'latest',
     });
+    expect(targetSettings({ kind: 'lsn', xid: '822', commitLsn: '0/EA9C168', inclusive: false, origin: 'locate: DROP DATABASE' })).toMatchObject({ recovery_target_lsn: '0/EA9C168' });
     expect(restoreCommandFor({ wal_archive: "/backups/it's wal" })).toBe(`cp '/backups/it'\\''s wal'/%f "%p"`);
   });
 });

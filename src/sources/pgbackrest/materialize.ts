@@ -47,9 +47,9 @@ export function chooseSet(sets: readonly BackrestSet[], target: ResolvedTarget):
 }
 
 function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time'; value: string } | undefined {
-  if (t.xid) return { type: 'xid', value: t.xid };
-  if (t.commitLsn) return { type: 'lsn', value: t.commitLsn };
-  if (t.time) return { type: 'time', value: t.time };
+  if (t.kind === 'xid' && t.xid) return { type: 'xid', value: t.xid };
+  if (t.kind === 'lsn' && t.commitLsn) return { type: 'lsn', value: t.commitLsn };
+  if (t.kind === 'time' && t.time) return { type: 'time', value: t.time };
   return undefined;
 }
 
