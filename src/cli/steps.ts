@@ -1,22 +1,63 @@
 // Visible steps for long flows: an ora spinner on a terminal, plain lines
 // otherwise (CI logs, --json). Confirmations go through one function so the
 // guided flow and --no-input share the same code path.
-import { confirm } from '@inquirer/prompts';
-import ora from 'ora';
+import { confirm, select } from '@inquirer/prompts';
+import type { RecoverUi } from '../recovery/recover-incident.js';
+import ora, { type Ora } from 'ora';
 import { usageError } from '../errors.js';
 import { formatDuration } from '../util/time.js';
 import type { Context } from './context.js';
 import { note } from './output.js';
 
-export interface StepUi {
-  step<T>(title: string, fn: (progress: (msg: string) => void) => Promise<T>): Promise<T>;
-  confirm(message: string, details: string[]): Promise<boolean>;
-  info(message: string): void;
+export type StepUi = RecoverUi;
+
+// The spinner of the running step, paused while a question is on screen.
+let active: Ora | undefined;
+
+async function asking<T>(ask: () => Promise<T>): Promise<T> {
+  const s = active;
+  s?.stop();
+  try {
+    return await ask();
+  } finally {
+    s?.start();
+  }
+}
+
+/** Pickers exist only when undrop may ask; otherwise their flags (--tables, --source) decide. */
+function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource'> {
+  if (!ctx.interactive) return {};
+  const out = { output: process.stderr };
+  return {
+    pickEvent: (events) => asking(() => select(
+        {
+          message: 'Which destructive transaction should be undone? (--tables and --target name it without asking)',
+          choices: events.map((e) => ({
+            value: e,
+            name: `${e.commitTime}  ${e.kind.toUpperCase()}  ${e.relations.map((r) => r.name ?? `file ${r.relfilenode}`).join(', ')}  (xid ${e.xid}${e.rowsLost != null ? `, ${e.rowsLost} rows` : ''})`,
+          })),
+        },
+        out,
+      )),
+    pickSource: (report, best) => asking(() => select(
+        {
+          message: 'Recover from which source? (--source names it without asking)',
+          default: best,
+          choices: report.ranking.map((name) => {
+            const r = report.sources.find((s) => s.name === name)!;
+            const loss = r.lossWindowMs != null ? `, loses ${formatDuration(r.lossWindowMs)}` : '';
+            return { value: name, name: `${name} (${r.kind}) — ${r.status}, recovery point ${r.recoveryPoint?.time ?? 'unknown'}${loss}${name === best ? '  [best]' : ''}`, disabled: r.status === 'unusable' ? 'unusable' : false };
+          }),
+        },
+        out,
+      )),
+  };
 }
 
 export function stepUi(ctx: Context): StepUi {
   const tty = !!process.stderr.isTTY && !ctx.json;
   return {
+    ...pickers(ctx),
     async step(title, fn) {
       const t0 = Date.now();
       if (!tty) {
@@ -26,6 +67,7 @@ export function stepUi(ctx: Context): StepUi {
         return out;
       }
       const spinner = ora({ text: title, stream: process.stderr }).start();
+      active = spinner;
       try {
         const out = await fn((m) => {
           spinner.text = `${title} — ${m}`;
@@ -35,10 +77,14 @@ export function stepUi(ctx: Context): StepUi {
       } catch (e) {
         spinner.fail(`${title} (${formatDuration(Date.now() - t0)})`);
         throw e;
+      } finally {
+        active = undefined;
       }
     },
     async confirm(message, details) {
+      active?.stop();
       for (const d of details) note(`  ${d}`);
+      active?.start();
       if (ctx.yes) {
         note(`${message} yes (--yes)`);
         return true;
@@ -46,10 +92,12 @@ export function stepUi(ctx: Context): StepUi {
       if (!ctx.interactive) {
         throw usageError('CONFIRMATION_NEEDED', `${message} — this needs a confirmation and undrop cannot ask (--no-input or no terminal).`, 'Add --yes to confirm from a script.');
       }
-      return confirm({ message, default: false }, { output: process.stderr });
+      return asking(() => confirm({ message, default: false }, { output: process.stderr }));
     },
     info(message) {
+      active?.stop();
       note(message);
+      active?.start();
     },
   };
 }

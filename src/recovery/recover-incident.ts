@@ -7,14 +7,16 @@ import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
 import { connect, withClient } from '../postgres/connect.js';
 import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
-import { type TableName, displayName } from '../postgres/identifiers.js';
+import { type TableName, displayName, parseTableName } from '../postgres/identifiers.js';
 import { pauseReplay, readPauseState } from '../sources/delayed-replica/pause.js';
 import { RESUME_SQL } from '../sources/delayed-replica/materialize.js';
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
 import { sourceModule } from '../sources/registry.js';
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
-import { locateIncident } from './locate/index.js';
+import type { MergeResult } from './promote-merge.js';
+import type { ReplaceResult } from './promote-replace.js';
+import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
 import { type PromotePlan, copyBackVerifyPromote } from './recover.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
@@ -41,9 +43,24 @@ export interface RecoverUi {
   /** Ask before a production write; false declines. */
   confirm(message: string, details: string[]): Promise<boolean>;
   info(message: string): void;
+  /** Guided flow, when no tables were named: which destructive event to undo (the flag is --tables). */
+  pickEvent?(events: LocatedEvent[]): Promise<LocatedEvent>;
+  /** Guided flow, with --source auto on a terminal: which source to use (default: the best-ranked). */
+  pickSource?(report: ProbeReport, best: string): Promise<string>;
 }
 
-export type RecoverDocument = ReturnType<typeof recoverJson> & { nextSteps: string[] };
+export interface PromoteSummary {
+  mode: 'replace' | 'merge';
+  tables: { name: string; inserted?: number; skipped?: number; conflicts?: number; liveRenamedTo?: string | null }[];
+}
+
+export type RecoverDocument = ReturnType<typeof recoverJson> & { nextSteps: string[]; promoted: PromoteSummary | null };
+
+function promoteSummary(r: { merge?: MergeResult; replace?: ReplaceResult }): PromoteSummary | null {
+  if (r.merge) return { mode: 'merge', tables: r.merge.tables.map((t) => ({ name: t.name, inserted: t.inserted, skipped: t.skipped, conflicts: t.conflicts })) };
+  if (r.replace) return { mode: 'replace', tables: r.replace.tables.map((t) => ({ name: t.name, liveRenamedTo: t.liveRenamedToName })) };
+  return null;
+}
 
 export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise<RecoverDocument> {
   const started = Date.now();
@@ -60,7 +77,6 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
   try {
-    log.record('tables', o.tables.map((t) => displayName(t)));
     log.record('mode', o.mode);
 
     // 1. Seconds matter: a delayed replica moves toward the DROP every minute.
@@ -74,22 +90,33 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // a wrong DSN found only at copy back wastes the whole materialize.
     await log.step('check production', () => checkProduction(prod, o.schema));
 
-    // 2. The exact target.
-    const target = await log.step('find the target', () => ui.step('Finding the destructive transaction in WAL', (p) => resolveTarget(o, prod, p)));
+    // 2. The exact target (and, in the guided flow, the tables: those of the chosen event).
+    let tables = o.tables;
+    let target: ResolvedTarget;
+    if (tables.length === 0) {
+      const picked = await log.step('find the incident', () => ui.step('Finding destructive transactions in WAL', (p) => pickIncident(o, prod, ui, p)));
+      tables = picked.tables;
+      target = picked.target;
+    } else {
+      target = await log.step('find the target', () => ui.step('Finding the destructive transaction in WAL', (p) => resolveTarget(o, prod, p)));
+    }
+    log.record('tables', tables.map((t) => displayName(t)));
     log.record('target', target);
     ui.info(describeTarget(target));
 
     // 3. Probe and rank.
-    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables: o.tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined })));
+    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined })));
     log.record('probes', report.sources);
     log.record('ranking', report.ranking);
-    const choice = chooseSource(o.inventory, report, chosenConfig?.name);
+    let named = chosenConfig?.name;
+    if (!named && ui.pickSource) named = await ui.pickSource(report, chooseSource(o.inventory, report, undefined).config.name);
+    const choice = chooseSource(o.inventory, report, named);
     log.record('chosen', choice.reason);
     ui.info(`Source: ${choice.config.name} (${choice.config.kind}) — ${choice.reason.reason}`);
 
     // 4. Consent before production is written.
     const schemaNote = o.schema ? `schema ${o.schema}` : 'a new schema undrop_<timestamp>';
-    if (!(await ui.confirm(`Copy ${o.tables.map((t) => displayName(t)).join(', ')} from ${choice.config.name} into ${schemaNote} in production (${database})?`, [`Recovery point: ${choice.probe.recoveryPoint?.time ?? 'unknown'}`, 'Nothing live is changed by this step.']))) {
+    if (!(await ui.confirm(`Copy ${tables.map((t) => displayName(t)).join(', ')} from ${choice.config.name} into ${schemaNote} in production (${database})?`, [`Recovery point: ${choice.probe.recoveryPoint?.time ?? 'unknown'}`, 'Nothing live is changed by this step.']))) {
       throw usageError('DECLINED', 'Recovery was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
     }
 
@@ -97,7 +124,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const module = sourceModule(choice.config.kind);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        module.materialize(choice.config as never, { tables: o.tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), onProgress: p }, choice.probe),
+        module.materialize(choice.config as never, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
@@ -113,7 +140,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         sourceName: choice.config.name,
         materialized: m,
         production: prod,
-        tables: o.tables,
+        tables,
         mode: o.mode,
         schema: o.schema,
         workDir: o.workDir,
@@ -134,7 +161,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     }
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: true });
-    return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps };
+    return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
   } catch (e) {
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: false, error: e });
@@ -195,6 +222,21 @@ async function resolveTarget(o: RecoverOptions, production: ConnParams, progress
   return target;
 }
 
+/** Guided flow: list the destructive events, let the person pick one; its tables and target follow. */
+async function pickIncident(o: RecoverOptions, production: ConnParams, ui: RecoverUi, progress: (m: string) => void): Promise<{ tables: TableName[]; target: ResolvedTarget }> {
+  if (!ui.pickEvent) throw usageError('TABLES_REQUIRED', 'recover needs --tables when it cannot ask.', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
+  const r = await locate(o.inventory, { database: production.database, production, workDir: o.workDir, onProgress: progress });
+  if (r.events.length === 0) {
+    throw failure('NO_INCIDENT_FOUND', 'No destructive transaction was found in the WAL.', { hint: 'Name the tables and the target yourself: --tables … --target time:2026-11-25T01:42:00Z (or xid:N, lsn:X/Y).' });
+  }
+  const event = await ui.pickEvent(r.events);
+  const names = event.relations.map((x) => x.name);
+  if (names.some((n) => !n)) {
+    throw usageError('TABLE_NAMES_UNKNOWN', `Transaction ${event.xid} removed files that no catalog could name.`, 'Name the tables yourself with --tables, and pass --target xid:' + event.xid + '.');
+  }
+  return { tables: names.map((n) => parseTableName(n!)), target: eventTarget(event) };
+}
+
 function describeTarget(t: ResolvedTarget): string {
   if (t.kind === 'latest') return 'Target: the newest state every source can reach.';
   const parts = [t.xid ? `just before transaction ${t.xid}` : undefined, t.commitLsn ? `LSN ${t.commitLsn}` : undefined, t.time ? `committed ${t.time}` : undefined].filter(Boolean);
@@ -211,7 +253,7 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
     if (p.status === 'unusable') {
       throw failure('SOURCE_UNUSABLE', `Source ${named} is unusable: ${p.findings.find((f) => f.level === 'error')?.message ?? 'see undrop probe'}`, { hint: 'Run `undrop probe` and choose a usable source, or use --source auto.' });
     }
-    return { probe: p, config: configOf(named), reason: { name: named, reason: `chosen with --source (${p.status})` } };
+    return { probe: p, config: configOf(named), reason: { name: named, reason: `chosen by name (${p.status})` } };
   }
   const candidates = report.ranking.map((n) => byName.get(n)).filter((p): p is ProbeResult => !!p && p.status !== 'unusable');
   const best = candidates.find((p) => p.status === 'usable') ?? candidates[0];

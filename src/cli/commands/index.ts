@@ -5,7 +5,7 @@ import { registerPlaybook } from './playbook.js';
 import { registerLocate } from './locate.js';
 import { registerLab } from './lab.js';
 import { registerProbe } from './probe.js';
-import { registerRecover } from './recover.js';
+import { registerGuided, registerRecover } from './recover.js';
 
 export type RegisterCommand = (program: Command, ctx: () => Context) => void;
 
@@ -15,4 +15,5 @@ export const commands: RegisterCommand[] = [
   registerLab,
   registerProbe,
   registerRecover,
+  registerGuided,
 ];

@@ -1,3 +1,4 @@
+import { select } from '@inquirer/prompts';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { usageError } from '../../errors.js';
@@ -12,7 +13,7 @@ import type { Context } from '../context.js';
 import { printJson, say } from '../output.js';
 import { stepUi } from '../steps.js';
 
-interface RecoverFlags {
+export interface RecoverFlags {
   tables?: string;
   source: string;
   target?: string;
@@ -38,37 +39,63 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
     .action(async (flags: RecoverFlags) => {
-      const c = ctx();
-      if (!flags.tables) throw usageError('TABLES_REQUIRED', 'recover needs --tables.', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
-      const tables = parseTableList(flags.tables);
-      const target = parseTargetSpec(flags.target);
-      const lockTimeoutMs = Number(flags.lockTimeout);
-      if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
-      const ui = stepUi(c);
-      if (!c.yes && !c.interactive) {
-        // Fail before anything happens, not halfway.
-        throw usageError('CONFIRMATION_NEEDED', 'recover writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
-      }
-      const inv = await loadInventory(c.configFlag);
-      const doc = await recoverIncident(
-        {
-          inventory: inv,
-          tables,
-          database: flags.database,
-          source: flags.source,
-          target,
-          mode: flags.mode,
-          schema: flags.schema,
-          keep: !!flags.keep,
-          workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
-          lockTimeoutMs,
-          recreateForeignKeys: !!flags.recreateForeignKeys,
-        },
-        ui,
-      );
-      if (c.json) printJson(doc);
-      else for (const l of humanSummary(doc)) say(l);
+      await runRecover(ctx(), flags);
     });
+}
+
+/** `undrop recover` and the guided flow (`undrop` on a terminal): one code path; every prompt has its flag. */
+export async function runRecover(c: Context, flags: RecoverFlags): Promise<void> {
+  if (!flags.tables && !c.interactive) throw usageError('TABLES_REQUIRED', 'recover needs --tables when it cannot ask (--no-input or no terminal).', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
+  const tables = flags.tables ? parseTableList(flags.tables) : [];
+  const target = parseTargetSpec(flags.target);
+  const lockTimeoutMs = Number(flags.lockTimeout);
+  if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
+  const ui = stepUi(c);
+  if (!c.yes && !c.interactive) {
+    // Fail before anything happens, not halfway.
+    throw usageError('CONFIRMATION_NEEDED', 'recover writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
+  }
+  const inv = await loadInventory(c.configFlag);
+  const doc = await recoverIncident(
+    {
+      inventory: inv,
+      tables,
+      database: flags.database,
+      source: flags.source,
+      target,
+      mode: flags.mode,
+      schema: flags.schema,
+      keep: !!flags.keep,
+      workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
+      lockTimeoutMs,
+      recreateForeignKeys: !!flags.recreateForeignKeys,
+    },
+    ui,
+  );
+  if (c.json) printJson(doc);
+  else for (const l of humanSummary(doc)) say(l);
+}
+
+export function registerGuided(program: Command, ctx: () => Context): void {
+  program.action(async () => {
+    const c = ctx();
+    if (!c.interactive) {
+      throw usageError('GUIDED_NEEDS_TERMINAL', 'undrop without a command is the guided recovery, and it needs a terminal to ask questions.', 'Run a command instead (undrop --help), for example: undrop recover --tables … --yes');
+    }
+    const mode = await select<RecoverMode>(
+      {
+        message: 'After the recovered tables are copied into a side schema and verified: (--mode)',
+        default: 'side-schema',
+        choices: [
+          { value: 'side-schema', name: 'stop there: compare and decide later (nothing live changes)' },
+          { value: 'merge', name: 'merge: insert the recovered rows missing from the live tables, by primary key' },
+          { value: 'replace', name: 'replace: rename the live tables aside (never dropped) and move the recovered ones in' },
+        ],
+      },
+      { output: process.stderr },
+    );
+    await runRecover(c, { source: 'auto', mode, lockTimeout: '5000' });
+  });
 }
 
 export function humanSummary(d: RecoverDocument): string[] {
@@ -78,6 +105,13 @@ export function humanSummary(d: RecoverDocument): string[] {
     `Mode: ${d.mode}; side schema: ${d.schema}`,
   ];
   for (const t of d.tables) out.push(`  ${t.name.padEnd(32)} → ${t.recoveredAs.padEnd(44)} ${String(t.rows).padStart(10)} rows  checksum equal`);
+  for (const t of d.promoted?.tables ?? []) {
+    out.push(
+      d.promoted!.mode === 'merge'
+        ? `  merged into ${t.name}: ${t.inserted} rows inserted, ${t.skipped} already there (kept)${t.conflicts ? `, ${t.conflicts} left out on another unique key` : ''}`
+        : `  ${t.name} is now the recovered table${t.liveRenamedTo ? `; the live one was renamed to ${t.liveRenamedTo}` : ''}`,
+    );
+  }
   out.push(`Report: ${d.report}`);
   for (const n of d.nextSteps) out.push(`Next: ${n}`);
   return out;
