@@ -15,6 +15,13 @@ describe('CLI frame', () => {
     expect(doc.playbooks.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['pitr', 'dump', 'snapshot', 'delayed-replica', 'incident']));
   });
 
+  it('without a command and without a terminal, says the guided flow needs one (exit 2)', async () => {
+    const r = await undrop([]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/GUIDED_NEEDS_TERMINAL/);
+    expect(r.stderr).toMatch(/^HINT: /m);
+  });
+
   it('refuses an unknown option with exit 2', async () => {
     const r = await undrop(['--bogus']);
     expect(r.exitCode).toBe(2);
