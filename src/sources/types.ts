@@ -84,6 +84,12 @@ export interface MaterializeRequest {
   workDir: string;
   /** A WAL archive folder from the inventory (a pitr source), for recovering copies. */
   walArchive?: string;
+  /**
+   * PITR: restore only `database` (plus global/ and the system databases) and
+   * leave the other databases' files sparse, as pgBackRest's --db-include does.
+   * Default true; falls back to a full restore (with a note) when unsure.
+   */
+  selective?: boolean;
   onProgress?: (message: string) => void;
 }
 

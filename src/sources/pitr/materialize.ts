@@ -2,18 +2,41 @@
 // the target, replay archived WAL to just before the destructive transaction
 // (recovery_target_xid, exclusive), promote, and prove the tables are there.
 // A target is always set: without one a missing segment is silent data loss.
-import { rm } from 'node:fs/promises';
+// When the tables live in one database, only that database (plus global/ and
+// the system databases) is restored; the others are left sparse (selective.ts).
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
-import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
+import { dataDirMajor, findBinaries, type PgBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import type { ResolvedTarget } from '../../recovery/target.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace, verifyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
-import { chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
+import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
+import {
+  createSparseMembers,
+  extractTarProbe,
+  fullPageWritesProblem,
+  hasTablespaces,
+  listedBaseOids,
+  planSelective,
+  plainBaseOids,
+  plainSelectiveBytes,
+  readPgDatabase,
+  type SelectiveDecision,
+  type SelectivePlan,
+  selectiveNote,
+  type StageStats,
+  stagePlainSelective,
+  type TarMember,
+  tarExcludes,
+  tarMembers,
+  tarSplit,
+  treeBytes,
+} from './selective.js';
 
 export function restoreCommandFor(config: { wal_archive?: string; restore_command?: string }): string {
   if (config.restore_command) return config.restore_command;
@@ -23,13 +46,100 @@ export function restoreCommandFor(config: { wal_archive?: string; restore_comman
 /** recovery_target_* settings for an exact, exclusive target. */
 export function targetSettings(t: ResolvedTarget): Record<string, string | boolean> {
   const base = { recovery_target_inclusive: false, recovery_target_action: 'promote', recovery_target_timeline: 'latest' };
-  if (t.xid) return { ...base, recovery_target_xid: t.xid };
-  if (t.commitLsn) return { ...base, recovery_target_lsn: t.commitLsn };
-  if (t.time) return { ...base, recovery_target_time: t.time };
+  // The kind decides: a DROP DATABASE target is an LSN (its files go before its commit) although its xid is known.
+  if (t.kind === 'xid' && t.xid) return { ...base, recovery_target_xid: t.xid };
+  if (t.kind === 'lsn' && t.commitLsn) return { ...base, recovery_target_lsn: t.commitLsn };
+  if (t.kind === 'time' && t.time) return { ...base, recovery_target_time: t.time };
   return { recovery_target_action: 'promote', recovery_target_timeline: 'latest' };
 }
 
-export async function materializePitr(config: SourceConfigOf<'pitr'>, req: MaterializeRequest, _probe: ProbeResult): Promise<Materialized> {
+interface PreparedRestore {
+  /** Data directory to hand to TempInstance.fromDataDir. */
+  source: string;
+  /** true: copy it (a plain backup, never modified); false: adopt a folder undrop made. */
+  copy: boolean;
+  bin: PgBinaries;
+  plan?: SelectivePlan;
+  notes: string[];
+}
+
+/** Can this backup be restored selectively for `database`? The plan, or why not. */
+async function decideSelective(dir: string, baseOids: number[], major: number, bin: PgBinaries, database: string): Promise<SelectiveDecision> {
+  const rows = await readPgDatabase(dir, major);
+  if (typeof rows === 'string') return { selective: false, reason: rows };
+  const fpw = await fullPageWritesProblem(dir, bin);
+  if (fpw) return { selective: false, reason: `${fpw}: replay could read old pages of the left-out databases` };
+  return planSelective(rows, database, baseOids);
+}
+
+/** Lay the chosen backup out as a data directory, selectively when allowed and safe. */
+async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progress: (m: string) => void): Promise<PreparedRestore> {
+  const wantSelective = req.selective !== false;
+  await mkdir(req.workDir, { recursive: true });
+  const notes: string[] = [];
+  const fullNote = (reason: string) => notes.push(`Full restore (not selective): ${reason}.`);
+  if (backup.format === 'plain') {
+    const bin = await findBinaries(await dataDirMajor(backup.path));
+    if (wantSelective) {
+      const d = (await hasTablespaces(backup.path))
+        ? ({ selective: false, reason: 'the backup has tablespaces (pg_tblspc), which selective restore does not handle' } as const)
+        : await decideSelective(backup.path, await plainBaseOids(backup.path), bin.major, bin, req.database);
+      if (d.selective) {
+        const whole = await treeBytes(backup.path);
+        await assertDiskSpace(req.workDir, await plainSelectiveBytes(backup.path, d.plan), `Restoring base backup ${backup.path} (selective)`);
+        progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn}) selectively: databases ${d.plan.full.join(', ')} in full, ${d.plan.sparse.join(', ')} sparse`);
+        const { dataDir, stats } = await stagePlainSelective(backup.path, req.workDir, d.plan);
+        return { source: dataDir, copy: false, bin, plan: d.plan, notes: [selectiveNote(d.plan, stats, whole)] };
+      }
+      fullNote(d.reason);
+    }
+    await assertDiskSpace(req.workDir, await treeBytes(backup.path), `Restoring base backup ${backup.path}`);
+    progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn})`);
+    return { source: backup.path, copy: true, bin, notes };
+  }
+  // tar / tar.gz
+  const walTarBytes = backup.walTar ? (await stat(backup.walTar)).size * (backup.walTar.endsWith('.gz') ? 4 : 1) : 0;
+  if (wantSelective) {
+    const probeDir = await extractTarProbe(backup.baseTar!, req.workDir);
+    try {
+      const major = await dataDirMajor(probeDir).catch(() => undefined);
+      const bin = major ? await findBinaries(major) : undefined;
+      const others = (await readdir(backup.path)).filter((e) => /^\d+\.tar(\.gz)?$/.test(e));
+      let d: SelectiveDecision;
+      let members: TarMember[] = [];
+      if (!major || !bin) d = { selective: false, reason: `PG_VERSION is missing from ${backup.baseTar}` };
+      else if (others.length) d = { selective: false, reason: `the backup has tablespaces (${others.join(', ')}), which selective restore does not handle` };
+      else {
+        members = (await tarMembers(backup)).members;
+        d = await decideSelective(probeDir, listedBaseOids(members), major, bin, req.database);
+      }
+      if (d.selective) {
+        const plan = d.plan;
+        const split = tarSplit(members, plan);
+        await assertDiskSpace(req.workDir, split.fullBytes + walTarBytes, `Restoring base backup ${backup.path} (selective)`);
+        progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn}) selectively: databases ${plan.full.join(', ')} in full, ${plan.sparse.join(', ')} sparse`);
+        let stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
+        const source = await extractTarBackup(backup, req.workDir, {
+          exclude: tarExcludes(plan),
+          beforeChown: async (data) => {
+            stats = await createSparseMembers(data, split.sparse);
+          },
+        });
+        stats.fullBytes = split.fullBytes;
+        return { source, copy: false, bin: bin!, plan, notes: [selectiveNote(plan, stats, split.fullBytes + stats.sparseBytes)] };
+      }
+      fullNote(d.reason);
+    } finally {
+      await rm(probeDir, { recursive: true, force: true });
+    }
+  }
+  await assertDiskSpace(req.workDir, backup.sizeBytes * 4, `Restoring base backup ${backup.path}`);
+  progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn})`);
+  const source = await extractTarBackup(backup, req.workDir);
+  return { source, copy: false, bin: await findBinaries(await dataDirMajor(source)), notes };
+}
+
+export async function materializePitr(config: SourceConfigOf<'pitr'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
   const backups = await listBaseBackups(config.base_backups);
   const backup = chooseBackup(backups, req.target);
@@ -38,29 +148,49 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
       hint: backups.length ? 'Every backup was taken after the incident; use another source (snapshot, dump).' : 'The folder holds no pg_basebackup output (backup_label or base.tar missing).',
     });
   }
-  await assertDiskSpace(req.workDir, backup.sizeBytes * (backup.format === 'tar' ? 4 : 1), `Restoring base backup ${backup.path}`);
-  progress(`restoring base backup ${backup.path} (${backup.format}, start ${backup.startLsn})`);
-  let source = backup.path;
-  if (backup.format === 'tar') source = await extractTarBackup(backup, req.workDir);
-  const bin = await findBinaries(await dataDirMajor(source));
-  const inst = await TempInstance.fromDataDir(source, {
-    bin,
-    workDir: req.workDir,
-    name: 'pitr',
-    keep: req.keep,
-    recovery: 'recovery',
-    copy: backup.format === 'plain',
-    settings: { restore_command: restoreCommandFor(config), ...targetSettings(req.target), hot_standby: true },
-  });
-  if (backup.format === 'tar') await rm(dirname(source), { recursive: true, force: true });
+  const prepared = await prepareRestore(backup, req, progress);
+  const { plan, bin } = prepared;
+  let inst: TempInstance;
+  try {
+    inst = await TempInstance.fromDataDir(prepared.source, {
+      bin,
+      workDir: req.workDir,
+      name: 'pitr',
+      keep: req.keep,
+      recovery: 'recovery',
+      copy: prepared.copy,
+      settings: {
+        restore_command: restoreCommandFor(config),
+        ...targetSettings(req.target),
+        hot_standby: true,
+        // A worker connecting to a left-out (sparse) database would only fail: keep them out.
+        ...(plan ? { autovacuum: false } : {}),
+      },
+    });
+  } finally {
+    if (!prepared.copy) await rm(dirname(prepared.source), { recursive: true, force: true });
+  }
   try {
     progress(`replaying WAL to ${req.target.xid ? `just before transaction ${req.target.xid}` : (req.target.commitLsn ?? req.target.time ?? 'the end of the archive')}`);
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress });
+    if (plan) {
+      // The database's OID at the recovery point must be one that was restored in full
+      // (a rename or re-create after the backup would otherwise leave it sparse).
+      const r = await inst.query<{ oid: string }>('select oid::text as oid from pg_database where datname = $1', [req.database]);
+      const now = r.rows.map((x) => Number(x.oid));
+      if (now.length && !now.some((o) => plan.full.includes(o))) {
+        await inst.destroy();
+        const again = await materializePitr(config, { ...req, selective: false }, probe);
+        again.notes.unshift(`Selective restore was retried as a full restore: at the recovery point database "${req.database}" has OID ${now.join(', ')}, which the backup's pg_database did not give that name.`);
+        return again;
+      }
+    }
     const conn = inst.connParams(req.database);
     const tables = await verifyTables(conn, req.tables, `PITR from ${backup.path}`);
+    const instance = inst;
     return {
-      instance: inst,
+      instance,
       conn,
       database: req.database,
       recoveryPoint: {
@@ -72,9 +202,10 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
       tables,
       notes: [
         `Restored ${backup.path} and replayed WAL (${Math.round(outcome.durationMs / 100) / 10} s of recovery); ${outcome.stopLine ?? 'recovery ended'}.`,
+        ...prepared.notes,
         ...(outcome.timeline ? [`The temporary instance switched to timeline ${outcome.timeline}; it never archives.`] : []),
       ],
-      release: () => inst.destroy(),
+      release: () => instance.destroy(),
     };
   } catch (e) {
     await inst.destroy();

@@ -2,7 +2,7 @@
 // that ends before the target, and lay one out as a data directory in the
 // work folder (plain: copied; tar/tar.gz: extracted; backup_label kept).
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { failure } from '../../errors.js';
@@ -80,19 +80,25 @@ export function chooseBackup(backups: readonly BaseBackup[], target: ResolvedTar
   });
 }
 
-/** Extract a tar-format backup into a new folder under workDir; returns the data directory. */
-export async function extractTarBackup(b: BaseBackup, workDir: string): Promise<string> {
+/** Extract a tar-format backup into a new folder under workDir; returns the data directory. `exclude`: tar options applied to base.tar only (selective restore). */
+export async function extractTarBackup(b: BaseBackup, workDir: string, o: { exclude?: string[]; beforeChown?: (dataDir: string) => Promise<void> } = {}): Promise<string> {
   const stage = await mkdtemp(join(workDir, 'extract-'));
   const data = join(stage, 'data');
   await mkdir(join(data, 'pg_wal'), { recursive: true });
-  for (const [file, into] of [
-    [b.baseTar!, data],
-    ...(b.walTar ? [[b.walTar, join(data, 'pg_wal')] as const] : []),
-  ] as const) {
-    const r = await execa('tar', ['-xf', file, '-C', into], { reject: false });
-    if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${file} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
+  try {
+    for (const [file, into] of [
+      [b.baseTar!, data],
+      ...(b.walTar ? [[b.walTar, join(data, 'pg_wal')] as const] : []),
+    ] as const) {
+      const r = await execa('tar', [...(file === b.baseTar ? (o.exclude ?? []) : []), '-xf', file, '-C', into], { reject: false });
+      if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${file} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
+    }
+    if (!existsSync(join(data, 'PG_VERSION'))) throw failure('BACKUP_EXTRACT_FAILED', `${b.baseTar} did not contain a data directory.`);
+    if (o.beforeChown) await o.beforeChown(data);
+    await chownForServer(stage);
+  } catch (e) {
+    await rm(stage, { recursive: true, force: true });
+    throw e;
   }
-  if (!existsSync(join(data, 'PG_VERSION'))) throw failure('BACKUP_EXTRACT_FAILED', `${b.baseTar} did not contain a data directory.`);
-  await chownForServer(stage);
   return data;
 }

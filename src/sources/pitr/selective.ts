@@ -1,0 +1,361 @@
+// Selective restore for PITR, as pgBackRest's --db-include does: when the lost
+// tables live in one database, restore that database's base/<oid>/ folder,
+// global/, every folder other than base/ and the system databases (OID <
+// 16384: template1, template0, postgres) in full, and replace every file of
+// the other databases with a sparse file of the same size (their PG_VERSION
+// and pg_filenode.map stay real). Replay stays correct because, with
+// full_page_writes on, the first change to every page after the backup's
+// checkpoint carries a full-page image, so replay never reads an old page of
+// a left-out database; what those databases hold afterwards is garbage, and
+// only the restored ones are read.
+//
+// The name → OID mapping comes from the backup itself (global/1262, see
+// pg-database.ts). Whenever something is uncertain (name not found, the
+// catalog unreadable, full_page_writes off, tablespaces) the caller restores
+// everything and says why: never guess.
+import { existsSync } from 'node:fs';
+import { copyFile, lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { failure } from '../../errors.js';
+import type { PgBinaries } from '../../postgres/binaries.js';
+import { copyTree } from '../../postgres/instance.js';
+import { chownForServer } from '../../postgres/os-user.js';
+import { pgControldata } from '../../postgres/programs.js';
+import { tail } from '../../postgres/run.js';
+import { formatBytes } from '../../util/time.js';
+import { FIRST_NORMAL_OBJECT_ID, type PgDatabaseRow, parsePgDatabase } from './pg-database.js';
+import type { BaseBackup } from './restore.js';
+
+/** Files of a left-out database that stay real copies (PostgreSQL reads them when the database is touched). */
+export const KEEP_REAL = new Set(['PG_VERSION', 'pg_filenode.map']);
+
+export interface SelectivePlan {
+  database: string;
+  /** OIDs named `database` in the backup's pg_database (dead rows included). */
+  matched: number[];
+  /** base/<oid> folders restored in full. */
+  full: number[];
+  /** base/<oid> folders whose files become sparse. */
+  sparse: number[];
+  /** base/<oid> folders no pg_database row names (kept in full, to be safe). */
+  unknown: number[];
+  /** OID → names seen for it (for notes). */
+  names: Map<number, string[]>;
+}
+
+export type SelectiveDecision = { selective: true; plan: SelectivePlan } | { selective: false; reason: string };
+
+/** Pure: which base/ folders to restore in full and which to leave sparse. */
+export function planSelective(rows: readonly PgDatabaseRow[], database: string, baseOids: readonly number[]): SelectiveDecision {
+  const names = new Map<number, string[]>();
+  for (const r of rows) names.set(r.oid, [...new Set([...(names.get(r.oid) ?? []), r.datname])]);
+  const matched = [...new Set(rows.filter((r) => r.datname === database).map((r) => r.oid))].sort((a, b) => a - b);
+  if (!matched.length) return { selective: false, reason: `database "${database}" is not in the backup's pg_database (created after the backup, or renamed)` };
+  const full: number[] = [];
+  const sparse: number[] = [];
+  const unknown: number[] = [];
+  for (const oid of [...baseOids].sort((a, b) => a - b)) {
+    if (oid < FIRST_NORMAL_OBJECT_ID || matched.includes(oid)) full.push(oid);
+    else if (!names.has(oid)) {
+      unknown.push(oid);
+      full.push(oid);
+    } else sparse.push(oid);
+  }
+  if (!matched.some((o) => baseOids.includes(o))) return { selective: false, reason: `base/ of the backup has no folder for database "${database}" (OID ${matched.join(', ')})` };
+  if (!sparse.length) return { selective: false, reason: 'the backup holds no other database to leave out' };
+  return { selective: true, plan: { database, matched, full, sparse, unknown, names } };
+}
+
+// --- full_page_writes ----------------------------------------------------------
+
+/** Pure: the last value a postgresql.conf-style text sets for `name` (case-insensitive), unquoted. */
+export function confSetting(text: string, name: string): string | undefined {
+  let value: string | undefined;
+  const re = new RegExp(`^\\s*${name}\\s*(?:=\\s*|\\s+)('((?:[^']|'')*)'|[^\\s#]+)`, 'i');
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (m) value = m[2] !== undefined ? m[2].replace(/''/g, "'") : m[1];
+  }
+  return value;
+}
+
+/** Pure: is a boolean GUC value "off" (off, false, no, 0, and their unique prefixes)? */
+export function isOff(value: string): boolean {
+  return /^(of|off|f|fa|fal|fals|false|n|no|0)$/i.test(value.trim());
+}
+
+/**
+ * Why replay could read an old page of a left-out database, or undefined when
+ * full_page_writes is on everywhere we can see: postgresql.conf, then
+ * postgresql.auto.conf (read last, so it wins), and the backup's pg_control
+ * ("Latest checkpoint's full_page_writes", the value at its last checkpoint).
+ */
+export async function fullPageWritesProblem(dir: string, bin: PgBinaries | undefined): Promise<string | undefined> {
+  let value: string | undefined;
+  let from = '';
+  for (const f of ['postgresql.conf', 'postgresql.auto.conf']) {
+    const text = await readFile(join(dir, f), 'utf8').catch(() => undefined);
+    const v = text === undefined ? undefined : confSetting(text, 'full_page_writes');
+    if (v !== undefined) {
+      value = v;
+      from = f;
+    }
+  }
+  if (value !== undefined && isOff(value)) return `full_page_writes = ${value} in the backup's ${from}`;
+  if (bin && existsSync(join(dir, 'global', 'pg_control'))) {
+    const cd = await pgControldata(bin, dir).catch(() => undefined);
+    const fpw = cd?.["Latest checkpoint's full_page_writes"];
+    if (fpw !== undefined && fpw !== 'on') return `the backup's pg_control says full_page_writes was ${fpw} at its last checkpoint`;
+  }
+  return undefined;
+}
+
+// --- plain backups ---------------------------------------------------------------
+
+export interface StageStats {
+  /** Bytes of regular files restored as real copies. */
+  fullBytes: number;
+  /** Apparent bytes of the sparse files (what was not written). */
+  sparseBytes: number;
+  sparseFiles: number;
+}
+
+/** Sum of regular file sizes under a path (apparent sizes). */
+export async function treeBytes(path: string): Promise<number> {
+  const st = await lstat(path);
+  if (st.isFile()) return st.size;
+  if (!st.isDirectory()) return 0;
+  let n = 0;
+  for (const e of await readdir(path)) n += await treeBytes(join(path, e));
+  return n;
+}
+
+/** An empty file extended to `size` bytes: holes only, nothing written. */
+export async function createSparse(path: string, size: number, mode = 0o600): Promise<void> {
+  const fh = await open(path, 'w', mode);
+  try {
+    await fh.truncate(size);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function sparseTree(from: string, to: string, stats: StageStats): Promise<void> {
+  const st = await stat(from);
+  await mkdir(to, { mode: st.mode & 0o7777 });
+  for (const e of await readdir(from)) {
+    const src = join(from, e);
+    const dst = join(to, e);
+    const s = await lstat(src);
+    if (s.isDirectory()) await sparseTree(src, dst, stats);
+    else if (s.isFile() && !KEEP_REAL.has(e)) {
+      await createSparse(dst, s.size, s.mode & 0o7777);
+      stats.sparseBytes += s.size;
+      stats.sparseFiles++;
+    } else {
+      await copyTree(src, dst);
+      if (s.isFile()) stats.fullBytes += s.size;
+    }
+  }
+}
+
+/** Numeric folders of base/ in a plain backup. */
+export async function plainBaseOids(backupDir: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const e of await readdir(join(backupDir, 'base')).catch(() => [] as string[])) if (/^\d+$/.test(e)) out.push(Number(e));
+  return out;
+}
+
+/** Bytes a selective copy of a plain backup writes (for the disk preflight). */
+export async function plainSelectiveBytes(backupDir: string, plan: SelectivePlan): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(backupDir)) {
+    if (e !== 'base') n += await treeBytes(join(backupDir, e));
+  }
+  for (const e of await readdir(join(backupDir, 'base'))) {
+    if (/^\d+$/.test(e) && plan.sparse.includes(Number(e))) {
+      for (const k of KEEP_REAL) n += (await stat(join(backupDir, 'base', e, k)).catch(() => ({ size: 0 }))).size;
+    } else n += await treeBytes(join(backupDir, 'base', e));
+  }
+  return n;
+}
+
+/**
+ * Lay out a plain backup as a data directory in a new folder under workDir:
+ * everything copied (reflinks where possible) except the left-out databases'
+ * files, which become sparse. Returns the data directory (adopt it with
+ * TempInstance.fromDataDir(…, {copy: false})).
+ */
+export async function stagePlainSelective(backupDir: string, workDir: string, plan: SelectivePlan): Promise<{ dataDir: string; stats: StageStats }> {
+  const stage = await mkdtemp(join(workDir, 'selective-'));
+  const data = join(stage, 'data');
+  const stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
+  try {
+    await mkdir(data, { mode: 0o700 });
+    for (const e of await readdir(backupDir)) {
+      if (e === 'base') continue;
+      await copyTree(join(backupDir, e), join(data, e));
+      stats.fullBytes += await treeBytes(join(backupDir, e));
+    }
+    const baseSrc = join(backupDir, 'base');
+    await mkdir(join(data, 'base'), { mode: (await stat(baseSrc)).mode & 0o7777 });
+    for (const e of await readdir(baseSrc)) {
+      if (/^\d+$/.test(e) && plan.sparse.includes(Number(e))) await sparseTree(join(baseSrc, e), join(data, 'base', e), stats);
+      else {
+        await copyTree(join(baseSrc, e), join(data, 'base', e));
+        stats.fullBytes += await treeBytes(join(baseSrc, e));
+      }
+    }
+    await chownForServer(stage);
+  } catch (e) {
+    await rm(stage, { recursive: true, force: true });
+    throw e;
+  }
+  return { dataDir: data, stats };
+}
+
+// --- tar backups ------------------------------------------------------------------
+
+/**
+ * Read the few members selective restore needs (pg_database, pg_control,
+ * PG_VERSION, the configuration files) out of base.tar[.gz] into a new folder.
+ * Members that are absent (postgresql.conf on Debian-style clusters) are
+ * simply not there afterwards.
+ */
+export async function extractTarProbe(baseTar: string, workDir: string): Promise<string> {
+  const dir = await mkdtemp(join(workDir, 'tarprobe-'));
+  const members = ['PG_VERSION', 'global/1262', 'global/pg_control', 'postgresql.conf', 'postgresql.auto.conf'];
+  const r = await execa('tar', ['-xf', baseTar, '-C', dir, ...members], { reject: false });
+  if (r.exitCode !== 0) {
+    const bad = String(r.stderr)
+      .split('\n')
+      .filter((l) => l.trim() && !/Not found in archive|Exiting with failure status due to previous errors/.test(l));
+    if (bad.length) {
+      await rm(dir, { recursive: true, force: true });
+      throw failure('BACKUP_EXTRACT_FAILED', `Reading ${baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(bad.join('\n')) });
+    }
+  }
+  return dir;
+}
+
+export interface TarMember {
+  path: string;
+  size: number;
+}
+
+/** Pure: regular files and their sizes from `tar -tvf` output (GNU tar). */
+export function parseTarListing(text: string): TarMember[] {
+  const out: TarMember[] = [];
+  for (const line of text.split('\n')) {
+    // -rw------- postgres/postgres 8192 2026-11-25 01:28 base/16385/1259
+    const m = /^-\S*\s+\S+\s+(\d+)\s+\d{4}-\d\d-\d\d\s+\d\d:\d\d(?::\d\d)?\s+(.+)$/.exec(line);
+    if (m) out.push({ path: m[2]!.replace(/^\.\//, ''), size: Number(m[1]) });
+  }
+  return out;
+}
+
+/** Pure: regular files and sizes from a backup_manifest (main tablespace paths). */
+export function manifestFiles(text: string): TarMember[] {
+  const j = JSON.parse(text) as { Files?: { Path?: string; Size?: number }[] };
+  return (j.Files ?? []).filter((f) => typeof f.Path === 'string' && typeof f.Size === 'number').map((f) => ({ path: f.Path!, size: f.Size! }));
+}
+
+/** Member sizes of base.tar: from backup_manifest next to it when present (no extra pass over the archive), else `tar -tvf`. */
+export async function tarMembers(b: BaseBackup): Promise<{ members: TarMember[]; from: string }> {
+  const manifest = join(b.path, 'backup_manifest');
+  if (existsSync(manifest)) {
+    try {
+      const files = manifestFiles(await readFile(manifest, 'utf8'));
+      if (files.some((f) => f.path === 'global/1262')) return { members: files.filter((f) => !f.path.startsWith('pg_tblspc/')), from: 'backup_manifest' };
+    } catch {
+      /* fall through to the archive itself */
+    }
+  }
+  const r = await execa('tar', ['-tvf', b.baseTar!], { reject: false, maxBuffer: 1024 * 1024 * 1024 });
+  if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Listing ${b.baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
+  return { members: parseTarListing(String(r.stdout)), from: 'tar -tvf' };
+}
+
+/** Numeric base/<oid> folders named by a listing. */
+export function listedBaseOids(members: readonly TarMember[]): number[] {
+  const s = new Set<number>();
+  for (const m of members) {
+    const x = /^base\/(\d+)\//.exec(m.path);
+    if (x) s.add(Number(x[1]));
+  }
+  return [...s];
+}
+
+/** Pure: is this member one of a left-out database's relation files (left sparse)? */
+export function isSparseMember(path: string, sparse: ReadonlySet<number>): boolean {
+  const m = /^base\/(\d+)\/(.+)$/.exec(path);
+  if (!m || !sparse.has(Number(m[1]))) return false;
+  const rest = m[2]!;
+  return /^[0-9]/.test(rest) && !KEEP_REAL.has(rest);
+}
+
+/**
+ * tar --exclude patterns for the left-out databases: their relation files
+ * (names start with a digit: 16390, 16390.1, 16390_fsm…), so PG_VERSION and
+ * pg_filenode.map are still extracted.
+ */
+export function tarExcludes(plan: SelectivePlan): string[] {
+  return ['--anchored', ...plan.sparse.map((oid) => `--exclude=base/${oid}/[0-9]*`)];
+}
+
+/** Bytes a selective extraction writes, and the sparse files to create afterwards. */
+export function tarSplit(members: readonly TarMember[], plan: SelectivePlan): { fullBytes: number; sparse: TarMember[] } {
+  const sparseSet = new Set(plan.sparse);
+  let fullBytes = 0;
+  const sparse: TarMember[] = [];
+  for (const m of members) {
+    if (isSparseMember(m.path, sparseSet)) sparse.push(m);
+    else fullBytes += m.size;
+  }
+  return { fullBytes, sparse };
+}
+
+/** After a tar extraction with tarExcludes(): the left-out files, as sparse files of their listed size. */
+export async function createSparseMembers(dataDir: string, sparse: readonly TarMember[]): Promise<StageStats> {
+  const stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
+  for (const m of sparse) {
+    const p = join(dataDir, m.path);
+    const parent = p.slice(0, p.lastIndexOf('/'));
+    if (!existsSync(parent)) await mkdir(parent, { recursive: true, mode: 0o700 });
+    await createSparse(p, m.size);
+    stats.sparseBytes += m.size;
+    stats.sparseFiles++;
+  }
+  return stats;
+}
+
+// --- notes ------------------------------------------------------------------------
+
+export function selectiveNote(plan: SelectivePlan, stats: StageStats, wholeBytes?: number): string {
+  const label = (oid: number) => {
+    const n = plan.names.get(oid);
+    return n?.length ? `${oid} (${n.join('/')})` : `${oid}`;
+  };
+  const parts = [
+    `Selective restore for database "${plan.database}": base/ ${plan.full.map(label).join(', ')} restored in full${plan.unknown.length ? ` (${plan.unknown.join(', ')} named by no pg_database row, kept to be safe)` : ''}`,
+    `base/ ${plan.sparse.map(label).join(', ')} left as ${stats.sparseFiles} sparse file(s) (their PG_VERSION and pg_filenode.map real): ${formatBytes(stats.fullBytes)} written, ${formatBytes(stats.sparseBytes)} saved${wholeBytes ? ` of ${formatBytes(wholeBytes)}` : ''}`,
+    'the left-out databases are placeholders in the temporary instance: do not read them there (autovacuum is off)',
+  ];
+  return `${parts.join('; ')}.`;
+}
+
+/** Read and parse global/1262 from a data directory or probe folder; a reason string when it cannot be trusted. */
+export async function readPgDatabase(dir: string, major: number): Promise<PgDatabaseRow[] | string> {
+  const buf = await readFile(join(dir, 'global', '1262')).catch(() => undefined);
+  if (!buf) return 'global/1262 (pg_database) is missing from the backup';
+  try {
+    return parsePgDatabase(buf, { major });
+  } catch (e) {
+    return `global/1262 (pg_database) could not be read with certainty: ${(e as Error).message}`;
+  }
+}
+
+export async function hasTablespaces(dir: string): Promise<boolean> {
+  return (await readdir(join(dir, 'pg_tblspc')).catch(() => [] as string[])).length > 0;
+}
