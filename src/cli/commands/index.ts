@@ -6,6 +6,7 @@ import { registerLocate } from './locate.js';
 import { registerLab } from './lab.js';
 import { registerProbe } from './probe.js';
 import { registerGuided, registerRecover } from './recover.js';
+import { registerVerify } from './verify.js';
 
 export type RegisterCommand = (program: Command, ctx: () => Context) => void;
 
@@ -15,5 +16,6 @@ export const commands: RegisterCommand[] = [
   registerLab,
   registerProbe,
   registerRecover,
+  registerVerify,
   registerGuided,
 ];

@@ -11,7 +11,7 @@ import { pgRestoreSql } from '../../postgres/programs.js';
 import { pgRestoreInto } from '../../postgres/restore-programs.js';
 import { tail } from '../../postgres/run.js';
 import { dataList, listLine, unwantedForeignKeys } from './restore-list.js';
-import type { Toc } from './toc.js';
+import { type Toc, tocTables } from './toc.js';
 
 export async function restoreArchive(
   bin: PgBinaries,
@@ -23,7 +23,8 @@ export async function restoreArchive(
   notes: string[],
   progress: (m: string) => void,
 ): Promise<void> {
-  const wanted = tables.map((t) => ({ schema: t.schema ?? 'public', name: t.name }));
+  // No tables named (a restore test): every table of the dump.
+  const wanted = tables.length ? tables.map((t) => ({ schema: t.schema ?? 'public', name: t.name })) : tocTables(toc).map((t) => ({ schema: t.schema, name: t.name }));
   await mkdir(listDir, { recursive: true });
   const listPath = (n: string) => join(listDir, n);
 

@@ -1,0 +1,40 @@
+// `undrop verify` catches the seed's silent failure before any incident: the
+// newest "dumps" are error messages, so the dump source is unhealthy (exit 3)
+// although an old dump still restores; the other sources really restore.
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDown } from '../../src/lab/down.js';
+import { labLayout } from '../../src/lab/layout.js';
+import { labUp } from '../../src/lab/up.js';
+import { undrop } from '../cli.js';
+import { testWorkDir } from '../helpers.js';
+
+const root = mkdtempSync(join(testWorkDir(), 'verify-'));
+chmodSync(root, 0o755);
+const dir = join(root, 'lab');
+
+beforeAll(async () => {
+  await labUp({ dir, scale: 2000, scenario: 'seed' });
+}, 300_000);
+
+afterAll(async () => {
+  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
+});
+
+describe('undrop verify on the seed scenario', () => {
+  it('restores every source, and exits 3 because the newest dumps are error messages', async () => {
+    const r = await undrop(['--json', '-c', join(dir, 'undrop.yaml'), 'verify']);
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(3);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.healthy).toBe(false);
+    const byName = Object.fromEntries(doc.sources.map((s: { name: string }) => [s.name, s]));
+    expect(byName.dumps).toMatchObject({ ok: false, checked: 'restored', probeStatus: 'degraded' });
+    expect(byName.dumps.problems.map((p: { code: string }) => p.code)).toContain('DUMP_ERROR_TEXT');
+    expect(byName.dumps.tables.find((t: { name: string }) => t.name === 'public.shipments').rows).toBeGreaterThan(0);
+    expect(byName.snapshot).toMatchObject({ ok: true, checked: 'restored' });
+    expect(byName.snapshot.tables.length).toBeGreaterThanOrEqual(3);
+    expect(byName.pitr.error).toBeUndefined();
+    expect(byName.pitr.tables.find((t: { name: string }) => t.name === 'public.shipments').rows).toBeGreaterThan(0);
+  });
+});
