@@ -2,9 +2,9 @@
 // invalid YAML, an unknown source kind, --pg-bin pointing nowhere, an
 // unreachable production. Each is one paragraph (message, details, HINT),
 // the contract's exit code, and no stack trace; --json gets an error document.
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, undrop } from '../cli.js';
 import { testWorkDir } from '../helpers.js';
 
@@ -71,6 +71,8 @@ beforeAll(() => {
   mkdirSync(work, { recursive: true });
   writeFileSync(join(dumps, 'nightly.sql'), plainDump());
 });
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('bad input through the CLI', () => {
   it('a missing config file: exit 2, names the file, hints -c / UNDROP_CONFIG', async () => {
