@@ -2,9 +2,9 @@
 // Generates ≥ 1 GB of WAL in a throwaway instance that archives into a temp
 // folder (or reuses --wal-dir), then times:
 //   bare      pg_waldump over every segment, output discarded (the baseline)
-//   filtered  pg_waldump with locate's resource-manager filter, output discarded
 //   locate    the full locate scan (pg_waldump + parsing + event detection)
-// and samples the peak RSS of this process during the locate scan.
+// N times each, interleaved, and samples the peak RSS of this process during
+// the locate scans.
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -12,7 +12,7 @@ import { findBinaries } from '../postgres/binaries.js';
 import { TempInstance, defaultWorkDir } from '../postgres/instance.js';
 import { chownForServer } from '../postgres/os-user.js';
 import { listSegments } from '../postgres/waldump.js';
-import { LOCATE_RMGRS, scanWal } from '../recovery/locate/scan.js';
+import { scanWal } from '../recovery/locate/scan.js';
 
 export interface LocateBenchOptions {
   /** Bytes of WAL to generate (default 1.1 GB). */
@@ -29,11 +29,20 @@ export interface LocateBenchResult {
   walBytes: number;
   segments: number;
   records: number;
+  /** Best of N: bare `pg_waldump … > /dev/null` over the same segments. */
   bareMs: number;
-  filteredMs: number;
+  /** Best of N: the full locate scan (pg_waldump + parsing + event detection). */
   locateMs: number;
-  /** locate / bare pg_waldump. */
+  /** locate / bare pg_waldump, best of N each. */
   ratio: number;
+  /** Median of the per-run ratios (each run times both back to back). */
+  ratioMedian: number;
+  bareRunsMs: number[];
+  locateRunsMs: number[];
+  /** pg_waldump's own CPU time in the bare run (best). */
+  bareCpuMs: number;
+  /** This process's CPU time during a locate scan (best): parsing and detection, not pg_waldump's. */
+  locateCpuMs: number;
   rssStartMb: number;
   rssPeakMb: number;
   maxOpenTransactions: number;
@@ -47,7 +56,7 @@ async function dirBytes(dir: string): Promise<number> {
 }
 
 /** Make ≥ walBytes of archived WAL: bulk inserts, updates and deletes, plus a few incidents. */
-async function generateWal(workDir: string, walBytes: number, log: (l: string) => void): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+export async function generateWal(workDir: string, walBytes: number, log: (l: string) => void): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const bin = await findBinaries();
   await mkdir(workDir, { recursive: true });
   const dir = await mkdtemp(join(workDir, 'bench-wal-'));
@@ -89,15 +98,27 @@ async function generateWal(workDir: string, walBytes: number, log: (l: string) =
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-async function timeBare(dir: string, rmgrs: string[] | undefined): Promise<number> {
+/** Bare `pg_waldump … > /dev/null` over the segments: wall ms and pg_waldump's own CPU ms (the shell's `times`). */
+async function timeBare(dir: string, rmgrs?: string[]): Promise<{ wallMs: number; cpuMs: number }> {
   const bin = await findBinaries();
   const segs = (await listSegments(dir)).filter((s) => !s.name.endsWith('.partial'));
   const args = ['-p', dir, ...(rmgrs ?? []).flatMap((r) => ['-r', r]), segs[0]!.name, segs[segs.length - 1]!.name];
   const started = process.hrtime.bigint();
   // Output discarded by the shell, as `pg_waldump … > /dev/null` would.
-  await execa('sh', ['-c', `"$0" "$@" > /dev/null 2>&1; true`, bin.path('pg_waldump'), ...args], { reject: false });
-  return Number(process.hrtime.bigint() - started) / 1e6;
+  const r = await execa('sh', ['-c', `"$0" "$@" > /dev/null 2>&1; times`, bin.path('pg_waldump'), ...args], { reject: false });
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  return { wallMs, cpuMs: childCpuMs(String(r.stdout ?? '')) };
 }
+
+/** The children line of sh's `times` ("0m4.820s 0m0.630s") → user + sys ms. */
+export function childCpuMs(times: string): number {
+  const line = times.trim().split('\n').pop() ?? '';
+  let ms = 0;
+  for (const m of line.matchAll(/(\d+)m([\d.]+)s/g)) ms += (Number(m[1]) * 60 + Number(m[2])) * 1000;
+  return Math.round(ms);
+}
+
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 export async function benchLocate(o: LocateBenchOptions = {}): Promise<LocateBenchResult> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
@@ -115,49 +136,75 @@ export async function benchLocate(o: LocateBenchOptions = {}): Promise<LocateBen
     const walBytes = segs.reduce((a, s) => a + s.size, 0);
     // Warm the page cache once so every run reads from memory.
     await timeBare(dir, ['XLOG']);
-    // Best of N, interleaved, so a busy machine hurts every contender alike.
-    const runs = o.runs ?? 3;
-    let bareMs = Infinity;
-    let filteredMs = Infinity;
-    let locateMs = Infinity;
+    // N runs of each, interleaved (alternating which goes first) so a busy machine hurts both alike; best of N compared.
+    const runs = Math.max(1, o.runs ?? 3);
+    const bareRuns: number[] = [];
+    const bareCpu: number[] = [];
+    const locateRuns: number[] = [];
+    const locateCpu: number[] = [];
     const rssStart = process.memoryUsage().rss;
     let rssPeak = rssStart;
     let r: Awaited<ReturnType<typeof scanWal>> | undefined;
-    for (let i = 0; i < runs; i++) {
-      bareMs = Math.min(bareMs, await timeBare(dir, undefined));
-      filteredMs = Math.min(filteredMs, await timeBare(dir, LOCATE_RMGRS));
+    const timeLocate = async () => {
       const timer = setInterval(() => {
         rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
       }, 50);
+      const cpu = process.cpuUsage();
       const started = process.hrtime.bigint();
-      r = await scanWal({ dir, threshold: 1000, since: '0/0' });
-      locateMs = Math.min(locateMs, Number(process.hrtime.bigint() - started) / 1e6);
-      clearInterval(timer);
-      log(`  run ${i + 1}: bare ${(bareMs / 1000).toFixed(1)} s, locate ${(locateMs / 1000).toFixed(1)} s (best so far)`);
+      try {
+        r = await scanWal({ dir: dir!, threshold: 1000, since: '0/0' });
+      } finally {
+        clearInterval(timer);
+      }
+      locateRuns.push(Number(process.hrtime.bigint() - started) / 1e6);
+      const c = process.cpuUsage(cpu);
+      locateCpu.push((c.user + c.system) / 1000);
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    };
+    const timeBareRun = async () => {
+      const b = await timeBare(dir!);
+      bareRuns.push(b.wallMs);
+      bareCpu.push(b.cpuMs);
+    };
+    for (let i = 0; i < runs; i++) {
+      if (i % 2 === 0) {
+        await timeBareRun();
+        await timeLocate();
+      } else {
+        await timeLocate();
+        await timeBareRun();
+      }
+      log(`run ${i + 1}/${runs}: bare pg_waldump ${sec(bareRuns[i]!)} (its CPU ${sec(bareCpu[i]!)}), locate ${sec(locateRuns[i]!)} (undrop's CPU ${sec(locateCpu[i]!)}) → ${(locateRuns[i]! / bareRuns[i]!).toFixed(2)}×`);
     }
     if (!r) throw new Error('no runs');
-    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    const bareMs = Math.min(...bareRuns);
+    const locateMs = Math.min(...locateRuns);
+    const pairRatios = locateRuns.map((l, i) => l / bareRuns[i]!).sort((a, b) => a - b);
+    const round2 = (x: number) => Math.round(x * 100) / 100;
     const result: LocateBenchResult = {
       walBytes,
       segments: segs.length,
       records: r.stats.records,
       bareMs: Math.round(bareMs),
-      filteredMs: Math.round(filteredMs),
       locateMs: Math.round(locateMs),
-      ratio: Math.round((locateMs / bareMs) * 100) / 100,
+      ratio: round2(locateMs / bareMs),
+      ratioMedian: round2(pairRatios[Math.floor((pairRatios.length - 1) / 2)]!),
+      bareRunsMs: bareRuns.map(Math.round),
+      locateRunsMs: locateRuns.map(Math.round),
+      bareCpuMs: Math.round(Math.min(...bareCpu)),
+      locateCpuMs: Math.round(Math.min(...locateCpu)),
       rssStartMb: Math.round(rssStart / 1e6),
       rssPeakMb: Math.round(rssPeak / 1e6),
       maxOpenTransactions: r.stats.maxOpenXacts,
       eventsFound: r.events.length,
     };
     log(
-      `locate bench: ${(walBytes / 1e9).toFixed(2)} GB WAL, ${segs.length} segments; bare pg_waldump ${(bareMs / 1000).toFixed(1)} s, ` +
-        `pg_waldump with locate's filter ${(filteredMs / 1000).toFixed(1)} s, locate ${(locateMs / 1000).toFixed(1)} s ` +
-        `(${result.ratio}× bare); RSS ${result.rssStartMb} → peak ${result.rssPeakMb} MB; ${r.stats.records} records parsed, ${r.events.length} events`,
+      `locate bench: ${(walBytes / 1e9).toFixed(2)} GB WAL, ${segs.length} segments, ${r.stats.records} records, ${r.events.length} events; best of ${runs}: ` +
+        `bare pg_waldump ${sec(bareMs)}, locate ${sec(locateMs)} → ${result.ratio}× (median of paired runs ${result.ratioMedian}×, spread ${pairRatios.map((x) => x.toFixed(2)).join('/')}); ` +
+        `RSS ${result.rssStartMb} → peak ${result.rssPeakMb} MB`,
     );
     return result;
   } finally {
     await cleanup();
   }
 }
-

@@ -9,6 +9,7 @@ import { TempInstance } from '../../src/postgres/instance.js';
 import { parseLsn } from '../../src/postgres/lsn.js';
 import { runProgram } from '../../src/postgres/run.js';
 import { sleep } from '../../src/util/time.js';
+import { listSegments, streamWaldumpLines, waldumpArgs } from '../../src/postgres/waldump.js';
 import { type LocatedEvent, locate, locateIncident, locateJson } from '../../src/recovery/locate/index.js';
 import { testWorkDir } from '../helpers.js';
 
@@ -229,5 +230,25 @@ describe('undrop locate on real WAL', () => {
     const r = await locate(undefined, { walDir: archive, catalog: 'none', since: '2000-01-01T00:00:00Z', workDir: testWorkDir() });
     expect(r.warnings.map((w) => w.code)).toContain('SINCE_BEFORE_WAL');
     expect(r.events.length).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describe('pg_waldump output transport (locate reads gigabytes through it)', () => {
+  it('the named pipe and the stdout pipe hand out exactly what pg_waldump prints; stopping early stops pg_waldump', async () => {
+    const bin = await findBinaries();
+    const segs = (await listSegments(archive)).filter((s) => !s.name.endsWith('.partial'));
+    const o = { dir: archive, startSegment: segs[0]!.name, endSegment: segs[segs.length - 1]!.name };
+    const plain = await runProgram(bin.path('pg_waldump'), waldumpArgs(o), { env: { TZ: 'UTC' }, allowFailure: true });
+    expect(plain.stdout.length).toBeGreaterThan(100_000);
+    for (const transport of ['fifo', 'pipe'] as const) {
+      const parts: Buffer[] = [];
+      const out = await streamWaldumpLines(bin, o, (buf, start, end) => void parts.push(Buffer.from(buf.subarray(start, end))), { transport });
+      expect(out.stoppedEarly).toBe(false);
+      expect(Buffer.concat(parts).toString('latin1')).toBe(plain.stdout);
+      let blocks = 0;
+      const early = await streamWaldumpLines(bin, o, () => ++blocks < 2, { transport });
+      expect(early.stoppedEarly).toBe(true);
+      expect(blocks).toBe(2);
+    }
   });
 });

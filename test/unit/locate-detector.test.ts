@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EventDetector, parseDroppedStats, parseRels, walTimeToIso } from '../../src/recovery/locate/detector.js';
 import type { RawEvent } from '../../src/recovery/locate/types.js';
 
@@ -153,5 +153,101 @@ describe('locate detector fast path (raw bytes)', () => {
     expect(events).toEqual(run(lines).events);
     expect(events.map((e) => e.kind)).toEqual(['drop', 'delete']);
     expect(d.stats.records).toBe(lines.length);
+  });
+});
+
+describe('locate detector fast path: whole blocks of raw lines (pushLines)', () => {
+  /** Feed lines as pg_waldump's stream would arrive: blocks of whole lines, cut every `every` lines. */
+  function runBlocks(lines: string[], every: number, threshold = 1000, onCommit?: (t: string) => boolean): { events: RawEvent[]; d: EventDetector; completed: boolean } {
+    const events: RawEvent[] = [];
+    const d = new EventDetector((e) => events.push(e), { threshold });
+    let completed = true;
+    for (let i = 0; i < lines.length && completed; i += every) {
+      const buf = Buffer.from(`${lines.slice(i, i + every).join('\n')}\n`, 'latin1');
+      completed = d.pushLines(buf, 0, buf.length, onCommit);
+    }
+    return { events, d, completed };
+  }
+
+  const SUBXACT = [
+    rec('Heap', 1001, '0/03000000', 'INSERT off 1 flags 0x00, blkref #0: rel 1663/16384/16500 blk 0'),
+    ...Array.from({ length: 5 }, (_, i) => rec('Heap', 1002, `0/030000${(0x10 + i * 0x10).toString(16).toUpperCase()}`, `DELETE off ${i + 1} flags 0x00 KEYS_UPDATED , blkref #0: rel 1663/16384/16600 blk 0`)),
+    rec('Heap', 999, '0/03001000', 'INSERT off 1 flags 0x00, blkref #0: rel 1663/16384/16500 blk 0'),
+    rec('Transaction', 1001, '0/03002000', 'COMMIT 2026-11-25 03:09:00.000000 UTC; subxacts: 1002'),
+  ];
+  const DROP_DATABASE = [
+    rec('Heap', 822, '0/0EA9C0F0', 'DELETE off 7 flags 0x00 KEYS_UPDATED , blkref #0: rel 1664/0/1262 blk 0'),
+    'rmgr: Database    len (rec/tot):     38/    38, tx:        822, lsn: 0/0EA9C168, prev 0/0EA9C0F0, desc: DROP dir 1663/16461',
+    'rmgr: Transaction len (rec/tot):     98/    98, tx:        822, lsn: 0/0EA9C190, prev 0/0EA9C168, desc: COMMIT 2026-11-25 01:30:15.852328 UTC; dropped stats: 1/16461/0; inval msgs: catcache 21 catcache 21; sync',
+  ];
+  // A mass UPDATE (HOT and not) that starts with rows the fast path only notes (Btree, Heap2, XLOG with the xid).
+  const UPDATE_ALL = [
+    'rmgr: XLOG        len (rec/tot):     49/  8241, tx:      29700, lsn: 0/1661C5F8, prev 0/1661C3B8, desc: FPI_FOR_HINT , blkref #0: rel 1663/16385/1249 fork fsm blk 2 FPW',
+    'rmgr: Btree       len (rec/tot):     90/    90, tx:      29700, lsn: 0/1663B948, prev 0/1663B8E8, desc: NEWROOT lev 0, blkref #0: rel 1663/16385/24582 blk 1, blkref #2: rel 1663/16385/24582 blk 0',
+    ...Array.from({ length: 1200 }, (_, i) =>
+      i % 2
+        ? rec('Heap', 29700, `0/1670${(0x1000 + i * 0x48).toString(16).toUpperCase()}`, `HOT_UPDATE off ${(i % 90) + 1} xmax 29700 flags 0x10 ; new off ${(i % 90) + 2} xmax 0, blkref #0: rel 1663/16385/24576 blk ${i >> 6}`)
+        : rec('Heap', 29700, `0/1670${(0x1000 + i * 0x48).toString(16).toUpperCase()}`, `UPDATE off ${(i % 90) + 1} xmax 29700 flags 0x00 ; new off 3 xmax 0, blkref #0: rel 1663/16385/24576 blk 9, blkref #1: rel 1663/16385/24576 blk ${i >> 6}`),
+    ),
+    rec('Heap2', 29700, '0/17000000', 'MULTI_INSERT 3 tuples flags 0x02, blkref #0: rel 1663/16385/24576 blk 40'),
+    rec('Transaction', 29700, '0/17100000', 'COMMIT 2026-11-25 01:45:00.000000 UTC'),
+  ];
+  // A resource manager name longer than the 11-character column shifts the layout: the string path reads it.
+  const LONG_RMGR = [
+    'rmgr: ReplicationOrigin len (rec/tot):     42/    42, tx:       4242, lsn: 0/18000000, prev 0/17FFFFC0, desc: SET 0/0 id 1 force: 1',
+    rec('Heap', 4242, '0/18000040', 'DELETE off 1 flags 0x00 KEYS_UPDATED , blkref #0: rel 1663/16385/24999 blk 0'),
+    rec('Transaction', 4242, '0/18000080', 'COMMIT 2026-11-25 01:46:00.000000 UTC'),
+  ];
+
+  it('finds exactly what the string path finds, blocks of any size', () => {
+    const all = [...INCIDENT, ...SUBXACT, ...DROP_DATABASE, ...UPDATE_ALL, ...LONG_RMGR];
+    const expected = run(all, 1);
+    for (const every of [1, 2, 3, 50, all.length]) {
+      const { events, d } = runBlocks(all, every, 1);
+      expect(events).toEqual(expected.events);
+      expect(d.stats.records).toBe(expected.d.stats.records);
+      expect(d.stats.commits).toBe(expected.d.stats.commits);
+      expect(d.openTransactions()).toBe(expected.d.openTransactions());
+      expect(d.stats.firstLsn).toBe('0/165DEEE8');
+      expect(d.stats.lastLsn).toBe('0/18000080');
+    }
+  });
+
+  it('opens a transaction at its first record of any kind (first LSN), as pg_waldump -x shows it', () => {
+    expect(runBlocks(SUBXACT, 100, 5).events[0]).toMatchObject({ kind: 'delete', xid: 1001, firstLsn: '0/3000000', rowChanges: [{ relfilenode: 16600, deletes: 5, updates: 0 }] });
+    expect(runBlocks(DROP_DATABASE, 100).events[0]).toMatchObject({ kind: 'drop-database', xid: 822, firstLsn: '0/EA9C0F0' });
+    const upd = runBlocks(UPDATE_ALL, 100).events;
+    expect(upd).toHaveLength(1);
+    expect(upd[0]).toMatchObject({ kind: 'delete', operation: 'update', xid: 29700, firstLsn: '0/1661C5F8', databaseOid: 16385, rowChanges: [{ relfilenode: 24576, deletes: 0, updates: 1200 }] });
+  });
+
+  it('reads Heap, Btree, Heap2 and XLOG lines from bytes: only the rare kinds become strings', () => {
+    const d = new EventDetector(() => {}, { threshold: 1000 });
+    const strings = vi.spyOn(d, 'push');
+    const buf = Buffer.from(`${UPDATE_ALL.join('\n')}\n`, 'latin1');
+    d.pushLines(buf, 0, buf.length);
+    // the first record (stats.firstLsn) and the COMMIT
+    expect(strings).toHaveBeenCalledTimes(2);
+  });
+
+  it('counts catalog rows for nothing and reads blkref #0 only', () => {
+    const lines = [
+      ...Array.from({ length: 3 }, (_, i) => rec('Heap', 50, `0/0100${i}000`, `DELETE off ${i + 1} flags 0x00 KEYS_UPDATED , blkref #0: rel 1663/16385/1259 blk 0, blkref #1: rel 1663/16385/24576 blk 0`)),
+      ...Array.from({ length: 3 }, (_, i) => rec('Heap', 50, `0/0200${i}000`, `DELETE off ${i + 1} flags 0x00 KEYS_UPDATED , blkref #0: rel 1664/0/1262 blk 0`)),
+      rec('Transaction', 50, '0/03000000', 'COMMIT 2026-11-25 01:46:00.000000 UTC'),
+    ];
+    expect(runBlocks(lines, 100, 1).events).toEqual([]);
+  });
+
+  it('stops at the first COMMIT the caller refuses (--until)', () => {
+    const lines = [...INCIDENT, ...SUBXACT];
+    const seen: string[] = [];
+    const { events, completed } = runBlocks(lines, 100, 5, (t) => {
+      seen.push(t);
+      return t < '2026-11-25T01:42:48.8Z';
+    });
+    expect(completed).toBe(false);
+    expect(seen).toEqual(['2026-11-25T01:42:48.715829Z', '2026-11-25T01:42:48.900323Z']);
+    expect(events.map((e) => e.xid)).toEqual([29519]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalLsn, decodeSegmentHeader, firstBlockRel, isEndOfWal, majorFromWalMagic, parseRecordLine, waldumpArgs } from '../../src/postgres/waldump.js';
+import { LineBlocks, canonicalLsn, decodeSegmentHeader, findStdbuf, firstBlockRel, isEndOfWal, majorFromWalMagic, parseRecordLine, waldumpArgs, waldumpCommand } from '../../src/postgres/waldump.js';
 
 // Verbatim from /work/shared/notes/postgres-recovery-mechanics.md §6.
 const COMMIT =
@@ -58,5 +58,43 @@ describe('pg_waldump record parser', () => {
     b.writeUInt32LE(8192, 36);
     expect(decodeSegmentHeader(b)).toEqual({ magic: 0xd110, major: 15, timeline: 1, pageAddr: '0/16000000', systemIdentifier: '7441234567890123456', segmentSize: 16777216, blockSize: 8192 });
     expect(majorFromWalMagic(0xd116)).toBe(17);
+  });
+});
+
+describe('LineBlocks (raw pg_waldump output cut into whole lines)', () => {
+  it('hands out every line exactly once, whatever the chunk boundaries', () => {
+    const lines = [COMMIT, HEAP_DELETE, BTREE, FSM, 'rmgr: Database    len (rec/tot):     38/    38, tx:        822, lsn: 0/0EA9C168, prev 0/0EA9C0F0, desc: DROP dir 1663/16461'];
+    const text = Buffer.from(`${lines.join('\n')}\n${lines[1]}`, 'latin1'); // the last line has no newline
+    for (const size of [1, 7, 64, 150, 333, text.length]) {
+      const got: string[] = [];
+      let ended = false;
+      const blocks = new LineBlocks((buf, start, end) => {
+        const block = buf.toString('latin1', start, end);
+        if (!ended) expect(block.endsWith('\n')).toBe(true); // whole lines only, until the end of the stream
+        got.push(...block.split('\n').filter((l) => l.length > 0));
+      });
+      for (let i = 0; i < text.length; i += size) expect(blocks.push(text.subarray(i, i + size))).toBe(true);
+      ended = true;
+      blocks.end();
+      expect(got).toEqual([...lines, lines[1]]);
+    }
+  });
+
+  it('stops when the consumer says so', () => {
+    let calls = 0;
+    const blocks = new LineBlocks(() => {
+      calls++;
+      return false;
+    });
+    expect(blocks.push(Buffer.from(`${COMMIT}\n${BTREE}\n`))).toBe(false);
+    expect(calls).toBe(1);
+  });
+
+  it('runs pg_waldump through stdbuf with a large output buffer when it can', async () => {
+    const bin = { major: 15, path: (p: string) => `/nonexistent/${p}` } as unknown as Parameters<typeof waldumpCommand>[0];
+    const stdbuf = await findStdbuf();
+    if (stdbuf) await expect(waldumpCommand(bin, { dir: '/a' })).rejects.toMatchObject({ code: 'PG_PROGRAM_MISSING' });
+    const [file, args] = await waldumpCommand(bin, { dir: '/a', startSegment: 'S1' }, false);
+    expect([file, args]).toEqual(['/nonexistent/pg_waldump', ['-p', '/a', 'S1']]);
   });
 });

@@ -70,12 +70,29 @@ export function xidPrecedes(a: number, b: number): boolean {
   return ((a - b) | 0) < 0;
 }
 
-const DESC = Buffer.from('desc: ');
+const TX = Buffer.from(', tx: ');
+const BLKREF0 = Buffer.from('blkref #0: rel ');
+const DELETE = Buffer.from('DELETE');
+const UPDATE = Buffer.from('UPDATE');
+const HOT_UPDATE = Buffer.from('HOT_UPDATE');
+
+function startsWith(buf: Buffer, at: number, word: Buffer): boolean {
+  for (let k = 0; k < word.length; k++) if (buf[at + k] !== word[k]) return false;
+  return true;
+}
 
 export class EventDetector {
   private readonly open = new Map<number, XactState>();
   private readonly threshold: number;
   readonly stats: DetectorStats = { records: 0, commits: 0, aborts: 0, maxOpenXacts: 0, rewrites: 0 };
+  // Fast-path caches: the transaction of the previous line (runs of records of one xid are the norm) and its last counted relation.
+  private lastXid = -1;
+  private lastState: XactState | undefined;
+  private lastRowsState: XactState | undefined;
+  private lastRowsRfn = 0;
+  private lastRows: [number, number] | undefined;
+  /** Offset of ", tx: " in a record line (46 with PostgreSQL 15's layout); learned when it differs. */
+  private txOffset = 46;
 
   constructor(
     private readonly emit: (e: RawEvent) => void,
@@ -86,6 +103,10 @@ export class EventDetector {
 
   /** Feed one pg_waldump output line. Returns the commit time of a COMMIT record (for --until), else undefined. */
   push(line: string): string | undefined {
+    // This path may end or forget transactions: drop the fast path's caches.
+    this.lastXid = -1;
+    this.lastState = undefined;
+    this.lastRowsState = undefined;
     const r = scanRecord(line);
     if (!r) return undefined;
     this.stats.records++;
@@ -129,26 +150,124 @@ export class EventDetector {
   }
 
   /**
-   * Fast path over raw pg_waldump output: lines that cannot matter (Heap
-   * INSERT, LOCK, INPLACE, … and any rmgr the detector ignores) are counted
-   * and skipped without ever becoming strings.
+   * Fast path over raw pg_waldump output: one line, buf[start, end) without
+   * its newline. Gives the same result as push() on the same text, but the
+   * lines that cannot make an event (Heap INSERT, Btree, Heap2, XLOG, … most
+   * of the WAL) never become strings: their transaction id and, for Heap
+   * DELETE / UPDATE / HOT_UPDATE, the relation of blkref #0 are read from the
+   * bytes. Transaction, Standby, Storage and Database records (rare), and any
+   * line whose layout is not the expected one, go through push().
    */
   pushBytes(buf: Buffer, start: number, end: number): string | undefined {
-    // "rmgr: " then the name: H(eap) T(ransaction) S(tandby|torage) D(atabase)
-    const c0 = buf[start + 6];
-    if (c0 === 72 /* H */ && buf[start + 10] === 32 /* "Heap " */) {
-      const d = buf.indexOf(DESC, start + 90);
-      if (d < 0 || d >= end) return undefined;
-      const c = buf[d + 6];
-      // DELETE, UPDATE, HOT_UPDATE are counted; everything else of Heap only proves the transaction exists.
-      if (c !== 68 && c !== 85 && c !== 72) {
-        this.stats.records++;
-        return undefined;
-      }
-    } else if (c0 !== 84 && c0 !== 83 && c0 !== 68) {
-      this.stats.records++;
-      return undefined;
+    const s = start;
+    const c0 = buf[s + 6];
+    const c1 = buf[s + 7];
+    // Transaction, Standby/Storage, Database: the string path. So is the very first record (stats.firstLsn).
+    if ((c0 === 84 /* T */ && c1 === 114) /* r */ || (c0 === 83 /* S */ && c1 === 116) /* t */ || (c0 === 68 /* D */ && c1 === 97) /* a */ || this.stats.firstLsn === undefined) {
+      return this.slow(buf, start, end);
     }
+    // ", tx: " at its usual offset (rmgr: %-11s len (rec/tot): %6u/%6u, tx: %10u, lsn: …), else find it.
+    let tx = s + this.txOffset;
+    if (!(tx + 16 < end && buf[tx] === 44 && buf[tx + 2] === 116 && buf[tx + 3] === 120 && buf[tx + 4] === 58 && buf[s] === 114 && buf[s + 4] === 58)) {
+      const at = buf.indexOf(TX, s);
+      if (at < 0 || at >= end || buf[s] !== 114 /* r */ || buf[s + 4] !== 58 /* : */) return this.slow(buf, start, end);
+      tx = at;
+      this.txOffset = at - s;
+    }
+    // %10u: right-aligned xid, then ", lsn: "
+    let i = tx + 6;
+    while (buf[i] === 32) i++;
+    let xid = 0;
+    for (let c = buf[i]!; c >= 48 && c <= 57; c = buf[++i]!) xid = xid * 10 + (c - 48);
+    if (buf[i] !== 44 || buf[i + 2] !== 108 /* l */ || buf[i + 5] !== 58 /* : */) return this.slow(buf, start, end);
+    this.stats.records++;
+    if (xid === 0) return undefined;
+    const lsnAt = i + 7;
+    let st: XactState;
+    if (xid === this.lastXid && this.lastState) st = this.lastState;
+    else {
+      const known = this.open.get(xid);
+      if (known) st = known;
+      else {
+        let e = lsnAt;
+        while (e < end && buf[e] !== 44) e++;
+        st = this.state(xid, buf.toString('latin1', lsnAt, e));
+      }
+      this.lastXid = xid;
+      this.lastState = st;
+    }
+    // Only Heap DELETE / UPDATE / HOT_UPDATE count rows.
+    if (!(c0 === 72 /* H */ && c1 === 101 /* e */ && buf[s + 9] === 112 /* p */ && buf[s + 10] === 32)) return undefined;
+    // "0/1692A2D0, prev 0/16928288, desc: "
+    let d = lsnAt + 3;
+    while (d < end && buf[d] !== 44) d++;
+    d += 10;
+    while (d < end && buf[d] !== 44) d++;
+    if (buf[d] !== 44 || buf[d + 2] !== 100 /* d */ || buf[d + 6] !== 58 /* : */) return this.slow(buf, start, end);
+    d += 8;
+    const c = buf[d];
+    let isDelete = false;
+    if (c === 68 /* D */) {
+      if (!startsWith(buf, d, DELETE)) return undefined;
+      isDelete = true;
+    } else if (c === 85 /* U */) {
+      if (!startsWith(buf, d, UPDATE)) return undefined;
+    } else if (c === 72 /* H */) {
+      if (!startsWith(buf, d, HOT_UPDATE)) return undefined;
+    } else return undefined;
+    const at = buf.indexOf(BLKREF0, d);
+    if (at < 0 || at >= end) return undefined;
+    i = at + BLKREF0.length;
+    while (buf[i] !== 47 /* / */ && i < end) i++;
+    let db = 0;
+    for (let k = buf[++i]!; k >= 48 && k <= 57; k = buf[++i]!) db = db * 10 + (k - 48);
+    let rfn = 0;
+    for (let k = buf[++i]!; k >= 48 && k <= 57; k = buf[++i]!) rfn = rfn * 10 + (k - 48);
+    if (rfn < FIRST_USER_OID || db === 0) return undefined; // catalogs and shared catalogs
+    if (!st.db) st.db = db;
+    let n: [number, number] | undefined;
+    if (st === this.lastRowsState && rfn === this.lastRowsRfn) n = this.lastRows!;
+    else {
+      const rows = (st.rows ??= new Map());
+      n = rows.get(rfn);
+      if (!n) rows.set(rfn, (n = [0, 0]));
+      this.lastRowsState = st;
+      this.lastRowsRfn = rfn;
+      this.lastRows = n;
+    }
+    if (isDelete) n[0]++;
+    else n[1]++;
+    return undefined;
+  }
+
+  /**
+   * Feed a block of complete lines, buf[start, end), end just after a
+   * newline. onCommit gets the time of every COMMIT; returning false stops
+   * the block there. Returns false when stopped.
+   */
+  pushLines(buf: Buffer, start: number, end: number, onCommit?: (time: string) => boolean): boolean {
+    let s = start;
+    let last = -1;
+    while (s < end) {
+      let nl = buf.indexOf(10, s);
+      if (nl < 0 || nl >= end) nl = end;
+      if (nl > s + 6) {
+        last = s;
+        const t = this.pushBytes(buf, s, nl);
+        if (t !== undefined && onCommit && !onCommit(t)) return false;
+      } else if (nl > s) this.push(buf.toString('latin1', s, nl));
+      s = nl + 1;
+    }
+    if (last >= 0 && this.stats.records > 0) {
+      // stats.lastLsn: the last line of the block (not every line, to keep the hot path short).
+      const e = buf.indexOf(10, last);
+      const r = scanRecord(buf.toString('latin1', last, e < 0 || e > end ? end : e));
+      if (r) this.stats.lastLsn = r.lsnText;
+    }
+    return true;
+  }
+
+  private slow(buf: Buffer, start: number, end: number): string | undefined {
     return this.push(buf.toString('latin1', start, end));
   }
 

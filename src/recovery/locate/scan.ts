@@ -4,7 +4,7 @@
 import { usageError } from '../../errors.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
 import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
-import { type SegmentFile, listSegments, readSegmentHeader, streamWaldump, streamWaldumpBytes, waldumpErrorLines } from '../../postgres/waldump.js';
+import { type SegmentFile, listSegments, readSegmentHeader, streamWaldump, streamWaldumpLines, waldumpErrorLines } from '../../postgres/waldump.js';
 import { EventDetector, isoMs } from './detector.js';
 import type { DetectorStats, RawEvent } from './types.js';
 
@@ -32,7 +32,7 @@ export interface ScanOptions extends ScanRange {
   expectSystemId?: string;
   onProgress?: (msg: string) => void;
   onEvent?: (e: RawEvent) => void;
-  /** Resource managers to read; default: those the detector needs. */
+  /** Resource managers to read (pg_waldump -r); default: all. */
   rmgrs?: string[];
 }
 
@@ -50,7 +50,7 @@ export interface ScanResult {
   bin: PgBinaries;
 }
 
-/** The resource managers locate needs: commits, locks, new files, dropped databases, row deletes. */
+/** The resource managers the detector classifies (commits, locks, new files, dropped databases, row deletes); the others only tell where a transaction starts. */
 export const LOCATE_RMGRS = ['Transaction', 'Standby', 'Storage', 'Database', 'Heap'];
 
 interface Seg {
@@ -152,19 +152,19 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   }, { threshold: o.threshold });
   const untilMs = o.until ? Date.parse(o.until) : undefined;
   if (o.until && Number.isNaN(untilMs)) throw usageError('UNTIL_INVALID', `--until ${o.until} is not a time.`, 'Use an ISO time such as 2026-11-25T02:00:00Z.');
-  const rmgrs = o.rmgrs ?? (bin.major >= 15 ? LOCATE_RMGRS : []);
+  // No -r filter by default: it saves pg_waldump nothing (it decodes every record either way), and
+  // the records it would hide (Btree, Heap2, XLOG …) can be a transaction's first one (firstLsn).
+  const rmgrs = o.rmgrs;
+  const onCommit = untilMs === undefined ? undefined : (t: string) => isoMs(t) <= untilMs;
   let stop = false;
   for (let i = 0; i < runs.length && !stop; i++) {
     const run = runs[i]!;
     if (i > 0) detector.markGap();
     o.onProgress?.(`reading WAL ${run[0]!.name} … ${run[run.length - 1]!.name}`);
-    const outcome = await streamWaldumpBytes(bin, { dir: o.dir, timeline, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (buf, start, end) => {
-      const t = detector.pushBytes(buf, start, end);
-      if (t !== undefined && untilMs !== undefined && isoMs(t) > untilMs) {
-        stop = true;
-        return false;
-      }
-      return true;
+    const outcome = await streamWaldumpLines(bin, { dir: o.dir, timeline, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (buf, start, end) => {
+      if (detector.pushLines(buf, start, end, onCommit)) return true;
+      stop = true;
+      return false;
     });
     if (!outcome.stoppedEarly && outcome.exitCode !== 0 && !outcome.endOfWal) {
       warnings.push({ code: 'WAL_READ_ERROR', message: `pg_waldump stopped with an error in ${run[0]!.name} … ${run[run.length - 1]!.name}: ${waldumpErrorLines(outcome.stderr).join(' ')}`, hint: 'The WAL after that point may be damaged; events after it were not found.' });
