@@ -41,8 +41,8 @@ export async function lockLiveTables(client: pg.Client, tables: { schema: string
       const blockers = await blockersOf(client, t.schema, t.name).catch(() => []);
       throw failure('LIVE_TABLE_BUSY', `${displayName(t)} is locked by another session; gave up after ${(timeoutMs / 1000).toFixed(timeoutMs % 1000 ? 1 : 0)} s. Nothing was changed.`, {
         hint: blockers.length
-          ? `Let that session finish (or end it: SELECT pg_terminate_backend(${blockers[0]!.pid})), or pause the application, then run the same command again.`
-          : 'Let the other session finish, or pause the application, then run the same command again.',
+          ? `Let that session finish (or end it: SELECT pg_terminate_backend(${blockers[0]!.pid})), or pause the application, then run recover again (without --schema, or with a new name: the side schema of this run stays for inspection).`
+          : 'Let the other session finish, or pause the application, then run recover again (without --schema, or with a new name: the side schema of this run stays for inspection).',
         details: blockers.map((b) => `pid ${b.pid}  user ${b.user ?? '?'}  application ${b.application || '-'}  state ${b.state ?? '?'}  query: ${(b.query ?? '').replace(/\s+/g, ' ')}`),
         cause: e,
       });
