@@ -19,6 +19,7 @@ import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from
 import {
   createSparseMembers,
   extractTarProbe,
+  fillSparseFromTar,
   fullPageWritesProblem,
   hasTablespaces,
   listedBaseOids,
@@ -63,12 +64,14 @@ interface PreparedRestore {
   notes: string[];
 }
 
-/** Can this backup be restored selectively for `database`? The plan, or why not. */
-async function decideSelective(dir: string, baseOids: number[], major: number, bin: PgBinaries, database: string): Promise<SelectiveDecision> {
+const fpwReason = (p: string) => `${p}: replay could read old pages of the left-out databases`;
+
+/** Can this backup be restored selectively for `database`? The plan, or why not. `checkFpw: false` leaves the full_page_writes check to the caller. */
+async function decideSelective(dir: string, baseOids: number[], major: number, bin: PgBinaries, database: string, checkFpw = true): Promise<SelectiveDecision> {
   const rows = await readPgDatabase(dir, major);
   if (typeof rows === 'string') return { selective: false, reason: rows };
-  const fpw = await fullPageWritesProblem(dir, bin);
-  if (fpw) return { selective: false, reason: `${fpw}: replay could read old pages of the left-out databases` };
+  const fpw = checkFpw ? await fullPageWritesProblem(dir, bin) : undefined;
+  if (fpw) return { selective: false, reason: fpwReason(fpw) };
   return planSelective(rows, database, baseOids);
 }
 
@@ -111,7 +114,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
       else if (others.length) d = { selective: false, reason: `the backup has tablespaces (${others.join(', ')}), which selective restore does not handle` };
       else {
         members = (await tarMembers(backup)).members;
-        d = await decideSelective(probeDir, listedBaseOids(members), major, bin, req.database);
+        d = await decideSelective(probeDir, listedBaseOids(members), major, bin, req.database, false);
       }
       if (d.selective) {
         const plan = d.plan;
@@ -126,6 +129,14 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
           },
         });
         stats.fullBytes = split.fullBytes;
+        // pg_control comes last in base.tar: full_page_writes is checked on what was extracted.
+        const fpw = await fullPageWritesProblem(source, bin);
+        if (fpw) {
+          progress('full_page_writes is off in the backup: extracting the left-out databases too');
+          await fillSparseFromTar(backup.baseTar!, source, plan);
+          fullNote(fpwReason(fpw));
+          return { source, copy: false, bin: bin!, notes };
+        }
         return { source, copy: false, bin: bin!, plan, notes: [selectiveNote(plan, stats, split.fullBytes + stats.sparseBytes)] };
       }
       fullNote(d.reason);

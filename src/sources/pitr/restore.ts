@@ -26,8 +26,9 @@ export interface BaseBackup {
   sizeBytes: number;
 }
 
+/** One member's text; --occurrence stops at the first match (backup_label comes first in pg_basebackup's base.tar) instead of reading the whole archive. */
 async function tarMember(tarFile: string, member: string): Promise<string | undefined> {
-  const r = await execa('tar', ['-xOf', tarFile, member], { reject: false });
+  const r = await execa('tar', ['-xOf', tarFile, '--occurrence=1', member], { reject: false });
   return r.exitCode === 0 ? String(r.stdout) : undefined;
 }
 

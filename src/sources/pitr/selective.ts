@@ -218,15 +218,16 @@ export async function stagePlainSelective(backupDir: string, workDir: string, pl
 // --- tar backups ------------------------------------------------------------------
 
 /**
- * Read the few members selective restore needs (pg_database, pg_control,
- * PG_VERSION, the configuration files) out of base.tar[.gz] into a new folder.
- * Members that are absent (postgresql.conf on Debian-style clusters) are
- * simply not there afterwards.
+ * Read the two members planning needs (PG_VERSION, global/1262) out of
+ * base.tar[.gz] into a new folder; --occurrence makes tar stop as soon as
+ * both are found instead of reading the whole archive. (pg_control, which
+ * pg_basebackup writes last, and the configuration files are checked after
+ * the extraction: see fillSparseFromTar.)
  */
 export async function extractTarProbe(baseTar: string, workDir: string): Promise<string> {
   const dir = await mkdtemp(join(workDir, 'tarprobe-'));
-  const members = ['PG_VERSION', 'global/1262', 'global/pg_control', 'postgresql.conf', 'postgresql.auto.conf'];
-  const r = await execa('tar', ['-xf', baseTar, '-C', dir, ...members], { reject: false });
+  const members = ['PG_VERSION', 'global/1262'];
+  const r = await execa('tar', ['-xf', baseTar, '--occurrence=1', '-C', dir, ...members], { reject: false });
   if (r.exitCode !== 0) {
     const bad = String(r.stderr)
       .split('\n')
@@ -314,6 +315,16 @@ export function tarSplit(members: readonly TarMember[], plan: SelectivePlan): { 
     else fullBytes += m.size;
   }
   return { fullBytes, sparse };
+}
+
+/**
+ * Undo a selective extraction: extract the left-out databases' relation files
+ * over their sparse placeholders (when full_page_writes turns out to be off).
+ */
+export async function fillSparseFromTar(baseTar: string, dataDir: string, plan: SelectivePlan): Promise<void> {
+  const r = await execa('tar', ['--anchored', '--wildcards', '-xf', baseTar, '-C', dataDir, ...plan.sparse.map((oid) => `base/${oid}/[0-9]*`)], { reject: false });
+  if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
+  await chownForServer(join(dataDir, 'base'));
 }
 
 /** After a tar extraction with tarExcludes(): the left-out files, as sparse files of their listed size. */
