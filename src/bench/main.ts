@@ -2,12 +2,14 @@
 // the same run, on the same data. Prints figures and ratios (lower is better
 // for undrop); `--json` prints one document. Sizes via environment:
 // UNDROP_BENCH_ROWS (copy back, default 1,000,000), UNDROP_BENCH_WAL_MB
-// (locate, default 1100), UNDROP_BENCH_RUNS (default 3), UNDROP_BENCH_ONLY
-// (copyback|locate).
+// (locate, default 1100), UNDROP_BENCH_PITR_GB (other database for the
+// selective-restore bench, default 3), UNDROP_BENCH_RUNS (default 3),
+// UNDROP_BENCH_ONLY (copyback|locate|pitr).
 import { runAllCleanups } from '../postgres/cleanup.js';
 import { formatBytes, formatDuration } from '../util/time.js';
 import { benchCopyBack } from './copyback.js';
 import { benchLocate } from './locate.js';
+import { benchPitrSelective } from './pitr-selective.js';
 
 const json = process.argv.includes('--json');
 const log = (l: string) => process.stderr.write(`${l}\n`);
@@ -30,6 +32,17 @@ async function main(): Promise<void> {
     results.locate = r;
     log(`  ${formatBytes(r.walBytes)} of WAL, ${r.segments} segments, ${r.records.toLocaleString()} records`);
     log(`  locate ${formatDuration(r.locateMs)} | bare pg_waldump ${formatDuration(r.bareMs)} → ratio ${r.ratio.toFixed(2)} (goal ≤ 1.20); RSS ${r.rssStartMb} → ${r.rssPeakMb} MB`);
+  }
+  if (!only || only === 'pitr') {
+    log('PITR materialize: selective restore (one database) vs full restore …');
+    const r = await benchPitrSelective({ otherBytes: Number(process.env.UNDROP_BENCH_PITR_GB ?? 3) * 1024 ** 3, onProgress: (m) => log(`  ${m}`) });
+    results.pitrSelective = r;
+    log(`  other database ${formatBytes(r.otherDbBytes)}, target database ${formatBytes(r.targetDbBytes)}`);
+    for (const f of ['plain', 'tar'] as const) {
+      const on = r.runs.find((x) => x.format === f && x.selective);
+      const off = r.runs.find((x) => x.format === f && !x.selective);
+      if (on && off) log(`  ${f}: selective ${formatDuration(on.ms)} / ${formatBytes(on.dataDirAllocated)} vs full ${formatDuration(off.ms)} / ${formatBytes(off.dataDirAllocated)} → ratio ${(on.ms / off.ms).toFixed(2)}; verified ${on.verified && off.verified}`);
+    }
   }
   if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
