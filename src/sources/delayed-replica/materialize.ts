@@ -47,7 +47,10 @@ export async function materializeReplica(config: SourceConfigOf<'delayed-replica
     const versionNum = Number((await c.query('select current_setting(\'server_version_num\') as v')).rows[0].v);
     const bin = await findBinaries(majorFromVersionNum(versionNum));
     const locked = await lockedByStartup(c, req.tables.map((t) => qualified(t)));
-    const recoveryPoint = { time: pause.replayTime, lsn: pause.replayLsn, basis: 'last commit replayed by the paused replica' };
+    // No commit replayed since the standby started: its time is only known as the probe's estimate.
+    const recoveryPoint = pause.replayTime
+      ? { time: pause.replayTime, lsn: pause.replayLsn, basis: 'last commit replayed by the paused replica' }
+      : { time: _probe.recoveryPoint?.time ?? null, lsn: pause.replayLsn, basis: 'estimated: no commit replayed since the replica started (now minus the delay, or its start)' };
     if (locked.length === 0) {
       return await dumpFromReplica(bin, replica, req, recoveryPoint, [resumeNote]);
     }
