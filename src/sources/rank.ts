@@ -1,7 +1,7 @@
 // Ranking: newest recovery point first; unusable sources last, never hidden.
 // Pure, so the order is unit-tested.
 import type { ProbeResult } from './types.js';
-import { pointTime } from './common/aggregate.js';
+import { compareNewestFirst } from './common/aggregate.js';
 import { statusRank } from './common/findings.js';
 import { parseLsn, isLsn } from '../postgres/lsn.js';
 
@@ -16,21 +16,14 @@ export function compareResults(a: ProbeResult, b: ProbeResult): number {
   // archive that reaches past the incident is as new as the target, no newer.
   const lossA = a.lossWindowMs;
   const lossB = b.lossWindowMs;
-  if (lossA != null && lossB != null && lossA !== lossB) return lossA - lossB;
-  if (lossA != null && lossB != null) {
-    return statusRank(a.status) - statusRank(b.status) || (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9) || a.name.localeCompare(b.name);
-  }
-  const ta = pointTime(a.recoveryPoint);
-  const tb = pointTime(b.recoveryPoint);
-  if (ta !== tb) {
-    if (ta === null) return 1;
-    if (tb === null) return -1;
-    return tb - ta;
-  }
+  const tie = () => statusRank(a.status) - statusRank(b.status) || (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9) || a.name.localeCompare(b.name);
+  if (lossA != null && lossB != null) return lossA - lossB || tie();
+  const byTime = compareNewestFirst(a.recoveryPoint, b.recoveryPoint);
+  if (byTime) return byTime;
   const la = a.recoveryPoint?.lsn;
   const lb = b.recoveryPoint?.lsn;
   if (la && lb && isLsn(la) && isLsn(lb) && la !== lb) return parseLsn(lb) > parseLsn(la) ? 1 : -1;
-  return statusRank(a.status) - statusRank(b.status) || (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9) || a.name.localeCompare(b.name);
+  return tie();
 }
 
 export function rankResults(results: readonly ProbeResult[]): ProbeResult[] {

@@ -10,17 +10,20 @@ export function pointTime(p: RecoveryPoint | null | undefined): number | null {
   return Number.isNaN(t) ? null : t;
 }
 
+/** Newer recovery point first; unknown times last; 0 when equal. */
+export function compareNewestFirst(a: RecoveryPoint | null | undefined, b: RecoveryPoint | null | undefined): number {
+  const ta = pointTime(a);
+  const tb = pointTime(b);
+  if (ta === tb) return 0;
+  if (ta === null) return 1;
+  if (tb === null) return -1;
+  return tb - ta;
+}
+
 /** Newest first; items without a time last; then better status first. */
 export function sortItems(items: ProbeItem[], tiebreak?: (a: ProbeItem, b: ProbeItem) => number): ProbeItem[] {
   return [...items].sort((a, b) => {
-    const ta = pointTime(a.recoveryPoint);
-    const tb = pointTime(b.recoveryPoint);
-    if (ta !== tb) {
-      if (ta === null) return 1;
-      if (tb === null) return -1;
-      return tb - ta;
-    }
-    return statusRank(a.status) - statusRank(b.status) || (tiebreak ? tiebreak(a, b) : 0) || a.label.localeCompare(b.label);
+    return compareNewestFirst(a.recoveryPoint, b.recoveryPoint) || statusRank(a.status) - statusRank(b.status) || (tiebreak ? tiebreak(a, b) : 0) || a.label.localeCompare(b.label);
   });
 }
 
