@@ -10,7 +10,7 @@ import { chownForServer } from '../postgres/os-user.js';
 import { LAB_DATABASE, LOST_TABLES } from './dataset.js';
 import { fileStamp, type LabLayout } from './layout.js';
 import type { LabState } from './state.js';
-import { applyChecksumSession, tablesChecksums } from './truth.js';
+import { tablesChecksums } from './truth.js';
 
 export type DumpInfo = LabState['dumps'][number];
 
@@ -28,7 +28,6 @@ export async function takeDumps(bin: PgBinaries, layout: LabLayout, primary: Tem
   const client = await primary.connect(LAB_DATABASE);
   const out: DumpInfo[] = [];
   try {
-    await applyChecksumSession(client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
     const tables = await tablesChecksums(client, LOST_TABLES, { inTransaction: true });

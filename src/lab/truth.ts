@@ -6,20 +6,9 @@ import { parseTableName } from '../postgres/identifiers.js';
 import { tableChecksum as checksumOf } from '../recovery/checksum.js';
 import type { TableTruths } from './state.js';
 
-/**
- * Session settings that fix the text form of every column type used
- * (timestamptz, numeric, jsonb), so the checksum does not depend on the
- * server's or client's configuration.
- */
-export const CHECKSUM_SESSION = ["SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET IntervalStyle = 'postgres'", 'SET extra_float_digits = 1', "SET bytea_output = 'hex'"];
-
 /** How truth.json's checksums are computed: src/recovery/checksum.ts, the same yardstick verify uses. */
 export const CHECKSUM_METHOD =
   "per table: count(*) and the sums, as numeric, of the high and low 64 bits of md5(row::text) over all rows (src/recovery/checksum.ts); TimeZone=UTC, DateStyle='ISO, YMD', IntervalStyle=postgres, extra_float_digits=1, bytea_output=hex";
-
-export async function applyChecksumSession(client: pg.Client): Promise<void> {
-  for (const s of CHECKSUM_SESSION) await client.query(s);
-}
 
 /** Count and checksum of one table; `inTransaction` keeps the caller's open transaction (its snapshot, its locks). */
 export async function tableChecksum(client: pg.Client, qualifiedTable: string, o: { inTransaction?: boolean } = {}): Promise<{ rows: number; checksum: string }> {

@@ -152,12 +152,6 @@ export function pgDumpSchema(bin: PgBinaries, conn: ConnParams, o: SchemaDumpOpt
   return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: o.timeoutMs ?? 10 * 60_000 });
 }
 
-/** pg_restore -l of an archive undrop just wrote: its table of contents (throws on failure). */
-export async function pgRestoreToc(bin: PgBinaries, file: string): Promise<string> {
-  const r = await runProgram(bin.path('pg_restore'), ['-l', file], { timeoutMs: 60_000 });
-  return r.stdout;
-}
-
 export interface RestoreSqlOptions {
   /** -L: restore only the entries of this list file. */
   listFile?: string;

@@ -10,12 +10,27 @@ export interface LastCommit {
   time: string;
 }
 
-const COMMIT = /tx:\s+(\d+), lsn: ([0-9A-F]+\/[0-9A-F]+),.*desc: COMMIT (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC/;
+const COMMIT_RE = /tx:\s+(\d+), lsn: ([0-9A-F]+\/[0-9A-F]+),.*desc: COMMIT(?:_PREPARED)? (?:\d+: )?(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) (\S+)/;
 
+function toIso(ts: string, zone: string): string | null {
+  const z = /^(UTC|GMT)$/i.test(zone) ? 'Z' : /^[+-]\d{2}$/.test(zone) ? `${zone}:00` : /^[+-]\d{2}:?\d{2}$/.test(zone) ? zone : null;
+  const t = Date.parse(z ? `${ts.replace(' ', 'T')}${z}` : `${ts} ${zone}`);
+  return Number.isNaN(t) ? null : new Date(t).toISOString().replace('.000Z', 'Z');
+}
+
+/** Keep microseconds that Date drops ("…:48.715829" → "…:48.715829Z" when UTC). */
+function preciseIso(ts: string, iso: string): string {
+  const frac = /\.(\d+)$/.exec(ts)?.[1];
+  if (!frac || !iso.endsWith('Z')) return iso;
+  return iso.replace(/(\.\d+)?Z$/, `.${frac}Z`);
+}
+
+/** A pg_waldump COMMIT (or COMMIT_PREPARED) record line, or undefined. */
 export function parseCommitLine(line: string): LastCommit | undefined {
-  const m = COMMIT.exec(line);
+  const m = COMMIT_RE.exec(line);
   if (!m) return undefined;
-  return { xid: m[1]!, lsn: m[2]!, time: new Date(`${m[3]!.replace(' ', 'T')}Z`).toISOString() };
+  const time = toIso(m[3]!, m[4]!);
+  return time ? { time: preciseIso(m[3]!, time), lsn: m[2]!, xid: m[1]! } : undefined;
 }
 
 export async function lastCommitInWal(bin: PgBinaries, walDir: string, startLsn: string, timeline?: number): Promise<LastCommit | undefined> {

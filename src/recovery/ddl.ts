@@ -6,10 +6,18 @@
 // post-data (after). FKs to tables that are not recovered are cut from the
 // archive's list by constraint OID.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { failure } from '../errors.js';
 import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { ConnParams } from '../postgres/conninfo.js';
-import { pgDumpSchema, pgRestoreSql, pgRestoreToc } from '../postgres/programs.js';
+import { pgDumpSchema, pgRestoreList, pgRestoreSql } from '../postgres/programs.js';
+
+/** The TOC of an archive undrop just wrote; a failure here is a failure of the copy back. */
+async function tocOf(bin: PgBinaries, archive: string): Promise<string> {
+  const r = await pgRestoreList(bin, archive);
+  if (r.exitCode !== 0) throw failure('PG_PROGRAM_FAILED', `pg_restore -l ${archive} failed (exit ${r.exitCode}).`, { details: r.stderr.split('\n').slice(-5) });
+  return r.stdout;
+}
 
 export interface SchemaDdl {
   /** CREATE SCHEMA, tables, sequences, defaults, identity, comments. */
@@ -62,7 +70,7 @@ export async function schemaDdl(bin: PgBinaries, source: ConnParams, schema: str
     let toc = '';
     let list: string | undefined;
     if (exclude.length) {
-      toc = filterToc(await pgRestoreToc(bin, archive), exclude);
+      toc = filterToc(await tocOf(bin, archive), exclude);
       list = join(dir, 'schema.list');
       await writeFile(list, toc);
     }

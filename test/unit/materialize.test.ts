@@ -46,7 +46,7 @@ describe('recovery log reading', () => {
   });
   it('reads COMMIT records from pg_waldump', () => {
     const line = 'rmgr: Transaction len (rec/tot):     34/    34, tx:      29521, lsn: 0/1663BB28, prev 0/1663BAE8, desc: COMMIT 2026-11-25 01:42:48.900323 UTC';
-    expect(parseCommitLine(line)).toEqual({ xid: '29521', lsn: '0/1663BB28', time: '2026-11-25T01:42:48.900Z' });
+    expect(parseCommitLine(line)).toEqual({ xid: '29521', lsn: '0/1663BB28', time: '2026-11-25T01:42:48.900323Z' });
   });
 });
 

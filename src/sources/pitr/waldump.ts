@@ -2,39 +2,18 @@
 import { open } from 'node:fs/promises';
 import type { PgBinaries } from '../../postgres/binaries.js';
 import { pgWaldumpSegments } from '../../postgres/programs.js';
+import { type LastCommit, parseCommitLine } from '../../postgres/wal-last-commit.js';
 
-export interface LastCommit {
-  time: string;
-  lsn: string;
-  xid: string;
-}
-
-const COMMIT_RE = /tx:\s+(\d+), lsn: ([0-9A-F]+\/[0-9A-F]+),.*desc: COMMIT(?:_PREPARED)? (?:\d+: )?(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) (\S+)/;
-
-function toIso(ts: string, zone: string): string | null {
-  const z = /^(UTC|GMT)$/i.test(zone) ? 'Z' : /^[+-]\d{2}$/.test(zone) ? `${zone}:00` : /^[+-]\d{2}:?\d{2}$/.test(zone) ? zone : null;
-  const t = Date.parse(z ? `${ts.replace(' ', 'T')}${z}` : `${ts} ${zone}`);
-  return Number.isNaN(t) ? null : new Date(t).toISOString().replace('.000Z', 'Z');
-}
+export type { LastCommit };
 
 /** The last COMMIT record in pg_waldump output. */
 export function lastCommitIn(waldumpOutput: string): LastCommit | null {
   const lines = waldumpOutput.split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
-    const m = COMMIT_RE.exec(lines[i]!);
-    if (m) {
-      const time = toIso(m[3]!, m[4]!);
-      if (time) return { time: preciseIso(m[3]!, time), lsn: m[2]!, xid: m[1]! };
-    }
+    const c = parseCommitLine(lines[i]!);
+    if (c) return c;
   }
   return null;
-}
-
-/** Keep microseconds that Date drops ("…:48.715829" → "…:48.715829Z" when UTC). */
-function preciseIso(ts: string, iso: string): string {
-  const frac = /\.(\d+)$/.exec(ts)?.[1];
-  if (!frac || !iso.endsWith('Z')) return iso;
-  return iso.replace(/(\.\d+)?Z$/, `.${frac}Z`);
 }
 
 /** Newest commit in [first, last] (segment names in `dir`), or null when none. */
