@@ -24,6 +24,7 @@ import { restoreArchive } from '../dump/restore-archive.js';
 import { parseToc } from '../dump/toc.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { verifyTables } from '../materialize/preflight.js';
+import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../pitr/materialize.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { lockedByStartup, pauseReplay } from './pause.js';
@@ -128,17 +129,7 @@ async function recoverCopy(
   try {
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: req.onProgress });
-    const conn = inst.connParams(req.database);
-    const tables = await verifyTables(conn, req.tables, 'The recovered copy of the replica');
-    return {
-      instance: inst,
-      conn,
-      database: req.database,
-      recoveryPoint: { time: outcome.lastTransactionTime ?? null, lsn: outcome.redoDoneLsn ?? null, xid: req.target.xid ?? null, basis: outcome.stopLine ?? 'end of recovery of the copy' },
-      tables,
-      notes,
-      release: () => inst.destroy(),
-    };
+    return await recoveredInstance(inst, req, outcome, 'The recovered copy of the replica', notes);
   } catch (e) {
     await inst.destroy();
     throw e;

@@ -14,7 +14,8 @@ import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.j
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import type { ResolvedTarget } from '../../recovery/target.js';
 import { shellQuote } from '../../util/redact.js';
-import { assertDiskSpace, verifyTables } from '../materialize/preflight.js';
+import { assertDiskSpace } from '../materialize/preflight.js';
+import { recoveredInstance } from '../materialize/recovered.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 
 interface BackrestSet {
@@ -94,17 +95,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     progress('replaying WAL from the repository');
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress });
-    const conn = inst.connParams(req.database);
-    const tables = await verifyTables(conn, req.tables, `pgBackRest backup ${set.label}`);
-    return {
-      instance: inst,
-      conn,
-      database: req.database,
-      recoveryPoint: { time: outcome.lastTransactionTime ?? null, lsn: outcome.redoDoneLsn ?? null, xid: req.target.xid ?? null, basis: outcome.stopLine ?? 'end of recovery' },
-      tables,
-      notes: [`pgbackrest restored backup set ${set.label}; ${outcome.stopLine ?? 'recovery ended'}.`],
-      release: () => inst.destroy(),
-    };
+    return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label}; ${outcome.stopLine ?? 'recovery ended'}.`]);
   } catch (e) {
     await inst.destroy();
     throw e;

@@ -13,7 +13,8 @@ import { TempInstance } from '../../postgres/instance.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import type { ResolvedTarget } from '../../recovery/target.js';
 import { shellQuote } from '../../util/redact.js';
-import { assertDiskSpace, verifyTables } from '../materialize/preflight.js';
+import { assertDiskSpace } from '../materialize/preflight.js';
+import { recoveredInstance } from '../materialize/recovered.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
@@ -197,27 +198,11 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
         return again;
       }
     }
-    const conn = inst.connParams(req.database);
-    const tables = await verifyTables(conn, req.tables, `PITR from ${backup.path}`);
-    const instance = inst;
-    return {
-      instance,
-      conn,
-      database: req.database,
-      recoveryPoint: {
-        time: outcome.lastTransactionTime ?? null,
-        lsn: outcome.redoDoneLsn ?? null,
-        xid: req.target.xid ?? null,
-        basis: outcome.stopLine ?? 'end of recovery',
-      },
-      tables,
-      notes: [
-        `Restored ${backup.path} and replayed WAL (${Math.round(outcome.durationMs / 100) / 10} s of recovery); ${outcome.stopLine ?? 'recovery ended'}.`,
-        ...prepared.notes,
-        ...(outcome.timeline ? [`The temporary instance switched to timeline ${outcome.timeline}; it never archives.`] : []),
-      ],
-      release: () => instance.destroy(),
-    };
+    return await recoveredInstance(inst, req, outcome, `PITR from ${backup.path}`, [
+      `Restored ${backup.path} and replayed WAL (${Math.round(outcome.durationMs / 100) / 10} s of recovery); ${outcome.stopLine ?? 'recovery ended'}.`,
+      ...prepared.notes,
+      ...(outcome.timeline ? [`The temporary instance switched to timeline ${outcome.timeline}; it never archives.`] : []),
+    ]);
   } catch (e) {
     await inst.destroy();
     throw e;
