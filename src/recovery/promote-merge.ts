@@ -205,11 +205,11 @@ export async function promoteMerge(req: MergeRequest): Promise<MergeResult> {
         const columns = liveCols.filter((x) => recSet.has(x));
         columnsOf.set(i.oid, columns);
         const ct = conflictsTableName(t.recoveredAs);
-        await c.query(`DROP TABLE IF EXISTS ${qn(ct)}`); // ours, from an earlier run on this side schema
-        await c.query(conflictsTableSql(t.original, t.recoveredAs, columns, key));
+        const conflicts = await count(c, conflictCountSql(t.original, t.recoveredAs, columns, key));
+        // A table from an earlier run on this side schema is replaced only when there is something new to keep.
+        if (conflicts > 0) await freshConflictsTable(c, t, columns, key);
         const recoveredRows = await count(c, `SELECT count(*)::bigint AS n FROM ${qn(t.recoveredAs)}`);
         const present = await count(c, presentCountSql(t.original, t.recoveredAs, key));
-        const conflicts = await count(c, `SELECT count(*)::bigint AS n FROM ${qn(ct)}`);
         out.push({
           name: displayName(t.original),
           from: displayName(t.recoveredAs),
@@ -259,7 +259,12 @@ export async function promoteMerge(req: MergeRequest): Promise<MergeResult> {
         const m = byName(i);
         const keysOut = leftOut.get(i.oid)!;
         const res = unresolved > 0 ? 'unresolved' : 'kept-live';
+        if (keysOut.length && m.conflicts === 0) await freshConflictsTable(c, i.t, columnsOf.get(i.oid)!, keys.get(i.oid)!);
         if (keysOut.length) await c.query(addOtherUniqueSql(i.t.recoveredAs, keys.get(i.oid)!, res), [keysOut]);
+        if (m.conflicts + keysOut.length === 0) {
+          await finishConflicts(c, i.t, m, 'unresolved');
+          continue;
+        }
         if (unresolved > 0) {
           m.inserted = 0;
           m.rekey = null;
@@ -309,19 +314,23 @@ function sum(tables: MergedTable[], k: 'conflicts' | 'otherUnique'): number {
   return tables.reduce((a, t) => a + t[k], 0);
 }
 
-/** Read a sample of the conflicts table; drop it when it is empty (nothing to keep). */
+async function freshConflictsTable(c: pg.Client, t: PromoteTable, columns: string[], key: string[]): Promise<void> {
+  await c.query(`DROP TABLE IF EXISTS ${qn(conflictsTableName(t.recoveredAs))}`); // ours, from an earlier run on this side schema
+  await c.query(conflictsTableSql(t.original, t.recoveredAs, columns, key));
+}
+
+/** Read a sample of this run's conflicts table (none when this run met no collision: an earlier run's table is left as it was). */
 async function finishConflicts(c: pg.Client, t: PromoteTable, m: MergedTable, resolution: NonNullable<MergedTable['resolution']>): Promise<void> {
   const ct = conflictsTableName(t.recoveredAs);
-  const aliases = keyColumnAliases(m.primaryKey);
-  const r = await c.query<{ k: unknown[]; recovered_row: Record<string, unknown>; live_row: Record<string, unknown> | null }>(
-    `SELECT jsonb_build_array(${aliases.map((a) => quoteIdent(a)).join(', ')}) AS k, recovered_row, live_row FROM ${qn(ct)} ORDER BY kind, ${aliases.map((a) => quoteIdent(a)).join(', ')} LIMIT ${SAMPLE}`,
-  );
-  if (r.rows.length === 0) {
-    await c.query(`DROP TABLE ${qn(ct)}`);
+  if (m.conflicts + m.otherUnique === 0) {
     m.conflictsTable = null;
     m.resolution = null;
     return;
   }
+  const aliases = keyColumnAliases(m.primaryKey);
+  const r = await c.query<{ k: unknown[]; recovered_row: Record<string, unknown>; live_row: Record<string, unknown> | null }>(
+    `SELECT jsonb_build_array(${aliases.map((a) => quoteIdent(a)).join(', ')}) AS k, recovered_row, live_row FROM ${qn(ct)} ORDER BY kind, ${aliases.map((a) => quoteIdent(a)).join(', ')} LIMIT ${SAMPLE}`,
+  );
   m.sample = r.rows.map((x) => ({ key: x.k, recovered: x.recovered_row, live: x.live_row }));
   m.resolution = resolution;
   await c.query(`COMMENT ON TABLE ${qn(ct)} IS ${quoteLiteral(`undrop merge of ${m.name}: recovered rows whose key a live row held with other content (kind = key) or that another unique constraint kept out (kind = other-unique); resolution: ${resolution}`)}`);
