@@ -136,6 +136,7 @@ describe('recover into a side schema, one run per source kind', () => {
       if (e.code === '55P03') return null;
       throw e;
     });
+    timings['replica read in the test'] = onReplica ? 'read (no lock held)' : 'locked: compared with what undrop recorded';
     const recorded: Sums = Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }]));
     await expectRecovered(doc, { source: 'delayed-replica', schema: 'rec_replica', expected: onReplica ?? recorded });
     expect(recorded['public.shipments']!.rows).toBeGreaterThan(0);
@@ -262,6 +263,7 @@ describe('promote with pitr (workload stopped for stable counts)', () => {
         expect(listed.map((x) => x.id), t).toEqual(reused[t]);
       }
     }
+    timings['lab collisions (live rows reusing lost keys)'] = JSON.stringify(Object.fromEntries(SHORT.map((t) => [t, `${reused[t]!.length} of ${post[t]!.size}`])));
     expect(reused.shipments).toEqual([]); // shipment ids come from a sequence the incident did not drop
     expect(reused.shipment_events!.length).toBeGreaterThan(0);
     expect(await tablesLike('shipments__conflicts')).toEqual([]);

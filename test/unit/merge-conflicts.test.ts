@@ -110,3 +110,20 @@ describe('side schema record (what undrop promote checks again)', () => {
     expect(e!.hint).toContain('public.invoices');
   });
 });
+
+describe('report: Collisions', () => {
+  it('says the keys restarted, lists each table\'s collisions, where the pairs are and what became of them', async () => {
+    const { renderReport } = await import('../../src/recovery/report.js');
+    const table = { name: 'public.invoices', from: 'undrop_x.invoices', recoveredRows: 10, inserted: 0, skipped: 1, conflicts: 4, otherUnique: 0, conflictsTable: 'undrop_x.invoices__conflicts', sample: [], resolution: 'unresolved' as const, rekey: null, primaryKey: ['id'], columnsNotMerged: [], sequences: [] };
+    const refused = renderReport({ startedAt: 'x', recreated: [{ table: 'public.invoices', liveRows: 5 }], merge: { tables: [table], onConflict: 'fail', committed: false, durationMs: 1 } }, [], { timeline: 't' });
+    expect(refused).toContain('## Collisions');
+    expect(refused).toContain('The incident dropped and recreated `public.invoices`: its keys restarted, and 5 row(s) were written to it since.');
+    expect(refused).toMatch(/\| public\.invoices \| 4 \| 0 \| \*\*unresolved: merge refused, nothing live changed\*\* \| undrop_x\.invoices__conflicts \|/);
+    expect(refused).not.toContain('## Promoted (merge)');
+    const rekey = { column: 'id', rows: 4, newKeys: { first: '11', last: '14' }, sequence: 'public.invoices_id_seq', followed: [{ table: 'notes', constraint: 'notes_ref_fkey', rows: 2 }] };
+    const done = renderReport({ startedAt: 'x', merge: { tables: [{ ...table, inserted: 10, resolution: 'rekeyed-live', rekey }], onConflict: 'rekey-live', committed: true, durationMs: 1 } }, [], { timeline: 't' });
+    expect(done).toContain('## Promoted (merge)');
+    expect(done).toMatch(/live rows given new keys; recovered rows in under their own \| undrop_x\.invoices__conflicts \| 11 … 14 \|/);
+    expect(done).toContain('2 row(s) of `notes` followed the new keys of `public.invoices`');
+  });
+});
