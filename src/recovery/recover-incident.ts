@@ -136,7 +136,11 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     ui.info(describeTarget(target));
     // Warn early: a DROP + recreate restarted the live keys, so a merge will meet collisions.
     if (event?.recreated.length) {
-      const restarted = await liveRowsSince(prod, tables);
+      // Only a warning: a failure here is recorded, never stops the recovery.
+      const restarted = await liveRowsSince(prod, tables).catch((e: unknown) => {
+        log.event('recreated-check-failed', { error: e instanceof Error ? e.message : String(e) });
+        return [];
+      });
       if (restarted.length) log.record('recreated', restarted);
       for (const r of restarted) ui.info(`Warning: ${recreatedWarning(r)}`);
     }
@@ -290,7 +294,7 @@ async function liveRowsSince(prod: ConnParams, tables: TableName[]): Promise<{ t
         // A primary key drawn from a sequence or identity owned by the table was recreated with it, so it started again.
         const seq = await c.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_constraint con, unnest(con.conkey) k(n) JOIN pg_attribute a ON a.attnum = k.n
-            WHERE con.conrelid = $1::regclass AND con.contype = 'p' AND a.attrelid = con.conrelid AND pg_get_serial_sequence($1, a.attname) IS NOT NULL`,
+            WHERE con.conrelid = $1::text::regclass AND con.contype = 'p' AND a.attrelid = con.conrelid AND pg_get_serial_sequence($1::text, a.attname) IS NOT NULL`,
           [qualified(rel)],
         );
         if (n > 0) out.push({ table: displayName(rel), liveRows: n, keyRestarted: seq.rows[0]!.n > 0 });
@@ -298,7 +302,7 @@ async function liveRowsSince(prod: ConnParams, tables: TableName[]): Promise<{ t
       return out;
     },
     { applicationName: 'undrop recover', statementTimeoutMs: 60_000, lockTimeoutMs: 2000 },
-  ).catch(() => []);
+  );
 }
 
 /** Guided flow: list the destructive events, let the person pick one; its tables and target follow. */

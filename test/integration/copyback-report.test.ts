@@ -41,6 +41,7 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
     expect(plans).toEqual([
       {
         mode: 'merge',
+        onConflict: 'keep-live',
         tables: [{ name: 'public.customers', from: `${r.copyBack.schema}.customers`, rows: 1000 }, { name: 'public.orders', from: `${r.copyBack.schema}.orders`, rows: 5000 }],
         merge: [
           { name: 'public.customers', recoveredRows: 1000, missing: 998, skipped: 0, conflicts: 2 },
