@@ -80,20 +80,6 @@ export function pgRestoreToNull(bin: PgBinaries, archive: string, timeoutMs = 60
   return runProgram(bin.path('pg_restore'), ['-f', '/dev/null', archive], { allowFailure: true, timeoutMs });
 }
 
-/** pg_waldump of whole segments from one folder, filtered by resource manager. */
-export function pgWaldumpSegments(
-  bin: PgBinaries,
-  walDir: string,
-  firstSegment: string,
-  lastSegment: string,
-  o: { rmgr?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  const args = ['-p', walDir];
-  if (o.rmgr) args.push('-r', o.rmgr);
-  args.push(firstSegment, lastSegment);
-  return runProgram(bin.path('pg_waldump'), args, { allowFailure: true, timeoutMs: o.timeoutMs ?? 60_000 });
-}
-
 export interface PgbackrestOptions {
   stanza: string;
   config?: string;

@@ -3,7 +3,8 @@ import { parseDuration, parseSize } from '../../src/inventory/units.js';
 import { candidateDirs } from '../../src/postgres/binaries.js';
 import { parseKeyValue, resolveConnParams, toConninfo } from '../../src/postgres/conninfo.js';
 import { displayName, parseTableList, qualified } from '../../src/postgres/identifiers.js';
-import { formatLsn, parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../src/postgres/lsn.js';
+import { formatLsn, parseLsn } from '../../src/postgres/wal/lsn.js';
+import { parseSegmentName, segmentForLsn, segmentName } from '../../src/postgres/wal/segments.js';
 import { parseTargetSpec } from '../../src/recovery/target.js';
 import { commandLine, redact } from '../../src/util/redact.js';
 

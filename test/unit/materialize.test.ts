@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { missingSegmentFromLog, parseRecoveryLog, recoveryShortError } from '../../src/postgres/recovery-watch.js';
-import { parseCommitLine } from '../../src/postgres/wal-last-commit.js';
+import { parseCommitLine } from '../../src/postgres/wal/records.js';
 import { dataList, referencedTable, unwantedForeignKeys } from '../../src/sources/dump/restore-list.js';
 import type { TocEntry } from '../../src/sources/dump/toc.js';
 import { chooseSet } from '../../src/sources/pgbackrest/materialize.js';

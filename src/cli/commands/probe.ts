@@ -9,7 +9,7 @@ import { parseTableList } from '../../postgres/identifiers.js';
 import { type ResolvedTarget, parseTargetSpec, resolveExplicit } from '../../recovery/target.js';
 import { type ProbeReport, probeAll } from '../../sources/probe-all.js';
 import { rankResults, unusableReason } from '../../sources/rank.js';
-import type { ProbeItem, ProbeResult, RecoveryPoint } from '../../sources/types.js';
+import type { ProbeItem, RecoveryPoint } from '../../sources/types.js';
 import { formatBytes, formatDuration } from '../../util/time.js';
 import type { Context } from '../context.js';
 import { note, printJson, say } from '../output.js';

@@ -8,10 +8,11 @@ import type { ConnParams } from '../../postgres/conninfo.js';
 import { resolveConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, parseTableList, sameTable } from '../../postgres/identifiers.js';
 import { defaultWorkDir } from '../../postgres/instance.js';
-import { parseLsn, segmentForLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { segmentForLsn } from '../../postgres/wal/segments.js';
 import type { ResolvedTarget } from '../target.js';
 import { type Catalog, type CatalogRow, baseBackupCatalog, countRows, databaseNames, lookupRelations, productionCatalog, replicaCatalogs } from './catalog.js';
-import { FIRST_USER_OID } from './detector.js';
+import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { type ScanWarning, scanWal } from './scan.js';
 import type { EventKind, EventRelation, RawEvent } from './types.js';
 import { listBaseBackups, openWalSource } from './wal-source.js';
@@ -119,7 +120,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       catalogs.push(...(await replicaCatalogs(inventory)));
       const needsPast = raw.filter((e) => e.kind !== 'delete');
       if (needsPast.length > 0 && wal.baseBackups && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
-        const oldest = needsPast.reduce((a, b) => (parseLsn(a.firstLsn) < parseLsn(b.firstLsn) ? a : b));
+        const oldest = needsPast.reduce((a, b) => (Lsn.before(a.firstLsn, b.firstLsn) ? a : b));
         const bb = await baseBackupCatalog({ bin: scan.bin, baseBackups: wal.baseBackups, restoreCommand: wal.restoreCommand, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
         if (bb) catalogs.push(bb);
       }
@@ -130,10 +131,10 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     const events: LocatedEvent[] = [];
     const dbNameCache = new Map<number, string | null>();
     // Oldest first, so a base backup copy only ever replays forward.
-    const ordered = [...raw].sort((a, b) => (parseLsn(a.commitLsn) < parseLsn(b.commitLsn) ? -1 : 1));
+    const ordered = [...raw].sort((a, b) => Lsn.compare(a.commitLsn, b.commitLsn));
     for (const e of ordered) events.push(await nameEvent(e, catalogs, dbNameCache));
     // Newest first.
-    events.sort((a, b) => (parseLsn(b.commitLsn) > parseLsn(a.commitLsn) ? 1 : -1));
+    events.sort((a, b) => Lsn.compare(b.commitLsn, a.commitLsn));
     let kept = events.filter((e) => !isMaintenance(e));
     if (options.database) {
       const d = options.database;
@@ -341,7 +342,7 @@ const CATALOG_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 function isCatalogRel(r: EventRelation): boolean {
   if (!r.name) return false;
   const schema = r.name.split('.')[0]!.replace(/"/g, '');
-  return CATALOG_SCHEMAS.has(schema) || (r.oid !== undefined && r.oid < FIRST_USER_OID);
+  return CATALOG_SCHEMAS.has(schema) || (r.oid !== undefined && r.oid < FIRST_NORMAL_OBJECT_ID);
 }
 
 async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, string | null>): Promise<LocatedEvent> {
@@ -388,7 +389,7 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
     if (db && e.droppedFiles.some((f) => !got.rows.some((r) => r.filenode === f))) {
       // Files made after the catalog's point (a rewrite, a table created later): replay the copy on to just before this event.
       for (const c of catalogs) {
-        if (c.advanceTo && c.asOfLsn && parseLsn(c.asOfLsn) < parseLsn(e.firstLsn) && !e.partial && (await c.advanceTo(e.firstLsn))) {
+        if (c.advanceTo && c.asOfLsn && Lsn.before(c.asOfLsn, e.firstLsn) && !e.partial && (await c.advanceTo(e.firstLsn))) {
           got = await ask([c, ...past.filter((p) => p !== c)], db, e.droppedFiles, e.droppedOids);
           break;
         }
