@@ -1,7 +1,7 @@
 // The postmortem report (Markdown) and the `recover` JSON document, from the
 // facts gathered in the incident log. Pure: no I/O.
 import { formatDuration } from '../util/time.js';
-import type { IncidentFacts, StepRecord } from './incident-log.js';
+import type { IncidentFacts, StepRecord } from './incident-facts.js';
 
 function code(s: string): string {
   return '`' + s.replace(/`/g, "'") + '`';
