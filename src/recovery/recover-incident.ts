@@ -11,7 +11,7 @@ import { type TableName, displayName, parseTableName } from '../postgres/identif
 import { pauseReplay, readPauseState } from '../sources/delayed-replica/pause.js';
 import { RESUME_SQL } from '../sources/delayed-replica/materialize.js';
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
-import { sourceModule } from '../sources/registry.js';
+import { materializeSource } from '../sources/registry.js';
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import type { MergeResult } from './promote-merge.js';
@@ -121,10 +121,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     }
 
     // 5. Materialize.
-    const module = sourceModule(choice.config.kind);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        module.materialize(choice.config as never, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
