@@ -4,7 +4,7 @@ import { manifestEndLsn, parseManifest } from '../../src/sources/pitr/manifest.j
 import { analyzeGaps, listingFromNames, parseHistory, timelinePath } from '../../src/sources/pitr/wal-archive.js';
 import { lastCommitIn } from '../../src/postgres/wal/commits.js';
 import { deepReadFindings, plainHasTrailer, sizeDropFindings, sniffDump, sniffFindings } from '../../src/sources/dump/classify.js';
-import { parseToc, tocTables } from '../../src/sources/dump/toc.js';
+import { parseToc, tocTables } from '../../src/sources/common/toc.js';
 import { rankResults } from '../../src/sources/rank.js';
 import { aggregateItems } from '../../src/sources/common/aggregate.js';
 import { timeFromPath } from '../../src/sources/snapshot/controldata.js';

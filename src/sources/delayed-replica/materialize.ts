@@ -20,12 +20,12 @@ import { Lsn } from '../../postgres/wal/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgRestoreList } from '../../postgres/programs.js';
 import { pgDumpTables } from '../../postgres/restore-programs.js';
-import { restoreArchive } from '../dump/restore-archive.js';
-import { parseToc } from '../dump/toc.js';
+import { restoreArchive } from '../common/restore-archive.js';
+import { parseToc } from '../common/toc.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { verifyTables } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
-import { targetSettings } from '../pitr/materialize.js';
+import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { lockedByStartup, pauseReplay } from './pause.js';
 
