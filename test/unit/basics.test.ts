@@ -99,7 +99,8 @@ describe('units and targets', () => {
     expect(parseDuration('26h')).toBe(26 * 3600_000);
     expect(parseDuration('90min')).toBe(90 * 60_000);
     expect(parseDuration('soon')).toBeUndefined();
-    expect(parseSize('1GB')).toBe(1e9);
+    expect(parseSize('1GB')).toBe(1024 ** 3); // PostgreSQL's meaning
+    expect(parseSize('500MB')).toBe(500 * 1024 ** 2);
     expect(parseSize('512 MiB')).toBe(512 * 1024 * 1024);
   });
   it('parses --target specs', () => {
