@@ -14,9 +14,6 @@ let mode: OutputMode = { json: false, debug: false };
 export function setOutputMode(m: OutputMode): void {
   mode = m;
 }
-export function outputMode(): OutputMode {
-  return mode;
-}
 
 /** Result text: stdout normally, stderr under --json. */
 export function say(text = ''): void {

@@ -34,14 +34,6 @@ export function pgCtlStop(bin: PgBinaries, dataDir: string, mode: 'smart' | 'fas
   });
 }
 
-export function pgCtlPromote(bin: PgBinaries, dataDir: string): Promise<RunResult> {
-  return runProgram(bin.path('pg_ctl'), ['-D', dataDir, '-w', 'promote'], { asServerUser: true, timeoutMs: 120_000 });
-}
-
-export function pgCtlStatus(bin: PgBinaries, dataDir: string): Promise<RunResult> {
-  return runProgram(bin.path('pg_ctl'), ['-D', dataDir, 'status'], { asServerUser: true, allowFailure: true, timeoutMs: 10_000 });
-}
-
 /** pg_controldata as a key → value map ("Database cluster state" → "in production"). */
 export async function pgControldata(bin: PgBinaries, dataDir: string): Promise<Record<string, string>> {
   const r = await runProgram(bin.path('pg_controldata'), ['-D', dataDir], { timeoutMs: 30_000 });

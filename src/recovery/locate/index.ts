@@ -17,7 +17,7 @@ import { type ScanWarning, scanWal } from './scan.js';
 import type { EventKind, EventRelation, RawEvent } from './types.js';
 import { listBaseBackups, openWalSource } from './wal-source.js';
 
-export type { EventKind, EventRelation, RawEvent } from './types.js';
+export type { EventKind, EventRelation } from './types.js';
 
 export interface LocateOptions {
   /** ISO time or LSN; default: the newest base backup's start, or the last 24 h. */

@@ -51,9 +51,6 @@ export interface ScanResult {
   bin: PgBinaries;
 }
 
-/** The resource managers the detector classifies (commits, locks, new files, dropped databases, row deletes); the others only tell where a transaction starts. */
-export const LOCATE_RMGRS = ['Transaction', 'Standby', 'Storage', 'Database', 'Heap'];
-
 interface Seg {
   file: SegmentFile;
   name: string;

@@ -10,7 +10,6 @@ import type { Inventory, SourceConfig } from '../../inventory/schema.js';
 import { registerCleanup } from '../../postgres/cleanup.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { parseSegmentName, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
-import { listSegments } from '../../postgres/wal/segments.js';
 
 export interface WalLocation {
   /** What to call it in messages: "wal (WAL archive /backups/wal)". */
@@ -223,4 +222,3 @@ async function pgbackrestArchiveRange(src: SourceConfig): Promise<{ min?: string
   }
 }
 
-export { listSegments };
