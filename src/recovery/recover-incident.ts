@@ -2,6 +2,7 @@
 // → probe every source → choose → confirm → materialize → copy back, verify,
 // (confirmed) promote → report. The CLI and the guided flow both call this;
 // the UI callbacks are the only way it talks to a person.
+import type { PromoteSummary, RecoverDocument } from '../contract.js';
 import { failure, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
@@ -49,12 +50,7 @@ export interface RecoverUi {
   pickSource?(report: ProbeReport, best: string): Promise<string>;
 }
 
-export interface PromoteSummary {
-  mode: 'replace' | 'merge';
-  tables: { name: string; inserted?: number; skipped?: number; conflicts?: number; liveRenamedTo?: string | null }[];
-}
-
-export type RecoverDocument = ReturnType<typeof recoverJson> & { nextSteps: string[]; promoted: PromoteSummary | null };
+export type { RecoverDocument } from '../contract.js';
 
 function promoteSummary(r: { merge?: MergeResult; replace?: ReplaceResult }): PromoteSummary | null {
   if (r.merge) return { mode: 'merge', tables: r.merge.tables.map((t) => ({ name: t.name, inserted: t.inserted, skipped: t.skipped, conflicts: t.conflicts })) };

@@ -9,6 +9,7 @@ import { type ResolvedTarget, parseTargetSpec, resolveExplicit } from '../../rec
 import { type ProbeReport, probeAll } from '../../sources/probe-all.js';
 import { rankResults, unusableReason } from '../../sources/rank.js';
 import { formatDuration } from '../../util/time.js';
+import type { ProbeDocument } from '../../contract.js';
 import type { Context } from '../context.js';
 import { note, printJson, say } from '../output.js';
 import { humanReport } from '../render/probe.js';
@@ -39,7 +40,7 @@ export function targetFromFlags(f: Pick<ProbeFlags, 'incidentTime' | 'target'>):
 }
 
 /** The contract's probe document (plus extra fields). */
-export function probeDocument(report: ProbeReport): Record<string, unknown> {
+export function probeDocument(report: ProbeReport): ProbeDocument {
   return {
     sources: rankResults(report.sources).map((r) => ({
       name: r.name,

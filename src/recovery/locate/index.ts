@@ -1,6 +1,7 @@
 // undrop locate as a library: find destructive transactions in WAL, name the
 // relations they destroyed from a catalog that predates them, and turn the
 // newest one into an exact recovery target.
+import type { LocateDocument, LocateEventDocument } from '../../contract.js';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory } from '../../inventory/schema.js';
 import { withClient } from '../../postgres/connect.js';
@@ -210,7 +211,7 @@ function dbLabel(e: LocatedEvent): string {
 }
 
 /** The contract's `locate` JSON document. */
-export function locateJson(r: LocateResult): unknown {
+export function locateJson(r: LocateResult): LocateDocument {
   return {
     events: r.events.map(eventJson),
     ignored: r.ignored.map(eventJson),
@@ -221,7 +222,7 @@ export function locateJson(r: LocateResult): unknown {
   };
 }
 
-function eventJson(e: LocatedEvent): unknown {
+function eventJson(e: LocatedEvent): LocateEventDocument {
   return {
     xid: e.xid,
     lsn: e.lsn,
@@ -237,7 +238,7 @@ function eventJson(e: LocatedEvent): unknown {
     rowsLost: e.rowsLost,
     rowsKind: e.rowsKind ?? null,
     catalog: e.catalog,
-    ...(e.partial ? { partial: true } : {}),
+    ...(e.partial ? { partial: true as const } : {}),
     ...(e.ignoredBy ? { ignoredBy: e.ignoredBy } : {}),
     notes: e.notes,
   };
@@ -360,7 +361,7 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
     commitTime: e.commitTime,
     database: { oid: e.databaseOid, name },
     target: { xid: String(e.xid), inclusive: false },
-    ...(e.partial ? { partial: true } : {}),
+    ...(e.partial ? { partial: true as const } : {}),
     notes,
   };
   if (e.kind === 'drop-database') {
