@@ -3,7 +3,7 @@
 // depend on these fields; change them only with a line in the README's
 // changelog. test/unit/contract.test.ts checks the README against them.
 import type { EventKind, EventRelation } from './recovery/locate/types.js';
-import type { ResolvedTarget } from './recovery/target.js';
+import type { ResolvedTarget } from './sources/target.js';
 import type { ProbeItem, SourceStatus } from './sources/types.js';
 import type { SourceKind } from './inventory/schema.js';
 

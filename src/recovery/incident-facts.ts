@@ -4,7 +4,7 @@ import type { ProbeResult, RecoveryPoint } from '../sources/types.js';
 import type { CopyBackResult } from './copy-back.js';
 import type { MergeResult } from './promote-merge.js';
 import type { ReplaceResult } from './promote-replace.js';
-import type { ResolvedTarget } from './target.js';
+import type { ResolvedTarget } from '../sources/target.js';
 import type { VerifyResult } from './verify.js';
 
 export type RecoverMode = 'side-schema' | 'replace' | 'merge';

@@ -21,7 +21,7 @@ import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate
 import { type PromotePlan, copyBackVerifyPromote } from './recover.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
-import { type ResolvedTarget, type TargetSpec, resolveExplicit } from './target.js';
+import { type ResolvedTarget, type TargetSpec, resolveExplicit } from '../sources/target.js';
 
 export interface RecoverOptions {
   inventory: Inventory;

@@ -10,7 +10,7 @@ import { type TableName, displayName, quoteIdent } from '../postgres/identifiers
 import { probeAll } from '../sources/probe-all.js';
 import { materializeSource } from '../sources/registry.js';
 import type { RecoveryPoint } from '../sources/types.js';
-import type { ResolvedTarget } from './target.js';
+import type { ResolvedTarget } from '../sources/target.js';
 
 export interface RestoreTestResult {
   name: string;

@@ -7,7 +7,7 @@ import { withClient } from '../postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../postgres/conninfo.js';
 import { defaultWorkDir } from '../postgres/instance.js';
 import type { TableName } from '../postgres/identifiers.js';
-import type { ResolvedTarget } from '../recovery/target.js';
+import type { ResolvedTarget } from './target.js';
 import { thresholdsFor } from './common/thresholds.js';
 import { rankResults } from './rank.js';
 import { probeSource } from './registry.js';

@@ -3,7 +3,7 @@
 import type { ConnParams } from '../postgres/conninfo.js';
 import type { TableName } from '../postgres/identifiers.js';
 import type { TempInstance } from '../postgres/instance.js';
-import type { ResolvedTarget } from '../recovery/target.js';
+import type { ResolvedTarget } from './target.js';
 import type { SourceConfigOf, SourceKind } from '../inventory/schema.js';
 
 export type SourceStatus = 'usable' | 'degraded' | 'unusable';

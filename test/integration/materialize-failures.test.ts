@@ -12,7 +12,7 @@ import { labDown } from '../../src/lab/down.js';
 import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { labUp } from '../../src/lab/up.js';
-import type { ResolvedTarget } from '../../src/recovery/target.js';
+import type { ResolvedTarget } from '../../src/sources/target.js';
 import { materializeDump } from '../../src/sources/dump/materialize.js';
 import { materializeSource } from '../../src/sources/registry.js';
 import type { ProbeResult } from '../../src/sources/types.js';

@@ -5,7 +5,7 @@ import { parseKeyValue, resolveConnParams, toConninfo } from '../../src/postgres
 import { displayName, parseTableList, qualified } from '../../src/postgres/identifiers.js';
 import { formatLsn, parseLsn } from '../../src/postgres/wal/lsn.js';
 import { parseSegmentName, segmentForLsn, segmentName } from '../../src/postgres/wal/segments.js';
-import { parseTargetSpec } from '../../src/recovery/target.js';
+import { parseTargetSpec } from '../../src/sources/target.js';
 import { commandLine, redact } from '../../src/util/redact.js';
 
 describe('redaction', () => {

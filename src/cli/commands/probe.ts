@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { EXIT, usageError } from '../../errors.js';
 import { loadInventory } from '../../inventory/load.js';
 import { parseTableList } from '../../postgres/identifiers.js';
-import { type ResolvedTarget, parseTargetSpec, resolveExplicit } from '../../recovery/target.js';
+import { type ResolvedTarget, parseTargetSpec, resolveExplicit } from '../../sources/target.js';
 import { type ProbeReport, probeAll } from '../../sources/probe-all.js';
 import { rankResults, unusableReason } from '../../sources/rank.js';
 import { formatDuration } from '../../util/time.js';

@@ -7,7 +7,7 @@ import { defaultWorkDir } from '../../postgres/instance.js';
 import { parseTableList } from '../../postgres/identifiers.js';
 import type { RecoverMode } from '../../recovery/incident-log.js';
 import { recoverIncident } from '../../recovery/recover-incident.js';
-import { parseTargetSpec } from '../../recovery/target.js';
+import { parseTargetSpec } from '../../sources/target.js';
 import type { Context } from '../context.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';

@@ -11,7 +11,7 @@ import { type TableName, displayName, parseTableList, sameTable } from '../../po
 import { defaultWorkDir } from '../../postgres/instance.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { segmentForLsn } from '../../postgres/wal/segments.js';
-import type { ResolvedTarget } from '../target.js';
+import type { ResolvedTarget } from '../../sources/target.js';
 import { type Catalog, type CatalogRow, baseBackupCatalog, countRows, databaseNames, lookupRelations, productionCatalog, replicaCatalogs } from './catalog.js';
 import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { type ScanWarning, scanWal } from './scan.js';

@@ -3,7 +3,7 @@
 // the DROP no longer holds the tables).
 import { failure } from '../../errors.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
-import type { ResolvedTarget } from '../../recovery/target.js';
+import type { ResolvedTarget } from '../target.js';
 import type { ProbeItem, ProbeResult } from '../types.js';
 
 function timeOf(i: ProbeItem): number | null {

@@ -1,6 +1,6 @@
 // How a WAL-replay restore (PITR, pgBackRest, a replica's copy) stops at
 // the target: PostgreSQL's recovery_target_* settings.
-import type { ResolvedTarget } from '../../recovery/target.js';
+import type { ResolvedTarget } from '../target.js';
 
 /** recovery_target_* settings for an exact, exclusive target. */
 export function targetSettings(t: ResolvedTarget): Record<string, string | boolean> {

@@ -12,7 +12,7 @@ import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestInfo } from '../../postgres/programs.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
-import type { ResolvedTarget } from '../../recovery/target.js';
+import type { ResolvedTarget } from '../target.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';

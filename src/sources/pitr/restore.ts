@@ -9,7 +9,7 @@ import { failure } from '../../errors.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { tail } from '../../postgres/run.js';
-import type { ResolvedTarget } from '../../recovery/target.js';
+import type { ResolvedTarget } from '../target.js';
 import { parseBackupLabel } from './backup-label.js';
 import { manifestEndLsn, parseManifest } from './manifest.js';
 
