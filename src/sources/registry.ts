@@ -7,7 +7,7 @@ import { dumpSource } from './dump/index.js';
 import { pgbackrestSource } from './pgbackrest/index.js';
 import { pitrSource } from './pitr/index.js';
 import { snapshotSource } from './snapshot/index.js';
-import type { FreezeContext, Frozen, Materialized, MaterializeRequest, ProbeContext, ProbeResult, SourceModule } from './types.js';
+import type { Materialized, MaterializeRequest, ProbeContext, ProbeResult, SourceModule } from './types.js';
 
 /** Call fn with the module of the config's kind and the config narrowed to that kind. */
 function withModule<R>(config: SourceConfig, fn: <K extends SourceKind>(module: SourceModule<K>, config: SourceConfigOf<K>) => R): R {
@@ -33,9 +33,4 @@ export function probeSource(config: SourceConfig, ctx: ProbeContext): Promise<Pr
 /** Bring the source's tables up in an instance undrop can read. */
 export function materializeSource(config: SourceConfig, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   return withModule(config, (m, c) => m.materialize(c, req, probe));
-}
-
-/** Stop a source from moving toward the incident (a delayed replica pauses replay); undefined for sources that stand still. */
-export async function freezeSource(config: SourceConfig, ctx: FreezeContext): Promise<Frozen | null> {
-  return withModule(config, (m, c) => m.freeze?.(c, ctx)) ?? null;
 }
