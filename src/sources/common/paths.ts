@@ -1,10 +1,69 @@
 // Expand the inventory's path patterns ("/backups/dumps/*.dump",
-// "/mnt/snapshots/*/pgdata") with tinyglobby: files and folders, dot names
-// only when the pattern spells them, a plain path returned when it exists.
-import { glob } from 'tinyglobby';
+// "/mnt/snapshots/*/pgdata"): "*", "?" and "[…]" inside a path segment.
+// No "**": sources name their folders.
+import { readdir, stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve, sep } from 'node:path';
 
-/** Every existing path matching any of the patterns (absolute, no trailing slash), sorted, each once. */
+const MAGIC = /[*?[]/;
+
+function segmentRegex(seg: string): RegExp {
+  let re = '';
+  for (let i = 0; i < seg.length; i++) {
+    const c = seg[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = seg.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        let body = seg.slice(i + 1, end);
+        if (body.startsWith('!')) body = `^${body.slice(1)}`;
+        re += `[${body.replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Every existing path matching the pattern, sorted; a pattern without wildcards returns itself if it exists. */
+export async function expandPattern(pattern: string): Promise<string[]> {
+  const abs = isAbsolute(pattern) ? pattern : resolve(pattern);
+  const parts = abs.split(sep).filter((p) => p.length > 0);
+  let current: string[] = [sep];
+  for (const part of parts) {
+    const next: string[] = [];
+    if (!MAGIC.test(part)) {
+      for (const c of current) next.push(join(c, part));
+    } else {
+      const re = segmentRegex(part);
+      for (const c of current) {
+        let names: string[];
+        try {
+          names = await readdir(c);
+        } catch {
+          continue;
+        }
+        for (const n of names) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) next.push(join(c, n));
+      }
+    }
+    current = next;
+  }
+  const out: string[] = [];
+  for (const p of current) {
+    try {
+      await stat(p);
+      out.push(p);
+    } catch (e) {
+      // A path that exists but cannot be stat'ed is still reported (the probe says why).
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') out.push(p);
+    }
+  }
+  return out.sort();
+}
+
 export async function expandPatterns(patterns: readonly string[]): Promise<string[]> {
-  const found = await glob([...patterns], { absolute: true, onlyFiles: false, expandDirectories: false, dot: false });
-  return [...new Set(found.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p)))].sort();
+  const all = new Set<string>();
+  for (const p of patterns) for (const m of await expandPattern(p)) all.add(m);
+  return [...all].sort();
 }
