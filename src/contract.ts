@@ -3,6 +3,9 @@
 // depend on these fields; change them only with a line in the README's
 // changelog. test/unit/contract.test.ts checks the README against them.
 import type { EventKind, EventRelation } from './recovery/locate/types.js';
+import type { OnConflict } from './recovery/merge-conflicts.js';
+import type { MergeResult } from './recovery/promote-merge.js';
+import type { SideSchemaRecord } from './recovery/side-record.js';
 import type { ResolvedTarget } from './sources/target.js';
 import type { ProbeItem, SourceStatus } from './sources/types.js';
 import type { SourceKind } from './inventory/schema.js';
@@ -104,7 +107,35 @@ export interface RecoveredTableDocument {
 
 export interface PromoteSummary {
   mode: 'replace' | 'merge';
-  tables: { name: string; inserted?: number; skipped?: number; conflicts?: number; liveRenamedTo?: string | null }[];
+  /** Merge: the --on-conflict choice, and whether anything live was changed (false: refused on collisions). */
+  onConflict?: OnConflict;
+  committed?: boolean;
+  tables: {
+    name: string;
+    inserted?: number;
+    skipped?: number;
+    conflicts?: number;
+    otherUnique?: number;
+    conflictsTable?: string | null;
+    resolution?: string | null;
+    rekeyed?: number;
+    sample?: MergeResult['tables'][number]['sample'];
+    liveRenamedTo?: string | null;
+  }[];
+}
+
+/** `undrop promote --json` */
+export interface PromoteDocument {
+  schema: string;
+  mode: 'merge' | 'replace';
+  source: string;
+  recoveryPoint: SideSchemaRecord['recoveryPoint'];
+  verifiedAt: string;
+  tables: { name: string; recoveredAs: string; rows: number; checksum: string }[];
+  promoted: PromoteSummary | null;
+  nextSteps: string[];
+  durationMs: number;
+  report: string;
 }
 
 /** `undrop verify --json` */
@@ -125,7 +156,8 @@ export interface VerifyDocument {
   }[];
 }
 
-/** Any command under --json that fails: the one document on stdout. */
+/** Any command under --json that fails: the one document on stdout (a command that failed part way adds its own fields as far as it got). */
 export interface ErrorDocument {
   error: { code: string; message: string; hint: string | null; details: string[]; exitCode: number };
+  [field: string]: unknown;
 }

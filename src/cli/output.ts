@@ -32,7 +32,9 @@ export function printJson(doc: unknown): void {
 
 /** The contract's error document (--json). */
 export function errorDocument(err: UndropError): ErrorDocument {
-  return { error: { code: err.code, message: err.message, hint: err.hint ?? null, details: err.details, exitCode: err.exitCode } };
+  const error = { code: err.code, message: err.message, hint: err.hint ?? null, details: err.details, exitCode: err.exitCode };
+  // A command that failed part way (promote) prints its document as far as it got, with the error added.
+  return err.document ? { ...err.document, error } : { error };
 }
 
 /** Render any error once, the same way everywhere; returns the exit code. */

@@ -6,6 +6,7 @@ import { loadInventory } from '../../inventory/load.js';
 import { defaultWorkDir } from '../../postgres/instance.js';
 import { parseTableList } from '../../postgres/identifiers.js';
 import type { RecoverMode } from '../../recovery/incident-log.js';
+import { ON_CONFLICT_CHOICES, type OnConflict } from '../../recovery/merge-conflicts.js';
 import { recoverIncident } from '../../recovery/recover-incident.js';
 import { parseTargetSpec } from '../../sources/target.js';
 import type { Context } from '../context.js';
@@ -23,6 +24,7 @@ export interface RecoverFlags {
   database?: string;
   lockTimeout: string;
   recreateForeignKeys?: boolean;
+  onConflict?: OnConflict;
 }
 
 export function registerRecover(program: Command, ctx: () => Context): void {
@@ -38,6 +40,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--keep', 'keep the temporary instance and print how to connect and remove it')
     .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
+    .addOption(onConflictOption())
     .action(async (flags: RecoverFlags) => {
       await runRecover(ctx(), flags);
     });
@@ -69,6 +72,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
       lockTimeoutMs,
       recreateForeignKeys: !!flags.recreateForeignKeys,
+      onConflict: flags.onConflict,
     },
     ui,
   );
@@ -96,4 +100,9 @@ export function registerGuided(program: Command, ctx: () => Context): void {
     );
     await runRecover(c, { source: 'auto', mode, lockTimeout: '5000' });
   });
+}
+
+/** --on-conflict, shared by recover and promote. No default in the parser: unset means "ask" on a terminal, fail otherwise. */
+export function onConflictOption(): Option {
+  return new Option('--on-conflict <choice>', 'merge: recovered rows whose key a different live row holds (written since the incident): fail (default; nothing live changes, exit 1), keep-live (live rows win), rekey-live (live rows get new keys)').choices([...ON_CONFLICT_CHOICES]);
 }

@@ -10,14 +10,27 @@ export function humanSummary(d: RecoverDocument): string[] {
     `Mode: ${d.mode}; side schema: ${d.schema}`,
   ];
   for (const t of d.tables) out.push(`  ${t.name.padEnd(32)} → ${t.recoveredAs.padEnd(44)} ${String(t.rows).padStart(10)} rows  checksum equal`);
-  for (const t of d.promoted?.tables ?? []) {
-    out.push(
-      d.promoted!.mode === 'merge'
-        ? `  merged into ${t.name}: ${t.inserted} rows inserted, ${t.skipped} already there (kept)${t.conflicts ? `, ${t.conflicts} left out on another unique key` : ''}`
-        : `  ${t.name} is now the recovered table${t.liveRenamedTo ? `; the live one was renamed to ${t.liveRenamedTo}` : ''}`,
-    );
-  }
+  out.push(...promotedLines(d.promoted));
   out.push(`Report: ${d.report}`);
   for (const n of d.nextSteps) out.push(`Next: ${n}`);
+  return out;
+}
+
+export function promotedLines(p: RecoverDocument['promoted']): string[] {
+  const out: string[] = [];
+  for (const t of p?.tables ?? []) {
+    if (p!.mode === 'replace') {
+      out.push(`  ${t.name} is now the recovered table${t.liveRenamedTo ? `; the live one was renamed to ${t.liveRenamedTo}` : ''}`);
+      continue;
+    }
+    const collided = (t.conflicts ?? 0) + (t.otherUnique ?? 0);
+    const what =
+      t.resolution === 'kept-live'
+        ? `; ${collided} recovered rows LEFT OUT because live rows written since the incident hold their keys (--on-conflict keep-live), kept in ${t.conflictsTable}`
+        : t.resolution === 'rekeyed-live'
+          ? `; ${t.rekeyed} live rows written since the incident got new keys (--on-conflict rekey-live), pairs in ${t.conflictsTable}`
+          : '';
+    out.push(`  merged into ${t.name}: ${t.inserted} rows inserted, ${t.skipped} already there (equal)${what}`);
+  }
   return out;
 }
