@@ -1,7 +1,7 @@
 // The only place that writes to the terminal. With --json, stdout carries
 // exactly one JSON document and all human text goes to stderr.
 import { EXIT, UndropError, isUndropError } from '../errors.js';
-import { redact } from '../util/redact.js';
+import { redact, redactValue } from '../util/redact.js';
 
 export interface OutputMode {
   json: boolean;
@@ -29,7 +29,7 @@ export function note(text: string): void {
 }
 
 export function printJson(doc: unknown): void {
-  process.stdout.write(redact(JSON.stringify(doc, null, 2)) + '\n');
+  process.stdout.write(JSON.stringify(redactValue(doc), null, 2) + '\n');
 }
 
 /** Render any error once, the same way everywhere; returns the exit code. */

@@ -2,14 +2,15 @@
 // directory's pg_wal), or segments fetched one by one with a restore_command
 // or pgBackRest archive-get into a private temp folder.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
-import { registerCleanup } from '../../postgres/cleanup.js';
 import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
 import { listSegments } from '../../postgres/waldump.js';
+import { childEnv } from '../../postgres/run.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 
 export interface WalLocation {
   /** What to call it in messages: "wal (WAL archive /backups/wal)". */
@@ -154,18 +155,14 @@ async function walFolder(dir: string): Promise<string> {
 export async function fetchSegment(command: string, name: string, dest: string): Promise<boolean> {
   const target = join(dest, name);
   const cmd = command.replace(/%f/g, name).replace(/%p/g, target).replace(/%r/g, '000000010000000000000001').replace(/%%/g, '%');
-  const r = await execa('sh', ['-c', cmd], { reject: false, timeout: 300_000, cwd: dest });
+  // The user's restore_command, with a clean environment like every child (run.ts).
+  const r = await execa('sh', ['-c', cmd], { reject: false, timeout: 300_000, cwd: dest, env: childEnv(), extendEnv: false });
   return r.exitCode === 0 && existsSync(target);
 }
 
 async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, command: string, label: string, kind: 'restore-command' | 'pgbackrest', baseBackups?: string): Promise<WalLocation> {
-  await mkdir(req.workDir, { recursive: true });
-  const dir = await mkdtemp(join(req.workDir, 'locate-wal-'));
-  const unregister = registerCleanup({ label: `fetched WAL ${dir}`, run: () => rm(dir, { recursive: true, force: true }), runSync: () => {} });
-  const release = async () => {
-    unregister();
-    await rm(dir, { recursive: true, force: true });
-  };
+  const dir = await makeStage(req.workDir, 'locate-wal');
+  const release = async () => removeStage(dir);
   try {
     let first = req.fetchFrom;
     let last: string | undefined;

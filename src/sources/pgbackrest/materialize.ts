@@ -1,12 +1,13 @@
 // pgBackRest → temporary instance: `pgbackrest restore` of the newest backup
 // set that ends before the target into a work folder (never over production),
 // exclusive target, promote, archive-mode off; then start and follow recovery.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { compareLsn } from '../../postgres/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestInfo } from '../../postgres/programs.js';
@@ -63,17 +64,17 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   if (!set) throw failure('NO_BASE_BACKUP', `pgBackRest stanza ${config.stanza} has no backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });
   await assertDiskSpace(req.workDir, set.size, `Restoring pgBackRest backup ${set.label}`);
 
-  await mkdir(req.workDir, { recursive: true });
-  const stage = await mkdtemp(join(req.workDir, 'pgbackrest-'));
+  const stage = await makeStage(req.workDir, 'pgbackrest');
   const data = join(stage, 'data');
   await mkdir(data, { mode: 0o700 });
   await chownForServer(stage);
   progress(`pgbackrest restore of backup ${set.label} (${set.type})`);
   const target = backrestTarget(req.target);
   try {
-    await pgbackrestRestore({ ...opts, pgPath: data, set: set.label, target });
+    // Tablespaces are restored into the stage, never to their original paths.
+    await pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target });
   } catch (e) {
-    await rm(stage, { recursive: true, force: true });
+    removeStage(stage);
     throw e;
   }
   const bin = await findBinaries(await dataDirMajor(data));
@@ -89,7 +90,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     recovery: 'recovery',
     settings: { hot_standby: true },
   });
-  await rm(stage, { recursive: true, force: true });
+  removeStage(stage);
   try {
     await inst.configure({ restore_command: archiveGet(inst.dataDir) });
     progress('replaying WAL from the repository');

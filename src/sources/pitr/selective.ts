@@ -14,7 +14,8 @@
 // catalog unreadable, full_page_writes off, tablespaces) the caller restores
 // everything and says why: never guess.
 import { existsSync } from 'node:fs';
-import { copyFile, lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { failure } from '../../errors.js';
@@ -188,7 +189,7 @@ export async function plainSelectiveBytes(backupDir: string, plan: SelectivePlan
  * TempInstance.fromDataDir(…, {copy: false})).
  */
 export async function stagePlainSelective(backupDir: string, workDir: string, plan: SelectivePlan): Promise<{ dataDir: string; stats: StageStats }> {
-  const stage = await mkdtemp(join(workDir, 'selective-'));
+  const stage = await makeStage(workDir, 'selective');
   const data = join(stage, 'data');
   const stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
   try {
@@ -209,7 +210,7 @@ export async function stagePlainSelective(backupDir: string, workDir: string, pl
     }
     await chownForServer(stage);
   } catch (e) {
-    await rm(stage, { recursive: true, force: true });
+    removeStage(stage);
     throw e;
   }
   return { dataDir: data, stats };
@@ -225,7 +226,7 @@ export async function stagePlainSelective(backupDir: string, workDir: string, pl
  * the extraction: see fillSparseFromTar.)
  */
 export async function extractTarProbe(baseTar: string, workDir: string): Promise<string> {
-  const dir = await mkdtemp(join(workDir, 'tarprobe-'));
+  const dir = await makeStage(workDir, 'tarprobe');
   const members = ['PG_VERSION', 'global/1262'];
   const r = await execa('tar', ['-xf', baseTar, '--occurrence=1', '-C', dir, ...members], { reject: false });
   if (r.exitCode !== 0) {
@@ -233,7 +234,7 @@ export async function extractTarProbe(baseTar: string, workDir: string): Promise
       .split('\n')
       .filter((l) => l.trim() && !/Not found in archive|Exiting with failure status due to previous errors/.test(l));
     if (bad.length) {
-      await rm(dir, { recursive: true, force: true });
+      removeStage(dir);
       throw failure('BACKUP_EXTRACT_FAILED', `Reading ${baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(bad.join('\n')) });
     }
   }
