@@ -12,9 +12,8 @@
 import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { execa } from 'execa';
 import { failure } from '../errors.js';
-import { tail } from './run.js';
+import { execClean, tail } from './run.js';
 
 export interface CopiedTablespace {
   oid: string;
@@ -42,7 +41,7 @@ function inside(root: string, p: string): boolean {
 /** cp -a of a folder's content (reflinks where possible); a clear error on failure. */
 async function copyInto(from: string, to: string): Promise<void> {
   await mkdir(to, { recursive: true });
-  const r = await execa('cp', ['-a', '--reflink=auto', `${from}${sep}.`, to], { reject: false });
+  const r = await execClean('cp', ['-a', '--reflink=auto', `${from}${sep}.`, to], { reject: false });
   if (r.exitCode !== 0) {
     const msg = String(r.stderr);
     if (/No space left/i.test(msg)) throw failure('DISK_FULL', `Copying ${from} ran out of disk space.`, { hint: 'Free space in the work directory or choose another with --work-dir.', details: tail(msg) });

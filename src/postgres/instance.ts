@@ -12,7 +12,6 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { execa } from 'execa';
 import type pg from 'pg';
 import { failure, usageError } from '../errors.js';
 import { sleep } from '../util/time.js';
@@ -24,7 +23,7 @@ import { assertContained, type CopyRecord, copyDataDir, internalizeLinks } from 
 import { assertServerCanWrite, chownForServer } from './os-user.js';
 import { findFreePort, releasePort } from './ports.js';
 import { initdb, pgControldata, pgCtlStart, pgCtlStop } from './programs.js';
-import { tail } from './run.js';
+import { execClean, tail } from './run.js';
 import { mustMatchSettings, type SetAside, setAsideConfig } from './server-config.js';
 import { defaultWorkDirFor, instanceArea } from './work-dir.js';
 
@@ -221,7 +220,7 @@ export class TempInstance {
         // A folder undrop made (an extraction, a restore): moved in, its tablespaces with it.
         const resolved = await realpath(source);
         await rm(inst.dataDir, { recursive: true, force: true });
-        await execa('mv', [resolved, inst.dataDir]);
+        await execClean('mv', [resolved, inst.dataDir], {});
         inst.copyRecord = { source, resolved, ...(await internalizeLinks(inst.dataDir, a.root, { moveFrom: dirname(resolved) })) };
       } else {
         inst.copyRecord = await copyDataDir(source, a.root);
@@ -460,7 +459,7 @@ async function waitForExit(pid: number | undefined, timeoutMs: number): Promise<
 
 /** Copy a directory tree, preserving modes; reflinks where the filesystem allows. */
 export async function copyTree(from: string, to: string): Promise<void> {
-  const r = await execa('cp', ['-a', '--reflink=auto', resolve(from), to], { reject: false });
+  const r = await execClean('cp', ['-a', '--reflink=auto', resolve(from), to], { reject: false });
   if (r.exitCode !== 0) {
     await rm(to, { recursive: true, force: true });
     const msg = String(r.stderr);

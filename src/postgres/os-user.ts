@@ -1,8 +1,8 @@
 // initdb and postgres refuse to run as root. When undrop runs as root (CI
 // does), server programs run as an unprivileged OS user (default `postgres`,
 // `--os-user` changes it) and the files they touch are handed to that user.
-import { execa } from 'execa';
 import { usageError } from '../errors.js';
+import { execClean } from './run.js';
 
 let serverUser = process.env.UNDROP_OS_USER || 'postgres';
 
@@ -27,7 +27,7 @@ export function asServerUserPrefix(): string[] {
 export async function chownForServer(path: string, recursive = true): Promise<void> {
   if (!isRoot()) return;
   try {
-    await execa('chown', [...(recursive ? ['-R'] : []), `${serverUser}:`, path]);
+    await execClean('chown', [...(recursive ? ['-R'] : []), `${serverUser}:`, path], {});
   } catch (e) {
     const msg = (e as { stderr?: string }).stderr ?? String(e);
     if (/invalid (user|spec)/i.test(msg)) {
@@ -45,7 +45,7 @@ export async function chownForServer(path: string, recursive = true): Promise<vo
 export async function assertServerCanWrite(dir: string, write = true): Promise<void> {
   if (!isRoot()) return;
   const test = write ? ['-w', dir, '-a', '-x', dir] : ['-x', dir];
-  const r = await execa('runuser', ['-u', serverUser, '--', 'test', ...test], { reject: false, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
+  const r = await execClean('runuser', ['-u', serverUser, '--', 'test', ...test], { reject: false });
   if (r.exitCode !== 0) {
     throw usageError(
       'WORK_DIR_UNREACHABLE',

@@ -5,7 +5,7 @@
 // environment: PATH, locale and TZ only, plus what the call passes (the one
 // connection's password); the parent's PGPASSWORD, PGHOST, PGSERVICE… never
 // reach a temporary server, pgBackRest or a restore_command.
-import { execa, type ResultPromise } from 'execa';
+import { execa, type Options, type ResultPromise } from 'execa';
 import { failure } from '../errors.js';
 import { commandLine, redact } from '../util/redact.js';
 import { asServerUserPrefix } from './os-user.js';
@@ -65,6 +65,11 @@ export function childEnv(extra: Record<string, string | undefined> = {}): Record
   env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
   // C locale messages: undrop parses server and tool output.
   return { ...env, LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C', ...extra };
+}
+
+/** execa for the plain tools undrop runs itself (cp, tar, chown, du, sh -c restore_command): the same clean environment. */
+export function execClean<O extends Options = {}>(file: string, args: readonly string[], opts: O = {} as O): ResultPromise<O> {
+  return execa(file, args, { ...opts, env: childEnv((opts.env ?? {}) as Record<string, string | undefined>), extendEnv: false } as O) as unknown as ResultPromise<O>;
 }
 
 function baseEnv(opts: RunOptions): Record<string, string | undefined> {

@@ -4,7 +4,6 @@
 // exist). Every answer says which catalog it came from.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { errorMessage } from '../../errors.js';
 import type { Inventory } from '../../inventory/schema.js';
 import type { PgBinaries } from '../../postgres/binaries.js';
@@ -17,6 +16,7 @@ import { sleep } from '../../util/time.js';
 import type { BaseBackupInfo } from './wal-source.js';
 import { listBaseBackups } from './wal-source.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
+import { execClean } from '../../postgres/run.js';
 
 export interface CatalogRow {
   oid: number;
@@ -235,9 +235,9 @@ async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupInfo, 
   if (backup.format === 'tar') {
     extracted = await makeStage(req.workDir, 'locate-base');
     const gz = existsSync(join(backup.path, 'base.tar.gz'));
-    await execa('tar', [gz ? '-xzf' : '-xf', join(backup.path, gz ? 'base.tar.gz' : 'base.tar'), '-C', extracted]);
+    await execClean('tar', [gz ? '-xzf' : '-xf', join(backup.path, gz ? 'base.tar.gz' : 'base.tar'), '-C', extracted]);
     const walTar = ['pg_wal.tar.gz', 'pg_wal.tar'].find((t) => existsSync(join(backup.path, t)));
-    if (walTar) await execa('tar', [walTar.endsWith('.gz') ? '-xzf' : '-xf', join(backup.path, walTar), '-C', join(extracted, 'pg_wal')]);
+    if (walTar) await execClean('tar', [walTar.endsWith('.gz') ? '-xzf' : '-xf', join(backup.path, walTar), '-C', join(extracted, 'pg_wal')]);
     source = extracted;
   }
   const settings: Record<string, string | number | boolean> = {

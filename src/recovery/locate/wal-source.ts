@@ -4,12 +4,11 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
 import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
 import { listSegments } from '../../postgres/waldump.js';
-import { childEnv } from '../../postgres/run.js';
+import { childEnv, execClean } from '../../postgres/run.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 
 export interface WalLocation {
@@ -67,7 +66,7 @@ export async function listBaseBackups(dir: string): Promise<BaseBackupInfo[]> {
       const tarName = ['base.tar.gz', 'base.tar', 'base.tar.lz4', 'base.tar.zst'].find((t) => existsSync(join(p, t)));
       if (tarName && !tarName.endsWith('lz4') && !tarName.endsWith('zst')) {
         format = 'tar';
-        const r = await execa('tar', [tarName.endsWith('.gz') ? '-xzOf' : '-xOf', join(p, tarName), 'backup_label'], { reject: false, timeout: 120_000 });
+        const r = await execClean('tar', [tarName.endsWith('.gz') ? '-xzOf' : '-xOf', join(p, tarName), 'backup_label'], { reject: false, timeout: 120_000 });
         if (r.exitCode === 0) text = String(r.stdout);
       }
     }
@@ -156,7 +155,7 @@ export async function fetchSegment(command: string, name: string, dest: string):
   const target = join(dest, name);
   const cmd = command.replace(/%f/g, name).replace(/%p/g, target).replace(/%r/g, '000000010000000000000001').replace(/%%/g, '%');
   // The user's restore_command, with a clean environment like every child (run.ts).
-  const r = await execa('sh', ['-c', cmd], { reject: false, timeout: 300_000, cwd: dest, env: childEnv(), extendEnv: false });
+  const r = await execClean('sh', ['-c', cmd], { reject: false, timeout: 300_000, cwd: dest });
   return r.exitCode === 0 && existsSync(target);
 }
 
@@ -205,7 +204,7 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, comman
 async function pgbackrestArchiveRange(src: SourceConfig): Promise<{ min?: string; max?: string } | undefined> {
   if (src.kind !== 'pgbackrest') return undefined;
   const args = [`--stanza=${src.stanza}`, ...(src.config ? [`--config=${src.config}`] : []), '--output=json', 'info'];
-  const r = await execa('pgbackrest', args, { reject: false, timeout: 60_000 });
+  const r = await execClean('pgbackrest', args, { reject: false, timeout: 60_000 });
   if (r.exitCode !== 0) {
     if ((r as { code?: string }).code === 'ENOENT') throw usageError('PGBACKREST_MISSING', 'pgbackrest is not installed here.', 'Install pgBackRest, or fetch the WAL into a folder and pass --wal-dir.');
     return undefined;

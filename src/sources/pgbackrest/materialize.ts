@@ -17,6 +17,7 @@ import type { ResolvedTarget } from '../../recovery/target.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
+import { targetSettings } from '../pitr/materialize.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 
 interface BackrestSet {
@@ -88,7 +89,9 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     keep: req.keep,
     copy: false,
     recovery: 'recovery',
-    settings: { hot_standby: true },
+    // pgbackrest restore wrote the target into postgresql.auto.conf, which is set aside with the rest of the
+    // restored configuration: the same target is written again into undrop's own.
+    settings: { hot_standby: true, ...(target ? targetSettings(req.target) : { recovery_target: 'immediate', recovery_target_action: 'promote' }) },
   });
   removeStage(stage);
   try {

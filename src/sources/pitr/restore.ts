@@ -6,12 +6,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { failure } from '../../errors.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { compareLsn } from '../../postgres/lsn.js';
-import { tail } from '../../postgres/run.js';
+import { execClean, tail } from '../../postgres/run.js';
 import type { ResolvedTarget } from '../../recovery/target.js';
 import { parseBackupLabel } from './backup-label.js';
 import { manifestEndLsn, parseManifest } from './manifest.js';
@@ -31,7 +30,7 @@ export interface BaseBackup {
 
 /** One member's text; --occurrence stops at the first match (backup_label comes first in pg_basebackup's base.tar) instead of reading the whole archive. */
 async function tarMember(tarFile: string, member: string): Promise<string | undefined> {
-  const r = await execa('tar', ['-xOf', tarFile, '--occurrence=1', member], { reject: false });
+  const r = await execClean('tar', ['-xOf', tarFile, '--occurrence=1', member], { reject: false });
   return r.exitCode === 0 ? String(r.stdout) : undefined;
 }
 
@@ -102,7 +101,7 @@ export async function extractTarBackup(b: BaseBackup, workDir: string, o: { excl
     for (const t of tablespaceTars) jobs.push([join(b.path, t), join(stage, 'tablespaces', t.replace(/\.tar(\.gz)?$/, ''))]);
     for (const [file, into] of jobs) {
       await mkdir(into, { recursive: true });
-      const r = await execa('tar', [...(file === b.baseTar ? (o.exclude ?? []) : []), '-xf', file, '-C', into], { reject: false });
+      const r = await execClean('tar', [...(file === b.baseTar ? (o.exclude ?? []) : []), '-xf', file, '-C', into], { reject: false });
       if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${file} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
     }
     if (!existsSync(join(data, 'PG_VERSION'))) throw failure('BACKUP_EXTRACT_FAILED', `${b.baseTar} did not contain a data directory.`);
