@@ -2,6 +2,8 @@
 // otherwise (CI logs, --json). Confirmations go through one function so the
 // guided flow and --no-input share the same code path.
 import { confirm, select } from '@inquirer/prompts';
+import type { OnConflict } from '../recovery/merge-conflicts.js';
+import { mergePlanLines } from '../recovery/recover.js';
 import type { RecoverUi } from '../recovery/recover-incident.js';
 import ora, { type Ora } from 'ora';
 import { usageError } from '../errors.js';
@@ -25,7 +27,7 @@ async function asking<T>(ask: () => Promise<T>): Promise<T> {
 }
 
 /** Pickers exist only when undrop may ask; otherwise their flags (--tables, --source) decide. */
-function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource'> {
+function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'pickOnConflict'> {
   if (!ctx.interactive) return {};
   const out = { output: process.stderr };
   return {
@@ -51,6 +53,22 @@ function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource'> {
         },
         out,
       )),
+    pickOnConflict: (plan) => {
+      const n = (plan.merge ?? []).reduce((a, t) => a + t.conflicts, 0);
+      for (const l of mergePlanLines(plan.merge ?? [])) note(`  ${l}`);
+      return asking(() => select<OnConflict>(
+        {
+          message: `Merge meets ${n} collision(s): live rows written since the incident hold the keys of recovered rows. What should happen? (--on-conflict)`,
+          default: 'fail',
+          choices: [
+            { value: 'rekey-live', name: 'rekey-live: give the post-incident live rows new keys, bring every recovered row back under its original key' },
+            { value: 'keep-live', name: 'keep-live: the live rows win; the recovered ones stay in the side schema (<table>__conflicts)' },
+            { value: 'fail', name: 'stop: change nothing live; decide later with undrop promote' },
+          ],
+        },
+        out,
+      ));
+    },
   };
 }
 
