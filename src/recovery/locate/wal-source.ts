@@ -8,7 +8,7 @@ import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
 import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
 import { listSegments } from '../../postgres/waldump.js';
-import { childEnv, execClean } from '../../postgres/run.js';
+import { execClean } from '../../postgres/run.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 
 export interface WalLocation {
