@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -6,7 +6,5 @@ import { join } from 'node:path';
 export function testWorkDir(): string {
   const dir = join(tmpdir(), 'undrop-test');
   mkdirSync(dir, { recursive: true });
-  // Used as a work directory: private (undrop refuses one others can read), crossable by the server OS user.
-  chmodSync(dir, 0o711);
   return dir;
 }

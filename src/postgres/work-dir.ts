@@ -5,7 +5,8 @@
 //   W/instances/  0700 (0711 as root); each instance or staging folder in it
 //                 is a fresh mkdtemp handed to the server OS user.
 // An existing folder is checked with lstat (never followed): owned by the
-// invoking user, not a symlink, not readable or writable by others.
+// invoking user, not a symlink, not writable by others (its subfolders: not
+// readable either).
 import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -30,8 +31,13 @@ function uid(): number | undefined {
   return typeof process.getuid === 'function' ? process.getuid() : undefined;
 }
 
-/** Create `dir` with `mode`, or check the existing one; never follows a symlink. */
-export function ensurePrivateDir(dir: string, mode: number): void {
+/**
+ * Create `dir` with `mode`, or check the existing one; never follows a
+ * symlink. `forbidden`: permission bits others must not have (the work
+ * directory itself may be listable, never writable, by others: what it
+ * holds is in private subfolders undrop creates).
+ */
+export function ensurePrivateDir(dir: string, mode: number, forbidden = 0o066): void {
   let st;
   try {
     st = lstatSync(dir);
@@ -42,7 +48,7 @@ export function ensurePrivateDir(dir: string, mode: number): void {
       mkdirSync(dir, { mode });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      return ensurePrivateDir(dir, mode); // created meanwhile: check it
+      return ensurePrivateDir(dir, mode, forbidden); // created meanwhile: check it
     }
     chmodSync(dir, mode); // umask may have removed bits
     return;
@@ -52,8 +58,10 @@ export function ensurePrivateDir(dir: string, mode: number): void {
   if (!st.isDirectory()) throw usageError('WORK_DIR_UNSAFE', `${dir} exists and is not a folder.`, hint);
   const me = uid();
   if (me !== undefined && st.uid !== me) throw usageError('WORK_DIR_UNSAFE', `${dir} belongs to uid ${st.uid}, not to the user running undrop (uid ${me}).`, hint);
-  if (st.mode & 0o066) {
-    throw usageError('WORK_DIR_UNSAFE', `${dir} is readable or writable by other users (mode ${(st.mode & 0o777).toString(8)}); it holds copies of production data.`, `chmod ${mode.toString(8)} ${dir}, or choose another folder with --work-dir.`);
+  const bad = st.mode & forbidden;
+  if (bad) {
+    const how = bad & 0o022 ? 'writable' : 'readable';
+    throw usageError('WORK_DIR_UNSAFE', `${dir} is ${how} by other users (mode ${(st.mode & 0o777).toString(8)}); it holds copies of production data.`, `chmod ${mode.toString(8)} ${dir}, or choose another folder with --work-dir.`);
   }
   // As root the server user must cross W and W/instances: add the traverse bits, nothing else.
   if ((mode & 0o011) && (st.mode & 0o011) !== 0o011) chmodSync(dir, (st.mode & 0o7777) | 0o011);
@@ -64,7 +72,7 @@ const traverse = () => (isRoot() ? 0o711 : 0o700);
 /** Check (or create) the work directory itself; returns its absolute path. */
 export function prepareWorkDir(workDir: string): string {
   const dir = resolve(workDir);
-  ensurePrivateDir(dir, traverse());
+  ensurePrivateDir(dir, traverse(), 0o022);
   return dir;
 }
 

@@ -263,7 +263,7 @@ describe('the work directory is private', () => {
     chmodSync(w3, 0o777);
     const r = await undrop(['-c', cfg, '--work-dir', w3, 'recover', '--tables', TABLES_ARG, '--source', 'san', '--schema', 'rec_w3', '--yes']);
     expect(r.exitCode, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/error \[WORK_DIR_UNSAFE\]: .*readable or writable by other users \(mode 777\)/);
+    expect(r.stderr).toMatch(/error \[WORK_DIR_UNSAFE\]: .*writable by other users \(mode 777\)/);
     expect(r.stderr).toMatch(/^HINT: /m);
 
     // A fresh one is created private, its incident files 0600.

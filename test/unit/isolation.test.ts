@@ -119,6 +119,8 @@ describe('work directory', () => {
     const open = join(base, 'open');
     mkdirSync(open);
     chmodSync(open, 0o755);
-    expect(() => ensurePrivateDir(open, 0o700)).toThrow(/readable or writable by other users/);
+    expect(() => ensurePrivateDir(open, 0o700)).toThrow(/readable by other users \(mode 755\)/);
+    chmodSync(open, 0o777);
+    expect(() => ensurePrivateDir(open, 0o700, 0o022)).toThrow(/writable by other users \(mode 777\)/);
   });
 });
