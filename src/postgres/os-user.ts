@@ -1,17 +1,16 @@
 // initdb and postgres refuse to run as root. When undrop runs as root (CI
 // does), server programs run as an unprivileged OS user (default `postgres`,
 // `--os-user` changes it) and the files they touch are handed to that user.
+import { execa } from 'execa';
 import { usageError } from '../errors.js';
-import { execClean } from './run.js';
+
+// run.ts builds on this module: its own children get only PATH (no parent PG* variables) here.
+const bare = () => ({ env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
 
 let serverUser = process.env.UNDROP_OS_USER || 'postgres';
 
 export function setServerOsUser(name: string | undefined): void {
   if (name) serverUser = name;
-}
-
-export function serverOsUser(): string {
-  return serverUser;
 }
 
 export function isRoot(): boolean {
@@ -27,7 +26,7 @@ export function asServerUserPrefix(): string[] {
 export async function chownForServer(path: string, recursive = true): Promise<void> {
   if (!isRoot()) return;
   try {
-    await execClean('chown', [...(recursive ? ['-R'] : []), `${serverUser}:`, path], {});
+    await execa('chown', [...(recursive ? ['-R'] : []), `${serverUser}:`, path], bare());
   } catch (e) {
     const msg = (e as { stderr?: string }).stderr ?? String(e);
     if (/invalid (user|spec)/i.test(msg)) {
@@ -45,7 +44,7 @@ export async function chownForServer(path: string, recursive = true): Promise<vo
 export async function assertServerCanWrite(dir: string, write = true): Promise<void> {
   if (!isRoot()) return;
   const test = write ? ['-w', dir, '-a', '-x', dir] : ['-x', dir];
-  const r = await execClean('runuser', ['-u', serverUser, '--', 'test', ...test], { reject: false });
+  const r = await execa('runuser', ['-u', serverUser, '--', 'test', ...test], { reject: false, ...bare() });
   if (r.exitCode !== 0) {
     throw usageError(
       'WORK_DIR_UNREACHABLE',

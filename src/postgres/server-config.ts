@@ -173,11 +173,6 @@ export function mustMatchSettings(control: Record<string, string>): Record<strin
   return out;
 }
 
-/** One line per dropped setting, for notes and the report. */
-export function describeDropped(s: SetAside): string[] {
-  return s.dropped.map((d) => `${d.name} = '${d.value}' (${d.file})${d.danger ? ` — ${d.danger}` : ''}`);
-}
-
 export const ASIDE_NOTE = (s: SetAside) =>
   `The source's configuration (${s.files.join(', ') || 'none'}) was set aside in ${s.dir}; the temporary instance ran on undrop's own minimal configuration.` +
   (s.dropped.length ? ` Settings not used: ${[...new Set(s.dropped.map((d) => d.name))].join(', ')}.` : '') +

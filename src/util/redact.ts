@@ -41,10 +41,6 @@ export function redactValue<T>(value: T): T {
   return walk(value, undefined) as T;
 }
 
-export function redactArgs(args: readonly string[]): string[] {
-  return args.map(redact);
-}
-
 /** Quote one argument for display as a shell command a DBA could paste. */
 export function shellQuote(arg: string): string {
   if (arg === '') return "''";

@@ -1,6 +1,7 @@
 // undrop locate as a library: find destructive transactions in WAL, name the
 // relations they destroyed from a catalog that predates them, and turn the
 // newest one into an exact recovery target.
+import type { LocateDocument, LocateEventDocument } from '../../contract.js';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory } from '../../inventory/schema.js';
 import { withClient } from '../../postgres/connect.js';
@@ -8,15 +9,16 @@ import type { ConnParams } from '../../postgres/conninfo.js';
 import { resolveConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, parseTableList, sameTable } from '../../postgres/identifiers.js';
 import { defaultWorkDir } from '../../postgres/instance.js';
-import { parseLsn, segmentForLsn } from '../../postgres/lsn.js';
-import type { ResolvedTarget } from '../target.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { segmentForLsn } from '../../postgres/wal/segments.js';
+import type { ResolvedTarget } from '../../sources/target.js';
 import { type Catalog, type CatalogRow, baseBackupCatalog, countRows, databaseNames, lookupRelations, productionCatalog, replicaCatalogs } from './catalog.js';
-import { FIRST_USER_OID } from './detector.js';
+import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { type ScanWarning, scanWal } from './scan.js';
 import type { EventKind, EventRelation, RawEvent } from './types.js';
 import { listBaseBackups, openWalSource } from './wal-source.js';
 
-export type { EventKind, EventRelation, RawEvent } from './types.js';
+export type { EventKind, EventRelation } from './types.js';
 
 export interface LocateOptions {
   /** ISO time or LSN; default: the newest base backup's start, or the last 24 h. */
@@ -119,7 +121,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       catalogs.push(...(await replicaCatalogs(inventory)));
       const needsPast = raw.filter((e) => e.kind !== 'delete');
       if (needsPast.length > 0 && wal.baseBackups && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
-        const oldest = needsPast.reduce((a, b) => (parseLsn(a.firstLsn) < parseLsn(b.firstLsn) ? a : b));
+        const oldest = needsPast.reduce((a, b) => (Lsn.before(a.firstLsn, b.firstLsn) ? a : b));
         const bb = await baseBackupCatalog({ bin: scan.bin, baseBackups: wal.baseBackups, restoreCommand: wal.restoreCommand, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
         if (bb) catalogs.push(bb);
       }
@@ -130,10 +132,10 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     const events: LocatedEvent[] = [];
     const dbNameCache = new Map<number, string | null>();
     // Oldest first, so a base backup copy only ever replays forward.
-    const ordered = [...raw].sort((a, b) => (parseLsn(a.commitLsn) < parseLsn(b.commitLsn) ? -1 : 1));
+    const ordered = [...raw].sort((a, b) => Lsn.compare(a.commitLsn, b.commitLsn));
     for (const e of ordered) events.push(await nameEvent(e, catalogs, dbNameCache));
     // Newest first.
-    events.sort((a, b) => (parseLsn(b.commitLsn) > parseLsn(a.commitLsn) ? 1 : -1));
+    events.sort((a, b) => Lsn.compare(b.commitLsn, a.commitLsn));
     let kept = events.filter((e) => !isMaintenance(e));
     if (options.database) {
       const d = options.database;
@@ -209,7 +211,7 @@ function dbLabel(e: LocatedEvent): string {
 }
 
 /** The contract's `locate` JSON document. */
-export function locateJson(r: LocateResult): unknown {
+export function locateJson(r: LocateResult): LocateDocument {
   return {
     events: r.events.map(eventJson),
     ignored: r.ignored.map(eventJson),
@@ -220,7 +222,7 @@ export function locateJson(r: LocateResult): unknown {
   };
 }
 
-function eventJson(e: LocatedEvent): unknown {
+function eventJson(e: LocatedEvent): LocateEventDocument {
   return {
     xid: e.xid,
     lsn: e.lsn,
@@ -236,7 +238,7 @@ function eventJson(e: LocatedEvent): unknown {
     rowsLost: e.rowsLost,
     rowsKind: e.rowsKind ?? null,
     catalog: e.catalog,
-    ...(e.partial ? { partial: true } : {}),
+    ...(e.partial ? { partial: true as const } : {}),
     ...(e.ignoredBy ? { ignoredBy: e.ignoredBy } : {}),
     notes: e.notes,
   };
@@ -341,7 +343,7 @@ const CATALOG_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 function isCatalogRel(r: EventRelation): boolean {
   if (!r.name) return false;
   const schema = r.name.split('.')[0]!.replace(/"/g, '');
-  return CATALOG_SCHEMAS.has(schema) || (r.oid !== undefined && r.oid < FIRST_USER_OID);
+  return CATALOG_SCHEMAS.has(schema) || (r.oid !== undefined && r.oid < FIRST_NORMAL_OBJECT_ID);
 }
 
 async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, string | null>): Promise<LocatedEvent> {
@@ -359,7 +361,7 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
     commitTime: e.commitTime,
     database: { oid: e.databaseOid, name },
     target: { xid: String(e.xid), inclusive: false },
-    ...(e.partial ? { partial: true } : {}),
+    ...(e.partial ? { partial: true as const } : {}),
     notes,
   };
   if (e.kind === 'drop-database') {
@@ -388,7 +390,7 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
     if (db && e.droppedFiles.some((f) => !got.rows.some((r) => r.filenode === f))) {
       // Files made after the catalog's point (a rewrite, a table created later): replay the copy on to just before this event.
       for (const c of catalogs) {
-        if (c.advanceTo && c.asOfLsn && parseLsn(c.asOfLsn) < parseLsn(e.firstLsn) && !e.partial && (await c.advanceTo(e.firstLsn))) {
+        if (c.advanceTo && c.asOfLsn && Lsn.before(c.asOfLsn, e.firstLsn) && !e.partial && (await c.advanceTo(e.firstLsn))) {
           got = await ask([c, ...past.filter((p) => p !== c)], db, e.droppedFiles, e.droppedOids);
           break;
         }

@@ -6,8 +6,8 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
-import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
-import { listSegments } from '../../postgres/waldump.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { parseSegmentName, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
 import { execClean } from '../../postgres/run.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 
@@ -75,7 +75,7 @@ export async function listBaseBackups(dir: string): Promise<BaseBackupInfo[]> {
     if (!l.startLsn) continue;
     out.push({ path: p, startLsn: l.startLsn, startTime: l.startTime, timeline: l.timeline ?? 1, format });
   }
-  return out.sort((a, b) => (parseLsn(b.startLsn) > parseLsn(a.startLsn) ? 1 : -1));
+  return out.sort((a, b) => Lsn.compare(b.startLsn, a.startLsn));
 }
 
 export interface WalSourceRequest {
@@ -218,4 +218,3 @@ async function pgbackrestArchiveRange(src: SourceConfig): Promise<{ min?: string
   }
 }
 
-export { listSegments };

@@ -19,8 +19,8 @@ import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflig
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { sniffDump } from './classify.js';
 import { findForbiddenMetaCommand } from './plain-check.js';
-import { restoreArchive } from './restore-archive.js';
-import { parseToc, tocTables } from './toc.js';
+import { restoreArchive } from '../common/restore-archive.js';
+import { parseToc, tocTables } from '../common/toc.js';
 
 function majorOf(version: string | null): number | undefined {
   const m = version ? /^(\d+)/.exec(version) : null;

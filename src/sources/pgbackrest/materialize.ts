@@ -7,17 +7,17 @@ import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
-import { compareLsn } from '../../postgres/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestInfo } from '../../postgres/programs.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
-import type { ResolvedTarget } from '../../recovery/target.js';
+import type { ResolvedTarget } from '../target.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
-import { targetSettings } from '../pitr/materialize.js';
+import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 
 interface BackrestSet {
@@ -42,7 +42,7 @@ export function backupSets(infoJson: string): BackrestSet[] {
 export function chooseSet(sets: readonly BackrestSet[], target: ResolvedTarget): BackrestSet | undefined {
   const limit = target.firstLsn ?? target.commitLsn;
   const ok = sets.filter((s) => {
-    if (limit && s.stopLsn) return compareLsn(s.stopLsn, limit) < 0;
+    if (limit && s.stopLsn) return Lsn.compare(s.stopLsn, limit) < 0;
     if (target.time && s.stopTime) return s.stopTime < Date.parse(target.time);
     return target.kind === 'latest';
   });

@@ -8,7 +8,7 @@ import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { ASIDE_NOTE } from '../../postgres/server-config.js';
 import { pgControldata } from '../../postgres/programs.js';
-import { lastCommitInWal } from '../../postgres/wal-last-commit.js';
+import { lastCommitInWal } from '../../postgres/wal/commits.js';
 import { chooseItem } from '../materialize/choose.js';
 import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';

@@ -2,7 +2,7 @@
 // is told to reach. before-incident is resolved by locate into an exact,
 // exclusive transaction target.
 import { usageError } from '../errors.js';
-import { isLsn } from '../postgres/lsn.js';
+import { isLsn } from '../postgres/wal/lsn.js';
 
 export type TargetSpec =
   | { kind: 'before-incident' }
