@@ -236,6 +236,18 @@ describe('recover from production layouts: nothing outside the work directory ch
   });
 });
 
+describe('replay that would re-create a live tablespace', () => {
+  it('pitr from a base backup older than the tablespace: refused before anything starts; the live tablespace is untouched', async () => {
+    const liveBefore = fingerprint(layouts.tablespaceDir);
+    const work = join(root, 'work-old-pitr');
+    const r = await undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', TABLES_ARG, '--source', 'pitr', '--schema', 'rec_oldpitr', '--yes']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`error \\[REPLAY_WOULD_TOUCH_TABLESPACE\\]: .*${layouts.tablespaceDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    expect(fingerprint(layouts.tablespaceDir)).toEqual(liveBefore);
+    expect(readdirSync(join(work, 'instances'))).toEqual([]);
+  });
+});
+
 describe('a plain dump with a psql meta-command is refused', () => {
   it('\\! in a dump: exit 2, names the line, the command never runs', async () => {
     const state = (await readState(labLayout(dir)))!;

@@ -16,6 +16,7 @@ import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
+import { assertReplayLeavesTablespacesAlone } from '../materialize/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
@@ -155,6 +156,11 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
   const { plan, bin } = prepared;
   let inst: TempInstance;
   try {
+    // On this host a CREATE TABLESPACE in the replayed WAL would empty the live tablespace (replay-guard.ts).
+    if (config.wal_archive) {
+      progress('checking the WAL to replay for tablespaces it would create');
+      await assertReplayLeavesTablespacesAlone(bin, { walDir: config.wal_archive, startLsn: backup.startLsn, endLsn: req.target.commitLsn ?? req.target.firstLsn ?? undefined, timeline: backup.timeline, label: backup.path });
+    }
     inst = await TempInstance.fromDataDir(prepared.source, {
       bin,
       workDir: req.workDir,
