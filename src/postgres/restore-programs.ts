@@ -33,7 +33,7 @@ export interface PgbackrestRestoreOptions {
   repo?: number;
   pgPath: string;
   set?: string;
-  target?: { type: 'xid' | 'lsn' | 'time'; value: string };
+  target?: { type: 'xid' | 'lsn' | 'time' | 'name'; value: string; timeline?: string };
   dbInclude?: string[];
   timeoutMs?: number;
 }
@@ -45,7 +45,8 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   if (o.repo) args.push(`--repo=${o.repo}`);
   args.push(`--pg1-path=${o.pgPath}`, '--archive-mode=off', '--log-level-console=warn');
   if (o.set) args.push(`--set=${o.set}`);
-  if (o.target) args.push(`--type=${o.target.type}`, `--target=${o.target.value}`, '--target-exclusive', '--target-action=promote');
+  if (o.target) args.push(`--type=${o.target.type}`, `--target=${o.target.value}`, ...(o.target.type === 'name' ? [] : ['--target-exclusive']), '--target-action=promote');
+  if (o.target?.timeline) args.push(`--target-timeline=${o.target.timeline}`);
   else args.push('--type=immediate', '--target-action=promote');
   for (const db of o.dbInclude ?? []) args.push(`--db-include=${db}`);
   args.push('restore');

@@ -17,6 +17,7 @@ import type { CopyBackResult } from './copy-back.js';
 import type { MergeResult } from './promote-merge.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { renderReport } from './report.js';
+import type { TableIdentity } from './identity.js';
 import type { ResolvedTarget } from './target.js';
 import type { Timeline } from './timeline.js';
 import type { VerifyResult } from './verify.js';
@@ -44,6 +45,8 @@ export interface IncidentFacts {
   incident?: { xid?: string; lsn?: string; commitTime?: string; kind?: string; relations?: { name: string | null }[] };
   probes?: ProbeResult[];
   ranking?: string[];
+  /** The identity check: does the source hold the lost table, not its successor (one entry per table). */
+  identity?: TableIdentity[];
   chosen?: { name: string; reason: string };
   materialized?: { source: string; recoveryPoint: RecoveryPoint; tables: { name: string; rows: number }[]; notes: string[]; kept?: { connect: string; remove: string } };
   copyBack?: CopyBackResult;

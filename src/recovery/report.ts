@@ -77,6 +77,12 @@ export function renderReport(f: IncidentFacts, steps: StepRecord[], paths: { tim
     L.push('');
   }
 
+  if (f.identity?.length) {
+    L.push('## Identity check', '');
+    L.push('Does the source hold the lost table, and not the table that replaced it? (physical sources: the relfilenode or row count the incident removed; dumps: taken before the incident)', '');
+    L.push(...table(['table', 'identity', 'why'], f.identity.map((i) => [i.name, i.status === 'failed' ? '**FAILED**' : i.status === 'not-proven' ? 'identity not proven' : 'proven', i.reason])), '');
+  }
+
   if (f.copyBack) {
     const c = f.copyBack;
     L.push('## What was written where', '');
@@ -141,10 +147,11 @@ export function recoverJson(f: IncidentFacts, reportPath: string, durationMs: nu
   recoveryPoint: { time: string | null; lsn: string | null; xid: string | null } | null;
   mode: string;
   schema: string | null;
-  tables: { name: string; recoveredAs: string; rows: number; checksum: string | null }[];
+  tables: { name: string; recoveredAs: string; rows: number; checksum: string | null; identity: 'proven' | 'not-proven' | 'failed'; identityReason: string | null }[];
   durationMs: number;
   report: string;
 } {
+  const identity = new Map((f.identity ?? []).map((i) => [i.name, i]));
   const rp = f.materialized?.recoveryPoint;
   const verified = new Map((f.verify?.tables ?? []).map((v) => [v.name, v]));
   const replaced = new Set((f.replace?.tables ?? []).map((t) => t.name));
@@ -158,6 +165,8 @@ export function recoverJson(f: IncidentFacts, reportPath: string, durationMs: nu
       recoveredAs: replaced.has(t.name) ? t.name : t.recoveredAsName,
       rows: t.rows,
       checksum: verified.get(t.name)?.copy.checksum ?? null,
+      identity: identity.get(t.name)?.status ?? 'not-proven',
+      identityReason: identity.get(t.name)?.reason ?? null,
     })),
     durationMs,
     report: reportPath,

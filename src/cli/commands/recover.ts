@@ -7,16 +7,16 @@ import { defaultWorkDir } from '../../postgres/instance.js';
 import { parseTableList } from '../../postgres/identifiers.js';
 import type { RecoverMode } from '../../recovery/incident-log.js';
 import { type RecoverDocument, recoverIncident } from '../../recovery/recover-incident.js';
-import { parseTargetSpec } from '../../recovery/target.js';
+import { type TargetFlags, targetFromFlags } from '../../recovery/target.js';
 import { formatDuration } from '../../util/time.js';
 import type { Context } from '../context.js';
 import { printJson, say } from '../output.js';
 import { stepUi } from '../steps.js';
 
-export interface RecoverFlags {
+export interface RecoverFlags extends TargetFlags {
   tables?: string;
   source: string;
-  target?: string;
+  set?: string;
   mode: RecoverMode;
   schema?: string;
   keep?: boolean;
@@ -31,7 +31,13 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .description('bring tables back: find the target, probe, extract from the best source, copy into a side schema, verify, optionally promote')
     .option('--tables <list>', 'tables to recover (comma-separated, SQL spelling: shipments,"Sales"."Order Items")')
     .option('--source <name>', 'source to use, or auto (the best-ranked usable one)', 'auto')
-    .option('--target <spec>', 'before-incident (default: found in WAL), xid:N, lsn:X/Y, time:ISO-8601, latest')
+    .option('--target <spec>', 'before-incident (default: found in WAL), xid:N, lsn:X/Y, time:ISO-8601 with zone, name:RESTORE_POINT, latest')
+    .option('--target-xid <xid>', 'stop just before this transaction (same as --target xid:N)')
+    .option('--target-lsn <lsn>', 'stop just before this LSN (same as --target lsn:X/Y)')
+    .option('--target-time <time>', 'stop just before this time; a zone is required (2026-11-25T01:42:48.123456Z)')
+    .option('--target-name <name>', 'stop at this restore point (pg_create_restore_point)')
+    .option('--target-timeline <tli>', 'timeline to follow: a number, latest (default) or current')
+    .option('--set <label>', 'use this base backup, pgBackRest set, dump file or snapshot (default: the newest before the target)')
     .addOption(new Option('--mode <mode>', 'side-schema only, or then replace / merge the live tables').choices(['side-schema', 'replace', 'merge']).default('side-schema'))
     .option('--schema <name>', 'side schema to create in production (default undrop_YYYYMMDD_HHMMSS)')
     .option('--database <name>', 'database the tables are in (default: production DSN\'s)')
@@ -47,7 +53,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
 export async function runRecover(c: Context, flags: RecoverFlags): Promise<void> {
   if (!flags.tables && !c.interactive) throw usageError('TABLES_REQUIRED', 'recover needs --tables when it cannot ask (--no-input or no terminal).', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
   const tables = flags.tables ? parseTableList(flags.tables) : [];
-  const target = parseTargetSpec(flags.target);
+  const target = targetFromFlags(flags);
   const lockTimeoutMs = Number(flags.lockTimeout);
   if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
   const ui = stepUi(c);
@@ -63,6 +69,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       database: flags.database,
       source: flags.source,
       target,
+      set: flags.set,
       mode: flags.mode,
       schema: flags.schema,
       keep: !!flags.keep,
@@ -104,7 +111,8 @@ export function humanSummary(d: RecoverDocument): string[] {
     `Recovered from ${d.source} (recovery point ${d.recoveryPoint?.time ?? 'unknown'}${d.recoveryPoint?.lsn ? `, LSN ${d.recoveryPoint.lsn}` : ''}) in ${formatDuration(d.durationMs)}.`,
     `Mode: ${d.mode}; side schema: ${d.schema}`,
   ];
-  for (const t of d.tables) out.push(`  ${t.name.padEnd(32)} → ${t.recoveredAs.padEnd(44)} ${String(t.rows).padStart(10)} rows  checksum equal`);
+  for (const t of d.tables) out.push(`  ${t.name.padEnd(32)} → ${t.recoveredAs.padEnd(44)} ${String(t.rows).padStart(10)} rows  checksum equal, identity ${t.identity === 'proven' ? 'proven' : 'NOT PROVEN'}`);
+  for (const t of d.tables) if (t.identity !== 'proven' && t.identityReason) out.push(`  ${t.name}: ${t.identityReason}`);
   for (const t of d.promoted?.tables ?? []) {
     out.push(
       d.promoted!.mode === 'merge'

@@ -6,7 +6,7 @@ import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
 import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
 import { type SegmentFile, listSegments, readSegmentHeader, streamWaldump, streamWaldumpLines, waldumpErrorLines } from '../../postgres/waldump.js';
 import { EventDetector, isoMs } from './detector.js';
-import type { DetectorStats, RawEvent } from './types.js';
+import type { DetectorStats, FileBirth, RawEvent } from './types.js';
 
 export interface ScanWarning {
   code: string;
@@ -38,6 +38,8 @@ export interface ScanOptions extends ScanRange {
 
 export interface ScanResult {
   events: RawEvent[];
+  /** relfilenode → the transaction that created it in the scanned WAL. */
+  births: Map<number, FileBirth>;
   stats: DetectorStats;
   firstSegment?: string;
   lastSegment?: string;
@@ -172,6 +174,7 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   }
   return {
     events,
+    births: detector.births,
     stats: detector.stats,
     firstSegment: range[0]?.name,
     lastSegment: range[range.length - 1]?.name,

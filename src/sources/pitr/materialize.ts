@@ -16,6 +16,7 @@ import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
   createSparseMembers,
@@ -47,12 +48,13 @@ export function restoreCommandFor(config: { wal_archive?: string; restore_comman
 
 /** recovery_target_* settings for an exact, exclusive target. */
 export function targetSettings(t: ResolvedTarget): Record<string, string | boolean> {
-  const base = { recovery_target_inclusive: false, recovery_target_action: 'promote', recovery_target_timeline: 'latest' };
+  const base = { recovery_target_inclusive: false, recovery_target_action: 'promote', recovery_target_timeline: t.timeline ?? 'latest' };
   // The kind decides: a DROP DATABASE target is an LSN (its files go before its commit) although its xid is known.
   if (t.kind === 'xid' && t.xid) return { ...base, recovery_target_xid: t.xid };
   if (t.kind === 'lsn' && t.commitLsn) return { ...base, recovery_target_lsn: t.commitLsn };
   if (t.kind === 'time' && t.time) return { ...base, recovery_target_time: t.time };
-  return { recovery_target_action: 'promote', recovery_target_timeline: 'latest' };
+  if (t.kind === 'name' && t.name) return { recovery_target_action: 'promote', recovery_target_timeline: base.recovery_target_timeline, recovery_target_name: t.name };
+  return { recovery_target_action: 'promote', recovery_target_timeline: base.recovery_target_timeline };
 }
 
 interface PreparedRestore {
@@ -154,7 +156,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
 export async function materializePitr(config: SourceConfigOf<'pitr'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
   const backups = await listBaseBackups(config.base_backups);
-  const backup = chooseBackup(backups, req.target);
+  const backup = req.set ? pinnedItem(backups, req.set, (b) => [b.path], config.name) : chooseBackup(backups, req.target);
   if (!backup) {
     throw failure('NO_BASE_BACKUP', `No base backup in ${config.base_backups} ends before the target.`, {
       hint: backups.length ? 'Every backup was taken after the incident; use another source (snapshot, dump).' : 'The folder holds no pg_basebackup output (backup_label or base.tar missing).',

@@ -13,7 +13,7 @@ import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflig
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 
 export async function materializeSnapshot(config: SourceConfigOf<'snapshot'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
-  const item = chooseItem(probe, req.target);
+  const item = chooseItem(probe, req.target, req.set);
   const dir = item.path!;
   const progress = req.onProgress ?? (() => {});
   const bin = await findBinaries(await dataDirMajor(dir));
