@@ -53,6 +53,18 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   return runProgram('pgbackrest', args, { asServerUser: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
 }
 
+/**
+ * pg_dump -Fc --schema-only of a whole database (schemas, types, domains,
+ * collations, extensions, every table's DDL), never waiting long for a lock;
+ * `exclude`: tables to leave out (those another process holds locked).
+ */
+export function pgDumpSchema(bin: PgBinaries, conn: ConnParams, file: string, exclude: readonly { schema: string; name: string }[] = [], lockWaitSec = 10): Promise<RunResult> {
+  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  const args = ['-d', toConninfo(conn), '-Fc', '--schema-only', `--lock-wait-timeout=${lockWaitSec}s`, '--no-sync', '-f', file];
+  for (const t of exclude) args.push('-T', `${q(t.schema)}.${q(t.name)}`);
+  return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: 3600_000 });
+}
+
 /** pg_dump -Fc of some tables (with their indexes, constraints and owned sequences), never waiting long for a lock. */
 export function pgDumpTables(bin: PgBinaries, conn: ConnParams, tables: readonly { schema?: string; name: string }[], file: string, lockWaitSec = 10): Promise<RunResult> {
   const q = (s: string) => `"${s.replace(/"/g, '""')}"`;

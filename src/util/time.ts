@@ -77,5 +77,6 @@ export function parseZonedTime(text: string): { iso: string } | { error: 'no-zon
   }
   const utc = new Date(local - offsetMin * 60_000).toISOString().slice(0, 19);
   const micro = frac.padEnd(6, '0').slice(0, 6);
-  return { iso: `${utc}${micro === '000000' ? '' : `.${micro.replace(/0+$/, '')}`}Z` };
+  // Milliseconds as toISOString() writes them; six digits when there are microseconds.
+  return { iso: `${utc}.${micro.endsWith('000') ? micro.slice(0, 3) : micro}Z` };
 }
