@@ -9,7 +9,9 @@ import { withClient } from '../postgres/connect.js';
 import { type TableName, displayName, qualified } from '../postgres/identifiers.js';
 import type { Materialized } from '../sources/types.js';
 import type { LocatedEvent } from './locate/index.js';
+import { compareLsn } from '../postgres/lsn.js';
 import { namesTable } from './locate/rank.js';
+import type { ResolvedTarget } from './target.js';
 
 export type IdentityStatus = 'proven' | 'not-proven' | 'failed';
 
@@ -46,7 +48,7 @@ export function judgeIdentity(i: IdentityInput): TableIdentity[] {
     const relfilenode = i.relfilenodes.get(name) ?? null;
     const src = { relfilenode, rows };
     const e = i.event;
-    if (!e) return { name, status: 'not-proven', reason: `identity not proven: the target was given by hand (${i.targetOrigin}), so no located event says which table was lost`, source: src, event: null };
+    if (!e) return { name, status: 'not-proven', reason: `identity not proven: no destructive transaction in the WAL names ${name} around the target (${i.targetOrigin}), so nothing says which table was lost`, source: src, event: null };
     if (e.kind === 'drop-database') return { name, status: 'not-proven', reason: 'identity not proven: DROP DATABASE names no table', source: src, event: { xid: e.xid, relfilenodes: [], rows: null } };
     const rel = e.relations.find((r) => namesTable(r, [t]));
     const unnamedFiles = e.relations.filter((r) => r.name === null).flatMap((r) => r.files);
@@ -75,6 +77,28 @@ export function judgeIdentity(i: IdentityInput): TableIdentity[] {
       event: ev,
     };
   });
+}
+
+/**
+ * For a target given by hand: the located event that removed the version of
+ * the tables alive at the target — the first event naming them committed at
+ * or after the target; when the target lies after every such event (forced
+ * past the incident), the newest one, which then fails the check. Undefined
+ * when the target's position is unknown (a restore point, an xid locate did
+ * not see) or nothing names the tables.
+ */
+export function identityEventFor(target: ResolvedTarget, named: readonly LocatedEvent[], all: readonly LocatedEvent[]): LocatedEvent | undefined {
+  if (named.length === 0) return undefined;
+  const oldestFirst = [...named].sort((a, b) => compareLsn(a.commitLsn, b.commitLsn));
+  let at: ((e: LocatedEvent) => boolean) | undefined;
+  if (target.kind === 'latest') at = () => false;
+  else if (target.kind === 'xid' && target.xid) {
+    const own = all.find((e) => e.xid === target.xid);
+    if (own) at = (e) => compareLsn(e.commitLsn, own.commitLsn) >= 0;
+  } else if (target.kind === 'lsn' && target.commitLsn) at = (e) => compareLsn(e.commitLsn, target.commitLsn!) >= 0;
+  else if (target.kind === 'time' && target.time) at = (e) => Date.parse(e.commitTime) >= Date.parse(target.time!);
+  if (!at) return undefined;
+  return oldestFirst.find(at) ?? oldestFirst[oldestFirst.length - 1];
 }
 
 /** relfilenodes of the tables in the materialized instance (physical copies keep the original numbers). */

@@ -22,7 +22,7 @@ import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from './target.js';
 import { namesTable } from './locate/rank.js';
-import { assertIdentity, judgeIdentity, materializedRelfilenodes } from './identity.js';
+import { assertIdentity, identityEventFor, judgeIdentity, materializedRelfilenodes } from './identity.js';
 
 export interface RecoverOptions {
   inventory: Inventory;
@@ -113,7 +113,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     }
     log.record('tables', tables.map((t) => displayName(t)));
     log.record('target', target);
-    if (event) log.record('incident', { xid: event.xid, lsn: event.commitLsn, commitTime: event.commitTime, kind: event.kind, relations: event.relations.map((r) => ({ name: r.name })) });
+    if (event && o.target.kind === 'before-incident') log.record('incident', { xid: event.xid, lsn: event.commitLsn, commitTime: event.commitTime, kind: event.kind, relations: event.relations.map((r) => ({ name: r.name })) });
     ui.info(`Target: ${describeTarget(target)}.`);
     if (event?.unnamedReason && o.target.kind === 'before-incident' && !event.relations.some((r) => namesTable(r, tables))) await confirmUnnamedEvent(event, tables, ui, log);
 
@@ -239,7 +239,13 @@ async function checkProduction(prod: ConnParams, schema: string | undefined): Pr
 }
 
 async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<{ target: ResolvedTarget; event?: LocatedEvent }> {
-  if (o.target.kind !== 'before-incident') return { target: resolveExplicit(o.target) };
+  if (o.target.kind !== 'before-incident') {
+    const target = resolveExplicit(o.target);
+    // A target given by hand is still checked against what the WAL says was lost (best effort).
+    const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress }).catch(() => undefined);
+    const named = r?.events.filter((e) => o.tables.some((t) => e.relations.some((x) => namesTable(x, [t])))) ?? [];
+    return { target, event: r ? identityEventFor(target, named, [...r.events, ...r.undrop, ...r.ignored]) : undefined };
+  }
   const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress });
   const { event, ...target } = found;
   if (o.target.timeline) target.timeline = o.target.timeline;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { isUndropError } from '../../src/errors.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
-import { judgeIdentity } from '../../src/recovery/identity.js';
+import { identityEventFor, judgeIdentity } from '../../src/recovery/identity.js';
 import type { LocatedEvent } from '../../src/recovery/locate/index.js';
 import { classifyEvent, isUndropEvent, rankEvents, unnamedReason } from '../../src/recovery/locate/rank.js';
 import type { EventRelation } from '../../src/recovery/locate/types.js';
@@ -127,5 +127,33 @@ describe('the identity verdict', () => {
     expect(judgeIdentity({ ...base, event: undefined, targetOrigin: '--target time:…', materialized: m(1), relfilenodes: new Map() })[0]!.status).toBe('not-proven');
     expect(judgeIdentity({ ...base, sourceKind: 'dump', materialized: m(1), relfilenodes: new Map() })[0]!.status).toBe('proven');
     expect(judgeIdentity({ ...base, sourceKind: 'dump', materialized: m(1, '2026-11-25T02:00:00.000Z'), relfilenodes: new Map() })[0]!.status).toBe('failed');
+  });
+});
+
+describe('which event a hand-given target is checked against', () => {
+  const e = (xid: string, commitLsn: string, commitTime: string) => ({ xid, commitLsn, commitTime }) as unknown as LocatedEvent;
+  const older = e('100', '0/2000000', '2026-11-25T01:00:00.000Z');
+  const incident = e('200', '0/3000000', '2026-11-25T02:00:00.000Z');
+  const sideSchemaDrop = e('300', '0/5000000', '2026-11-25T03:00:00.000Z');
+  const named = [incident, older];
+  const all = [sideSchemaDrop, incident, older];
+  const t = (x: object) => ({ inclusive: false as const, origin: 'test', ...x });
+
+  it('the first event naming the tables at or after the target', () => {
+    expect(identityEventFor(t({ kind: 'time', time: '2026-11-25T01:30:00Z' }), named, all)).toBe(incident);
+    expect(identityEventFor(t({ kind: 'time', time: '2026-11-25T00:30:00Z' }), named, all)).toBe(older);
+    expect(identityEventFor(t({ kind: 'xid', xid: '200' }), named, all)).toBe(incident);
+    expect(identityEventFor(t({ kind: 'lsn', commitLsn: '0/2800000' }), named, all)).toBe(incident);
+  });
+
+  it('forced past the incident (the side-schema drop\'s xid, latest): the newest, which the check then fails', () => {
+    expect(identityEventFor(t({ kind: 'xid', xid: '300' }), named, all)).toBe(incident);
+    expect(identityEventFor(t({ kind: 'latest' }), named, all)).toBe(incident);
+  });
+
+  it('unknown position or nothing named: no event (identity not proven)', () => {
+    expect(identityEventFor(t({ kind: 'xid', xid: '999' }), named, all)).toBeUndefined();
+    expect(identityEventFor(t({ kind: 'name', name: 'x' }), named, all)).toBeUndefined();
+    expect(identityEventFor(t({ kind: 'latest' }), [], all)).toBeUndefined();
   });
 });
