@@ -46,8 +46,8 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   args.push(`--pg1-path=${o.pgPath}`, '--archive-mode=off', '--log-level-console=warn');
   if (o.set) args.push(`--set=${o.set}`);
   if (o.target) args.push(`--type=${o.target.type}`, `--target=${o.target.value}`, ...(o.target.type === 'name' ? [] : ['--target-exclusive']), '--target-action=promote');
-  if (o.target?.timeline) args.push(`--target-timeline=${o.target.timeline}`);
   else args.push('--type=immediate', '--target-action=promote');
+  if (o.target?.timeline) args.push(`--target-timeline=${o.target.timeline}`);
   for (const db of o.dbInclude ?? []) args.push(`--db-include=${db}`);
   args.push('restore');
   return runProgram('pgbackrest', args, { asServerUser: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });

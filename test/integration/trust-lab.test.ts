@@ -122,7 +122,8 @@ describe('the right moment: recover, drop the side schema as the report says, an
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
     expect(doc.events[0].xid).toBe(truth.incident.xid);
-    expect(doc.undrop.map((e: any) => e.xid)).toContain(sideSchemaDropXid);
+    const brief = (e: any) => [e.xid, e.kind, e.relations.map((x: any) => x.name ?? x.relfilenode).join(' ')];
+    expect(doc.undrop.map((e: any) => e.xid), JSON.stringify({ events: doc.events.map(brief), undrop: doc.undrop.map(brief), ignored: doc.ignored.map(brief) })).toContain(sideSchemaDropXid);
     expect(doc.events.map((e: any) => e.xid)).not.toContain(sideSchemaDropXid);
   }, 600_000);
 });
