@@ -25,6 +25,8 @@ export class UndropError extends Error {
   readonly hint: string | undefined;
   readonly exitCode: ExitCode;
   readonly details: string[];
+  /** Under --json: the command's document as far as it got (the error is added to it). */
+  document?: Record<string, unknown>;
 
   constructor(code: string, message: string, options: UndropErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

@@ -41,7 +41,8 @@ export function reportError(e: unknown): number {
         cause: e,
       });
   if (mode.json) {
-    printJson({ error: { code: err.code, message: err.message, hint: err.hint ?? null, details: err.details, exitCode: err.exitCode } });
+    const error = { code: err.code, message: err.message, hint: err.hint ?? null, details: err.details, exitCode: err.exitCode };
+    printJson(err.document ? { ...err.document, error } : { error });
   }
   const lines = [`undrop: error [${err.code}]: ${err.message}`, ...err.details];
   if (err.hint) lines.push(`HINT: ${err.hint}`);

@@ -3,6 +3,8 @@
 // guided flow and --no-input share the same code path.
 import { confirm, select } from '@inquirer/prompts';
 import type { LocatedEvent } from '../recovery/locate/index.js';
+import type { OnConflict } from '../recovery/merge-conflicts.js';
+import { mergePlanLines } from '../recovery/recover.js';
 import type { RecoverUi } from '../recovery/recover-incident.js';
 import ora, { type Ora } from 'ora';
 import { usageError } from '../errors.js';
@@ -51,7 +53,7 @@ async function pickEvent(events: LocatedEvent[], out: { output: NodeJS.WritableS
   return select({ message: 'Transactions whose files no catalog could name (recover then needs their tables named with --tables):', choices: unnamed.map((e) => ({ value: e, name: eventLine(e) })) }, out);
 }
 
-function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'confirmUnnamed'> {
+function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'confirmUnnamed' | 'pickOnConflict'> {
   if (!ctx.interactive) return {};
   const out = { output: process.stderr };
   return {
@@ -74,6 +76,22 @@ function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'co
         },
         out,
       )),
+    pickOnConflict: (plan) => {
+      const n = (plan.merge ?? []).reduce((a, t) => a + t.conflicts, 0);
+      for (const l of mergePlanLines(plan.merge ?? [])) note(`  ${l}`);
+      return asking(() => select<OnConflict>(
+        {
+          message: `Merge meets ${n} collision(s): live rows written since the incident hold the keys of recovered rows. What should happen? (--on-conflict)`,
+          default: 'fail',
+          choices: [
+            { value: 'rekey-live', name: 'rekey-live: give the post-incident live rows new keys, bring every recovered row back under its original key' },
+            { value: 'keep-live', name: 'keep-live: the live rows win; the recovered ones stay in the side schema (<table>__conflicts)' },
+            { value: 'fail', name: 'stop: change nothing live; decide later with undrop promote' },
+          ],
+        },
+        out,
+      ));
+    },
   };
 }
 

@@ -1,9 +1,14 @@
 // Promote by merge, in one transaction under lock_timeout: rows of each
 // recovered table whose primary key is missing from the live table are
-// inserted; rows written after the incident stay as they are; sequences and
-// identity columns are moved past the highest value in either table. A live
-// table without a primary key is refused (there is no way to tell which rows
-// are missing). Running it again inserts nothing.
+// inserted; sequences and identity columns are moved past the highest value
+// in either table. A recovered row whose key the live table already holds is
+// "skipped" when the two rows are equal, a conflict when they differ (after a
+// DROP + recreate the keys restart, so rows written since the incident reuse
+// lost rows' keys). Conflicting pairs are kept in the side schema as
+// <table>__conflicts; --on-conflict decides: fail (default: nothing live is
+// changed, exit 1), keep-live (the live rows win, said so), rekey-live (the
+// live rows get new keys, every recovered row goes in under its own). A live
+// table without a primary key is refused. Running it again inserts nothing.
 import type pg from 'pg';
 import { failure, usageError } from '../errors.js';
 import { connect } from '../postgres/connect.js';
@@ -11,6 +16,8 @@ import type { ConnParams } from '../postgres/conninfo.js';
 import { displayName, quoteIdent, quoteLiteral } from '../postgres/identifiers.js';
 import { copyColumns, tableOid } from './catalog.js';
 import { lockLiveTables } from './live-lock.js';
+import { addOtherUniqueSql, conflictCountSql, conflictsTableName, conflictsTableSql, keyColumnAliases, mergeConflictsError, missingKeysSql, type OnConflict, unresolvedUnder } from './merge-conflicts.js';
+import { type RekeyResult, rekeyLive } from './merge-rekey.js';
 import { productionWriteError } from './pg-errors.js';
 import type { PromoteTable } from './promote-replace.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -19,6 +26,8 @@ export interface MergeRequest {
   production: ConnParams;
   tables: PromoteTable[];
   lockTimeoutMs?: number;
+  /** What to do with recovered rows whose key a different live row holds (default fail). */
+  onConflict?: OnConflict;
   timeline?: Timeline;
 }
 
@@ -35,10 +44,19 @@ export interface MergedTable {
   from: string;
   recoveredRows: number;
   inserted: number;
-  /** Rows whose primary key the live table already had (post-incident rows win). */
+  /** Recovered rows the live table already holds, equal on every shared column. */
   skipped: number;
-  /** Rows left out because another unique constraint of the live table already held their value. */
+  /** Recovered rows whose key a live row holds with other content. */
   conflicts: number;
+  /** Recovered rows left out because another unique constraint of the live table already held their value. */
+  otherUnique: number;
+  /** Side table with the conflicting pairs (key, recovered_row, live_row, kind, resolution, live_new_key); null when there were none. */
+  conflictsTable: string | null;
+  /** A few conflicting pairs, for the JSON document and the message. */
+  sample: { key: unknown[]; recovered: Record<string, unknown>; live: Record<string, unknown> | null }[];
+  /** What became of the conflicts: unresolved (merge refused), kept-live, rekeyed-live; null when none. */
+  resolution: 'unresolved' | 'kept-live' | 'rekeyed-live' | null;
+  rekey: RekeyResult | null;
   primaryKey: string[];
   /** Recovered columns the live table no longer has (their values are not merged). */
   columnsNotMerged: string[];
@@ -47,8 +65,14 @@ export interface MergedTable {
 
 export interface MergeResult {
   tables: MergedTable[];
+  onConflict: OnConflict;
+  /** False when merge refused because of unresolved conflicts (nothing live changed). */
+  committed: boolean;
   durationMs: number;
 }
+
+/** Merge refused (MERGE_CONFLICTS): carries the per-table result so callers can report counts and samples. */
+export type MergeRefusal = ReturnType<typeof mergeConflictsError> & { merge: MergeResult };
 
 const q = quoteIdent;
 const qn = (t: { schema: string; name: string }) => `${q(t.schema)}.${q(t.name)}`;
@@ -125,8 +149,15 @@ async function moveSequences(c: pg.Client, live: { schema: string; name: string 
   return out;
 }
 
+export function isMergeRefusal(e: unknown): e is MergeRefusal {
+  return (e as { code?: string })?.code === 'MERGE_CONFLICTS' && typeof (e as { merge?: unknown }).merge === 'object';
+}
+
+const SAMPLE = 5;
+
 export async function promoteMerge(req: MergeRequest): Promise<MergeResult> {
   const tl = req.timeline ?? silentTimeline;
+  const onConflict = req.onConflict ?? 'fail';
   const started = Date.now();
   const c = await connect(req.production, { applicationName: 'undrop promote (merge)' });
   try {
@@ -158,38 +189,109 @@ export async function promoteMerge(req: MergeRequest): Promise<MergeResult> {
         }
         keys.set(i.oid, key);
       }
+      // SHARE ROW EXCLUSIVE: the application cannot write these tables until COMMIT, so what is classified stays true.
       await lockLiveTables(c, items.map((i) => i.t.original), 'SHARE ROW EXCLUSIVE', req.lockTimeoutMs ?? 5000);
 
+      // 1. Classify every table first (set-based, in PostgreSQL); the conflicting pairs go to the side schema.
+      const ordered = await parentFirst(c, items);
       const out: MergedTable[] = [];
-      for (const i of await parentFirst(c, items)) {
+      const columnsOf = new Map<number, string[]>();
+      for (const i of ordered) {
         const { t } = i;
         const key = keys.get(i.oid)!;
         const liveCols = await copyColumns(c, i.oid);
         const recCols = await copyColumns(c, i.recOid);
         const recSet = new Set(recCols);
         const columns = liveCols.filter((x) => recSet.has(x));
-        const recoveredRows = Number((await c.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM ${qn(t.recoveredAs)}`)).rows[0]!.n);
-        const skipped = Number((await c.query<{ n: string }>(presentCountSql(t.original, t.recoveredAs, key))).rows[0]!.n);
-        const inserted = Number((await c.query<{ n: string }>(mergeInsertSql(t.original, t.recoveredAs, columns, key))).rows[0]!.n);
-        const sequences = await moveSequences(c, t.original, t.recoveredAs, liveCols, recSet);
-        const m: MergedTable = {
+        columnsOf.set(i.oid, columns);
+        const ct = conflictsTableName(t.recoveredAs);
+        const conflicts = await count(c, conflictCountSql(t.original, t.recoveredAs, columns, key));
+        // A table from an earlier run on this side schema is replaced only when there is something new to keep.
+        if (conflicts > 0) await freshConflictsTable(c, t, columns, key);
+        const recoveredRows = await count(c, `SELECT count(*)::bigint AS n FROM ${qn(t.recoveredAs)}`);
+        const present = await count(c, presentCountSql(t.original, t.recoveredAs, key));
+        out.push({
           name: displayName(t.original),
           from: displayName(t.recoveredAs),
           recoveredRows,
-          inserted,
-          skipped,
-          conflicts: recoveredRows - inserted - skipped,
+          inserted: 0,
+          skipped: present - conflicts,
+          conflicts,
+          otherUnique: 0,
+          conflictsTable: displayName(ct),
+          sample: [],
+          resolution: null,
+          rekey: null,
           primaryKey: key,
           columnsNotMerged: recCols.filter((x) => !liveCols.includes(x)),
-          sequences,
-        };
-        tl.event('table-merged', { ...m });
-        out.push(m);
+          sequences: [],
+        });
+      }
+      const byName = (i: (typeof ordered)[number]) => out[ordered.indexOf(i)]!;
+
+      // 2. Default: any conflict stops here. The conflicts tables are committed (they are undrop's, in the side schema); nothing live was touched.
+      if (unresolvedUnder(onConflict, { keyConflicts: sum(out, 'conflicts'), otherUnique: 0 }) > 0) {
+        for (const i of ordered) await finishConflicts(c, i.t, byName(i), 'unresolved');
+        await c.query('COMMIT');
+        throw refusal(out, onConflict, started);
+      }
+
+      // 3. Resolve and insert, in a savepoint: rows another unique constraint keeps out are found only by trying.
+      await c.query('SAVEPOINT undrop_merge');
+      for (const i of ordered) {
+        const m = byName(i);
+        const key = keys.get(i.oid)!;
+        if (m.conflicts > 0 && onConflict === 'rekey-live') {
+          m.rekey = await rekeyLive(c, { ...i.t.original, oid: i.oid }, i.t.recoveredAs, key);
+          tl.event('live-rows-rekeyed', { table: m.name, ...m.rekey });
+        }
+        m.inserted = await count(c, mergeInsertSql(i.t.original, i.t.recoveredAs, columnsOf.get(i.oid)!, key));
+      }
+      const leftOut = new Map<number, string[]>();
+      for (const i of ordered) {
+        const k = (await c.query<{ k: unknown }>(missingKeysSql(i.t.original, i.t.recoveredAs, keys.get(i.oid)!))).rows.map((r) => JSON.stringify(r.k));
+        leftOut.set(i.oid, k);
+        byName(i).otherUnique = k.length;
+      }
+      const unresolved = unresolvedUnder(onConflict, { keyConflicts: sum(out, 'conflicts'), otherUnique: sum(out, 'otherUnique') });
+      if (unresolved > 0) await c.query('ROLLBACK TO SAVEPOINT undrop_merge');
+      for (const i of ordered) {
+        const m = byName(i);
+        const keysOut = leftOut.get(i.oid)!;
+        const res = unresolved > 0 ? 'unresolved' : 'kept-live';
+        if (keysOut.length && m.conflicts === 0) await freshConflictsTable(c, i.t, columnsOf.get(i.oid)!, keys.get(i.oid)!);
+        if (keysOut.length) await c.query(addOtherUniqueSql(i.t.recoveredAs, keys.get(i.oid)!, res), [keysOut]);
+        if (m.conflicts + keysOut.length === 0) {
+          await finishConflicts(c, i.t, m, 'unresolved');
+          continue;
+        }
+        if (unresolved > 0) {
+          m.inserted = 0;
+          m.rekey = null;
+          await c.query(`UPDATE ${qn(conflictsTableName(i.t.recoveredAs))} SET resolution = 'unresolved', live_new_key = NULL`);
+        } else if (onConflict === 'keep-live') {
+          await c.query(`UPDATE ${qn(conflictsTableName(i.t.recoveredAs))} SET resolution = 'kept-live'`);
+        }
+        await finishConflicts(c, i.t, m, unresolved > 0 ? 'unresolved' : onConflict === 'rekey-live' ? 'rekeyed-live' : 'kept-live');
+      }
+      if (unresolved > 0) {
+        await c.query('COMMIT');
+        throw refusal(out, onConflict, started);
+      }
+      for (const i of ordered) {
+        const m = byName(i);
+        const liveCols = await copyColumns(c, i.oid);
+        m.sequences = await moveSequences(c, i.t.original, i.t.recoveredAs, liveCols, new Set(await copyColumns(c, i.recOid)));
+        tl.event('table-merged', { ...m, sample: undefined });
       }
       await c.query('COMMIT');
-      return { tables: out, durationMs: Date.now() - started };
+      return { tables: out, onConflict, committed: true, durationMs: Date.now() - started };
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
+      if (isMergeRefusal(e)) {
+        tl.event('merge-refused', { onConflict, tables: e.merge.tables.map((t) => ({ name: t.name, conflicts: t.conflicts, otherUnique: t.otherUnique, conflictsTable: t.conflictsTable })) });
+        throw e;
+      }
       if ((e as { code?: string }).code === '23503') {
         throw failure('MERGE_FOREIGN_KEY', `Merging would break a foreign key of a live table: ${(e as Error).message}. Nothing was changed.`, {
           hint: 'Recover and merge the referenced table in the same run (list both in --tables), or keep the side schema and merge by hand.',
@@ -199,6 +301,93 @@ export async function promoteMerge(req: MergeRequest): Promise<MergeResult> {
       }
       throw productionWriteError(e, 'promote (merge)');
     }
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+async function count(c: pg.Client, sql: string): Promise<number> {
+  return Number((await c.query<{ n: string }>(sql)).rows[0]!.n);
+}
+
+function sum(tables: MergedTable[], k: 'conflicts' | 'otherUnique'): number {
+  return tables.reduce((a, t) => a + t[k], 0);
+}
+
+async function freshConflictsTable(c: pg.Client, t: PromoteTable, columns: string[], key: string[]): Promise<void> {
+  await c.query(`DROP TABLE IF EXISTS ${qn(conflictsTableName(t.recoveredAs))}`); // ours, from an earlier run on this side schema
+  await c.query(conflictsTableSql(t.original, t.recoveredAs, columns, key));
+}
+
+/** Read a sample of this run's conflicts table (none when this run met no collision: an earlier run's table is left as it was). */
+async function finishConflicts(c: pg.Client, t: PromoteTable, m: MergedTable, resolution: NonNullable<MergedTable['resolution']>): Promise<void> {
+  const ct = conflictsTableName(t.recoveredAs);
+  if (m.conflicts + m.otherUnique === 0) {
+    m.conflictsTable = null;
+    m.resolution = null;
+    return;
+  }
+  const aliases = keyColumnAliases(m.primaryKey);
+  const r = await c.query<{ k: unknown[]; recovered_row: Record<string, unknown>; live_row: Record<string, unknown> | null }>(
+    `SELECT jsonb_build_array(${aliases.map((a) => quoteIdent(a)).join(', ')}) AS k, recovered_row, live_row FROM ${qn(ct)} ORDER BY kind, ${aliases.map((a) => quoteIdent(a)).join(', ')} LIMIT ${SAMPLE}`,
+  );
+  m.sample = r.rows.map((x) => ({ key: x.k, recovered: x.recovered_row, live: x.live_row }));
+  m.resolution = resolution;
+  await c.query(`COMMENT ON TABLE ${qn(ct)} IS ${quoteLiteral(`undrop merge of ${m.name}: recovered rows whose key a live row held with other content (kind = key) or that another unique constraint kept out (kind = other-unique); resolution: ${resolution}`)}`);
+}
+
+function refusal(tables: MergedTable[], onConflict: OnConflict, started: number): MergeRefusal {
+  const merge: MergeResult = { tables, onConflict, committed: false, durationMs: Date.now() - started };
+  const details = tables.flatMap((t) => t.sample.slice(0, 3).map((s) => `  ${t.name} key ${JSON.stringify(s.key)}: recovered ${JSON.stringify(s.recovered)}  live ${JSON.stringify(s.live)}`));
+  const e = mergeConflictsError(
+    tables.map((t) => ({ name: t.name, conflicts: t.conflicts, otherUnique: t.otherUnique, conflictsTable: t.conflictsTable ?? '' })),
+    onConflict,
+    details,
+  ) as MergeRefusal;
+  e.merge = merge;
+  return e;
+}
+
+export interface MergePreviewTable {
+  name: string;
+  recoveredRows: number;
+  /** Recovered rows whose key is free in the live table. */
+  missing: number;
+  skipped: number;
+  conflicts: number;
+  /** Why merge cannot run on this table (no primary key, …); the counts are then 0. */
+  refused?: string;
+}
+
+/** What merge would meet, read-only and without locks: shown before the promote question. */
+export async function mergePreview(production: ConnParams, tables: PromoteTable[]): Promise<MergePreviewTable[]> {
+  const c = await connect(production, { applicationName: 'undrop promote (merge preview)', statementTimeoutMs: 600_000 });
+  try {
+    await c.query('BEGIN READ ONLY');
+    const out: MergePreviewTable[] = [];
+    for (const t of tables) {
+      const name = displayName(t.original);
+      const oid = await tableOid(c, t.original.schema, t.original.name);
+      const recOid = await tableOid(c, t.recoveredAs.schema, t.recoveredAs.name);
+      const empty = { name, recoveredRows: 0, missing: 0, skipped: 0, conflicts: 0 };
+      if (oid === undefined || recOid === undefined) {
+        out.push({ ...empty, refused: oid === undefined ? 'no live table' : 'no recovered table' });
+        continue;
+      }
+      const key = await primaryKey(c, oid);
+      const recCols = await copyColumns(c, recOid);
+      if (key.length === 0 || key.some((k) => !recCols.includes(k))) {
+        out.push({ ...empty, refused: key.length === 0 ? 'no primary key' : 'key columns missing from the recovered table' });
+        continue;
+      }
+      const shared = (await copyColumns(c, oid)).filter((x) => recCols.includes(x));
+      const recoveredRows = await count(c, `SELECT count(*)::bigint AS n FROM ${qn(t.recoveredAs)}`);
+      const present = await count(c, presentCountSql(t.original, t.recoveredAs, key));
+      const conflicts = await count(c, conflictCountSql(t.original, t.recoveredAs, shared, key));
+      out.push({ name, recoveredRows, missing: recoveredRows - present, skipped: present - conflicts, conflicts });
+    }
+    await c.query('COMMIT');
+    return out;
   } finally {
     await c.end().catch(() => {});
   }

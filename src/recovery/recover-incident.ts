@@ -7,17 +7,18 @@ import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
 import { connect, withClient } from '../postgres/connect.js';
 import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
-import { type TableName, displayName, parseTableName } from '../postgres/identifiers.js';
+import { type TableName, displayName, parseTableName, qualified } from '../postgres/identifiers.js';
 import { pauseReplay, readPauseState } from '../sources/delayed-replica/pause.js';
 import { RESUME_SQL } from '../sources/delayed-replica/materialize.js';
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
 import { sourceModule } from '../sources/registry.js';
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
-import type { MergeResult } from './promote-merge.js';
+import { isMergeRefusal, type MergeResult } from './promote-merge.js';
+import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
-import { type PromotePlan, copyBackVerifyPromote } from './recover.js';
+import { type PromotePlan, copyBackVerifyPromote, mergePlanLines } from './recover.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from './target.js';
@@ -39,6 +40,8 @@ export interface RecoverOptions {
   workDir: string;
   lockTimeoutMs?: number;
   recreateForeignKeys?: boolean;
+  /** Merge: what to do with collisions; undefined = ask (guided flow) or fail. */
+  onConflict?: OnConflict;
 }
 
 export interface RecoverUi {
@@ -56,17 +59,40 @@ export interface RecoverUi {
   confirmUnnamed?(message: string, details: string[]): Promise<boolean>;
   /** Guided flow, with --source auto on a terminal: which source to use (default: the best-ranked). */
   pickSource?(report: ProbeReport, best: string): Promise<string>;
+  /** Guided flow, merge with collisions and no --on-conflict: which resolution. */
+  pickOnConflict?(plan: PromotePlan): Promise<OnConflict>;
 }
 
 export interface PromoteSummary {
   mode: 'replace' | 'merge';
-  tables: { name: string; inserted?: number; skipped?: number; conflicts?: number; liveRenamedTo?: string | null }[];
+  /** Merge: the --on-conflict choice, and whether anything live was changed (false: refused on collisions). */
+  onConflict?: OnConflict;
+  committed?: boolean;
+  tables: {
+    name: string;
+    inserted?: number;
+    skipped?: number;
+    conflicts?: number;
+    otherUnique?: number;
+    conflictsTable?: string | null;
+    resolution?: string | null;
+    rekeyed?: number;
+    sample?: MergeResult['tables'][number]['sample'];
+    liveRenamedTo?: string | null;
+  }[];
 }
 
 export type RecoverDocument = ReturnType<typeof recoverJson> & { nextSteps: string[]; promoted: PromoteSummary | null };
 
-function promoteSummary(r: { merge?: MergeResult; replace?: ReplaceResult }): PromoteSummary | null {
-  if (r.merge) return { mode: 'merge', tables: r.merge.tables.map((t) => ({ name: t.name, inserted: t.inserted, skipped: t.skipped, conflicts: t.conflicts })) };
+export function promoteSummary(r: { merge?: MergeResult; replace?: ReplaceResult }): PromoteSummary | null {
+  if (r.merge) {
+    return {
+      mode: 'merge',
+      onConflict: r.merge.onConflict,
+      committed: r.merge.committed,
+      tables: r.merge.tables.map((t) => ({ name: t.name, inserted: t.inserted, skipped: t.skipped, conflicts: t.conflicts, otherUnique: t.otherUnique, conflictsTable: t.conflictsTable, resolution: t.resolution, rekeyed: t.rekey?.rows ?? 0, sample: t.sample })),
+    };
+  }
   if (r.replace) return { mode: 'replace', tables: r.replace.tables.map((t) => ({ name: t.name, liveRenamedTo: t.liveRenamedToName })) };
   return null;
 }
@@ -92,7 +118,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const replicas = o.inventory.sources.filter((s): s is Extract<SourceConfig, { kind: 'delayed-replica' }> => s.kind === 'delayed-replica' && (!chosenConfig || s === chosenConfig));
     for (const r of replicas) {
       const paused = await log.step(`pause ${r.name}`, () => ui.step(`Pausing replay on delayed replica ${r.name}`, () => pauseIfDelayed(r, database)));
-      if (paused) nextSteps.push(`Resume replay on ${r.name} when the data is safe: psql "${r.dsn}" -c "${RESUME_SQL}" (its delay window restarts).`);
+      if (paused) {
+        nextSteps.push(`Resume replay on ${r.name} when the data is safe: psql "${r.dsn}" -c "${RESUME_SQL}" (its delay window restarts).`);
+        nextSteps.push(`Reading the lost tables directly on the paused replica ${r.name} can block: it may hold the incident's locks (replayed before the delayed COMMIT). Use SET lock_timeout = '2s' there, or read the recovered copy in production.`);
+      }
     }
 
     // Production must be reachable (and the side schema name free) before anything long runs:
@@ -116,6 +145,14 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (event && o.target.kind === 'before-incident') log.record('incident', { xid: event.xid, lsn: event.commitLsn, commitTime: event.commitTime, kind: event.kind, relations: event.relations.map((r) => ({ name: r.name })) });
     ui.info(`Target: ${describeTarget(target)}.`);
     if (event?.unnamedReason && o.target.kind === 'before-incident' && !event.relations.some((r) => namesTable(r, tables))) await confirmUnnamedEvent(event, tables, ui, log);
+    // Warn early: a DROP + recreate restarted the live keys, so a merge will meet collisions.
+    if (event?.recreated.length) {
+      const restarted = await liveRowsSince(prod, tables);
+      if (restarted.length) log.record('recreated', restarted);
+      for (const r of restarted) {
+        ui.info(`Warning: the incident dropped and recreated ${r.table}; its keys restarted and ${r.liveRows} row(s) were written to it since. A merge will meet collisions (--on-conflict fail|keep-live|rekey-live decides).`);
+      }
+    }
 
     // 3. Probe and rank.
     const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined })));
@@ -168,14 +205,19 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         workDir: o.workDir,
         lockTimeoutMs: o.lockTimeoutMs,
         recreateForeignKeys: o.recreateForeignKeys,
-        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)),
+        onConflict: o.onConflict,
+        chooseOnConflict: ui.pickOnConflict ? (plan) => ui.pickOnConflict!(plan) : undefined,
+        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)),
       }),
     );
     await recordOwnObjects(prod, result.copyBack.schema, log).catch(() => {});
     if (!result.verify.ok) {
       throw failure('VERIFY_MISMATCH', 'The copy in production does not match the recovered source (row counts or checksums differ).', { hint: 'Do not promote; see the report for the tables that differ. The side schema is left for inspection.' });
     }
-    if (result.promoteDeclined) nextSteps.push(`Promote was not confirmed: the recovered tables wait in ${result.copyBack.schema}. Run again with --mode ${o.mode} and --schema … when ready, or compare and merge by hand.`);
+    if (result.promoteDeclined) nextSteps.push(`Promote was not confirmed: the recovered tables wait in ${result.copyBack.schema}. When ready: undrop promote --schema ${result.copyBack.schema} --mode ${o.mode}${o.mode === 'merge' ? ' --on-conflict …' : ''} (no new restore), or compare and merge by hand.`);
+    for (const t of result.merge?.tables ?? []) {
+      if (t.resolution === 'kept-live') nextSteps.push(`${t.name}: ${t.conflicts + t.otherUnique} recovered row(s) were left out because live rows hold their keys (--on-conflict keep-live); they are in ${t.conflictsTable}.`);
+    }
 
     if (o.keep && m.instance) {
       const kept = m.instance.keep();
@@ -186,8 +228,13 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const reportPath = log.finish({ ok: true });
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
   } catch (e) {
+    if (isMergeRefusal(e) && log.facts.copyBack) {
+      const schema = log.facts.copyBack.schema;
+      nextSteps.push(`The recovered tables and the conflicting pairs wait in ${schema}. Decide, then: undrop promote --schema ${schema} --mode merge --on-conflict rekey-live|keep-live (no new restore).`);
+    }
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: false, error: e });
+    if (isMergeRefusal(e)) e.document = { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary({ merge: e.merge }) };
     if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${reportPath}`, ...nextSteps);
     throw e;
   } finally {
@@ -290,6 +337,25 @@ async function recordOwnObjects(prod: ConnParams, schema: string, log: IncidentL
   log.event('undrop-objects', { ...entry });
 }
 
+/** Lost tables that exist live again (recreated by the incident): every row in them was written since. */
+async function liveRowsSince(prod: ConnParams, tables: TableName[]): Promise<{ table: string; liveRows: number }[]> {
+  return withClient(
+    prod,
+    async (c) => {
+      const out: { table: string; liveRows: number }[] = [];
+      for (const t of tables) {
+        const rel = { schema: t.schema ?? 'public', name: t.name };
+        const exists = await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualified(rel)]);
+        if (!exists.rows[0].e) continue;
+        const n = Number((await c.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM ${qualified(rel)}`)).rows[0]!.n);
+        if (n > 0) out.push({ table: displayName(rel), liveRows: n });
+      }
+      return out;
+    },
+    { applicationName: 'undrop recover', statementTimeoutMs: 60_000, lockTimeoutMs: 2000 },
+  ).catch(() => []);
+}
+
 /** Guided flow: list the destructive events, let the person pick one; its tables and target follow. */
 async function pickIncident(o: RecoverOptions, production: ConnParams, ui: RecoverUi, progress: (m: string) => void): Promise<{ tables: TableName[]; target: ResolvedTarget; event: LocatedEvent }> {
   if (!ui.pickEvent) throw usageError('TABLES_REQUIRED', 'recover needs --tables when it cannot ask.', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
@@ -332,5 +398,5 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
 function promoteQuestion(plan: PromotePlan): string {
   return plan.mode === 'replace'
     ? `Replace the live tables with the recovered ones? The live tables are renamed aside (never dropped).`
-    : `Merge: insert the recovered rows missing from the live tables (by primary key)?`;
+    : `Merge: insert the recovered rows missing from the live tables (by primary key)?${plan.merge?.some((p) => p.conflicts > 0) ? ' Collisions are handled as --on-conflict says (default: refuse, nothing live changed).' : ''}`;
 }

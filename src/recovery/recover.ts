@@ -7,14 +7,40 @@ import { type ConnParams, describe } from '../postgres/conninfo.js';
 import { displayName, type TableName } from '../postgres/identifiers.js';
 import type { Materialized } from '../sources/types.js';
 import { type CopyBackResult, copyBack } from './copy-back.js';
+import { withClient } from '../postgres/connect.js';
 import type { IncidentLog, RecoverMode } from './incident-log.js';
-import { type MergeResult, promoteMerge } from './promote-merge.js';
+import type { OnConflict } from './merge-conflicts.js';
+import { isMergeRefusal, type MergePreviewTable, type MergeResult, mergePreview, promoteMerge } from './promote-merge.js';
+import { writeRecord } from './side-record.js';
 import { promoteReplace, type ReplaceResult } from './promote-replace.js';
 import { verifyCopy, verifyPairs, type VerifyResult } from './verify.js';
 
 export interface PromotePlan {
   mode: 'replace' | 'merge';
   tables: { name: string; from: string; rows: number }[];
+  /** Merge only: what it would meet per table (read before asking). */
+  merge?: MergePreviewTable[];
+}
+
+/** One line per table of what merge would do (for the confirmation). Pure. */
+export function mergePlanLines(preview: MergePreviewTable[]): string[] {
+  return preview.map((p) =>
+    p.refused
+      ? `${p.name}: merge refused (${p.refused})`
+      : `${p.name}: ${p.missing} rows to insert, ${p.skipped} already there${p.conflicts ? `, ${p.conflicts} COLLISIONS (a live row written since the incident holds the key with other content)` : ''}`,
+  );
+}
+
+/** Run merge with a choice for collisions; refusals are recorded in the incident log before they are thrown. */
+export async function runMerge(log: IncidentLog, req: Parameters<typeof promoteMerge>[0]): Promise<MergeResult> {
+  try {
+    const r = await log.step('promote (merge)', () => promoteMerge({ ...req, timeline: log }));
+    log.record('merge', r);
+    return r;
+  } catch (e) {
+    if (isMergeRefusal(e)) log.record('merge', e.merge);
+    throw e;
+  }
 }
 
 export interface CopyBackPipelineRequest {
@@ -32,6 +58,10 @@ export interface CopyBackPipelineRequest {
   recreateForeignKeys?: boolean;
   /** Asked before promote with the tables and row counts; false stops after the side schema (no error). Omitted = yes (--yes). */
   confirmPromote?: (plan: PromotePlan) => Promise<boolean>;
+  /** Merge: what to do with collisions (--on-conflict); undefined = ask through chooseOnConflict when there are any, else fail. */
+  onConflict?: OnConflict;
+  /** Guided flow: asked when the merge preview found collisions and --on-conflict was not given. */
+  chooseOnConflict?: (plan: PromotePlan) => Promise<OnConflict>;
 }
 
 export interface CopyBackPipelineResult {
@@ -58,10 +88,30 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
   log.record('copyBack', cb);
   const verify = await log.step('verify', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb), timeline: log }));
   log.record('verify', verify);
+  if (verify.ok) {
+    // What `undrop promote` checks again later: the checksums proved here, kept on the side schema itself.
+    const checked = new Map(verify.tables.map((v) => [v.name, v]));
+    await withClient(req.production, (c) =>
+      writeRecord(c, cb.schema, {
+        version: 1,
+        verifiedAt: new Date().toISOString(),
+        source: req.sourceName,
+        recoveryPoint: { time: req.materialized.recoveryPoint.time ?? null, lsn: req.materialized.recoveryPoint.lsn ?? null },
+        report: log.reportPath,
+        tables: cb.tables.map((t) => ({ name: t.name, original: t.original, recoveredAs: t.recoveredAs, rows: checked.get(t.name)!.copy.rows, checksum: checked.get(t.name)!.copy.checksum })),
+      }),
+    );
+  }
 
   const out: CopyBackPipelineResult = { copyBack: cb, verify, promoteDeclined: false };
   if (req.mode === 'side-schema') return out;
   const plan: PromotePlan = { mode: req.mode, tables: cb.tables.map((t) => ({ name: t.name, from: t.recoveredAsName, rows: t.rows })) };
+  let onConflict = req.onConflict;
+  if (req.mode === 'merge') {
+    plan.merge = await log.step('merge preview', () => mergePreview(req.production, cb.tables));
+    log.event('merge-preview', { tables: plan.merge });
+    if (onConflict === undefined && req.chooseOnConflict && plan.merge.some((p) => p.conflicts > 0)) onConflict = await req.chooseOnConflict(plan);
+  }
   if (req.confirmPromote && !(await req.confirmPromote(plan))) {
     log.event('promote-declined', { mode: req.mode });
     out.promoteDeclined = true;
@@ -74,8 +124,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
     out.verify = await log.step('verify after replace', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb, 'original'), timeline: log }));
     log.record('verify', out.verify);
   } else {
-    out.merge = await log.step('promote (merge)', () => promoteMerge({ production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, timeline: log }));
-    log.record('merge', out.merge);
+    out.merge = await runMerge(log, { production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, onConflict: onConflict ?? 'fail' });
   }
   return out;
 }

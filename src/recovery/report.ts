@@ -112,13 +112,19 @@ export function renderReport(f: IncidentFacts, steps: StepRecord[], paths: { tim
     }
     L.push('');
   }
-  if (f.merge) {
+  if (f.promotedFrom) {
+    const p = f.promotedFrom;
+    L.push('## Side schema promoted', '');
+    L.push(`Side schema ${code(p.schema)} (from ${code(p.source)}, verified ${p.verifiedAt}); its checksums were computed again before promoting:`, '');
+    L.push(...table(['table', 'rows', 'checksum', 'as verified'], p.tables.map((t) => [t.name, t.rows, t.checksum, t.match ? 'equal' : '**CHANGED**'])), '');
+  }
+  if (f.merge?.committed) {
     L.push('## Promoted (merge)', '');
-    L.push(...table(['table', 'recovered rows', 'inserted', 'already present', 'unique conflicts'], f.merge.tables.map((t) => [t.name, t.recoveredRows, t.inserted, t.skipped, t.conflicts])));
+    L.push(...table(['table', 'recovered rows', 'inserted', 'already present (equal)', 'collisions'], f.merge.tables.map((t) => [t.name, t.recoveredRows, t.inserted, t.skipped, t.conflicts + t.otherUnique])));
     for (const t of f.merge.tables) for (const s of t.sequences) if (s.from !== s.to) L.push(`- ${code(s.sequence)} moved from ${s.from} to ${s.to}`);
     L.push('');
   }
-
+  L.push(...collisions(f));
   if (steps.length) {
     L.push('## Step durations', '');
     L.push(...table(['step', 'started', 'took', 'result'], steps.map((s) => [s.name, s.startedAt, s.durationMs === null ? null : formatDuration(s.durationMs), s.ok === null ? 'running' : s.ok ? 'ok' : `failed: ${s.error ?? ''}`])), '');
@@ -127,9 +133,9 @@ export function renderReport(f: IncidentFacts, steps: StepRecord[], paths: { tim
   L.push('## Next steps', '');
   const next = [...(f.nextSteps ?? [])];
   if (f.copyBack && !f.replace && !f.merge) {
-    next.push(`Check the recovered rows in schema ${code(f.copyBack.schema)}, then merge them (undrop recover --mode merge) or move them in (--mode replace).`);
+    next.push(`Check the recovered rows in schema ${code(f.copyBack.schema)}, then merge them (${code(`undrop promote --schema ${f.copyBack.schema} --mode merge`)}) or move them in (${code('--mode replace')}); no new restore is needed.`);
   }
-  if (f.copyBack && (f.merge || (!f.replace && !f.merge))) next.push(`Drop the side schema when you no longer need it: ${code(`DROP SCHEMA "${f.copyBack.schema.replace(/"/g, '""')}" CASCADE;`)}`);
+  if (f.copyBack && (f.merge?.committed || (!f.replace && !f.merge))) next.push(`Drop the side schema when you no longer need it: ${code(`DROP SCHEMA "${f.copyBack.schema.replace(/"/g, '""')}" CASCADE;`)}`);
   if (f.replace) {
     for (const t of f.replace.tables) if (t.liveRenamedToName) next.push(`Keep ${code(t.liveRenamedToName)} until its post-incident rows are reconciled; drop it only then.`);
     next.push('Check owners and grants of the promoted tables (carried from the old live tables where possible).');
@@ -139,6 +145,33 @@ export function renderReport(f: IncidentFacts, steps: StepRecord[], paths: { tim
   for (const n of next) L.push(`- ${n}`);
   L.push('');
   return L.join('\n');
+}
+
+/** "Collisions": recovered rows whose key a live row written since the incident holds (DROP + recreate restarts keys). */
+function collisions(f: IncidentFacts): string[] {
+  const L: string[] = [];
+  const withConflicts = (f.merge?.tables ?? []).filter((t) => t.conflictsTable);
+  if (!f.recreated?.length && !withConflicts.length) return L;
+  L.push('## Collisions', '');
+  for (const r of f.recreated ?? []) L.push(`- The incident dropped and recreated ${code(r.table)}: its keys restarted, and ${r.liveRows} row(s) were written to it since. They can reuse the keys of lost rows.`);
+  if (f.merge) {
+    const res = { 'kept-live': 'live rows kept; recovered rows left out', 'rekeyed-live': 'live rows given new keys; recovered rows in under their own', unresolved: '**unresolved: merge refused, nothing live changed**' } as const;
+    if (withConflicts.length) {
+      L.push(
+        '',
+        ...table(
+          ['table', 'same key, other content', 'other unique value', 'resolution', 'pairs kept in', 'new live keys'],
+          withConflicts.map((t) => [t.name, t.conflicts, t.otherUnique, t.resolution ? res[t.resolution] : null, t.conflictsTable, t.rekey?.newKeys ? `${t.rekey.newKeys.first} … ${t.rekey.newKeys.last}` : null]),
+        ),
+      );
+      for (const t of withConflicts) for (const fk of t.rekey?.followed ?? []) L.push(`- ${fk.rows} row(s) of ${code(fk.table)} followed the new keys of ${code(t.name)} (${code(fk.constraint)}, ON UPDATE CASCADE).`);
+    } else {
+      L.push('', `Merge met no collisions (every recovered row whose key was taken is equal to the live row).`);
+    }
+    if (!f.merge.committed) L.push('', `Choices: ${code('--on-conflict rekey-live')} (post-incident rows get new keys, every recovered row goes in under its original key) or ${code('--on-conflict keep-live')} (the live rows win), with ${code('undrop promote --schema … --mode merge')}.`);
+  }
+  L.push('');
+  return L;
 }
 
 /** The `recover` JSON document of the command-line contract. */

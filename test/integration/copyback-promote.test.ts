@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { connect, withClient } from '../../src/postgres/connect.js';
@@ -72,25 +73,108 @@ describe('promote (real PostgreSQL)', () => {
     expect(fk.rows[0]).toEqual({ r: 'orders', v: true });
   });
 
-  it('merge: keeps post-incident rows, adds the missing pre-incident ones, moves sequences; a second merge inserts nothing', async () => {
+  // The fixture's production recreated the tables: customers 1-2 and orders 1-3 are post-incident rows that reuse lost rows' keys.
+  const liveRows = async (c: pg.Client, t: string) => (await c.query(`SELECT to_jsonb(x) AS r FROM ${t} x ORDER BY id`)).rows.map((r) => r.r);
+  const conflictKeys = async (c: pg.Client, t: string) => (await c.query(`SELECT id::int AS id, kind, resolution, live_new_key FROM undrop_x.${t}__conflicts ORDER BY id`)).rows;
+
+  it('merge (default --on-conflict fail): refuses with MERGE_CONFLICTS, keeps exactly the colliding pairs in <table>__conflicts, changes nothing live', async () => {
     const { pair, copied } = await pairWithCopy();
-    const r = await promoteMerge({ production: pair.prodConn, tables: copied.tables });
-    expect(r.tables.map((t) => [t.name, t.recoveredRows, t.inserted, t.skipped, t.conflicts])).toEqual([
-      ['public.customers', 1000, 998, 2, 0],
-      ['public.orders', 5000, 4997, 3, 0],
-      ['"Sales"."Order Items"', 2000, 2000, 0, 0],
-      ['public."we""ird;name"', 3, 3, 0, 0],
+    const before = await withClient(pair.prodConn, async (c) => ({ customers: await liveRows(c, 'customers'), orders: await liveRows(c, 'orders') }));
+    const err = await promoteMerge({ production: pair.prodConn, tables: copied.tables }).catch((e) => e);
+    expect(err.code).toBe('MERGE_CONFLICTS');
+    expect(err.exitCode).toBe(1);
+    expect(err.message).toContain('public.customers: 2 recovered row(s) whose key a live row now holds with other content');
+    expect(err.message).toContain('undrop_x.customers__conflicts');
+    expect(err.hint).toMatch(/--on-conflict rekey-live.*--on-conflict keep-live/);
+    expect(err.merge.tables.map((t: any) => [t.name, t.conflicts, t.skipped, t.inserted, t.conflictsTable])).toEqual([
+      ['public.customers', 2, 0, 0, 'undrop_x.customers__conflicts'],
+      ['public.orders', 3, 0, 0, 'undrop_x.orders__conflicts'],
+      ['"Sales"."Order Items"', 0, 0, 0, null],
+      ['public."we""ird;name"', 0, 0, 0, null],
+    ]);
+    expect(err.merge.tables[0].sample[0]).toMatchObject({ key: [1], recovered: { name: 'customer 1' }, live: { name: 'post-incident A' } });
+    await withClient(pair.prodConn, async (c) => {
+      expect(await liveRows(c, 'customers')).toEqual(before.customers);
+      expect(await liveRows(c, 'orders')).toEqual(before.orders);
+      expect(await conflictKeys(c, 'customers')).toEqual([1, 2].map((id) => ({ id, kind: 'key', resolution: 'unresolved', live_new_key: null })));
+      expect(await conflictKeys(c, 'orders')).toEqual([1, 2, 3].map((id) => ({ id, kind: 'key', resolution: 'unresolved', live_new_key: null })));
+      const pairRow = (await c.query(`SELECT recovered_row->>'payload' AS r, live_row->>'payload' AS l FROM undrop_x.orders__conflicts WHERE id = 2`)).rows[0];
+      expect(pairRow).toEqual({ r: 'small 2', l: 'post-incident order 2' });
+      // no conflicts table for tables without collisions
+      expect((await c.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'undrop_x'::regnamespace AND relname LIKE '%__conflicts'`)).rows[0].n).toBe(2);
+    });
+  });
+
+  it('merge --on-conflict keep-live: the live rows win, the recovered ones stay in the conflicts table; a second merge inserts nothing', async () => {
+    const { pair, copied } = await pairWithCopy();
+    const r = await promoteMerge({ production: pair.prodConn, tables: copied.tables, onConflict: 'keep-live' });
+    expect(r.tables.map((t) => [t.name, t.recoveredRows, t.inserted, t.skipped, t.conflicts, t.resolution])).toEqual([
+      ['public.customers', 1000, 998, 0, 2, 'kept-live'],
+      ['public.orders', 5000, 4997, 0, 3, 'kept-live'],
+      ['"Sales"."Order Items"', 2000, 2000, 0, 0, null],
+      ['public."we""ird;name"', 3, 3, 0, 0, null],
     ]);
     expect(r.tables[1]!.sequences).toEqual([{ sequence: 'public.orders_id_seq', column: 'id', from: '3', to: '5000' }]);
     await withClient(pair.prodConn, async (c) => {
       const post = await c.query(`SELECT id, payload FROM orders WHERE id <= 4 ORDER BY id`);
       expect(post.rows.map((x) => x.payload)).toEqual(['post-incident order 1', 'post-incident order 2', 'post-incident order 3', 'small 4']);
-      expect((await c.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n).toBe(5000);
+      expect(await conflictKeys(c, 'orders')).toEqual([1, 2, 3].map((id) => ({ id, kind: 'key', resolution: 'kept-live', live_new_key: null })));
       expect((await c.query(`INSERT INTO orders (customer_id, total) VALUES (1, 1) RETURNING id`)).rows[0].id).toBe('5001');
       expect((await c.query(`INSERT INTO customers (name) VALUES ('after merge') RETURNING id`)).rows[0].id).toBe(1001);
     });
-    const again = await promoteMerge({ production: pair.prodConn, tables: copied.tables });
+    const again = await promoteMerge({ production: pair.prodConn, tables: copied.tables, onConflict: 'keep-live' });
     expect(again.tables.map((t) => t.inserted)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('merge --on-conflict rekey-live: refused, naming the referencing tables, when their foreign keys lack ON UPDATE CASCADE', async () => {
+    const { pair, copied } = await pairWithCopy();
+    const tables = copied.tables.filter((t) => ['customers', 'orders'].includes(t.original.name));
+    const err = await promoteMerge({ production: pair.prodConn, tables, onConflict: 'rekey-live' }).catch((e) => e);
+    expect(err.code).toBe('MERGE_REKEY_REFERENCED');
+    expect(err.details.join('\n')).toMatch(/^orders \(orders_customer_id_fkey\): 3 row\(s\)/m);
+    expect((await pair.production.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n).toBe(3);
+  });
+
+  it('merge --on-conflict rekey-live: post-incident rows get new keys (children follow by ON UPDATE CASCADE), every recovered row keeps its key, sequences past both; a second merge inserts nothing', async () => {
+    const { pair, copied, before } = await pairWithCopy();
+    await pair.production.query(`
+      ALTER TABLE orders DROP CONSTRAINT orders_customer_id_fkey, ADD FOREIGN KEY (customer_id) REFERENCES customers(id) ON UPDATE CASCADE;
+      ALTER TABLE invoices DROP CONSTRAINT invoices_order_id_fkey, ADD FOREIGN KEY (order_id) REFERENCES orders(id) ON UPDATE CASCADE;`);
+    const tables = copied.tables.filter((t) => ['customers', 'orders'].includes(t.original.name));
+    const r = await promoteMerge({ production: pair.prodConn, tables, onConflict: 'rekey-live' });
+    expect(r.tables.map((t) => [t.name, t.inserted, t.conflicts, t.resolution, t.rekey?.rows, t.rekey?.newKeys])).toEqual([
+      ['public.customers', 1000, 2, 'rekeyed-live', 2, { first: '1001', last: '1002' }],
+      ['public.orders', 5000, 3, 'rekeyed-live', 3, { first: '5001', last: '5003' }],
+    ]);
+    expect(r.tables[0]!.rekey!.followed).toEqual([{ table: 'orders', constraint: 'orders_customer_id_fkey', rows: 3 }]);
+    expect(r.tables[1]!.rekey!.followed).toEqual([{ table: 'invoices', constraint: 'invoices_order_id_fkey', rows: 1 }]);
+    await withClient(pair.prodConn, async (c) => {
+      // every recovered row under its original key, unchanged
+      for (const [i, t] of TABLES.entries()) {
+        if (!['customers', 'orders'].includes(t.name)) continue;
+        const sub = await c.query(`SELECT count(*)::int AS n FROM undrop_x.${t.name} r WHERE NOT EXISTS (SELECT 1 FROM public.${t.name} l WHERE l.id = r.id AND l::text = r::text)`);
+        expect(sub.rows[0].n, t.name).toBe(0);
+        expect(before[i]!.rows).toBeGreaterThan(0);
+      }
+      // every post-incident row, under its new key, pointing at its (rekeyed) parent
+      const post = await c.query(`SELECT o.id::int AS id, o.payload, cu.name FROM orders o JOIN customers cu ON cu.id = o.customer_id WHERE o.payload LIKE 'post-incident%' ORDER BY o.payload`);
+      expect(post.rows.map((x) => [x.payload, x.name])).toEqual([
+        ['post-incident order 1', 'post-incident A'],
+        ['post-incident order 2', 'post-incident B'],
+        ['post-incident order 3', 'post-incident A'],
+      ]);
+      expect(post.rows.every((x) => x.id > 5000)).toBe(true);
+      expect((await c.query(`SELECT id::int AS id FROM customers WHERE name LIKE 'post-incident%' ORDER BY name`)).rows.map((x) => x.id)).toEqual([1001, 1002]);
+      const inv = await c.query(`SELECT o.payload FROM invoices i JOIN orders o ON o.id = i.order_id`);
+      expect(inv.rows.map((x) => x.payload)).toEqual(['post-incident order 2']);
+      expect((await conflictKeys(c, 'customers')).map((x) => [x.id, x.resolution, x.live_new_key])).toEqual([[1, 'rekeyed-live', expect.any(String)], [2, 'rekeyed-live', expect.any(String)]]);
+      // sequences past both
+      expect((await c.query(`INSERT INTO orders (customer_id, total) VALUES (1, 1) RETURNING id`)).rows[0].id).toBe('5004');
+      expect((await c.query(`INSERT INTO customers (name) VALUES ('after rekey') RETURNING id`)).rows[0].id).toBe(1003);
+      expect((await c.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n).toBe(5004);
+    });
+    const again = await promoteMerge({ production: pair.prodConn, tables });
+    expect(again.tables.map((t) => [t.inserted, t.conflicts])).toEqual([[0, 0], [0, 0]]);
   });
 
   it('merge refuses a live table without a primary key, and a locked live table gives a clear error with nothing changed', async () => {

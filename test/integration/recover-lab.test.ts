@@ -1,8 +1,10 @@
 // `undrop recover`, end to end on one lab after its incident, through the
 // real CLI: every source kind into its own side schema (checksums against the
-// lab's ground truth), --source auto, merge and replace with pitr, and the
-// failures a responder can cause (unknown table, no confirmation, busy live
-// table, existing schema, unknown source). One lab for the whole file.
+// lab's ground truth), --source auto, merge (collisions after the DROP +
+// recreate: refused by default, then `undrop promote` with keep-live and
+// rekey-live) and replace with pitr, and the failures a responder can cause
+// (unknown table, no confirmation, busy live table, existing schema, unknown
+// source, a side schema changed after verify). One lab for the whole file.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -19,7 +21,6 @@ import { connect, withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/identifiers.js';
 import { type TableChecksum, tableChecksum } from '../../src/recovery/checksum.js';
-import { promoteMerge } from '../../src/recovery/promote-merge.js';
 import { undrop } from '../cli.js';
 import { testWorkDir } from '../helpers.js';
 
@@ -64,12 +65,12 @@ async function recover(label: string, args: string[], tables = TABLES_ARG) {
   return doc;
 }
 
-async function sumsOf(params: ConnParams, schema: string, names: readonly string[] = SHORT): Promise<Sums> {
+async function sumsOf(params: ConnParams, schema: string, names: readonly string[] = SHORT, settings: { lockTimeoutMs?: number } = {}): Promise<Sums> {
   return withClient(params, async (c) => {
     const out: Sums = {};
     for (const t of names) out[`public.${t}`] = await tableChecksum(c, { schema, name: t });
     return out;
-  });
+  }, settings);
 }
 
 async function q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
@@ -129,10 +130,22 @@ describe('recover into a side schema, one run per source kind', () => {
 
   it('delayed replica: paused, and equal to what the paused replica holds', async () => {
     const doc = await recover('delayed-replica side-schema', ['--source', 'delayed-replica', '--schema', 'rec_replica']);
-    const onReplica = await sumsOf({ ...resolveConnParams(replicaDsn), database: 'shipping' }, 'public');
-    await expectRecovered(doc, { source: 'delayed-replica', schema: 'rec_replica', expected: onReplica });
-    expect(onReplica['public.shipments']!.rows).toBeGreaterThan(0);
-    expect(onReplica['public.shipments']!.rows).toBeLessThanOrEqual(truth.beforeIncident.tables['public.shipments'].rows);
+    // The paused replica may hold the DROP's AccessExclusiveLock (replayed before the delayed COMMIT):
+    // reading there then blocks. Read with a lock_timeout; when locked, compare with what undrop recorded.
+    const onReplica = await sumsOf({ ...resolveConnParams(replicaDsn), database: 'shipping' }, 'public', SHORT, { lockTimeoutMs: 3000 }).catch((e) => {
+      if (e.code === '55P03') return null;
+      throw e;
+    });
+    timings['replica read in the test'] = onReplica ? 'read (no lock held)' : 'locked: compared with what undrop recorded';
+    const recorded: Sums = Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }]));
+    await expectRecovered(doc, { source: 'delayed-replica', schema: 'rec_replica', expected: onReplica ?? recorded });
+    expect(recorded['public.shipments']!.rows).toBeGreaterThan(0);
+    expect(recorded['public.shipments']!.rows).toBeLessThanOrEqual(truth.beforeIncident.tables['public.shipments'].rows);
+    // independent of the replica: it is behind and the workload only inserts, so every row it gave back is a pre-incident row
+    for (const t of SHORT) {
+      const strays = await q(`SELECT count(*)::int AS n FROM rec_replica.${t} r WHERE NOT EXISTS (SELECT 1 FROM rec_pitr.${t} p WHERE p.id = r.id AND p::text = r::text)`);
+      expect(strays[0].n, t).toBe(0);
+    }
     const paused = await withClient({ ...resolveConnParams(replicaDsn), database: 'shipping' }, async (c) => (await c.query('SELECT pg_get_wal_replay_pause_state() AS s')).rows[0].s);
     // while replay waits out recovery_min_apply_delay the state reads "pause requested": the
     // startup process checks it before applying the next record, so nothing more is replayed
@@ -208,39 +221,135 @@ describe('promote with pitr (workload stopped for stable counts)', () => {
     // the workload wrote into the recreated tables after the incident
     for (const t of SHORT) live[t] = await rowsText(`public.${t}`);
     expect(live.shipments!.size).toBeGreaterThan(0);
+    expect(live.shipment_events!.size).toBeGreaterThan(0);
   });
 
-  it('merge keeps every post-incident row, adds the pre-incident ones by primary key; a second merge inserts nothing; sequences move past', async () => {
-    const recovered: Record<string, Map<string, string>> = {};
-    const overlaps: Record<string, number> = {};
-    for (const t of SHORT) recovered[t] = await rowsText(`rec_pitr.${t}`); // = the pre-incident truth (checked above)
-    const doc = await recover('pitr merge', ['--source', 'pitr', '--mode', 'merge', '--schema', 'm_pitr']);
+  /** id → the row without its id (what a rekeyed row keeps). */
+  const restById = async (table: string): Promise<Map<string, string>> =>
+    new Map((await q<{ id: string; r: string }>(`SELECT id::text AS id, (to_jsonb(r) - 'id')::text AS r FROM ${table} AS r`)).map((x) => [x.id, x.r]));
+  const recovered: Record<string, Map<string, string>> = {};
+  const post: Record<string, Map<string, string>> = {};
+  const postRest: Record<string, Map<string, string>> = {};
+  const reused: Record<string, string[]> = {};
+
+  it('merge (default): exit 1 on the collisions a DROP + recreate causes, live tables unchanged; <table>__conflicts lists exactly the post-incident rows that reuse keys', async () => {
+    const r = await undrop(['-c', cfg, 'recover', '--tables', TABLES_ARG, '--yes', '--json', '--source', 'pitr', '--mode', 'merge', '--schema', 'm_pitr']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    // warned early, before anything was restored
+    expect(r.stderr).toMatch(/Warning: the incident dropped and recreated public\.shipment_events; its keys restarted and \d+ row\(s\) were written to it since/);
+    expect(r.stderr.indexOf('Warning: the incident dropped')).toBeLessThan(r.stderr.indexOf('Extracting the tables'));
+    expect(r.stderr).toMatch(/error \[MERGE_CONFLICTS\]: Merge stopped: .*public\.shipment_events: \d+ recovered row\(s\) whose key a live row now holds with other content \(see m_pitr\.shipment_events__conflicts\)/);
+    expect(r.stderr).toMatch(/^HINT: .*--on-conflict rekey-live.*--on-conflict keep-live/m);
+    expect(r.stderr).toContain('undrop promote --schema m_pitr --mode merge');
+    const doc = JSON.parse(r.stdout);
+    expect(doc.error).toMatchObject({ code: 'MERGE_CONFLICTS', exitCode: 1 });
     await expectRecovered(doc, { source: 'pitr', schema: 'm_pitr', mode: 'merge', expected: truth.beforeIncident.tables });
-    const report = readFileSync(doc.report, 'utf8');
-    expect(report).toContain('Promoted (merge)');
+    expect(doc.promoted).toMatchObject({ mode: 'merge', onConflict: 'fail', committed: false });
 
     for (const t of SHORT) {
-      const after = await rowsText(`public.${t}`);
-      const before = live[t]!;
-      const pre = recovered[t]!;
-      const overlap = [...pre.keys()].filter((id) => before.has(id)).length;
-      overlaps[t] = overlap;
-      expect(after.size, t).toBe(before.size + pre.size - overlap);
-      for (const [id, row] of before) expect(after.get(id), `${t} ${id} (post-incident row)`).toBe(row);
-      for (const [id, row] of pre) if (!before.has(id)) expect(after.get(id), `${t} ${id} (pre-incident row)`).toBe(row);
-      live[t] = after;
+      expect(await rowsText(`public.${t}`), `${t} unchanged`).toEqual(live[t]);
+      recovered[t] = await rowsText(`m_pitr.${t}`);
+      post[t] = live[t]!;
+      postRest[t] = await restById(`public.${t}`);
+      // every live row was written after the incident (the tables were recreated); these reuse a lost row's key
+      reused[t] = [...post[t]!.keys()].filter((id) => recovered[t]!.has(id)).sort();
+      const entry = doc.promoted.tables.find((x: any) => x.name === `public.${t}`);
+      expect(entry.conflicts, t).toBe(reused[t]!.length);
+      expect(entry.inserted, t).toBe(0);
+      if (reused[t]!.length) {
+        expect(entry.conflictsTable).toBe(`m_pitr.${t}__conflicts`);
+        expect(entry.sample.length).toBeGreaterThan(0);
+        const listed = await q<{ id: string; live: string }>(`SELECT id::text AS id, live_row::text AS live FROM m_pitr.${t}__conflicts WHERE kind = 'key' ORDER BY id::text`);
+        expect(listed.map((x) => x.id), t).toEqual(reused[t]);
+      }
     }
-    // shipment ids come from a sequence the incident did not drop: no overlap there; the recreated
-    // shipment_events (bigserial) restarted at 1, so its post-incident rows win over pre-incident ids
-    expect(overlaps.shipments).toBe(0);
-    expect(overlaps.shipment_events).toBeGreaterThan(0);
+    timings['lab collisions (live rows reusing lost keys)'] = JSON.stringify(Object.fromEntries(SHORT.map((t) => [t, `${reused[t]!.length} of ${post[t]!.size}`])));
+    expect(reused.shipments).toEqual([]); // shipment ids come from a sequence the incident did not drop
+    expect(reused.shipment_events!.length).toBeGreaterThan(0);
+    expect(await tablesLike('shipments__conflicts')).toEqual([]);
+    const report = readFileSync(doc.report, 'utf8');
+    expect(report).toContain('## Collisions');
+    expect(report).toMatch(/unresolved: merge refused, nothing live changed/);
+  });
 
-    // a second merge from the same side schema inserts nothing
-    const again = await promoteMerge({ production: prod, tables: SHORT.map((t) => ({ original: { schema: 'public', name: t }, recoveredAs: { schema: 'm_pitr', name: t } })) });
-    expect(again.tables.map((t) => [t.name, t.inserted])).toEqual(expect.arrayContaining(SHORT.map((t) => [`public.${t}`, 0])));
-    for (const t of SHORT) expect((await rowsText(`public.${t}`)).size).toBe(live[t]!.size);
+  it('undrop promote --on-conflict keep-live: the live rows win and the summary says so; the free keys are merged', async () => {
+    const r = await undrop(['-c', cfg, 'promote', '--schema', 'm_pitr', '--mode', 'merge', '--on-conflict', 'keep-live', '--yes']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/merged into public\.shipment_events: \d+ rows inserted, 0 already there \(equal\); \d+ recovered rows LEFT OUT because live rows written since the incident hold their keys \(--on-conflict keep-live\), kept in m_pitr\.shipment_events__conflicts/);
+    expect(r.stdout).toMatch(/^Next: public\.shipment_events: \d+ recovered row\(s\) were left out/m);
+    for (const t of SHORT) {
+      const after = await rowsText(`public.${t}`);
+      expect(after.size, t).toBe(post[t]!.size + recovered[t]!.size - reused[t]!.length);
+      for (const [id, row] of post[t]!) expect(after.get(id), `${t} ${id} (post-incident row kept)`).toBe(row);
+      for (const [id, row] of recovered[t]!) if (!post[t]!.has(id)) expect(after.get(id), `${t} ${id}`).toBe(row);
+    }
+    const report = readFileSync(/Report: (.*)/.exec(r.stdout)![1]!.trim(), 'utf8');
+    expect(report).toContain('## Side schema promoted');
+    expect(report).toContain('live rows kept; recovered rows left out');
+  });
 
+  it('undrop promote --on-conflict rekey-live: every pre-incident row under its original key, every post-incident row under a new key, a child table\'s FK followed, sequences past both; a second merge inserts nothing', async () => {
+    // a child table of the application, pointing at post-incident invoices whose keys a lost invoice had
+    const noted = reused.invoices!.length ? reused.invoices! : reused.shipment_events!;
+    const parent = reused.invoices!.length ? 'invoices' : 'shipment_events';
+    await q(`CREATE TABLE public.app_notes (id serial PRIMARY KEY, ref bigint NOT NULL REFERENCES public.${parent}(id) ON UPDATE CASCADE, what text NOT NULL)`);
+    await q(`INSERT INTO public.app_notes (ref, what) SELECT id, (to_jsonb(p) - 'id')::text FROM public.${parent} p WHERE id = ANY($1::bigint[])`, [noted]);
+
+    const r = await undrop(['-c', cfg, 'promote', '--schema', 'm_pitr', '--mode', 'merge', '--on-conflict', 'rekey-live', '--yes', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ schema: 'm_pitr', mode: 'merge', source: 'pitr', promoted: { onConflict: 'rekey-live', committed: true } });
+    for (const t of SHORT) {
+      const after = await rowsText(`public.${t}`);
+      const afterRest = await restById(`public.${t}`);
+      for (const [id, row] of recovered[t]!) expect(after.get(id), `${t} ${id} (pre-incident row, original key)`).toBe(row);
+      // the rows whose keys are not recovered ones are exactly the post-incident rows (content without the id)
+      const newRows = [...afterRest].filter(([id]) => !recovered[t]!.has(id)).map(([, rest]) => rest).sort();
+      expect(newRows, t).toEqual([...postRest[t]!.values()].sort());
+      expect(after.size, t).toBe(recovered[t]!.size + post[t]!.size);
+      const entry = doc.promoted.tables.find((x: any) => x.name === `public.${t}`);
+      expect(entry.rekeyed, t).toBe(reused[t]!.length);
+      if (reused[t]!.length) {
+        const maxRecovered = Math.max(...[...recovered[t]!.keys()].map(Number), ...[...post[t]!.keys()].map(Number));
+        const moved = await q<{ k: string }>(`SELECT live_new_key AS k FROM m_pitr.${t}__conflicts WHERE kind = 'key'`);
+        expect(moved.length).toBe(reused[t]!.length);
+        for (const m of moved) expect(Number(m.k)).toBeGreaterThan(maxRecovered);
+      }
+    }
+    // the child rows followed their parents to the new keys
+    const notes = await q<{ ref: string; what: string; now: string }>(`SELECT n.ref::text AS ref, n.what, (to_jsonb(p) - 'id')::text AS now FROM public.app_notes n JOIN public.${parent} p ON p.id = n.ref`);
+    expect(notes.length).toBe(noted.length);
+    for (const n of notes) {
+      expect(n.now).toBe(n.what);
+      expect(recovered[parent]!.has(n.ref)).toBe(false);
+    }
+    const report = readFileSync(doc.report, 'utf8');
+    expect(report).toMatch(new RegExp(`${noted.length} row\\(s\\) of \`app_notes\` followed the new keys`));
     await expectInsertsWork();
+
+    // a second merge: everything is there, nothing collides, nothing is inserted twice
+    const counts = Object.fromEntries(await Promise.all(SHORT.map(async (t) => [t, (await rowsText(`public.${t}`)).size] as const)));
+    const again = await undrop(['-c', cfg, 'promote', '--schema', 'm_pitr', '--mode', 'merge', '--yes']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    for (const t of SHORT) expect(again.stdout).toContain(`merged into public.${t}: 0 rows inserted`);
+    for (const t of SHORT) expect((await rowsText(`public.${t}`)).size).toBe(counts[t]);
+    for (const t of SHORT) live[t] = await rowsText(`public.${t}`);
+  });
+
+  it('undrop promote refuses a side schema that changed since it was verified (exit 1), and a schema undrop never verified (exit 2)', async () => {
+    const before = await sumsOf(prod, 'public');
+    await q(`UPDATE rec_dumps.invoices SET amount = amount + 1 WHERE id = (SELECT min(id) FROM rec_dumps.invoices)`);
+    const r = await undrop(['-c', cfg, 'promote', '--schema', 'rec_dumps', '--mode', 'replace', '--yes']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/error \[SIDE_SCHEMA_CHANGED\]: The side schema rec_dumps changed since undrop verified it .*: public\.invoices\. Nothing was promoted\./);
+    const n = await undrop(['-c', cfg, 'promote', '--schema', 'public', '--mode', 'merge', '--yes']);
+    expect(n.exitCode, n.stderr).toBe(2);
+    expect(n.stderr).toMatch(/error \[SIDE_SCHEMA_NOT_VERIFIED\]/);
+    const none = await undrop(['-c', cfg, '--no-input', 'promote', '--schema', 'rec_snapshot', '--mode', 'merge']);
+    expect(none.exitCode, none.stderr).toBe(2);
+    expect(none.stderr).toMatch(/error \[CONFIRMATION_NEEDED\]/);
+    expect(await sumsOf(prod, 'public')).toEqual(before);
+    expect(await tablesLike('%_before_undrop_%')).toEqual([]);
   });
 
   it('a live table locked by another session: LIVE_TABLE_BUSY, exit 1, live tables unchanged', async () => {

@@ -5,6 +5,7 @@ import { registerPlaybook } from './playbook.js';
 import { registerLocate } from './locate.js';
 import { registerLab } from './lab.js';
 import { registerProbe } from './probe.js';
+import { registerPromote } from './promote.js';
 import { registerGuided, registerRecover } from './recover.js';
 import { registerVerify } from './verify.js';
 
@@ -16,6 +17,7 @@ export const commands: RegisterCommand[] = [
   registerLab,
   registerProbe,
   registerRecover,
+  registerPromote,
   registerVerify,
   registerGuided,
 ];

@@ -1,0 +1,66 @@
+// `undrop promote --schema S --mode merge|replace`: promote a verified side
+// schema without restoring again (its checksums are checked first).
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { usageError } from '../../errors.js';
+import { loadInventory } from '../../inventory/load.js';
+import { resolveConnParams } from '../../postgres/conninfo.js';
+import { parseTableList } from '../../postgres/identifiers.js';
+import { defaultWorkDir } from '../../postgres/instance.js';
+import type { OnConflict } from '../../recovery/merge-conflicts.js';
+import { promoteSideSchema } from '../../recovery/promote-side-schema.js';
+import type { Context } from '../context.js';
+import { printJson, say } from '../output.js';
+import { stepUi } from '../steps.js';
+import { onConflictOption, promotedLines } from './recover.js';
+
+interface PromoteFlags {
+  schema: string;
+  mode: 'merge' | 'replace';
+  tables?: string;
+  database?: string;
+  onConflict?: OnConflict;
+  lockTimeout: string;
+  recreateForeignKeys?: boolean;
+}
+
+export function registerPromote(program: Command, ctx: () => Context): void {
+  program
+    .command('promote')
+    .description('promote a side schema that undrop recover copied back and verified (merge or replace), without restoring again; its checksums are checked first')
+    .requiredOption('--schema <name>', 'the side schema (undrop_YYYYMMDD_HHMMSS, named in the recover report)')
+    .addOption(new Option('--mode <mode>', 'merge the missing rows into the live tables, or replace them').choices(['merge', 'replace']).makeOptionMandatory())
+    .option('--tables <list>', 'only these tables of the side schema (default: all)')
+    .option('--database <name>', 'database the side schema is in (default: production DSN\'s)')
+    .addOption(onConflictOption())
+    .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
+    .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
+    .action(async (flags: PromoteFlags) => {
+      await runPromote(ctx(), flags);
+    });
+}
+
+async function runPromote(c: Context, flags: PromoteFlags): Promise<void> {
+  const lockTimeoutMs = Number(flags.lockTimeout);
+  if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
+  if (!c.yes && !c.interactive) {
+    throw usageError('CONFIRMATION_NEEDED', 'promote writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
+  }
+  const tables = flags.tables ? parseTableList(flags.tables) : undefined;
+  const inv = await loadInventory(c.configFlag);
+  const prod = resolveConnParams(inv.production.dsn);
+  const database = flags.database ?? prod.database;
+  if (!database) throw usageError('DATABASE_UNKNOWN', 'Which database is the side schema in? Production\'s DSN names none.', 'Add dbname to production.dsn in undrop.yaml or pass --database.');
+  const doc = await promoteSideSchema(
+    { production: { ...prod, database }, schema: flags.schema, mode: flags.mode, tables, onConflict: flags.onConflict, lockTimeoutMs, recreateForeignKeys: !!flags.recreateForeignKeys, workDir: c.workDir ?? inv.workDir ?? defaultWorkDir() },
+    stepUi(c),
+  );
+  if (c.json) {
+    printJson(doc);
+    return;
+  }
+  say(`Promoted ${doc.schema} (${doc.mode}; recovered from ${doc.source}, verified ${doc.verifiedAt}, checksums equal).`);
+  for (const l of promotedLines(doc.promoted)) say(l);
+  say(`Report: ${doc.report}`);
+  for (const n of doc.nextSteps) say(`Next: ${n}`);
+}
