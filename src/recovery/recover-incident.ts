@@ -308,7 +308,7 @@ async function confirmUnnamedEvent(event: LocatedEvent, tables: TableName[], ui:
   const what = `No destructive transaction in the WAL names ${tables.map((t) => displayName(t)).join(', ')}; the newest candidate, transaction ${event.xid} (${event.kind}, committed ${event.commitTime}), has files no catalog could name: ${event.unnamedReason}.`;
   const hint = `If it is the incident, pass --target xid:${event.xid} (or --target-xid ${event.xid}); otherwise find the right one with \`undrop locate --tables …\` and pass its --target, or a --target-time with a zone.`;
   log.event('incident-unnamed', { xid: event.xid, reason: event.unnamedReason });
-  if (!ui.confirmUnnamed) throw usageError('INCIDENT_UNNAMED', `${what} undrop will not guess which transaction lost the tables.`, hint);
+  if (!ui.confirmUnnamed) throw usageError('INCIDENT_UNNAMED', `${what} undrop will not guess which transaction lost the tables, and --yes does not confirm a guess.`, hint);
   const ok = await ui.confirmUnnamed(`Undo transaction ${event.xid}, which no catalog could name?`, [what]);
   if (!ok) throw usageError('DECLINED', 'The unnamed transaction was not confirmed; production was not touched.', hint);
   log.event('incident-unnamed-confirmed', { xid: event.xid });

@@ -54,6 +54,18 @@ async function sql<T = any>(text: string, params: unknown[] = []): Promise<T[]> 
   return withClient(prod, async (c) => (await c.query(text, params)).rows as T[]);
 }
 
+/** Switch WAL and wait until the segment is archived: locate and PITR read the archive. */
+async function archiveNow(): Promise<void> {
+  await withClient(prod, async (c) => {
+    const seg = (await c.query('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0].w as string;
+    const until = Date.now() + 60_000;
+    while (((await c.query('SELECT last_archived_wal AS w FROM pg_stat_archiver')).rows[0].w ?? '') < seg) {
+      if (Date.now() > until) throw new Error(`WAL segment ${seg} was not archived within 60 s`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  });
+}
+
 async function schemas(): Promise<string[]> {
   return (await sql<{ n: string }>('SELECT nspname AS n FROM pg_namespace ORDER BY 1')).map((r) => r.n);
 }
@@ -107,6 +119,7 @@ describe('the right moment: recover, drop the side schema as the report says, an
         // a scratch table made after every backup, then dropped
         await c.query(`CREATE TABLE scratch_${source} (id int PRIMARY KEY, v text); INSERT INTO scratch_${source} SELECT g, 'x' FROM generate_series(1, 500) g; DROP TABLE scratch_${source};`);
       });
+      await archiveNow();
 
       const second = await recover(['--tables', LOST, '--source', source]);
       expect(second.exitCode, second.stderr).toBe(0);
@@ -154,11 +167,13 @@ describe('an unnamed-only candidate', () => {
     const other = join(root, 'unnamed.yaml');
     writeFileSync(other, stringifyYaml(doc));
     await sql('CREATE TABLE scratch_only (id int PRIMARY KEY); INSERT INTO scratch_only SELECT generate_series(1, 100); DROP TABLE scratch_only;');
+    await archiveNow();
     const before = await schemas();
     const r = await recover(['--tables', 'scratch_only'], other);
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.stderr).toContain('no catalog could name');
     expect(r.stderr).toMatch(/--target xid:\d+/);
+    expect(r.stderr).toContain('--yes');
     expect(await schemas()).toEqual(before);
   }, 600_000);
 });
