@@ -130,9 +130,10 @@ export const registerProbe: RegisterCommand = (program: Command, ctx: () => Cont
     .option('--source <name...>', 'probe only these sources')
     .action(async (flags: ProbeFlags) => {
       const c = ctx();
-      const inv = await loadInventory(c.configFlag);
-      const tables = flags.tables ? parseTableList(flags.tables) : [];
+      // Flags first: a bad target is the user's typo, whatever the inventory says.
       const target = targetFromFlags(flags);
+      const tables = flags.tables ? parseTableList(flags.tables) : [];
+      const inv = await loadInventory(c.configFlag);
       const only = (flags.source ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
       for (const n of only) {
         if (!inv.sources.some((s) => s.name === n)) throw usageError('SOURCE_UNKNOWN', `No source named "${n}" in ${inv.file}.`, `Sources: ${inv.sources.map((s) => s.name).join(', ') || '(none)'}.`);
