@@ -89,8 +89,10 @@ describe('which event is the incident', () => {
     expect(unnamedReason(incident)).toBeUndefined();
   });
 
-  it('without --tables: named events first, newest first, then unnamed ones', () => {
-    expect(rankEvents([sideSchemaDrop, incident, truncateOfOther], [])).toEqual([truncateOfOther, incident, sideSchemaDrop]);
+  it('without --tables: named events first, newest first, then unnamed ones; DROP DATABASE only then', () => {
+    const dropDatabase = ev('0/8000000', []);
+    expect(rankEvents([sideSchemaDrop, incident, truncateOfOther, dropDatabase], [])).toEqual([dropDatabase, truncateOfOther, incident, sideSchemaDrop]);
+    expect(rankEvents([dropDatabase, incident], tables)).toEqual([incident]);
   });
 
   it("undrop's own side schemas (undrop_*, or recorded in an incident folder) are never incidents", () => {
@@ -155,5 +157,16 @@ describe('which event a hand-given target is checked against', () => {
     expect(identityEventFor(t({ kind: 'xid', xid: '999' }), named, all)).toBeUndefined();
     expect(identityEventFor(t({ kind: 'name', name: 'x' }), named, all)).toBeUndefined();
     expect(identityEventFor(t({ kind: 'latest' }), [], all)).toBeUndefined();
+  });
+});
+
+describe('a delayed replica that replayed no commit since it started', () => {
+  it('reports the time of its last replayed checkpoint (a lower bound), never now − delay', async () => {
+    const { assessReplica } = await import('../../src/sources/delayed-replica/probe.js');
+    const state = { versionNum: 150018, inRecovery: true, delayMs: 20 * 60_000, receiveLsn: '0/16000000', replayLsn: '0/15000000', lastReplayTime: null, checkpointTime: '2026-11-25T03:19:00.000Z', pauseState: 'paused', now: '2026-11-25T03:20:00.000Z', systemIdentifier: '1', receiverStatus: 'streaming', startupWait: null, database: 'shipping' };
+    const a = assessReplica(state, [], { tables: [] });
+    expect(a.recoveryPoint).toMatchObject({ time: '2026-11-25T03:19:00.000Z', lsn: '0/15000000' });
+    expect(a.recoveryPoint!.basis).toMatch(/checkpoint/);
+    expect(assessReplica({ ...state, checkpointTime: null }, [], { tables: [] }).recoveryPoint!.time).toBeNull();
   });
 });

@@ -45,6 +45,8 @@ export function namesTable(r: EventRelation, tables: readonly TableName[]): bool
 
 /** Where an event stands against the requested tables (none requested: any named event is "named"). */
 export function classifyEvent(e: RankableEvent, tables: readonly TableName[]): EventClass {
+  // DROP DATABASE names a database, no table: a candidate only when no tables were asked for.
+  if (e.relations.length === 0) return tables.length === 0 ? 'named' : 'other';
   const named = e.relations.filter((r) => r.name !== null);
   if (tables.length === 0 ? named.length > 0 : named.some((r) => namesTable(r, tables))) return 'named';
   const unnamed = e.relations.filter((r) => r.name === null);
