@@ -54,7 +54,7 @@ export interface IncidentFacts {
   replace?: ReplaceResult;
   merge?: MergeResult;
   /** Lost tables the incident recreated, with the rows written to them since (their keys restarted: merge meets collisions). */
-  recreated?: { table: string; liveRows: number }[];
+  recreated?: { table: string; liveRows: number; keyRestarted?: boolean }[];
   /** `undrop promote`: the side schema promoted and the checksums checked again first. */
   promotedFrom?: { schema: string; verifiedAt: string; source: string; tables: { name: string; rows: number; checksum: string; match: boolean }[] };
   /** Extra next steps the caller knows about (resume a paused replica: the exact command). */

@@ -13,7 +13,7 @@ import { IncidentLog } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
 import { promoteReplace } from './promote-replace.js';
-import { mergePlanLines, type PromotePlan, runMerge } from './recover.js';
+import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './recover.js';
 import { promoteSummary, type PromoteSummary, type RecoverUi } from './recover-incident.js';
 import { readRecord, type SideSchemaRecord } from './side-record.js';
 
@@ -112,11 +112,8 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
       log.event('merge-preview', { tables: plan.merge });
       if (onConflict === undefined && ui.pickOnConflict && plan.merge.some((p) => p.conflicts > 0)) onConflict = await ui.pickOnConflict(plan);
     }
-    const question =
-      o.mode === 'replace'
-        ? `Replace the live tables with the ones in ${o.schema}? The live tables are renamed aside (never dropped).`
-        : `Merge the rows of ${o.schema} missing from the live tables (by primary key)${onConflict ? `, collisions: ${onConflict}` : ''}?`;
-    if (!(await ui.confirm(question, plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)))) {
+    plan.onConflict = onConflict ?? 'fail';
+    if (!(await ui.confirm(`${o.schema}: ${promoteQuestion(plan)}`, plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)))) {
       throw usageError('DECLINED', 'Promote was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
     }
     let promoted: PromoteSummary | null;

@@ -18,7 +18,7 @@ import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
-import { type PromotePlan, copyBackVerifyPromote, mergePlanLines } from './recover.js';
+import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './recover.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from './target.js';
@@ -147,11 +147,13 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (event?.unnamedReason && o.target.kind === 'before-incident' && !event.relations.some((r) => namesTable(r, tables))) await confirmUnnamedEvent(event, tables, ui, log);
     // Warn early: a DROP + recreate restarted the live keys, so a merge will meet collisions.
     if (event?.recreated.length) {
-      const restarted = await liveRowsSince(prod, tables);
+      // Only a warning: a failure here is recorded, never stops the recovery.
+      const restarted = await liveRowsSince(prod, tables).catch((e: unknown) => {
+        log.event('recreated-check-failed', { error: e instanceof Error ? e.message : String(e) });
+        return [];
+      });
       if (restarted.length) log.record('recreated', restarted);
-      for (const r of restarted) {
-        ui.info(`Warning: the incident dropped and recreated ${r.table}; its keys restarted and ${r.liveRows} row(s) were written to it since. A merge will meet collisions (--on-conflict fail|keep-live|rekey-live decides).`);
-      }
+      for (const r of restarted) ui.info(`Warning: ${recreatedWarning(r)}`);
     }
 
     // 3. Probe and rank.
@@ -337,23 +339,36 @@ async function recordOwnObjects(prod: ConnParams, schema: string, log: IncidentL
   log.event('undrop-objects', { ...entry });
 }
 
+/** What the early warning says about one recreated table. Pure. */
+export function recreatedWarning(r: { table: string; liveRows: number; keyRestarted: boolean }): string {
+  return r.keyRestarted
+    ? `the incident dropped and recreated ${r.table}; its key sequence restarted with it and ${r.liveRows} row(s) were written since, reusing lost rows' keys. A merge will meet collisions (--on-conflict fail|keep-live|rekey-live decides).`
+    : `the incident dropped and recreated ${r.table}; ${r.liveRows} row(s) were written to it since. Where they reuse a lost row's key, a merge meets a collision (--on-conflict decides).`;
+}
+
 /** Lost tables that exist live again (recreated by the incident): every row in them was written since. */
-async function liveRowsSince(prod: ConnParams, tables: TableName[]): Promise<{ table: string; liveRows: number }[]> {
+async function liveRowsSince(prod: ConnParams, tables: TableName[]): Promise<{ table: string; liveRows: number; keyRestarted: boolean }[]> {
   return withClient(
     prod,
     async (c) => {
-      const out: { table: string; liveRows: number }[] = [];
+      const out: { table: string; liveRows: number; keyRestarted: boolean }[] = [];
       for (const t of tables) {
         const rel = { schema: t.schema ?? 'public', name: t.name };
         const exists = await c.query(`SELECT to_regclass($1) IS NOT NULL AS e`, [qualified(rel)]);
         if (!exists.rows[0].e) continue;
         const n = Number((await c.query<{ n: string }>(`SELECT count(*)::bigint AS n FROM ${qualified(rel)}`)).rows[0]!.n);
-        if (n > 0) out.push({ table: displayName(rel), liveRows: n });
+        // A primary key drawn from a sequence or identity owned by the table was recreated with it, so it started again.
+        const seq = await c.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_constraint con, unnest(con.conkey) k(n) JOIN pg_attribute a ON a.attnum = k.n
+            WHERE con.conrelid = $1::text::regclass AND con.contype = 'p' AND a.attrelid = con.conrelid AND pg_get_serial_sequence($1::text, a.attname) IS NOT NULL`,
+          [qualified(rel)],
+        );
+        if (n > 0) out.push({ table: displayName(rel), liveRows: n, keyRestarted: seq.rows[0]!.n > 0 });
       }
       return out;
     },
     { applicationName: 'undrop recover', statementTimeoutMs: 60_000, lockTimeoutMs: 2000 },
-  ).catch(() => []);
+  );
 }
 
 /** Guided flow: list the destructive events, let the person pick one; its tables and target follow. */
@@ -395,8 +410,3 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
   return { probe: best, config: configOf(best.name), reason: { name: best.name, reason: `best-ranked ${best.status} source (newest recovery point${loss})` } };
 }
 
-function promoteQuestion(plan: PromotePlan): string {
-  return plan.mode === 'replace'
-    ? `Replace the live tables with the recovered ones? The live tables are renamed aside (never dropped).`
-    : `Merge: insert the recovered rows missing from the live tables (by primary key)?${plan.merge?.some((p) => p.conflicts > 0) ? ' Collisions are handled as --on-conflict says (default: refuse, nothing live changed).' : ''}`;
-}

@@ -18,17 +18,29 @@ import { verifyCopy, verifyPairs, type VerifyResult } from './verify.js';
 export interface PromotePlan {
   mode: 'replace' | 'merge';
   tables: { name: string; from: string; rows: number }[];
-  /** Merge only: what it would meet per table (read before asking). */
+  /** Merge only: what it would meet per table (read before asking, without locks: merge counts again under its lock). */
   merge?: MergePreviewTable[];
+  /** Merge only: what happens to collisions. */
+  onConflict?: OnConflict;
 }
 
 /** One line per table of what merge would do (for the confirmation). Pure. */
 export function mergePlanLines(preview: MergePreviewTable[]): string[] {
-  return preview.map((p) =>
+  const lines = preview.map((p) =>
     p.refused
       ? `${p.name}: merge refused (${p.refused})`
       : `${p.name}: ${p.missing} rows to insert, ${p.skipped} already there${p.conflicts ? `, ${p.conflicts} COLLISIONS (a live row written since the incident holds the key with other content)` : ''}`,
   );
+  return preview.some((p) => p.conflicts > 0) ? [...lines, '(counted now; while the application writes, merge counts again under its lock)'] : lines;
+}
+
+/** The promote question, with the collision choice when merge meets any. Pure. */
+export function promoteQuestion(plan: PromotePlan): string {
+  const where = 'the live tables';
+  if (plan.mode === 'replace') return `Replace ${where} with the recovered ones? The live tables are renamed aside (never dropped).`;
+  const choice = { fail: 'refuse and change nothing live (--on-conflict fail)', 'keep-live': 'keep the live rows, leave those recovered rows out (--on-conflict keep-live)', 'rekey-live': 'give the live rows new keys, recovered rows keep theirs (--on-conflict rekey-live)' } as const;
+  const collisions = plan.merge?.some((p) => p.conflicts > 0) ? ` Collisions: ${choice[plan.onConflict ?? 'fail']}.` : '';
+  return `Merge: insert the recovered rows missing from ${where} (by primary key)?${collisions}`;
 }
 
 /** Run merge with a choice for collisions; refusals are recorded in the incident log before they are thrown. */
@@ -111,6 +123,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
     plan.merge = await log.step('merge preview', () => mergePreview(req.production, cb.tables));
     log.event('merge-preview', { tables: plan.merge });
     if (onConflict === undefined && req.chooseOnConflict && plan.merge.some((p) => p.conflicts > 0)) onConflict = await req.chooseOnConflict(plan);
+    plan.onConflict = onConflict ?? 'fail';
   }
   if (req.confirmPromote && !(await req.confirmPromote(plan))) {
     log.event('promote-declined', { mode: req.mode });

@@ -153,7 +153,7 @@ function collisions(f: IncidentFacts): string[] {
   const withConflicts = (f.merge?.tables ?? []).filter((t) => t.conflictsTable);
   if (!f.recreated?.length && !withConflicts.length) return L;
   L.push('## Collisions', '');
-  for (const r of f.recreated ?? []) L.push(`- The incident dropped and recreated ${code(r.table)}: its keys restarted, and ${r.liveRows} row(s) were written to it since. They can reuse the keys of lost rows.`);
+  for (const r of f.recreated ?? []) L.push(`- The incident dropped and recreated ${code(r.table)}: ${r.keyRestarted === false ? '' : 'its key sequence restarted with it, and '}${r.liveRows} row(s) were written to it since. They can reuse the keys of lost rows.`);
   if (f.merge) {
     const res = { 'kept-live': 'live rows kept; recovered rows left out', 'rekeyed-live': 'live rows given new keys; recovered rows in under their own', unresolved: '**unresolved: merge refused, nothing live changed**' } as const;
     if (withConflicts.length) {

@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { connect, withClient } from '../../src/postgres/connect.js';
@@ -7,6 +9,10 @@ import { tableChecksum } from '../../src/recovery/checksum.js';
 import { copyBack } from '../../src/recovery/copy-back.js';
 import { promoteMerge } from '../../src/recovery/promote-merge.js';
 import { promoteReplace } from '../../src/recovery/promote-replace.js';
+import { IncidentLog } from '../../src/recovery/incident-log.js';
+import { copyBackVerifyPromote } from '../../src/recovery/recover.js';
+import { toConninfo } from '../../src/postgres/conninfo.js';
+import { undrop } from '../cli.js';
 import { type Pair, PRODUCTION_AFTER_INCIDENT_SQL, startPair } from './copyback-fixture.js';
 
 const pairs: Pair[] = [];
@@ -204,5 +210,48 @@ describe('promote (real PostgreSQL)', () => {
       expect((await c.query(`SELECT count(*)::int AS n FROM undrop_x.orders`)).rows[0].n).toBe(5000);
       expect((await c.query(`SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE '%before_undrop%'`)).rows[0].n).toBe(0);
     });
+  });
+});
+
+describe('undrop promote through the CLI (real PostgreSQL)', () => {
+  it('merge with collisions: exit 1 with the JSON document (conflicts, sample, error), nothing live changed; then --on-conflict keep-live: exit 0', async () => {
+    const pair = await startPair({ productionData: PRODUCTION_AFTER_INCIDENT_SQL + PROD_EXTRA });
+    pairs.push(pair);
+    const log = IncidentLog.open({ workDir: pair.workDir });
+    const tables = parseTableList('customers, orders');
+    await copyBackVerifyPromote({
+      bin: pair.bin,
+      log,
+      sourceName: 'fixture',
+      materialized: { conn: pair.sourceConn, database: 'postgres', recoveryPoint: { time: null, lsn: null, basis: 'test' }, tables: [], notes: [] },
+      production: pair.prodConn,
+      tables,
+      mode: 'side-schema',
+      schema: 'undrop_cli',
+      workDir: pair.workDir,
+    });
+    log.finish({ ok: true });
+    const dir = mkdtempSync(join(pair.workDir, 'cfg-'));
+    const cfg = join(dir, 'undrop.yaml');
+    writeFileSync(cfg, `production:\n  dsn: ${JSON.stringify(toConninfo(pair.prodConn))}\nsources: []\nwork_dir: ${JSON.stringify(join(dir, 'work'))}\n`);
+    const before = await withClient(pair.prodConn, async (c) => [await tableChecksum(c, { name: 'customers' }), await tableChecksum(c, { name: 'orders' })]);
+
+    const r = await undrop(['-c', cfg, '--json', 'promote', '--schema', 'undrop_cli', '--mode', 'merge', '--yes']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.error).toMatchObject({ code: 'MERGE_CONFLICTS', exitCode: 1 });
+    expect(doc).toMatchObject({ schema: 'undrop_cli', mode: 'merge', source: 'fixture', promoted: { mode: 'merge', onConflict: 'fail', committed: false } });
+    expect(doc.promoted.tables.map((t: any) => [t.name, t.conflicts, t.conflictsTable, t.sample.length])).toEqual([
+      ['public.customers', 2, 'undrop_cli.customers__conflicts', 2],
+      ['public.orders', 3, 'undrop_cli.orders__conflicts', 3],
+    ]);
+    expect(doc.nextSteps.join('\n')).toContain('undrop promote --schema undrop_cli --mode merge --on-conflict rekey-live|keep-live');
+    expect(await withClient(pair.prodConn, async (c) => [await tableChecksum(c, { name: 'customers' }), await tableChecksum(c, { name: 'orders' })])).toEqual(before);
+
+    const k = await undrop(['-c', cfg, 'promote', '--schema', 'undrop_cli', '--mode', 'merge', '--on-conflict', 'keep-live', '--yes']);
+    expect(k.exitCode, k.stderr).toBe(0);
+    expect(k.stdout).toContain('merged into public.orders: 4997 rows inserted, 0 already there (equal); 3 recovered rows LEFT OUT because live rows written since the incident hold their keys (--on-conflict keep-live), kept in undrop_cli.orders__conflicts');
+    expect(k.stderr).toContain('Collisions: keep the live rows, leave those recovered rows out (--on-conflict keep-live). yes (--yes)');
+    expect((await pair.production.query('SELECT count(*)::int AS n FROM orders')).rows[0].n).toBe(5000);
   });
 });

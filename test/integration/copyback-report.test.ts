@@ -5,6 +5,7 @@ import { parseTableList } from '../../src/postgres/identifiers.js';
 import { IncidentLog } from '../../src/recovery/incident-log.js';
 import { copyBackVerifyPromote } from '../../src/recovery/recover.js';
 import { recoverJson } from '../../src/recovery/report.js';
+import { parseRecordComment } from '../../src/recovery/side-record.js';
 import { type Pair, startPair } from './copyback-fixture.js';
 
 let pair: Pair;
@@ -28,6 +29,7 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
       production: pair.prodConn,
       tables: parseTableList('customers, orders'),
       mode: 'merge',
+      onConflict: 'keep-live',
       workDir: pair.workDir,
       confirmPromote: async (plan) => {
         plans.push(plan);
@@ -35,8 +37,24 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
       },
     });
     expect(r.verify.ok).toBe(true);
-    expect(plans).toEqual([{ mode: 'merge', tables: [{ name: 'public.customers', from: `${r.copyBack.schema}.customers`, rows: 1000 }, { name: 'public.orders', from: `${r.copyBack.schema}.orders`, rows: 5000 }] }]);
-    expect(r.merge!.tables.map((t) => t.inserted)).toEqual([998, 4997]);
+    // the question comes with what merge would meet: the fixture's post-incident rows reuse keys 1-2 and 1-3
+    expect(plans).toEqual([
+      {
+        mode: 'merge',
+        onConflict: 'keep-live',
+        tables: [{ name: 'public.customers', from: `${r.copyBack.schema}.customers`, rows: 1000 }, { name: 'public.orders', from: `${r.copyBack.schema}.orders`, rows: 5000 }],
+        merge: [
+          { name: 'public.customers', recoveredRows: 1000, missing: 998, skipped: 0, conflicts: 2 },
+          { name: 'public.orders', recoveredRows: 5000, missing: 4997, skipped: 0, conflicts: 3 },
+        ],
+      },
+    ]);
+    expect(r.merge!.tables.map((t) => [t.inserted, t.conflicts, t.resolution])).toEqual([[998, 2, 'kept-live'], [4997, 3, 'kept-live']]);
+    // the side schema carries what verify proved (undrop promote checks it again)
+    const comment = await pair.production.query(`SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = $1`, [r.copyBack.schema]);
+    const rec = parseRecordComment(comment.rows[0].c)!;
+    expect(rec).toMatchObject({ version: 1, source: 'nightly', report: log.reportPath });
+    expect(rec.tables.map((t) => [t.name, t.rows, t.checksum])).toEqual(r.verify.tables.map((v) => [v.name, v.copy.rows, v.copy.checksum]));
     log.record('target', { kind: 'xid', xid: '1234', time: '2026-11-25T01:42:48.000Z', inclusive: false, origin: 'locate' });
     const report = log.finish({ ok: true });
     const md = readFileSync(report, 'utf8');
@@ -44,7 +62,9 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
     expect(md).toContain(`Side schema \`${r.copyBack.schema}\` in production`);
     expect(md).toContain('| public.orders | ' + r.copyBack.schema + '.orders | 5000 | md5sum:');
     expect(md).toContain('Loss window: 42 min 48 s');
-    expect(md).toContain('| public.orders | 5000 | 4997 | 3 | 0 |');
+    expect(md).toContain('| public.orders | 5000 | 4997 | 0 | 3 |');
+    expect(md).toContain('## Collisions');
+    expect(md).toContain(`| public.orders | 3 | 0 | live rows kept; recovered rows left out | ${r.copyBack.schema}.orders__conflicts |`);
     expect(md).toMatch(/DROP SCHEMA/);
     const lines = readFileSync(log.timelinePath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const types = new Set(lines.map((l) => l.type));

@@ -236,7 +236,8 @@ describe('promote with pitr (workload stopped for stable counts)', () => {
     const r = await undrop(['-c', cfg, 'recover', '--tables', TABLES_ARG, '--yes', '--json', '--source', 'pitr', '--mode', 'merge', '--schema', 'm_pitr']);
     expect(r.exitCode, r.stderr).toBe(1);
     // warned early, before anything was restored
-    expect(r.stderr).toMatch(/Warning: the incident dropped and recreated public\.shipment_events; its keys restarted and \d+ row\(s\) were written to it since/);
+    expect(r.stderr).toMatch(/Warning: the incident dropped and recreated public\.shipment_events; its key sequence restarted with it and \d+ row\(s\) were written since, reusing lost rows' keys\. A merge will meet collisions/);
+    expect(r.stderr).toMatch(/Warning: the incident dropped and recreated public\.shipments; \d+ row\(s\) were written to it since\. Where they reuse a lost row's key/);
     expect(r.stderr.indexOf('Warning: the incident dropped')).toBeLessThan(r.stderr.indexOf('Extracting the tables'));
     expect(r.stderr).toMatch(/error \[MERGE_CONFLICTS\]: Merge stopped: .*public\.shipment_events: \d+ recovered row\(s\) whose key a live row now holds with other content \(see m_pitr\.shipment_events__conflicts\)/);
     expect(r.stderr).toMatch(/^HINT: .*--on-conflict rekey-live.*--on-conflict keep-live/m);

@@ -55,6 +55,10 @@ describe('delayed replica on an idle primary', () => {
     await sleep(500);
     const locked = await withClient(replica, (c) => lockedByStartup(c, ['public.shipments', 'public.shipment_events', 'public.invoices']));
     expect(locked.length).toBeGreaterThan(0);
+    // A reader there waits for the startup process; with a lock_timeout it gets 55P03 instead of hanging
+    // (what the delayed-replica tests of materialize and recover-lab rely on).
+    const read = await withClient(replica, (c) => tableChecksum(c, parseTableName('public.invoices')), { lockTimeoutMs: 1000 }).catch((e) => e);
+    expect(read.code).toBe('55P03');
 
     const target = { kind: 'xid' as const, xid: truth.incident.xid, commitLsn: truth.incident.commitLsn, firstLsn: truth.incident.firstLsn, time: truth.incident.commitTime, inclusive: false as const, origin: 'truth.json' };
     const m = await materializeReplica(

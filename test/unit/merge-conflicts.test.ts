@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { classifyPair, conflictsTableName, conflictsTableSql, keyColumnAliases, mergeConflictsError, unresolvedUnder } from '../../src/recovery/merge-conflicts.js';
 import { selectRecorded } from '../../src/recovery/promote-side-schema.js';
-import { mergePlanLines } from '../../src/recovery/recover.js';
+import { mergePlanLines, promoteQuestion } from '../../src/recovery/recover.js';
+import { recreatedWarning } from '../../src/recovery/recover-incident.js';
 import { parseRecordComment, recordComment, type SideSchemaRecord } from '../../src/recovery/side-record.js';
 
 describe('conflict classification', () => {
@@ -73,7 +74,17 @@ describe('MERGE_CONFLICTS', () => {
       'public.invoices: 3 rows to insert, 0 already there, 7 COLLISIONS (a live row written since the incident holds the key with other content)',
       'public.shipments: 10 rows to insert, 0 already there',
       'public.t: merge refused (no primary key)',
+      '(counted now; while the application writes, merge counts again under its lock)',
     ]);
+  });
+  it('the promote question names the collision choice; the early warning says whether the key restarted', () => {
+    const tables = [{ name: 'public.invoices', from: 'u.invoices', rows: 10 }];
+    const merge = [{ name: 'public.invoices', recoveredRows: 10, missing: 3, skipped: 0, conflicts: 7 }];
+    expect(promoteQuestion({ mode: 'merge', tables, merge, onConflict: 'rekey-live' })).toBe('Merge: insert the recovered rows missing from the live tables (by primary key)? Collisions: give the live rows new keys, recovered rows keep theirs (--on-conflict rekey-live).');
+    expect(promoteQuestion({ mode: 'merge', tables, merge })).toContain('Collisions: refuse and change nothing live (--on-conflict fail).');
+    expect(promoteQuestion({ mode: 'merge', tables, merge: [{ ...merge[0]!, conflicts: 0 }] })).not.toContain('Collisions');
+    expect(recreatedWarning({ table: 'public.invoices', liveRows: 5, keyRestarted: true })).toContain('its key sequence restarted with it and 5 row(s) were written since');
+    expect(recreatedWarning({ table: 'public.shipments', liveRows: 5, keyRestarted: false })).toContain('5 row(s) were written to it since. Where they reuse a lost row\'s key');
   });
 });
 
@@ -117,7 +128,7 @@ describe('report: Collisions', () => {
     const table = { name: 'public.invoices', from: 'undrop_x.invoices', recoveredRows: 10, inserted: 0, skipped: 1, conflicts: 4, otherUnique: 0, conflictsTable: 'undrop_x.invoices__conflicts', sample: [], resolution: 'unresolved' as const, rekey: null, primaryKey: ['id'], columnsNotMerged: [], sequences: [] };
     const refused = renderReport({ startedAt: 'x', recreated: [{ table: 'public.invoices', liveRows: 5 }], merge: { tables: [table], onConflict: 'fail', committed: false, durationMs: 1 } }, [], { timeline: 't' });
     expect(refused).toContain('## Collisions');
-    expect(refused).toContain('The incident dropped and recreated `public.invoices`: its keys restarted, and 5 row(s) were written to it since.');
+    expect(refused).toContain('The incident dropped and recreated `public.invoices`: its key sequence restarted with it, and 5 row(s) were written to it since.');
     expect(refused).toMatch(/\| public\.invoices \| 4 \| 0 \| \*\*unresolved: merge refused, nothing live changed\*\* \| undrop_x\.invoices__conflicts \|/);
     expect(refused).not.toContain('## Promoted (merge)');
     const rekey = { column: 'id', rows: 4, newKeys: { first: '11', last: '14' }, sequence: 'public.invoices_id_seq', followed: [{ table: 'notes', constraint: 'notes_ref_fkey', rows: 2 }] };

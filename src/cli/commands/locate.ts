@@ -113,7 +113,7 @@ export function printHuman(r: LocateResult): void {
     for (const e of r.events) {
       say(`  ${shortTime(e.commitTime)}  ${kindLabel(e)}  in ${e.database.name ?? `database OID ${e.database.oid}`}: ${relList(e) || '(whole database)'}`);
       say(`      ${rowsText(e)}; xid ${e.xid}; commit ${e.commitLsn}; first record ${e.firstLsn}`);
-      if (e.recreated.length) say(`      recreated in the same transaction: ${e.recreated.map((x) => x.name).join(', ')}`);
+      if (e.recreated.length) say(`      recreated in the same transaction: ${e.recreated.map((x) => x.name).join(', ')} — their keys restarted, so rows written since can reuse lost rows' keys: a merge will meet collisions (recover --on-conflict)`);
       if (e.unnamedReason) say(`      unnamed: ${e.unnamedReason}`);
       say(`      target: ${e.kind === 'drop-database' ? `--target lsn:${e.firstLsn}` : `--target xid:${e.xid}`} (exclusive)${e.catalog ? `; names from ${e.catalog}` : ''}`);
       for (const n of e.notes) {
