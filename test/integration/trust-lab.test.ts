@@ -5,7 +5,7 @@
 // before production is written), an unnamed-only candidate needs --target,
 // and a table in a mixed-case schema comes back from every source kind.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -176,4 +176,25 @@ describe('an unnamed-only candidate', () => {
     expect(r.stderr).toContain('--yes');
     expect(await schemas()).toEqual(before);
   }, 600_000);
+});
+
+describe('--set pins one backup, dump or snapshot', () => {
+  it('dumps: the named dump file, not the newest', async () => {
+    const valid = truth.dumps.filter((d: any) => d.valid && d.tables).sort((a: any, b: any) => a.takenAt.localeCompare(b.takenAt));
+    expect(valid.length).toBeGreaterThan(0);
+    const oldest = valid[0];
+    const r = await recover(['--tables', LOST, '--source', 'dumps', '--set', basename(oldest.path), '--schema', 'pinned_dump']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await sideSums('pinned_dump')).toEqual(oldest.tables);
+    expect(r.doc.tables.map((t: any) => t.identity)).toEqual(['proven', 'proven', 'proven']);
+  }, 900_000);
+
+  it('an unknown label is bad input (exit 2) that names the ones there are; nothing written', async () => {
+    const before = await schemas();
+    const r = await recover(['--tables', LOST, '--source', 'pitr', '--set', 'no-such-backup', '--schema', 'pinned_nope']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--set no-such-backup/);
+    expect(r.stderr).toMatch(/Known: \S+/);
+    expect(await schemas()).toEqual(before);
+  }, 900_000);
 });
