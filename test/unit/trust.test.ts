@@ -179,3 +179,26 @@ describe('targets as recovery settings', () => {
     expect(targetSettings(resolveExplicit({ kind: 'time', time: '2026-11-25T01:42:48.123456Z' }))).toMatchObject({ recovery_target_time: '2026-11-25T01:42:48.123456Z' });
   });
 });
+
+describe('file lineage', () => {
+  it('a file a rewrite made is named after the table whose files it replaced (through several rewrites)', async () => {
+    const { nameByLineage } = await import('../../src/recovery/locate/lineage.js');
+    const births = new Map([
+      [300, { lsn: '0/3000000', xid: 30, replaced: [200] }], // TRUNCATE again
+      [200, { lsn: '0/2000000', xid: 20, replaced: [100, 101] }], // VACUUM FULL of the table the catalog knows as 100
+      [400, { lsn: '0/4000000', xid: 40, replaced: [] }], // a plain CREATE: no ancestor
+    ]);
+    const catalog = async (files: number[]) => (files.includes(100) ? [rel('public.shipments', 100, { oid: 100, relkind: 'r', files: [100, 101] })] : []);
+    const notes: string[] = [];
+    const out = await nameByLineage([rel(null, 300), rel(null, 400)], births, catalog, notes);
+    expect(out.map((r) => [r.name, r.relfilenode])).toEqual([['public.shipments', 300], [null, 400]]);
+    expect(notes[0]).toMatch(/file lineage/);
+  });
+
+  it('a transaction that rewrote several tables gives no single ancestor', async () => {
+    const { nameByLineage } = await import('../../src/recovery/locate/lineage.js');
+    const births = new Map([[300, { lsn: '0/3000000', xid: 30, replaced: [100, 200] }]]);
+    const out = await nameByLineage([rel(null, 300)], births, async () => [rel('public.a', 100), rel('public.b', 200)], []);
+    expect(out[0]!.name).toBeNull();
+  });
+});

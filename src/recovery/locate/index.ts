@@ -13,6 +13,7 @@ import type { ResolvedTarget } from '../target.js';
 import { type Catalog, type CatalogRow, baseBackupCatalog, countRows, databaseNames, lookupRelations, productionCatalog, replicaCatalogs } from './catalog.js';
 import { FIRST_USER_OID } from './detector.js';
 import { type ScanWarning, scanWal } from './scan.js';
+import { nameByLineage } from './lineage.js';
 import { type OwnObjects, readOwnObjects } from './own-objects.js';
 import { classifyEvent, isUndropEvent, rankEvents, unnamedReason } from './rank.js';
 import type { EventKind, EventRelation, FileBirth, RawEvent } from './types.js';
@@ -459,6 +460,10 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
         }
       }
     }
+  }
+  if (e.kind !== 'delete' && db && past.length) {
+    const owners = async (files: number[]) => groupByOwner(files, (await ask(past, db, files, [])).rows).filter((x) => x.name !== null && !isCatalogRel(x));
+    relations = await nameByLineage(relations, births, owners, notes);
   }
   relations = nameOwnFiles(relations, own.files.get(e.databaseOid) ?? own.files.get(0));
   for (const r of relations) {
