@@ -48,14 +48,6 @@ export function failure(code: string, message: string, options: Omit<UndropError
   return new UndropError(code, message, { ...options, exitCode: EXIT.failed });
 }
 
-export class InterruptedError extends UndropError {
-  constructor(signal: string) {
-    super('INTERRUPTED', `Interrupted by ${signal}; temporary instances were stopped and removed.`, {
-      exitCode: EXIT.interrupted,
-    });
-  }
-}
-
 export function isUndropError(e: unknown): e is UndropError {
   return e instanceof UndropError;
 }

@@ -11,7 +11,8 @@ import { execa } from 'execa';
 import { findBinaries } from '../postgres/binaries.js';
 import { TempInstance, defaultWorkDir } from '../postgres/instance.js';
 import { chownForServer } from '../postgres/os-user.js';
-import { listSegments } from '../postgres/waldump.js';
+import { listSegments } from '../postgres/wal/segments.js';
+import { waldumpArgs } from '../postgres/wal/waldump.js';
 import { scanWal } from '../recovery/locate/scan.js';
 
 export interface LocateBenchOptions {
@@ -102,7 +103,7 @@ export async function generateWal(workDir: string, walBytes: number, log: (l: st
 async function timeBare(dir: string, rmgrs?: string[]): Promise<{ wallMs: number; cpuMs: number }> {
   const bin = await findBinaries();
   const segs = (await listSegments(dir)).filter((s) => !s.name.endsWith('.partial'));
-  const args = ['-p', dir, ...(rmgrs ?? []).flatMap((r) => ['-r', r]), segs[0]!.name, segs[segs.length - 1]!.name];
+  const args = waldumpArgs({ dir, rmgrs, startSegment: segs[0]!.name, endSegment: segs[segs.length - 1]!.name });
   const started = process.hrtime.bigint();
   // Output discarded by the shell, as `pg_waldump … > /dev/null` would.
   const r = await execa('sh', ['-c', `"$0" "$@" > /dev/null 2>&1; times`, bin.path('pg_waldump'), ...args], { reject: false });

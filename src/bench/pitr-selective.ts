@@ -18,7 +18,7 @@ import { defaultWorkDir, TempInstance } from '../postgres/instance.js';
 import { pgBasebackup } from '../postgres/lab-programs.js';
 import { chownForServer } from '../postgres/os-user.js';
 import { tableChecksum, type TableChecksum } from '../recovery/checksum.js';
-import type { ResolvedTarget } from '../recovery/target.js';
+import type { ResolvedTarget } from '../sources/target.js';
 import { materializePitr } from '../sources/pitr/materialize.js';
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { sleep } from '../util/time.js';

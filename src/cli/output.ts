@@ -1,5 +1,6 @@
 // The only place that writes to the terminal. With --json, stdout carries
 // exactly one JSON document and all human text goes to stderr.
+import type { ErrorDocument } from '../contract.js';
 import { EXIT, UndropError, isUndropError } from '../errors.js';
 import { redact } from '../util/redact.js';
 
@@ -13,9 +14,6 @@ let mode: OutputMode = { json: false, debug: false };
 
 export function setOutputMode(m: OutputMode): void {
   mode = m;
-}
-export function outputMode(): OutputMode {
-  return mode;
 }
 
 /** Result text: stdout normally, stderr under --json. */
@@ -32,6 +30,13 @@ export function printJson(doc: unknown): void {
   process.stdout.write(redact(JSON.stringify(doc, null, 2)) + '\n');
 }
 
+/** The contract's error document (--json). */
+export function errorDocument(err: UndropError): ErrorDocument {
+  const error = { code: err.code, message: err.message, hint: err.hint ?? null, details: err.details, exitCode: err.exitCode };
+  // A command that failed part way (promote) prints its document as far as it got, with the error added.
+  return err.document ? { ...err.document, error } : { error };
+}
+
 /** Render any error once, the same way everywhere; returns the exit code. */
 export function reportError(e: unknown): number {
   const err: UndropError = isUndropError(e)
@@ -40,10 +45,7 @@ export function reportError(e: unknown): number {
         hint: 'This is a bug in undrop. Rerun with --debug for a stack trace and report it; nothing was changed after the failing step.',
         cause: e,
       });
-  if (mode.json) {
-    const error = { code: err.code, message: err.message, hint: err.hint ?? null, details: err.details, exitCode: err.exitCode };
-    printJson(err.document ? { ...err.document, error } : { error });
-  }
+  if (mode.json) printJson(errorDocument(err));
   const lines = [`undrop: error [${err.code}]: ${err.message}`, ...err.details];
   if (err.hint) lines.push(`HINT: ${err.hint}`);
   if (mode.debug) {

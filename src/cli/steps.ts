@@ -1,4 +1,4 @@
-// Visible steps for long flows: an ora spinner on a terminal, plain lines
+// Visible steps for long flows: a spinner (render/progress.ts) on a terminal, plain lines
 // otherwise (CI logs, --json). Confirmations go through one function so the
 // guided flow and --no-input share the same code path.
 import { confirm, select } from '@inquirer/prompts';
@@ -6,11 +6,12 @@ import type { LocatedEvent } from '../recovery/locate/index.js';
 import type { OnConflict } from '../recovery/merge-conflicts.js';
 import { mergePlanLines } from '../recovery/recover.js';
 import type { RecoverUi } from '../recovery/recover-incident.js';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { usageError } from '../errors.js';
 import { formatDuration } from '../util/time.js';
 import type { Context } from './context.js';
 import { note } from './output.js';
+import { spinner as startSpinner } from './render/progress.js';
 
 export type StepUi = RecoverUi;
 
@@ -107,7 +108,7 @@ export function stepUi(ctx: Context): StepUi {
         note(`✔ ${title} (${formatDuration(Date.now() - t0)})`);
         return out;
       }
-      const spinner = ora({ text: title, stream: process.stderr }).start();
+      const spinner = startSpinner(title);
       active = spinner;
       try {
         const out = await fn((m) => {

@@ -17,8 +17,9 @@ export function parseDuration(text: string): number | undefined {
   return unit === undefined ? undefined : Number(m[1]) * unit;
 }
 
+// PostgreSQL's meaning (and formatBytes'): 1kB = 1024 bytes, 1GB = 1024^3.
 const SIZE_UNITS: Record<string, number> = {
-  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
+  b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4,
   kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4,
   k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4,
 };

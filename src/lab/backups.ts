@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { TempInstance } from '../postgres/instance.js';
 import { pgBasebackup } from '../postgres/lab-programs.js';
-import { segmentForLsn } from '../postgres/lsn.js';
+import { segmentForLsn } from '../postgres/wal/segments.js';
 import { chownForServer } from '../postgres/os-user.js';
 import { fileStamp, type LabLayout } from './layout.js';
 import { REPLICATION_ROLE } from './primary.js';

@@ -6,7 +6,7 @@ import { rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
 import { pgArchivecleanup } from '../postgres/lab-programs.js';
-import { isSegmentName } from '../postgres/lsn.js';
+import { isSegmentName } from '../postgres/wal/segments.js';
 import { chownForServer } from '../postgres/os-user.js';
 import { sleep } from '../util/time.js';
 import { parseDuration } from '../inventory/units.js';

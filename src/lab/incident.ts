@@ -12,7 +12,9 @@ import { failure, usageError } from '../errors.js';
 import { findBinaries, type PgBinaries } from '../postgres/binaries.js';
 import { TempInstance } from '../postgres/instance.js';
 import { pgWaldumpXid } from '../postgres/lab-programs.js';
-import { formatLsn, parseLsn, segmentForLsn } from '../postgres/lsn.js';
+import { Lsn } from '../postgres/wal/lsn.js';
+import { parseCommitLine } from '../postgres/wal/records.js';
+import { segmentForLsn } from '../postgres/wal/segments.js';
 import { INCIDENT_TABLES, LAB_DATABASE, LOST_TABLES, LOST_TABLES_DDL, MIXED_CASE_TABLE, MIXED_CASE_TABLE_DDL } from './dataset.js';
 import { chooseGapSegment, removeSegment } from './defects.js';
 import { labLayout, type LabLayout } from './layout.js';
@@ -73,12 +75,13 @@ export function parseXactRecords(waldump: string): { firstLsn: string | null; co
   for (const line of waldump.split('\n')) {
     const m = /\blsn: ([0-9A-F]+\/[0-9A-F]+),/.exec(line);
     if (!m) continue;
-    const lsn = formatLsn(parseLsn(m[1]!));
+    const lsn = Lsn.canonical(m[1]!);
     firstLsn ??= lsn;
-    const c = /desc: COMMIT (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) ([A-Z+\-0-9]+)/.exec(line);
+    const c = parseCommitLine(line);
     if (c) {
       commitLsn = lsn;
-      commitTime = c[2] === 'UTC' ? new Date(`${c[1]!.replace(' ', 'T')}Z`).toISOString() : `${c[1]} ${c[2]}`;
+      // Milliseconds, like the commit time the lab reads from the server.
+      commitTime = new Date(c.time).toISOString();
     }
   }
   return { firstLsn, commitLsn, commitTime };

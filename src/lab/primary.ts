@@ -3,7 +3,7 @@
 // half-written segment), a replication role, Unix socket only unless --tcp.
 import { mkdir } from 'node:fs/promises';
 import type { PgBinaries } from '../postgres/binaries.js';
-import { TempInstance, readPostmasterPid } from '../postgres/instance.js';
+import { TempInstance } from '../postgres/instance.js';
 import { chownForServer } from '../postgres/os-user.js';
 import { archiveCommand } from './layout.js';
 import type { LabLayout } from './layout.js';
@@ -48,6 +48,3 @@ export async function createPrimary(bin: PgBinaries, layout: LabLayout, o: { soc
   return inst;
 }
 
-export function primaryPid(inst: TempInstance): number | null {
-  return readPostmasterPid(inst.dataDir) ?? null;
-}

@@ -8,7 +8,7 @@ import { findBinaries } from '../postgres/binaries.js';
 import { withClient } from '../postgres/connect.js';
 import { readPostmasterPid } from '../postgres/instance.js';
 import { pgbackrestRun } from '../postgres/lab-programs.js';
-import { isSegmentName } from '../postgres/lsn.js';
+import { isSegmentName } from '../postgres/wal/segments.js';
 import { LAB_DATABASE, WORKLOAD_FIRST_ID } from './dataset.js';
 import { labLayout } from './layout.js';
 import { isOurs } from './processes.js';

@@ -29,7 +29,6 @@ import { type LabState, dirHasEntries, readState, saveState } from './state.js';
 import { startWorkload } from './workload.js';
 
 export const DEFAULT_SCALE = 100_000;
-export const DEFAULT_DELAY = '10min';
 
 export interface UpOptions {
   dir?: string;

@@ -26,10 +26,6 @@ export function registerCleanup(item: CleanupItem): () => void {
   };
 }
 
-export function pendingCleanups(): string[] {
-  return [...items.values()].map((i) => i.label);
-}
-
 /** Run every registered cleanup, newest first (instances started last are stopped first). */
 export function runAllCleanups(): Promise<void> {
   if (running) return running;

@@ -1,11 +1,13 @@
 // One function per PostgreSQL program the lab runs (pg_basebackup, pg_dump of a
 // whole database, pgbench in the background, pg_waldump of one transaction,
-// pg_archivecleanup, pgBackRest's write commands). Kept apart from
+// pg_archivecleanup, pgBackRest's write commands; pg_waldump lines are built
+// by wal/waldump.ts). Kept apart from
 // programs.ts, which the probe and copy-back code extend at the same time.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import type { PgBinaries } from './binaries.js';
 import { runProgram, type RunResult } from './run.js';
+import { runWaldump } from './wal/waldump.js';
 
 export interface BasebackupOptions {
   /** Socket directory or host of the server. */
@@ -81,7 +83,7 @@ export function pgbenchDetached(bin: PgBinaries, args: readonly string[], o: Det
 
 /** pg_waldump of one transaction's records between two LSNs, from a pg_wal or archive folder. */
 export function pgWaldumpXid(bin: PgBinaries, walDir: string, xid: string, startLsn: string, endLsn: string, timeoutMs = 120_000): Promise<RunResult> {
-  return runProgram(bin.path('pg_waldump'), ['-p', walDir, '-s', startLsn, '-e', endLsn, '-x', xid], { asServerUser: true, allowFailure: true, timeoutMs });
+  return runWaldump(bin, { dir: walDir, start: startLsn, end: endLsn, xid: Number(xid), asServerUser: true, timeoutMs });
 }
 
 /** pg_archivecleanup: remove archived segments older than `oldestKept` (a segment or .backup file name). */

@@ -10,10 +10,6 @@ export function setServerOsUser(name: string | undefined): void {
   if (name) serverUser = name;
 }
 
-export function serverOsUser(): string {
-  return serverUser;
-}
-
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }

@@ -34,14 +34,6 @@ export function pgCtlStop(bin: PgBinaries, dataDir: string, mode: 'smart' | 'fas
   });
 }
 
-export function pgCtlPromote(bin: PgBinaries, dataDir: string): Promise<RunResult> {
-  return runProgram(bin.path('pg_ctl'), ['-D', dataDir, '-w', 'promote'], { asServerUser: true, timeoutMs: 120_000 });
-}
-
-export function pgCtlStatus(bin: PgBinaries, dataDir: string): Promise<RunResult> {
-  return runProgram(bin.path('pg_ctl'), ['-D', dataDir, 'status'], { asServerUser: true, allowFailure: true, timeoutMs: 10_000 });
-}
-
 /** pg_controldata as a key → value map ("Database cluster state" → "in production"). */
 export async function pgControldata(bin: PgBinaries, dataDir: string): Promise<Record<string, string>> {
   const r = await runProgram(bin.path('pg_controldata'), ['-D', dataDir], { timeoutMs: 30_000 });
@@ -78,20 +70,6 @@ export function pgRestoreList(bin: PgBinaries, archive: string, timeoutMs = 60_0
 /** pg_restore -f /dev/null: reads the whole archive, the cheap full-read integrity test. */
 export function pgRestoreToNull(bin: PgBinaries, archive: string, timeoutMs = 600_000): Promise<RunResult> {
   return runProgram(bin.path('pg_restore'), ['-f', '/dev/null', archive], { allowFailure: true, timeoutMs });
-}
-
-/** pg_waldump of whole segments from one folder, filtered by resource manager. */
-export function pgWaldumpSegments(
-  bin: PgBinaries,
-  walDir: string,
-  firstSegment: string,
-  lastSegment: string,
-  o: { rmgr?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  const args = ['-p', walDir];
-  if (o.rmgr) args.push('-r', o.rmgr);
-  args.push(firstSegment, lastSegment);
-  return runProgram(bin.path('pg_waldump'), args, { allowFailure: true, timeoutMs: o.timeoutMs ?? 60_000 });
 }
 
 export interface PgbackrestOptions {

@@ -3,7 +3,7 @@
 // recovery target is reached — so the server log and pg_is_in_recovery()
 // are watched until the instance is promoted, or fails.
 import { UndropError, failure } from '../errors.js';
-import { segmentName, segnoOfLsn } from './lsn.js';
+import { segmentName, segnoOfLsn } from './wal/segments.js';
 import { sleep } from '../util/time.js';
 import { withClient } from './connect.js';
 import type { TempInstance } from './instance.js';

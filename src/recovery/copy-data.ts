@@ -6,7 +6,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import * as copyStreams from 'pg-copy-streams';
 import { quoteIdent } from '../postgres/identifiers.js';
 
 export interface CopyTableSql {
@@ -40,8 +40,8 @@ export async function copyTable(source: pg.Client, target: pg.Client, sql: CopyT
       cb(null, chunk);
     },
   });
-  const out = source.query(copyTo(sql.out));
-  const into = target.query(copyFrom(sql.in));
+  const out = source.query(copyStreams.to(sql.out));
+  const into = target.query(copyStreams.from(sql.in));
   await pipeline(out, counter, into);
   return { rows: into.rowCount, bytes, durationMs: Date.now() - started };
 }

@@ -9,9 +9,9 @@ import { withClient } from '../postgres/connect.js';
 import { type TableName, displayName, qualified } from '../postgres/identifiers.js';
 import type { Materialized } from '../sources/types.js';
 import type { LocatedEvent } from './locate/index.js';
-import { compareLsn } from '../postgres/lsn.js';
+import { Lsn } from '../postgres/wal/lsn.js';
 import { namesTable } from './locate/rank.js';
-import type { ResolvedTarget } from './target.js';
+import type { ResolvedTarget } from '../sources/target.js';
 
 export type IdentityStatus = 'proven' | 'not-proven' | 'failed';
 
@@ -89,13 +89,13 @@ export function judgeIdentity(i: IdentityInput): TableIdentity[] {
  */
 export function identityEventFor(target: ResolvedTarget, named: readonly LocatedEvent[], all: readonly LocatedEvent[]): LocatedEvent | undefined {
   if (named.length === 0) return undefined;
-  const oldestFirst = [...named].sort((a, b) => compareLsn(a.commitLsn, b.commitLsn));
+  const oldestFirst = [...named].sort((a, b) => Lsn.compare(a.commitLsn, b.commitLsn));
   let at: ((e: LocatedEvent) => boolean) | undefined;
   if (target.kind === 'latest') at = () => false;
   else if (target.kind === 'xid' && target.xid) {
     const own = all.find((e) => e.xid === target.xid);
-    if (own) at = (e) => compareLsn(e.commitLsn, own.commitLsn) >= 0;
-  } else if (target.kind === 'lsn' && target.commitLsn) at = (e) => compareLsn(e.commitLsn, target.commitLsn!) >= 0;
+    if (own) at = (e) => Lsn.compare(e.commitLsn, own.commitLsn) >= 0;
+  } else if (target.kind === 'lsn' && target.commitLsn) at = (e) => Lsn.compare(e.commitLsn, target.commitLsn!) >= 0;
   else if (target.kind === 'time' && target.time) at = (e) => Date.parse(e.commitTime) >= Date.parse(target.time!);
   if (!at) return undefined;
   return oldestFirst.find(at) ?? oldestFirst[oldestFirst.length - 1];

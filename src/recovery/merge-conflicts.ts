@@ -108,7 +108,10 @@ export interface ConflictTableSummary {
 export function mergeConflictsError(tables: ConflictTableSummary[], onConflict: OnConflict, details: string[] = []) {
   const bad = tables.filter((t) => t.conflicts + t.otherUnique > 0);
   const what = bad
-    .map((t) => `${t.name}: ${t.conflicts} recovered row(s) whose key a live row now holds with other content${t.otherUnique ? `, ${t.otherUnique} kept out by another unique constraint` : ''} (see ${t.conflictsTable})`)
+    .map((t) => {
+      const parts = [t.conflicts ? `${t.conflicts} recovered row(s) whose key a live row now holds with other content` : '', t.otherUnique ? `${t.otherUnique} kept out by another unique constraint` : ''].filter(Boolean);
+      return `${t.name}: ${parts.join(', ')} (see ${t.conflictsTable})`;
+    })
     .join('; ');
   const why =
     onConflict === 'rekey-live'

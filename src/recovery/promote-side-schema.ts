@@ -14,7 +14,8 @@ import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
 import { promoteReplace } from './promote-replace.js';
 import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './recover.js';
-import { promoteSummary, type PromoteSummary, type RecoverUi } from './recover-incident.js';
+import type { PromoteDocument, PromoteSummary } from '../contract.js';
+import { promoteSummary, type RecoverUi } from './recover-incident.js';
 import { readRecord, type SideSchemaRecord } from './side-record.js';
 
 export interface PromoteSideSchemaOptions {
@@ -31,18 +32,7 @@ export interface PromoteSideSchemaOptions {
 
 export type PromoteUi = Pick<RecoverUi, 'confirm' | 'info' | 'pickOnConflict'>;
 
-export interface PromoteDocument {
-  schema: string;
-  mode: 'merge' | 'replace';
-  source: string;
-  recoveryPoint: SideSchemaRecord['recoveryPoint'];
-  verifiedAt: string;
-  tables: { name: string; recoveredAs: string; rows: number; checksum: string }[];
-  promoted: PromoteSummary | null;
-  nextSteps: string[];
-  durationMs: number;
-  report: string;
-}
+export type { PromoteDocument } from '../contract.js';
 
 type Recorded = SideSchemaRecord['tables'][number];
 

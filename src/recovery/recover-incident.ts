@@ -2,6 +2,7 @@
 // → probe every source → choose → confirm → materialize → copy back, verify,
 // (confirmed) promote → report. The CLI and the guided flow both call this;
 // the UI callbacks are the only way it talks to a person.
+import type { PromoteSummary, RecoverDocument } from '../contract.js';
 import { failure, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
@@ -11,7 +12,7 @@ import { type TableName, displayName, parseTableName, qualified } from '../postg
 import { pauseReplay, readPauseState } from '../sources/delayed-replica/pause.js';
 import { RESUME_SQL } from '../sources/delayed-replica/materialize.js';
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
-import { sourceModule } from '../sources/registry.js';
+import { materializeSource } from '../sources/registry.js';
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
@@ -21,7 +22,7 @@ import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate
 import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './recover.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
-import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from './target.js';
+import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
 import { namesTable } from './locate/rank.js';
 import { assertIdentity, identityEventFor, judgeIdentity, materializedRelfilenodes } from './identity.js';
 
@@ -63,26 +64,7 @@ export interface RecoverUi {
   pickOnConflict?(plan: PromotePlan): Promise<OnConflict>;
 }
 
-export interface PromoteSummary {
-  mode: 'replace' | 'merge';
-  /** Merge: the --on-conflict choice, and whether anything live was changed (false: refused on collisions). */
-  onConflict?: OnConflict;
-  committed?: boolean;
-  tables: {
-    name: string;
-    inserted?: number;
-    skipped?: number;
-    conflicts?: number;
-    otherUnique?: number;
-    conflictsTable?: string | null;
-    resolution?: string | null;
-    rekeyed?: number;
-    sample?: MergeResult['tables'][number]['sample'];
-    liveRenamedTo?: string | null;
-  }[];
-}
-
-export type RecoverDocument = ReturnType<typeof recoverJson> & { nextSteps: string[]; promoted: PromoteSummary | null };
+export type { RecoverDocument } from '../contract.js';
 
 export function promoteSummary(r: { merge?: MergeResult; replace?: ReplaceResult }): PromoteSummary | null {
   if (r.merge) {
@@ -173,10 +155,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     }
 
     // 5. Materialize.
-    const module = sourceModule(choice.config.kind);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        module.materialize(choice.config as never, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), set: o.set, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), set: o.set, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;

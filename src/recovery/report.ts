@@ -1,7 +1,8 @@
 // The postmortem report (Markdown) and the `recover` JSON document, from the
 // facts gathered in the incident log. Pure: no I/O.
+import type { RecoverDocument } from '../contract.js';
 import { formatDuration } from '../util/time.js';
-import type { IncidentFacts, StepRecord } from './incident-log.js';
+import type { IncidentFacts, StepRecord } from './incident-facts.js';
 
 function code(s: string): string {
   return '`' + s.replace(/`/g, "'") + '`';
@@ -175,15 +176,7 @@ function collisions(f: IncidentFacts): string[] {
 }
 
 /** The `recover` JSON document of the command-line contract. */
-export function recoverJson(f: IncidentFacts, reportPath: string, durationMs: number): {
-  source: string | null;
-  recoveryPoint: { time: string | null; lsn: string | null; xid: string | null } | null;
-  mode: string;
-  schema: string | null;
-  tables: { name: string; recoveredAs: string; rows: number; checksum: string | null; identity: 'proven' | 'not-proven' | 'failed'; identityReason: string | null }[];
-  durationMs: number;
-  report: string;
-} {
+export function recoverJson(f: IncidentFacts, reportPath: string, durationMs: number): Omit<RecoverDocument, 'nextSteps' | 'promoted'> {
   const identity = new Map((f.identity ?? []).map((i) => [i.name, i]));
   const rp = f.materialized?.recoveryPoint;
   const verified = new Map((f.verify?.tables ?? []).map((v) => [v.name, v]));

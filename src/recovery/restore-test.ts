@@ -8,9 +8,9 @@ import { withClient } from '../postgres/connect.js';
 import { resolveConnParams } from '../postgres/conninfo.js';
 import { type TableName, displayName, quoteIdent } from '../postgres/identifiers.js';
 import { probeAll } from '../sources/probe-all.js';
-import { sourceModule } from '../sources/registry.js';
+import { materializeSource } from '../sources/registry.js';
 import type { RecoveryPoint } from '../sources/types.js';
-import type { ResolvedTarget } from './target.js';
+import type { ResolvedTarget } from '../sources/target.js';
 
 export interface RestoreTestResult {
   name: string;
@@ -90,7 +90,7 @@ export async function restoreTest(o: RestoreTestOptions): Promise<RestoreTestRes
       continue;
     }
     try {
-      const m = await sourceModule(cfg.kind).materialize(cfg as never, { tables: o.tables, database, target: LATEST, keep: false, workDir: o.workDir, selective: false, onProgress: (msg) => o.onProgress?.(cfg.name, msg) }, p);
+      const m = await materializeSource(cfg, { tables: o.tables, database, target: LATEST, keep: false, workDir: o.workDir, selective: false, onProgress: (msg) => o.onProgress?.(cfg.name, msg) }, p);
       try {
         const tables = o.tables.length ? m.tables : await userTables(m.conn);
         out.push({ ...base, ok: healthy, checked: 'restored', recoveryPoint: m.recoveryPoint, tables, durationMs: Date.now() - t0, notes: m.notes });

@@ -7,10 +7,10 @@ import { withClient } from '../postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../postgres/conninfo.js';
 import { defaultWorkDir } from '../postgres/instance.js';
 import type { TableName } from '../postgres/identifiers.js';
-import type { ResolvedTarget } from '../recovery/target.js';
+import type { ResolvedTarget } from './target.js';
 import { thresholdsFor } from './common/thresholds.js';
 import { rankResults } from './rank.js';
-import { sourceModule } from './registry.js';
+import { probeSource } from './registry.js';
 import type { ProbeContext, ProbeResult } from './types.js';
 
 export interface ProductionInfo {
@@ -92,8 +92,7 @@ export async function probeOne(s: SourceConfig, ctx: ProbeContext): Promise<Prob
     );
   });
   try {
-    const mod = sourceModule(s.kind) as { probe(c: SourceConfig, ctx: ProbeContext): Promise<ProbeResult> };
-    const run = mod.probe(s, ctx).catch((e: unknown) =>
+    const run = probeSource(s, ctx).catch((e: unknown) =>
       failed(s, isUndropError(e) ? e.code : 'PROBE_CRASHED', isUndropError(e) ? e.message : `The probe failed: ${errorMessage(e)}`, isUndropError(e) ? e.hint : 'This is a bug in undrop; rerun with --debug and report it.', Date.now() - started),
     );
     return await Promise.race([run, timeout]);

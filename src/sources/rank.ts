@@ -3,7 +3,7 @@
 import type { ProbeResult } from './types.js';
 import { compareNewestFirst } from './common/aggregate.js';
 import { statusRank } from './common/findings.js';
-import { parseLsn, isLsn } from '../postgres/lsn.js';
+import { isLsn, Lsn } from '../postgres/wal/lsn.js';
 
 /** Among equal recovery points, the quickest to materialize first. */
 const KIND_ORDER: Record<string, number> = { 'delayed-replica': 0, snapshot: 1, pitr: 2, pgbackrest: 3, dump: 4 };
@@ -22,7 +22,7 @@ export function compareResults(a: ProbeResult, b: ProbeResult): number {
   if (byTime) return byTime;
   const la = a.recoveryPoint?.lsn;
   const lb = b.recoveryPoint?.lsn;
-  if (la && lb && isLsn(la) && isLsn(lb) && la !== lb) return parseLsn(lb) > parseLsn(la) ? 1 : -1;
+  if (la && lb && isLsn(la) && isLsn(lb) && la !== lb) return Lsn.before(la, lb) ? 1 : -1;
   return tie();
 }
 

@@ -3,8 +3,8 @@
 import type { ConnParams } from '../postgres/conninfo.js';
 import type { TableName } from '../postgres/identifiers.js';
 import type { TempInstance } from '../postgres/instance.js';
-import type { ResolvedTarget } from '../recovery/target.js';
-import type { SourceConfig, SourceConfigOf, SourceKind } from '../inventory/schema.js';
+import type { ResolvedTarget } from './target.js';
+import type { SourceConfigOf, SourceKind } from '../inventory/schema.js';
 
 export type SourceStatus = 'usable' | 'degraded' | 'unusable';
 export type FindingLevel = 'info' | 'warn' | 'error';
@@ -119,6 +119,21 @@ export interface SourceModule<K extends SourceKind = SourceKind> {
   title: string;
   probe(config: SourceConfigOf<K>, ctx: ProbeContext): Promise<ProbeResult>;
   materialize(config: SourceConfigOf<K>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized>;
+  /**
+   * Only for sources that move toward the incident on their own (a delayed
+   * replica replays it when its delay runs out): stop that, first thing in a
+   * recovery. null when there was nothing to stop.
+   */
+  freeze?(config: SourceConfigOf<K>, ctx: FreezeContext): Promise<Frozen | null>;
 }
 
-export type AnySourceConfig = SourceConfig;
+export interface FreezeContext {
+  /** Database the lost tables live in. */
+  database: string;
+}
+
+export interface Frozen {
+  /** What the user runs once the data is safe (resume replay), for the report's next steps. */
+  nextStep: string;
+}
+

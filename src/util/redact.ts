@@ -12,10 +12,6 @@ export function redact(text: string): string {
     .replace(ENV_PASSWORD, '$1***');
 }
 
-export function redactArgs(args: readonly string[]): string[] {
-  return args.map(redact);
-}
-
 /** Quote one argument for display as a shell command a DBA could paste. */
 export function shellQuote(arg: string): string {
   if (arg === '') return "''";

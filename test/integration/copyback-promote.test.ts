@@ -183,6 +183,25 @@ describe('promote (real PostgreSQL)', () => {
     expect(again.tables.map((t) => [t.inserted, t.conflicts])).toEqual([[0, 0], [0, 0]]);
   });
 
+  it('merge: a recovered row kept out by another unique constraint is a collision too (kind other-unique): refused by default, left out and recorded with keep-live', async () => {
+    // a post-incident customer under a free key took the name of lost customer 5
+    const pair = await startPair({ productionData: `INSERT INTO customers (id, name, note) VALUES (2001, 'customer 5', 'new');` });
+    pairs.push(pair);
+    const copied = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: parseTableList('customers'), schema: 'undrop_x', workDir: pair.workDir });
+    const err = await promoteMerge({ production: pair.prodConn, tables: copied.tables }).catch((e) => e);
+    expect(err.code).toBe('MERGE_CONFLICTS');
+    expect(err.message).toContain('public.customers: 1 kept out by another unique constraint (see undrop_x.customers__conflicts)');
+    expect((await pair.production.query('SELECT count(*)::int AS n FROM customers')).rows[0].n).toBe(1);
+    const rows = async () => (await pair.production.query(`SELECT id, kind, resolution, recovered_row->>'name' AS name, live_row FROM undrop_x.customers__conflicts`)).rows;
+    expect(await rows()).toEqual([{ id: 5, kind: 'other-unique', resolution: 'unresolved', name: 'customer 5', live_row: null }]);
+    const kept = await promoteMerge({ production: pair.prodConn, tables: copied.tables, onConflict: 'keep-live' });
+    expect(kept.tables.map((t) => [t.inserted, t.conflicts, t.otherUnique, t.resolution])).toEqual([[999, 0, 1, 'kept-live']]);
+    expect(await rows()).toEqual([{ id: 5, kind: 'other-unique', resolution: 'kept-live', name: 'customer 5', live_row: null }]);
+    const rekey = await promoteMerge({ production: pair.prodConn, tables: copied.tables, onConflict: 'rekey-live' }).catch((e) => e);
+    expect(rekey.code).toBe('MERGE_CONFLICTS');
+    expect(rekey.hint).toContain('kind = other-unique');
+  });
+
   it('merge refuses a live table without a primary key, and a locked live table gives a clear error with nothing changed', async () => {
     const { pair, copied } = await pairWithCopy();
     await pair.production.query(`ALTER TABLE "we""ird;name" DROP CONSTRAINT "we""ird;name_pkey"`);

@@ -12,10 +12,9 @@ import { labDown } from '../../src/lab/down.js';
 import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { labUp } from '../../src/lab/up.js';
-import type { ResolvedTarget } from '../../src/recovery/target.js';
+import type { ResolvedTarget } from '../../src/sources/target.js';
 import { materializeDump } from '../../src/sources/dump/materialize.js';
-import { materializePitr } from '../../src/sources/pitr/materialize.js';
-import { materializePgbackrest } from '../../src/sources/pgbackrest/materialize.js';
+import { materializeSource } from '../../src/sources/registry.js';
 import type { ProbeResult } from '../../src/sources/types.js';
 import { testWorkDir } from '../helpers.js';
 
@@ -48,14 +47,14 @@ describe('materialize refuses what cannot be delivered', () => {
     const gap = truth.defects.find((d: { code: string }) => d.code === 'wal-gap');
     const missing = basename(gap.path);
     const cfg = inv.sources.find((s) => s.kind === 'pitr')!;
-    const err = await materializePitr(cfg as never, req(), probe(cfg.name, 'pitr')).catch((e) => e);
+    const err = await materializeSource(cfg, req(), probe(cfg.name, 'pitr')).catch((e) => e);
     expect(err).toMatchObject({ code: 'WAL_SEGMENT_MISSING', exitCode: 1 });
     expect(err.message).toContain(missing);
   });
 
   it('pgBackRest through the same gap fails too, instead of promoting early', async () => {
     const cfg = inv.sources.find((s) => s.kind === 'pgbackrest')!;
-    const err = await materializePgbackrest(cfg as never, req(), probe(cfg.name, 'pgbackrest')).catch((e) => e);
+    const err = await materializeSource(cfg, req(), probe(cfg.name, 'pgbackrest')).catch((e) => e);
     const missing = basename(truth.defects.find((d: { code: string }) => d.code === 'wal-gap').path);
     expect(err).toMatchObject({ code: 'WAL_SEGMENT_MISSING', exitCode: 1 });
     expect(err.message).toContain(missing);

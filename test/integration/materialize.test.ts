@@ -16,7 +16,7 @@ import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { tableChecksum } from '../../src/recovery/checksum.js';
 import { labUp } from '../../src/lab/up.js';
-import type { ResolvedTarget } from '../../src/recovery/target.js';
+import type { ResolvedTarget } from '../../src/sources/target.js';
 import { materializeDump } from '../../src/sources/dump/materialize.js';
 import { materializePgbackrest } from '../../src/sources/pgbackrest/materialize.js';
 import { materializePitr } from '../../src/sources/pitr/materialize.js';

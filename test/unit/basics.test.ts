@@ -3,8 +3,9 @@ import { parseDuration, parseSize } from '../../src/inventory/units.js';
 import { candidateDirs } from '../../src/postgres/binaries.js';
 import { parseKeyValue, resolveConnParams, toConninfo } from '../../src/postgres/conninfo.js';
 import { displayName, parseTableList, qualified } from '../../src/postgres/identifiers.js';
-import { formatLsn, parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../src/postgres/lsn.js';
-import { parseTargetSpec } from '../../src/recovery/target.js';
+import { formatLsn, parseLsn } from '../../src/postgres/wal/lsn.js';
+import { parseSegmentName, segmentForLsn, segmentName } from '../../src/postgres/wal/segments.js';
+import { parseTargetSpec } from '../../src/sources/target.js';
 import { commandLine, redact } from '../../src/util/redact.js';
 
 describe('redaction', () => {
@@ -98,7 +99,8 @@ describe('units and targets', () => {
     expect(parseDuration('26h')).toBe(26 * 3600_000);
     expect(parseDuration('90min')).toBe(90 * 60_000);
     expect(parseDuration('soon')).toBeUndefined();
-    expect(parseSize('1GB')).toBe(1e9);
+    expect(parseSize('1GB')).toBe(1024 ** 3); // PostgreSQL's meaning
+    expect(parseSize('500MB')).toBe(500 * 1024 ** 2);
     expect(parseSize('512 MiB')).toBe(512 * 1024 * 1024);
   });
   it('parses --target specs', () => {

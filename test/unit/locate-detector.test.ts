@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { EventDetector, parseDroppedStats, parseRels, walTimeToIso } from '../../src/recovery/locate/detector.js';
+import { EventDetector, parseDroppedStats, parseRels } from '../../src/recovery/locate/detector.js';
+import { walTimeToIso } from '../../src/postgres/wal/records.js';
 import type { RawEvent } from '../../src/recovery/locate/types.js';
 
 function run(lines: string[], threshold = 1000): { events: RawEvent[]; d: EventDetector } {

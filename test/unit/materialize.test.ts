@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { missingSegmentFromLog, parseRecoveryLog, recoveryShortError } from '../../src/postgres/recovery-watch.js';
-import { parseCommitLine } from '../../src/postgres/wal-last-commit.js';
-import { dataList, referencedTable, unwantedForeignKeys } from '../../src/sources/dump/restore-list.js';
-import type { TocEntry } from '../../src/sources/dump/toc.js';
+import { parseCommitLine } from '../../src/postgres/wal/records.js';
+import { dataList, referencedTable, unwantedForeignKeys } from '../../src/sources/common/restore-list.js';
+import type { TocEntry } from '../../src/sources/common/toc.js';
 import { chooseSet } from '../../src/sources/pgbackrest/materialize.js';
-import { restoreCommandFor, targetSettings } from '../../src/sources/pitr/materialize.js';
+import { restoreCommandFor } from '../../src/sources/pitr/materialize.js';
+import { targetSettings } from '../../src/sources/materialize/target-settings.js';
 import { type BaseBackup, chooseBackup } from '../../src/sources/pitr/restore.js';
 
 // Verbatim from a PostgreSQL 15 PITR log (shared/notes §7a/7b/7d).

@@ -64,6 +64,9 @@ describe('MERGE_CONFLICTS', () => {
     expect(e.message).toContain('Nothing live was changed');
     expect(e.hint).toContain('--on-conflict rekey-live');
     expect(e.hint).toContain('--on-conflict keep-live');
+    const other = mergeConflictsError([{ name: 'public.customers', conflicts: 0, otherUnique: 2, conflictsTable: 'u.customers__conflicts' }], 'rekey-live');
+    expect(other.message).toContain('public.customers: 2 kept out by another unique constraint (see u.customers__conflicts)');
+    expect(other.hint).toContain('kind = other-unique');
   });
   it('the merge preview says which tables collide', () => {
     expect(mergePlanLines([

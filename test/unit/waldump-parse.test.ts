@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LineBlocks, canonicalLsn, decodeSegmentHeader, findStdbuf, firstBlockRel, isEndOfWal, majorFromWalMagic, parseRecordLine, waldumpArgs, waldumpCommand } from '../../src/postgres/waldump.js';
+import { LineBlocks, findStdbuf, isEndOfWal, waldumpArgs, waldumpCommand } from '../../src/postgres/wal/waldump.js';
+import { canonicalLsn, firstBlockRel, parseRecordLine } from '../../src/postgres/wal/records.js';
+import { decodeSegmentHeader, majorFromWalMagic } from '../../src/postgres/wal/segments.js';
 
 // Verbatim from /work/shared/notes/postgres-recovery-mechanics.md §6.
 const COMMIT =

@@ -1,6 +1,4 @@
 // Commands are registered only when they work end to end.
-import type { Command } from 'commander';
-import type { Context } from '../context.js';
 import { registerPlaybook } from './playbook.js';
 import { registerLocate } from './locate.js';
 import { registerLab } from './lab.js';
@@ -8,8 +6,7 @@ import { registerProbe } from './probe.js';
 import { registerPromote } from './promote.js';
 import { registerGuided, registerRecover } from './recover.js';
 import { registerVerify } from './verify.js';
-
-export type RegisterCommand = (program: Command, ctx: () => Context) => void;
+import type { RegisterCommand } from './register.js';
 
 export const commands: RegisterCommand[] = [
   registerPlaybook,

@@ -10,9 +10,10 @@ import { defaultWorkDir } from '../../postgres/instance.js';
 import type { OnConflict } from '../../recovery/merge-conflicts.js';
 import { promoteSideSchema } from '../../recovery/promote-side-schema.js';
 import type { Context } from '../context.js';
-import { printJson, say } from '../output.js';
+import { printJson } from '../output.js';
+import { printPromote } from '../render/promote.js';
 import { stepUi } from '../steps.js';
-import { onConflictOption, promotedLines } from './recover.js';
+import { onConflictOption } from './recover.js';
 
 interface PromoteFlags {
   schema: string;
@@ -55,12 +56,6 @@ async function runPromote(c: Context, flags: PromoteFlags): Promise<void> {
     { production: { ...prod, database }, schema: flags.schema, mode: flags.mode, tables, onConflict: flags.onConflict, lockTimeoutMs, recreateForeignKeys: !!flags.recreateForeignKeys, workDir: c.workDir ?? inv.workDir ?? defaultWorkDir() },
     stepUi(c),
   );
-  if (c.json) {
-    printJson(doc);
-    return;
-  }
-  say(`Promoted ${doc.schema} (${doc.mode}; recovered from ${doc.source}, verified ${doc.verifiedAt}, checksums equal).`);
-  for (const l of promotedLines(doc.promoted)) say(l);
-  say(`Report: ${doc.report}`);
-  for (const n of doc.nextSteps) say(`Next: ${n}`);
+  if (c.json) printJson(doc);
+  else printPromote(doc);
 }

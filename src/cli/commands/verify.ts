@@ -4,9 +4,10 @@ import { loadInventory } from '../../inventory/load.js';
 import { parseTableList } from '../../postgres/identifiers.js';
 import { defaultWorkDir } from '../../postgres/instance.js';
 import { restoreTest } from '../../recovery/restore-test.js';
-import { formatDuration } from '../../util/time.js';
+import type { VerifyDocument } from '../../contract.js';
 import type { Context } from '../context.js';
-import { printJson, say } from '../output.js';
+import { printJson } from '../output.js';
+import { printVerify } from '../render/verify.js';
 import { stepUi } from '../steps.js';
 
 export function registerVerify(program: Command, ctx: () => Context): void {
@@ -31,16 +32,8 @@ export function registerVerify(program: Command, ctx: () => Context): void {
         }),
       );
       const healthy = results.every((r) => r.ok);
-      if (c.json) printJson({ healthy, sources: results });
-      else {
-        for (const r of results) {
-          const rows = r.tables.reduce((n, t) => n + t.rows, 0);
-          say(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(18)} ${r.kind.padEnd(16)} ${r.checked.padEnd(8)} ${formatDuration(r.durationMs).padStart(9)}  ${!r.error ? `${r.probeStatus === 'usable' ? '' : `${r.probeStatus.toUpperCase()} — `}${r.tables.length} tables, ${rows} rows, recovery point ${r.recoveryPoint?.time ?? 'unknown'}` : `${r.error?.code}: ${r.error?.message}`}`);
-          if (!r.ok && r.error?.hint) say(`      HINT: ${r.error.hint}`);
-          for (const f of r.problems.slice(0, 5)) say(`      ${f.level}: ${f.message}`);
-        }
-        say(healthy ? 'Every source restored.' : 'At least one source is unhealthy (it failed to restore, or the probe found a problem): fix it before you need it.');
-      }
+      if (c.json) printJson({ healthy, sources: results } satisfies VerifyDocument);
+      else printVerify(results, healthy);
       process.exitCode = healthy ? EXIT.ok : EXIT.unhealthy;
     });
 }

@@ -12,7 +12,7 @@ import type { PgBinaries } from '../../postgres/binaries.js';
 import { withClient } from '../../postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../postgres/conninfo.js';
 import { TempInstance } from '../../postgres/instance.js';
-import { parseLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { sleep } from '../../util/time.js';
 import type { BaseBackupInfo } from './wal-source.js';
@@ -156,7 +156,7 @@ export async function replicaCatalogs(inventory: Inventory | undefined): Promise
         label: `delayed replica ${s.name} (replayed to ${lsn})`,
         kind: 'delayed-replica',
         asOfLsn: lsn,
-        predates: (first) => parseLsn(lsn) < parseLsn(first),
+        predates: (first) => Lsn.before(lsn, first),
         params: (database) => ({ ...p, database }),
         release: async () => {},
       });
@@ -186,7 +186,7 @@ export interface BaseBackupCatalogRequest {
  * catalog as of the backup) when the target cannot be reached.
  */
 export async function baseBackupCatalog(req: BaseBackupCatalogRequest): Promise<Catalog | undefined> {
-  const backups = (await listBaseBackups(req.baseBackups)).filter((b) => parseLsn(b.startLsn) < parseLsn(req.stopBefore));
+  const backups = (await listBaseBackups(req.baseBackups)).filter((b) => Lsn.before(b.startLsn, req.stopBefore));
   const backup = backups[0];
   if (!backup) return undefined;
   for (const mode of ['target', 'immediate'] as const) {
@@ -200,13 +200,13 @@ export async function baseBackupCatalog(req: BaseBackupCatalogRequest): Promise<
       label: mode === 'target' ? `base backup ${backup.path} replayed to just before ${req.stopBefore}` : `base backup ${backup.path} as of its start (${backup.startLsn})`,
       kind: 'base-backup',
       asOfLsn: asOf,
-      predates: (first) => parseLsn(asOf) <= parseLsn(first),
+      predates: (first) => !Lsn.before(first, asOf),
       params: (database) => inst.connParams(database),
       release: () => inst.destroy(),
     };
     if (mode === 'target') {
       cat.advanceTo = async (lsn: string) => {
-        if (parseLsn(lsn) <= parseLsn(asOf)) return true;
+        if (!Lsn.before(asOf, lsn)) return true;
         req.onProgress?.(`replaying the base backup copy on to just before ${lsn}`);
         try {
           await inst.stop('fast');

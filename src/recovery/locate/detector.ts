@@ -3,11 +3,10 @@
 // LSN, locked OIDs, created files, per-relation DELETE/UPDATE counts, DROP
 // dir records) and forgets it at COMMIT/ABORT, so memory follows the number
 // of concurrently open transactions, not the amount of WAL.
-import { canonicalLsn, firstBlockRel, scanRecord } from '../../postgres/waldump.js';
+import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { canonicalLsn, firstBlockRel, scanRecord, walTimeToIso } from '../../postgres/wal/records.js';
 import type { DetectorOptions, DetectorStats, FileBirth, RawEvent } from './types.js';
-
-/** First OID / relfilenode a user object can get (FirstNormalObjectId). */
-export const FIRST_USER_OID = 16384;
 
 interface XactState {
   firstLsn: string;
@@ -18,19 +17,6 @@ interface XactState {
   rows?: Map<number, [number, number]>;
   dropDir?: { lsn: string; tablespace: number; databaseOid: number }[];
   partial?: boolean;
-}
-
-/** "2026-11-25 01:42:48.715829 UTC" → "2026-11-25T01:42:48.715829Z" (pg_waldump runs with TZ=UTC). */
-export function walTimeToIso(text: string): string {
-  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?: (UTC|GMT|[+-]\d{2}(?::?\d{2})?))?$/.exec(text.trim());
-  if (!m) return text.trim();
-  const zone = !m[3] || m[3] === 'UTC' || m[3] === 'GMT' ? 'Z' : m[3];
-  return `${m[1]}T${m[2]}${zone}`;
-}
-
-/** Milliseconds since the epoch of a walTimeToIso string. */
-export function isoMs(iso: string): number {
-  return Date.parse(iso);
 }
 
 function numbersAfter(desc: string, label: string): string | undefined {
@@ -225,7 +211,7 @@ export class EventDetector {
     for (let k = buf[++i]!; k >= 48 && k <= 57; k = buf[++i]!) db = db * 10 + (k - 48);
     let rfn = 0;
     for (let k = buf[++i]!; k >= 48 && k <= 57; k = buf[++i]!) rfn = rfn * 10 + (k - 48);
-    if (rfn < FIRST_USER_OID || db === 0) return undefined; // catalogs and shared catalogs
+    if (rfn < FIRST_NORMAL_OBJECT_ID || db === 0) return undefined; // catalogs and shared catalogs
     if (!st.db) st.db = db;
     let n: [number, number] | undefined;
     if (st === this.lastRowsState && rfn === this.lastRowsRfn) n = this.lastRows!;
@@ -319,7 +305,7 @@ export class EventDetector {
     const rel = firstBlockRel(line, desc);
     if (!rel) return;
     const [, db, rfn] = rel;
-    if (rfn < FIRST_USER_OID || db === 0) return; // catalogs and shared catalogs
+    if (rfn < FIRST_NORMAL_OBJECT_ID || db === 0) return; // catalogs and shared catalogs
     if (!st.db) st.db = db;
     const rows = (st.rows ??= new Map());
     let n = rows.get(rfn);
@@ -456,7 +442,7 @@ export class EventDetector {
 function mergeStates(a: XactState | undefined, b: XactState): XactState {
   if (!a) return b;
   const out: XactState = { ...a };
-  if (b.firstLsn && lsnLess(b.firstLsn, a.firstLsn)) out.firstLsn = b.firstLsn;
+  if (b.firstLsn && Lsn.before(b.firstLsn, a.firstLsn)) out.firstLsn = b.firstLsn;
   if (!out.db) out.db = b.db;
   if (b.locked) out.locked = new Set([...(a.locked ?? []), ...b.locked]);
   if (b.created) out.created = new Set([...(a.created ?? []), ...b.created]);
@@ -471,10 +457,4 @@ function mergeStates(a: XactState | undefined, b: XactState): XactState {
   if (b.dropDir) out.dropDir = [...(a.dropDir ?? []), ...b.dropDir];
   out.partial = a.partial || b.partial;
   return out;
-}
-
-function lsnLess(a: string, b: string): boolean {
-  const [ah, al] = a.split('/').map((x) => parseInt(x, 16));
-  const [bh, bl] = b.split('/').map((x) => parseInt(x, 16));
-  return ah! < bh! || (ah === bh && al! < bl!);
 }

@@ -1,17 +1,19 @@
 // undrop locate as a library: find destructive transactions in WAL, name the
 // relations they destroyed from a catalog that predates them, and turn the
 // newest one into an exact recovery target.
+import type { LocateDocument, LocateEventDocument } from '../../contract.js';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory } from '../../inventory/schema.js';
 import { withClient } from '../../postgres/connect.js';
 import type { ConnParams } from '../../postgres/conninfo.js';
 import { resolveConnParams } from '../../postgres/conninfo.js';
-import { type TableName, displayName, parseTableList, sameTable } from '../../postgres/identifiers.js';
+import { type TableName, displayName, parseTableList } from '../../postgres/identifiers.js';
 import { defaultWorkDir } from '../../postgres/instance.js';
-import { compareLsn, parseLsn, segmentForLsn } from '../../postgres/lsn.js';
-import type { ResolvedTarget } from '../target.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { segmentForLsn } from '../../postgres/wal/segments.js';
+import type { ResolvedTarget } from '../../sources/target.js';
 import { type Catalog, type CatalogRow, baseBackupCatalog, countRows, databaseNames, lookupRelations, productionCatalog, replicaCatalogs } from './catalog.js';
-import { FIRST_USER_OID } from './detector.js';
+import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { type ScanWarning, scanWal } from './scan.js';
 import { nameByLineage } from './lineage.js';
 import { type OwnObjects, readOwnObjects } from './own-objects.js';
@@ -19,7 +21,7 @@ import { classifyEvent, isUndropEvent, rankEvents, unnamedReason } from './rank.
 import type { EventKind, EventRelation, FileBirth, RawEvent } from './types.js';
 import { listBaseBackups, openWalSource } from './wal-source.js';
 
-export type { EventKind, EventRelation, RawEvent } from './types.js';
+export type { EventKind, EventRelation } from './types.js';
 
 export interface LocateOptions {
   /** ISO time or LSN; default: the newest base backup's start, or the last 24 h. */
@@ -127,7 +129,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       catalogs.push(...(await replicaCatalogs(inventory)));
       const needsPast = raw.filter((e) => e.kind !== 'delete');
       if (needsPast.length > 0 && wal.baseBackups && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
-        const oldest = needsPast.reduce((a, b) => (parseLsn(a.firstLsn) < parseLsn(b.firstLsn) ? a : b));
+        const oldest = needsPast.reduce((a, b) => (Lsn.before(a.firstLsn, b.firstLsn) ? a : b));
         const bb = await baseBackupCatalog({ bin: scan.bin, baseBackups: wal.baseBackups, restoreCommand: wal.restoreCommand, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
         if (bb) catalogs.push(bb);
       }
@@ -139,7 +141,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     const events: LocatedEvent[] = [];
     const dbNameCache = new Map<number, string | null>();
     // Oldest first, so a base backup copy only ever replays forward.
-    const ordered = [...raw].sort((a, b) => (parseLsn(a.commitLsn) < parseLsn(b.commitLsn) ? -1 : 1));
+    const ordered = [...raw].sort((a, b) => Lsn.compare(a.commitLsn, b.commitLsn));
     for (const e of ordered) events.push(await nameEvent(e, catalogs, dbNameCache, own, scan.births));
     // Try harder before leaving files unnamed when no named event answers the question:
     // a base backup copy replayed to just before the oldest unnamed event (and on, event by event).
@@ -160,7 +162,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       kept = kept.filter((e) => e.database.name === d || String(e.database.oid) === d);
     }
     // undrop's own side schemas, dropped as the report advises: never incidents, listed apart.
-    const undrop = kept.filter((e) => isUndropEvent(e, own.schemas)).sort((a, b) => compareLsn(b.commitLsn, a.commitLsn));
+    const undrop = kept.filter((e) => isUndropEvent(e, own.schemas)).sort((a, b) => Lsn.compare(b.commitLsn, a.commitLsn));
     kept = rankEvents(kept.filter((e) => !undrop.includes(e)), tables);
     for (const e of kept) {
       const why = unnamedReason(e);
@@ -236,7 +238,7 @@ function dbLabel(e: LocatedEvent): string {
 }
 
 /** The contract's `locate` JSON document. */
-export function locateJson(r: LocateResult): unknown {
+export function locateJson(r: LocateResult): LocateDocument {
   return {
     events: r.events.map(eventJson),
     ignored: r.ignored.map(eventJson),
@@ -248,7 +250,7 @@ export function locateJson(r: LocateResult): unknown {
   };
 }
 
-function eventJson(e: LocatedEvent): unknown {
+function eventJson(e: LocatedEvent): LocateEventDocument {
   return {
     xid: e.xid,
     lsn: e.lsn,
@@ -264,7 +266,7 @@ function eventJson(e: LocatedEvent): unknown {
     rowsLost: e.rowsLost,
     rowsKind: e.rowsKind ?? null,
     catalog: e.catalog,
-    ...(e.partial ? { partial: true } : {}),
+    ...(e.partial ? { partial: true as const } : {}),
     ...(e.ignoredBy ? { ignoredBy: e.ignoredBy } : {}),
     named: e.relations.every((r) => r.name !== null),
     ...(e.unnamedReason ? { unnamedReason: e.unnamedReason } : {}),
@@ -371,7 +373,7 @@ const CATALOG_SCHEMAS = new Set(['pg_catalog', 'information_schema']);
 function isCatalogRel(r: EventRelation): boolean {
   if (!r.name) return false;
   const schema = r.name.split('.')[0]!.replace(/"/g, '');
-  return CATALOG_SCHEMAS.has(schema) || (r.oid !== undefined && r.oid < FIRST_USER_OID);
+  return CATALOG_SCHEMAS.has(schema) || (r.oid !== undefined && r.oid < FIRST_NORMAL_OBJECT_ID);
 }
 
 async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, string | null>, own: OwnObjects, births: Map<number, FileBirth>): Promise<LocatedEvent> {
@@ -389,7 +391,7 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
     commitTime: e.commitTime,
     database: { oid: e.databaseOid, name },
     target: { xid: String(e.xid), inclusive: false },
-    ...(e.partial ? { partial: true } : {}),
+    ...(e.partial ? { partial: true as const } : {}),
     notes,
   };
   if (e.kind === 'drop-database') {
@@ -418,7 +420,7 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
     if (db && e.droppedFiles.some((f) => !got.rows.some((r) => r.filenode === f))) {
       // Files made after the catalog's point (a rewrite, a table created later): replay the copy on to just before this event.
       for (const c of catalogs) {
-        if (c.advanceTo && c.asOfLsn && parseLsn(c.asOfLsn) < parseLsn(e.firstLsn) && !e.partial && (await c.advanceTo(e.firstLsn))) {
+        if (c.advanceTo && c.asOfLsn && Lsn.before(c.asOfLsn, e.firstLsn) && !e.partial && (await c.advanceTo(e.firstLsn))) {
           got = await ask([c, ...past.filter((p) => p !== c)], db, e.droppedFiles, e.droppedOids);
           break;
         }
@@ -469,7 +471,7 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
   for (const r of relations) {
     if (r.name !== null) continue;
     const b = births.get(r.relfilenode);
-    if (b && parseLsn(b.lsn) < parseLsn(e.firstLsn)) {
+    if (b && Lsn.before(b.lsn, e.firstLsn)) {
       r.bornAt = b.lsn;
       if (b.replaced.length) r.bornByRewrite = true;
     }

@@ -5,7 +5,7 @@
 // all born in the scanned WAL by a plain CREATE (a relation made after the
 // catalog's point: a scratch table, a side schema) comes last.
 import { type TableName, parseTableName, sameTable } from '../../postgres/identifiers.js';
-import { compareLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
 import type { EventRelation } from './types.js';
 
 export interface RankableEvent {
@@ -62,7 +62,7 @@ export function rankEvents<E extends RankableEvent>(events: readonly E[], tables
   return events
     .map((e) => ({ e, c: classifyEvent(e, tables) }))
     .filter((x) => x.c !== 'other')
-    .sort((a, b) => ORDER[a.c] - ORDER[b.c] || compareLsn(b.e.commitLsn, a.e.commitLsn))
+    .sort((a, b) => ORDER[a.c] - ORDER[b.c] || Lsn.compare(b.e.commitLsn, a.e.commitLsn))
     .map((x) => x.e);
 }
 

@@ -3,9 +3,10 @@
 // pg_waldump over each contiguous run and feed the detector.
 import { usageError } from '../../errors.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
-import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
-import { type SegmentFile, listSegments, readSegmentHeader, streamWaldump, streamWaldumpLines, waldumpErrorLines } from '../../postgres/waldump.js';
-import { EventDetector, isoMs } from './detector.js';
+import { type SegmentFile, listSegments, parseSegmentName, readSegmentHeader, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
+import { walTimeToIso } from '../../postgres/wal/records.js';
+import { streamWaldump, streamWaldumpLines, waldumpErrorLines } from '../../postgres/wal/waldump.js';
+import { EventDetector } from './detector.js';
 import type { DetectorStats, FileBirth, RawEvent } from './types.js';
 
 export interface ScanWarning {
@@ -51,9 +52,6 @@ export interface ScanResult {
   warnings: ScanWarning[];
   bin: PgBinaries;
 }
-
-/** The resource managers the detector classifies (commits, locks, new files, dropped databases, row deletes); the others only tell where a transaction starts. */
-export const LOCATE_RMGRS = ['Transaction', 'Standby', 'Storage', 'Database', 'Heap'];
 
 interface Seg {
   file: SegmentFile;
@@ -157,7 +155,7 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   // No -r filter by default: it saves pg_waldump nothing (it decodes every record either way), and
   // the records it would hide (Btree, Heap2, XLOG …) can be a transaction's first one (firstLsn).
   const rmgrs = o.rmgrs;
-  const onCommit = untilMs === undefined ? undefined : (t: string) => isoMs(t) <= untilMs;
+  const onCommit = untilMs === undefined ? undefined : (t: string) => Date.parse(t) <= untilMs;
   let stop = false;
   for (let i = 0; i < runs.length && !stop; i++) {
     const run = runs[i]!;
@@ -196,9 +194,9 @@ function segmentNameOf(timeline: number, segno: bigint): string {
 async function firstCommitIn(bin: PgBinaries, dir: string, timeline: number, seg: string): Promise<number | undefined> {
   let found: number | undefined;
   await streamWaldump(bin, { dir, timeline, rmgrs: bin.major >= 15 ? ['Transaction'] : undefined, startSegment: seg, endSegment: seg }, (line) => {
-    const m = /desc: (?:COMMIT|ABORT) (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?)(?: (UTC|GMT))?/.exec(line);
+    const m = /desc: (?:COMMIT|ABORT) (\d{4}-\d{2}-\d{2} [^;]*)/.exec(line);
     if (m) {
-      found = Date.parse(`${m[1]!.replace(' ', 'T')}Z`);
+      found = Date.parse(walTimeToIso(m[1]!));
       return false;
     }
     return true;
@@ -237,8 +235,4 @@ async function segmentForTime(bin: PgBinaries, dir: string, timeline: number, se
     else hi = mid - 1;
   }
   return { index: lo, beforeOldest: false };
-}
-
-export function lsnLessThan(a: string, b: string): boolean {
-  return parseLsn(a) < parseLsn(b);
 }

@@ -8,8 +8,8 @@ import { execa } from 'execa';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
 import { registerCleanup } from '../../postgres/cleanup.js';
-import { parseLsn, parseSegmentName, segmentForLsn, segmentName } from '../../postgres/lsn.js';
-import { listSegments } from '../../postgres/waldump.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { parseSegmentName, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
 
 export interface WalLocation {
   /** What to call it in messages: "wal (WAL archive /backups/wal)". */
@@ -75,7 +75,7 @@ export async function listBaseBackups(dir: string): Promise<BaseBackupInfo[]> {
     if (!l.startLsn) continue;
     out.push({ path: p, startLsn: l.startLsn, startTime: l.startTime, timeline: l.timeline ?? 1, format });
   }
-  return out.sort((a, b) => (parseLsn(b.startLsn) > parseLsn(a.startLsn) ? 1 : -1));
+  return out.sort((a, b) => Lsn.compare(b.startLsn, a.startLsn));
 }
 
 export interface WalSourceRequest {
@@ -222,4 +222,3 @@ async function pgbackrestArchiveRange(src: SourceConfig): Promise<{ min?: string
   }
 }
 
-export { listSegments };

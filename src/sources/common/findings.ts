@@ -21,10 +21,6 @@ export function worst(...s: SourceStatus[]): SourceStatus {
   return s.reduce((a, b) => (RANK[b] > RANK[a] ? b : a), 'usable' as SourceStatus);
 }
 
-export function best(...s: SourceStatus[]): SourceStatus {
-  return s.reduce((a, b) => (RANK[b] < RANK[a] ? b : a), 'unusable' as SourceStatus);
-}
-
 export function statusRank(s: SourceStatus): number {
   return RANK[s];
 }

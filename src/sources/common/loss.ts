@@ -1,6 +1,6 @@
 // Loss window: committed work between what a source can reach and the
 // incident target (0 when the source reaches the target itself).
-import type { ResolvedTarget } from '../../recovery/target.js';
+import type { ResolvedTarget } from '../target.js';
 import type { RecoveryPoint } from '../types.js';
 import { pointTime } from './aggregate.js';
 

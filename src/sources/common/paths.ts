@@ -1,6 +1,8 @@
 // Expand the inventory's path patterns ("/backups/dumps/*.dump",
 // "/mnt/snapshots/*/pgdata"): "*", "?" and "[…]" inside a path segment.
-// No "**": sources name their folders.
+// No "**": sources name their folders. Not tinyglobby: it drops dangling
+// links and symlink loops silently, and the probe must report those
+// (FILE_UNREADABLE), not lose them.
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 
@@ -27,7 +29,7 @@ function segmentRegex(seg: string): RegExp {
 }
 
 /** Every existing path matching the pattern, sorted; a pattern without wildcards returns itself if it exists. */
-export async function expandPattern(pattern: string): Promise<string[]> {
+async function expandPattern(pattern: string): Promise<string[]> {
   const abs = isAbsolute(pattern) ? pattern : resolve(pattern);
   const parts = abs.split(sep).filter((p) => p.length > 0);
   let current: string[] = [sep];

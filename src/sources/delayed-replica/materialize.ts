@@ -16,16 +16,16 @@ import { type ConnParams, resolveConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { pgBasebackup } from '../../postgres/lab-programs.js';
-import { compareLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgRestoreList } from '../../postgres/programs.js';
 import { pgDumpSchema, pgDumpTables } from '../../postgres/restore-programs.js';
-import { restoreArchive } from '../dump/restore-archive.js';
-import { parseToc } from '../dump/toc.js';
+import { restoreArchive } from '../common/restore-archive.js';
+import { parseToc } from '../common/toc.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { verifyTables } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
-import { targetSettings } from '../pitr/materialize.js';
+import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { lockedByStartup, pauseReplay } from './pause.js';
 import { startupLocks } from './queries.js';
@@ -65,7 +65,7 @@ export async function materializeReplica(config: SourceConfigOf<'delayed-replica
 
 function passedTarget(p: { replayLsn: string | null; replayTime: string | null }, req: MaterializeRequest): boolean {
   const t = req.target;
-  if (t.commitLsn && p.replayLsn) return compareLsn(p.replayLsn, t.commitLsn) > 0;
+  if (t.commitLsn && p.replayLsn) return Lsn.compare(p.replayLsn, t.commitLsn) > 0;
   if (t.time && p.replayTime) return Date.parse(p.replayTime) >= Date.parse(t.time);
   return false;
 }

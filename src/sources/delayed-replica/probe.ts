@@ -5,7 +5,7 @@ import type { SourceConfigOf } from '../../inventory/schema.js';
 import { withClient } from '../../postgres/connect.js';
 import { resolveConnParams } from '../../postgres/conninfo.js';
 import { displayName } from '../../postgres/identifiers.js';
-import { parseLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
 import { formatDuration } from '../../util/time.js';
 import type { Finding, ProbeContext, ProbeResult, RecoveryPoint, TableInfo } from '../types.js';
 import { error, info, statusOf, warn } from '../common/findings.js';
@@ -64,7 +64,7 @@ export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<P
   const tTime = targetTime(tgt);
   const tLsn = tgt?.firstLsn ?? tgt?.commitLsn;
   let past = false;
-  if (tgt && tgt.commitLsn && s.replayLsn && parseLsn(s.replayLsn) > parseLsn(tgt.commitLsn)) past = true;
+  if (tgt && tgt.commitLsn && s.replayLsn && Lsn.before(tgt.commitLsn, s.replayLsn)) past = true;
   else if (tTime !== null && s.lastReplayTime && Date.parse(s.lastReplayTime) >= tTime) past = true;
   if (past) {
     findings.push(

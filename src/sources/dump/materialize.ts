@@ -17,8 +17,8 @@ import { chooseItem } from '../materialize/choose.js';
 import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { sniffDump } from './classify.js';
-import { restoreArchive } from './restore-archive.js';
-import { parseToc, tocTables } from './toc.js';
+import { restoreArchive } from '../common/restore-archive.js';
+import { parseToc, tocTables } from '../common/toc.js';
 
 function majorOf(version: string | null): number | undefined {
   const m = version ? /^(\d+)/.exec(version) : null;

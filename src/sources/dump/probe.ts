@@ -25,7 +25,7 @@ import {
   sniffDump,
   sniffFindings,
 } from './classify.js';
-import { type Toc, parseToc, tocTables } from './toc.js';
+import { type Toc, parseToc, tocTables } from '../common/toc.js';
 
 export interface DumpFileProbe {
   item: ProbeItem;

@@ -3,8 +3,8 @@
 // the DROP no longer holds the tables).
 import { basename } from 'node:path';
 import { failure, usageError } from '../../errors.js';
-import { compareLsn } from '../../postgres/lsn.js';
-import type { ResolvedTarget } from '../../recovery/target.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import type { ResolvedTarget } from '../target.js';
 import type { ProbeItem, ProbeResult } from '../types.js';
 
 function timeOf(i: ProbeItem): number | null {
@@ -16,7 +16,7 @@ export function beforeTarget(i: ProbeItem, target: ResolvedTarget): boolean {
   if (target.kind === 'latest') return true;
   const lsn = i.recoveryPoint?.lsn;
   const limitLsn = target.firstLsn ?? target.commitLsn;
-  if (lsn && limitLsn) return compareLsn(lsn, limitLsn) <= 0;
+  if (lsn && limitLsn) return Lsn.compare(lsn, limitLsn) <= 0;
   const t = timeOf(i);
   if (t !== null && target.time) return t <= Date.parse(target.time);
   return true; // unknown: allowed, but ranked last

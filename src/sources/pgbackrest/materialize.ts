@@ -7,13 +7,13 @@ import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
-import { compareLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestInfo } from '../../postgres/programs.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
-import type { ResolvedTarget } from '../../recovery/target.js';
+import type { ResolvedTarget } from '../target.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
@@ -41,7 +41,7 @@ export function backupSets(infoJson: string): BackrestSet[] {
 export function chooseSet(sets: readonly BackrestSet[], target: ResolvedTarget): BackrestSet | undefined {
   const limit = target.firstLsn ?? target.commitLsn;
   const ok = sets.filter((s) => {
-    if (limit && s.stopLsn) return compareLsn(s.stopLsn, limit) < 0;
+    if (limit && s.stopLsn) return Lsn.compare(s.stopLsn, limit) < 0;
     if (target.time && s.stopTime) return s.stopTime < Date.parse(target.time);
     // xid, restore point or latest: the newest set (pin another with --set).
     return !limit && !target.time;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { findBinaries } from '../../postgres/binaries.js';
-import { parseLsn, parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestArchiveGet, pgbackrestInfo, pgbackrestVerify } from '../../postgres/programs.js';
 import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } from '../types.js';
@@ -14,7 +15,7 @@ import { aggregateItems } from '../common/aggregate.js';
 import { error, firstLine, info, statusOf, warn } from '../common/findings.js';
 import { lossWindowMs, targetTime } from '../common/loss.js';
 import { checkAge, thresholdsFor } from '../common/thresholds.js';
-import { type LastCommit, lastCommitInSegments } from '../pitr/waldump.js';
+import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
 import { type PgbrStanza, parsePgbackrestInfo } from './info.js';
 
 async function newestCommit(config: SourceConfigOf<'pgbackrest'>, st: PgbrStanza, ctx: ProbeContext): Promise<{ commit: LastCommit | null; note: string | null }> {
@@ -107,11 +108,11 @@ export async function probePgbackrest(config: SourceConfigOf<'pgbackrest'>, ctx:
     if (b.error) f.push(error('BACKUP_ERROR', 'pgBackRest flagged page checksum errors in this backup.', 'Run pgbackrest verify; use another backup.'));
     let point: RecoveryPoint | null = commit ? { time: commit.time, lsn: commit.lsn, xid: commit.xid, basis: 'last archived commit' } : { time: b.stopTime, lsn: b.stopLsn, basis: 'backup stop (archive end unknown)' };
     if (tgt) {
-      const after = (tLsn && b.stopLsn && parseLsn(tLsn) < parseLsn(b.stopLsn)) || (tTime !== null && b.startTime && Date.parse(b.startTime) >= tTime);
+      const after = (tLsn && b.stopLsn && Lsn.before(tLsn, b.stopLsn)) || (tTime !== null && b.startTime && Date.parse(b.startTime) >= tTime);
       if (after) f.push(error('BACKUP_AFTER_TARGET', 'This backup ends after the incident; it cannot stop before it.', 'Use an older backup.'));
       else if (tLsn && st.archiveMax && segnoOfLsn(tLsn) > parseSegmentName(st.archiveMax).segno) {
         f.push(warn('ARCHIVE_ENDS_BEFORE_TARGET', `The archive ends at ${st.archiveMax}, before the incident target ${tLsn}.`, 'Production may not have archived it yet (select pg_switch_wal()).'));
-      } else if (commit && (tLsn ? parseLsn(commit.lsn) >= parseLsn(tLsn) || segnoOfLsn(tLsn) < parseSegmentName(st.archiveMax!).segno : tTime !== null && Date.parse(commit.time) >= tTime)) {
+      } else if (commit && (tLsn ? !Lsn.before(commit.lsn, tLsn) || segnoOfLsn(tLsn) < parseSegmentName(st.archiveMax!).segno : tTime !== null && Date.parse(commit.time) >= tTime)) {
         point = { time: tgt.time ?? null, lsn: tLsn ?? null, basis: 'the incident target (the WAL reaches it)' };
         reachesTarget = true;
       }

@@ -1,7 +1,7 @@
 // backup_label (in a base backup) and the archived backup history file
 // (<segment>.<offset>.backup): same "KEY: value" layout; the history file
 // adds STOP WAL LOCATION / STOP TIME.
-import { isLsn } from '../../postgres/lsn.js';
+import { isLsn } from '../../postgres/wal/lsn.js';
 import { parsePgTimestamp } from '../../util/time.js';
 
 export interface BackupLabel {

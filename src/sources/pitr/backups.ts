@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isSegmentName } from '../../postgres/lsn.js';
+import { isSegmentName } from '../../postgres/wal/segments.js';
 import { runProgram } from '../../postgres/run.js';
 import { fsErrorText, readHead, readTail } from '../common/files.js';
 import { type BackupLabel, isValidLabel, parseBackupLabel } from './backup-label.js';

@@ -11,7 +11,7 @@ import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries, type PgBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
-import type { ResolvedTarget } from '../../recovery/target.js';
+import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
@@ -44,17 +44,6 @@ import {
 export function restoreCommandFor(config: { wal_archive?: string; restore_command?: string }): string {
   if (config.restore_command) return config.restore_command;
   return `cp ${shellQuote(`${config.wal_archive}`)}/%f "%p"`;
-}
-
-/** recovery_target_* settings for an exact, exclusive target. */
-export function targetSettings(t: ResolvedTarget): Record<string, string | boolean> {
-  const base = { recovery_target_inclusive: false, recovery_target_action: 'promote', recovery_target_timeline: t.timeline ?? 'latest' };
-  // The kind decides: a DROP DATABASE target is an LSN (its files go before its commit) although its xid is known.
-  if (t.kind === 'xid' && t.xid) return { ...base, recovery_target_xid: t.xid };
-  if (t.kind === 'lsn' && t.commitLsn) return { ...base, recovery_target_lsn: t.commitLsn };
-  if (t.kind === 'time' && t.time) return { ...base, recovery_target_time: t.time };
-  if (t.kind === 'name' && t.name) return { recovery_target_action: 'promote', recovery_target_timeline: base.recovery_target_timeline, recovery_target_name: t.name };
-  return { recovery_target_action: 'promote', recovery_target_timeline: base.recovery_target_timeline };
 }
 
 interface PreparedRestore {

@@ -17,7 +17,6 @@
 // Anything that does not look exactly like this throws: the caller then
 // restores everything instead of guessing.
 
-export const FIRST_NORMAL_OBJECT_ID = 16384;
 const PAGE_HEADER = 24;
 const NAMEDATALEN = 64;
 const LP_NORMAL = 1;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
-import { parseLsn, segmentName, segnoOfLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgControldata, pgVerifybackup } from '../../postgres/programs.js';
 import { runProgram } from '../../postgres/run.js';
@@ -20,7 +21,8 @@ import { type BaseBackup, backupDirs, readBaseBackup } from './backups.js';
 import { manifestEndLsn } from './manifest.js';
 import { walkRestoreCommand } from './restore-command.js';
 import { type ArchiveListing, type GapAnalysis, analyzeGaps, listArchiveDir, lsnReachable, lsnSegmentName } from './wal-archive.js';
-import { type LastCommit, lastCommitInSegments, walFileMajor } from './waldump.js';
+import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
+import { walFileMajor } from '../../postgres/wal/segments.js';
 
 export interface BackupProbe {
   item: ProbeItem;
@@ -102,7 +104,7 @@ async function pickBinaries(view: ArchiveView | null, backups: BaseBackup[]): Pr
   if (view) {
     for (const name of view.listing.files.values()) {
       if (existsSync(join(view.dir, name))) {
-        major = await walFileMajor(join(view.dir, name));
+        major = (await walFileMajor(join(view.dir, name))) ?? null;
         if (major) break;
       }
     }
@@ -175,9 +177,7 @@ export async function probePitr(config: SourceConfigOf<'pitr'>, ctx: ProbeContex
         const la = items.find((i) => i.item === a)?.backup.label?.startLsn;
         const lb = items.find((i) => i.item === b)?.backup.label?.startLsn;
         if (!la || !lb) return 0;
-        const x = parseLsn(la);
-        const y = parseLsn(lb);
-        return x === y ? 0 : x > y ? -1 : 1;
+        return Lsn.compare(lb, la);
       },
     );
     const chosen = items.find((i) => i.item === agg.chosen);
@@ -344,9 +344,9 @@ async function probeBackup(
   const tLsn = tgt?.firstLsn ?? tgt?.commitLsn;
   const tTime = targetTime(tgt);
   if (tgt && tLsn) {
-    if (endLsn && parseLsn(tLsn) < parseLsn(endLsn)) {
+    if (endLsn && Lsn.before(tLsn, endLsn)) {
       findings.push(error('TARGET_BEFORE_BACKUP_END', `The incident (${tLsn}) lies before this backup became consistent (${endLsn}): the backup is too new.`, 'Use an older base backup.'));
-    } else if (lsnReachable(g, tLsn) && (!reachLsn || parseLsn(reachLsn) >= parseLsn(tLsn) || segnoOfLsn(tLsn) < g.lastContiguous.segno)) {
+    } else if (lsnReachable(g, tLsn) && (!reachLsn || !Lsn.before(reachLsn, tLsn) || segnoOfLsn(tLsn) < g.lastContiguous.segno)) {
       out.reachesTarget = true;
       point = { time: tgt.time ?? point.time, lsn: tLsn, xid: null, basis: 'the incident target (the WAL reaches it)' };
     } else if (g.firstGap && segnoOfLsn(tLsn) >= g.firstGap.segno) {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { segmentName } from '../../postgres/lsn.js';
+import { segmentName } from '../../postgres/wal/segments.js';
 import { runProgram } from '../../postgres/run.js';
 import { type ArchiveListing, emptyListing, expectedTimeline, parseHistory, timelinePath } from './wal-archive.js';
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { failure } from '../../errors.js';
 import { chownForServer } from '../../postgres/os-user.js';
-import { compareLsn } from '../../postgres/lsn.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
 import { tail } from '../../postgres/run.js';
-import type { ResolvedTarget } from '../../recovery/target.js';
+import type { ResolvedTarget } from '../target.js';
 import { parseBackupLabel } from './backup-label.js';
 import { manifestEndLsn, parseManifest } from './manifest.js';
 
@@ -67,7 +67,7 @@ export async function listBaseBackups(dir: string): Promise<BaseBackup[]> {
     const b = await describeBackup(p);
     if (b) out.push(b);
   }
-  return out.sort((a, b) => compareLsn(b.startLsn, a.startLsn));
+  return out.sort((a, b) => Lsn.compare(b.startLsn, a.startLsn));
 }
 
 /** The newest backup whose end lies before the target (a target before a backup's end is unreachable from it). */
@@ -75,7 +75,7 @@ export function chooseBackup(backups: readonly BaseBackup[], target: ResolvedTar
   const limitLsn = target.firstLsn ?? target.commitLsn;
   return backups.find((b) => {
     const end = b.endLsn ?? b.startLsn;
-    if (limitLsn) return compareLsn(end, limitLsn) < 0;
+    if (limitLsn) return Lsn.compare(end, limitLsn) < 0;
     if (target.time && b.startTime) return Date.parse(b.startTime) < Date.parse(target.time);
     return true;
   });

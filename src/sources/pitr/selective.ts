@@ -14,7 +14,7 @@
 // catalog unreadable, full_page_writes off, tablespaces) the caller restores
 // everything and says why: never guess.
 import { existsSync } from 'node:fs';
-import { copyFile, lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { failure } from '../../errors.js';
@@ -24,7 +24,8 @@ import { chownForServer } from '../../postgres/os-user.js';
 import { pgControldata } from '../../postgres/programs.js';
 import { tail } from '../../postgres/run.js';
 import { formatBytes } from '../../util/time.js';
-import { FIRST_NORMAL_OBJECT_ID, type PgDatabaseRow, parsePgDatabase } from './pg-database.js';
+import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
+import { type PgDatabaseRow, parsePgDatabase } from './pg-database.js';
 import type { BaseBackup } from './restore.js';
 
 /** Files of a left-out database that stay real copies (PostgreSQL reads them when the database is touched). */

@@ -1,7 +1,7 @@
 // A WAL archive as data: segments per timeline, timeline history files,
 // and the gap analysis from a backup's start segment to the newest segment.
 import { readdir } from 'node:fs/promises';
-import { isSegmentName, parseLsn, parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/lsn.js';
+import { isSegmentName, parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 
 export interface HistoryEntry {
   parentTli: number;
@@ -192,4 +192,3 @@ export function lsnSegmentName(g: GapAnalysis, lsn: string): string {
   return segmentName(expectedTimeline(g.path, seg), seg);
 }
 
-export { parseLsn };

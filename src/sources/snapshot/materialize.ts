@@ -7,7 +7,7 @@ import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { pgControldata } from '../../postgres/programs.js';
-import { lastCommitInWal } from '../../postgres/wal-last-commit.js';
+import { lastCommitInWal } from '../../postgres/wal/commits.js';
 import { chooseItem } from '../materialize/choose.js';
 import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';

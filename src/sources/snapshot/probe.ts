@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { findBinaries } from '../../postgres/binaries.js';
-import { isSegmentName } from '../../postgres/lsn.js';
+import { isSegmentName } from '../../postgres/wal/segments.js';
 import { pgControldata } from '../../postgres/programs.js';
 import type { Finding, ProbeContext, ProbeItem, ProbeResult } from '../types.js';
 import { aggregateItems } from '../common/aggregate.js';

@@ -3,7 +3,7 @@
 // reach. before-incident is resolved by locate into an exact, exclusive
 // transaction target.
 import { usageError } from '../errors.js';
-import { isLsn } from '../postgres/lsn.js';
+import { isLsn } from '../postgres/wal/lsn.js';
 import { parseZonedTime } from '../util/time.js';
 
 type Point =

@@ -1,234 +1,17 @@
-// pg_waldump: run it over a folder of WAL segments and stream its output line
-// by line (never the whole output in memory), plus a pure parser of its
-// record lines and a reader of segment headers (system identifier, WAL page
-// magic → PostgreSQL major, segment size). Only this module builds a
-// pg_waldump command line.
+// Running pg_waldump: the only code that builds a pg_waldump command line
+// (waldumpArgs). Three ways to read it: the whole output (runWaldump, small
+// stretches), line by line (streamWaldump), or blocks of raw lines over a
+// named pipe (streamWaldumpLines, locate's fast path over gigabytes).
 import { execFile } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
-import { access, open, readdir, stat } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { failure } from '../errors.js';
-import type { PgBinaries } from './binaries.js';
-import { formatLsn, isSegmentName, parseLsn } from './lsn.js';
-import { spawnProgram, tail } from './run.js';
-
-/** One decoded pg_waldump record line. */
-export interface WalRecord {
-  rmgr: string;
-  recLen: number;
-  totLen: number;
-  /** Transaction id (0 when the record belongs to no transaction). */
-  xid: number;
-  /** Start of the record, canonical form (0/16636A70). */
-  lsn: string;
-  prev: string;
-  /** Everything after "desc: ", blkrefs included. */
-  desc: string;
-  blkrefs: BlockRef[];
-}
-
-export interface BlockRef {
-  id: number;
-  tablespace: number;
-  database: number;
-  relfilenode: number;
-  fork: string;
-  block: number;
-  fpw: boolean;
-}
-
-const HEAD = 'rmgr: ';
-
-/**
- * Parse one pg_waldump record line (PostgreSQL 10+ layout):
- * `rmgr: Heap        len (rec/tot):     54/    54, tx:      29631, lsn: 0/1692A2D0, prev 0/16928288, desc: DELETE …`.
- * Returns null for anything that is not a record line.
- */
-export function parseRecordLine(line: string): WalRecord | null {
-  const f = scanRecord(line);
-  if (!f) return null;
-  const lenAt = line.indexOf('len (rec/tot):', 6);
-  let recLen = 0;
-  let totLen = 0;
-  if (lenAt > 0) {
-    const slash = line.indexOf('/', lenAt + 14);
-    const comma = line.indexOf(',', slash);
-    recLen = parseInt(line.slice(lenAt + 14, slash), 10);
-    totLen = parseInt(line.slice(slash + 1, comma), 10);
-  }
-  const prevAt = line.indexOf(', prev ', f.lsnEnd);
-  const prev = prevAt >= 0 ? canonicalLsn(line.slice(prevAt + 7, line.indexOf(',', prevAt + 7))) : '0/0';
-  const desc = line.slice(f.descAt).trimEnd();
-  return { rmgr: f.rmgr, recLen, totLen, xid: f.xid, lsn: canonicalLsn(f.lsnText), prev, desc, blkrefs: parseBlockRefs(desc) };
-}
-
-/** The fields the event detector needs, found with indexOf only (the hot path). */
-export interface ScannedRecord {
-  rmgr: string;
-  xid: number;
-  /** LSN as printed (0/01967480); canonicalLsn() normalizes it. */
-  lsnText: string;
-  lsnEnd: number;
-  /** Index in the line where desc starts. */
-  descAt: number;
-}
-
-export function scanRecord(line: string): ScannedRecord | null {
-  if (!line.startsWith(HEAD)) return null;
-  let e = 6;
-  while (e < line.length && line.charCodeAt(e) !== 32) e++;
-  const rmgr = line.slice(6, e);
-  const txAt = line.indexOf('tx:', e);
-  if (txAt < 0) return null;
-  let i = txAt + 3;
-  while (line.charCodeAt(i) === 32) i++;
-  let xid = 0;
-  for (let c = line.charCodeAt(i); c >= 48 && c <= 57; c = line.charCodeAt(++i)) xid = xid * 10 + (c - 48);
-  const lsnAt = line.indexOf('lsn: ', i);
-  if (lsnAt < 0) return null;
-  const lsnEnd = line.indexOf(',', lsnAt + 5);
-  if (lsnEnd < 0) return null;
-  const descAt = line.indexOf('desc: ', lsnEnd);
-  return { rmgr, xid, lsnText: line.slice(lsnAt + 5, lsnEnd), lsnEnd, descAt: descAt < 0 ? line.length : descAt + 6 };
-}
-
-/** 0/01967480 → 0/1967480 (the spelling pg_current_wal_lsn() uses). */
-export function canonicalLsn(text: string): string {
-  const s = text.indexOf('/');
-  if (s < 0) return text;
-  let hi = text.slice(0, s).replace(/^0+(?=.)/, '');
-  let lo = text.slice(s + 1).replace(/^0+(?=.)/, '');
-  hi = hi.toUpperCase();
-  lo = lo.toUpperCase();
-  return `${hi}/${lo}`;
-}
-
-const BLKREF_RE = /blkref #(\d+): rel (\d+)\/(\d+)\/(\d+)(?: fork (\w+))? blk (\d+)( FPW)?/g;
-
-export function parseBlockRefs(desc: string): BlockRef[] {
-  const out: BlockRef[] = [];
-  if (!desc.includes('blkref #')) return out;
-  for (const m of desc.matchAll(BLKREF_RE)) {
-    out.push({
-      id: Number(m[1]),
-      tablespace: Number(m[2]),
-      database: Number(m[3]),
-      relfilenode: Number(m[4]),
-      fork: m[5] ?? 'main',
-      block: Number(m[6]),
-      fpw: m[7] !== undefined,
-    });
-  }
-  return out;
-}
-
-/** Relation of blkref #0 (fast path): [tablespace, database, relfilenode] or null. */
-export function firstBlockRel(line: string, from = 0): [number, number, number] | null {
-  const at = line.indexOf('blkref #0: rel ', from);
-  if (at < 0) return null;
-  let i = at + 15;
-  const nums: number[] = [0, 0, 0];
-  for (let k = 0; k < 3; k++) {
-    let n = 0;
-    for (let c = line.charCodeAt(i); c >= 48 && c <= 57; c = line.charCodeAt(++i)) n = n * 10 + (c - 48);
-    nums[k] = n;
-    i++; // skip '/' or ' '
-  }
-  return nums as [number, number, number];
-}
-
-// ---------------------------------------------------------------------------
-// Segment headers
-
-/** XLOG_PAGE_MAGIC of each major (src/include/access/xlog_internal.h). */
-const WAL_MAGIC: Record<number, number> = {
-  0xd093: 9.6,
-  0xd097: 10,
-  0xd098: 11,
-  0xd101: 12,
-  0xd106: 13,
-  0xd10d: 14,
-  0xd110: 15,
-  0xd113: 16,
-  0xd116: 17,
-  0xd118: 18,
-};
-
-export function majorFromWalMagic(magic: number): number | undefined {
-  return WAL_MAGIC[magic];
-}
-
-export interface SegmentHeader {
-  magic: number;
-  major: number | undefined;
-  timeline: number;
-  /** LSN of the segment's first page. */
-  pageAddr: string;
-  systemIdentifier: string;
-  segmentSize: number;
-  blockSize: number;
-}
-
-/** Read the long page header at the start of a WAL segment file. */
-export async function readSegmentHeader(path: string): Promise<SegmentHeader | null> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-    const buf = Buffer.alloc(40);
-    const { bytesRead } = await fh.read(buf, 0, 40, 0);
-    if (bytesRead < 40) return null;
-    return decodeSegmentHeader(buf);
-  } catch {
-    return null;
-  } finally {
-    await fh?.close();
-  }
-}
-
-export function decodeSegmentHeader(buf: Buffer): SegmentHeader | null {
-  const magic = buf.readUInt16LE(0);
-  const info = buf.readUInt16LE(2);
-  // XLP_LONG_HEADER = 0x0002: the first page of a segment always has it.
-  if ((info & 0x0002) === 0) return null;
-  const major = majorFromWalMagic(magic);
-  return {
-    magic,
-    major,
-    timeline: buf.readUInt32LE(4),
-    pageAddr: formatLsn(buf.readBigUInt64LE(8)),
-    systemIdentifier: buf.readBigUInt64LE(24).toString(),
-    segmentSize: buf.readUInt32LE(32),
-    blockSize: buf.readUInt32LE(36),
-  };
-}
-
-export interface SegmentFile {
-  name: string;
-  path: string;
-  size: number;
-}
-
-/** WAL segment files in a folder (full-size ones and .partial), sorted by name. */
-export async function listSegments(dir: string): Promise<SegmentFile[]> {
-  const names = await readdir(dir);
-  const out: SegmentFile[] = [];
-  for (const n of names) {
-    const base = n.endsWith('.partial') ? n.slice(0, -8) : n;
-    if (!isSegmentName(base)) continue;
-    const path = join(dir, n);
-    try {
-      const s = await stat(path);
-      if (s.isFile()) out.push({ name: n, path, size: s.size });
-    } catch {
-      /* vanished */
-    }
-  }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
+import { failure } from '../../errors.js';
+import type { PgBinaries } from '../binaries.js';
+import { type RunResult, runProgram, spawnProgram, tail } from '../run.js';
 // ---------------------------------------------------------------------------
 // Running pg_waldump
 
@@ -263,6 +46,21 @@ export function waldumpArgs(o: WaldumpOptions): string[] {
     if (o.endSegment) args.push(o.endSegment);
   }
   return args;
+}
+
+export interface RunWaldumpOptions extends WaldumpOptions {
+  /** Run as the server OS user (files only it can read, such as a live pg_wal). */
+  asServerUser?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * pg_waldump over a short stretch, the whole output in memory. Never throws
+ * on pg_waldump's exit status: it exits 1 at the normal end of WAL, so the
+ * caller judges the output (isEndOfWal).
+ */
+export function runWaldump(bin: PgBinaries, o: RunWaldumpOptions): Promise<RunResult> {
+  return runProgram(bin.path('pg_waldump'), waldumpArgs(o), { env: { TZ: 'UTC' }, asServerUser: o.asServerUser, allowFailure: true, timeoutMs: o.timeoutMs ?? 60_000 });
 }
 
 export interface WaldumpOutcome {
@@ -575,9 +373,4 @@ export function isEndOfWal(stderr: string): boolean {
 /** The error pg_waldump printed, as lines for UndropError details. */
 export function waldumpErrorLines(stderr: string): string[] {
   return tail(stderr, 6);
-}
-
-/** LSN text to bigint, tolerant of pg_waldump's zero padding. */
-export function lsnValue(text: string): bigint {
-  return parseLsn(canonicalLsn(text));
 }

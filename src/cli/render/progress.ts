@@ -1,0 +1,63 @@
+// The one progress layer: ora spinners on stderr. Sequential steps (recover,
+// the lab) get one spinner each; probe's parallel sources share one spinner
+// and leave a ✔/✖ line as each finishes. ora over listr2: every long flow
+// but probe is a sequence of steps that may stop for a question, and a
+// spinner pauses around a prompt with stop()/start(); one library is enough.
+import ora, { type Ora } from 'ora';
+import type { Progress } from '../../lab/progress.js';
+import { formatDuration } from '../../util/time.js';
+import { note } from '../output.js';
+
+/** A spinner for one step, on stderr (ora prints plain ✔/✖ lines when stderr is not a terminal). */
+export function spinner(title: string): Ora {
+  return ora({ text: title, stream: process.stderr, discardStdin: false }).start();
+}
+
+/** The lab's progress events as spinners. */
+export function labProgress(): Progress {
+  let current: Ora | undefined;
+  const finish = () => {
+    const s = current ?? ora({ stream: process.stderr, discardStdin: false });
+    current = undefined;
+    return s;
+  };
+  return (e) => {
+    switch (e.type) {
+      case 'start':
+        current = spinner(e.title);
+        break;
+      case 'done':
+        finish().succeed(`${e.title}${e.detail ? ` — ${e.detail}` : ''} (${formatDuration(e.durationMs)})`);
+        break;
+      case 'fail':
+        finish().fail(e.title);
+        break;
+      case 'note':
+        note(`note: ${e.text}`);
+        break;
+    }
+  };
+}
+
+export interface ParallelProgress {
+  done(name: string, text: string, ok: boolean): void;
+  stop(): void;
+}
+
+/** Tasks running at once (probe's sources): one spinner naming those still running; silent when not on a terminal. */
+export function parallelProgress(names: readonly string[], onTerminal: boolean): ParallelProgress {
+  const running = new Set(names);
+  const label = () => `probing ${[...running].join(', ')}`;
+  const s = onTerminal && running.size ? spinner(label()) : undefined;
+  return {
+    done(name, text, ok) {
+      running.delete(name);
+      if (!s) return;
+      s.stopAndPersist({ symbol: ok ? '✔' : '✖', text: `${name}: ${text}` });
+      if (running.size) s.start(label());
+    },
+    stop() {
+      s?.stop();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+// The JSON documents of the command-line contract (DESIGN.md, README
+// "JSON documents"): what `--json` prints on stdout. Scripts and monitoring
+// depend on these fields; change them only with a line in the README's
+// changelog. test/unit/contract.test.ts checks the README against them.
+import type { EventKind, EventRelation } from './recovery/locate/types.js';
+import type { OnConflict } from './recovery/merge-conflicts.js';
+import type { MergeResult } from './recovery/promote-merge.js';
+import type { SideSchemaRecord } from './recovery/side-record.js';
+import type { ResolvedTarget } from './sources/target.js';
+import type { ProbeItem, SourceStatus } from './sources/types.js';
+import type { SourceKind } from './inventory/schema.js';
+
+/** `undrop probe --json` */
+export interface ProbeDocument {
+  sources: ProbeSourceDocument[];
+  /** Source names, best first. */
+  ranking: string[];
+  production: { reachable: boolean; systemIdentifier: string | null; serverVersion: string | null; error: string | null };
+  target: ResolvedTarget | null;
+  durationMs: number;
+}
+
+export interface ProbeSourceDocument {
+  name: string;
+  kind: SourceKind;
+  status: SourceStatus;
+  recoveryPoint: { time: string | null; lsn: string | null; xid?: string; basis?: string } | null;
+  tables: { name: string; present: boolean; rows: number | null; rowsKind?: 'exact' | 'estimate' }[];
+  findings: { level: 'info' | 'warn' | 'error'; code: string; message: string; hint?: string }[];
+  /** Why the source is unusable or degraded, in one line (null when usable). */
+  reason: string | null;
+  lossWindowMs: number | null;
+  timeLeftMs: number | null;
+  estimatedMaterializeMs: number | null;
+  items: ProbeItem[];
+  durationMs: number;
+}
+
+/** `undrop locate --json` */
+export interface LocateDocument {
+  events: LocateEventDocument[];
+  /** Events set aside by --ignore. */
+  ignored: LocateEventDocument[];
+  /** Drops of undrop's own side schemas (undrop_*, or recorded in an incident folder): housekeeping, never incidents. */
+  undrop: LocateEventDocument[];
+  wal: {
+    source: string;
+    firstSegment?: string;
+    lastSegment?: string;
+    segments: number;
+    timeline: number;
+    systemIdentifier?: string;
+    pgWaldumpMajor: number;
+    records: number;
+    commits: number;
+    firstCommitTime?: string;
+    lastCommitTime?: string;
+    maxOpenTransactions: number;
+    gaps: { after: string; missing: string[] }[];
+  };
+  catalogs: string[];
+  warnings: { code: string; message: string; hint?: string }[];
+  durationMs: number;
+}
+
+export interface LocateEventDocument {
+  xid: string;
+  /** The commit LSN. */
+  lsn: string;
+  commitTime: string;
+  kind: EventKind;
+  /** kind "delete" only: the statement that removed the rows. */
+  operation?: 'delete' | 'update';
+  relations: { relfilenode: number; name: string | null; oid: number | null; relkind: string | null; files: number[]; rows: number | null; rowsKind: EventRelation['rowsKind'] | null; bornAt?: string; bornByRewrite?: boolean }[];
+  /** The recovery target that stops just before this event (a DROP DATABASE's is an LSN). */
+  target: { xid: string; inclusive: false; lsn?: string; note?: string };
+  firstLsn: string;
+  commitLsn: string;
+  database: { oid: number; name: string | null };
+  recreated: { relfilenode: number; name: string | null; oid: number | null }[];
+  rowsLost: number | null;
+  rowsKind: 'exact' | 'estimate' | 'wal-records' | null;
+  catalog: string | null;
+  partial?: true;
+  ignoredBy?: string;
+  /** Every relation has a name (an unnamed event is chosen only with --target or a person's confirmation). */
+  named: boolean;
+  /** Why some files have no name. */
+  unnamedReason?: string;
+  notes: string[];
+}
+
+/** `undrop recover --json` (and the guided flow's) */
+export interface RecoverDocument {
+  source: string | null;
+  recoveryPoint: { time: string | null; lsn: string | null; xid: string | null } | null;
+  mode: string;
+  schema: string | null;
+  tables: RecoveredTableDocument[];
+  durationMs: number;
+  /** The Markdown report's path. */
+  report: string;
+  nextSteps: string[];
+  promoted: PromoteSummary | null;
+}
+
+export interface RecoveredTableDocument {
+  name: string;
+  recoveredAs: string;
+  rows: number;
+  checksum: string | null;
+  /** The identity check: the source holds the lost table, not its successor. */
+  identity: 'proven' | 'not-proven' | 'failed';
+  /** How it was proven, or why not. */
+  identityReason: string | null;
+}
+
+export interface PromoteSummary {
+  mode: 'replace' | 'merge';
+  /** Merge: the --on-conflict choice, and whether anything live was changed (false: refused on collisions). */
+  onConflict?: OnConflict;
+  committed?: boolean;
+  tables: {
+    name: string;
+    inserted?: number;
+    skipped?: number;
+    conflicts?: number;
+    otherUnique?: number;
+    conflictsTable?: string | null;
+    resolution?: string | null;
+    rekeyed?: number;
+    sample?: MergeResult['tables'][number]['sample'];
+    liveRenamedTo?: string | null;
+  }[];
+}
+
+/** `undrop promote --json` */
+export interface PromoteDocument {
+  schema: string;
+  mode: 'merge' | 'replace';
+  source: string;
+  recoveryPoint: SideSchemaRecord['recoveryPoint'];
+  verifiedAt: string;
+  tables: { name: string; recoveredAs: string; rows: number; checksum: string }[];
+  promoted: PromoteSummary | null;
+  nextSteps: string[];
+  durationMs: number;
+  report: string;
+}
+
+/** `undrop verify --json` */
+export interface VerifyDocument {
+  healthy: boolean;
+  sources: {
+    name: string;
+    kind: SourceKind;
+    ok: boolean;
+    checked: 'restored' | 'probed';
+    probeStatus: SourceStatus;
+    problems: { level: string; code: string; message: string }[];
+    recoveryPoint: { time: string | null; lsn: string | null; xid?: string | null; basis?: string } | null;
+    tables: { name: string; rows: number }[];
+    durationMs: number;
+    error?: { code: string; message: string; hint?: string };
+    notes: string[];
+  }[];
+}
+
+/** Any command under --json that fails: the one document on stdout (a command that failed part way adds its own fields as far as it got). */
+export interface ErrorDocument {
+  error: { code: string; message: string; hint: string | null; details: string[]; exitCode: number };
+  [field: string]: unknown;
+}
