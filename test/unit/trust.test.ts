@@ -7,7 +7,7 @@ import { identityEventFor, judgeIdentity } from '../../src/recovery/identity.js'
 import type { LocatedEvent } from '../../src/recovery/locate/index.js';
 import { classifyEvent, isUndropEvent, rankEvents, unnamedReason } from '../../src/recovery/locate/rank.js';
 import type { EventRelation } from '../../src/recovery/locate/types.js';
-import { describeTarget, parseTargetSpec, resolveExplicit, targetFromFlags } from '../../src/recovery/target.js';
+import { describeTarget, parseTargetSpec, resolveExplicit, targetFromFlags } from '../../src/sources/target.js';
 import { parseZonedTime } from '../../src/util/time.js';
 
 function usage(fn: () => unknown): { code: string; hint?: string; exit: number } {
@@ -173,7 +173,7 @@ describe('a delayed replica that replayed no commit since it started', () => {
 
 describe('targets as recovery settings', () => {
   it('a restore point and a timeline reach PostgreSQL and pgBackRest as such', async () => {
-    const { targetSettings } = await import('../../src/sources/pitr/materialize.js');
+    const { targetSettings } = await import('../../src/sources/materialize/target-settings.js');
     expect(targetSettings(resolveExplicit({ kind: 'name', name: 'before_migration', timeline: '2' }))).toEqual({ recovery_target_name: 'before_migration', recovery_target_action: 'promote', recovery_target_timeline: '2' });
     expect(targetSettings(resolveExplicit({ kind: 'xid', xid: '745' }))).toMatchObject({ recovery_target_xid: '745', recovery_target_inclusive: false, recovery_target_timeline: 'latest' });
     expect(targetSettings(resolveExplicit({ kind: 'time', time: '2026-11-25T01:42:48.123456Z' }))).toMatchObject({ recovery_target_time: '2026-11-25T01:42:48.123456Z' });
