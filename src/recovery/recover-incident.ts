@@ -93,6 +93,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   const log = IncidentLog.open({ workDir: o.workDir });
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
+  let recorded = false;
   try {
     log.record('mode', o.mode);
 
@@ -194,6 +195,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       }),
     );
     await recordOwnObjects(prod, result.copyBack.schema, log).catch(() => {});
+    recorded = true;
     if (!result.verify.ok) {
       throw failure('VERIFY_MISMATCH', 'The copy in production does not match the recovered source (row counts or checksums differ).', { hint: 'Do not promote; see the report for the tables that differ. The side schema is left for inspection.' });
     }
@@ -211,6 +213,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const reportPath = log.finish({ ok: true });
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
   } catch (e) {
+    // A side schema left behind by a later failure is still undrop's own: remember it.
+    if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
     if (isMergeRefusal(e) && log.facts.copyBack) {
       const schema = log.facts.copyBack.schema;
       nextSteps.push(`The recovered tables and the conflicting pairs wait in ${schema}. Decide, then: undrop promote --schema ${schema} --mode merge --on-conflict rekey-live|keep-live (no new restore).`);
