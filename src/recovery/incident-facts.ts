@@ -1,5 +1,6 @@
 // What an incident log knows: its steps and the facts the recover command
 // feeds it. Types only, shared by the log and the report it renders.
+import type { SetAside } from '../postgres/server-config.js';
 import type { ProbeResult, RecoveryPoint } from '../sources/types.js';
 import type { CopyBackResult } from './copy-back.js';
 import type { TableIdentity } from './identity.js';
@@ -34,7 +35,15 @@ export interface IncidentFacts {
   /** The identity check: does the source hold the lost table, not its successor (one entry per table). */
   identity?: TableIdentity[];
   chosen?: { name: string; reason: string };
-  materialized?: { source: string; recoveryPoint: RecoveryPoint; tables: { name: string; rows: number }[]; notes: string[]; kept?: { connect: string; remove: string } };
+  materialized?: {
+    source: string;
+    recoveryPoint: RecoveryPoint;
+    tables: { name: string; rows: number }[];
+    notes: string[];
+    kept?: { connect: string; remove: string };
+    /** The source's configuration, set aside and not used by the temporary instance. */
+    sourceConfig?: SetAside;
+  };
   copyBack?: CopyBackResult;
   verify?: VerifyResult;
   replace?: ReplaceResult;

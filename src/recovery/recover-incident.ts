@@ -7,7 +7,7 @@ import { failure, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
 import { connect, withClient } from '../postgres/connect.js';
-import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
+import { type ConnParams, describe as describeConn, resolveConnParams, safeDsn } from '../postgres/conninfo.js';
 import { type TableName, displayName, parseTableName, qualified } from '../postgres/identifiers.js';
 import { pauseReplay, readPauseState } from '../sources/delayed-replica/pause.js';
 import { RESUME_SQL } from '../sources/delayed-replica/materialize.js';
@@ -91,6 +91,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   }
 
   const log = IncidentLog.open({ workDir: o.workDir });
+  ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
   let recorded = false;
@@ -102,7 +103,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     for (const r of replicas) {
       const paused = await log.step(`pause ${r.name}`, () => ui.step(`Pausing replay on delayed replica ${r.name}`, () => pauseIfDelayed(r, database)));
       if (paused) {
-        nextSteps.push(`Resume replay on ${r.name} when the data is safe: psql "${r.dsn}" -c "${RESUME_SQL}" (its delay window restarts).`);
+        nextSteps.push(`Resume replay on ${r.name} when the data is safe: psql "${safeDsn(r.dsn)}" -c "${RESUME_SQL}" (its delay window restarts; the password comes from PGPASSWORD or ~/.pgpass, never from this command).`);
         nextSteps.push(`Reading the lost tables directly on the paused replica ${r.name} can block: it may hold the incident's locks (replayed before the delayed COMMIT). Use SET lock_timeout = '2s' there, or read the recovered copy in production.`);
       }
     }
@@ -162,7 +163,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       ),
     );
     materialized = m;
-    log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes });
+    const sourceConfig = m.instance?.sourceConfig;
+    log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, sourceConfig });
     for (const n of m.notes) ui.info(n);
 
     // 5b. The identity check: the source holds the lost table, not its successor. Before any write.
@@ -206,7 +208,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     if (o.keep && m.instance) {
       const kept = m.instance.keep();
-      log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, kept });
+      log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, sourceConfig, kept });
       nextSteps.push(`The temporary instance is kept: ${kept.connect} — remove it with: ${kept.remove}`);
     }
     log.record('nextSteps', nextSteps);

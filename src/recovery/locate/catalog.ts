@@ -3,9 +3,7 @@
 // backup replayed to just before it, or production (for relations that still
 // exist). Every answer says which catalog it came from.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { errorMessage } from '../../errors.js';
 import type { Inventory } from '../../inventory/schema.js';
 import type { PgBinaries } from '../../postgres/binaries.js';
@@ -17,6 +15,8 @@ import { chownForServer } from '../../postgres/os-user.js';
 import { sleep } from '../../util/time.js';
 import type { BaseBackupInfo } from './wal-source.js';
 import { listBaseBackups } from './wal-source.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
+import { execClean } from '../../postgres/run.js';
 
 export interface CatalogRow {
   oid: number;
@@ -233,12 +233,11 @@ async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupInfo, 
   let source = backup.path;
   let extracted: string | undefined;
   if (backup.format === 'tar') {
-    await mkdir(req.workDir, { recursive: true });
-    extracted = await mkdtemp(join(req.workDir, 'locate-base-'));
+    extracted = await makeStage(req.workDir, 'locate-base');
     const gz = existsSync(join(backup.path, 'base.tar.gz'));
-    await execa('tar', [gz ? '-xzf' : '-xf', join(backup.path, gz ? 'base.tar.gz' : 'base.tar'), '-C', extracted]);
+    await execClean('tar', [gz ? '-xzf' : '-xf', join(backup.path, gz ? 'base.tar.gz' : 'base.tar'), '-C', extracted]);
     const walTar = ['pg_wal.tar.gz', 'pg_wal.tar'].find((t) => existsSync(join(backup.path, t)));
-    if (walTar) await execa('tar', [walTar.endsWith('.gz') ? '-xzf' : '-xf', join(backup.path, walTar), '-C', join(extracted, 'pg_wal')]);
+    if (walTar) await execClean('tar', [walTar.endsWith('.gz') ? '-xzf' : '-xf', join(backup.path, walTar), '-C', join(extracted, 'pg_wal')]);
     source = extracted;
   }
   const settings: Record<string, string | number | boolean> = {
@@ -261,7 +260,7 @@ async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupInfo, 
     await inst?.destroy();
     throw e;
   } finally {
-    if (extracted) await rm(extracted, { recursive: true, force: true });
+    if (extracted) removeStage(extracted);
   }
 }
 

@@ -2,14 +2,14 @@
 // directory's pg_wal), or segments fetched one by one with a restore_command
 // or pgBackRest archive-get into a private temp folder.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
-import { registerCleanup } from '../../postgres/cleanup.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { parseSegmentName, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
+import { execClean } from '../../postgres/run.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 
 export interface WalLocation {
   /** What to call it in messages: "wal (WAL archive /backups/wal)". */
@@ -66,7 +66,7 @@ export async function listBaseBackups(dir: string): Promise<BaseBackupInfo[]> {
       const tarName = ['base.tar.gz', 'base.tar', 'base.tar.lz4', 'base.tar.zst'].find((t) => existsSync(join(p, t)));
       if (tarName && !tarName.endsWith('lz4') && !tarName.endsWith('zst')) {
         format = 'tar';
-        const r = await execa('tar', [tarName.endsWith('.gz') ? '-xzOf' : '-xOf', join(p, tarName), 'backup_label'], { reject: false, timeout: 120_000 });
+        const r = await execClean('tar', [tarName.endsWith('.gz') ? '-xzOf' : '-xOf', join(p, tarName), 'backup_label'], { reject: false, timeout: 120_000 });
         if (r.exitCode === 0) text = String(r.stdout);
       }
     }
@@ -154,18 +154,14 @@ async function walFolder(dir: string): Promise<string> {
 export async function fetchSegment(command: string, name: string, dest: string): Promise<boolean> {
   const target = join(dest, name);
   const cmd = command.replace(/%f/g, name).replace(/%p/g, target).replace(/%r/g, '000000010000000000000001').replace(/%%/g, '%');
-  const r = await execa('sh', ['-c', cmd], { reject: false, timeout: 300_000, cwd: dest });
+  // The user's restore_command, with a clean environment like every child (run.ts).
+  const r = await execClean('sh', ['-c', cmd], { reject: false, timeout: 300_000, cwd: dest });
   return r.exitCode === 0 && existsSync(target);
 }
 
 async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, command: string, label: string, kind: 'restore-command' | 'pgbackrest', baseBackups?: string): Promise<WalLocation> {
-  await mkdir(req.workDir, { recursive: true });
-  const dir = await mkdtemp(join(req.workDir, 'locate-wal-'));
-  const unregister = registerCleanup({ label: `fetched WAL ${dir}`, run: () => rm(dir, { recursive: true, force: true }), runSync: () => {} });
-  const release = async () => {
-    unregister();
-    await rm(dir, { recursive: true, force: true });
-  };
+  const dir = await makeStage(req.workDir, 'locate-wal');
+  const release = async () => removeStage(dir);
   try {
     let first = req.fetchFrom;
     let last: string | undefined;
@@ -208,7 +204,7 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, comman
 async function pgbackrestArchiveRange(src: SourceConfig): Promise<{ min?: string; max?: string } | undefined> {
   if (src.kind !== 'pgbackrest') return undefined;
   const args = [`--stanza=${src.stanza}`, ...(src.config ? [`--config=${src.config}`] : []), '--output=json', 'info'];
-  const r = await execa('pgbackrest', args, { reject: false, timeout: 60_000 });
+  const r = await execClean('pgbackrest', args, { reject: false, timeout: 60_000 });
   if (r.exitCode !== 0) {
     if ((r as { code?: string }).code === 'ENOENT') throw usageError('PGBACKREST_MISSING', 'pgbackrest is not installed here.', 'Install pgBackRest, or fetch the WAL into a folder and pass --wal-dir.');
     return undefined;
