@@ -18,6 +18,7 @@ import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { assertReplayLeavesTablespacesAlone } from '../materialize/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
   createSparseMembers,
@@ -146,7 +147,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
 export async function materializePitr(config: SourceConfigOf<'pitr'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
   const backups = await listBaseBackups(config.base_backups);
-  const backup = chooseBackup(backups, req.target);
+  const backup = req.set ? pinnedItem(backups, req.set, (b) => [b.path], config.name) : chooseBackup(backups, req.target);
   if (!backup) {
     throw failure('NO_BASE_BACKUP', `No base backup in ${config.base_backups} ends before the target.`, {
       hint: backups.length ? 'Every backup was taken after the incident; use another source (snapshot, dump).' : 'The folder holds no pg_basebackup output (backup_label or base.tar missing).',
