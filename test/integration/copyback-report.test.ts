@@ -100,6 +100,6 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
     expect(lines.filter((l) => l.type === 'lsn').map((l) => l.label)).toEqual(['recovery point', 'production before copy back', 'production after copy back (commit)']);
     const json = recoverJson(log.facts, report, 1234);
     expect(json).toMatchObject({ source: 'nightly', recoveryPoint: { time: '2026-11-25T01:00:00.000Z', lsn: '0/3000000', xid: null }, mode: 'merge', schema: r.copyBack.schema, durationMs: 1234, report });
-    expect(json.tables[1]).toEqual({ name: 'public.orders', recoveredAs: `${r.copyBack.schema}.orders`, rows: 5000, checksum: expect.stringMatching(/^md5sum:/) });
+    expect(json.tables[1]).toEqual({ name: 'public.orders', recoveredAs: `${r.copyBack.schema}.orders`, rows: 5000, checksum: expect.stringMatching(/^md5sum:/), identity: 'not-proven', identityReason: null });
   });
 });
