@@ -5,6 +5,7 @@ import { usageError } from '../errors.js';
 import { setPgBin } from '../postgres/binaries.js';
 import { setWorkDir } from '../postgres/instance.js';
 import { setServerOsUser } from '../postgres/os-user.js';
+import { lockWorkDir } from '../postgres/work-lock.js';
 import { setOutputMode } from './output.js';
 
 export interface GlobalOptions {
@@ -47,4 +48,9 @@ export function makeContext(o: GlobalOptions): Context {
     workDir: o.workDir ? resolve(o.workDir) : undefined,
     debug: !!o.debug,
   };
+}
+
+/** Hold the work directory for this run (refused while another run holds it); returns the release function. */
+export function lockRun(workDir: string): () => void {
+  return lockWorkDir(workDir, ['undrop', ...process.argv.slice(2)].join(' '));
 }

@@ -17,6 +17,7 @@ import { displayName, quoteIdent, quoteLiteral, type TableName } from '../postgr
 import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedTable, resolveTables, schemaExists, type SequenceState, sequencesIn } from './catalog.js';
 import { copyStatements, copyTable } from './copy-data.js';
 import { hasStatements, schemaDdl } from './ddl.js';
+import { commitOrFindOut } from './commit.js';
 import { productionWriteError } from './pg-errors.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -188,7 +189,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       t0 = Date.now();
       if (hasStatements(ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(ddl.postData));
       postDataMs = Date.now() - t0;
-      await p.query('COMMIT');
+      await commitOrFindOut(p, req.production, 'copy back', tl);
       committed = true;
     } catch (e) {
       await p.query('ROLLBACK').catch(() => {});
