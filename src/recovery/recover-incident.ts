@@ -38,6 +38,8 @@ export interface RecoverOptions {
   mode: RecoverMode;
   schema?: string;
   keep: boolean;
+  /** pgBackRest restore processes (--process-max). */
+  processMax?: number;
   workDir: string;
   lockTimeoutMs?: number;
   recreateForeignKeys?: boolean;
@@ -159,7 +161,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // 5. Materialize.
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), set: o.set, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), set: o.set, processMax: o.processMax, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
