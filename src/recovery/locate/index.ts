@@ -16,7 +16,7 @@ import { type Catalog, type CatalogRow, baseBackupCatalog, countRows, databaseNa
 import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { type ScanWarning, scanWal } from './scan.js';
 import type { EventKind, EventRelation, RawEvent } from './types.js';
-import { listBaseBackups, openWalSource } from './wal-source.js';
+import { openWalSource } from './wal-source.js';
 
 export type { EventKind, EventRelation } from './types.js';
 
@@ -106,7 +106,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
   const catalogs: Catalog[] = [];
   try {
     let defaultStartLsn: string | undefined;
-    if (!options.since && wal.baseBackups) defaultStartLsn = (await listBaseBackups(wal.baseBackups))[0]?.startLsn;
+    if (!options.since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
     const expectSystemId = production ? await systemIdentifier(production) : undefined;
     const scan = await scanWal({ dir: wal.dir, threshold, since: options.since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress });
     const warnings = [...scan.warnings];
@@ -120,9 +120,9 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     if (mode === 'auto' && raw.length > 0) {
       catalogs.push(...(await replicaCatalogs(inventory)));
       const needsPast = raw.filter((e) => e.kind !== 'delete');
-      if (needsPast.length > 0 && wal.baseBackups && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
+      if (needsPast.length > 0 && (await wal.baseBackups()).length > 0 && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
         const oldest = needsPast.reduce((a, b) => (Lsn.before(a.firstLsn, b.firstLsn) ? a : b));
-        const bb = await baseBackupCatalog({ bin: scan.bin, baseBackups: wal.baseBackups, restoreCommand: wal.restoreCommand, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
+        const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
         if (bb) catalogs.push(bb);
       }
     }
