@@ -17,6 +17,8 @@ export interface ProbeDocument {
   ranking: string[];
   production: { reachable: boolean; systemIdentifier: string | null; serverVersion: string | null; error: string | null };
   target: ResolvedTarget | null;
+  /** Live tables whose keys look restarted (recreated): a merge will meet collisions. */
+  collisionHints: { table: string; liveRows: number; liveMaxKey: string; sourceRows: number; source: string; message: string }[];
   durationMs: number;
 }
 

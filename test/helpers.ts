@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chownSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -6,5 +6,8 @@ import { join } from 'node:path';
 export function testWorkDir(): string {
   const dir = join(tmpdir(), 'undrop-test');
   mkdirSync(dir, { recursive: true });
+  // undrop refuses a work directory owned by someone else; older versions handed this one to the server user.
+  const uid = process.getuid?.();
+  if (uid !== undefined && statSync(dir).uid !== uid) chownSync(dir, uid, process.getgid!());
   return dir;
 }

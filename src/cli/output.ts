@@ -2,7 +2,7 @@
 // exactly one JSON document and all human text goes to stderr.
 import type { ErrorDocument } from '../contract.js';
 import { EXIT, UndropError, isUndropError } from '../errors.js';
-import { redact } from '../util/redact.js';
+import { redact, redactValue } from '../util/redact.js';
 
 export interface OutputMode {
   json: boolean;
@@ -27,7 +27,7 @@ export function note(text: string): void {
 }
 
 export function printJson(doc: unknown): void {
-  process.stdout.write(redact(JSON.stringify(doc, null, 2)) + '\n');
+  process.stdout.write(JSON.stringify(redactValue(doc), null, 2) + '\n');
 }
 
 /** The contract's error document (--json). */

@@ -2,13 +2,16 @@
 // existing data directory (a snapshot, a restored base backup). Safe by
 // construction: private socket directory (0700), no TCP unless asked, a free
 // port, archive_mode off, no primary_conninfo, no restore_command unless
-// asked, copied slots and postmaster.pid removed from the copy only.
+// asked, copied slots and postmaster.pid removed from the copy only. A copy
+// resolves inside its own folder (data-copy.ts: pg_wal and tablespaces
+// copied in, checked before every start) and runs on undrop's own minimal
+// configuration (server-config.ts: the source's is set aside, never patched).
+// Instances live in the work directory's instance area (work-dir.ts).
 // Registered for cleanup on exit, error and Ctrl-C unless kept.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
 import { failure, usageError } from '../errors.js';
 import { sleep } from '../util/time.js';
@@ -16,10 +19,13 @@ import type { PgBinaries } from './binaries.js';
 import { registerCleanup } from './cleanup.js';
 import { connect, withClient } from './connect.js';
 import type { ConnParams } from './conninfo.js';
+import { assertContained, type CopyRecord, copyDataDir, internalizeLinks } from './data-copy.js';
 import { assertServerCanWrite, chownForServer } from './os-user.js';
 import { findFreePort, releasePort } from './ports.js';
-import { initdb, pgCtlStart, pgCtlStop } from './programs.js';
-import { tail } from './run.js';
+import { initdb, pgControldata, pgCtlStart, pgCtlStop } from './programs.js';
+import { execClean, tail } from './run.js';
+import { mustMatchSettings, type SetAside, setAsideConfig } from './server-config.js';
+import { defaultWorkDirFor, instanceArea } from './work-dir.js';
 
 export type RecoveryMode = 'none' | 'recovery' | 'standby';
 
@@ -64,6 +70,13 @@ export function safeSettings(dataDir: string, socketDir: string, port: number, t
     primary_conninfo: '',
     primary_slot_name: '',
     restore_command: '',
+    archive_cleanup_command: '',
+    recovery_end_command: '',
+    recovery_min_apply_delay: 0,
+    synchronous_standby_names: '',
+    shared_preload_libraries: '',
+    hot_standby_feedback: 'off',
+    external_pid_file: '',
     max_logical_replication_workers: 0,
     logging_collector: 'off',
     ssl: 'off',
@@ -91,9 +104,9 @@ let workRoot: string | undefined;
 export function setWorkDir(dir: string | undefined): void {
   workRoot = dir ? resolve(dir) : undefined;
 }
-/** --work-dir, $UNDROP_WORK_DIR, or a folder under the system temp dir. */
+/** --work-dir, $UNDROP_WORK_DIR, or the invoking user's state directory (work-dir.ts). */
 export function defaultWorkDir(): string {
-  return workRoot ?? (process.env.UNDROP_WORK_DIR ? resolve(process.env.UNDROP_WORK_DIR) : join(tmpdir(), 'undrop-work'));
+  return workRoot ?? defaultWorkDirFor();
 }
 
 async function makeSocketDir(): Promise<string> {
@@ -117,6 +130,10 @@ export class TempInstance {
   private running = false;
   /** False when the socket directory was given by the caller (shared; not removed on destroy). */
   ownsSocketDir = true;
+  /** For copies: the source as given and as resolved, pg_wal and tablespaces copied in. */
+  copyRecord: CopyRecord | undefined;
+  /** For copies: the source's configuration, set aside (not used), and what it set. */
+  sourceConfig: SetAside | undefined;
   private kept = false;
 
   private constructor(o: { root: string; socketDir: string; port: number; bin: PgBinaries; name: string; superuser: string; keep?: boolean }) {
@@ -139,18 +156,22 @@ export class TempInstance {
   }
 
   private static async allocate(o: InstanceOptions): Promise<{ root: string; socketDir: string; port: number }> {
-    await mkdir(o.workDir, { recursive: true });
-    await chownForServer(o.workDir, false);
-    await assertServerCanWrite(o.workDir);
     let root: string;
     if (o.root) {
+      // The lab's fixed layout: its folder is the lab's, not a work directory.
+      await mkdir(o.workDir, { recursive: true });
+      await chownForServer(o.workDir, false);
+      await assertServerCanWrite(o.workDir);
       if (existsSync(o.root) && (await readdir(o.root)).length > 0) {
         throw usageError('INSTANCE_DIR_EXISTS', `${o.root} already exists and is not empty.`, 'Remove it or choose another folder.');
       }
       await mkdir(o.root, { recursive: true });
       root = resolve(o.root);
     } else {
-      root = await mkdtemp(join(o.workDir, `${o.name}-`));
+      // Private work directory (checked), instances in its instance area; only each instance's own folder goes to the server user.
+      const area = instanceArea(o.workDir);
+      await assertServerCanWrite(area, false);
+      root = await mkdtemp(join(area, `${o.name}-`));
     }
     let socketDir: string;
     if (o.socketDir) {
@@ -181,7 +202,12 @@ export class TempInstance {
     return inst;
   }
 
-  /** A copy of an existing data directory, prepared to start safely. The source is never modified. */
+  /**
+   * A copy of an existing data directory, prepared to start safely. The
+   * source is never modified: it is resolved (a link to a data directory is
+   * followed, both names recorded), copied with pg_wal and tablespaces
+   * brought inside the instance folder, and its configuration set aside.
+   */
   static async fromDataDir(source: string, o: FromDataDirOptions): Promise<TempInstance> {
     if (!existsSync(join(source, 'PG_VERSION'))) {
       throw usageError('NOT_A_DATA_DIR', `${source} is not a PostgreSQL data directory (no PG_VERSION).`, 'Point at the folder that contains PG_VERSION, base/ and global/.');
@@ -191,15 +217,20 @@ export class TempInstance {
     inst.ownsSocketDir = !o.socketDir;
     try {
       if (o.copy === false) {
+        // A folder undrop made (an extraction, a restore): moved in, its tablespaces with it.
+        const resolved = await realpath(source);
         await rm(inst.dataDir, { recursive: true, force: true });
-        await execa('mv', [resolve(source), inst.dataDir]);
+        await execClean('mv', [resolved, inst.dataDir], {});
+        inst.copyRecord = { source, resolved, ...(await internalizeLinks(inst.dataDir, a.root, { moveFrom: dirname(resolved) })) };
       } else {
-        await copyTree(source, inst.dataDir);
+        inst.copyRecord = await copyDataDir(source, a.root);
       }
+      inst.sourceConfig = await setAsideConfig(inst.dataDir, join(a.root, 'source-config'));
       await inst.prepareCopy(o.recovery ?? 'none');
+      const control = await pgControldata(o.bin, inst.dataDir);
       await chownForServer(a.root);
       await chmod(inst.dataDir, 0o700);
-      await inst.writeSafeConfig(o.tcp ?? false, o.settings ?? {});
+      await inst.writeFreshConfig(o.tcp ?? false, { ...mustMatchSettings(control), ...(o.settings ?? {}) });
     } catch (e) {
       await inst.destroy();
       throw e;
@@ -229,8 +260,6 @@ export class TempInstance {
     if (existsSync(slots)) {
       for (const s of await readdir(slots)) await rm(join(slots, s), { recursive: true, force: true });
     }
-    // Debian-style clusters keep postgresql.conf in /etc: start from an empty one.
-    if (!existsSync(join(this.dataDir, 'postgresql.conf'))) await writeFile(join(this.dataDir, 'postgresql.conf'), '');
     if (recovery === 'recovery') await writeFile(join(this.dataDir, 'recovery.signal'), '');
     if (recovery === 'standby') await writeFile(join(this.dataDir, 'standby.signal'), '');
   }
@@ -247,6 +276,20 @@ export class TempInstance {
     await chownForServer(this.root);
   }
 
+  /**
+   * A copy's configuration, from nothing: postgresql.conf holds the safe
+   * settings, what must match the source, and the caller's recovery
+   * settings; postgresql.auto.conf starts empty (configure() appends there).
+   */
+  private async writeFreshConfig(tcp: boolean, settings: Record<string, string | number | boolean>): Promise<void> {
+    await writeFile(join(this.dataDir, 'undrop_hba.conf'), 'local all all trust\nlocal replication all trust\n' + (tcp ? 'host all all 127.0.0.1/32 trust\n' : ''));
+    await writeFile(join(this.dataDir, 'undrop_ident.conf'), '');
+    const block = settingsBlock({ ...safeSettings(this.dataDir, this.socketDir, this.port, tcp), timezone: 'UTC', log_timezone: 'UTC', lc_messages: 'C', ...settings });
+    await writeFile(join(this.dataDir, 'postgresql.conf'), `# Written by undrop for a temporary instance; the source's configuration is in ../source-config.\n${block}\n`);
+    await writeFile(join(this.dataDir, 'postgresql.auto.conf'), '# undrop: settings added before a start\n');
+    await chownForServer(this.root);
+  }
+
   /** Append settings (for example a recovery target) before the next start. */
   async configure(settings: Record<string, string | number | boolean>): Promise<void> {
     await appendFile(join(this.dataDir, 'postgresql.auto.conf'), `${settingsBlock(settings)}\n`);
@@ -255,6 +298,8 @@ export class TempInstance {
 
   /** Start and wait until connections are accepted (read-only ones count, as for pg_ctl -w). */
   async start(timeoutSec = 300): Promise<void> {
+    // Nothing under the data directory may lead outside the instance's folder (a copy's pg_wal, a tablespace).
+    if (this.copyRecord) await assertContained(this.dataDir, this.root);
     for (let attempt = 0; attempt < 4; attempt++) {
       const r = await pgCtlStart(this.bin, this.dataDir, this.logFile, timeoutSec);
       if (r.exitCode === 0) {
@@ -414,7 +459,7 @@ async function waitForExit(pid: number | undefined, timeoutMs: number): Promise<
 
 /** Copy a directory tree, preserving modes; reflinks where the filesystem allows. */
 export async function copyTree(from: string, to: string): Promise<void> {
-  const r = await execa('cp', ['-a', '--reflink=auto', resolve(from), to], { reject: false });
+  const r = await execClean('cp', ['-a', '--reflink=auto', resolve(from), to], { reject: false });
   if (r.exitCode !== 0) {
     await rm(to, { recursive: true, force: true });
     const msg = String(r.stderr);

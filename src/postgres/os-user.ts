@@ -4,6 +4,9 @@
 import { execa } from 'execa';
 import { usageError } from '../errors.js';
 
+// run.ts builds on this module: its own children get only PATH (no parent PG* variables) here.
+const bare = () => ({ env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
+
 let serverUser = process.env.UNDROP_OS_USER || 'postgres';
 
 export function setServerOsUser(name: string | undefined): void {
@@ -23,7 +26,7 @@ export function asServerUserPrefix(): string[] {
 export async function chownForServer(path: string, recursive = true): Promise<void> {
   if (!isRoot()) return;
   try {
-    await execa('chown', [...(recursive ? ['-R'] : []), `${serverUser}:`, path]);
+    await execa('chown', [...(recursive ? ['-R'] : []), `${serverUser}:`, path], bare());
   } catch (e) {
     const msg = (e as { stderr?: string }).stderr ?? String(e);
     if (/invalid (user|spec)/i.test(msg)) {
@@ -37,15 +40,16 @@ export async function chownForServer(path: string, recursive = true): Promise<vo
   }
 }
 
-/** Check that the server user can enter and write `dir` (its parents must be traversable). */
-export async function assertServerCanWrite(dir: string): Promise<void> {
+/** Check that the server user can reach `dir` (every parent traversable) and, when `write`, write in it. */
+export async function assertServerCanWrite(dir: string, write = true): Promise<void> {
   if (!isRoot()) return;
-  const r = await execa('runuser', ['-u', serverUser, '--', 'test', '-w', dir, '-a', '-x', dir], { reject: false });
+  const test = write ? ['-w', dir, '-a', '-x', dir] : ['-x', dir];
+  const r = await execa('runuser', ['-u', serverUser, '--', 'test', ...test], { reject: false, ...bare() });
   if (r.exitCode !== 0) {
     throw usageError(
       'WORK_DIR_UNREACHABLE',
-      `The OS user "${serverUser}" (which runs the PostgreSQL server programs, because undrop runs as root) cannot write to ${dir}.`,
-      'Choose a --work-dir whose parent folders are readable by that user, for example under /var/tmp.',
+      `The OS user "${serverUser}" (which runs the PostgreSQL server programs, because undrop runs as root) cannot ${write ? 'write to' : 'reach'} ${dir}.`,
+      'Choose a --work-dir whose parent folders that user can cross (mode o+x), for example under /var/lib or /var/tmp; a folder in /root is private to root.',
     );
   }
 }

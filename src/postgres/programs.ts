@@ -105,7 +105,7 @@ export function pgbackrestArchiveGet(o: PgbackrestOptions, walFile: string, dest
 import { failure } from '../errors.js';
 import { commandLine } from '../util/redact.js';
 import { type ConnParams, programEnv, toConninfo } from './conninfo.js';
-import { spawnProgram, tail } from './run.js';
+import { childEnv, spawnProgram, tail } from './run.js';
 
 export interface SchemaDumpOptions {
   /** Custom-format archive written here. */
@@ -161,7 +161,7 @@ export interface ProgramStep {
 export async function pipePrograms(a: ProgramStep, b: ProgramStep, timeoutMs = 60 * 60_000): Promise<{ durationMs: number }> {
   const started = Date.now();
   const src = spawnProgram(a.program, a.args, { env: a.env, timeoutMs });
-  const dst = src.pipe(b.program, b.args, { env: { LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C', ...b.env }, reject: false, timeout: timeoutMs, cwd: '/', buffer: { stdout: false, stderr: true } });
+  const dst = src.pipe(b.program, b.args, { env: childEnv(b.env), extendEnv: false, reject: false, timeout: timeoutMs, cwd: '/', buffer: { stdout: false, stderr: true } });
   const [rb, ra] = await Promise.all([dst, src]);
   for (const [r, step] of [
     [ra, a],

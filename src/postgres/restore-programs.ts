@@ -22,9 +22,14 @@ export function pgRestoreInto(bin: PgBinaries, conn: ConnParams, file: string, o
   return runProgram(bin.path('pg_restore'), args, { env: programEnv(conn), allowFailure: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
 }
 
-/** psql -f: load a plain SQL dump; errors are reported, not fatal (like psql without ON_ERROR_STOP). */
+/**
+ * psql: load a plain SQL dump into a temporary instance; errors are
+ * reported, not fatal (like psql without ON_ERROR_STOP). psql runs as the
+ * server OS user (never root) and reads the dump on stdin, so it needs no
+ * access to the dump's folder; the dump was checked for meta-commands first.
+ */
 export function psqlFile(bin: PgBinaries, conn: ConnParams, file: string, timeoutMs = 6 * 3600_000): Promise<RunResult> {
-  return runProgram(bin.path('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', toConninfo(conn), '-f', file], { env: programEnv(conn), allowFailure: true, timeoutMs });
+  return runProgram(bin.path('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', toConninfo(conn)], { env: programEnv(conn), inputFile: file, asServerUser: true, allowFailure: true, timeoutMs });
 }
 
 export interface PgbackrestRestoreOptions {
@@ -32,6 +37,8 @@ export interface PgbackrestRestoreOptions {
   config?: string;
   repo?: number;
   pgPath: string;
+  /** Every tablespace restored under this folder (never to its original path). */
+  tablespaceDir?: string;
   set?: string;
   target?: { type: 'xid' | 'lsn' | 'time'; value: string };
   dbInclude?: string[];
@@ -44,6 +51,7 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   if (o.config) args.push(`--config=${o.config}`);
   if (o.repo) args.push(`--repo=${o.repo}`);
   args.push(`--pg1-path=${o.pgPath}`, '--archive-mode=off', '--log-level-console=warn');
+  if (o.tablespaceDir) args.push(`--tablespace-map-all=${o.tablespaceDir}`);
   if (o.set) args.push(`--set=${o.set}`);
   if (o.target) args.push(`--type=${o.target.type}`, `--target=${o.target.value}`, '--target-exclusive', '--target-action=promote');
   else args.push('--type=immediate', '--target-action=promote');

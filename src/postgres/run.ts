@@ -1,8 +1,11 @@
 // The one place that runs PostgreSQL programs: arguments as arrays (never a
 // shell string), a timeout, stderr captured and shown on failure, passwords
 // redacted from anything printed or logged, and every command announced to
-// listeners (the incident log records them).
-import { execa, type ResultPromise } from 'execa';
+// listeners (the incident log records them). Children get a clean
+// environment: PATH, locale and TZ only, plus what the call passes (the one
+// connection's password); the parent's PGPASSWORD, PGHOST, PGSERVICE… never
+// reach a temporary server, pgBackRest or a restore_command.
+import { execa, type Options, type ResultPromise } from 'execa';
 import { failure } from '../errors.js';
 import { commandLine, redact } from '../util/redact.js';
 import { asServerUserPrefix } from './os-user.js';
@@ -14,6 +17,8 @@ export interface RunOptions {
   /** Run as the server OS user when undrop runs as root (initdb, postgres, pg_ctl, …). */
   asServerUser?: boolean;
   input?: string;
+  /** Feed this file to stdin (read by undrop, so the program's OS user needs no access to it). */
+  inputFile?: string;
   /** Return a failed result instead of throwing. */
   allowFailure?: boolean;
 }
@@ -51,9 +56,24 @@ function argv(program: string, args: readonly string[], opts: RunOptions): [stri
   return [prefix[0]!, [...prefix.slice(1), program, ...args]];
 }
 
-function baseEnv(opts: RunOptions): Record<string, string | undefined> {
+const INHERITED = /^(PATH|LANG|LANGUAGE|LC_[A-Z]+|TZ)$/;
+
+/** The whole environment of a child: inherited PATH/locale/TZ, C messages, then `extra`. */
+export function childEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (INHERITED.test(k)) env[k] = v;
+  env.PATH ??= '/usr/local/bin:/usr/bin:/bin';
   // C locale messages: undrop parses server and tool output.
-  return { LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C', ...opts.env };
+  return { ...env, LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C', ...extra };
+}
+
+/** execa for the plain tools undrop runs itself (cp, tar, chown, du, sh -c restore_command): the same clean environment. */
+export function execClean<O extends Options = {}>(file: string, args: readonly string[], opts: O = {} as O): ResultPromise<O> {
+  return execa(file, args, { ...opts, env: childEnv((opts.env ?? {}) as Record<string, string | undefined>), extendEnv: false } as O) as unknown as ResultPromise<O>;
+}
+
+function baseEnv(opts: RunOptions): Record<string, string | undefined> {
+  return childEnv(opts.env);
 }
 
 const DEFAULT_TIMEOUT = 10 * 60_000;
@@ -67,9 +87,11 @@ export async function runProgram(program: string, args: readonly string[], opts:
     reject: false,
     timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT,
     env: baseEnv(opts),
+    extendEnv: false,
     cwd: opts.cwd ?? '/',
     input: opts.input,
-    stdin: opts.input === undefined ? 'ignore' : undefined,
+    inputFile: opts.inputFile,
+    stdin: opts.input === undefined && opts.inputFile === undefined ? 'ignore' : undefined,
     stripFinalNewline: false,
   });
   const durationMs = Date.now() - started;
@@ -110,6 +132,7 @@ export function spawnProgram(program: string, args: readonly string[], opts: Run
     reject: false,
     timeout: opts.timeoutMs,
     env: baseEnv(opts),
+    extendEnv: false,
     cwd: opts.cwd ?? '/',
     stdin: 'ignore',
     buffer: { stdout: false, stderr: true },

@@ -5,12 +5,13 @@
 // them), and pg_restore splits it into pre-data (before the rows) and
 // post-data (after). FKs to tables that are not recovered are cut from the
 // archive's list by constraint OID.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { failure } from '../errors.js';
 import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { pgDumpSchema, pgRestoreList, pgRestoreSql } from '../postgres/programs.js';
+import { makeStage, removeStage } from '../postgres/work-dir.js';
 
 /** The TOC of an archive undrop just wrote; a failure here is a failure of the copy back. */
 async function tocOf(bin: PgBinaries, archive: string): Promise<string> {
@@ -61,7 +62,7 @@ export function hasStatements(sql: string): boolean {
 }
 
 export async function schemaDdl(bin: PgBinaries, source: ConnParams, schema: string, o: { workDir: string; excludeConstraintOids?: number[] }): Promise<SchemaDdl> {
-  const dir = await mkdtemp(join(o.workDir, 'ddl-'));
+  const dir = await makeStage(o.workDir, 'ddl');
   try {
     const archive = join(dir, 'schema.dump');
     await pgDumpSchema(bin, source, { file: archive, schemas: [schema] });
@@ -78,6 +79,6 @@ export async function schemaDdl(bin: PgBinaries, source: ConnParams, schema: str
     const [preData, postData] = await Promise.all([pgRestoreSql(bin, archive, { ...opts, section: 'pre-data' }), pgRestoreSql(bin, archive, { ...opts, section: 'post-data' })]);
     return { preData: cleanRestoreSql(preData), postData: cleanRestoreSql(postData), toc };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    removeStage(dir);
   }
 }

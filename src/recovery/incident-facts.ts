@@ -1,5 +1,6 @@
 // What an incident log knows: its steps and the facts the recover command
 // feeds it. Types only, shared by the log and the report it renders.
+import type { SetAside } from '../postgres/server-config.js';
 import type { ProbeResult, RecoveryPoint } from '../sources/types.js';
 import type { CopyBackResult } from './copy-back.js';
 import type { MergeResult } from './promote-merge.js';
@@ -31,7 +32,15 @@ export interface IncidentFacts {
   probes?: ProbeResult[];
   ranking?: string[];
   chosen?: { name: string; reason: string };
-  materialized?: { source: string; recoveryPoint: RecoveryPoint; tables: { name: string; rows: number }[]; notes: string[]; kept?: { connect: string; remove: string } };
+  materialized?: {
+    source: string;
+    recoveryPoint: RecoveryPoint;
+    tables: { name: string; rows: number }[];
+    notes: string[];
+    kept?: { connect: string; remove: string };
+    /** The source's configuration, set aside and not used by the temporary instance. */
+    sourceConfig?: SetAside;
+  };
   copyBack?: CopyBackResult;
   verify?: VerifyResult;
   replace?: ReplaceResult;

@@ -6,11 +6,12 @@
 // The recover command feeds it what it learns (probe results, the chosen
 // source, the materialized instance, copy back, verify, promote) and passes
 // it as the Timeline of the library calls.
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, isUndropError } from '../errors.js';
 import { onCommand } from '../postgres/run.js';
-import { redact } from '../util/redact.js';
+import { incidentsDir } from '../postgres/work-dir.js';
+import { redact, redactValue } from '../util/redact.js';
 import { stamp } from '../util/time.js';
 import type { IncidentFacts, StepRecord } from './incident-facts.js';
 import { renderReport } from './report.js';
@@ -45,18 +46,36 @@ export class IncidentLog implements Timeline {
 
   static open(o: IncidentLogOptions): IncidentLog {
     const now = o.now ?? new Date();
-    const base = join(o.workDir, 'incidents', `incident_${stamp(now)}`);
+    // incidentsDir checks the work directory (owner, mode, no symlink) before anything is written.
+    const base = join(incidentsDir(o.workDir), `incident_${stamp(now)}`);
     let dir = base;
-    for (let i = 2; existsSync(dir); i++) dir = `${base}_${i}`;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // mkdir without recursive fails on anything already there (a planted link included).
+    for (let i = 2; ; i++) {
+      try {
+        mkdirSync(dir, { mode: 0o700 });
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || i > 1000) throw e;
+        dir = `${base}_${i}`;
+      }
+    }
     const log = new IncidentLog(dir, now, !!o.noCommands);
     log.write({ type: 'incident-opened', dir });
     return log;
   }
 
+  private timelineFd: number | undefined;
+  private timelineCreated = false;
+
   private write(entry: Record<string, unknown>): void {
-    const line = redact(JSON.stringify({ ts: new Date().toISOString(), ...entry }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
-    appendFileSync(this.timelinePath, `${line}\n`);
+    // Structured redaction first, then serialization: the JSON stays valid and no secret reaches it.
+    const line = JSON.stringify(redactValue({ ts: new Date().toISOString(), ...entry }));
+    if (this.timelineFd === undefined) {
+      // Created once exclusively; a write after finish() reopens the same file, still never through a link.
+      this.timelineFd = this.timelineCreated ? openSync(this.timelinePath, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW) : createExclusive(this.timelinePath);
+      this.timelineCreated = true;
+    }
+    writeSync(this.timelineFd, `${line}\n`);
   }
 
   event(type: string, data: Record<string, unknown> = {}): void {
@@ -104,7 +123,19 @@ export class IncidentLog implements Timeline {
     this.write({ type: 'incident-closed', ok: outcome.ok, error: this.facts.outcome.error });
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    writeFileSync(this.reportPath, redact(renderReport(this.facts, this.steps, { timeline: this.timelinePath })));
+    if (this.timelineFd !== undefined) closeSync(this.timelineFd);
+    this.timelineFd = undefined;
+    const fd = createExclusive(this.reportPath);
+    try {
+      writeSync(fd, redact(renderReport(redactValue(this.facts), this.steps, { timeline: this.timelinePath })));
+    } finally {
+      closeSync(fd);
+    }
     return this.reportPath;
   }
+}
+
+/** A new file, never an existing one and never through a symlink (O_EXCL | O_NOFOLLOW), readable by its owner only. */
+function createExclusive(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_APPEND, 0o600);
 }

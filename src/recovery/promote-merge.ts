@@ -338,7 +338,11 @@ async function finishConflicts(c: pg.Client, t: PromoteTable, m: MergedTable, re
 
 function refusal(tables: MergedTable[], onConflict: OnConflict, started: number): MergeRefusal {
   const merge: MergeResult = { tables, onConflict, committed: false, durationMs: Date.now() - started };
-  const details = tables.flatMap((t) => t.sample.slice(0, 3).map((s) => `  ${t.name} key ${JSON.stringify(s.key)}: recovered ${JSON.stringify(s.recovered)}  live ${JSON.stringify(s.live)}`));
+  const short = (v: unknown) => {
+    const j = JSON.stringify(v);
+    return j.length > 120 ? `${j.slice(0, 117)}…` : j;
+  };
+  const details = tables.flatMap((t) => t.sample.slice(0, 3).map((s) => `  ${t.name} key ${JSON.stringify(s.key)}: recovered ${short(s.recovered)}  live ${short(s.live)}`));
   const e = mergeConflictsError(
     tables.map((t) => ({ name: t.name, conflicts: t.conflicts, otherUnique: t.otherUnique, conflictsTable: t.conflictsTable ?? '' })),
     onConflict,

@@ -80,6 +80,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   }
 
   const log = IncidentLog.open({ workDir: o.workDir });
+  ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
   try {
@@ -146,7 +147,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       ),
     );
     materialized = m;
-    log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes });
+    const sourceConfig = m.instance?.sourceConfig;
+    log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, sourceConfig });
     for (const n of m.notes) ui.info(n);
 
     // 6. Copy back, verify, promote.
@@ -179,7 +181,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     if (o.keep && m.instance) {
       const kept = m.instance.keep();
-      log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, kept });
+      log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, sourceConfig, kept });
       nextSteps.push(`The temporary instance is kept: ${kept.connect} — remove it with: ${kept.remove}`);
     }
     log.record('nextSteps', nextSteps);

@@ -76,6 +76,14 @@ export function renderReport(f: IncidentFacts, steps: StepRecord[], paths: { tim
     if (m.tables.length) L.push('', ...table(['table', 'rows in source'], m.tables.map((t) => [t.name, t.rows])));
     for (const n of m.notes) L.push(`- ${n}`);
     L.push('');
+    if (m.sourceConfig) {
+      const sc = m.sourceConfig;
+      L.push('## Source configuration set aside', '');
+      L.push(`The temporary instance ran on undrop's own minimal configuration. The source's files (${sc.files.map(code).join(', ') || 'none'}) were moved to ${code(sc.dir)} and not used.`, '');
+      if (sc.dropped.length) L.push(...table(['setting', 'value', 'file', 'why it matters'], sc.dropped.map((d) => [d.name, d.value, d.file, d.danger ?? ''])), '');
+      for (const inc of sc.outsideIncludes) L.push(`- Include outside the data directory, not read: ${code(inc)}`);
+      if (sc.outsideIncludes.length) L.push('');
+    }
   }
 
   if (f.copyBack) {

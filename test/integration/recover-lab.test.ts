@@ -202,6 +202,17 @@ describe('refusals and failures through the CLI', () => {
     expect(await sumsOf(prod, 'rec_pitr')).toEqual(truth.beforeIncident.tables);
   });
 
+  it('probe --tables warns that the recreated tables\' keys look restarted (merge will meet collisions), before anything is restored', async () => {
+    const r = await undrop(['-c', cfg, '--json', 'probe', '--tables', TABLES_ARG]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.collisionHints.map((h: any) => h.table).sort()).toEqual(expect.arrayContaining(['public.shipment_events']));
+    expect(doc.collisionHints.map((h: any) => h.table)).not.toContain('public.shipments'); // its keys come from a sequence the incident did not drop
+    for (const h of doc.collisionHints) expect(BigInt(h.liveMaxKey)).toBeLessThan(BigInt(h.sourceRows));
+    const human = await undrop(['-c', cfg, 'probe', '--tables', TABLES_ARG]);
+    expect(human.stdout).toMatch(/^Warning: public\.shipment_events: its keys look restarted/m);
+  });
+
   it('--source nope: exit 2, names the known sources', async () => {
     const r = await undrop(['-c', cfg, 'recover', '--tables', TABLES_ARG, '--source', 'nope', '--yes']);
     expect(r.exitCode, r.stderr).toBe(2);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { probeDocument } from '../../src/cli/commands/probe.js';
 import { errorDocument } from '../../src/cli/output.js';
-import type { VerifyDocument } from '../../src/contract.js';
+import type { PromoteDocument, VerifyDocument } from '../../src/contract.js';
 import { usageError } from '../../src/errors.js';
 import type { IncidentFacts } from '../../src/recovery/incident-facts.js';
 import { type LocateResult, locateJson } from '../../src/recovery/locate/index.js';
@@ -172,13 +172,32 @@ const verifyDoc: VerifyDocument = {
   ],
 };
 
+const promoteDoc: PromoteDocument = {
+  schema: 'undrop_20261125_020000',
+  mode: 'merge',
+  source: 'wal',
+  recoveryPoint: { time: point.time, lsn: point.lsn },
+  verifiedAt: '2026-11-25T02:01:00Z',
+  tables: [{ name: 'public.invoices', recoveredAs: 'undrop_20261125_020000.invoices', rows: 10, checksum: 'abc' }],
+  promoted: {
+    mode: 'merge',
+    onConflict: 'rekey-live',
+    committed: true,
+    tables: [{ name: 'public.invoices', inserted: 10, skipped: 0, conflicts: 2, otherUnique: 0, conflictsTable: 'undrop_20261125_020000.invoices__conflicts', resolution: 'rekeyed-live', rekeyed: 2, sample: [] }],
+  },
+  nextSteps: [],
+  durationMs: 5,
+  report: '/tmp/report.md',
+};
+
 describe('the JSON contract (README "JSON documents")', () => {
   const specs = readmeSpecs();
   const docs: Record<string, unknown> = {
-    probe: probeDocument(probeReport),
+    probe: probeDocument(probeReport, [{ table: 'public.invoices', liveRows: 37, liveMaxKey: '37', sourceRows: 1500, source: 'wal', message: 'keys look restarted' }]),
     locate: locateJson(located),
     recover: { ...recoverJson(facts, '/tmp/report.md', 1000), nextSteps: [], promoted: null },
     verify: verifyDoc,
+    promote: promoteDoc,
     error: errorDocument(usageError('CONFIG_MISSING', 'No undrop.yaml here.', 'Pass -c FILE.')),
   };
 
@@ -186,7 +205,7 @@ describe('the JSON contract (README "JSON documents")', () => {
     expect([...specs.keys()].sort()).toEqual(Object.keys(docs).sort());
   });
 
-  for (const name of ['probe', 'locate', 'recover', 'verify', 'error']) {
+  for (const name of ['probe', 'locate', 'recover', 'verify', 'promote', 'error']) {
     it(`${name}: every documented field is printed and typed in src/contract.ts`, () => {
       const spec = specs.get(name)!;
       expect(spec.length).toBeGreaterThan(0);

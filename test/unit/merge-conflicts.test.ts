@@ -141,3 +141,24 @@ describe('report: Collisions', () => {
     expect(done).toContain('2 row(s) of `notes` followed the new keys of `public.invoices`');
   });
 });
+
+describe('probe: live keys that look restarted', () => {
+  it('warns when a table keyed by its own sequence has its highest key below the rows a source holds', async () => {
+    const { collisionHints } = await import('../../src/recovery/collision-hints.js');
+    const sources = [
+      { name: 'wal', status: 'usable', tables: [{ name: 'public.invoices', present: true, rows: 1500 }, { name: 'public.events', present: true, rows: 10 }] },
+      { name: 'nightly', status: 'unusable', tables: [{ name: 'public.invoices', present: true, rows: 9999 }] },
+    ];
+    const hints = collisionHints(
+      [
+        { table: 'public.invoices', liveRows: 37, maxKey: 37n },
+        { table: 'public.shipments', liveRows: 90, maxKey: null }, // key not from its own sequence
+        { table: 'public.events', liveRows: 40, maxKey: 40n }, // already past what any source holds
+        { table: 'public.empty', liveRows: 0, maxKey: null },
+      ],
+      sources,
+    );
+    expect(hints.map((h) => [h.table, h.liveRows, h.liveMaxKey, h.sourceRows, h.source])).toEqual([['public.invoices', 37, '37', 1500, 'wal']]);
+    expect(hints[0]!.message).toContain('its 37 live row(s) were written since and reuse lost rows\' keys, so a merge will meet collisions');
+  });
+});

@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { EXIT, usageError } from '../../errors.js';
 import { loadInventory } from '../../inventory/load.js';
 import { parseTableList } from '../../postgres/identifiers.js';
+import { resolveConnParams } from '../../postgres/conninfo.js';
+import { type CollisionHint, probeCollisionHints } from '../../recovery/collision-hints.js';
 import { type ResolvedTarget, parseTargetSpec, resolveExplicit } from '../../sources/target.js';
 import { type ProbeReport, probeAll } from '../../sources/probe-all.js';
 import { rankResults, unusableReason } from '../../sources/rank.js';
@@ -40,7 +42,7 @@ export function targetFromFlags(f: Pick<ProbeFlags, 'incidentTime' | 'target'>):
 }
 
 /** The contract's probe document (plus extra fields). */
-export function probeDocument(report: ProbeReport): ProbeDocument {
+export function probeDocument(report: ProbeReport, collisionHints: CollisionHint[] = []): ProbeDocument {
   return {
     sources: rankResults(report.sources).map((r) => ({
       name: r.name,
@@ -59,6 +61,7 @@ export function probeDocument(report: ProbeReport): ProbeDocument {
     ranking: report.ranking,
     production: report.production,
     target: report.target,
+    collisionHints,
     durationMs: report.durationMs,
   };
 }
@@ -99,8 +102,13 @@ export const registerProbe: RegisterCommand = (program: Command, ctx: () => Cont
         only: only.length ? only : undefined,
         onDone: (s, r) => progress.done(s.name, `${r.status} (${formatDuration(r.durationMs)})`, r.status !== 'unusable'),
       }).finally(() => progress.stop());
-      if (c.json) printJson(probeDocument(report));
-      else for (const l of humanReport(report)) say(l);
+      // Only a hint: a failure to read the live tables never fails the probe.
+      const hints = tables.length && report.production.reachable ? await probeCollisionHints(resolveConnParams(inv.production.dsn), tables, report.sources).catch(() => []) : [];
+      if (c.json) printJson(probeDocument(report, hints));
+      else {
+        for (const l of humanReport(report)) say(l);
+        for (const h of hints) say(`Warning: ${h.message}`);
+      }
       if (!c.json && !tty) note(`probe finished in ${formatDuration(report.durationMs)}`);
       process.exitCode = exitCodeFor(report, !!flags.strict);
     });

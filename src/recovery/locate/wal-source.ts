@@ -4,13 +4,13 @@
 // The sources say where their WAL and base backups are (wal(),
 // baseBackups()); this file only chooses one and fetches.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
-import { registerCleanup } from '../../postgres/cleanup.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { parseSegmentName, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { expandRestoreCommand, fetchWalFile } from '../../sources/common/restore-command.js';
 import { baseBackupsOf, walOf } from '../../sources/registry.js';
 import type { BaseBackupRef, WalAccess } from '../../sources/types.js';
@@ -101,16 +101,11 @@ async function walFolder(dir: string): Promise<string> {
 async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: WalAccess, baseBackups: () => Promise<BaseBackupRef[]>): Promise<WalLocation> {
   const command = wal.restoreCommand;
   if (!command) throw usageError('SOURCE_HAS_NO_WAL', `Source "${src.name}" (${src.kind}) has no WAL to read.`);
-  await mkdir(req.workDir, { recursive: true });
-  const dir = await mkdtemp(join(req.workDir, 'locate-wal-'));
-  const unregister = registerCleanup({ label: `fetched WAL ${dir}`, run: () => rm(dir, { recursive: true, force: true }), runSync: () => {} });
-  const release = async () => {
-    unregister();
-    await rm(dir, { recursive: true, force: true });
-  };
+  const dir = await makeStage(req.workDir, 'locate-wal');
+  const release = async () => removeStage(dir);
   try {
     // The command runs as the server OS user, as the server would run it.
-    await chownForServer(dir);
+    await chownForServer(dir, false);
     const range = await wal.range?.();
     const first = req.fetchFrom ?? range?.first ?? (await newestBackupStart(baseBackups));
     const last = range?.last;

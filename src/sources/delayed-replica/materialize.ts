@@ -6,7 +6,6 @@
 // before that transaction, promoting it so the locks vanish. The replica
 // itself is never promoted, restarted or reconfigured; replay stays paused
 // until the user resumes it.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
@@ -15,6 +14,7 @@ import { connect, withClient } from '../../postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../postgres/conninfo.js';
 import { displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { pgBasebackup } from '../../postgres/lab-programs.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
@@ -104,15 +104,14 @@ async function recoverCopy(
   if (!req.target.xid && !req.target.commitLsn) {
     throw failure('TARGET_NEEDED', 'The replica\'s tables are locked by a replayed transaction, and recovering a copy needs its xid or LSN.', { hint: 'Run `undrop locate` and pass --target xid:N.' });
   }
-  await mkdir(req.workDir, { recursive: true });
-  const stage = await mkdtemp(join(req.workDir, 'replica-copy-'));
+  const stage = await makeStage(req.workDir, 'replica-copy');
   await chownForServer(stage);
   const data = join(stage, 'data');
   try {
     req.onProgress?.('taking a copy of the replica with pg_basebackup');
     await pgBasebackup(bin, { host: replica.host ?? '/var/run/postgresql', port: replica.port ?? 5432, user: replica.user ?? 'postgres', dir: data, format: 'plain' });
   } catch (e) {
-    await rm(stage, { recursive: true, force: true });
+    removeStage(stage);
     throw e;
   }
   const restoreCommand = req.walArchive ? `cp '${req.walArchive}'/%f "%p"` : config.data_dir ? `cp '${config.data_dir}/pg_wal'/%f "%p"` : undefined;
@@ -125,7 +124,7 @@ async function recoverCopy(
     recovery: 'recovery',
     settings: { ...(restoreCommand ? { restore_command: restoreCommand } : {}), ...targetSettings(req.target), hot_standby: true },
   });
-  await rm(stage, { recursive: true, force: true });
+  removeStage(stage);
   try {
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: req.onProgress });

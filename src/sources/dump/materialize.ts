@@ -1,7 +1,8 @@
 // Dump → temporary instance. The chosen dump is read whole first (a
 // truncated custom dump prints a normal TOC), then restored into a fresh
 // instance: schema, the wanted tables' data, then indexes and constraints.
-// Plain SQL dumps are loaded whole. Nothing reaches production from here.
+// Plain SQL dumps are checked for psql meta-commands, then loaded whole by
+// psql running as the server OS user. Nothing reaches production from here.
 import { join } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
@@ -17,6 +18,7 @@ import { chooseItem } from '../materialize/choose.js';
 import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { sniffDump } from './classify.js';
+import { findForbiddenMetaCommand } from './plain-check.js';
 import { restoreArchive } from '../common/restore-archive.js';
 import { parseToc, tocTables } from '../common/toc.js';
 
@@ -36,6 +38,13 @@ export async function materializeDump(_config: SourceConfigOf<'dump'>, req: Mate
   if (sniff.kind !== 'dump') throw failure('DUMP_INVALID', `${file} is not a usable dump (${sniff.kind}).`, { hint: 'Run `undrop probe` to see why, and choose another dump.' });
   const plain = sniff.format === 'plain' || sniff.format === 'plain-gzip';
   if (sniff.format === 'plain-gzip') throw usageError('DUMP_GZIP', `${file} is a gzip-compressed SQL dump.`, `Decompress it next to the others (gzip -dk ${file}) and run again.`);
+  if (plain) {
+    // psql would run a meta-command such as \! as a shell command: only what pg_dump writes is allowed.
+    const meta = await findForbiddenMetaCommand(file);
+    if (meta) {
+      throw usageError('DUMP_META_COMMAND', `${file} line ${meta.line} holds the psql meta-command ${meta.command}, which pg_dump never writes; the dump was not loaded.`, 'Only \\connect, \\. and \\restrict/\\unrestrict are accepted in a plain dump. Check where this file came from, or use another dump.');
+    }
+  }
 
   let toc: ReturnType<typeof parseToc> | undefined;
   let bin = await findBinaries();

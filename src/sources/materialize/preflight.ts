@@ -1,25 +1,25 @@
 // Checks every materialize runs: enough disk in the work directory, and the
 // requested tables really present in what was materialized.
 import { statfs } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
-import { execa } from 'execa';
+import { prepareWorkDir } from '../../postgres/work-dir.js';
 import { failure, usageError } from '../../errors.js';
 import { withClient } from '../../postgres/connect.js';
 import type { ConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, qualified } from '../../postgres/identifiers.js';
 import { formatBytes } from '../../util/time.js';
+import { execClean } from '../../postgres/run.js';
 
 /** Bytes used by a file or folder tree (du, so sparse files count as they are). */
 export async function diskUsage(path: string): Promise<number> {
-  const r = await execa('du', ['-sb', path], { reject: false });
+  // -L: a link to the data directory, its pg_wal and tablespace links are copied too, so they count.
+  const r = await execClean('du', ['-sbL', path], { reject: false });
   const n = Number(String(r.stdout).split(/\s/)[0]);
   return Number.isFinite(n) ? n : 0;
 }
 
 /** Refuse early, with figures, when the work directory cannot hold what is about to be written. */
 export async function assertDiskSpace(workDir: string, neededBytes: number, what: string): Promise<void> {
-  await mkdir(workDir, { recursive: true });
-  const s = await statfs(workDir);
+  const s = await statfs(prepareWorkDir(workDir));
   const free = Number(s.bavail) * Number(s.bsize);
   const margin = Math.max(neededBytes * 0.1, 256 * 1024 * 1024);
   if (free < neededBytes + margin) {

@@ -1,13 +1,14 @@
 // pgBackRest → temporary instance: `pgbackrest restore` of the newest backup
 // set that ends before the target into a work folder (never over production),
 // exclusive target, promote, archive-mode off; then start and follow recovery.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestInfo } from '../../postgres/programs.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
@@ -15,6 +16,7 @@ import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import type { ResolvedTarget } from '../target.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
+import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { archiveGetCommand } from './wal.js';
 
@@ -63,17 +65,17 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   if (!set) throw failure('NO_BASE_BACKUP', `pgBackRest stanza ${config.stanza} has no backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });
   await assertDiskSpace(req.workDir, set.size, `Restoring pgBackRest backup ${set.label}`);
 
-  await mkdir(req.workDir, { recursive: true });
-  const stage = await mkdtemp(join(req.workDir, 'pgbackrest-'));
+  const stage = await makeStage(req.workDir, 'pgbackrest');
   const data = join(stage, 'data');
   await mkdir(data, { mode: 0o700 });
   await chownForServer(stage);
   progress(`pgbackrest restore of backup ${set.label} (${set.type})`);
   const target = backrestTarget(req.target);
   try {
-    await pgbackrestRestore({ ...opts, pgPath: data, set: set.label, target });
+    // Tablespaces are restored into the stage, never to their original paths.
+    await pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target });
   } catch (e) {
-    await rm(stage, { recursive: true, force: true });
+    removeStage(stage);
     throw e;
   }
   const bin = await findBinaries(await dataDirMajor(data));
@@ -84,9 +86,11 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     keep: req.keep,
     copy: false,
     recovery: 'recovery',
-    settings: { hot_standby: true },
+    // pgbackrest restore wrote the target into postgresql.auto.conf, which is set aside with the rest of the
+    // restored configuration: the same target is written again into undrop's own.
+    settings: { hot_standby: true, ...(target ? targetSettings(req.target) : { recovery_target: 'immediate', recovery_target_action: 'promote' }) },
   });
-  await rm(stage, { recursive: true, force: true });
+  removeStage(stage);
   try {
     // archive-get insists that the server's data directory is its pg1-path: name the temp one.
     await inst.configure({ restore_command: archiveGetCommand(config, inst.dataDir) });

@@ -1,7 +1,7 @@
 // Probe a pgBackRest stanza: info (backups, archive range), the newest
 // archived commit (archive-get of the last segment + pg_waldump), and under
 // --deep `pgbackrest verify`.
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
@@ -14,14 +14,14 @@ import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } fro
 import { aggregateItems } from '../common/aggregate.js';
 import { error, firstLine, info, statusOf, warn } from '../common/findings.js';
 import { lossWindowMs, targetTime } from '../common/loss.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { checkAge, thresholdsFor } from '../common/thresholds.js';
 import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
 import { type PgbrStanza, parsePgbackrestInfo } from './info.js';
 
 async function newestCommit(config: SourceConfigOf<'pgbackrest'>, st: PgbrStanza, ctx: ProbeContext): Promise<{ commit: LastCommit | null; note: string | null }> {
   if (!st.archiveMax) return { commit: null, note: 'no archived WAL' };
-  await mkdir(ctx.workDir, { recursive: true });
-  const dir = await mkdtemp(join(ctx.workDir, 'probe-pgbr-'));
+  const dir = await makeStage(ctx.workDir, 'probe-pgbr');
   try {
     await chmod(dir, 0o700);
     await chownForServer(dir, false);
@@ -39,7 +39,7 @@ async function newestCommit(config: SourceConfigOf<'pgbackrest'>, st: PgbrStanza
     const r = await lastCommitInSegments(bin, dir, names[0]!, names[names.length - 1]!, 30_000);
     return { commit: r.commit, note: r.error };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    removeStage(dir);
   }
 }
 

@@ -37,7 +37,9 @@ export async function backupDirs(root: string): Promise<string[]> {
   if (existsSync(join(root, 'backup_label')) || TAR_NAMES.some((n) => existsSync(join(root, n)))) return [root];
   const out: string[] = [];
   for (const n of (await readdir(root, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (n.isDirectory() && !n.name.startsWith('.')) out.push(join(root, n.name));
+    // A link to a backup folder (base/latest → 2026-…) counts: it is read through, never written.
+    const isDir = n.isDirectory() || (n.isSymbolicLink() && (await stat(join(root, n.name)).catch(() => undefined))?.isDirectory());
+    if (isDir && !n.name.startsWith('.')) out.push(join(root, n.name));
   }
   return out;
 }

@@ -4,12 +4,13 @@
 // A target is always set: without one a missing segment is silent data loss.
 // When the tables live in one database, only that database (plus global/ and
 // the system databases) is restored; the others are left sparse (selective.ts).
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries, type PgBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
+import { prepareWorkDir, removeStage } from '../../postgres/work-dir.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
@@ -69,7 +70,7 @@ async function decideSelective(dir: string, baseOids: number[], major: number, b
 /** Lay the chosen backup out as a data directory, selectively when allowed and safe. */
 async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progress: (m: string) => void): Promise<PreparedRestore> {
   const wantSelective = req.selective !== false;
-  await mkdir(req.workDir, { recursive: true });
+  prepareWorkDir(req.workDir);
   const notes: string[] = [];
   const fullNote = (reason: string) => notes.push(`Full restore (not selective): ${reason}.`);
   if (backup.format === 'plain') {
@@ -132,7 +133,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
       }
       fullNote(d.reason);
     } finally {
-      await rm(probeDir, { recursive: true, force: true });
+      removeStage(probeDir);
     }
   }
   await assertDiskSpace(req.workDir, backup.sizeBytes * 4, `Restoring base backup ${backup.path}`);
@@ -170,7 +171,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
       },
     });
   } finally {
-    if (!prepared.copy) await rm(dirname(prepared.source), { recursive: true, force: true });
+    if (!prepared.copy) removeStage(dirname(prepared.source));
   }
   try {
     progress(`replaying WAL to ${req.target.xid ? `just before transaction ${req.target.xid}` : (req.target.commitLsn ?? req.target.time ?? 'the end of the archive')}`);

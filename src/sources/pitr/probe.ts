@@ -1,6 +1,6 @@
 // Probe a PITR source: base backups + WAL archive (folder or restore_command).
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
@@ -24,6 +24,7 @@ import { walkRestoreCommand } from './restore-command.js';
 import { type ArchiveListing, type GapAnalysis, analyzeGaps, listArchiveDir, lsnReachable, lsnSegmentName } from './wal-archive.js';
 import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
 import { walFileMajor } from '../../postgres/wal/segments.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 
 export interface BackupProbe {
   item: ProbeItem;
@@ -63,11 +64,10 @@ async function openArchive(config: SourceConfigOf<'pitr'>, backups: BaseBackup[]
     }
   }
   const cmd = config.restore_command!;
-  await mkdir(ctx.workDir, { recursive: true });
-  const dir = await mkdtemp(join(ctx.workDir, 'probe-wal-'));
+  const dir = await makeStage(ctx.workDir, 'probe-wal');
   await chmod(dir, 0o700);
   await chownForServer(dir, false);
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const cleanup = async () => removeStage(dir);
   const starts = backups.map(startOf).filter((s): s is { tli: number; lsn: string } => s !== null).map((s) => ({ tli: s.tli, segno: segnoOfLsn(s.lsn) }));
   if (starts.length === 0) return { view: null, cleanup };
   const walk = await walkRestoreCommand(cmd, starts, dir, { budgetMs, maxSegments: 2048 });
@@ -141,8 +141,7 @@ async function verifyPlain(bin: PgBinaries, b: BaseBackup, g: GapAnalysis | null
 }
 
 async function verifyTarDeep(bin: PgBinaries, b: BaseBackup, ctx: ProbeContext, view: ArchiveView | null): Promise<Finding[]> {
-  await mkdir(ctx.workDir, { recursive: true });
-  const dir = await mkdtemp(join(ctx.workDir, 'probe-tar-'));
+  const dir = await makeStage(ctx.workDir, 'probe-tar');
   try {
     for (const f of b.tarFiles) {
       const isWal = /\/pg_wal\.tar/.test(f);
@@ -159,7 +158,7 @@ async function verifyTarDeep(bin: PgBinaries, b: BaseBackup, ctx: ProbeContext, 
     const f = await verifyPlain(bin, fake, null, view, Math.max(ctx.timeoutMs, 120_000));
     return f.map((x) => (x.code === 'BACKUP_VERIFIED' ? { ...x, message: 'Extracted and verified with pg_verifybackup (--deep).' } : x));
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    removeStage(dir);
   }
 }
 

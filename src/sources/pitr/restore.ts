@@ -1,14 +1,16 @@
 // Base backups for restore: list them with their start/end, choose the newest
 // that ends before the target, and lay one out as a data directory in the
-// work folder (plain: copied; tar/tar.gz: extracted; backup_label kept).
+// work folder (plain: copied; tar/tar.gz: extracted with its tablespace
+// tars; backup_label kept). A backups folder reached through a link
+// (base/latest → …) is resolved when the data directory is copied.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { failure } from '../../errors.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
-import { tail } from '../../postgres/run.js';
+import { execClean, tail } from '../../postgres/run.js';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import type { ResolvedTarget } from '../target.js';
 import { parseBackupLabel } from './backup-label.js';
 import { manifestEndLsn, parseManifest } from './manifest.js';
@@ -28,7 +30,7 @@ export interface BaseBackup {
 
 /** One member's text; --occurrence stops at the first match (backup_label comes first in pg_basebackup's base.tar) instead of reading the whole archive. */
 async function tarMember(tarFile: string, member: string): Promise<string | undefined> {
-  const r = await execa('tar', ['-xOf', tarFile, '--occurrence=1', member], { reject: false });
+  const r = await execClean('tar', ['-xOf', tarFile, '--occurrence=1', member], { reject: false });
   return r.exitCode === 0 ? String(r.stdout) : undefined;
 }
 
@@ -81,25 +83,46 @@ export function chooseBackup(backups: readonly BaseBackup[], target: ResolvedTar
   });
 }
 
-/** Extract a tar-format backup into a new folder under workDir; returns the data directory. `exclude`: tar options applied to base.tar only (selective restore). */
+/**
+ * Extract a tar-format backup into a new staging folder in the work
+ * directory; returns the data directory. Each tablespace tar (<oid>.tar[.gz])
+ * goes to <stage>/tablespaces/<oid> and tablespace_map is rewritten to it, so
+ * recovery never creates a link to the original tablespace path.
+ * `exclude`: tar options applied to base.tar only (selective restore).
+ */
 export async function extractTarBackup(b: BaseBackup, workDir: string, o: { exclude?: string[]; beforeChown?: (dataDir: string) => Promise<void> } = {}): Promise<string> {
-  const stage = await mkdtemp(join(workDir, 'extract-'));
+  const stage = await makeStage(workDir, 'extract');
   const data = join(stage, 'data');
   await mkdir(join(data, 'pg_wal'), { recursive: true });
   try {
-    for (const [file, into] of [
-      [b.baseTar!, data],
-      ...(b.walTar ? [[b.walTar, join(data, 'pg_wal')] as const] : []),
-    ] as const) {
-      const r = await execa('tar', [...(file === b.baseTar ? (o.exclude ?? []) : []), '-xf', file, '-C', into], { reject: false });
+    const tablespaceTars = (await readdir(b.path)).filter((e) => /^\d+\.tar(\.gz)?$/.test(e));
+    const jobs: [string, string][] = [[b.baseTar!, data]];
+    if (b.walTar) jobs.push([b.walTar, join(data, 'pg_wal')]);
+    for (const t of tablespaceTars) jobs.push([join(b.path, t), join(stage, 'tablespaces', t.replace(/\.tar(\.gz)?$/, ''))]);
+    for (const [file, into] of jobs) {
+      await mkdir(into, { recursive: true });
+      const r = await execClean('tar', [...(file === b.baseTar ? (o.exclude ?? []) : []), '-xf', file, '-C', into], { reject: false });
       if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${file} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
     }
     if (!existsSync(join(data, 'PG_VERSION'))) throw failure('BACKUP_EXTRACT_FAILED', `${b.baseTar} did not contain a data directory.`);
+    await rewriteTablespaceMap(data, join(stage, 'tablespaces'));
     if (o.beforeChown) await o.beforeChown(data);
     await chownForServer(stage);
   } catch (e) {
-    await rm(stage, { recursive: true, force: true });
+    removeStage(stage);
     throw e;
   }
   return data;
+}
+
+/** tablespace_map lines point at the extracted copies (a tablespace with no tar is refused later, never used in place). */
+async function rewriteTablespaceMap(data: string, tablespaces: string): Promise<void> {
+  const map = join(data, 'tablespace_map');
+  if (!existsSync(map)) return;
+  const text = await readFile(map, 'utf8');
+  const out = text.split('\n').map((line) => {
+    const m = /^(\d+) /.exec(line);
+    return m && existsSync(join(tablespaces, m[1]!)) ? `${m[1]} ${join(tablespaces, m[1]!)}` : line;
+  });
+  await writeFile(map, out.join('\n'));
 }

@@ -14,15 +14,15 @@
 // catalog unreadable, full_page_writes off, tablespaces) the caller restores
 // everything and says why: never guess.
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
+import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { failure } from '../../errors.js';
 import type { PgBinaries } from '../../postgres/binaries.js';
 import { copyTree } from '../../postgres/instance.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgControldata } from '../../postgres/programs.js';
-import { tail } from '../../postgres/run.js';
+import { execClean, tail } from '../../postgres/run.js';
 import { formatBytes } from '../../util/time.js';
 import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { type PgDatabaseRow, parsePgDatabase } from './pg-database.js';
@@ -189,7 +189,7 @@ export async function plainSelectiveBytes(backupDir: string, plan: SelectivePlan
  * TempInstance.fromDataDir(…, {copy: false})).
  */
 export async function stagePlainSelective(backupDir: string, workDir: string, plan: SelectivePlan): Promise<{ dataDir: string; stats: StageStats }> {
-  const stage = await mkdtemp(join(workDir, 'selective-'));
+  const stage = await makeStage(workDir, 'selective');
   const data = join(stage, 'data');
   const stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
   try {
@@ -210,7 +210,7 @@ export async function stagePlainSelective(backupDir: string, workDir: string, pl
     }
     await chownForServer(stage);
   } catch (e) {
-    await rm(stage, { recursive: true, force: true });
+    removeStage(stage);
     throw e;
   }
   return { dataDir: data, stats };
@@ -226,15 +226,15 @@ export async function stagePlainSelective(backupDir: string, workDir: string, pl
  * the extraction: see fillSparseFromTar.)
  */
 export async function extractTarProbe(baseTar: string, workDir: string): Promise<string> {
-  const dir = await mkdtemp(join(workDir, 'tarprobe-'));
+  const dir = await makeStage(workDir, 'tarprobe');
   const members = ['PG_VERSION', 'global/1262'];
-  const r = await execa('tar', ['-xf', baseTar, '--occurrence=1', '-C', dir, ...members], { reject: false });
+  const r = await execClean('tar', ['-xf', baseTar, '--occurrence=1', '-C', dir, ...members], { reject: false });
   if (r.exitCode !== 0) {
     const bad = String(r.stderr)
       .split('\n')
       .filter((l) => l.trim() && !/Not found in archive|Exiting with failure status due to previous errors/.test(l));
     if (bad.length) {
-      await rm(dir, { recursive: true, force: true });
+      removeStage(dir);
       throw failure('BACKUP_EXTRACT_FAILED', `Reading ${baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(bad.join('\n')) });
     }
   }
@@ -274,7 +274,7 @@ export async function tarMembers(b: BaseBackup): Promise<{ members: TarMember[];
       /* fall through to the archive itself */
     }
   }
-  const r = await execa('tar', ['-tvf', b.baseTar!], { reject: false, maxBuffer: 1024 * 1024 * 1024 });
+  const r = await execClean('tar', ['-tvf', b.baseTar!], { reject: false, maxBuffer: 1024 * 1024 * 1024 });
   if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Listing ${b.baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
   return { members: parseTarListing(String(r.stdout)), from: 'tar -tvf' };
 }
@@ -323,7 +323,7 @@ export function tarSplit(members: readonly TarMember[], plan: SelectivePlan): { 
  * over their sparse placeholders (when full_page_writes turns out to be off).
  */
 export async function fillSparseFromTar(baseTar: string, dataDir: string, plan: SelectivePlan): Promise<void> {
-  const r = await execa('tar', ['--anchored', '--wildcards', '-xf', baseTar, '-C', dataDir, ...plan.sparse.map((oid) => `base/${oid}/[0-9]*`)], { reject: false });
+  const r = await execClean('tar', ['--anchored', '--wildcards', '-xf', baseTar, '-C', dataDir, ...plan.sparse.map((oid) => `base/${oid}/[0-9]*`)], { reject: false });
   if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
   await chownForServer(join(dataDir, 'base'));
 }

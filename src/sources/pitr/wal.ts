@@ -1,8 +1,8 @@
 // What locate reads from a PITR source: its WAL archive (a folder, or only a
 // restore_command) and its base backups, laid out for a catalog copy.
-import { mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SourceConfigOf } from '../../inventory/schema.js';
+import { removeStage } from '../../postgres/work-dir.js';
 import type { BaseBackupRef, WalAccess } from '../types.js';
 import { restoreCommandFor } from './materialize.js';
 import { extractTarBackup, listBaseBackups } from './restore.js';
@@ -21,9 +21,8 @@ export async function pitrBaseBackups(config: SourceConfigOf<'pitr'>): Promise<B
     timeline: b.timeline,
     async layout(workDir: string) {
       if (b.format === 'plain') return { dataDir: b.path, copy: true, release: async () => {} };
-      await mkdir(workDir, { recursive: true });
       const dataDir = await extractTarBackup(b, workDir);
-      return { dataDir, copy: false, release: () => rm(dirname(dataDir), { recursive: true, force: true }) };
+      return { dataDir, copy: false, release: async () => removeStage(dirname(dataDir)) };
     },
   }));
 }

@@ -6,11 +6,21 @@ import { join } from 'node:path';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
+import { ASIDE_NOTE } from '../../postgres/server-config.js';
 import { pgControldata } from '../../postgres/programs.js';
 import { lastCommitInWal } from '../../postgres/wal/commits.js';
 import { chooseItem } from '../materialize/choose.js';
 import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+
+/** Both names of the source, and what was brought inside the copy. */
+export function copyNote(dir: string, inst: TempInstance): string {
+  const r = inst.copyRecord;
+  const parts = [`Started a copy of ${dir}${r && r.resolved !== dir ? ` (which resolves to ${r.resolved})` : ''}; the snapshot itself was not modified.`];
+  if (r?.walFrom) parts.push(`Its pg_wal is a link to ${r.walFrom}: the segments were copied, the link not followed at run time.`);
+  for (const t of r?.tablespaces ?? []) parts.push(`Tablespace ${t.oid} (${t.from}) was copied into the work directory.`);
+  return parts.join(' ');
+}
 
 export async function materializeSnapshot(config: SourceConfigOf<'snapshot'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   const item = chooseItem(probe, req.target);
@@ -39,7 +49,7 @@ export async function materializeSnapshot(config: SourceConfigOf<'snapshot'>, re
         ? { time: last.time, lsn: last.lsn, xid: last.xid, basis: 'last commit in the snapshot\'s WAL' }
         : { time: item.recoveryPoint?.time ?? null, lsn: item.recoveryPoint?.lsn ?? null, basis: item.recoveryPoint?.basis ?? 'snapshot time' },
       tables,
-      notes: [`Started a copy of ${dir}; the snapshot itself was not modified.`],
+      notes: [copyNote(dir, inst), ...(inst.sourceConfig ? [ASIDE_NOTE(inst.sourceConfig)] : [])],
       release: () => inst.destroy(),
     };
   } catch (e) {
