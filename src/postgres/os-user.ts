@@ -8,7 +8,6 @@ import { postgresSettings } from './settings.js';
 // run.ts builds on this module: its own children get only PATH (no parent PG* variables) here.
 const bare = () => ({ env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
 
-
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
