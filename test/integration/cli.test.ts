@@ -22,6 +22,18 @@ describe('CLI frame', () => {
     expect(r.stderr).toMatch(/^HINT: /m);
   });
 
+  it('merge flags: --on-conflict only with --mode merge; a bad choice and promote without --schema are exit 2', async () => {
+    const r = await undrop(['recover', '--tables', 't', '--mode', 'replace', '--on-conflict', 'keep-live', '--yes']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/error \[ON_CONFLICT_NEEDS_MERGE\]: --on-conflict keep-live applies only to --mode merge/);
+    const bad = await undrop(['promote', '--schema', 's', '--mode', 'merge', '--on-conflict', 'overwrite']);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("argument 'overwrite' is invalid");
+    const noSchema = await undrop(['promote', '--mode', 'merge']);
+    expect(noSchema.exitCode).toBe(2);
+    expect(noSchema.stderr).toContain("required option '--schema <name>' not specified");
+  });
+
   it('refuses an unknown option with exit 2', async () => {
     const r = await undrop(['--bogus']);
     expect(r.exitCode).toBe(2);

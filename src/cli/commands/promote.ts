@@ -44,6 +44,7 @@ export function registerPromote(program: Command, ctx: () => Context): void {
 async function runPromote(c: Context, flags: PromoteFlags): Promise<void> {
   const lockTimeoutMs = Number(flags.lockTimeout);
   if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
+  if (flags.onConflict && flags.mode !== 'merge') throw usageError('ON_CONFLICT_NEEDS_MERGE', `--on-conflict ${flags.onConflict} applies only to --mode merge (this run is --mode ${flags.mode}).`, 'Add --mode merge, or leave --on-conflict out.');
   if (!c.yes && !c.interactive) {
     throw usageError('CONFIRMATION_NEEDED', 'promote writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
   }

@@ -53,6 +53,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
   const target = parseTargetSpec(flags.target);
   const lockTimeoutMs = Number(flags.lockTimeout);
   if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
+  if (flags.onConflict && flags.mode !== 'merge') throw usageError('ON_CONFLICT_NEEDS_MERGE', `--on-conflict ${flags.onConflict} applies only to --mode merge (this run is --mode ${flags.mode}).`, 'Add --mode merge, or leave --on-conflict out.');
   const ui = stepUi(c);
   if (!c.yes && !c.interactive) {
     // Fail before anything happens, not halfway.
