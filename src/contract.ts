@@ -43,6 +43,8 @@ export interface LocateDocument {
   events: LocateEventDocument[];
   /** Events set aside by --ignore. */
   ignored: LocateEventDocument[];
+  /** Drops of undrop's own side schemas (undrop_*, or recorded in an incident folder): housekeeping, never incidents. */
+  undrop: LocateEventDocument[];
   wal: {
     source: string;
     firstSegment?: string;
@@ -71,7 +73,7 @@ export interface LocateEventDocument {
   kind: EventKind;
   /** kind "delete" only: the statement that removed the rows. */
   operation?: 'delete' | 'update';
-  relations: { relfilenode: number; name: string | null; oid: number | null; relkind: string | null; files: number[]; rows: number | null; rowsKind: EventRelation['rowsKind'] | null }[];
+  relations: { relfilenode: number; name: string | null; oid: number | null; relkind: string | null; files: number[]; rows: number | null; rowsKind: EventRelation['rowsKind'] | null; bornAt?: string; bornByRewrite?: boolean }[];
   /** The recovery target that stops just before this event (a DROP DATABASE's is an LSN). */
   target: { xid: string; inclusive: false; lsn?: string; note?: string };
   firstLsn: string;
@@ -83,6 +85,10 @@ export interface LocateEventDocument {
   catalog: string | null;
   partial?: true;
   ignoredBy?: string;
+  /** Every relation has a name (an unnamed event is chosen only with --target or a person's confirmation). */
+  named: boolean;
+  /** Why some files have no name. */
+  unnamedReason?: string;
   notes: string[];
 }
 
@@ -105,6 +111,10 @@ export interface RecoveredTableDocument {
   recoveredAs: string;
   rows: number;
   checksum: string | null;
+  /** The identity check: the source holds the lost table, not its successor. */
+  identity: 'proven' | 'not-proven' | 'failed';
+  /** How it was proven, or why not. */
+  identityReason: string | null;
 }
 
 export interface PromoteSummary {

@@ -2,6 +2,7 @@
 // otherwise (CI logs, --json). Confirmations go through one function so the
 // guided flow and --no-input share the same code path.
 import { confirm, select } from '@inquirer/prompts';
+import type { LocatedEvent } from '../recovery/locate/index.js';
 import type { OnConflict } from '../recovery/merge-conflicts.js';
 import { mergePlanLines } from '../recovery/recover.js';
 import type { RecoverUi } from '../recovery/recover-incident.js';
@@ -28,20 +29,42 @@ async function asking<T>(ask: () => Promise<T>): Promise<T> {
 }
 
 /** Pickers exist only when undrop may ask; otherwise their flags (--tables, --source) decide. */
-function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'pickOnConflict'> {
+function eventLine(e: LocatedEvent): string {
+  return `${e.commitTime}  ${e.kind.toUpperCase()}  ${e.relations.map((r) => r.name ?? `file ${r.relfilenode}`).join(', ')}  (xid ${e.xid}${e.rowsLost != null ? `, ${e.rowsLost} rows` : ''})`;
+}
+
+/** Named events first; unnamed ones folded under one line that says why they have no name (opened on request). */
+async function pickEvent(events: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
+  const named = events.filter((e) => !e.unnamedReason);
+  const unnamed = events.filter((e) => e.unnamedReason);
+  const message = 'Which destructive transaction should be undone? (--tables and --target name it without asking)';
+  const reasons = [...new Set(unnamed.map((e) => e.unnamedReason!))].join('; ');
+  const FOLD = Symbol('unnamed');
+  const choice = await select<LocatedEvent | typeof FOLD>(
+    {
+      message,
+      choices: [
+        ...named.map((e) => ({ value: e as LocatedEvent | typeof FOLD, name: eventLine(e) })),
+        ...(unnamed.length ? [{ value: FOLD as LocatedEvent | typeof FOLD, name: `${unnamed.length} more without table names (${reasons}) …` }] : []),
+      ],
+    },
+    out,
+  );
+  if (choice !== FOLD) return choice;
+  return select({ message: 'Transactions whose files no catalog could name (recover then needs their tables named with --tables):', choices: unnamed.map((e) => ({ value: e, name: eventLine(e) })) }, out);
+}
+
+function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'confirmUnnamed' | 'pickOnConflict'> {
   if (!ctx.interactive) return {};
   const out = { output: process.stderr };
   return {
-    pickEvent: (events) => asking(() => select(
-        {
-          message: 'Which destructive transaction should be undone? (--tables and --target name it without asking)',
-          choices: events.map((e) => ({
-            value: e,
-            name: `${e.commitTime}  ${e.kind.toUpperCase()}  ${e.relations.map((r) => r.name ?? `file ${r.relfilenode}`).join(', ')}  (xid ${e.xid}${e.rowsLost != null ? `, ${e.rowsLost} rows` : ''})`,
-          })),
-        },
-        out,
-      )),
+    pickEvent: (events) => asking(() => pickEvent(events, out)),
+    // Asked even under --yes: an unnamed transaction is a guess only a person may confirm.
+    confirmUnnamed: (message, details) =>
+      asking(async () => {
+        for (const d of details) note(`  ${d}`);
+        return confirm({ message, default: false }, out);
+      }),
     pickSource: (report, best) => asking(() => select(
         {
           message: 'Recover from which source? (--source names it without asking)',
@@ -64,7 +87,7 @@ function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'pi
           choices: [
             { value: 'rekey-live', name: 'rekey-live: give the post-incident live rows new keys, bring every recovered row back under its original key' },
             { value: 'keep-live', name: 'keep-live: the live rows win; the recovered ones stay in the side schema (<table>__conflicts)' },
-            { value: 'fail', name: 'stop: change nothing live; decide later with undrop promote' },
+            { value: 'fail', name: 'fail: change nothing live (exit 1); the pairs go to <table>__conflicts to read; decide later with undrop promote' },
           ],
         },
         out,

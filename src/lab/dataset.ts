@@ -4,6 +4,10 @@
 // identity column and an index), text/numeric/timestamptz/jsonb columns,
 // TOASTed notes, a carriers table with a view on it that survives, and a
 // plpgsql function the workload calls. Row counts follow --scale.
+// A fourth lost table lives in a mixed-case schema with a space in its name,
+// "Sales"."Order Items" (identity column, a domain, a check constraint, a
+// comment, TOASTed jsonb): every source kind must bring it back too. Nothing
+// writes to it after the build, so its truth is one checksum.
 import type pg from 'pg';
 
 export const LAB_DATABASE = 'shipping';
@@ -11,6 +15,27 @@ export const LAB_DATABASE = 'shipping';
 export const LOST_TABLES = ['public.shipments', 'public.shipment_events', 'public.invoices'] as const;
 /** Ids the workload uses come from here; the incident does not drop it, so ids never repeat. */
 export const WORKLOAD_SEQUENCE = 'workload_shipment_ids';
+/** The lost table outside public, in SQL spelling (and as truth.json and recover's JSON name it). */
+export const MIXED_CASE_TABLE = '"Sales"."Order Items"';
+/** Every table the incident drops. */
+export const INCIDENT_TABLES = [...LOST_TABLES, MIXED_CASE_TABLE] as const;
+
+/** Rows of "Sales"."Order Items" for a scale: static after the build. */
+export function orderItemRows(scale: number): number {
+  return Math.min(5000, Math.max(100, Math.round(scale / 5)));
+}
+
+/** The mixed-case table's DDL (the incident recreates it with exactly this; the schema and domain survive). */
+export const MIXED_CASE_TABLE_DDL = `
+CREATE TABLE "Sales"."Order Items" (
+  "Line Id" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  "Order No" text NOT NULL,
+  quantity "Sales".positive_qty NOT NULL,
+  unit_price numeric(10,2) NOT NULL CONSTRAINT "Order Items price ≥ 0" CHECK (unit_price >= 0),
+  details jsonb
+);
+COMMENT ON TABLE "Sales"."Order Items" IS 'Order lines; details may be large (TOAST)';
+`;
 export const WORKLOAD_FIRST_ID = 1_000_000_000;
 
 export interface ScaleCounts {
@@ -67,6 +92,9 @@ INSERT INTO carriers (id, name, country)
 SELECT g, 'Carrier ' || g, (ARRAY['DE','FR','NL','PL','IT','ES'])[1 + g % 6] FROM generate_series(1, 20) g;
 CREATE VIEW active_carriers AS SELECT id, name, country FROM carriers WHERE active;
 ${LOST_TABLES_DDL}
+CREATE SCHEMA "Sales";
+CREATE DOMAIN "Sales".positive_qty AS integer CHECK (VALUE > 0);
+${MIXED_CASE_TABLE_DDL}
 CREATE SEQUENCE ${WORKLOAD_SEQUENCE} START ${WORKLOAD_FIRST_ID};
 
 -- The application's write path, called by the background workload. Errors
@@ -126,9 +154,21 @@ SELECT 1 + (g * 3) % ${shipments}, 'cust' || (g % 5000), (g % 10000) / 3.0, (ARR
 FROM generate_series(${from}, ${to}) g`;
 }
 
+/** Order lines; every 25th has ~13 kB of jsonb details (stored out of line, TOAST). */
+function orderItemsInsert(n: number): string {
+  return `
+INSERT INTO "Sales"."Order Items" ("Order No", quantity, unit_price, details)
+SELECT 'SO-' || lpad((g / 3)::text, 6, '0'), 1 + g % 9, (g % 5000) / 4.0,
+       CASE WHEN g % 25 = 0 THEN jsonb_build_object('lines', (SELECT jsonb_agg(md5(g::text || '/' || i)) FROM generate_series(1, 400) i))
+            WHEN g % 2 = 0 THEN jsonb_build_object('gift', g % 4 = 0) END
+FROM generate_series(1, ${n}) g`;
+}
+
 /** Create the schema and load `fraction` (0..1] of the rows for this scale. */
 export async function createDataset(client: pg.Client, scale: number, fraction: number): Promise<void> {
   await client.query(SCHEMA_DDL);
+  await client.query(orderItemsInsert(orderItemRows(scale)));
+  await client.query('ANALYZE "Sales"."Order Items"');
   await loadRange(client, scale, 0, fraction);
 }
 

@@ -15,7 +15,7 @@ import { pgWaldumpXid } from '../postgres/lab-programs.js';
 import { Lsn } from '../postgres/wal/lsn.js';
 import { parseCommitLine } from '../postgres/wal/records.js';
 import { segmentForLsn } from '../postgres/wal/segments.js';
-import { LAB_DATABASE, LOST_TABLES, LOST_TABLES_DDL } from './dataset.js';
+import { INCIDENT_TABLES, LAB_DATABASE, LOST_TABLES, LOST_TABLES_DDL, MIXED_CASE_TABLE, MIXED_CASE_TABLE_DDL } from './dataset.js';
 import { chooseGapSegment, removeSegment } from './defects.js';
 import { labLayout, type LabLayout } from './layout.js';
 import { type Progress, silent, step } from './progress.js';
@@ -25,11 +25,13 @@ import { CHECKSUM_METHOD, tablesChecksums } from './truth.js';
 import { switchAndWaitArchived } from './up.js';
 
 export const INCIDENT_SQL = [
-  `LOCK TABLE ${LOST_TABLES.join(', ')} IN ACCESS EXCLUSIVE MODE`,
+  `LOCK TABLE ${INCIDENT_TABLES.join(', ')} IN ACCESS EXCLUSIVE MODE`,
   'DROP TABLE shipment_events',
   'DROP TABLE shipments',
   'DROP TABLE invoices',
+  `DROP TABLE ${MIXED_CASE_TABLE}`,
   LOST_TABLES_DDL.trim(),
+  MIXED_CASE_TABLE_DDL.trim(),
 ];
 
 export interface IncidentInfo {
@@ -57,6 +59,8 @@ export interface Truth {
   checksumMethod: string;
   incident: IncidentInfo;
   beforeIncident: { at: string; tables: TableTruths };
+  /** "Sales"."Order Items": dropped by the incident too, static since the build (same truth in every source). */
+  mixedCase: { table: string; truth: { rows: number; checksum: string } };
   snapshots: LabState['snapshots'];
   dumps: { path: string; format: string; takenAt: string; labelledAt: string; valid: boolean; defect: string | null; tables: TableTruths | null }[];
   baseBackups: LabState['baseBackups'];
@@ -108,7 +112,7 @@ export async function labIncident(o: { dir?: string; progress?: Progress } = {})
     await switchAndWaitArchived(primary);
   }
 
-  const { info, before } = await step(progress, 'incident', 'The migration: DROP and recreate shipments, shipment_events, invoices in one transaction', async () => {
+  const { info, before, mixed } = await step(progress, 'incident', 'The migration: DROP and recreate shipments, shipment_events, invoices, "Sales"."Order Items" in one transaction', async () => {
     const client = await primary.connect(LAB_DATABASE);
     try {
       const beforeLsn = (await client.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]!.l;
@@ -116,13 +120,14 @@ export async function labIncident(o: { dir?: string; progress?: Progress } = {})
       await client.query(INCIDENT_SQL[0]!);
       const xid = (await client.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x;
       const tables = await tablesChecksums(client, LOST_TABLES, { inTransaction: true });
+      const mixed = (await tablesChecksums(client, [MIXED_CASE_TABLE], { inTransaction: true }))[MIXED_CASE_TABLE]!;
       const at = new Date().toISOString();
       for (const sql of INCIDENT_SQL.slice(1)) await client.query(sql);
       await client.query('COMMIT');
       const endLsn = (await client.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]!.l;
       const ts = (await client.query<{ t: Date | null }>('SELECT pg_xact_commit_timestamp($1::text::xid) AS t', [xid])).rows[0]!.t;
-      const i: IncidentInfo = { xid, commitLsn: null, firstLsn: null, endLsn, commitTime: ts ? ts.toISOString() : null, walFile: null, beforeLsn, database: LAB_DATABASE, tables: [...LOST_TABLES], statements: ['BEGIN', ...INCIDENT_SQL, 'COMMIT'] };
-      return { info: i, before: { at, tables } };
+      const i: IncidentInfo = { xid, commitLsn: null, firstLsn: null, endLsn, commitTime: ts ? ts.toISOString() : null, walFile: null, beforeLsn, database: LAB_DATABASE, tables: [...INCIDENT_TABLES], statements: ['BEGIN', ...INCIDENT_SQL, 'COMMIT'] };
+      return { info: i, before: { at, tables }, mixed };
     } finally {
       await client.end().catch(() => {});
     }
@@ -162,6 +167,7 @@ export async function labIncident(o: { dir?: string; progress?: Progress } = {})
     checksumMethod: CHECKSUM_METHOD,
     incident: info,
     beforeIncident: before,
+    mixedCase: { table: MIXED_CASE_TABLE, truth: mixed },
     snapshots: state.snapshots,
     dumps: state.dumps.map((d) => ({ path: d.path, format: d.format, takenAt: d.takenAt, labelledAt: d.labelledAt, valid: d.valid, defect: d.defect, tables: d.tables })),
     baseBackups: state.baseBackups,

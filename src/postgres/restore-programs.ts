@@ -40,7 +40,7 @@ export interface PgbackrestRestoreOptions {
   /** Every tablespace restored under this folder (never to its original path). */
   tablespaceDir?: string;
   set?: string;
-  target?: { type: 'xid' | 'lsn' | 'time'; value: string };
+  target?: { type: 'xid' | 'lsn' | 'time' | 'name'; value: string; timeline?: string };
   dbInclude?: string[];
   timeoutMs?: number;
 }
@@ -53,11 +53,24 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   args.push(`--pg1-path=${o.pgPath}`, '--archive-mode=off', '--log-level-console=warn');
   if (o.tablespaceDir) args.push(`--tablespace-map-all=${o.tablespaceDir}`);
   if (o.set) args.push(`--set=${o.set}`);
-  if (o.target) args.push(`--type=${o.target.type}`, `--target=${o.target.value}`, '--target-exclusive', '--target-action=promote');
+  if (o.target) args.push(`--type=${o.target.type}`, `--target=${o.target.value}`, ...(o.target.type === 'name' ? [] : ['--target-exclusive']), '--target-action=promote');
   else args.push('--type=immediate', '--target-action=promote');
+  if (o.target?.timeline) args.push(`--target-timeline=${o.target.timeline}`);
   for (const db of o.dbInclude ?? []) args.push(`--db-include=${db}`);
   args.push('restore');
   return runProgram('pgbackrest', args, { asServerUser: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
+}
+
+/**
+ * pg_dump -Fc --schema-only of a whole database (schemas, types, domains,
+ * collations, extensions, every table's DDL), never waiting long for a lock;
+ * `exclude`: tables to leave out (those another process holds locked).
+ */
+export function pgDumpSchema(bin: PgBinaries, conn: ConnParams, file: string, exclude: readonly { schema: string; name: string }[] = [], lockWaitSec = 10): Promise<RunResult> {
+  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  const args = ['-d', toConninfo(conn), '-Fc', '--schema-only', `--lock-wait-timeout=${lockWaitSec}s`, '--no-sync', '-f', file];
+  for (const t of exclude) args.push('-T', `${q(t.schema)}.${q(t.name)}`);
+  return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: 3600_000 });
 }
 
 /** pg_dump -Fc of some tables (with their indexes, constraints and owned sequences), never waiting long for a lock. */

@@ -3,6 +3,7 @@
 import type { SetAside } from '../postgres/server-config.js';
 import type { ProbeResult, RecoveryPoint } from '../sources/types.js';
 import type { CopyBackResult } from './copy-back.js';
+import type { TableIdentity } from './identity.js';
 import type { MergeResult } from './promote-merge.js';
 import type { ReplaceResult } from './promote-replace.js';
 import type { ResolvedTarget } from '../sources/target.js';
@@ -31,6 +32,8 @@ export interface IncidentFacts {
   incident?: { xid?: string; lsn?: string; commitTime?: string; kind?: string; relations?: { name: string | null }[] };
   probes?: ProbeResult[];
   ranking?: string[];
+  /** The identity check: does the source hold the lost table, not its successor (one entry per table). */
+  identity?: TableIdentity[];
   chosen?: { name: string; reason: string };
   materialized?: {
     source: string;

@@ -340,7 +340,7 @@ function refusal(tables: MergedTable[], onConflict: OnConflict, started: number)
   const merge: MergeResult = { tables, onConflict, committed: false, durationMs: Date.now() - started };
   const short = (v: unknown) => {
     const j = JSON.stringify(v);
-    return j.length > 120 ? `${j.slice(0, 117)}…` : j;
+    return j.length > 80 ? `${j.slice(0, 77)}…` : j;
   };
   const details = tables.flatMap((t) => t.sample.slice(0, 3).map((s) => `  ${t.name} key ${JSON.stringify(s.key)}: recovered ${short(s.recovered)}  live ${short(s.live)}`));
   const e = mergeConflictsError(

@@ -20,7 +20,9 @@ import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate
 import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './recover.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
-import { type ResolvedTarget, type TargetSpec, resolveExplicit } from '../sources/target.js';
+import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
+import { namesTable } from './locate/rank.js';
+import { assertIdentity, identityEventFor, judgeIdentity, materializedRelfilenodes } from './identity.js';
 
 export interface RecoverOptions {
   inventory: Inventory;
@@ -29,6 +31,8 @@ export interface RecoverOptions {
   database?: string;
   source: string;
   target: TargetSpec;
+  /** --set LABEL: the base backup / backup set / dump file / snapshot to use. */
+  set?: string;
   mode: RecoverMode;
   schema?: string;
   keep: boolean;
@@ -47,6 +51,11 @@ export interface RecoverUi {
   info(message: string): void;
   /** Guided flow, when no tables were named: which destructive event to undo (the flag is --tables). */
   pickEvent?(events: LocatedEvent[]): Promise<LocatedEvent>;
+  /**
+   * Only on a terminal: the located incident has files no catalog could name;
+   * ask explicitly (--yes does not answer this). Absent: recover refuses and asks for --target.
+   */
+  confirmUnnamed?(message: string, details: string[]): Promise<boolean>;
   /** Guided flow, with --source auto on a terminal: which source to use (default: the best-ranked). */
   pickSource?(report: ProbeReport, best: string): Promise<string>;
   /** Guided flow, merge with collisions and no --on-conflict: which resolution. */
@@ -83,6 +92,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
+  let recorded = false;
   try {
     log.record('mode', o.mode);
 
@@ -112,7 +122,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     }
     log.record('tables', tables.map((t) => displayName(t)));
     log.record('target', target);
-    ui.info(describeTarget(target));
+    if (event && o.target.kind === 'before-incident') log.record('incident', { xid: event.xid, lsn: event.commitLsn, commitTime: event.commitTime, kind: event.kind, relations: event.relations.map((r) => ({ name: r.name })) });
+    ui.info(`Target: ${describeTarget(target)}.`);
+    if (event?.unnamedReason && o.target.kind === 'before-incident' && !event.relations.some((r) => namesTable(r, tables))) await confirmUnnamedEvent(event, tables, ui, log);
     // Warn early: a DROP + recreate restarted the live keys, so a merge will meet collisions.
     if (event?.recreated.length) {
       // Only a warning: a failure here is recorded, never stops the recovery.
@@ -136,20 +148,29 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     // 4. Consent before production is written.
     const schemaNote = o.schema ? `schema ${o.schema}` : 'a new schema undrop_<timestamp>';
-    if (!(await ui.confirm(`Copy ${tables.map((t) => displayName(t)).join(', ')} from ${choice.config.name} into ${schemaNote} in production (${database})?`, [`Recovery point: ${choice.probe.recoveryPoint?.time ?? 'unknown'}`, 'Nothing live is changed by this step.']))) {
+    if (!(await ui.confirm(`Copy ${tables.map((t) => displayName(t)).join(', ')} from ${choice.config.name} into ${schemaNote} in production (${database})?`, [`Target: ${describeTarget(target)}`, `Recovery point: ${choice.probe.recoveryPoint?.time ?? 'unknown'}`, 'Nothing live is changed by this step.']))) {
       throw usageError('DECLINED', 'Recovery was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
     }
 
     // 5. Materialize.
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
     const sourceConfig = m.instance?.sourceConfig;
     log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, sourceConfig });
     for (const n of m.notes) ui.info(n);
+
+    // 5b. The identity check: the source holds the lost table, not its successor. Before any write.
+    const identity = await log.step('identity check', async () => {
+      const relfilenodes = await materializedRelfilenodes(m, tables);
+      return judgeIdentity({ tables, event, targetOrigin: target.origin, sourceKind: choice.config.kind, sourceName: choice.config.name, materialized: m, relfilenodes });
+    });
+    log.record('identity', identity);
+    for (const i of identity) ui.info(`Identity of ${i.name}: ${i.status} — ${i.reason}`);
+    assertIdentity(identity);
 
     // 6. Copy back, verify, promote.
     const bin = m.instance?.bin ?? (await findBinaries());
@@ -171,6 +192,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)),
       }),
     );
+    await recordOwnObjects(prod, result.copyBack.schema, log).catch(() => {});
+    recorded = true;
     if (!result.verify.ok) {
       throw failure('VERIFY_MISMATCH', 'The copy in production does not match the recovered source (row counts or checksums differ).', { hint: 'Do not promote; see the report for the tables that differ. The side schema is left for inspection.' });
     }
@@ -188,6 +211,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const reportPath = log.finish({ ok: true });
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
   } catch (e) {
+    // A side schema left behind by a later failure is still undrop's own: remember it.
+    if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
     if (isMergeRefusal(e) && log.facts.copyBack) {
       const schema = log.facts.copyBack.schema;
       nextSteps.push(`The recovered tables and the conflicting pairs wait in ${schema}. Decide, then: undrop promote --schema ${schema} --mode merge --on-conflict rekey-live|keep-live (no new restore).`);
@@ -222,10 +247,55 @@ async function checkProduction(prod: ConnParams, schema: string | undefined): Pr
 }
 
 async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<{ target: ResolvedTarget; event?: LocatedEvent }> {
-  if (o.target.kind !== 'before-incident') return { target: resolveExplicit(o.target) };
+  if (o.target.kind !== 'before-incident') {
+    const target = resolveExplicit(o.target);
+    // A target given by hand is still checked against what the WAL says was lost (best effort).
+    const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress }).catch(() => undefined);
+    const named = r?.events.filter((e) => o.tables.some((t) => e.relations.some((x) => namesTable(x, [t])))) ?? [];
+    return { target, event: r ? identityEventFor(target, named, [...r.events, ...r.undrop, ...r.ignored]) : undefined };
+  }
   const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress });
   const { event, ...target } = found;
+  if (o.target.timeline) target.timeline = o.target.timeline;
   return { target, event };
+}
+
+/**
+ * No event names the requested tables; the best candidate has files no
+ * catalog could name. Going on needs the person's explicit word (never --yes
+ * alone) or a target they give themselves.
+ */
+async function confirmUnnamedEvent(event: LocatedEvent, tables: TableName[], ui: RecoverUi, log: IncidentLog): Promise<void> {
+  const what = `No destructive transaction in the WAL names ${tables.map((t) => displayName(t)).join(', ')}; the newest candidate, transaction ${event.xid} (${event.kind}, committed ${event.commitTime}), has files no catalog could name: ${event.unnamedReason}.`;
+  const hint = `If it is the incident, pass --target xid:${event.xid} (or --target-xid ${event.xid}); otherwise find the right one with \`undrop locate --tables …\` and pass its --target, or a --target-time with a zone.`;
+  log.event('incident-unnamed', { xid: event.xid, reason: event.unnamedReason });
+  if (!ui.confirmUnnamed) throw usageError('INCIDENT_UNNAMED', `${what} undrop will not guess which transaction lost the tables, and --yes does not confirm a guess.`, hint);
+  const ok = await ui.confirmUnnamed(`Undo transaction ${event.xid}, which no catalog could name?`, [what]);
+  if (!ok) throw usageError('DECLINED', 'The unnamed transaction was not confirmed; production was not touched.', hint);
+  log.event('incident-unnamed-confirmed', { xid: event.xid });
+}
+
+/**
+ * Remember in the incident folder what undrop made in production (the side
+ * schema and its files), so a later locate lists its drop as housekeeping.
+ */
+async function recordOwnObjects(prod: ConnParams, schema: string, log: IncidentLog): Promise<void> {
+  const entry = await withClient(prod, async (c) => {
+    const db = await c.query<{ oid: string }>('select oid::int8::text as oid from pg_database where datname = current_database()');
+    const r = await c.query<{ f: string; s: string; t: string }>(
+      `with rels as (
+         select c.oid, c.relfilenode, c.reltoastrelid, n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1
+       ), owned as (
+         select relfilenode, nspname, relname from rels
+         union all select t.relfilenode, r.nspname, r.relname from rels r join pg_class t on t.oid = r.reltoastrelid
+         union all select i.relfilenode, r.nspname, r.relname from rels r join pg_index x on x.indrelid = r.reltoastrelid join pg_class i on i.oid = x.indexrelid
+       )
+       select relfilenode::int8::text as f, nspname as s, relname as t from owned where relfilenode <> 0`,
+      [schema],
+    );
+    return { schema, databaseOid: Number(db.rows[0]!.oid), files: r.rows.map((x) => ({ relfilenode: Number(x.f), name: displayName({ schema: x.s, name: x.t }) })) };
+  }, { applicationName: 'undrop recover', statementTimeoutMs: 10_000 });
+  log.event('undrop-objects', { ...entry });
 }
 
 /** What the early warning says about one recreated table. Pure. */
@@ -273,12 +343,6 @@ async function pickIncident(o: RecoverOptions, production: ConnParams, ui: Recov
     throw usageError('TABLE_NAMES_UNKNOWN', `Transaction ${event.xid} removed files that no catalog could name.`, 'Name the tables yourself with --tables, and pass --target xid:' + event.xid + '.');
   }
   return { tables: names.map((n) => parseTableName(n!)), target: eventTarget(event), event };
-}
-
-function describeTarget(t: ResolvedTarget): string {
-  if (t.kind === 'latest') return 'Target: the newest state every source can reach.';
-  const parts = [t.xid ? `just before transaction ${t.xid}` : undefined, t.commitLsn ? `LSN ${t.commitLsn}` : undefined, t.time ? `committed ${t.time}` : undefined].filter(Boolean);
-  return `Target: ${parts.join(', ')} (${t.origin}).`;
 }
 
 /** The named source, or the best-ranked one that is not unusable (usable before degraded). */

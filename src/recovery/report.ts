@@ -86,6 +86,12 @@ export function renderReport(f: IncidentFacts, steps: StepRecord[], paths: { tim
     }
   }
 
+  if (f.identity?.length) {
+    L.push('## Identity check', '');
+    L.push('Does the source hold the lost table, and not the table that replaced it? (physical sources: the relfilenode or row count the incident removed; dumps: taken before the incident)', '');
+    L.push(...table(['table', 'identity', 'why'], f.identity.map((i) => [i.name, i.status === 'failed' ? '**FAILED**' : i.status === 'not-proven' ? 'identity not proven' : 'proven', i.reason])), '');
+  }
+
   if (f.copyBack) {
     const c = f.copyBack;
     L.push('## What was written where', '');
@@ -179,6 +185,7 @@ function collisions(f: IncidentFacts): string[] {
 
 /** The `recover` JSON document of the command-line contract. */
 export function recoverJson(f: IncidentFacts, reportPath: string, durationMs: number): Omit<RecoverDocument, 'nextSteps' | 'promoted'> {
+  const identity = new Map((f.identity ?? []).map((i) => [i.name, i]));
   const rp = f.materialized?.recoveryPoint;
   const verified = new Map((f.verify?.tables ?? []).map((v) => [v.name, v]));
   const replaced = new Set((f.replace?.tables ?? []).map((t) => t.name));
@@ -192,6 +199,8 @@ export function recoverJson(f: IncidentFacts, reportPath: string, durationMs: nu
       recoveredAs: replaced.has(t.name) ? t.name : t.recoveredAsName,
       rows: t.rows,
       checksum: verified.get(t.name)?.copy.checksum ?? null,
+      identity: identity.get(t.name)?.status ?? 'not-proven',
+      identityReason: identity.get(t.name)?.reason ?? null,
     })),
     durationMs,
     report: reportPath,

@@ -90,6 +90,8 @@ export interface MaterializeRequest {
    * Default true; falls back to a full restore (with a note) when unsure.
    */
   selective?: boolean;
+  /** --set LABEL: use this base backup / backup set / dump file / snapshot, not the newest before the target. */
+  set?: string;
   onProgress?: (message: string) => void;
 }
 
@@ -101,6 +103,12 @@ export interface Materialized {
   recoveryPoint: RecoveryPoint;
   tables: { name: string; rows: number }[];
   notes: string[];
+  /**
+   * relfilenode of each table (display name) in the source itself, when the
+   * instance is not a physical copy (tables dumped from a paused replica);
+   * the identity check compares them with the located event.
+   */
+  sourceRelfilenodes?: Record<string, number | null>;
   /** Stop and remove what was created (no-op for a kept instance). */
   release(): Promise<void>;
 }

@@ -18,6 +18,33 @@ afterAll(async () => {
 });
 
 describe('copy back → verify → merge, with the incident log (real PostgreSQL)', () => {
+  it('guided flow: with collisions and no --on-conflict, the resolution is asked with the counts, then used', async () => {
+    const pair = await startPair();
+    const log = IncidentLog.open({ workDir: pair.workDir });
+    const asked: unknown[] = [];
+    const r = await copyBackVerifyPromote({
+      bin: pair.bin,
+      log,
+      sourceName: 'nightly',
+      materialized: { conn: pair.sourceConn, database: 'postgres', recoveryPoint: { time: null, lsn: null, basis: 'test' }, tables: [], notes: [] },
+      production: pair.prodConn,
+      tables: parseTableList('customers'),
+      mode: 'merge',
+      schema: 'undrop_guided',
+      workDir: pair.workDir,
+      chooseOnConflict: async (plan) => {
+        asked.push(plan.merge);
+        return 'keep-live';
+      },
+      confirmPromote: async (plan) => plan.onConflict === 'keep-live',
+    });
+    log.finish({ ok: true });
+    expect(asked).toEqual([[{ name: 'public.customers', recoveredRows: 1000, missing: 998, skipped: 0, conflicts: 2 }]]);
+    expect(r.merge!.tables.map((t) => [t.inserted, t.conflicts, t.resolution])).toEqual([[998, 2, 'kept-live']]);
+    await pair.destroy();
+  });
+
+
   it('records steps, commands and LSNs in timeline.jsonl and writes a postmortem report', async () => {
     const log = IncidentLog.open({ workDir: pair.workDir });
     const plans: unknown[] = [];
@@ -73,6 +100,6 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
     expect(lines.filter((l) => l.type === 'lsn').map((l) => l.label)).toEqual(['recovery point', 'production before copy back', 'production after copy back (commit)']);
     const json = recoverJson(log.facts, report, 1234);
     expect(json).toMatchObject({ source: 'nightly', recoveryPoint: { time: '2026-11-25T01:00:00.000Z', lsn: '0/3000000', xid: null }, mode: 'merge', schema: r.copyBack.schema, durationMs: 1234, report });
-    expect(json.tables[1]).toEqual({ name: 'public.orders', recoveredAs: `${r.copyBack.schema}.orders`, rows: 5000, checksum: expect.stringMatching(/^md5sum:/) });
+    expect(json.tables[1]).toEqual({ name: 'public.orders', recoveredAs: `${r.copyBack.schema}.orders`, rows: 5000, checksum: expect.stringMatching(/^md5sum:/), identity: 'not-proven', identityReason: null });
   });
 });

@@ -9,7 +9,7 @@
 // that were dropped. During the runs every process's command line and the
 // temporary servers' environments are watched for secrets.
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import YAML from 'yaml';
@@ -45,10 +45,29 @@ let truth: any;
 let prod: ConnParams;
 let cfg: string;
 
+/**
+ * The happy scenario without its delayed replica: a standby on the same host would replay
+ * CREATE TABLESPACE into the primary's tablespace directory (the fixture refuses that).
+ */
+function noReplicaScenario(): string {
+  const playbooks = join(root, 'playbooks');
+  cpSync(join(process.cwd(), 'playbooks'), playbooks, { recursive: true });
+  const happy = YAML.parse(readFileSync(join(playbooks, 'scenarios', 'happy.yaml'), 'utf8'));
+  const doc = { ...happy, name: 'layouts', title: 'Production layouts (no replica)', components: { ...happy.components, replica: false } };
+  delete doc.expect;
+  writeFileSync(join(playbooks, 'scenarios', 'layouts.yaml'), YAML.stringify(doc));
+  return playbooks;
+}
+
 beforeAll(async () => {
-  await labUp({ dir, scale: 2000, delay: '10min' });
-  layouts = await addProductionLayouts(dir);
-  await labIncident({ dir });
+  process.env.UNDROP_PLAYBOOKS = noReplicaScenario();
+  try {
+    await labUp({ dir, scale: 2000, scenario: 'layouts' });
+    layouts = await addProductionLayouts(dir);
+    await labIncident({ dir });
+  } finally {
+    delete process.env.UNDROP_PLAYBOOKS;
+  }
   truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8'));
   const state = (await readState(labLayout(dir)))!;
   // Production reached with a password in the URI and an sslpassword (the lab trusts the socket, so both are only carried).
@@ -214,6 +233,18 @@ describe('recover from production layouts: nothing outside the work directory ch
     expectKept(liveBefore, fingerprint(layouts.tablespaceDir));
     expect(existsSync(layouts.recoveryEndMarker)).toBe(false);
     expect(report).toMatch(/\| archive_cleanup_command \|/);
+  });
+});
+
+describe('replay that would re-create a live tablespace', () => {
+  it('pitr from a base backup older than the tablespace: refused before anything starts; the live tablespace is untouched', async () => {
+    const liveBefore = fingerprint(layouts.tablespaceDir);
+    const work = join(root, 'work-old-pitr');
+    const r = await undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', TABLES_ARG, '--source', 'pitr', '--schema', 'rec_oldpitr', '--yes']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`error \\[REPLAY_WOULD_TOUCH_TABLESPACE\\]: .*${layouts.tablespaceDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    expect(fingerprint(layouts.tablespaceDir)).toEqual(liveBefore);
+    expect(readdirSync(join(work, 'instances'))).toEqual([]);
   });
 });
 

@@ -150,6 +150,7 @@ const located: LocateResult = {
     },
   ],
   ignored: [],
+  undrop: [],
   wal: { source: '/backups/wal', segments: 3, timeline: 1, pgWaldumpMajor: 15, records: 1000, commits: 10, maxOpenTransactions: 2, gaps: [] },
   catalogs: ['production'],
   warnings: [],

@@ -7,7 +7,7 @@ import { loadInventory } from '../../inventory/load.js';
 import { parseTableList } from '../../postgres/identifiers.js';
 import { resolveConnParams } from '../../postgres/conninfo.js';
 import { type CollisionHint, probeCollisionHints } from '../../recovery/collision-hints.js';
-import { type ResolvedTarget, parseTargetSpec, resolveExplicit } from '../../sources/target.js';
+import { type ResolvedTarget, type TargetFlags, parseTargetTime, resolveExplicit, targetFromFlags as specFromFlags } from '../../sources/target.js';
 import { type ProbeReport, probeAll } from '../../sources/probe-all.js';
 import { rankResults, unusableReason } from '../../sources/rank.js';
 import { formatDuration } from '../../util/time.js';
@@ -18,27 +18,18 @@ import { humanReport } from '../render/probe.js';
 import { parallelProgress } from '../render/progress.js';
 import type { RegisterCommand } from './register.js';
 
-interface ProbeFlags {
+interface ProbeFlags extends TargetFlags {
   strict?: boolean;
   deep?: boolean;
   tables?: string;
   incidentTime?: string;
-  target?: string;
   source?: string[];
 }
 
-export function targetFromFlags(f: Pick<ProbeFlags, 'incidentTime' | 'target'>): ResolvedTarget | undefined {
-  if (f.incidentTime) {
-    const t = Date.parse(f.incidentTime);
-    if (Number.isNaN(t)) throw usageError('INCIDENT_TIME_INVALID', `--incident-time ${f.incidentTime} is not a time.`, 'Use ISO 8601, for example 2026-11-25T01:42:48Z.');
-    return { kind: 'time', time: new Date(t).toISOString(), inclusive: false, origin: '--incident-time' };
-  }
-  if (f.target) {
-    const spec = parseTargetSpec(f.target);
-    if (spec.kind === 'before-incident') return undefined;
-    return resolveExplicit(spec);
-  }
-  return undefined;
+export function targetFromFlags(f: Pick<ProbeFlags, 'incidentTime' | keyof TargetFlags>): ResolvedTarget | undefined {
+  if (f.incidentTime) return { kind: 'time', time: parseTargetTime(f.incidentTime, '--incident-time'), inclusive: false, origin: '--incident-time' };
+  const spec = specFromFlags(f);
+  return spec.kind === 'before-incident' ? undefined : resolveExplicit(spec);
 }
 
 /** The contract's probe document (plus extra fields). */
@@ -80,13 +71,19 @@ export const registerProbe: RegisterCommand = (program: Command, ctx: () => Cont
     .option('--deep', 'read whole dumps, extract and verify tar backups, run pgbackrest verify (slower)')
     .option('--tables <list>', 'tables to look for (comma-separated, schema-qualified or not)')
     .option('--incident-time <time>', 'when the incident happened (ISO 8601): loss windows and time left are computed against it')
-    .option('--target <spec>', 'an exact target instead: xid:N, lsn:X/Y, time:ISO')
+    .option('--target <spec>', 'an exact target instead: xid:N, lsn:X/Y, time:ISO-8601 with zone, name:RESTORE_POINT')
+    .option('--target-xid <xid>', 'same as --target xid:N')
+    .option('--target-lsn <lsn>', 'same as --target lsn:X/Y')
+    .option('--target-time <time>', 'same as --target time:T (a zone is required)')
+    .option('--target-name <name>', 'same as --target name:RESTORE_POINT')
+    .option('--target-timeline <tli>', 'timeline to follow (number, latest, current)')
     .option('--source <name...>', 'probe only these sources')
     .action(async (flags: ProbeFlags) => {
       const c = ctx();
-      const inv = await loadInventory(c.configFlag);
-      const tables = flags.tables ? parseTableList(flags.tables) : [];
+      // Flags first: a bad target is the user's typo, whatever the inventory says.
       const target = targetFromFlags(flags);
+      const tables = flags.tables ? parseTableList(flags.tables) : [];
+      const inv = await loadInventory(c.configFlag);
       const only = (flags.source ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
       for (const n of only) {
         if (!inv.sources.some((s) => s.name === n)) throw usageError('SOURCE_UNKNOWN', `No source named "${n}" in ${inv.file}.`, `Sources: ${inv.sources.map((s) => s.name).join(', ') || '(none)'}.`);

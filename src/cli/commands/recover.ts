@@ -8,16 +8,16 @@ import { parseTableList } from '../../postgres/identifiers.js';
 import type { RecoverMode } from '../../recovery/incident-log.js';
 import { ON_CONFLICT_CHOICES, type OnConflict } from '../../recovery/merge-conflicts.js';
 import { recoverIncident } from '../../recovery/recover-incident.js';
-import { parseTargetSpec } from '../../sources/target.js';
+import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
 import type { Context } from '../context.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';
 import { stepUi } from '../steps.js';
 
-export interface RecoverFlags {
+export interface RecoverFlags extends TargetFlags {
   tables?: string;
   source: string;
-  target?: string;
+  set?: string;
   mode: RecoverMode;
   schema?: string;
   keep?: boolean;
@@ -33,7 +33,13 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .description('bring tables back: find the target, probe, extract from the best source, copy into a side schema, verify, optionally promote')
     .option('--tables <list>', 'tables to recover (comma-separated, SQL spelling: shipments,"Sales"."Order Items")')
     .option('--source <name>', 'source to use, or auto (the best-ranked usable one)', 'auto')
-    .option('--target <spec>', 'before-incident (default: found in WAL), xid:N, lsn:X/Y, time:ISO-8601, latest')
+    .option('--target <spec>', 'before-incident (default: found in WAL), xid:N, lsn:X/Y, time:ISO-8601 with zone, name:RESTORE_POINT, latest')
+    .option('--target-xid <xid>', 'stop just before this transaction (same as --target xid:N)')
+    .option('--target-lsn <lsn>', 'stop just before this LSN (same as --target lsn:X/Y)')
+    .option('--target-time <time>', 'stop just before this time; a zone is required (2026-11-25T01:42:48.123456Z)')
+    .option('--target-name <name>', 'stop at this restore point (pg_create_restore_point)')
+    .option('--target-timeline <tli>', 'timeline to follow: a number, latest (default) or current')
+    .option('--set <label>', 'use this base backup, pgBackRest set, dump file or snapshot (default: the newest before the target)')
     .addOption(new Option('--mode <mode>', 'side-schema only, or then replace / merge the live tables').choices(['side-schema', 'replace', 'merge']).default('side-schema'))
     .option('--schema <name>', 'side schema to create in production (default undrop_YYYYMMDD_HHMMSS)')
     .option('--database <name>', 'database the tables are in (default: production DSN\'s)')
@@ -50,7 +56,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
 export async function runRecover(c: Context, flags: RecoverFlags): Promise<void> {
   if (!flags.tables && !c.interactive) throw usageError('TABLES_REQUIRED', 'recover needs --tables when it cannot ask (--no-input or no terminal).', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
   const tables = flags.tables ? parseTableList(flags.tables) : [];
-  const target = parseTargetSpec(flags.target);
+  const target = targetFromFlags(flags);
   const lockTimeoutMs = Number(flags.lockTimeout);
   if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
   if (flags.onConflict && flags.mode !== 'merge') throw usageError('ON_CONFLICT_NEEDS_MERGE', `--on-conflict ${flags.onConflict} applies only to --mode merge (this run is --mode ${flags.mode}).`, 'Add --mode merge, or leave --on-conflict out.');
@@ -67,6 +73,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       database: flags.database,
       source: flags.source,
       target,
+      set: flags.set,
       mode: flags.mode,
       schema: flags.schema,
       keep: !!flags.keep,

@@ -37,13 +37,14 @@ export function printLocate(r: LocateResult): void {
   if (r.events.length === 0) {
     say('No destructive transaction found in that range.');
   } else {
-    say(`${r.events.length} destructive transaction(s), newest first:`);
+    say(`${r.events.length} destructive transaction(s), best candidate first (named ones newest first, then those no catalog could name):`);
     say('');
     const shown = new Set<string>();
     for (const e of r.events) {
       say(`  ${shortTime(e.commitTime)}  ${kindLabel(e)}  in ${e.database.name ?? `database OID ${e.database.oid}`}: ${relList(e) || '(whole database)'}`);
       say(`      ${rowsText(e)}; xid ${e.xid}; commit ${e.commitLsn}; first record ${e.firstLsn}`);
       if (e.recreated.length) say(`      recreated in the same transaction: ${e.recreated.map((x) => x.name).join(', ')} — their keys restarted, so rows written since can reuse lost rows' keys: a merge will meet collisions (recover --on-conflict)`);
+      if (e.unnamedReason) say(`      unnamed: ${e.unnamedReason}`);
       say(`      target: ${e.kind === 'drop-database' ? `--target lsn:${e.firstLsn}` : `--target xid:${e.xid}`} (exclusive)${e.catalog ? `; names from ${e.catalog}` : ''}`);
       for (const n of e.notes) {
         say(`      note: ${shown.has(n) ? '(as above)' : n}`);
@@ -55,6 +56,11 @@ export function printLocate(r: LocateResult): void {
     say('');
     say(`${r.ignored.length} event(s) set aside by --ignore:`);
     for (const e of r.ignored) say(`  ${shortTime(e.commitTime)}  ${kindLabel(e)}  ${relList(e)}  xid ${e.xid} (matched ${e.ignoredBy})`);
+  }
+  if (r.undrop.length) {
+    say('');
+    say(`${r.undrop.length} drop(s) of undrop's own side schemas (housekeeping, never incidents):`);
+    for (const e of r.undrop) say(`  ${shortTime(e.commitTime)}  ${kindLabel(e)}  ${relList(e)}  xid ${e.xid}`);
   }
   const newest = r.events[0];
   if (newest) {

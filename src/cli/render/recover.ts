@@ -9,7 +9,8 @@ export function humanSummary(d: RecoverDocument): string[] {
     `Recovered from ${d.source} (recovery point ${d.recoveryPoint?.time ?? 'unknown'}${d.recoveryPoint?.lsn ? `, LSN ${d.recoveryPoint.lsn}` : ''}) in ${formatDuration(d.durationMs)}.`,
     `Mode: ${d.mode}; side schema: ${d.schema}`,
   ];
-  for (const t of d.tables) out.push(`  ${t.name.padEnd(32)} → ${t.recoveredAs.padEnd(44)} ${String(t.rows).padStart(10)} rows  checksum equal`);
+  for (const t of d.tables) out.push(`  ${t.name.padEnd(32)} → ${t.recoveredAs.padEnd(44)} ${String(t.rows).padStart(10)} rows  checksum equal, identity ${t.identity === 'proven' ? 'proven' : 'NOT PROVEN'}`);
+  for (const t of d.tables) if (t.identity !== 'proven' && t.identityReason) out.push(`  ${t.name}: ${t.identityReason}`);
   out.push(...promotedLines(d.promoted));
   out.push(`Report: ${d.report}`);
   for (const n of d.nextSteps) out.push(`Next: ${n}`);

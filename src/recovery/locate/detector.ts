@@ -6,7 +6,7 @@
 import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { canonicalLsn, firstBlockRel, scanRecord, walTimeToIso } from '../../postgres/wal/records.js';
-import type { DetectorOptions, DetectorStats, RawEvent } from './types.js';
+import type { DetectorOptions, DetectorStats, FileBirth, RawEvent } from './types.js';
 
 interface XactState {
   firstLsn: string;
@@ -71,6 +71,8 @@ export class EventDetector {
   private readonly open = new Map<number, XactState>();
   private readonly threshold: number;
   readonly stats: DetectorStats = { records: 0, commits: 0, aborts: 0, maxOpenXacts: 0, rewrites: 0 };
+  /** relfilenode → the committed transaction that created it (file lineage, to tell new relations from old ones). */
+  readonly births = new Map<number, FileBirth>();
   // Fast-path caches: the transaction of the previous line (runs of records of one xid are the norm) and its last counted relation.
   private lastXid = -1;
   private lastState: XactState | undefined;
@@ -369,6 +371,11 @@ export class EventDetector {
     }
     const hasRels = body.includes('rels:');
     const hasDropped = body.includes('dropped stats:');
+    if (merged?.created?.size) {
+      const unlinked = hasRels ? parseRels(numbersAfter(body, 'rels:') ?? '').map(([, rfn]) => rfn).filter((rfn) => !merged!.created!.has(rfn)) : [];
+      const birth: FileBirth = { lsn: canonicalLsn(lsnText), xid, replaced: unlinked };
+      for (const rfn of merged.created) this.births.set(rfn, birth);
+    }
     if (!merged && !hasRels) return time;
     if (!hasRels && !merged?.dropDir && !merged?.rows) return time;
     this.classify(xid, lsnText, time, body, merged ?? { firstLsn: lsnText, db: 0, partial: true }, hasRels, hasDropped);

@@ -7,7 +7,7 @@ import type { Inventory } from '../../inventory/schema.js';
 import { withClient } from '../../postgres/connect.js';
 import type { ConnParams } from '../../postgres/conninfo.js';
 import { resolveConnParams } from '../../postgres/conninfo.js';
-import { type TableName, displayName, parseTableList, sameTable } from '../../postgres/identifiers.js';
+import { type TableName, displayName, parseTableList } from '../../postgres/identifiers.js';
 import { defaultWorkDir } from '../../postgres/instance.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { segmentForLsn } from '../../postgres/wal/segments.js';
@@ -15,7 +15,10 @@ import type { ResolvedTarget } from '../../sources/target.js';
 import { type Catalog, type CatalogRow, baseBackupCatalog, countRows, databaseNames, lookupRelations, productionCatalog, replicaCatalogs } from './catalog.js';
 import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { type ScanWarning, scanWal } from './scan.js';
-import type { EventKind, EventRelation, RawEvent } from './types.js';
+import { nameByLineage } from './lineage.js';
+import { type OwnObjects, readOwnObjects } from './own-objects.js';
+import { classifyEvent, isUndropEvent, rankEvents, unnamedReason } from './rank.js';
+import type { EventKind, EventRelation, FileBirth, RawEvent } from './types.js';
 import { openWalSource } from './wal-source.js';
 
 export type { EventKind, EventRelation } from './types.js';
@@ -68,12 +71,17 @@ export interface LocatedEvent {
   partial?: boolean;
   /** Matched --ignore. */
   ignoredBy?: string;
+  /** Some files have no name: why (the event is then only a candidate with an explicit target or confirmation). */
+  unnamedReason?: string;
   notes: string[];
 }
 
 export interface LocateResult {
+  /** Candidates, best first: events naming a requested table (or any named event), newest first; then unnamed ones. */
   events: LocatedEvent[];
   ignored: LocatedEvent[];
+  /** Drops of undrop's own side schemas: housekeeping, never incidents. */
+  undrop: LocatedEvent[];
   wal: {
     source: string;
     firstSegment?: string;
@@ -129,19 +137,37 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     const prod = mode !== 'none' ? productionCatalog(inventory, production) : undefined;
     if (prod) catalogs.push(prod);
 
+    const own = readOwnObjects(workDir);
     const events: LocatedEvent[] = [];
     const dbNameCache = new Map<number, string | null>();
     // Oldest first, so a base backup copy only ever replays forward.
     const ordered = [...raw].sort((a, b) => Lsn.compare(a.commitLsn, b.commitLsn));
-    for (const e of ordered) events.push(await nameEvent(e, catalogs, dbNameCache));
-    // Newest first.
-    events.sort((a, b) => Lsn.compare(b.commitLsn, a.commitLsn));
+    for (const e of ordered) events.push(await nameEvent(e, catalogs, dbNameCache, own, scan.births));
+    // Try harder before leaving files unnamed when no named event answers the question:
+    // a base backup copy replayed to just before the oldest unnamed event (and on, event by event).
+    const answered = events.some((e) => !isMaintenance(e) && !isUndropEvent(e, own.schemas) && classifyEvent(e, tables) === 'named');
+    const unnamedAt = events.findIndex((e) => e.kind !== 'drop-database' && !e.partial && e.relations.some((r) => r.name === null));
+    if (mode === 'auto' && !answered && unnamedAt >= 0 && (await wal.baseBackups()).length > 0 && !catalogs.some((c) => c.kind === 'base-backup')) {
+      const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, stopBefore: events[unnamedAt]!.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
+      if (bb) {
+        catalogs.splice(catalogs.length - (prod ? 1 : 0), 0, bb);
+        for (let i = unnamedAt; i < events.length; i++) {
+          if (events[i]!.relations.some((r) => r.name === null)) events[i] = await nameEvent(ordered[i]!, catalogs, dbNameCache, own, scan.births);
+        }
+      }
+    }
     let kept = events.filter((e) => !isMaintenance(e));
     if (options.database) {
       const d = options.database;
       kept = kept.filter((e) => e.database.name === d || String(e.database.oid) === d);
     }
-    if (tables.length > 0) kept = kept.filter((e) => touches(e, tables));
+    // undrop's own side schemas, dropped as the report advises: never incidents, listed apart.
+    const undrop = kept.filter((e) => isUndropEvent(e, own.schemas)).sort((a, b) => Lsn.compare(b.commitLsn, a.commitLsn));
+    kept = rankEvents(kept.filter((e) => !undrop.includes(e)), tables);
+    for (const e of kept) {
+      const why = unnamedReason(e);
+      if (why) e.unnamedReason = why;
+    }
     const ignored: LocatedEvent[] = [];
     if (options.ignore?.length) {
       const pats = options.ignore.map(globToRegExp);
@@ -158,6 +184,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     return {
       events: kept,
       ignored,
+      undrop,
       wal: {
         source: wal.label,
         firstSegment: scan.firstSegment,
@@ -215,6 +242,7 @@ export function locateJson(r: LocateResult): LocateDocument {
   return {
     events: r.events.map(eventJson),
     ignored: r.ignored.map(eventJson),
+    undrop: r.undrop.map(eventJson),
     wal: r.wal,
     catalogs: r.catalogs,
     warnings: r.warnings,
@@ -229,7 +257,7 @@ function eventJson(e: LocatedEvent): LocateEventDocument {
     commitTime: e.commitTime,
     kind: e.kind,
     ...(e.operation && e.kind === 'delete' ? { operation: e.operation } : {}),
-    relations: e.relations.map((r) => ({ relfilenode: r.relfilenode, name: r.name, oid: r.oid ?? null, relkind: r.relkind ?? null, files: r.files, rows: r.rows ?? null, rowsKind: r.rowsKind ?? null })),
+    relations: e.relations.map((r) => ({ relfilenode: r.relfilenode, name: r.name, oid: r.oid ?? null, relkind: r.relkind ?? null, files: r.files, rows: r.rows ?? null, rowsKind: r.rowsKind ?? null, ...(r.bornAt ? { bornAt: r.bornAt, bornByRewrite: !!r.bornByRewrite } : {}) })),
     target: e.target,
     firstLsn: e.firstLsn,
     commitLsn: e.commitLsn,
@@ -240,6 +268,8 @@ function eventJson(e: LocatedEvent): LocateEventDocument {
     catalog: e.catalog,
     ...(e.partial ? { partial: true as const } : {}),
     ...(e.ignoredBy ? { ignoredBy: e.ignoredBy } : {}),
+    named: e.relations.every((r) => r.name !== null),
+    ...(e.unnamedReason ? { unnamedReason: e.unnamedReason } : {}),
     notes: e.notes,
   };
 }
@@ -346,7 +376,7 @@ function isCatalogRel(r: EventRelation): boolean {
   return CATALOG_SCHEMAS.has(schema) || (r.oid !== undefined && r.oid < FIRST_NORMAL_OBJECT_ID);
 }
 
-async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, string | null>): Promise<LocatedEvent> {
+async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, string | null>, own: OwnObjects, births: Map<number, FileBirth>): Promise<LocatedEvent> {
   const notes: string[] = [];
   const past = catalogs.filter((c) => c.kind !== 'production' && c.predates(e.firstLsn));
   const prod = catalogs.filter((c) => c.kind === 'production');
@@ -433,6 +463,19 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
       }
     }
   }
+  if (e.kind !== 'delete' && db && past.length) {
+    const owners = async (files: number[]) => groupByOwner(files, (await ask(past, db, files, [])).rows).filter((x) => x.name !== null && !isCatalogRel(x));
+    relations = await nameByLineage(relations, births, owners, notes);
+  }
+  relations = nameOwnFiles(relations, own.files.get(e.databaseOid) ?? own.files.get(0));
+  for (const r of relations) {
+    if (r.name !== null) continue;
+    const b = births.get(r.relfilenode);
+    if (b && Lsn.before(b.lsn, e.firstLsn)) {
+      r.bornAt = b.lsn;
+      if (b.replaced.length) r.bornByRewrite = true;
+    }
+  }
   // Only tables are reported; their indexes, TOAST and sequences are in `files`.
   relations = relations.filter((r) => !isCatalogRel(r));
   if (relations.some((r) => r.name === null)) {
@@ -446,6 +489,23 @@ async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, 
   const rowsLost = known.length ? known.reduce((a, r) => a + (r.rows ?? 0), 0) : null;
   const rowsKind = known.some((r) => r.rowsKind === 'estimate') ? 'estimate' : known[0]?.rowsKind;
   return { ...base, relations, recreated, rowsLost, ...(rowsKind ? { rowsKind } : {}), catalog: used?.label ?? null };
+}
+
+/** Files no catalog knew but an incident folder recorded as undrop's own side-schema tables. */
+function nameOwnFiles(relations: EventRelation[], files: Map<number, string> | undefined): EventRelation[] {
+  if (!files?.size) return relations;
+  const out: EventRelation[] = [];
+  for (const r of relations) {
+    const name = r.name === null ? files.get(r.relfilenode) : undefined;
+    if (name === undefined) {
+      out.push(r);
+      continue;
+    }
+    const same = out.find((x) => x.name === name);
+    if (same) same.files.push(...r.files);
+    else out.push({ ...r, name, relkind: 'r' });
+  }
+  return out;
 }
 
 function splitName(display: string): [string, string] {
@@ -474,14 +534,6 @@ function isMaintenance(e: LocatedEvent): boolean {
   if (e.relations.length === 0) return true;
   if (e.kind === 'truncate' && e.relations.every((r) => r.relkind === 'i')) return true;
   return false;
-}
-
-function touches(e: LocatedEvent, tables: TableName[]): boolean {
-  if (e.relations.some((r) => r.name === null)) return true; // cannot rule it out
-  return e.relations.some((r) => {
-    const [schema, name] = splitName(r.name!);
-    return tables.some((t) => sameTable(t, { schema, name }));
-  });
 }
 
 function globToRegExp(p: string): RegExp {

@@ -7,7 +7,7 @@ import { type SegmentFile, listSegments, parseSegmentName, readSegmentHeader, se
 import { walTimeToIso } from '../../postgres/wal/records.js';
 import { streamWaldump, streamWaldumpLines, waldumpErrorLines } from '../../postgres/wal/waldump.js';
 import { EventDetector } from './detector.js';
-import type { DetectorStats, RawEvent } from './types.js';
+import type { DetectorStats, FileBirth, RawEvent } from './types.js';
 
 export interface ScanWarning {
   code: string;
@@ -39,6 +39,8 @@ export interface ScanOptions extends ScanRange {
 
 export interface ScanResult {
   events: RawEvent[];
+  /** relfilenode → the transaction that created it in the scanned WAL. */
+  births: Map<number, FileBirth>;
   stats: DetectorStats;
   firstSegment?: string;
   lastSegment?: string;
@@ -170,6 +172,7 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   }
   return {
     events,
+    births: detector.births,
     stats: detector.stats,
     firstSegment: range[0]?.name,
     lastSegment: range[range.length - 1]?.name,

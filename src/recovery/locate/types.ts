@@ -16,6 +16,19 @@ export interface EventRelation {
   /** Rows lost: counted Heap DELETE/UPDATE records (exact) or the catalog's count/estimate. */
   rows?: number | null;
   rowsKind?: 'exact' | 'estimate' | 'wal-records';
+  /** Commit LSN of the transaction whose Storage CREATE made this file, when it lies in the scanned WAL. */
+  bornAt?: string;
+  /** That transaction also unlinked files (a rewrite or TRUNCATE): the file may be an older table's new storage. */
+  bornByRewrite?: boolean;
+}
+
+/** A relation file made in the scanned WAL (a Storage CREATE record of a committed transaction). */
+export interface FileBirth {
+  /** Commit LSN of the creating transaction. */
+  lsn: string;
+  xid: number;
+  /** Files the same transaction unlinked (rewrite / TRUNCATE lineage); empty for a plain CREATE. */
+  replaced: number[];
 }
 
 /** One destructive transaction, as detected in WAL (before names are attached). */

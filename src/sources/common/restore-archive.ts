@@ -22,14 +22,22 @@ export async function restoreArchive(
   listDir: string,
   notes: string[],
   progress: (m: string) => void,
+  /**
+   * Take the schema (pre-data, indexes, constraints) from this schema-only
+   * dump of the whole database instead of `file`: a `pg_dump -t` archive
+   * lacks the tables' schema, types, domains, collations and extensions.
+   */
+  ddl?: { file: string; toc: Toc },
 ): Promise<void> {
+  const ddlFile = ddl?.file ?? file;
+  const ddlToc = ddl?.toc ?? toc;
   // No tables named (a restore test): every table of the dump.
   const wanted = tables.length ? tables.map((t) => ({ schema: t.schema ?? 'public', name: t.name })) : tocTables(toc).map((t) => ({ schema: t.schema, name: t.name }));
   await mkdir(listDir, { recursive: true });
   const listPath = (n: string) => join(listDir, n);
 
   progress('restoring the schema (tables, types, sequences, functions)');
-  const pre = await pgRestoreInto(bin, conn, file, { section: 'pre-data' });
+  const pre = await pgRestoreInto(bin, conn, ddlFile, { section: 'pre-data' });
   if (pre.exitCode !== 0) notes.push(`Schema restore reported errors (often missing roles or extensions): ${tail(pre.stderr, 3).join(' | ')}`);
 
   progress(`restoring the rows of ${wanted.length} table(s)`);
@@ -38,16 +46,16 @@ export async function restoreArchive(
   if (data.exitCode !== 0) throw failure('DUMP_RESTORE_FAILED', `Restoring the rows from ${file} failed.`, { details: tail(data.stderr) });
 
   progress('building indexes and constraints');
-  const fkEntries = toc.entries.filter((e) => e.desc === 'FK CONSTRAINT');
+  const fkEntries = ddlToc.entries.filter((e) => e.desc === 'FK CONSTRAINT');
   const fks: { entry: (typeof fkEntries)[number]; sql: string }[] = [];
   for (const entry of fkEntries) {
     await writeFile(listPath('fk.list'), listLine(entry) + '\n');
-    fks.push({ entry, sql: await pgRestoreSql(bin, file, { listFile: listPath('fk.list') }) });
+    fks.push({ entry, sql: await pgRestoreSql(bin, ddlFile, { listFile: listPath('fk.list') }) });
   }
   const skip = new Set(unwantedForeignKeys(fks, wanted).map((e) => e.dumpId));
-  const post = toc.entries.filter((e) => !skip.has(e.dumpId) && e.desc !== 'TABLE DATA');
+  const post = ddlToc.entries.filter((e) => !skip.has(e.dumpId) && e.desc !== 'TABLE DATA');
   await writeFile(listPath('post.list'), post.map(listLine).join('\n') + '\n');
-  const r = await pgRestoreInto(bin, conn, file, { listFile: listPath('post.list'), section: 'post-data' });
+  const r = await pgRestoreInto(bin, conn, ddlFile, { listFile: listPath('post.list'), section: 'post-data' });
   if (r.exitCode !== 0) notes.push(`Index/constraint restore reported errors: ${tail(r.stderr, 3).join(' | ')}`);
   const skipped = fks.filter((f) => skip.has(f.entry.dumpId)).map((f) => f.entry.name.split(' ').pop());
   if (skipped.length) notes.push(`Foreign keys left out because the table they reference was not recovered: ${skipped.join(', ')}.`);

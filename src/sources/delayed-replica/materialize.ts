@@ -11,15 +11,15 @@ import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { findBinaries, majorFromVersionNum } from '../../postgres/binaries.js';
 import { connect, withClient } from '../../postgres/connect.js';
-import { type ConnParams, resolveConnParams } from '../../postgres/conninfo.js';
-import { displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
+import { type ConnParams, programEnv, resolveConnParams } from '../../postgres/conninfo.js';
+import { type TableName, displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { pgBasebackup } from '../../postgres/lab-programs.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgRestoreList } from '../../postgres/programs.js';
-import { pgDumpTables } from '../../postgres/restore-programs.js';
+import { pgDumpSchema, pgDumpTables } from '../../postgres/restore-programs.js';
 import { restoreArchive } from '../common/restore-archive.js';
 import { parseToc } from '../common/toc.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
@@ -28,6 +28,7 @@ import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { lockedByStartup, pauseReplay } from './pause.js';
+import { startupLocks } from './queries.js';
 
 export const RESUME_SQL = 'select pg_wal_replay_resume();';
 
@@ -51,7 +52,7 @@ export async function materializeReplica(config: SourceConfigOf<'delayed-replica
     // No commit replayed since the standby started: its time is only known as the probe's estimate.
     const recoveryPoint = pause.replayTime
       ? { time: pause.replayTime, lsn: pause.replayLsn, basis: 'last commit replayed by the paused replica' }
-      : { time: _probe.recoveryPoint?.time ?? null, lsn: pause.replayLsn, basis: 'estimated: no commit replayed since the replica started (now minus the delay, or its start)' };
+      : { time: _probe.recoveryPoint?.time ?? null, lsn: pause.replayLsn, basis: _probe.recoveryPoint?.basis ?? 'no commit replayed since the replica started: time unknown' };
     if (locked.length === 0) {
       return await dumpFromReplica(bin, replica, req, recoveryPoint, [resumeNote]);
     }
@@ -83,15 +84,34 @@ async function dumpFromReplica(
     const conn = inst.connParams(req.database);
     req.onProgress?.(`dumping ${req.tables.map((t) => displayName(t)).join(', ')} from the paused replica`);
     const file = join(inst.root, 'replica.dump');
+    // The identity check needs the tables' files on the replica itself (the dump gets new ones).
+    const sourceRelfilenodes = await replicaRelfilenodes(replica, req.tables);
     await pgDumpTables(bin, replica, req.tables, file);
+    // pg_dump -t carries no CREATE SCHEMA, types, domains, collations or extensions: the schema comes
+    // from a schema-only dump of the whole database (tables other sessions hold locked left out).
+    const ddlFile = join(inst.root, 'replica-schema.dump');
+    const locked = await withClient(replica, (c) => startupLocks(c), { statementTimeoutMs: 10_000 }).catch(() => []);
+    await pgDumpSchema(bin, replica, ddlFile, locked.filter((l) => l.schema && l.name).map((l) => ({ schema: l.schema!, name: l.name! })));
     const listed = await pgRestoreList(bin, file);
-    await restoreArchive(bin, conn, file, parseToc(listed.stdout), req.tables, join(inst.root, 'lists'), notes, req.onProgress ?? (() => {}));
+    const ddlListed = await pgRestoreList(bin, ddlFile);
+    await restoreArchive(bin, conn, file, parseToc(listed.stdout), req.tables, join(inst.root, 'lists'), notes, req.onProgress ?? (() => {}), { file: ddlFile, toc: parseToc(ddlListed.stdout) });
     const tables = await verifyTables(conn, req.tables, 'The paused replica');
-    return { instance: inst, conn, database: req.database, recoveryPoint, tables, notes, release: () => inst.destroy() };
+    return { instance: inst, conn, database: req.database, recoveryPoint, tables, notes, sourceRelfilenodes, release: () => inst.destroy() };
   } catch (e) {
     await inst.destroy();
     throw e;
   }
+}
+
+async function replicaRelfilenodes(replica: ConnParams, tables: readonly TableName[]): Promise<Record<string, number | null>> {
+  return withClient(replica, async (c) => {
+    const out: Record<string, number | null> = {};
+    for (const t of tables) {
+      const r = await c.query<{ f: string | null }>('select pg_relation_filenode(to_regclass($1))::int8::text as f', [qualified(t)]);
+      out[displayName({ schema: t.schema ?? 'public', name: t.name })] = r.rows[0]?.f ? Number(r.rows[0].f) : null;
+    }
+    return out;
+  }, { statementTimeoutMs: 10_000, lockTimeoutMs: 2000 });
 }
 
 async function recoverCopy(
@@ -109,7 +129,17 @@ async function recoverCopy(
   const data = join(stage, 'data');
   try {
     req.onProgress?.('taking a copy of the replica with pg_basebackup');
-    await pgBasebackup(bin, { host: replica.host ?? '/var/run/postgresql', port: replica.port ?? 5432, user: replica.user ?? 'postgres', dir: data, format: 'plain' });
+    // Without a mapping, pg_basebackup -Fp writes each tablespace to its original path (on this host: the live one).
+    const tablespaces = await withClient(replica, (c) => c.query<{ oid: string; loc: string }>("select oid::text as oid, pg_tablespace_location(oid) as loc from pg_tablespace where pg_tablespace_location(oid) like '/%'"));
+    await pgBasebackup(bin, {
+      host: replica.host ?? '/var/run/postgresql',
+      port: replica.port ?? 5432,
+      user: replica.user ?? 'postgres',
+      dir: data,
+      format: 'plain',
+      tablespaceMapping: tablespaces.rows.map((t) => [t.loc, join(stage, 'tablespaces', t.oid)] as [string, string]),
+      env: programEnv(replica),
+    });
   } catch (e) {
     removeStage(stage);
     throw e;

@@ -48,10 +48,12 @@ export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<P
   if (s.lastReplayTime) {
     point = { time: s.lastReplayTime, lsn: s.replayLsn, basis: paused ? 'last replayed commit (replay paused)' : 'last replayed commit (moves forward until replay is paused)' };
   } else {
+    // Never "now − delay": a replica that replayed no commit since it started can hold data far newer
+    // than that. Its last replayed checkpoint's time is a true lower bound of what it holds.
     point = {
-      time: s.delayMs > 0 ? new Date(nowMs - s.delayMs).toISOString() : null,
+      time: s.checkpointTime ?? null,
       lsn: s.replayLsn,
-      basis: 'no commit replayed since start; time estimated as now minus the delay',
+      basis: s.checkpointTime ? 'no commit replayed since start; time of its last replayed checkpoint (a lower bound)' : 'no commit replayed since start; time unknown',
     };
     findings.push(info('REPLAY_TIME_UNKNOWN', 'pg_last_xact_replay_timestamp() is NULL: no commit has been replayed since the standby started.'));
   }

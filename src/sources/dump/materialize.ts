@@ -28,7 +28,7 @@ function majorOf(version: string | null): number | undefined {
 }
 
 export async function materializeDump(_config: SourceConfigOf<'dump'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
-  const item = chooseItem(probe, req.target);
+  const item = chooseItem(probe, req.target, req.set);
   const file = item.path!;
   const progress = req.onProgress ?? (() => {});
   const size = await diskUsage(file);

@@ -1,7 +1,8 @@
 // Which item of a probed source to materialize: the newest usable one whose
 // recovery point does not pass the target (a snapshot or dump taken after
 // the DROP no longer holds the tables).
-import { failure } from '../../errors.js';
+import { basename } from 'node:path';
+import { failure, usageError } from '../../errors.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import type { ResolvedTarget } from '../target.js';
 import type { ProbeItem, ProbeResult } from '../types.js';
@@ -28,7 +29,19 @@ export function chooseItems(probe: ProbeResult, target: ResolvedTarget): ProbeIt
   return items.sort((a, b) => rank(a) - rank(b) || (timeOf(b) ?? -Infinity) - (timeOf(a) ?? -Infinity));
 }
 
-export function chooseItem(probe: ProbeResult, target: ResolvedTarget): ProbeItem {
+/**
+ * --set LABEL: the one item (base backup, backup set, dump file, snapshot)
+ * whose label, path or folder name is LABEL; exit 2 naming the ones there are.
+ */
+export function pinnedItem<T>(items: readonly T[], set: string, names: (i: T) => (string | undefined)[], source: string): T {
+  const found = items.find((i) => names(i).some((n) => n !== undefined && (n === set || basename(n) === set)));
+  if (found) return found;
+  const known = items.map((i) => names(i).find((n) => n !== undefined)).filter((n): n is string => !!n).map((n) => basename(n));
+  throw usageError('SET_UNKNOWN', `--set ${set}: source "${source}" has no backup, dump or snapshot of that name.`, `Known: ${known.join(', ') || '(none)'} (\`undrop probe\` lists them).`);
+}
+
+export function chooseItem(probe: ProbeResult, target: ResolvedTarget, set?: string): ProbeItem {
+  if (set) return pinnedItem(probe.items ?? [], set, (i) => [i.label, i.path], probe.name);
   const chosen = chooseItems(probe, target)[0];
   if (!chosen) {
     const reasons = (probe.items ?? []).map((i) => `${i.label}: ${i.status}${i.findings[0] ? ` (${i.findings[0].message})` : ''}`);

@@ -4,10 +4,11 @@ import type { ResolvedTarget } from '../target.js';
 
 /** recovery_target_* settings for an exact, exclusive target. */
 export function targetSettings(t: ResolvedTarget): Record<string, string | boolean> {
-  const base = { recovery_target_inclusive: false, recovery_target_action: 'promote', recovery_target_timeline: 'latest' };
+  const base = { recovery_target_inclusive: false, recovery_target_action: 'promote', recovery_target_timeline: t.timeline ?? 'latest' };
   // The kind decides: a DROP DATABASE target is an LSN (its files go before its commit) although its xid is known.
   if (t.kind === 'xid' && t.xid) return { ...base, recovery_target_xid: t.xid };
   if (t.kind === 'lsn' && t.commitLsn) return { ...base, recovery_target_lsn: t.commitLsn };
   if (t.kind === 'time' && t.time) return { ...base, recovery_target_time: t.time };
-  return { recovery_target_action: 'promote', recovery_target_timeline: 'latest' };
+  if (t.kind === 'name' && t.name) return { recovery_target_action: 'promote', recovery_target_timeline: base.recovery_target_timeline, recovery_target_name: t.name };
+  return { recovery_target_action: 'promote', recovery_target_timeline: base.recovery_target_timeline };
 }

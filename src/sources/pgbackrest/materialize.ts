@@ -13,6 +13,7 @@ import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestInfo } from '../../postgres/programs.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
+import { pinnedItem } from '../materialize/choose.js';
 import type { ResolvedTarget } from '../target.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
@@ -44,15 +45,18 @@ export function chooseSet(sets: readonly BackrestSet[], target: ResolvedTarget):
   const ok = sets.filter((s) => {
     if (limit && s.stopLsn) return Lsn.compare(s.stopLsn, limit) < 0;
     if (target.time && s.stopTime) return s.stopTime < Date.parse(target.time);
-    return target.kind === 'latest';
+    // xid, restore point or latest: the newest set (pin another with --set).
+    return !limit && !target.time;
   });
   return ok[ok.length - 1];
 }
 
-function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time'; value: string } | undefined {
-  if (t.kind === 'xid' && t.xid) return { type: 'xid', value: t.xid };
-  if (t.kind === 'lsn' && t.commitLsn) return { type: 'lsn', value: t.commitLsn };
-  if (t.kind === 'time' && t.time) return { type: 'time', value: t.time };
+function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time' | 'name'; value: string; timeline?: string } | undefined {
+  const tl = t.timeline ? { timeline: t.timeline } : {};
+  if (t.kind === 'name' && t.name) return { type: 'name', value: t.name, ...tl };
+  if (t.kind === 'xid' && t.xid) return { type: 'xid', value: t.xid, ...tl };
+  if (t.kind === 'lsn' && t.commitLsn) return { type: 'lsn', value: t.commitLsn, ...tl };
+  if (t.kind === 'time' && t.time) return { type: 'time', value: t.time, ...tl };
   return undefined;
 }
 
@@ -61,7 +65,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   const opts = { stanza: config.stanza, config: config.config, repo: config.repo };
   const info = await pgbackrestInfo(opts);
   if (info.exitCode !== 0) throw failure('PGBACKREST_INFO_FAILED', `pgbackrest info failed for stanza ${config.stanza}.`, { details: info.stderr.split('\n').slice(-5) });
-  const set = chooseSet(backupSets(info.stdout), req.target);
+  const set = req.set ? pinnedItem(backupSets(info.stdout), req.set, (s) => [s.label], config.name) : chooseSet(backupSets(info.stdout), req.target);
   if (!set) throw failure('NO_BASE_BACKUP', `pgBackRest stanza ${config.stanza} has no backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });
   await assertDiskSpace(req.workDir, set.size, `Restoring pgBackRest backup ${set.label}`);
 

@@ -16,7 +16,9 @@ import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
+import { assertReplayLeavesTablespacesAlone } from '../materialize/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
   createSparseMembers,
@@ -145,7 +147,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
 export async function materializePitr(config: SourceConfigOf<'pitr'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
   const backups = await listBaseBackups(config.base_backups);
-  const backup = chooseBackup(backups, req.target);
+  const backup = req.set ? pinnedItem(backups, req.set, (b) => [b.path], config.name) : chooseBackup(backups, req.target);
   if (!backup) {
     throw failure('NO_BASE_BACKUP', `No base backup in ${config.base_backups} ends before the target.`, {
       hint: backups.length ? 'Every backup was taken after the incident; use another source (snapshot, dump).' : 'The folder holds no pg_basebackup output (backup_label or base.tar missing).',
@@ -155,6 +157,11 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
   const { plan, bin } = prepared;
   let inst: TempInstance;
   try {
+    // On this host a CREATE TABLESPACE in the replayed WAL would empty the live tablespace (replay-guard.ts).
+    if (config.wal_archive) {
+      progress('checking the WAL to replay for tablespaces it would create');
+      await assertReplayLeavesTablespacesAlone(bin, { walDir: config.wal_archive, startLsn: backup.startLsn, endLsn: req.target.commitLsn ?? req.target.firstLsn ?? undefined, timeline: backup.timeline, label: backup.path });
+    }
     inst = await TempInstance.fromDataDir(prepared.source, {
       bin,
       workDir: req.workDir,

@@ -23,7 +23,7 @@ export function copyNote(dir: string, inst: TempInstance): string {
 }
 
 export async function materializeSnapshot(config: SourceConfigOf<'snapshot'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
-  const item = chooseItem(probe, req.target);
+  const item = chooseItem(probe, req.target, req.set);
   const dir = item.path!;
   const progress = req.onProgress ?? (() => {});
   const bin = await findBinaries(await dataDirMajor(dir));

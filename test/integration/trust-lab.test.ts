@@ -1,0 +1,200 @@
+// The trust rules on one lab, through the real CLI: the right moment (a
+// second recovery after dropping the side schema as the report says, and
+// after an unrelated table came and went, still gets the pre-incident rows),
+// the right table (the identity check fails a run forced past the incident,
+// before production is written), an unnamed-only candidate needs --target,
+// and a table in a mixed-case schema comes back from every source kind.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { loadInventory } from '../../src/inventory/load.js';
+import { labDown } from '../../src/lab/down.js';
+import { labIncident } from '../../src/lab/incident.js';
+import { labLayout } from '../../src/lab/layout.js';
+import { labUp } from '../../src/lab/up.js';
+import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { withClient } from '../../src/postgres/connect.js';
+import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
+import { tableChecksum } from '../../src/recovery/checksum.js';
+import { undrop } from '../cli.js';
+import { testWorkDir } from '../helpers.js';
+
+const root = mkdtempSync(join(testWorkDir(), 'trust-'));
+chmodSync(root, 0o755);
+const dir = join(root, 'lab');
+const cfg = join(dir, 'undrop.yaml');
+const LOST = 'shipments,shipment_events,invoices';
+const MIXED = '"Sales"."Order Items"';
+let truth: any;
+let prod: ConnParams;
+/** xid of the first side-schema drop (a transaction after the incident). */
+let sideSchemaDropXid: string | undefined;
+
+beforeAll(async () => {
+  await labUp({ dir, scale: 2000, delay: '10min' });
+  await labIncident({ dir });
+  truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8'));
+  const inv = await loadInventory(cfg);
+  prod = { ...resolveConnParams(inv.production.dsn), database: 'shipping' };
+}, 900_000);
+
+afterAll(async () => {
+  await runAllCleanups();
+  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
+  if (!existsSync(dir)) rmSync(root, { recursive: true, force: true });
+});
+
+async function recover(args: string[], config = cfg) {
+  const r = await undrop(['-c', config, 'recover', '--yes', '--json', ...args], { timeoutMs: 900_000 });
+  return { ...r, doc: r.exitCode === 0 ? JSON.parse(r.stdout) : undefined };
+}
+
+async function sql<T = any>(text: string, params: unknown[] = []): Promise<T[]> {
+  return withClient(prod, async (c) => (await c.query(text, params)).rows as T[]);
+}
+
+/** Switch WAL and wait until the segment is archived: locate and PITR read the archive. */
+async function archiveNow(): Promise<void> {
+  await withClient(prod, async (c) => {
+    const seg = (await c.query('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0].w as string;
+    const until = Date.now() + 60_000;
+    while (((await c.query('SELECT last_archived_wal AS w FROM pg_stat_archiver')).rows[0].w ?? '') < seg) {
+      if (Date.now() > until) throw new Error(`WAL segment ${seg} was not archived within 60 s`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  });
+}
+
+async function schemas(): Promise<string[]> {
+  return (await sql<{ n: string }>('SELECT nspname AS n FROM pg_namespace ORDER BY 1')).map((r) => r.n);
+}
+
+async function sideSums(schema: string, names = ['shipments', 'shipment_events', 'invoices']) {
+  return withClient(prod, async (c) => {
+    const out: Record<string, unknown> = {};
+    for (const n of names) out[`public.${n}`] = await tableChecksum(c, { schema, name: n });
+    return out;
+  });
+}
+
+describe('a table in a mixed-case schema ("Sales"."Order Items": identity, domain, check, comment, TOASTed jsonb)', () => {
+  for (const source of ['pitr', 'backrest', 'snapshot', 'dumps', 'delayed-replica']) {
+    it(`comes back from ${source}, identity proven`, async () => {
+      const schema = `Mixed ${source}`;
+      const r = await recover(['--tables', MIXED, '--source', source, '--schema', schema]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const [t] = r.doc.tables;
+      expect(t).toMatchObject({ name: MIXED, rows: truth.mixedCase.truth.rows, checksum: truth.mixedCase.truth.checksum, identity: 'proven' });
+      expect(t.rows).toBeGreaterThan(0);
+      await withClient(prod, async (c) => {
+        expect(await tableChecksum(c, { schema, name: 'Order Items' })).toEqual(truth.mixedCase.truth);
+        const toasted = await c.query(`SELECT count(*)::int AS n FROM "${schema}"."Order Items" WHERE pg_column_size(details) > 2000`);
+        expect(toasted.rows[0].n).toBeGreaterThan(0);
+        const checks = await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = format('%I.%I', $1::text, 'Order Items')::regclass AND contype = 'c'`, [schema]);
+        expect(checks.rows.length).toBeGreaterThan(0);
+      });
+    }, 900_000);
+  }
+});
+
+describe('the right moment: recover, drop the side schema as the report says, an unrelated table comes and goes, recover again', () => {
+  const expected = (source: string) => (source === 'snapshot' ? truth.snapshots[truth.snapshots.length - 1].tables : truth.beforeIncident.tables);
+  for (const source of ['pitr', 'backrest', 'snapshot']) {
+    it(`${source}: the pre-incident rows both times`, async () => {
+      const first = await recover(['--tables', LOST, '--source', source]);
+      expect(first.exitCode, first.stderr).toBe(0);
+      expect(await sideSums(first.doc.schema)).toEqual(expected(source));
+      expect(first.doc.tables.map((t: any) => t.identity)).toEqual(['proven', 'proven', 'proven']);
+
+      // the report's own advice, word for word
+      const advice = /`(DROP SCHEMA "[^`]+" CASCADE;)`/.exec(readFileSync(first.doc.report, 'utf8'));
+      expect(advice, 'the report says how to drop the side schema').toBeTruthy();
+      await withClient(prod, async (c) => {
+        await c.query('BEGIN');
+        const xid = (await c.query('SELECT pg_current_xact_id()::text AS x')).rows[0].x as string;
+        await c.query(advice![1]!);
+        await c.query('COMMIT');
+        sideSchemaDropXid ??= xid;
+        // a scratch table made after every backup, then dropped
+        await c.query(`CREATE TABLE scratch_${source} (id int PRIMARY KEY, v text); INSERT INTO scratch_${source} SELECT g, 'x' FROM generate_series(1, 500) g; DROP TABLE scratch_${source};`);
+      });
+      await archiveNow();
+
+      const second = await recover(['--tables', LOST, '--source', source]);
+      expect(second.exitCode, second.stderr).toBe(0);
+      expect(second.doc.schema).not.toBe(first.doc.schema);
+      expect(await sideSums(second.doc.schema)).toEqual(expected(source));
+      expect(second.doc.tables.map((t: any) => t.identity)).toEqual(['proven', 'proven', 'proven']);
+      if (source !== 'snapshot') expect(second.doc.recoveryPoint.xid).toBe(truth.incident.xid);
+    }, 1_800_000);
+  }
+
+  it('locate lists the side-schema drops apart, never as incidents', async () => {
+    const r = await undrop(['-c', cfg, 'locate', '--tables', LOST, '--json'], { timeoutMs: 600_000 });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.events[0].xid).toBe(truth.incident.xid);
+    const brief = (e: any) => [e.xid, e.kind, e.relations.map((x: any) => x.name ?? x.relfilenode).join(' ')];
+    expect(doc.undrop.map((e: any) => e.xid), JSON.stringify({ events: doc.events.map(brief), undrop: doc.undrop.map(brief), ignored: doc.ignored.map(brief) })).toContain(sideSchemaDropXid);
+    expect(doc.events.map((e: any) => e.xid)).not.toContain(sideSchemaDropXid);
+  }, 600_000);
+});
+
+describe('the right table: the identity check', () => {
+  it('fails a run forced past the incident (--target xid: of the side-schema drop), nothing written to production', async () => {
+    expect(sideSchemaDropXid).toBeDefined();
+    const before = await schemas();
+    const r = await recover(['--tables', LOST, '--source', 'pitr', '--target-xid', sideSchemaDropXid!, '--schema', 'forced_past']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/does not hold the lost table/);
+    expect(r.stderr).toContain(`transaction ${truth.incident.xid} removed`);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(await schemas()).toEqual(before);
+  }, 900_000);
+});
+
+describe('an unnamed-only candidate', () => {
+  it('--yes alone refuses (exit 2) and the hint names --target', async () => {
+    // Another inventory on the same lab: WAL but no base backup and no replica to name files with.
+    const inv = readFileSync(cfg, 'utf8');
+    const emptyBackups = join(root, 'no-backups');
+    rmSync(emptyBackups, { recursive: true, force: true });
+    mkdirSync(emptyBackups, { recursive: true });
+    const doc = parseYaml(inv);
+    const pitr = doc.sources.find((s: any) => s.kind === 'pitr');
+    doc.sources = [{ ...pitr, base_backups: emptyBackups }];
+    const other = join(root, 'unnamed.yaml');
+    writeFileSync(other, stringifyYaml(doc));
+    await sql('CREATE TABLE scratch_only (id int PRIMARY KEY); INSERT INTO scratch_only SELECT generate_series(1, 100); DROP TABLE scratch_only;');
+    await archiveNow();
+    const before = await schemas();
+    const r = await recover(['--tables', 'scratch_only'], other);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toContain('no catalog could name');
+    expect(r.stderr).toMatch(/--target xid:\d+/);
+    expect(r.stderr).toContain('--yes');
+    expect(await schemas()).toEqual(before);
+  }, 600_000);
+});
+
+describe('--set pins one backup, dump or snapshot', () => {
+  it('dumps: the named dump file, not the newest', async () => {
+    const valid = truth.dumps.filter((d: any) => d.valid && d.tables).sort((a: any, b: any) => a.takenAt.localeCompare(b.takenAt));
+    expect(valid.length).toBeGreaterThan(0);
+    const oldest = valid[0];
+    const r = await recover(['--tables', LOST, '--source', 'dumps', '--set', basename(oldest.path), '--schema', 'pinned_dump']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(await sideSums('pinned_dump')).toEqual(oldest.tables);
+    expect(r.doc.tables.map((t: any) => t.identity)).toEqual(['proven', 'proven', 'proven']);
+  }, 900_000);
+
+  it('an unknown label is bad input (exit 2) that names the ones there are; nothing written', async () => {
+    const before = await schemas();
+    const r = await recover(['--tables', LOST, '--source', 'pitr', '--set', 'no-such-backup', '--schema', 'pinned_nope']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--set no-such-backup/);
+    expect(r.stderr).toMatch(/Known: \S+/);
+    expect(await schemas()).toEqual(before);
+  }, 900_000);
+});
