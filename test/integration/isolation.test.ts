@@ -218,6 +218,8 @@ describe('recover from production layouts: nothing outside the work directory ch
     expectKept(archiveBefore, fingerprint(join(dir, 'archive')));
     expect(existsSync(layouts.recoveryEndMarker)).toBe(false);
     expect(report).toMatch(/\| archive_cleanup_command \|.*pg_archivecleanup/);
+    // Both names of the backup folder: the link it was reached through and what it resolves to.
+    expect(report).toContain(`Restored ${layouts.pitr.latest} (which resolves to ${layouts.pitr.backup})`);
     expect(report).toMatch(/\| recovery_end_command \|/);
     expect(readdirSync(join(work, 'instances'))).toEqual([]);
   });
