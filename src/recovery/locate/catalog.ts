@@ -17,6 +17,7 @@ import type { BaseBackupInfo } from './wal-source.js';
 import { listBaseBackups } from './wal-source.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { execClean } from '../../postgres/run.js';
+import { assertReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
 
 export interface CatalogRow {
   oid: number;
@@ -172,6 +173,8 @@ export interface BaseBackupCatalogRequest {
   baseBackups: string;
   /** restore_command the copy uses to get WAL (cp from the archive, pgbackrest archive-get, …). */
   restoreCommand?: string;
+  /** The WAL locate read (replay-guard.ts checks it for tablespaces the replay would re-create here). */
+  walDir?: string;
   /** Replay up to (not including) this LSN: the first record of the oldest event. */
   stopBefore: string;
   workDir: string;
@@ -209,6 +212,7 @@ export async function baseBackupCatalog(req: BaseBackupCatalogRequest): Promise<
         if (!Lsn.before(asOf, lsn)) return true;
         req.onProgress?.(`replaying the base backup copy on to just before ${lsn}`);
         try {
+          if (req.walDir) await assertReplayLeavesTablespacesAlone(req.bin, { walDir: req.walDir, startLsn: asOf, endLsn: lsn, timeline: backup.timeline, label: backup.path });
           await inst.stop('fast');
           await inst.configure({ recovery_target_lsn: lsn });
           await inst.start(600);
@@ -251,6 +255,8 @@ async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupInfo, 
   } else settings.recovery_target = 'immediate';
   let inst: TempInstance | undefined;
   try {
+    // Replaying a CREATE TABLESPACE would empty the live tablespace on this host: refuse before any start.
+    if (req.walDir) await assertReplayLeavesTablespacesAlone(req.bin, { walDir: req.walDir, startLsn: backup.startLsn, endLsn: req.stopBefore, timeline: backup.timeline, label: backup.path });
     inst = await TempInstance.fromDataDir(source, { bin: req.bin, workDir: req.workDir, name: 'locate-catalog', recovery: 'recovery', settings, copy: extracted ? false : true });
     if (extracted) await chownForServer(inst.root);
     await inst.start(600);

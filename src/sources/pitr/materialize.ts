@@ -17,7 +17,7 @@ import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
-import { assertReplayLeavesTablespacesAlone } from '../materialize/replay-guard.js';
+import { assertReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
