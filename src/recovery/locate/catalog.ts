@@ -11,6 +11,7 @@ import { TempInstance } from '../../postgres/instance.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import type { BaseBackupRef } from '../../sources/types.js';
 import { sleep } from '../../util/time.js';
+import { assertReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
 
 export interface CatalogRow {
   oid: number;
@@ -167,6 +168,8 @@ export interface BaseBackupCatalogRequest {
   backups: BaseBackupRef[];
   /** restore_command the copy uses to get WAL (cp from the archive, pgbackrest archive-get, …). */
   restoreCommand?: string;
+  /** The WAL locate read (replay-guard.ts checks it for tablespaces the replay would re-create here). */
+  walDir?: string;
   /** Replay up to (not including) this LSN: the first record of the oldest event. */
   stopBefore: string;
   workDir: string;
@@ -204,6 +207,7 @@ export async function baseBackupCatalog(req: BaseBackupCatalogRequest): Promise<
         if (!Lsn.before(asOf, lsn)) return true;
         req.onProgress?.(`replaying the base backup copy on to just before ${lsn}`);
         try {
+          if (req.walDir) await assertReplayLeavesTablespacesAlone(req.bin, { walDir: req.walDir, startLsn: asOf, endLsn: lsn, timeline: backup.timeline, label: backup.path });
           await inst.stop('fast');
           await inst.configure({ recovery_target_lsn: lsn });
           await inst.start(600);
@@ -238,6 +242,8 @@ async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupRef, m
   const laid = await backup.layout(req.workDir);
   let inst: TempInstance | undefined;
   try {
+    // Replaying a CREATE TABLESPACE would empty the live tablespace on this host: refuse before any start.
+    if (req.walDir) await assertReplayLeavesTablespacesAlone(req.bin, { walDir: req.walDir, startLsn: backup.startLsn, endLsn: req.stopBefore, timeline: backup.timeline, label: backup.path });
     inst = await TempInstance.fromDataDir(laid.dataDir, { bin: req.bin, workDir: req.workDir, name: 'locate-catalog', recovery: 'recovery', settings, copy: laid.copy });
     await inst.start(600);
     await waitPaused(inst, req.timeoutMs);

@@ -130,7 +130,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       const needsPast = raw.filter((e) => e.kind !== 'delete');
       if (needsPast.length > 0 && (await wal.baseBackups()).length > 0 && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
         const oldest = needsPast.reduce((a, b) => (Lsn.before(a.firstLsn, b.firstLsn) ? a : b));
-        const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
+        const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, walDir: wal.dir, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
         if (bb) catalogs.push(bb);
       }
     }
@@ -148,7 +148,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     const answered = events.some((e) => !isMaintenance(e) && !isUndropEvent(e, own.schemas) && classifyEvent(e, tables) === 'named');
     const unnamedAt = events.findIndex((e) => e.kind !== 'drop-database' && !e.partial && e.relations.some((r) => r.name === null));
     if (mode === 'auto' && !answered && unnamedAt >= 0 && (await wal.baseBackups()).length > 0 && !catalogs.some((c) => c.kind === 'base-backup')) {
-      const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, stopBefore: events[unnamedAt]!.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
+      const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, walDir: wal.dir, stopBefore: events[unnamedAt]!.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
       if (bb) {
         catalogs.splice(catalogs.length - (prod ? 1 : 0), 0, bb);
         for (let i = unnamedAt; i < events.length; i++) {
