@@ -24,7 +24,7 @@ import { displayName, quoteIdent, quoteLiteral, type TableName } from '../postgr
 import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedTable, resolveTables, schemaExists, type SequenceState, sequencesIn } from './catalog.js';
 import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
 import { copyStatements, copyTable } from './copy-data.js';
-import { hasStatements, schemaDdl } from './ddl.js';
+import { hasStatements, type SchemaDdl, schemaDdl } from './ddl.js';
 import { productionWriteError } from './pg-errors.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -125,6 +125,75 @@ async function assertWritable(src: pg.Client): Promise<void> {
   }
 }
 
+interface SideSchemaPlan {
+  schema: string;
+  tables: ResolvedTable[];
+  ddl: SchemaDdl;
+  sequences: SequenceState[];
+  columns: Map<number, string[]>;
+  maintenanceWorkMem: string;
+  algorithm: ChecksumAlgorithm;
+}
+
+/**
+ * Production's one transaction: the side schema's tables (pre-data), their
+ * sequences, the rows (COPY binary, FREEZE), then keys, indexes and
+ * constraints (post-data). Rolled back whole on any error.
+ */
+async function writeSideSchema(
+  src: pg.Client,
+  p: pg.Client,
+  plan: SideSchemaPlan,
+  tl: Timeline,
+): Promise<{ copied: CopiedTable[]; copySums: TableChecksum[]; preDataMs: number; dataMs: number; postDataMs: number; checksumMs: number }> {
+  const { schema } = plan;
+  const copied: CopiedTable[] = [];
+  const copySums: TableChecksum[] = [];
+  let checksumMs = 0;
+  try {
+    await p.query('BEGIN');
+    await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
+    let t0 = Date.now();
+    await tl.step('create side schema and tables (pre-data)', () => p.query(plan.ddl.preData));
+    for (const s of plan.sequences) {
+      await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
+      tl.event('sequence-set', { sequence: displayName({ schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
+    }
+    const preDataMs = Date.now() - t0;
+    t0 = Date.now();
+    await tl.step('copy rows (COPY binary)', async () => {
+      for (const t of plan.tables) {
+        const to = { schema, name: t.name };
+        const stats = await copyTable(src, p, copyStatements(to, to, plan.columns.get(t.oid) ?? [], { freeze: true }));
+        const c: CopiedTable = {
+          name: displayName(t),
+          original: { schema: t.schema, name: t.name },
+          recoveredAs: to,
+          recoveredAsName: displayName(to),
+          rows: stats.rows,
+          bytes: stats.bytes,
+          durationMs: stats.durationMs,
+        };
+        copied.push(c);
+        tl.event('table-copied', { table: c.name, recoveredAs: c.recoveredAsName, rows: c.rows, bytes: c.bytes, durationMs: c.durationMs });
+        // the rows just loaded, read back in this transaction while they are still in memory
+        const c0 = Date.now();
+        copySums.push(await tableChecksum(p, to, { inTransaction: true, algorithm: plan.algorithm }));
+        checksumMs += Date.now() - c0;
+      }
+    });
+    const dataMs = Date.now() - t0 - checksumMs;
+    t0 = Date.now();
+    if (hasStatements(plan.ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(plan.ddl.postData));
+    const postDataMs = Date.now() - t0;
+    await p.query('COMMIT');
+    return { copied, copySums, preDataMs, dataMs, postDataMs, checksumMs };
+  } catch (e) {
+    await p.query('ROLLBACK').catch(() => {});
+    throw productionWriteError(e, 'copy back');
+  }
+}
+
 export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
   const tl = req.timeline ?? silentTimeline;
   const started = Date.now();
@@ -177,56 +246,9 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    const copied: CopiedTable[] = [];
-    let preDataMs = 0;
-    let dataMs = 0;
-    let postDataMs = 0;
-    let checksumMs = 0;
-    const copySums: TableChecksum[] = [];
-    const p = prod;
-    try {
-      await p.query('BEGIN');
-      await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(req.maintenanceWorkMem ?? '256MB')}`);
-      let t0 = Date.now();
-      await tl.step('create side schema and tables (pre-data)', () => p.query(ddl.preData));
-      for (const s of sequences) {
-        await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
-        tl.event('sequence-set', { sequence: displayName({ schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
-      }
-      preDataMs = Date.now() - t0;
-      t0 = Date.now();
-      await tl.step('copy rows (COPY binary)', async () => {
-        for (const t of tables) {
-          const to = { schema, name: t.name };
-          const stats = await copyTable(src, p, copyStatements(to, to, columns.get(t.oid) ?? [], { freeze: true }));
-          const c: CopiedTable = {
-            name: displayName(t),
-            original: { schema: t.schema, name: t.name },
-            recoveredAs: to,
-            recoveredAsName: displayName(to),
-            rows: stats.rows,
-            bytes: stats.bytes,
-            durationMs: stats.durationMs,
-          };
-          copied.push(c);
-          tl.event('table-copied', { table: c.name, recoveredAs: c.recoveredAsName, rows: c.rows, bytes: c.bytes, durationMs: c.durationMs });
-          // the rows just loaded, read back in this transaction while they are still in memory
-          const c0 = Date.now();
-          copySums.push(await tableChecksum(p, to, { inTransaction: true, algorithm }));
-          checksumMs += Date.now() - c0;
-        }
-      });
-      dataMs = Date.now() - t0 - checksumMs;
-      t0 = Date.now();
-      if (hasStatements(ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(ddl.postData));
-      postDataMs = Date.now() - t0;
-      await p.query('COMMIT');
-      committed = true;
-    } catch (e) {
-      await p.query('ROLLBACK').catch(() => {});
-      throw productionWriteError(e, 'copy back');
-    }
-    const lsnAfter = await currentLsn(p);
+    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', algorithm }, tl);
+    committed = true;
+    const lsnAfter = await currentLsn(prod);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');
     const sourceChecksums = await sourceSums.catch((e: unknown) => {
       throw failure('VERIFY_FAILED', `Could not checksum the tables in ${sourceLabel}: ${(e as Error).message}.`, {
@@ -236,13 +258,13 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     });
     return {
       schema,
-      tables: copied,
+      tables: w.copied,
       sequences,
       foreignKeysLeftOut: leftOut,
       sourceSchema: schema,
       production: { lsnBefore, lsnAfter },
-      timings: { ddlMs, preDataMs, dataMs, postDataMs, totalMs: Date.now() - started, checksumMs, sourceChecksumMs },
-      checksums: { algorithm, source: sourceChecksums, copy: copySums },
+      timings: { ddlMs, preDataMs: w.preDataMs, dataMs: w.dataMs, postDataMs: w.postDataMs, totalMs: Date.now() - started, checksumMs: w.checksumMs, sourceChecksumMs },
+      checksums: { algorithm, source: sourceChecksums, copy: w.copySums },
     };
   } finally {
     if (!committed && moved) {
