@@ -99,6 +99,9 @@ describe('which event is the incident', () => {
     expect(isUndropEvent(ev('0/1', [rel('undrop_20261125_024512.shipments', 1), rel('undrop_20261125_024512.invoices', 2)]))).toBe(true);
     expect(isUndropEvent(ev('0/1', [rel('rec_pitr.shipments', 1)]), new Set(['rec_pitr']))).toBe(true);
     expect(isUndropEvent(ev('0/1', [rel('rec_pitr.shipments', 1), rel(null, 2)]), new Set(['rec_pitr']))).toBe(false);
+    // a table added to the side schema later (born after the catalog by a plain CREATE) does not hide it
+    expect(isUndropEvent(ev('0/1', [rel('rec_pitr.shipments', 1), rel(null, 2, { bornAt: '0/0' })]), new Set(['rec_pitr']))).toBe(true);
+    expect(isUndropEvent(ev('0/1', [rel(null, 2, { bornAt: '0/0' })]))).toBe(false);
     expect(isUndropEvent(incident)).toBe(false);
   });
 });
