@@ -88,7 +88,7 @@ function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'co
           choices: [
             { value: 'rekey-live', name: 'rekey-live: give the post-incident live rows new keys, bring every recovered row back under its original key' },
             { value: 'keep-live', name: 'keep-live: the live rows win; the recovered ones stay in the side schema (<table>__conflicts)' },
-            { value: 'fail', name: 'stop: change nothing live; decide later with undrop promote' },
+            { value: 'fail', name: 'fail: change nothing live (exit 1); the pairs go to <table>__conflicts to read; decide later with undrop promote' },
           ],
         },
         out,

@@ -1,6 +1,6 @@
-// Production layouts for a lab that is up (before its incident): what real
-// servers have and the tidy lab has not. Used by the isolation tests; the
-// default lab stays as it is.
+// Production layouts for a lab that is up (before its incident) and has no
+// replica: what real servers have and the tidy lab has not. Used by the
+// isolation tests; the default lab stays as it is.
 //   - a tablespace outside the data directory (D/tblspc-live) holding
 //     public.invoices;
 //   - a SAN-style snapshot D/san/<stamp>/: pgdata → data-volume (the path is
@@ -50,6 +50,9 @@ export async function addProductionLayouts(dirArg: string): Promise<ProductionLa
   const state = await requireState(layout);
   const bin = await findBinaries(state.pg.major);
   if (!state.primary || !state.archive) throw new Error('production layouts need a lab with a primary and a WAL archive');
+  // A standby on the same host replays CREATE TABLESPACE at the primary's path: it would remove and
+  // share the primary's tablespace directory. (The same holds for any WAL replay on the same host.)
+  if (state.replica) throw new Error('production layouts need a lab without a delayed replica (a same-host standby would replay CREATE TABLESPACE into the primary\'s tablespace)');
   const primary = TempInstance.attach({ bin, root: state.primary.root, socketDir: state.socketDir, port: state.primary.port, name: 'lab-primary', superuser: state.primary.superuser });
   // Stable counts: the snapshot's truth is read under a lock, but a quiet lab is simpler to reason about.
   if (state.workload) await stopWorkload(state.workload.pid);

@@ -22,6 +22,10 @@ export interface BasebackupOptions {
   writeRecoveryConf?: boolean;
   /** -C -S NAME: create this physical replication slot and use it. */
   createSlot?: string;
+  /** -T OLD=NEW for each tablespace (plain format): never write to a tablespace's original path. */
+  tablespaceMapping?: [string, string][];
+  /** The connection's password (PGPASSWORD), never in argv. */
+  env?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -32,7 +36,9 @@ export function pgBasebackup(bin: PgBinaries, o: BasebackupOptions): Promise<Run
   if (o.label) args.push('-l', o.label);
   if (o.writeRecoveryConf) args.push('-R');
   if (o.createSlot) args.push('-C', '-S', o.createSlot);
-  return runProgram(bin.path('pg_basebackup'), args, { asServerUser: true, timeoutMs: o.timeoutMs ?? 60 * 60_000 });
+  const esc = (p: string) => p.replace(/=/g, '\\=');
+  for (const [from, to] of o.tablespaceMapping ?? []) args.push(`--tablespace-mapping=${esc(from)}=${esc(to)}`);
+  return runProgram(bin.path('pg_basebackup'), args, { asServerUser: true, env: o.env, timeoutMs: o.timeoutMs ?? 60 * 60_000 });
 }
 
 export interface DumpDatabaseOptions {

@@ -340,7 +340,7 @@ function refusal(tables: MergedTable[], onConflict: OnConflict, started: number)
   const merge: MergeResult = { tables, onConflict, committed: false, durationMs: Date.now() - started };
   const short = (v: unknown) => {
     const j = JSON.stringify(v);
-    return j.length > 120 ? `${j.slice(0, 117)}…` : j;
+    return j.length > 80 ? `${j.slice(0, 77)}…` : j;
   };
   const details = tables.flatMap((t) => t.sample.slice(0, 3).map((s) => `  ${t.name} key ${JSON.stringify(s.key)}: recovered ${short(s.recovered)}  live ${short(s.live)}`));
   const e = mergeConflictsError(
@@ -361,6 +361,8 @@ export interface MergePreviewTable {
   conflicts: number;
   /** Why merge cannot run on this table (no primary key, …); the counts are then 0. */
   refused?: string;
+  /** Enabled user triggers of the live table: they fire for every row merge inserts (or rekey-live updates). */
+  triggers?: string[];
 }
 
 /** What merge would meet, read-only and without locks: shown before the promote question. */
@@ -388,7 +390,8 @@ export async function mergePreview(production: ConnParams, tables: PromoteTable[
       const recoveredRows = await count(c, `SELECT count(*)::bigint AS n FROM ${qn(t.recoveredAs)}`);
       const present = await count(c, presentCountSql(t.original, t.recoveredAs, key));
       const conflicts = await count(c, conflictCountSql(t.original, t.recoveredAs, shared, key));
-      out.push({ name, recoveredRows, missing: recoveredRows - present, skipped: present - conflicts, conflicts });
+      const triggers = (await c.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY tgname`, [oid])).rows.map((r) => r.tgname);
+      out.push({ name, recoveredRows, missing: recoveredRows - present, skipped: present - conflicts, conflicts, ...(triggers.length ? { triggers } : {}) });
     }
     await c.query('COMMIT');
     return out;

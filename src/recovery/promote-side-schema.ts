@@ -56,6 +56,7 @@ export function selectRecorded(rec: SideSchemaRecord, wanted: TableName[] | unde
 export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: PromoteUi): Promise<PromoteDocument> {
   const started = Date.now();
   const log = IncidentLog.open({ workDir: o.workDir });
+  ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let rec: SideSchemaRecord | undefined;
   let chosen: Recorded[] = [];

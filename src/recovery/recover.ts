@@ -29,7 +29,7 @@ export function mergePlanLines(preview: MergePreviewTable[]): string[] {
   const lines = preview.map((p) =>
     p.refused
       ? `${p.name}: merge refused (${p.refused})`
-      : `${p.name}: ${p.missing} rows to insert, ${p.skipped} already there${p.conflicts ? `, ${p.conflicts} COLLISIONS (a live row written since the incident holds the key with other content)` : ''}`,
+      : `${p.name}: ${p.missing} rows to insert, ${p.skipped} already there${p.conflicts ? `, ${p.conflicts} COLLISIONS (a live row written since the incident holds the key with other content)` : ''}${p.triggers?.length ? `; its triggers ${p.triggers.join(', ')} fire for every row merged (audit, outbox)` : ''}`,
   );
   return preview.some((p) => p.conflicts > 0) ? [...lines, '(counted now; while the application writes, merge counts again under its lock)'] : lines;
 }

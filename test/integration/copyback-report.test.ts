@@ -20,6 +20,8 @@ afterAll(async () => {
 describe('copy back → verify → merge, with the incident log (real PostgreSQL)', () => {
   it('guided flow: with collisions and no --on-conflict, the resolution is asked with the counts, then used', async () => {
     const pair = await startPair();
+    await pair.production.query(`CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+      CREATE TRIGGER customers_audit AFTER INSERT ON customers FOR EACH ROW EXECUTE FUNCTION audit();`);
     const log = IncidentLog.open({ workDir: pair.workDir });
     const asked: unknown[] = [];
     const r = await copyBackVerifyPromote({
@@ -39,7 +41,7 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
       confirmPromote: async (plan) => plan.onConflict === 'keep-live',
     });
     log.finish({ ok: true });
-    expect(asked).toEqual([[{ name: 'public.customers', recoveredRows: 1000, missing: 998, skipped: 0, conflicts: 2 }]]);
+    expect(asked).toEqual([[{ name: 'public.customers', recoveredRows: 1000, missing: 998, skipped: 0, conflicts: 2, triggers: ['customers_audit'] }]]);
     expect(r.merge!.tables.map((t) => [t.inserted, t.conflicts, t.resolution])).toEqual([[998, 2, 'kept-live']]);
     await pair.destroy();
   });

@@ -9,7 +9,7 @@
 // that were dropped. During the runs every process's command line and the
 // temporary servers' environments are watched for secrets.
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import YAML from 'yaml';
@@ -45,10 +45,29 @@ let truth: any;
 let prod: ConnParams;
 let cfg: string;
 
+/**
+ * The happy scenario without its delayed replica: a standby on the same host would replay
+ * CREATE TABLESPACE into the primary's tablespace directory (the fixture refuses that).
+ */
+function noReplicaScenario(): string {
+  const playbooks = join(root, 'playbooks');
+  cpSync(join(process.cwd(), 'playbooks'), playbooks, { recursive: true });
+  const happy = YAML.parse(readFileSync(join(playbooks, 'scenarios', 'happy.yaml'), 'utf8'));
+  const doc = { ...happy, name: 'layouts', title: 'Production layouts (no replica)', components: { ...happy.components, replica: false } };
+  delete doc.expect;
+  writeFileSync(join(playbooks, 'scenarios', 'layouts.yaml'), YAML.stringify(doc));
+  return playbooks;
+}
+
 beforeAll(async () => {
-  await labUp({ dir, scale: 2000, delay: '10min' });
-  layouts = await addProductionLayouts(dir);
-  await labIncident({ dir });
+  process.env.UNDROP_PLAYBOOKS = noReplicaScenario();
+  try {
+    await labUp({ dir, scale: 2000, scenario: 'layouts' });
+    layouts = await addProductionLayouts(dir);
+    await labIncident({ dir });
+  } finally {
+    delete process.env.UNDROP_PLAYBOOKS;
+  }
   truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8'));
   const state = (await readState(labLayout(dir)))!;
   // Production reached with a password in the URI and an sslpassword (the lab trusts the socket, so both are only carried).
@@ -139,7 +158,9 @@ async function sumsOf(schema: string): Promise<Record<string, TableChecksum>> {
 /** recover through the CLI with secrets around; returns the JSON document, the report and the timeline. */
 async function recoverWatched(source: string, schema: string, workDir: string) {
   const watch = watchProcesses(workDir);
-  const r = await undrop(['-c', cfg, '--work-dir', workDir, 'recover', '--tables', TABLES_ARG, '--source', source, '--schema', schema, '--yes', '--json'], {
+  // An explicit target: locate cannot name the dropped files without replaying a backup older than the
+  // tablespace, which the replay guard refuses on this host (see the next describe).
+  const r = await undrop(['-c', cfg, '--work-dir', workDir, 'recover', '--tables', TABLES_ARG, '--source', source, '--schema', schema, '--target', `xid:${truth.incident.xid}`, '--yes', '--json'], {
     env: { PGPASSWORD: PARENT_PASSWORD, PGHOST: '/nonexistent-parent-pghost' },
   });
   const { leaks, servers } = await watch.end();
@@ -199,6 +220,8 @@ describe('recover from production layouts: nothing outside the work directory ch
     expectKept(archiveBefore, fingerprint(join(dir, 'archive')));
     expect(existsSync(layouts.recoveryEndMarker)).toBe(false);
     expect(report).toMatch(/\| archive_cleanup_command \|.*pg_archivecleanup/);
+    // Both names of the backup folder: the link it was reached through and what it resolves to.
+    expect(report).toContain(`Restored ${layouts.pitr.latest} (which resolves to ${layouts.pitr.backup})`);
     expect(report).toMatch(/\| recovery_end_command \|/);
     expect(readdirSync(join(work, 'instances'))).toEqual([]);
   });
@@ -214,6 +237,26 @@ describe('recover from production layouts: nothing outside the work directory ch
     expectKept(liveBefore, fingerprint(layouts.tablespaceDir));
     expect(existsSync(layouts.recoveryEndMarker)).toBe(false);
     expect(report).toMatch(/\| archive_cleanup_command \|/);
+  });
+});
+
+describe('replay that would re-create a live tablespace', () => {
+  it('pitr from a base backup older than the tablespace: refused before anything starts; the live tablespace is untouched', async () => {
+    const liveBefore = fingerprint(layouts.tablespaceDir);
+    const work = join(root, 'work-old-pitr');
+    const r = await undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', TABLES_ARG, '--source', 'pitr', '--schema', 'rec_oldpitr', '--target', `xid:${truth.incident.xid}`, '--yes']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`error \\[REPLAY_WOULD_TOUCH_TABLESPACE\\]: .*${layouts.tablespaceDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    expect(fingerprint(layouts.tablespaceDir)).toEqual(liveBefore);
+    expect(readdirSync(join(work, 'instances'))).toEqual([]);
+  });
+
+  it('locate does not replay that backup either to name the dropped files: it says why, and refuses to guess', async () => {
+    const liveBefore = fingerprint(layouts.tablespaceDir);
+    const r = await undrop(['-c', cfg, '--work-dir', join(root, 'work-locate'), 'locate', '--tables', TABLES_ARG]);
+    expect(r.stderr).toContain("re-creates tablespace");
+    expect(r.stderr).toContain("PostgreSQL's replay would empty it. Nothing was started.");
+    expect(fingerprint(layouts.tablespaceDir)).toEqual(liveBefore);
   });
 });
 

@@ -9,6 +9,7 @@ import { parseKeyValue, programEnv, resolveConnParams, safeDsn, toConninfo } fro
 import { mustMatchSettings, parseConf } from '../../src/postgres/server-config.js';
 import { defaultWorkDirFor, ensurePrivateDir } from '../../src/postgres/work-dir.js';
 import { metaScanner } from '../../src/sources/dump/plain-check.js';
+import { tablespaceCreates } from '../../src/postgres/replay-guard.js';
 import { redact, redactValue } from '../../src/util/redact.js';
 
 function scan(text: string) {
@@ -122,5 +123,12 @@ describe('work directory', () => {
     expect(() => ensurePrivateDir(open, 0o700)).toThrow(/readable by other users \(mode 755\)/);
     chmodSync(open, 0o777);
     expect(() => ensurePrivateDir(open, 0o700, 0o022)).toThrow(/writable by other users \(mode 777\)/);
+  });
+});
+
+describe('replay guard', () => {
+  it('reads CREATE records of pg_waldump -r Tablespace', () => {
+    const out = 'rmgr: Tablespace  len (rec/tot):     39/    39, tx:        750, lsn: 0/0B000110, prev 0/0B0000D8, desc: CREATE 16390 "/srv/pg ts/x"\nrmgr: Tablespace  len (rec/tot): 30/ 30, tx: 760, lsn: 0/0B000200, prev 0/0B000110, desc: DROP 16391\n';
+    expect(tablespaceCreates(out)).toEqual([{ oid: '16390', path: '/srv/pg ts/x' }]);
   });
 });

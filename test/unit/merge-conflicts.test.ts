@@ -71,11 +71,11 @@ describe('MERGE_CONFLICTS', () => {
   it('the merge preview says which tables collide', () => {
     expect(mergePlanLines([
       { name: 'public.invoices', recoveredRows: 10, missing: 3, skipped: 0, conflicts: 7 },
-      { name: 'public.shipments', recoveredRows: 10, missing: 10, skipped: 0, conflicts: 0 },
+      { name: 'public.shipments', recoveredRows: 10, missing: 10, skipped: 0, conflicts: 0, triggers: ['audit_ins'] },
       { name: 'public.t', recoveredRows: 0, missing: 0, skipped: 0, conflicts: 0, refused: 'no primary key' },
     ])).toEqual([
       'public.invoices: 3 rows to insert, 0 already there, 7 COLLISIONS (a live row written since the incident holds the key with other content)',
-      'public.shipments: 10 rows to insert, 0 already there',
+      'public.shipments: 10 rows to insert, 0 already there; its triggers audit_ins fire for every row merged (audit, outbox)',
       'public.t: merge refused (no primary key)',
       '(counted now; while the application writes, merge counts again under its lock)',
     ]);

@@ -11,7 +11,7 @@ import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { findBinaries, majorFromVersionNum } from '../../postgres/binaries.js';
 import { connect, withClient } from '../../postgres/connect.js';
-import { type ConnParams, resolveConnParams } from '../../postgres/conninfo.js';
+import { type ConnParams, programEnv, resolveConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
@@ -129,7 +129,17 @@ async function recoverCopy(
   const data = join(stage, 'data');
   try {
     req.onProgress?.('taking a copy of the replica with pg_basebackup');
-    await pgBasebackup(bin, { host: replica.host ?? '/var/run/postgresql', port: replica.port ?? 5432, user: replica.user ?? 'postgres', dir: data, format: 'plain' });
+    // Without a mapping, pg_basebackup -Fp writes each tablespace to its original path (on this host: the live one).
+    const tablespaces = await withClient(replica, (c) => c.query<{ oid: string; loc: string }>("select oid::text as oid, pg_tablespace_location(oid) as loc from pg_tablespace where pg_tablespace_location(oid) like '/%'"));
+    await pgBasebackup(bin, {
+      host: replica.host ?? '/var/run/postgresql',
+      port: replica.port ?? 5432,
+      user: replica.user ?? 'postgres',
+      dir: data,
+      format: 'plain',
+      tablespaceMapping: tablespaces.rows.map((t) => [t.loc, join(stage, 'tablespaces', t.oid)] as [string, string]),
+      env: programEnv(replica),
+    });
   } catch (e) {
     removeStage(stage);
     throw e;
