@@ -9,7 +9,7 @@ import { parseKeyValue, programEnv, resolveConnParams, safeDsn, toConninfo } fro
 import { mustMatchSettings, parseConf } from '../../src/postgres/server-config.js';
 import { defaultWorkDirFor, ensurePrivateDir } from '../../src/postgres/work-dir.js';
 import { metaScanner } from '../../src/sources/dump/plain-check.js';
-import { tablespaceCreates } from '../../src/sources/materialize/replay-guard.js';
+import { tablespaceCreates } from '../../src/postgres/replay-guard.js';
 import { redact, redactValue } from '../../src/util/redact.js';
 
 function scan(text: string) {
