@@ -25,6 +25,7 @@ import { findFreePort, releasePort } from './ports.js';
 import { initdb, pgControldata, pgCtlStart, pgCtlStop } from './programs.js';
 import { execClean, tail } from './run.js';
 import { mustMatchSettings, type SetAside, setAsideConfig } from './server-config.js';
+import { postgresSettings } from './settings.js';
 import { defaultWorkDirFor, instanceArea } from './work-dir.js';
 
 export type RecoveryMode = 'none' | 'recovery' | 'standby';
@@ -100,13 +101,9 @@ export function settingsBlock(settings: Record<string, string | number | boolean
     .join('\n');
 }
 
-let workRoot: string | undefined;
-export function setWorkDir(dir: string | undefined): void {
-  workRoot = dir ? resolve(dir) : undefined;
-}
 /** --work-dir, $UNDROP_WORK_DIR, or the invoking user's state directory (work-dir.ts). */
 export function defaultWorkDir(): string {
-  return workRoot ?? defaultWorkDirFor();
+  return postgresSettings().workDir ?? defaultWorkDirFor();
 }
 
 async function makeSocketDir(): Promise<string> {

@@ -16,7 +16,7 @@ import { type ConnParams, describe } from '../postgres/conninfo.js';
 import { displayName, quoteIdent, quoteLiteral, type TableName } from '../postgres/identifiers.js';
 import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedTable, resolveTables, schemaExists, type SequenceState, sequencesIn } from './catalog.js';
 import { copyStatements, copyTable } from './copy-data.js';
-import { hasStatements, schemaDdl } from './ddl.js';
+import { hasStatements, type SchemaDdl, schemaDdl } from './ddl.js';
 import { productionWriteError } from './pg-errors.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -115,6 +115,63 @@ async function assertWritable(src: pg.Client): Promise<void> {
   }
 }
 
+interface SideSchemaPlan {
+  schema: string;
+  tables: ResolvedTable[];
+  ddl: SchemaDdl;
+  sequences: SequenceState[];
+  columns: Map<number, string[]>;
+  maintenanceWorkMem: string;
+}
+
+/**
+ * Production's one transaction: the side schema's tables (pre-data), their
+ * sequences, the rows (COPY binary, FREEZE), then keys, indexes and
+ * constraints (post-data). Rolled back whole on any error.
+ */
+async function writeSideSchema(src: pg.Client, p: pg.Client, plan: SideSchemaPlan, tl: Timeline): Promise<{ copied: CopiedTable[]; preDataMs: number; dataMs: number; postDataMs: number }> {
+  const { schema } = plan;
+  const copied: CopiedTable[] = [];
+  try {
+    await p.query('BEGIN');
+    await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
+    let t0 = Date.now();
+    await tl.step('create side schema and tables (pre-data)', () => p.query(plan.ddl.preData));
+    for (const s of plan.sequences) {
+      await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
+      tl.event('sequence-set', { sequence: displayName({ schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
+    }
+    const preDataMs = Date.now() - t0;
+    t0 = Date.now();
+    await tl.step('copy rows (COPY binary)', async () => {
+      for (const t of plan.tables) {
+        const to = { schema, name: t.name };
+        const stats = await copyTable(src, p, copyStatements(to, to, plan.columns.get(t.oid) ?? [], { freeze: true }));
+        const c: CopiedTable = {
+          name: displayName(t),
+          original: { schema: t.schema, name: t.name },
+          recoveredAs: to,
+          recoveredAsName: displayName(to),
+          rows: stats.rows,
+          bytes: stats.bytes,
+          durationMs: stats.durationMs,
+        };
+        copied.push(c);
+        tl.event('table-copied', { table: c.name, recoveredAs: c.recoveredAsName, rows: c.rows, bytes: c.bytes, durationMs: c.durationMs });
+      }
+    });
+    const dataMs = Date.now() - t0;
+    t0 = Date.now();
+    if (hasStatements(plan.ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(plan.ddl.postData));
+    const postDataMs = Date.now() - t0;
+    await p.query('COMMIT');
+    return { copied, preDataMs, dataMs, postDataMs };
+  } catch (e) {
+    await p.query('ROLLBACK').catch(() => {});
+    throw productionWriteError(e, 'copy back');
+  }
+}
+
 export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
   const tl = req.timeline ?? silentTimeline;
   const started = Date.now();
@@ -151,59 +208,18 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    const copied: CopiedTable[] = [];
-    let preDataMs = 0;
-    let dataMs = 0;
-    let postDataMs = 0;
-    const p = prod;
-    try {
-      await p.query('BEGIN');
-      await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(req.maintenanceWorkMem ?? '256MB')}`);
-      let t0 = Date.now();
-      await tl.step('create side schema and tables (pre-data)', () => p.query(ddl.preData));
-      for (const s of sequences) {
-        await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
-        tl.event('sequence-set', { sequence: displayName({ schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
-      }
-      preDataMs = Date.now() - t0;
-      t0 = Date.now();
-      await tl.step('copy rows (COPY binary)', async () => {
-        for (const t of tables) {
-          const to = { schema, name: t.name };
-          const stats = await copyTable(src, p, copyStatements(to, to, columns.get(t.oid) ?? [], { freeze: true }));
-          const c: CopiedTable = {
-            name: displayName(t),
-            original: { schema: t.schema, name: t.name },
-            recoveredAs: to,
-            recoveredAsName: displayName(to),
-            rows: stats.rows,
-            bytes: stats.bytes,
-            durationMs: stats.durationMs,
-          };
-          copied.push(c);
-          tl.event('table-copied', { table: c.name, recoveredAs: c.recoveredAsName, rows: c.rows, bytes: c.bytes, durationMs: c.durationMs });
-        }
-      });
-      dataMs = Date.now() - t0;
-      t0 = Date.now();
-      if (hasStatements(ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(ddl.postData));
-      postDataMs = Date.now() - t0;
-      await p.query('COMMIT');
-      committed = true;
-    } catch (e) {
-      await p.query('ROLLBACK').catch(() => {});
-      throw productionWriteError(e, 'copy back');
-    }
-    const lsnAfter = await currentLsn(p);
+    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB' }, tl);
+    committed = true;
+    const lsnAfter = await currentLsn(prod);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');
     return {
       schema,
-      tables: copied,
+      tables: w.copied,
       sequences,
       foreignKeysLeftOut: leftOut,
       sourceSchema: schema,
       production: { lsnBefore, lsnAfter },
-      timings: { ddlMs, preDataMs, dataMs, postDataMs, totalMs: Date.now() - started },
+      timings: { ddlMs, preDataMs: w.preDataMs, dataMs: w.dataMs, postDataMs: w.postDataMs, totalMs: Date.now() - started },
     };
   } finally {
     if (!committed && moved) {

@@ -51,9 +51,10 @@ describe('CLI frame', () => {
   });
 
   it('refuses --pg-bin pointing nowhere when PostgreSQL programs are needed', async () => {
-    const { findBinaries, setPgBin } = await import('../../src/postgres/binaries.js');
-    setPgBin('/nowhere/bin');
+    const { findBinaries } = await import('../../src/postgres/binaries.js');
+    const { configurePostgres } = await import('../../src/postgres/settings.js');
+    configurePostgres({ pgBin: '/nowhere/bin' });
     await expect(findBinaries(15)).rejects.toMatchObject({ code: 'PG_BIN_INVALID', exitCode: 2 });
-    setPgBin(undefined);
+    configurePostgres({});
   });
 });

@@ -14,12 +14,12 @@ import { pgbackrestInfo } from '../../postgres/programs.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
-import type { ResolvedTarget } from '../target.js';
-import { shellQuote } from '../../util/redact.js';
+import { type ResolvedTarget, pgTargetTime } from '../target.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { archiveGetCommand } from './wal.js';
 
 interface BackrestSet {
   label: string;
@@ -56,7 +56,7 @@ function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time' | 'na
   if (t.kind === 'name' && t.name) return { type: 'name', value: t.name, ...tl };
   if (t.kind === 'xid' && t.xid) return { type: 'xid', value: t.xid, ...tl };
   if (t.kind === 'lsn' && t.commitLsn) return { type: 'lsn', value: t.commitLsn, ...tl };
-  if (t.kind === 'time' && t.time) return { type: 'time', value: t.time, ...tl };
+  if (t.kind === 'time' && t.time) return { type: 'time', value: pgTargetTime(t.time), ...tl };
   return undefined;
 }
 
@@ -83,9 +83,6 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     throw e;
   }
   const bin = await findBinaries(await dataDirMajor(data));
-  // archive-get insists that the server's data directory is its pg1-path: name the temp one.
-  const archiveGet = (dataDir: string) =>
-    ['pgbackrest', ...(config.config ? [`--config=${shellQuote(config.config)}`] : []), `--stanza=${shellQuote(config.stanza)}`, `--pg1-path=${shellQuote(dataDir)}`, 'archive-get', '%f', '"%p"'].join(' ');
   const inst = await TempInstance.fromDataDir(data, {
     bin,
     workDir: req.workDir,
@@ -99,7 +96,8 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   });
   removeStage(stage);
   try {
-    await inst.configure({ restore_command: archiveGet(inst.dataDir) });
+    // archive-get insists that the server's data directory is its pg1-path: name the temp one.
+    await inst.configure({ restore_command: archiveGetCommand(config, inst.dataDir) });
     progress('replaying WAL from the repository');
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress });
