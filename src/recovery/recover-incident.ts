@@ -36,6 +36,8 @@ export interface RecoverOptions {
   mode: RecoverMode;
   schema?: string;
   keep: boolean;
+  /** pgBackRest restore processes (--process-max). */
+  processMax?: number;
   workDir: string;
   lockTimeoutMs?: number;
   recreateForeignKeys?: boolean;
@@ -155,7 +157,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // 5. Materialize.
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
