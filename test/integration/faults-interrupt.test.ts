@@ -204,3 +204,68 @@ describe('a signal during a recover run', () => {
     expect(await sideSchemas()).toEqual([]);
   });
 });
+
+/**
+ * The guided flow on a real terminal (script(1) gives it a pty): answer each
+ * question in turn (wait for its text, type the keys); the last answer is
+ * usually Ctrl-C. Fails loudly when a question never comes.
+ */
+async function onTerminal(args: string[], answers: [RegExp, string][]) {
+  const cmd = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  // A pty of size 0x0 makes the spinner redraw forever: give it a real terminal's size.
+  const child = execa('script', ['-qfec', `stty cols 120 rows 40; ${cmd}`, '/dev/null'], { reject: false, stdin: 'pipe', env: { PGPASSWORD: secret, TERM: 'xterm' }, timeout: 300_000 });
+  let out = '';
+  let next = 0;
+  let seenUpTo = 0;
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    const [re, keys] = answers[next] ?? [];
+    if (re && re.test(out.slice(seenUpTo))) {
+      seenUpTo = out.length;
+      next++;
+      setTimeout(() => child.stdin!.write(keys!), 300);
+    }
+  });
+  const r = await child;
+  // eslint-disable-next-line no-control-regex
+  const text = out.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+  expect(next, `questions answered (of ${answers.length}):\n${text}`).toBe(answers.length);
+  return { exitCode: r.exitCode, text };
+}
+
+describe('Ctrl-C at a question of the guided flow', () => {
+  it('at the first question (the mode): exit 130, stopped, nothing changed, no replica paused', async () => {
+    const r = await onTerminal(['-c', cfg], [[/\(--mode\)/, '\x03']]);
+    expect(r.exitCode, r.text).toBe(130);
+    expect(r.text).toContain('error [INTERRUPTED]: Stopped at a question (Ctrl-C). Nothing was changed; no replica was paused.');
+    expect(r.text).not.toMatch(/INTERNAL|this is a bug/);
+  });
+
+  it('at the incident question (after the replica was paused): exit 130, nothing changed, the PAUSED line and the report', async () => {
+    const r = await onTerminal(['-c', cfg], [[/\(--mode\)/, '\r'], [/Which destructive transaction/, '\x03']]);
+    expect(r.exitCode, r.text).toBe(130);
+    expect(r.text).toContain('error [INTERRUPTED]: Stopped (Ctrl-C at a question). Production: nothing was changed.');
+    expect(r.text).toMatch(/Delayed replica delayed-replica is PAUSED/);
+    expect(r.text).toMatch(/Incident report: \S+report\.md/);
+    expect(await sideSchemas()).toEqual([]);
+    await expectNothingLeft(-1);
+  });
+
+  it('at the copy confirmation (after probing): exit 130, nothing changed', async () => {
+    const r = await onTerminal(['-c', cfg, 'recover', '--tables', TABLES], [[/Recover from which source/, '\r'], [/Copy .* into/, '\x03']]);
+    expect(r.exitCode, r.text).toBe(130);
+    expect(r.text).toContain('Stopped (Ctrl-C at a question). Production: nothing was changed.');
+    expect(await sideSchemas()).toEqual([]);
+    await expectNothingLeft(-1);
+  });
+
+  it('at the promote question (after the copy back): exit 130, says the side schema was committed and nothing live changed', async () => {
+    const before = await liveShape();
+    const r = await onTerminal(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--mode', 'replace'], [[/Copy .* into/, 'y\r'], [/Replace the live tables with the recovered ones/, '\x03']]);
+    expect(r.exitCode, r.text).toBe(130);
+    expect(r.text).toMatch(/Stopped \(Ctrl-C at a question\)\. Production: the recovered tables were copied into side schema undrop_\S+ \(committed\); nothing live was changed\./);
+    expect(await liveShape()).toEqual(before);
+    await expectNothingLeft(-1);
+    for (const s of await sideSchemas()) await q(`DROP SCHEMA "${s}" CASCADE`);
+  });
+});
