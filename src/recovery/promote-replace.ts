@@ -16,6 +16,7 @@ import { stamp } from '../util/time.js';
 import { foreignKeysInto, tableOid } from './catalog.js';
 import { lockLiveTables } from './live-lock.js';
 import { commitOrFindOut } from './commit.js';
+import { dependentsOf, dependentsRefusal, type LiveDependents } from './live-dependents.js';
 import { productionWriteError } from './pg-errors.js';
 import { withSuffix } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -32,6 +33,8 @@ export interface ReplaceRequest {
   lockTimeoutMs?: number;
   /** Point FKs of other live tables at the recovered tables (NOT VALID first, validated when the rows allow). */
   recreateForeignKeys?: boolean;
+  /** Replace even when views, policies, publications… point at a live table (they keep pointing at the renamed one). */
+  allowDependents?: boolean;
   now?: Date;
   timeline?: Timeline;
 }
@@ -134,6 +137,16 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
         }
       }
       await lockLiveTables(c, live.filter((l) => l.oid !== undefined).map((l) => l.t.original), 'ACCESS EXCLUSIVE', req.lockTimeoutMs ?? 5000);
+      // Looked up again under the lock: a table swapped while we waited is the one we now hold.
+      for (const l of live) l.oid = await tableOid(c, l.t.original.schema, l.t.original.name);
+      const dependents: LiveDependents[] = [];
+      for (const l of live) {
+        if (l.oid === undefined) continue;
+        const found = await dependentsOf(c, l.oid, l.t.original.name);
+        if (found.length) dependents.push({ table: displayName(l.t.original), dependents: found });
+      }
+      if (dependents.length && !req.allowDependents) throw dependentsRefusal(dependents, 'rerun with');
+      for (const d of dependents) tl.event('dependents-left-on-renamed-table', { ...d });
       const liveOids = live.flatMap((l) => (l.oid === undefined ? [] : [l.oid]));
       const incoming = liveOids.length ? await foreignKeysInto(c, liveOids) : [];
 

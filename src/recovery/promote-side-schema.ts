@@ -15,7 +15,8 @@ import { IncidentLog } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
 import { promoteReplace } from './promote-replace.js';
-import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './recover.js';
+import { type PromotePlan, promotePlanLines, promoteQuestion, runMerge } from './recover.js';
+import { dependentsRefusal, replacePreview } from './live-dependents.js';
 import type { PromoteDocument, PromoteSummary } from '../contract.js';
 import { promoteSummary, type RecoverUi } from './recover-incident.js';
 import { readRecord, type SideSchemaRecord } from './side-record.js';
@@ -29,6 +30,7 @@ export interface PromoteSideSchemaOptions {
   onConflict?: OnConflict;
   lockTimeoutMs?: number;
   recreateForeignKeys?: boolean;
+  allowDependents?: boolean;
   workDir: string;
 }
 
@@ -107,7 +109,11 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
       if (onConflict === undefined && ui.pickOnConflict && plan.merge.some((p) => p.conflicts > 0)) onConflict = await ui.pickOnConflict(plan);
     }
     plan.onConflict = onConflict ?? 'fail';
-    if (!(await ui.confirm(`${o.schema}: ${promoteQuestion(plan)}`, plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)))) {
+    if (o.mode === 'replace') {
+      plan.dependents = await log.step('replace preview', () => replacePreview(o.production, tables));
+      if (plan.dependents.length && !o.allowDependents) throw dependentsRefusal(plan.dependents, `undrop promote --schema ${o.schema} --mode replace`);
+    }
+    if (!(await ui.confirm(`${o.schema}: ${promoteQuestion(plan)}`, promotePlanLines(plan)))) {
       throw usageError('DECLINED', 'Promote was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
     }
     let promoted: PromoteSummary | null;
@@ -118,7 +124,7 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
         if (t.resolution === 'kept-live') nextSteps.push(`${t.name}: ${t.conflicts + t.otherUnique} recovered row(s) were left out because live rows hold their keys (--on-conflict keep-live); they are in ${t.conflictsTable}.`);
       }
     } else {
-      const r = await log.step('promote (replace)', () => promoteReplace({ production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, recreateForeignKeys: o.recreateForeignKeys, timeline: log }));
+      const r = await log.step('promote (replace)', () => promoteReplace({ production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, recreateForeignKeys: o.recreateForeignKeys, allowDependents: o.allowDependents, timeline: log }));
       log.record('replace', r);
       promoted = promoteSummary({ replace: r });
       // The promoted tables are the verified ones, under their original names.

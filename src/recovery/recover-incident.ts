@@ -20,7 +20,7 @@ import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
-import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './recover.js';
+import { type PromotePlan, copyBackVerifyPromote, promotePlanLines, promoteQuestion } from './recover.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
@@ -46,6 +46,8 @@ export interface RecoverOptions {
   recreateForeignKeys?: boolean;
   /** Merge: what to do with collisions; undefined = ask (guided flow) or fail. */
   onConflict?: OnConflict;
+  /** Replace even when views, policies, publications… point at a live table. */
+  allowDependents?: boolean;
 }
 
 export interface RecoverUi {
@@ -203,7 +205,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         recreateForeignKeys: o.recreateForeignKeys,
         onConflict: o.onConflict,
         chooseOnConflict: ui.pickOnConflict ? (plan) => ui.pickOnConflict!(plan) : undefined,
-        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)),
+        allowDependents: o.allowDependents,
+        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), promotePlanLines(plan)),
       }),
     );
     await recordOwnObjects(prod, result.copyBack.schema, log).catch(() => {});

@@ -23,6 +23,7 @@ interface PromoteFlags {
   onConflict?: OnConflict;
   lockTimeout: string;
   recreateForeignKeys?: boolean;
+  allowDependents?: boolean;
 }
 
 export function registerPromote(program: Command, ctx: () => Context): void {
@@ -36,6 +37,7 @@ export function registerPromote(program: Command, ctx: () => Context): void {
     .addOption(onConflictOption())
     .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
+    .option('--allow-dependents', 'with --mode replace: replace even when views, rules, policies, publications, partitions or triggers point at a live table (they keep pointing at the renamed one)')
     .action(async (flags: PromoteFlags) => {
       await runPromote(ctx(), flags);
     });
@@ -56,7 +58,7 @@ async function runPromote(c: Context, flags: PromoteFlags): Promise<void> {
   const workDir = c.workDir ?? inv.workDir ?? defaultWorkDir();
   const release = lockRun(workDir);
   const doc = await promoteSideSchema(
-    { production: { ...prod, database }, schema: flags.schema, mode: flags.mode, tables, onConflict: flags.onConflict, lockTimeoutMs, recreateForeignKeys: !!flags.recreateForeignKeys, workDir },
+    { production: { ...prod, database }, schema: flags.schema, mode: flags.mode, tables, onConflict: flags.onConflict, lockTimeoutMs, recreateForeignKeys: !!flags.recreateForeignKeys, allowDependents: !!flags.allowDependents, workDir },
     stepUi(c),
   ).finally(release);
   if (c.json) printJson(doc);

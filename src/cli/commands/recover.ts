@@ -24,6 +24,7 @@ export interface RecoverFlags extends TargetFlags {
   database?: string;
   lockTimeout: string;
   recreateForeignKeys?: boolean;
+  allowDependents?: boolean;
   onConflict?: OnConflict;
   processMax?: string;
 }
@@ -48,6 +49,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--process-max <n>', 'pgBackRest sources: parallel restore processes (default: the cores available)')
     .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
+    .option('--allow-dependents', 'with --mode replace: replace even when views, rules, policies, publications, partitions or triggers point at a live table (they keep pointing at the renamed one)')
     .addOption(onConflictOption())
     .action(async (flags: RecoverFlags) => {
       await runRecover(ctx(), flags);
@@ -89,6 +91,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       workDir,
       lockTimeoutMs,
       recreateForeignKeys: !!flags.recreateForeignKeys,
+      allowDependents: !!flags.allowDependents,
       onConflict: flags.onConflict,
     },
     ui,
