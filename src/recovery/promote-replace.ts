@@ -31,6 +31,8 @@ export interface ReplaceRequest {
   /** Usually CopyBackResult.tables. */
   tables: PromoteTable[];
   lockTimeoutMs?: number;
+  /** statement_timeout of the promote session: bounds how long one statement holds the locks. */
+  statementTimeoutMs?: number;
   /** Point FKs of other live tables at the recovered tables (NOT VALID first, validated when the rows allow). */
   recreateForeignKeys?: boolean;
   /** Replace even when views, policies, publications… point at a live table (they keep pointing at the renamed one). */
@@ -124,7 +126,7 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
   const tl = req.timeline ?? silentTimeline;
   const started = Date.now();
   const suffix = `_before_undrop_${stamp(req.now)}`;
-  const c = await connect(req.production, { applicationName: 'undrop promote (replace)' });
+  const c = await connect(req.production, { applicationName: 'undrop promote (replace)', statementTimeoutMs: req.statementTimeoutMs });
   try {
     await c.query('BEGIN');
     try {
@@ -136,6 +138,10 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
           throw usageError('RECOVERED_TABLE_MISSING', `${displayName(t.recoveredAs)} does not exist in production; nothing to promote.`, 'Copy the tables back first (undrop recover --mode side-schema), then promote from that schema.');
         }
       }
+      // Counted before the lock: a count of a big table under ACCESS EXCLUSIVE would stop the application for its whole duration.
+      const counted = new Map<PromoteTable, { live: number | null; recovered: number }>();
+      for (const l of live) counted.set(l.t, { live: l.oid === undefined ? null : await count(c, l.t.original), recovered: await count(c, l.t.recoveredAs) });
+      tl.event('counted-before-lock', { tables: [...counted.entries()].map(([t, n]) => ({ table: displayName(t.original), liveRows: n.live, recoveredRows: n.recovered })) });
       await lockLiveTables(c, live.filter((l) => l.oid !== undefined).map((l) => l.t.original), 'ACCESS EXCLUSIVE', req.lockTimeoutMs ?? 5000);
       // Looked up again under the lock: a table swapped while we waited is the one we now hold.
       for (const l of live) l.oid = await tableOid(c, l.t.original.schema, l.t.original.name);
@@ -155,7 +161,7 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
         let renamed: { schema: string; name: string } | null = null;
         let liveRows: number | null = null;
         if (oid !== undefined) {
-          liveRows = await count(c, t.original);
+          liveRows = counted.get(t)!.live;
           renamed = { schema: t.original.schema, name: withSuffix(t.original.name, suffix) };
           if ((await tableOid(c, renamed.schema, renamed.name)) !== undefined) {
             throw usageError('RENAME_TARGET_EXISTS', `${displayName(renamed)} already exists; the live table cannot be renamed aside.`, 'Wait a second and run the command again (the name carries a timestamp).');
@@ -170,7 +176,7 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
         const from = { schema: t.recoveredAs.schema, name: t.original.name };
         if (from.schema !== t.original.schema) await c.query(`ALTER TABLE ${qn(from)} SET SCHEMA ${q(t.original.schema)}`);
         const carried = oid !== undefined ? await carryGrants(c, oid, t.original) : { grants: [], ownerCarried: null };
-        const rows = await count(c, t.original);
+        const rows = counted.get(t)!.recovered;
         tl.event('recovered-table-promoted', { table: displayName(t.original), from: displayName(t.recoveredAs), rows });
         out.push({ name: displayName(t.original), liveRenamedTo: renamed, liveRenamedToName: renamed ? displayName(renamed) : null, liveRows, rows, ...carried });
       }

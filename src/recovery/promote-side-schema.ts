@@ -29,6 +29,7 @@ export interface PromoteSideSchemaOptions {
   tables?: TableName[];
   onConflict?: OnConflict;
   lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
   allowDependents?: boolean;
   workDir: string;
@@ -118,13 +119,13 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
     }
     let promoted: PromoteSummary | null;
     if (o.mode === 'merge') {
-      const m = await runMerge(log, { production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, onConflict: onConflict ?? 'fail' });
+      const m = await runMerge(log, { production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, statementTimeoutMs: o.statementTimeoutMs, onConflict: onConflict ?? 'fail' });
       promoted = promoteSummary({ merge: m });
       for (const t of m.tables) {
         if (t.resolution === 'kept-live') nextSteps.push(`${t.name}: ${t.conflicts + t.otherUnique} recovered row(s) were left out because live rows hold their keys (--on-conflict keep-live); they are in ${t.conflictsTable}.`);
       }
     } else {
-      const r = await log.step('promote (replace)', () => promoteReplace({ production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, recreateForeignKeys: o.recreateForeignKeys, allowDependents: o.allowDependents, timeline: log }));
+      const r = await log.step('promote (replace)', () => promoteReplace({ production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, statementTimeoutMs: o.statementTimeoutMs, recreateForeignKeys: o.recreateForeignKeys, allowDependents: o.allowDependents, timeline: log }));
       log.record('replace', r);
       promoted = promoteSummary({ replace: r });
       // The promoted tables are the verified ones, under their original names.

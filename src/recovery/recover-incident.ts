@@ -43,6 +43,8 @@ export interface RecoverOptions {
   processMax?: number;
   workDir: string;
   lockTimeoutMs?: number;
+  /** Promote: statement_timeout while the live tables are locked. */
+  statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
   /** Merge: what to do with collisions; undefined = ask (guided flow) or fail. */
   onConflict?: OnConflict;
@@ -202,6 +204,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         schema: o.schema,
         workDir: o.workDir,
         lockTimeoutMs: o.lockTimeoutMs,
+        statementTimeoutMs: o.statementTimeoutMs,
         recreateForeignKeys: o.recreateForeignKeys,
         onConflict: o.onConflict,
         chooseOnConflict: ui.pickOnConflict ? (plan) => ui.pickOnConflict!(plan) : undefined,

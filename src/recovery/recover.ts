@@ -76,6 +76,7 @@ export interface CopyBackPipelineRequest {
   schema?: string;
   workDir: string;
   lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
   allowDependents?: boolean;
   /** Asked before promote with the tables and row counts; false stops after the side schema (no error). Omitted = yes (--yes). */
@@ -148,13 +149,13 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
     return out;
   }
   if (req.mode === 'replace') {
-    out.replace = await log.step('promote (replace)', () => promoteReplace({ production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, recreateForeignKeys: req.recreateForeignKeys, allowDependents: req.allowDependents, timeline: log }));
+    out.replace = await log.step('promote (replace)', () => promoteReplace({ production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, statementTimeoutMs: req.statementTimeoutMs, recreateForeignKeys: req.recreateForeignKeys, allowDependents: req.allowDependents, timeline: log }));
     log.record('replace', out.replace);
     // the promoted tables are the recovered ones under their original names: check them again
     out.verify = await log.step('verify after replace', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb, 'original'), timeline: log, known: { algorithm: cb.checksums.algorithm, source: cb.checksums.source } }));
     log.record('verify', out.verify);
   } else {
-    out.merge = await runMerge(log, { production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, onConflict: onConflict ?? 'fail' });
+    out.merge = await runMerge(log, { production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, statementTimeoutMs: req.statementTimeoutMs, onConflict: onConflict ?? 'fail' });
   }
   return out;
 }

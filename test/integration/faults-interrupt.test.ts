@@ -75,6 +75,16 @@ function start(args: string[], env: Record<string, string> = {}): Run {
   };
 }
 
+/** Until production shows the run's session waiting for a lock (fails loudly when the run ends first). */
+async function waitInProduction(run: Run, application: string) {
+  for (;;) {
+    const waiting = await q('SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = $2', [application, 'Lock']);
+    if (waiting.length) return;
+    if (run.child.exitCode !== null) throw new Error(`the run ended before ${application} waited for a lock:\n${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
   return withClient(prod, async (c) => (await c.query<T>(sql, params)).rows);
 }
@@ -111,18 +121,13 @@ function expectReport(stderr: string, step: RegExp, signal: string) {
 }
 
 describe('a signal during a recover run', () => {
-  it('SIGINT during the restore (materialize): exit 130, the step named, nothing written, replica PAUSED line, report written, nothing left; a second run meanwhile meets the lock', async () => {
+  it('SIGINT during the restore (materialize): exit 130, the step named, nothing written, replica PAUSED line, report written, nothing left', async () => {
     const before = await liveShape();
     // An SSH session outside tmux: the long step gets a one-line warning first.
     const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'auto', '--yes'], { SSH_CONNECTION: '10.0.0.1 5000 10.0.0.2 22', TMUX: '', STY: '', TERM: 'xterm' });
     await run.waitFor(/→ Extracting the tables/);
     expect(run.stderr()).toMatch(/not inside tmux or screen[^\n]*\n(.*\n)*→ Extracting/);
 
-    const second = await undrop(['-c', cfg, 'recover', '--tables', TABLES, '--yes']);
-    expect(second.exitCode).toBe(1);
-    expect(second.stderr).toContain(`error [WORK_DIR_BUSY]: Another undrop run is using the work directory ${work}: pid ${run.child.pid}`);
-    expect(second.stderr).toContain(`recover --tables ${TABLES} --source auto --yes`);
-    expect(second.stderr).toMatch(/^HINT: Wait for it to finish/m);
 
     run.child.kill('SIGINT');
     const r = await run.child;
@@ -139,9 +144,18 @@ describe('a signal during a recover run', () => {
   });
 
   it('SIGTERM during the copy back: exit 130, no side schema (the transaction rolled back), report written, nothing left', async () => {
-    const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--yes']);
-    await run.waitFor(/→ Copying back into production/);
-    run.child.kill('SIGTERM');
+    // Another session creating the same schema name holds the copy back in its transaction until we signal.
+    const holder = await connect(prod, { applicationName: 'faults schema holder' });
+    await holder.query('BEGIN');
+    await holder.query('CREATE SCHEMA undrop_held');
+    const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--schema', 'undrop_held', '--yes']);
+    try {
+      await waitInProduction(run, 'undrop copy back');
+    } finally {
+      run.child.kill('SIGTERM');
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+    }
     const r = await run.child;
     expect(r.exitCode, run.stderr()).toBe(130);
     const err = run.stderr();
@@ -166,14 +180,14 @@ describe('a signal during a recover run', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE public.shipments IN ACCESS SHARE MODE');
-      const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--mode', 'replace', '--lock-timeout', '120000', '--yes']);
-      // Promote is waiting for its lock once production shows it so.
-      for (;;) {
-        const waiting = await q("SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'undrop promote%' AND wait_event_type = 'Lock'");
-        if (waiting.length) break;
-        if (run.child.exitCode !== null) throw new Error(`the run ended before promote waited:\n${run.stderr()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--mode', 'replace', '--lock-timeout', '2min', '--yes']);
+      await waitInProduction(run, 'undrop promote (replace)');
+      // Meanwhile a second run on the same work directory meets the lock, naming this one.
+      const second = await undrop(['-c', cfg, 'recover', '--tables', TABLES, '--yes']);
+      expect(second.exitCode, second.stderr).toBe(1);
+      expect(second.stderr).toContain(`error [WORK_DIR_BUSY]: Another undrop run is using the work directory ${work}: pid ${run.child.pid}`);
+      expect(second.stderr).toContain(`recover --tables ${TABLES} --source pitr --mode replace --lock-timeout 2min --yes`);
+      expect(second.stderr).toMatch(/^HINT: Wait for it to finish/m);
       run.child.kill('SIGHUP');
       const r = await run.child;
       expect(r.exitCode, run.stderr()).toBe(129);
