@@ -16,6 +16,7 @@ import { freezeStepOf, materializeSource, walArchiveAmong } from '../sources/reg
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { interruptedError, watchInterrupt } from './interrupt.js';
+import { diskFullError, isDiskFull } from '../sources/materialize/preflight.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
@@ -232,7 +233,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
   } catch (caught) {
     // Ctrl-C at a question: say where production stands (the side schema may already be written).
-    const e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
+    let e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
+    // The work directory filled up after the pre-check passed: say so, with the figures, not the program's errno.
+    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
+      const failed = log.steps.filter((s) => s.ok === false).map((s) => s.name);
+      e = await diskFullError(e, o.workDir, failed.length ? `step ${failed.join(' › ')}` : 'the run');
+    }
     if (e !== caught && !paused) nextSteps.push('No delayed replica was paused by this run.');
     // A side schema left behind by a later failure is still undrop's own: remember it.
     if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
