@@ -239,7 +239,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const failed = log.steps.filter((s) => s.ok === false).map((s) => s.name);
       e = await diskFullError(e, o.workDir, failed.length ? `step ${failed.join(' › ')}` : 'the run');
     }
-    if (e !== caught && !paused) nextSteps.push('No delayed replica was paused by this run.');
+    if (isInterruptedAtPrompt(caught) && !paused) nextSteps.push('No delayed replica was paused by this run.');
     // A side schema left behind by a later failure is still undrop's own: remember it.
     if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
     if (isMergeRefusal(e) && log.facts.copyBack) {
@@ -249,7 +249,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: false, error: e });
     if (isMergeRefusal(e)) e.document = { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary({ merge: e.merge }) };
-    if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${reportPath}`, ...nextSteps);
+    if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(log.unwritable ? `Incident report: not complete at ${reportPath} (${log.unwritable})` : `Incident report: ${reportPath}`, ...nextSteps);
     throw e;
   } finally {
     unhook();

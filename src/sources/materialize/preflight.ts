@@ -64,7 +64,7 @@ export async function diskFullError(e: unknown, workDir: string, step: string): 
   } catch {
     /* the folder may be gone already */
   }
-  return failure('DISK_FULL', `The work directory ${workDir} ran out of disk space during ${step} (free now, after undrop removed its temporary files: ${free}). Nothing was written to production.`, {
+  return failure('DISK_FULL', `The work directory ${workDir} ran out of disk space during ${step} (free when it failed: ${free}). Nothing was written to production.`, {
     hint: 'Something else is filling that filesystem, or the restore is larger than estimated: free space there (df -h) or point --work-dir at a larger filesystem, then run the same command again.',
     details: isUndropError(e) ? [e.message, ...e.details] : [errorMessage(e)],
     cause: e,
