@@ -9,6 +9,7 @@ import type { SideSchemaRecord } from './recovery/side-record.js';
 import type { ResolvedTarget } from './sources/target.js';
 import type { ProbeItem, SourceStatus } from './sources/types.js';
 import type { SourceKind } from './inventory/schema.js';
+import type { ReplicaPauseOutcome, ResumeOutcome } from './sources/delayed-replica/pause.js';
 
 /** `undrop probe --json` */
 export interface ProbeDocument {
@@ -172,4 +173,16 @@ export interface VerifyDocument {
 export interface ErrorDocument {
   error: { code: string; message: string; hint: string | null; details: string[]; exitCode: number };
   [field: string]: unknown;
+}
+
+/** `undrop pause --json` (also the guided flow's first step). */
+export interface PauseDocument {
+  replicas: ReplicaPauseOutcome[];
+  /** True when every delayed replica is paused or already safe (exit 0). */
+  safe: boolean;
+}
+
+/** `undrop resume --json` */
+export interface ResumeDocument {
+  replicas: ResumeOutcome[];
 }

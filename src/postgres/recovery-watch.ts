@@ -5,6 +5,7 @@
 import { UndropError, failure } from '../errors.js';
 import { segmentName, segnoOfLsn } from './wal/segments.js';
 import { sleep } from '../util/time.js';
+import { replayTimeoutMs } from './timeouts.js';
 import { withClient } from './connect.js';
 import type { TempInstance } from './instance.js';
 import { readPostmasterPid } from './instance.js';
@@ -93,7 +94,7 @@ function fatalLines(log: string): string[] {
  */
 export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: number; onProgress?: (msg: string) => void } = {}): Promise<RecoveryOutcome> {
   const started = Date.now();
-  const deadline = started + (o.timeoutMs ?? 6 * 3600_000);
+  const deadline = started + (o.timeoutMs ?? replayTimeoutMs());
   let lastReport = 0;
   while (Date.now() < deadline) {
     const log = await inst.log();

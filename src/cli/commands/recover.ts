@@ -13,6 +13,7 @@ import type { Context } from '../context.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';
 import { stepUi } from '../steps.js';
+import { suggest } from '../suggest.js';
 
 export interface RecoverFlags extends TargetFlags {
   tables?: string;
@@ -89,7 +90,14 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
 }
 
 export function registerGuided(program: Command, ctx: () => Context): void {
-  program.action(async () => {
+  // The root action would swallow a mistyped command as an argument: name it instead.
+  program.allowExcessArguments(true).action(async (_opts: unknown, cmd: Command) => {
+    const typed = cmd.args[0];
+    if (typed !== undefined) {
+      const known = program.commands.map((x) => x.name());
+      const close = suggest(typed, known);
+      throw usageError('UNKNOWN_COMMAND', `unknown command '${typed}'.`, close.length ? `Did you mean: undrop ${close[0]}? (undrop help lists: ${known.join(', ')})` : `Commands: ${known.join(', ')} (undrop help).`);
+    }
     const c = ctx();
     if (!c.interactive) {
       throw usageError('GUIDED_NEEDS_TERMINAL', 'undrop without a command is the guided recovery, and it needs a terminal to ask questions.', 'Run a command instead (undrop --help), for example: undrop recover --tables … --yes');
