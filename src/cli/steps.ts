@@ -17,15 +17,36 @@ export type StepUi = RecoverUi;
 
 // The spinner of the running step, paused while a question is on screen.
 let active: Ora | undefined;
+// Milliseconds spent waiting for a person since start: step timers leave them out.
+let waitedMs = 0;
 
 async function asking<T>(ask: () => Promise<T>): Promise<T> {
   const s = active;
   s?.stop();
+  const t0 = Date.now();
   try {
     return await ask();
   } finally {
+    waitedMs += Date.now() - t0;
     s?.start();
   }
+}
+
+/** A step's own time: wall time minus the time a question was on screen. */
+function stepClock(): () => number {
+  const t0 = Date.now();
+  const w0 = waitedMs;
+  return () => Date.now() - t0 - (waitedMs - w0);
+}
+
+/** Off a terminal: at most one progress line every few seconds (every one with -v). Pure given the clock. */
+export function throttle(print: (m: string) => void, everyMs: number, now: () => number = Date.now): (m: string) => void {
+  let last = -Infinity;
+  return (m) => {
+    if (now() - last < everyMs) return;
+    last = now();
+    print(m);
+  };
 }
 
 /** Pickers exist only when undrop may ask; otherwise their flags (--tables, --source) decide. */
@@ -96,16 +117,23 @@ function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'co
   };
 }
 
+function info(message: string): void {
+  active?.stop();
+  note(message);
+  active?.start();
+}
+
 export function stepUi(ctx: Context): StepUi {
-  const tty = !!process.stderr.isTTY && !ctx.json;
+  // -q: no spinner either (results and errors only).
+  const tty = !!process.stderr.isTTY && !ctx.json && !ctx.quiet;
   return {
     ...pickers(ctx),
     async step(title, fn) {
-      const t0 = Date.now();
+      const elapsed = stepClock();
       if (!tty) {
         note(`→ ${title}`);
-        const out = await fn((m) => note(`    ${m}`));
-        note(`✔ ${title} (${formatDuration(Date.now() - t0)})`);
+        const out = await fn(throttle((m) => note(`    ${m}`), ctx.verbose ? 0 : 5000));
+        note(`✔ ${title} (${formatDuration(elapsed())})`);
         return out;
       }
       const spinner = startSpinner(title);
@@ -113,11 +141,12 @@ export function stepUi(ctx: Context): StepUi {
       try {
         const out = await fn((m) => {
           spinner.text = `${title} — ${m}`;
+          if (ctx.verbose) info(m);
         });
-        spinner.succeed(`${title} (${formatDuration(Date.now() - t0)})`);
+        spinner.succeed(`${title} (${formatDuration(elapsed())})`);
         return out;
       } catch (e) {
-        spinner.fail(`${title} (${formatDuration(Date.now() - t0)})`);
+        spinner.fail(`${title} (${formatDuration(elapsed())})`);
         throw e;
       } finally {
         active = undefined;
@@ -136,10 +165,6 @@ export function stepUi(ctx: Context): StepUi {
       }
       return asking(() => confirm({ message, default: false }, { output: process.stderr }));
     },
-    info(message) {
-      active?.stop();
-      note(message);
-      active?.start();
-    },
+    info,
   };
 }

@@ -20,6 +20,7 @@ import { hasStatements, schemaDdl } from './ddl.js';
 import { productionWriteError } from './pg-errors.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
+import { formatBytes } from '../util/time.js';
 
 export interface CopyBackSource {
   /** Connection to the materialized instance (database included, or given below). */
@@ -40,6 +41,8 @@ export interface CopyBackRequest {
   now?: Date;
   /** maintenance_work_mem for the index builds of this transaction (default 256MB). */
   maintenanceWorkMem?: string;
+  /** Progress lines: bytes and rows per table against the source's estimate, index builds by name. */
+  onProgress?: (message: string) => void;
 }
 
 export interface CopiedTable {
@@ -170,7 +173,9 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       await tl.step('copy rows (COPY binary)', async () => {
         for (const t of tables) {
           const to = { schema, name: t.name };
-          const stats = await copyTable(src, p, copyStatements(to, to, columns.get(t.oid) ?? [], { freeze: true }));
+          const est = req.onProgress ? await sizeEstimate(src, t.oid) : undefined;
+          const meter = est ? copyMeter(displayName(t), est, req.onProgress!) : undefined;
+          const stats = await copyTable(src, p, copyStatements(to, to, columns.get(t.oid) ?? [], { freeze: true }), meter);
           const c: CopiedTable = {
             name: displayName(t),
             original: { schema: t.schema, name: t.name },
@@ -186,7 +191,11 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       });
       dataMs = Date.now() - t0;
       t0 = Date.now();
-      if (hasStatements(ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(ddl.postData));
+      if (hasStatements(ddl.postData)) {
+        const built = builtNames(ddl.postData);
+        req.onProgress?.(`building ${built.length} key(s), index(es) and constraint(s) in one transaction: ${built.join(', ')}`);
+        await tl.step('build keys, indexes, constraints (post-data)', () => p.query(ddl.postData));
+      }
       postDataMs = Date.now() - t0;
       await p.query('COMMIT');
       committed = true;
@@ -230,4 +239,30 @@ export async function moveBackInSource(source: CopyBackSource, result: Pick<Copy
   } finally {
     await src.end().catch(() => {});
   }
+}
+
+/** The source's own estimate of a table: planner rows and bytes on disk (what progress counts against). */
+async function sizeEstimate(src: pg.Client, oid: number): Promise<{ rows: number; bytes: number }> {
+  const r = await src.query<{ rows: string; bytes: string }>('SELECT greatest(reltuples, 0)::int8::text AS rows, pg_relation_size(oid)::text AS bytes FROM pg_class WHERE oid = $1', [oid]);
+  return { rows: Number(r.rows[0]?.rows ?? 0), bytes: Number(r.rows[0]?.bytes ?? 0) };
+}
+
+/** onBytes for copyTable: a progress line with bytes, estimated rows and rate (the caller throttles display). */
+export function copyMeter(table: string, est: { rows: number; bytes: number }, report: (m: string) => void, now: () => number = Date.now): (n: number) => void {
+  const t0 = now();
+  let bytes = 0;
+  return (n) => {
+    bytes += n;
+    const s = Math.max(0.001, (now() - t0) / 1000);
+    const frac = est.bytes > 0 ? Math.min(1, bytes / est.bytes) : 0;
+    const rows = est.rows > 0 ? ` ~${Math.round(frac * est.rows).toLocaleString('en-US')} of ~${est.rows.toLocaleString('en-US')} rows,` : '';
+    report(`copying ${table}: ${formatBytes(bytes)} of ~${formatBytes(est.bytes)} (${Math.round(frac * 100)}%),${rows} ${formatBytes(bytes / s)}/s`);
+  };
+}
+
+/** Names of the indexes and constraints a post-data script builds. Pure. */
+export function builtNames(postData: string): string[] {
+  const out: string[] = [];
+  for (const m of postData.matchAll(/CREATE (?:UNIQUE )?INDEX ("(?:[^"]|"")+"|\S+)|ADD CONSTRAINT ("(?:[^"]|"")+"|\S+)/g)) out.push((m[1] ?? m[2])!.replace(/^"(.*)"$/, '$1').replace(/""/g, '"'));
+  return out;
 }

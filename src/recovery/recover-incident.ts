@@ -178,8 +178,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     // 6. Copy back, verify, promote.
     const bin = m.instance?.bin ?? (await findBinaries());
-    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', () =>
+    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', (progress) =>
       copyBackVerifyPromote({
+        onProgress: progress,
         bin,
         log,
         sourceName: choice.config.name,

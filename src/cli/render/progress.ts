@@ -7,10 +7,11 @@ import ora, { type Ora } from 'ora';
 import type { Progress } from '../../lab/progress.js';
 import { formatDuration } from '../../util/time.js';
 import { note } from '../output.js';
+import { colorEnabled } from '../color-env.js';
 
 /** A spinner for one step, on stderr (ora prints plain ✔/✖ lines when stderr is not a terminal). */
 export function spinner(title: string): Ora {
-  return ora({ text: title, stream: process.stderr, discardStdin: false }).start();
+  return ora({ text: title, stream: process.stderr, discardStdin: false, color: colorEnabled() ? 'cyan' : false }).start();
 }
 
 /** The lab's progress events as spinners. */

@@ -102,7 +102,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     await inst.configure({ restore_command: archiveGet(inst.dataDir) });
     progress('replaying WAL from the repository');
     await startRecovery(inst);
-    const outcome = await waitForPromotion(inst, { onProgress: progress });
+    const outcome = await waitForPromotion(inst, { onProgress: progress , targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label}; ${outcome.stopLine ?? 'recovery ended'}.`]);
   } catch (e) {
     await inst.destroy();
