@@ -2,9 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
-import { setPgBin } from '../postgres/binaries.js';
-import { setWorkDir } from '../postgres/instance.js';
-import { setServerOsUser } from '../postgres/os-user.js';
+import { configurePostgres } from '../postgres/settings.js';
 import { setLongTimeouts } from '../postgres/timeouts.js';
 import { parseDuration } from '../inventory/units.js';
 import { setOutputMode } from './output.js';
@@ -47,9 +45,7 @@ export function makeContext(o: GlobalOptions): Context {
   if (pgBin !== undefined && !(existsSync(pgBin) && statSync(pgBin).isDirectory())) {
     throw usageError('PG_BIN_INVALID', `--pg-bin ${pgBin}: no such folder.`, 'Point --pg-bin at the folder that holds pg_ctl, initdb and pg_dump (for example /usr/lib/postgresql/15/bin).');
   }
-  setPgBin(pgBin);
-  setWorkDir(o.workDir);
-  setServerOsUser(o.osUser);
+  configurePostgres({ pgBin, workDir: o.workDir, osUser: o.osUser });
   return {
     configFlag: o.config,
     json: !!o.json,

@@ -8,7 +8,7 @@ import { failure, usageError } from '../errors.js';
 import { withClient } from '../postgres/connect.js';
 import { type ConnParams, describe } from '../postgres/conninfo.js';
 import { displayName, type TableName } from '../postgres/identifiers.js';
-import { tableChecksum } from './checksum.js';
+import { algorithmOf, tableChecksum } from './checksum.js';
 import { IncidentLog } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
@@ -72,7 +72,7 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
           chosen = selectRecorded(rec, o.tables, o.schema);
           const out: { name: string; rows: number; checksum: string; match: boolean }[] = [];
           for (const t of chosen) {
-            const now = await tableChecksum(c, t.recoveredAs).catch(() => ({ rows: -1, checksum: 'missing' }));
+            const now = await tableChecksum(c, t.recoveredAs, { algorithm: algorithmOf(t.checksum) }).catch(() => ({ rows: -1, checksum: 'missing' }));
             out.push({ name: t.name, rows: now.rows, checksum: now.checksum, match: now.rows === t.rows && now.checksum === t.checksum });
           }
           return out;
@@ -123,7 +123,7 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
         withClient(o.production, async (c) => {
           const out: string[] = [];
           for (const t of chosen) {
-            const now = await tableChecksum(c, t.original);
+            const now = await tableChecksum(c, t.original, { algorithm: algorithmOf(t.checksum) });
             if (now.rows !== t.rows || now.checksum !== t.checksum) out.push(`${t.name}: ${now.rows} rows, ${now.checksum}; verified ${t.rows} rows, ${t.checksum}`);
           }
           return out;

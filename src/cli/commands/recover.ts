@@ -26,6 +26,7 @@ export interface RecoverFlags extends TargetFlags {
   lockTimeout: string;
   recreateForeignKeys?: boolean;
   onConflict?: OnConflict;
+  processMax?: string;
 }
 
 export function registerRecover(program: Command, ctx: () => Context): void {
@@ -45,6 +46,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--schema <name>', 'side schema to create in production (default undrop_YYYYMMDD_HHMMSS)')
     .option('--database <name>', 'database the tables are in (default: production DSN\'s)')
     .option('--keep', 'keep the temporary instance and print how to connect and remove it')
+    .option('--process-max <n>', 'pgBackRest sources: parallel restore processes (default: the cores available)')
     .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
     .addOption(onConflictOption())
@@ -61,6 +63,10 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
   const lockTimeoutMs = Number(flags.lockTimeout);
   if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
   if (flags.onConflict && flags.mode !== 'merge') throw usageError('ON_CONFLICT_NEEDS_MERGE', `--on-conflict ${flags.onConflict} applies only to --mode merge (this run is --mode ${flags.mode}).`, 'Add --mode merge, or leave --on-conflict out.');
+  const processMax = flags.processMax === undefined ? undefined : Number(flags.processMax);
+  if (processMax !== undefined && !(Number.isInteger(processMax) && processMax >= 1 && processMax <= 999)) {
+    throw usageError('PROCESS_MAX_INVALID', `--process-max ${flags.processMax} is not a whole number from 1 to 999.`, 'For example --process-max 4 (pgBackRest restore processes), or leave it out for one per core.');
+  }
   const ui = stepUi(c);
   if (!c.yes && !c.interactive) {
     // Fail before anything happens, not halfway.
@@ -78,6 +84,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       mode: flags.mode,
       schema: flags.schema,
       keep: !!flags.keep,
+      processMax,
       workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
       lockTimeoutMs,
       recreateForeignKeys: !!flags.recreateForeignKeys,
