@@ -9,7 +9,6 @@ import type { SideSchemaRecord } from './recovery/side-record.js';
 import type { ResolvedTarget } from './sources/target.js';
 import type { ProbeItem, SourceStatus } from './sources/types.js';
 import type { SourceKind } from './inventory/schema.js';
-import type { ReplicaPauseOutcome, ResumeOutcome } from './sources/delayed-replica/pause.js';
 
 /** `undrop probe --json` */
 export interface ProbeDocument {
@@ -175,14 +174,27 @@ export interface ErrorDocument {
   [field: string]: unknown;
 }
 
-/** `undrop pause --json` (also the guided flow's first step). */
+type ErrorField = { code: string; message: string; hint?: string };
+
+/** `undrop pause --json` (the guided flow's first step does the same). */
 export interface PauseDocument {
-  replicas: ReplicaPauseOutcome[];
+  replicas: {
+    name: string;
+    outcome: 'paused' | 'already-paused' | 'held' | 'not-delayed' | 'failed';
+    safe: boolean;
+    delayMs: number | null;
+    replayTime: string | null;
+    replayLsn: string | null;
+    lagMs: number | null;
+    leftMs: number | null;
+    pausedAt: string | null;
+    error?: ErrorField;
+  }[];
   /** True when every delayed replica is paused or already safe (exit 0). */
   safe: boolean;
 }
 
 /** `undrop resume --json` */
 export interface ResumeDocument {
-  replicas: ResumeOutcome[];
+  replicas: { name: string; outcome: 'resumed' | 'not-paused' | 'failed'; replayTime: string | null; delayMs: number | null; error?: ErrorField }[];
 }
