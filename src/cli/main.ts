@@ -5,7 +5,7 @@ import './color-env.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, usageError } from '../errors.js';
-import { runAllCleanups, setInterruptNotice } from '../postgres/cleanup.js';
+import { interruptedSignal, runAllCleanups, setInterruptNotice, signalExitCode } from '../postgres/cleanup.js';
 import { type Context, type GlobalOptions, makeContext } from './context.js';
 import { errorDocument, note, printJson, reportError } from './output.js';
 import { EXAMPLES, addExamples } from './examples.js';
@@ -63,7 +63,9 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       // Clean up before printing so the message is the last thing the user sees.
       await runAllCleanups();
-      code = reportError(e);
+      const signal = interruptedSignal();
+      // After a signal the run's own errors (connections closed under it) are noise: the stop line was printed.
+      code = signal ? signalExitCode(signal) : reportError(e);
     }
   } finally {
     await runAllCleanups();
