@@ -12,6 +12,8 @@ import { formatDuration } from '../util/time.js';
 import type { Context } from './context.js';
 import { note } from './output.js';
 import { spinner as startSpinner } from './render/progress.js';
+import { bindAnswers, recordAnswer } from './answers.js';
+import { FOLD, confirmPrompt, eventPrompt, onConflictPrompt, sourcePrompt, unnamedPrompt } from './guided/prompts.js';
 
 export type StepUi = RecoverUi;
 
@@ -20,7 +22,7 @@ let active: Ora | undefined;
 // Milliseconds spent waiting for a person since start: step timers leave them out.
 let waitedMs = 0;
 
-async function asking<T>(ask: () => Promise<T>): Promise<T> {
+export async function asking<T>(ask: () => Promise<T>): Promise<T> {
   const s = active;
   s?.stop();
   const t0 = Date.now();
@@ -63,71 +65,37 @@ export function promptStopped(e: unknown): unknown {
   return e;
 }
 
-/** Pickers exist only when undrop may ask; otherwise their flags (--tables, --source) decide. */
-function eventLine(e: LocatedEvent): string {
-  return `${e.commitTime}  ${e.kind.toUpperCase()}  ${e.relations.map((r) => r.name ?? `file ${r.relfilenode}`).join(', ')}  (xid ${e.xid}${e.rowsLost != null ? `, ${e.rowsLost} rows` : ''})`;
-}
-
-const FOLD = 'unnamed' as const;
-
-/** The picker's first page: named events (newest first), then one line folding the unnamed ones and saying why. Pure. */
-export function eventChoices(events: readonly LocatedEvent[]): { value: LocatedEvent | typeof FOLD; name: string }[] {
-  const named = events.filter((e) => !e.unnamedReason);
-  const unnamed = events.filter((e) => e.unnamedReason);
-  const reasons = [...new Set(unnamed.map((e) => e.unnamedReason!))].join('; ');
-  return [
-    ...named.map((e) => ({ value: e as LocatedEvent | typeof FOLD, name: eventLine(e) })),
-    ...(unnamed.length ? [{ value: FOLD as LocatedEvent | typeof FOLD, name: `${unnamed.length} more without table names (${reasons}) …` }] : []),
-  ];
-}
-
-/** Named events first; unnamed ones folded under one line (opened on request). */
-async function pickEvent(events: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
-  const message = 'Which destructive transaction should be undone? (--tables and --target name it without asking)';
-  const choice = await select<LocatedEvent | typeof FOLD>({ message, choices: eventChoices(events) }, out);
+/** Named events first; unnamed ones folded under one line (opened on request); undrop's own drops shown apart. */
+async function pickEvent(events: LocatedEvent[], undrop: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
+  const now = Date.now();
+  const choice = await select<LocatedEvent | typeof FOLD>(eventPrompt(events, undrop, now), out);
   if (choice !== FOLD) return choice;
-  const unnamed = events.filter((e) => e.unnamedReason);
-  return select({ message: 'Transactions whose files no catalog could name (recover then needs their tables named with --tables):', choices: unnamed.map((e) => ({ value: e, name: eventLine(e) })) }, out);
+  return select(unnamedPrompt(events.filter((e) => e.unnamedReason), now), out);
+}
+
+/** Ask, then record the answer in the timeline. */
+async function ask<T>(question: string, prompt: () => Promise<T>, shown: (v: T) => unknown = (v) => v): Promise<T> {
+  const v = await asking(prompt);
+  recordAnswer(question, shown(v), 'interactive');
+  return v;
 }
 
 function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'confirmUnnamed' | 'pickOnConflict'> {
   if (!ctx.interactive) return {};
   const out = { output: process.stderr };
   return {
-    pickEvent: (events) => asking(() => pickEvent(events, out)),
+    pickEvent: (events, undrop = []) => ask('which destructive transaction', () => pickEvent(events, undrop, out), (e) => ({ xid: e.xid, kind: e.kind, commitTime: e.commitTime, relations: e.relations.map((r) => r.name) })),
     // Asked even under --yes: an unnamed transaction is a guess only a person may confirm.
     confirmUnnamed: (message, details) =>
-      asking(async () => {
+      ask(message, async () => {
         for (const d of details) note(`  ${d}`);
-        return confirm({ message, default: false }, out);
+        return confirm(confirmPrompt(message), out);
       }),
-    pickSource: (report, best) => asking(() => select(
-        {
-          message: 'Recover from which source? (--source names it without asking)',
-          default: best,
-          choices: report.ranking.map((name) => {
-            const r = report.sources.find((s) => s.name === name)!;
-            const loss = r.lossWindowMs != null ? `, loses ${formatDuration(r.lossWindowMs)}` : '';
-            return { value: name, name: `${name} (${r.kind}) — ${r.status}, recovery point ${r.recoveryPoint?.time ?? 'unknown'}${loss}${name === best ? '  [best]' : ''}`, disabled: r.status === 'unusable' ? 'unusable' : false };
-          }),
-        },
-        out,
-      )),
+    pickSource: (report, best) => ask('which source', () => select(sourcePrompt(report, best), out)),
     pickOnConflict: (plan) => {
       const n = (plan.merge ?? []).reduce((a, t) => a + t.conflicts, 0);
       for (const l of mergePlanLines(plan.merge ?? [])) note(`  ${l}`);
-      return asking(() => select<OnConflict>(
-        {
-          message: `Merge meets ${n} collision(s): live rows written since the incident hold the keys of recovered rows. What should happen? (--on-conflict)`,
-          default: 'fail',
-          choices: [
-            { value: 'rekey-live', name: 'rekey-live: give the post-incident live rows new keys, bring every recovered row back under its original key' },
-            { value: 'keep-live', name: 'keep-live: the live rows win; the recovered ones stay in the side schema (<table>__conflicts)' },
-            { value: 'fail', name: 'fail: change nothing live (exit 1); the pairs go to <table>__conflicts to read; decide later with undrop promote' },
-          ],
-        },
-        out,
-      ));
+      return ask('merge collisions (--on-conflict)', () => select<OnConflict>(onConflictPrompt(n), out));
     },
   };
 }
@@ -173,13 +141,15 @@ export function stepUi(ctx: Context): StepUi {
       active?.start();
       if (ctx.yes) {
         note(`${message} yes (--yes)`);
+        recordAnswer(message, true, '--yes');
         return true;
       }
       if (!ctx.interactive) {
         throw usageError('CONFIRMATION_NEEDED', `${message} — this needs a confirmation and undrop cannot ask (--no-input or no terminal).`, 'Add --yes to confirm from a script.');
       }
-      return asking(() => confirm({ message, default: false }, { output: process.stderr }));
+      return ask(message, () => confirm(confirmPrompt(message), { output: process.stderr }));
     },
     info,
+    bindLog: bindAnswers,
   };
 }

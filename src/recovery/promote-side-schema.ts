@@ -32,7 +32,7 @@ export interface PromoteSideSchemaOptions {
   workDir: string;
 }
 
-export type PromoteUi = Pick<RecoverUi, 'confirm' | 'info' | 'pickOnConflict'>;
+export type PromoteUi = Pick<RecoverUi, 'confirm' | 'info' | 'pickOnConflict' | 'bindLog'>;
 
 export type { PromoteDocument } from '../contract.js';
 
@@ -58,6 +58,7 @@ export function selectRecorded(rec: SideSchemaRecord, wanted: TableName[] | unde
 export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: PromoteUi): Promise<PromoteDocument> {
   const started = Date.now();
   const log = IncidentLog.open({ workDir: o.workDir });
+  ui.bindLog?.((type, data) => log.event(type, data));
   ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let rec: SideSchemaRecord | undefined;

@@ -1,4 +1,3 @@
-import { select } from '@inquirer/prompts';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { usageError } from '../../errors.js';
@@ -12,8 +11,9 @@ import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
 import { type Context, lockRun } from '../context.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';
-import { promptStopped, stepUi } from '../steps.js';
+import { stepUi } from '../steps.js';
 import { suggest } from '../suggest.js';
+import { runGuided } from '../guided/flow.js';
 
 export interface RecoverFlags extends TargetFlags {
   tables?: string;
@@ -111,21 +111,7 @@ export function registerGuided(program: Command, ctx: () => Context): void {
     if (!c.interactive) {
       throw usageError('GUIDED_NEEDS_TERMINAL', 'undrop without a command is the guided recovery, and it needs a terminal to ask questions.', 'Run a command instead (undrop --help), for example: undrop recover --tables … --yes');
     }
-    const mode = await select<RecoverMode>(
-      {
-        message: 'After the recovered tables are copied into a side schema and verified: (--mode)',
-        default: 'side-schema',
-        choices: [
-          { value: 'side-schema', name: 'stop there: compare and decide later (nothing live changes)' },
-          { value: 'merge', name: 'merge: insert the recovered rows missing from the live tables, by primary key' },
-          { value: 'replace', name: 'replace: rename the live tables aside (never dropped) and move the recovered ones in' },
-        ],
-      },
-      { output: process.stderr },
-    ).catch((e: unknown) => {
-      throw promptStopped(e);
-    });
-    await runRecover(c, { source: 'auto', mode, lockTimeout: '5000' });
+    await runGuided(c);
   });
 }
 

@@ -42,6 +42,8 @@ export function labProgress(): Progress {
 
 export interface ParallelProgress {
   done(name: string, text: string, ok: boolean): void;
+  /** A line that must be seen now, above the spinner (or plain off a terminal). */
+  note(text: string): void;
   stop(): void;
 }
 
@@ -56,6 +58,11 @@ export function parallelProgress(names: readonly string[], onTerminal: boolean):
       if (!s) return;
       s.stopAndPersist({ symbol: ok ? '✔' : '✖', text: `${name}: ${text}` });
       if (running.size) s.start(label());
+    },
+    note(text) {
+      s?.stop();
+      note(text);
+      if (s && running.size) s.start(label());
     },
     stop() {
       s?.stop();
