@@ -26,7 +26,7 @@ import { probeLine, replicaBanner } from '../render/probe.js';
 import { printPromote } from '../render/promote.js';
 import { asking, stepUi } from '../steps.js';
 import { inventoryOrWizard } from './inventory-wizard.js';
-import { type PromoteChoice, promotePrompt } from './prompts.js';
+import { type PromoteChoice, promotePrompt, promoteTableLines } from './prompts.js';
 
 /** The one-line command that repeats this run without questions. Pure. */
 export function equivalentCommand(o: { config: string; tables: string[]; event?: LocatedEvent; source: string; mode: PromoteChoice; onConflict?: OnConflict }): string {
@@ -85,7 +85,10 @@ export async function runGuided(c: Context): Promise<void> {
     // The last question: the live tables.
     const tables = doc.tables.map((t) => ({ original: withSchema(t.name), recoveredAs: withSchema(t.recoveredAs) }));
     const preview = await mergePreview({ ...prod }, tables).catch(() => []);
-    const mode = await asking(() => select(promotePrompt(schema, preview, doc.tables.map((t) => ({ name: t.name, liveRows: back.find((b) => b.name === t.name)?.liveRows ?? null, recoveredRows: t.rows }))), { output: process.stderr }));
+    say('');
+    say('What each choice would do to the live tables (counted now, read-only):');
+    for (const l of promoteTableLines(preview, doc.tables.map((t) => ({ name: t.name, liveRows: back.find((b) => b.name === t.name)?.liveRows ?? null, recoveredRows: t.rows })))) say(l);
+    const mode = await asking(() => select(promotePrompt(schema, preview), { output: process.stderr }));
     recordAnswer('promote the side schema (--mode)', mode, 'interactive');
     if (mode !== 'side-schema') {
       const p = await promoteSideSchema({ production: prod, schema: schema, mode, workDir, lockTimeoutMs: 5000 }, ui);

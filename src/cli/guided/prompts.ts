@@ -89,17 +89,34 @@ export function onConflictPrompt(collisions: number) {
 
 export type PromoteChoice = 'side-schema' | 'merge' | 'replace';
 
-/** The last question: what merge and replace would each do, per table. Pure. */
-export function promotePrompt(schema: string, merge: readonly MergePreviewTable[], live: readonly { name: string; liveRows: number | null; recoveredRows: number }[]) {
-  const mergeText = merge.map((p) => (p.refused ? `${p.name}: refused (${p.refused})` : `${p.name} +${p.missing}${p.conflicts ? `, ${p.conflicts} collisions` : ''}`)).join('; ');
-  const replaceText = live.map((t) => `${t.name}: live ${t.liveRows ?? 'missing'} rows set aside, ${t.recoveredRows} recovered in`).join('; ');
+type LiveVsRecovered = { name: string; liveRows: number | null; recoveredRows: number };
+
+/** What merge and replace would each do, one line per table, shown above the last question. Pure. */
+export function promoteTableLines(merge: readonly MergePreviewTable[], live: readonly LiveVsRecovered[]): string[] {
+  const n = (v: number | null) => (v === null ? '—' : v.toLocaleString('en-US'));
+  const w = Math.max(24, ...live.map((t) => t.name.length));
+  const lines = [`  ${'TABLE'.padEnd(w)}  ${'LIVE NOW'.padStart(10)}  ${'RECOVERED'.padStart(10)}  ${'MERGE INSERTS'.padStart(13)}  ${'COLLISIONS'.padStart(10)}`];
+  for (const t of live) {
+    const m = merge.find((x) => x.name === t.name);
+    lines.push(`  ${t.name.padEnd(w)}  ${n(t.liveRows).padStart(10)}  ${n(t.recoveredRows).padStart(10)}  ${(m?.refused ? 'refused' : n(m?.missing ?? null)).padStart(13)}  ${(m?.refused ? '' : n(m?.conflicts ?? null)).padStart(10)}${m?.refused ? `  (${m.refused})` : ''}`);
+  }
+  return lines;
+}
+
+/** The last question: the live tables (the table above says what each choice does). Pure. */
+export function promotePrompt(schema: string, merge: readonly MergePreviewTable[]) {
+  const collisions = merge.reduce((a, p) => a + p.conflicts, 0);
   return {
-    message: `The recovered tables are in ${schema}, verified. Bring them into the live tables? (undrop promote --schema ${schema} --mode …)`,
+    message: `The recovered tables are verified in ${schema}. Bring them into the live tables? (undrop promote --schema ${schema} --mode …)`,
     default: 'side-schema' as PromoteChoice,
     choices: [
       { value: 'side-schema' as PromoteChoice, name: 'not now: leave them in the side schema to compare (nothing live changes)' },
-      { value: 'merge' as PromoteChoice, name: `merge: insert the rows missing from the live tables, by primary key — ${mergeText}`, disabled: merge.length > 0 && merge.every((p) => p.refused) ? 'no table can be merged' : false },
-      { value: 'replace' as PromoteChoice, name: `replace: rename the live tables aside (never dropped), move the recovered ones in — ${replaceText}` },
+      {
+        value: 'merge' as PromoteChoice,
+        name: `merge: insert the recovered rows missing from the live tables, by primary key${collisions ? ` (${collisions.toLocaleString('en-US')} collisions: you choose how next)` : ''}`,
+        disabled: merge.length > 0 && merge.every((p) => p.refused) ? 'no table can be merged' : false,
+      },
+      { value: 'replace' as PromoteChoice, name: 'replace: rename the live tables aside (never dropped) and move the recovered ones in (rows written since leave the live tables)' },
     ],
   };
 }
