@@ -12,7 +12,10 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { labDown } from '../../src/lab/down.js';
 import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
+import { readState } from '../../src/lab/state.js';
 import { labUp } from '../../src/lab/up.js';
+import { findBinaries } from '../../src/postgres/binaries.js';
+import { TempInstance } from '../../src/postgres/instance.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
@@ -222,4 +225,22 @@ describe("the DBA's target flags on the lab", () => {
     expect(r.doc.tables[0]).toMatchObject({ name: MIXED, rows: 0, identity: 'not-proven' });
     expect(readFileSync(r.doc.report, 'utf8')).toContain('identity not proven');
   }, 900_000);
+});
+
+describe('a delayed replica restarted: no commit replayed since it started', () => {
+  it('its recovery point is the last commit at or before its replay position (read from the archive), never now − delay', async () => {
+    const state = await readState(labLayout(dir));
+    const replica = state.replica!;
+    const rep = TempInstance.attach({ bin: await findBinaries(state.pg.major), root: replica.root, socketDir: state.socketDir, port: replica.port, name: 'lab-replica', superuser: replica.superuser });
+    await rep.stop('fast');
+    await rep.start();
+    const r = await undrop(['-c', cfg, 'probe', '--json', '--source', 'delayed-replica', '--tables', LOST]);
+    const doc = JSON.parse(r.stdout);
+    const point = doc.sources[0].recoveryPoint;
+    expect(point.basis, JSON.stringify(doc.sources[0])).toMatch(/read from WAL/);
+    // the lab is younger than the delay: now − delay would lie before every backup it was built from
+    const oldestBackup = Math.min(...truth.baseBackups.map((b: any) => Date.parse(b.takenAt)));
+    expect(Date.parse(point.time)).toBeGreaterThanOrEqual(oldestBackup - 60_000);
+    expect(Date.parse(point.time)).toBeLessThanOrEqual(Date.parse(truth.incident.commitTime));
+  }, 600_000);
 });
