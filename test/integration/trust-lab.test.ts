@@ -229,7 +229,7 @@ describe("the DBA's target flags on the lab", () => {
 
 describe('a delayed replica restarted: no commit replayed since it started', () => {
   it('its recovery point is the last commit at or before its replay position (read from the archive), never now − delay', async () => {
-    const state = await readState(labLayout(dir));
+    const state = (await readState(labLayout(dir)))!;
     const replica = state.replica!;
     const rep = TempInstance.attach({ bin: await findBinaries(state.pg.major), root: replica.root, socketDir: state.socketDir, port: replica.port, name: 'lab-replica', superuser: replica.superuser });
     await rep.stop('fast');
