@@ -15,7 +15,8 @@ import { labLayout } from '../../src/lab/layout.js';
 import { readState } from '../../src/lab/state.js';
 import { labUp } from '../../src/lab/up.js';
 import { findBinaries } from '../../src/postgres/binaries.js';
-import { TempInstance } from '../../src/postgres/instance.js';
+import { Lsn } from '../../src/postgres/wal/lsn.js';
+import { lastCommitAtOrBefore, replicaWalDirs } from '../../src/sources/delayed-replica/replay-commit.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
@@ -227,20 +228,18 @@ describe("the DBA's target flags on the lab", () => {
   }, 900_000);
 });
 
-describe('a delayed replica restarted: no commit replayed since it started', () => {
-  it('its recovery point is the last commit at or before its replay position (read from the archive), never now − delay', async () => {
+describe('a delayed replica that replayed no commit since it started', () => {
+  it('its replay position maps to the last commit at or before it in the archive (what its recovery point then says)', async () => {
     const state = (await readState(labLayout(dir)))!;
-    const replica = state.replica!;
-    const rep = TempInstance.attach({ bin: await findBinaries(state.pg.major), root: replica.root, socketDir: state.socketDir, port: replica.port, name: 'lab-replica', superuser: replica.superuser });
-    await rep.stop('fast');
-    await rep.start();
-    const r = await undrop(['-c', cfg, 'probe', '--json', '--source', 'delayed-replica', '--tables', LOST]);
-    const doc = JSON.parse(r.stdout);
-    const point = doc.sources[0].recoveryPoint;
-    expect(point.basis, JSON.stringify(doc.sources[0])).toMatch(/read from WAL/);
-    // the lab is younger than the delay: now − delay would lie before every backup it was built from
+    const bin = await findBinaries(state.pg.major);
+    // as if the replica had stopped replaying right at the incident's COMMIT record
+    const c = await lastCommitAtOrBefore(bin, replicaWalDirs(state.archive!, undefined), 1, truth.incident.commitLsn);
+    expect(c).toBeDefined();
+    expect(Lsn.before(c!.lsn, truth.incident.commitLsn)).toBe(true);
+    expect(c!.xid).not.toBe(truth.incident.xid);
+    expect(Date.parse(c!.time)).toBeLessThanOrEqual(Date.parse(truth.incident.commitTime));
+    // the lab is younger than the replica's delay: "now − delay" would lie before every backup it was built from
     const oldestBackup = Math.min(...truth.baseBackups.map((b: any) => Date.parse(b.takenAt)));
-    expect(Date.parse(point.time)).toBeGreaterThanOrEqual(oldestBackup - 60_000);
-    expect(Date.parse(point.time)).toBeLessThanOrEqual(Date.parse(truth.incident.commitTime));
+    expect(Date.parse(c!.time)).toBeGreaterThan(oldestBackup);
   }, 600_000);
 });
