@@ -25,6 +25,7 @@ import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedT
 import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
 import { copyStatements, copyTable } from './copy-data.js';
 import { hasStatements, type SchemaDdl, schemaDdl } from './ddl.js';
+import { commitOrFindOut } from './commit.js';
 import { productionWriteError } from './pg-errors.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -133,6 +134,8 @@ interface SideSchemaPlan {
   columns: Map<number, string[]>;
   maintenanceWorkMem: string;
   algorithm: ChecksumAlgorithm;
+  /** Where to ask, after a connection lost at COMMIT, whether it committed. */
+  production: ConnParams;
 }
 
 /**
@@ -186,7 +189,7 @@ async function writeSideSchema(
     t0 = Date.now();
     if (hasStatements(plan.ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(plan.ddl.postData));
     const postDataMs = Date.now() - t0;
-    await p.query('COMMIT');
+    await commitOrFindOut(p, plan.production, 'copy back', tl);
     return { copied, copySums, preDataMs, dataMs, postDataMs, checksumMs };
   } catch (e) {
     await p.query('ROLLBACK').catch(() => {});
@@ -246,7 +249,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', algorithm }, tl);
+    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', algorithm, production: req.production }, tl);
     committed = true;
     const lsnAfter = await currentLsn(prod);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');

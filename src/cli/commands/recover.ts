@@ -9,10 +9,10 @@ import type { RecoverMode } from '../../recovery/incident-log.js';
 import { ON_CONFLICT_CHOICES, type OnConflict } from '../../recovery/merge-conflicts.js';
 import { recoverIncident } from '../../recovery/recover-incident.js';
 import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
-import type { Context } from '../context.js';
+import { type Context, lockRun } from '../context.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';
-import { stepUi } from '../steps.js';
+import { promptStopped, stepUi } from '../steps.js';
 
 export interface RecoverFlags extends TargetFlags {
   tables?: string;
@@ -72,6 +72,8 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
     throw usageError('CONFIRMATION_NEEDED', 'recover writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
   }
   const inv = await loadInventory(c.configFlag);
+  const workDir = c.workDir ?? inv.workDir ?? defaultWorkDir();
+  const release = lockRun(workDir);
   const doc = await recoverIncident(
     {
       inventory: inv,
@@ -84,13 +86,13 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       schema: flags.schema,
       keep: !!flags.keep,
       processMax,
-      workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
+      workDir,
       lockTimeoutMs,
       recreateForeignKeys: !!flags.recreateForeignKeys,
       onConflict: flags.onConflict,
     },
     ui,
-  );
+  ).finally(release);
   if (c.json) printJson(doc);
   else for (const l of humanSummary(doc)) say(l);
 }
@@ -112,7 +114,9 @@ export function registerGuided(program: Command, ctx: () => Context): void {
         ],
       },
       { output: process.stderr },
-    );
+    ).catch((e: unknown) => {
+      throw promptStopped(e);
+    });
     await runRecover(c, { source: 'auto', mode, lockTimeout: '5000' });
   });
 }
