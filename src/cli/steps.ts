@@ -33,24 +33,25 @@ function eventLine(e: LocatedEvent): string {
   return `${e.commitTime}  ${e.kind.toUpperCase()}  ${e.relations.map((r) => r.name ?? `file ${r.relfilenode}`).join(', ')}  (xid ${e.xid}${e.rowsLost != null ? `, ${e.rowsLost} rows` : ''})`;
 }
 
-/** Named events first; unnamed ones folded under one line that says why they have no name (opened on request). */
-async function pickEvent(events: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
+const FOLD = 'unnamed' as const;
+
+/** The picker's first page: named events (newest first), then one line folding the unnamed ones and saying why. Pure. */
+export function eventChoices(events: readonly LocatedEvent[]): { value: LocatedEvent | typeof FOLD; name: string }[] {
   const named = events.filter((e) => !e.unnamedReason);
   const unnamed = events.filter((e) => e.unnamedReason);
-  const message = 'Which destructive transaction should be undone? (--tables and --target name it without asking)';
   const reasons = [...new Set(unnamed.map((e) => e.unnamedReason!))].join('; ');
-  const FOLD = Symbol('unnamed');
-  const choice = await select<LocatedEvent | typeof FOLD>(
-    {
-      message,
-      choices: [
-        ...named.map((e) => ({ value: e as LocatedEvent | typeof FOLD, name: eventLine(e) })),
-        ...(unnamed.length ? [{ value: FOLD as LocatedEvent | typeof FOLD, name: `${unnamed.length} more without table names (${reasons}) …` }] : []),
-      ],
-    },
-    out,
-  );
+  return [
+    ...named.map((e) => ({ value: e as LocatedEvent | typeof FOLD, name: eventLine(e) })),
+    ...(unnamed.length ? [{ value: FOLD as LocatedEvent | typeof FOLD, name: `${unnamed.length} more without table names (${reasons}) …` }] : []),
+  ];
+}
+
+/** Named events first; unnamed ones folded under one line (opened on request). */
+async function pickEvent(events: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
+  const message = 'Which destructive transaction should be undone? (--tables and --target name it without asking)';
+  const choice = await select<LocatedEvent | typeof FOLD>({ message, choices: eventChoices(events) }, out);
   if (choice !== FOLD) return choice;
+  const unnamed = events.filter((e) => e.unnamedReason);
   return select({ message: 'Transactions whose files no catalog could name (recover then needs their tables named with --tables):', choices: unnamed.map((e) => ({ value: e, name: eventLine(e) })) }, out);
 }
 

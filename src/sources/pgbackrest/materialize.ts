@@ -14,7 +14,7 @@ import { pgbackrestInfo } from '../../postgres/programs.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
-import type { ResolvedTarget } from '../target.js';
+import { type ResolvedTarget, pgTargetTime } from '../target.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
@@ -56,7 +56,7 @@ function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time' | 'na
   if (t.kind === 'name' && t.name) return { type: 'name', value: t.name, ...tl };
   if (t.kind === 'xid' && t.xid) return { type: 'xid', value: t.xid, ...tl };
   if (t.kind === 'lsn' && t.commitLsn) return { type: 'lsn', value: t.commitLsn, ...tl };
-  if (t.kind === 'time' && t.time) return { type: 'time', value: t.time, ...tl };
+  if (t.kind === 'time' && t.time) return { type: 'time', value: pgTargetTime(t.time), ...tl };
   return undefined;
 }
 
