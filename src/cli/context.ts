@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { configurePostgres } from '../postgres/settings.js';
+import { lockWorkDir } from '../postgres/work-lock.js';
 import { setOutputMode } from './output.js';
 
 export interface GlobalOptions {
@@ -43,4 +44,9 @@ export function makeContext(o: GlobalOptions): Context {
     workDir: o.workDir ? resolve(o.workDir) : undefined,
     debug: !!o.debug,
   };
+}
+
+/** Hold the work directory for this run (refused while another run holds it); returns the release function. */
+export function lockRun(workDir: string): () => void {
+  return lockWorkDir(workDir, ['undrop', ...process.argv.slice(2)].join(' '));
 }

@@ -7,7 +7,7 @@ import type { OnConflict } from '../recovery/merge-conflicts.js';
 import { mergePlanLines } from '../recovery/copy-verify-promote.js';
 import type { RecoverUi } from '../recovery/recover-checklist.js';
 import type { Ora } from 'ora';
-import { usageError } from '../errors.js';
+import { EXIT, UndropError, usageError } from '../errors.js';
 import { formatDuration } from '../util/time.js';
 import type { Context } from './context.js';
 import { note } from './output.js';
@@ -23,9 +23,23 @@ async function asking<T>(ask: () => Promise<T>): Promise<T> {
   s?.stop();
   try {
     return await ask();
+  } catch (e) {
+    throw promptStopped(e);
   } finally {
     s?.start();
   }
+}
+
+/**
+ * Ctrl-C at a prompt arrives as the prompt library's ExitPromptError (the
+ * terminal is in raw mode: no signal). It is a stop, not a bug: exit 130.
+ * The recover flow rewrites the message with production's state.
+ */
+export function promptStopped(e: unknown): unknown {
+  if (e instanceof Error && e.name === 'ExitPromptError') {
+    return new UndropError('INTERRUPTED', 'Stopped at a question (Ctrl-C). Nothing was changed.', { exitCode: EXIT.interrupted, hint: 'Run undrop again when ready; every question has a flag (undrop recover --help).' });
+  }
+  return e;
 }
 
 /** Pickers exist only when undrop may ask; otherwise their flags (--tables, --source) decide. */

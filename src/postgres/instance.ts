@@ -89,6 +89,17 @@ export function safeSettings(dataDir: string, socketDir: string, port: number, t
   };
 }
 
+/**
+ * Durability a throwaway copy does not need: a crash of the temp instance
+ * means starting over from the source anyway, never repairing the copy. Not
+ * used for instances kept with --keep (someone may go on working in them).
+ */
+export const THROWAWAY_SETTINGS: Readonly<Record<string, string | number | boolean>> = {
+  fsync: 'off',
+  full_page_writes: 'off',
+  synchronous_commit: 'off',
+};
+
 function formatValue(v: string | number | boolean): string {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'boolean') return v ? 'on' : 'off';
@@ -184,14 +195,14 @@ export class TempInstance {
   }
 
   /** A fresh, empty cluster (initdb). */
-  static async create(o: InstanceOptions & { dataChecksums?: boolean; noSync?: boolean }): Promise<TempInstance> {
+  static async create(o: InstanceOptions & { dataChecksums?: boolean; noSync?: boolean; throwaway?: boolean }): Promise<TempInstance> {
     const a = await TempInstance.allocate(o);
     const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
     inst.ownsSocketDir = !o.socketDir;
     try {
       await chownForServer(a.root, false);
       await initdb(o.bin, { dataDir: inst.dataDir, superuser: inst.superuser, dataChecksums: o.dataChecksums, noSync: o.noSync ?? true });
-      await inst.writeSafeConfig(o.tcp ?? false, o.settings ?? {});
+      await inst.writeSafeConfig(o.tcp ?? false, { ...(o.throwaway && !o.keep ? THROWAWAY_SETTINGS : {}), ...(o.settings ?? {}) });
     } catch (e) {
       await inst.destroy();
       throw e;
@@ -227,7 +238,8 @@ export class TempInstance {
       const control = await pgControldata(o.bin, inst.dataDir);
       await chownForServer(a.root);
       await chmod(inst.dataDir, 0o700);
-      await inst.writeFreshConfig(o.tcp ?? false, { ...mustMatchSettings(control), ...(o.settings ?? {}) });
+      // a copy is always throwaway (unless kept)
+      await inst.writeFreshConfig(o.tcp ?? false, { ...(o.keep ? {} : THROWAWAY_SETTINGS), ...mustMatchSettings(control), ...(o.settings ?? {}) });
     } catch (e) {
       await inst.destroy();
       throw e;

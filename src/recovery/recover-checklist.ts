@@ -3,16 +3,19 @@
 // (confirmed) promote → report. The CLI and the guided flow both call this;
 // the UI callbacks are the only way it talks to a person.
 import type { PromoteSummary, RecoverDocument } from '../contract.js';
-import { failure, usageError } from '../errors.js';
+import { failure, isUndropError, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
+import { interruptedSignal } from '../postgres/cleanup.js';
 import { withClient } from '../postgres/connect.js';
+import { detachedSessionWarning } from '../util/session.js';
 import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
 import { type TableName, displayName, parseTableName, qualified } from '../postgres/identifiers.js';
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
 import { freezeStepOf, materializeSource, walArchiveAmong } from '../sources/registry.js';
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
+import { interruptedError, watchInterrupt } from './interrupt.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
@@ -36,6 +39,8 @@ export interface RecoverOptions {
   mode: RecoverMode;
   schema?: string;
   keep: boolean;
+  /** pgBackRest restore processes (--process-max). */
+  processMax?: number;
   workDir: string;
   lockTimeoutMs?: number;
   recreateForeignKeys?: boolean;
@@ -93,6 +98,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
   let recorded = false;
+  // A signal writes the report and prints the replica's state before the cleanups run.
+  let paused = 0;
+  const replicaState = () => (paused ? nextSteps : [...nextSteps, 'No delayed replica was paused by this run.']);
+  const unhook = watchInterrupt(log, (l) => ui.info(l), replicaState);
   try {
     log.record('mode', o.mode);
 
@@ -101,7 +110,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const freeze = freezeStepOf(s);
       if (!freeze) continue;
       const frozen = await log.step(freeze.name, () => ui.step(freeze.title, () => freeze.run({ database })));
-      if (frozen) nextSteps.push(...frozen.nextSteps);
+      if (frozen) {
+        paused++;
+        nextSteps.push(...frozen.nextSteps);
+      }
     }
 
     // Production must be reachable (and the side schema name free) before anything long runs:
@@ -152,10 +164,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       throw usageError('DECLINED', 'Recovery was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
     }
 
-    // 5. Materialize.
+    // 5. Materialize (the long step).
+    const detached = detachedSessionWarning(process.env);
+    if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
@@ -210,7 +224,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: true });
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
-  } catch (e) {
+  } catch (caught) {
+    // Ctrl-C at a question: say where production stands (the side schema may already be written).
+    const e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
+    if (e !== caught && !paused) nextSteps.push('No delayed replica was paused by this run.');
     // A side schema left behind by a later failure is still undrop's own: remember it.
     if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
     if (isMergeRefusal(e) && log.facts.copyBack) {
@@ -223,6 +240,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${reportPath}`, ...nextSteps);
     throw e;
   } finally {
+    unhook();
     if (materialized && !o.keep) await materialized.release().catch(() => {});
   }
 }
@@ -369,3 +387,8 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
   return { probe: best, config: configOf(best.name), reason: { name: best.name, reason: `best-ranked ${best.status} source (newest recovery point${loss})` } };
 }
 
+
+/** The UI's Ctrl-C at a prompt (no signal: the terminal was in raw mode). */
+function isInterruptedAtPrompt(e: unknown): boolean {
+  return isUndropError(e) && e.code === 'INTERRUPTED' && !interruptedSignal();
+}

@@ -92,6 +92,8 @@ export interface MaterializeRequest {
   selective?: boolean;
   /** --set LABEL: use this base backup / backup set / dump file / snapshot, not the newest before the target. */
   set?: string;
+  /** pgBackRest restore processes (--process-max); default: the cores available. */
+  processMax?: number;
   onProgress?: (message: string) => void;
 }
 

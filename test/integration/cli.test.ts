@@ -29,6 +29,9 @@ describe('CLI frame', () => {
     const bad = await undrop(['promote', '--schema', 's', '--mode', 'merge', '--on-conflict', 'overwrite']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("argument 'overwrite' is invalid");
+    const pm = await undrop(['recover', '--tables', 't', '--process-max', '0', '--yes']);
+    expect(pm.exitCode).toBe(2);
+    expect(pm.stderr).toMatch(/error \[PROCESS_MAX_INVALID\]: --process-max 0 is not a whole number/);
     const noSchema = await undrop(['promote', '--mode', 'merge']);
     expect(noSchema.exitCode).toBe(2);
     expect(noSchema.stderr).toContain("required option '--schema <name>' not specified");

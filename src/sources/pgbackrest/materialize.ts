@@ -1,7 +1,11 @@
 // pgBackRest → temporary instance: `pgbackrest restore` of the newest backup
 // set that ends before the target into a work folder (never over production),
 // exclusive target, promote, archive-mode off; then start and follow recovery.
-import { mkdir } from 'node:fs/promises';
+// pgBackRest does the heavy lifting: --process-max restores files in parallel
+// (default: every core here), --db-include leaves the other databases' files
+// sparse (zeroed), as undrop's own selective PITR restore does.
+import { availableParallelism } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
@@ -20,6 +24,9 @@ import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { archiveGetCommand } from './wal.js';
+
+/** Always restored by pgBackRest; naming one in --db-include is refused. */
+const SYSTEM_DATABASES = new Set(['postgres', 'template0', 'template1']);
 
 interface BackrestSet {
   label: string;
@@ -75,9 +82,25 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   await chownForServer(stage);
   progress(`pgbackrest restore of backup ${set.label} (${set.type})`);
   const target = backrestTarget(req.target);
+  const processMax = req.processMax ?? availableParallelism();
+  const include = req.selective !== false && !SYSTEM_DATABASES.has(req.database) ? [req.database] : [];
+  const notes: string[] = [];
   try {
     // Tablespaces are restored into the stage, never to their original paths.
-    await pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target });
+    const restore = (dbInclude: string[]) => pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target, dbInclude, processMax });
+    try {
+      await restore(include);
+      if (include.length) notes.push(`pgBackRest restored database ${req.database} and the system databases only (--db-include); the others were left sparse.`);
+    } catch (e) {
+      // The database may not be in this backup (created after it, then replayed from WAL): restore everything.
+      if (!include.length || !/db-include|database to include|does not exist/i.test(`${(e as Error).message} ${JSON.stringify((e as { details?: unknown }).details ?? '')}`)) throw e;
+      await rm(data, { recursive: true, force: true });
+      await rm(join(stage, 'tablespaces'), { recursive: true, force: true });
+      await mkdir(data, { mode: 0o700 });
+      await chownForServer(stage);
+      notes.push(`Full restore (not --db-include): ${(e as Error).message}`);
+      await restore([]);
+    }
   } catch (e) {
     removeStage(stage);
     throw e;
@@ -101,7 +124,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     progress('replaying WAL from the repository');
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress });
-    return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label}; ${outcome.stopLine ?? 'recovery ended'}.`]);
+    return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label} (--process-max ${processMax}); ${outcome.stopLine ?? 'recovery ended'}.`, ...notes]);
   } catch (e) {
     await inst.destroy();
     throw e;
