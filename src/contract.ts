@@ -2,7 +2,7 @@
 // "JSON documents"): what `--json` prints on stdout. Scripts and monitoring
 // depend on these fields; change them only with a line in the README's
 // changelog. test/unit/contract.test.ts checks the README against them.
-import type { EventKind, EventRelation } from './recovery/locate/types.js';
+import type { EventKind, EventRelation, LocateWal } from './recovery/locate/types.js';
 import type { OnConflict } from './recovery/merge-conflicts.js';
 import type { MergeResult } from './recovery/promote-merge.js';
 import type { SideSchemaRecord } from './recovery/side-record.js';
@@ -45,21 +45,7 @@ export interface LocateDocument {
   ignored: LocateEventDocument[];
   /** Drops of undrop's own side schemas (undrop_*, or recorded in an incident folder): housekeeping, never incidents. */
   undrop: LocateEventDocument[];
-  wal: {
-    source: string;
-    firstSegment?: string;
-    lastSegment?: string;
-    segments: number;
-    timeline: number;
-    systemIdentifier?: string;
-    pgWaldumpMajor: number;
-    records: number;
-    commits: number;
-    firstCommitTime?: string;
-    lastCommitTime?: string;
-    maxOpenTransactions: number;
-    gaps: { after: string; missing: string[] }[];
-  };
+  wal: LocateWal;
   catalogs: string[];
   warnings: { code: string; message: string; hint?: string }[];
   durationMs: number;

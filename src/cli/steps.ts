@@ -4,8 +4,8 @@
 import { confirm, select } from '@inquirer/prompts';
 import type { LocatedEvent } from '../recovery/locate/index.js';
 import type { OnConflict } from '../recovery/merge-conflicts.js';
-import { mergePlanLines } from '../recovery/recover.js';
-import type { RecoverUi } from '../recovery/recover-incident.js';
+import { mergePlanLines } from '../recovery/copy-verify-promote.js';
+import type { RecoverUi } from '../recovery/recover-checklist.js';
 import type { Ora } from 'ora';
 import { EXIT, UndropError, usageError } from '../errors.js';
 import { formatDuration } from '../util/time.js';

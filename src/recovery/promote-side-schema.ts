@@ -15,9 +15,9 @@ import { IncidentLog } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
 import { promoteReplace } from './promote-replace.js';
-import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './recover.js';
+import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './copy-verify-promote.js';
 import type { PromoteDocument, PromoteSummary } from '../contract.js';
-import { promoteSummary, type RecoverUi } from './recover-incident.js';
+import { promoteSummary, type RecoverUi } from './recover-checklist.js';
 import { readRecord, type SideSchemaRecord } from './side-record.js';
 
 export interface PromoteSideSchemaOptions {

@@ -171,6 +171,10 @@ describe('a delayed replica that replayed no commit since it started', () => {
     expect(a.recoveryPoint).toMatchObject({ time: '2026-11-25T03:19:00.000Z', lsn: '0/15000000' });
     expect(a.recoveryPoint!.basis).toMatch(/checkpoint/);
     expect(assessReplica({ ...state, checkpointTime: null }, [], { tables: [] }).recoveryPoint!.time).toBeNull();
+    // better: the last commit at or before the replay position, read from WAL
+    const fromWal = assessReplica(state, [], { tables: [] }, { time: '2026-11-25T03:19:42.123456Z', lsn: '0/14FFFF00' });
+    expect(fromWal.recoveryPoint).toMatchObject({ time: '2026-11-25T03:19:42.123456Z', lsn: '0/15000000' });
+    expect(fromWal.recoveryPoint!.basis).toMatch(/read from WAL/);
   });
 });
 

@@ -6,7 +6,7 @@ import { defaultWorkDir } from '../../postgres/instance.js';
 import { parseTableList } from '../../postgres/identifiers.js';
 import type { RecoverMode } from '../../recovery/incident-log.js';
 import { ON_CONFLICT_CHOICES, type OnConflict } from '../../recovery/merge-conflicts.js';
-import { recoverIncident } from '../../recovery/recover-incident.js';
+import { recoverIncident } from '../../recovery/recover-checklist.js';
 import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
 import { type Context, lockRun } from '../context.js';
 import { printJson, say } from '../output.js';

@@ -20,7 +20,7 @@ import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
-import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './recover.js';
+import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './copy-verify-promote.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
