@@ -14,7 +14,7 @@ import type { LocatedEvent } from '../../recovery/locate/index.js';
 import type { OnConflict } from '../../recovery/merge-conflicts.js';
 import { mergePreview } from '../../recovery/promote-merge.js';
 import { promoteSideSchema } from '../../recovery/promote-side-schema.js';
-import { recoverIncident } from '../../recovery/recover-incident.js';
+import { recoverIncident } from '../../recovery/recover-checklist.js';
 import { delayedReplicas, pauseReplicas } from '../../sources/delayed-replica/pause-all.js';
 import { parseTableName } from '../../postgres/identifiers.js';
 import { failure } from '../../errors.js';
