@@ -156,6 +156,8 @@ describe('copies resolve inside their folder', () => {
     expect(readlinkSync(join(root, 'data', 'pg_tblspc', '16390'))).toBe(join(root, 'tablespaces', '16390'));
     await assertContained(join(root, 'data'), root);
     expect(readlinkSync(join(vol, 'pg_wal'))).toBe(join(base, 'wal-volume'));
+    symlinkSync(join(root, 'data'), join(root, 'data', 'loop'));
+    await assertContained(join(root, 'data'), root); // a link back up the tree is inside, and walked once
     // Anything else leading out is refused before a start.
     symlinkSync('/etc', join(root, 'data', 'base'));
     await expect(assertContained(join(root, 'data'), root)).rejects.toMatchObject({ code: 'COPY_NOT_CONTAINED' });

@@ -7,6 +7,7 @@ import ora, { type Ora } from 'ora';
 import type { Progress } from '../../lab/progress.js';
 import { formatDuration } from '../../util/time.js';
 import { note } from '../output.js';
+import { colorEnabled } from '../color-env.js';
 
 /**
  * A terminal that reports 0 columns (a pty nobody sized: script(1), some CI
@@ -16,7 +17,7 @@ const animated = () => !!process.stderr.isTTY && (process.stderr.columns ?? 0) >
 
 /** A spinner for one step, on stderr (ora prints plain ✔/✖ lines when stderr is not a terminal). */
 export function spinner(title: string): Ora {
-  return ora({ text: title, stream: process.stderr, discardStdin: false, isEnabled: animated() }).start();
+  return ora({ text: title, stream: process.stderr, discardStdin: false, isEnabled: animated(), color: colorEnabled() ? 'cyan' : false }).start();
 }
 
 /** The lab's progress events as spinners. */
@@ -47,6 +48,8 @@ export function labProgress(): Progress {
 
 export interface ParallelProgress {
   done(name: string, text: string, ok: boolean): void;
+  /** A line that must be seen now, above the spinner (or plain off a terminal). */
+  note(text: string): void;
   stop(): void;
 }
 
@@ -61,6 +64,11 @@ export function parallelProgress(names: readonly string[], onTerminal: boolean):
       if (!s) return;
       s.stopAndPersist({ symbol: ok ? '✔' : '✖', text: `${name}: ${text}` });
       if (running.size) s.start(label());
+    },
+    note(text) {
+      s?.stop();
+      note(text);
+      if (s && running.size) s.start(label());
     },
     stop() {
       s?.stop();
