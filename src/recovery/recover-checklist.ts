@@ -120,7 +120,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const freeze = freezeStepOf(s);
       if (!freeze) continue;
       const frozen = await log.step(freeze.name, () => ui.step(freeze.title, () => freeze.run({ database })));
-      if (frozen) {
+      if (frozen?.warning) {
+        ui.info(`Warning: ${frozen.warning}`);
+        log.event('freeze-failed', { source: s.name, warning: frozen.warning });
+        nextSteps.push(frozen.warning);
+      }
+      if (frozen && frozen.paused !== false) {
         paused++;
         nextSteps.push(...frozen.nextSteps);
       }
