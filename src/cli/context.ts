@@ -2,9 +2,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
-import { setPgBin } from '../postgres/binaries.js';
-import { setWorkDir } from '../postgres/instance.js';
-import { setServerOsUser } from '../postgres/os-user.js';
+import { configurePostgres } from '../postgres/settings.js';
+import { lockWorkDir } from '../postgres/work-lock.js';
 import { setOutputMode } from './output.js';
 
 export interface GlobalOptions {
@@ -36,9 +35,7 @@ export function makeContext(o: GlobalOptions): Context {
   if (pgBin !== undefined && !(existsSync(pgBin) && statSync(pgBin).isDirectory())) {
     throw usageError('PG_BIN_INVALID', `--pg-bin ${pgBin}: no such folder.`, 'Point --pg-bin at the folder that holds pg_ctl, initdb and pg_dump (for example /usr/lib/postgresql/15/bin).');
   }
-  setPgBin(pgBin);
-  setWorkDir(o.workDir);
-  setServerOsUser(o.osUser);
+  configurePostgres({ pgBin, workDir: o.workDir, osUser: o.osUser });
   return {
     configFlag: o.config,
     json: !!o.json,
@@ -47,4 +44,9 @@ export function makeContext(o: GlobalOptions): Context {
     workDir: o.workDir ? resolve(o.workDir) : undefined,
     debug: !!o.debug,
   };
+}
+
+/** Hold the work directory for this run (refused while another run holds it); returns the release function. */
+export function lockRun(workDir: string): () => void {
+  return lockWorkDir(workDir, ['undrop', ...process.argv.slice(2)].join(' '));
 }

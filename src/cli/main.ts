@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../errors.js';
-import { runAllCleanups, setInterruptNotice } from '../postgres/cleanup.js';
+import { interruptedSignal, runAllCleanups, setInterruptNotice, signalExitCode } from '../postgres/cleanup.js';
 import { type Context, type GlobalOptions, makeContext } from './context.js';
 import { note, reportError } from './output.js';
 import { commands } from './commands/index.js';
@@ -48,7 +48,9 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       // Clean up before printing so the message is the last thing the user sees.
       await runAllCleanups();
-      code = reportError(e);
+      const signal = interruptedSignal();
+      // After a signal the run's own errors (connections closed under it) are noise: the stop line was printed.
+      code = signal ? signalExitCode(signal) : reportError(e);
     }
   } finally {
     await runAllCleanups();

@@ -7,7 +7,7 @@ import type { OnConflict } from '../recovery/merge-conflicts.js';
 import { mergePlanLines } from '../recovery/recover.js';
 import type { RecoverUi } from '../recovery/recover-incident.js';
 import type { Ora } from 'ora';
-import { usageError } from '../errors.js';
+import { EXIT, UndropError, usageError } from '../errors.js';
 import { formatDuration } from '../util/time.js';
 import type { Context } from './context.js';
 import { note } from './output.js';
@@ -23,9 +23,23 @@ async function asking<T>(ask: () => Promise<T>): Promise<T> {
   s?.stop();
   try {
     return await ask();
+  } catch (e) {
+    throw promptStopped(e);
   } finally {
     s?.start();
   }
+}
+
+/**
+ * Ctrl-C at a prompt arrives as the prompt library's ExitPromptError (the
+ * terminal is in raw mode: no signal). It is a stop, not a bug: exit 130.
+ * The recover flow rewrites the message with production's state.
+ */
+export function promptStopped(e: unknown): unknown {
+  if (e instanceof Error && e.name === 'ExitPromptError') {
+    return new UndropError('INTERRUPTED', 'Stopped at a question (Ctrl-C). Nothing was changed.', { exitCode: EXIT.interrupted, hint: 'Run undrop again when ready; every question has a flag (undrop recover --help).' });
+  }
+  return e;
 }
 
 /** Pickers exist only when undrop may ask; otherwise their flags (--tables, --source) decide. */
@@ -33,24 +47,25 @@ function eventLine(e: LocatedEvent): string {
   return `${e.commitTime}  ${e.kind.toUpperCase()}  ${e.relations.map((r) => r.name ?? `file ${r.relfilenode}`).join(', ')}  (xid ${e.xid}${e.rowsLost != null ? `, ${e.rowsLost} rows` : ''})`;
 }
 
-/** Named events first; unnamed ones folded under one line that says why they have no name (opened on request). */
-async function pickEvent(events: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
+const FOLD = 'unnamed' as const;
+
+/** The picker's first page: named events (newest first), then one line folding the unnamed ones and saying why. Pure. */
+export function eventChoices(events: readonly LocatedEvent[]): { value: LocatedEvent | typeof FOLD; name: string }[] {
   const named = events.filter((e) => !e.unnamedReason);
   const unnamed = events.filter((e) => e.unnamedReason);
-  const message = 'Which destructive transaction should be undone? (--tables and --target name it without asking)';
   const reasons = [...new Set(unnamed.map((e) => e.unnamedReason!))].join('; ');
-  const FOLD = Symbol('unnamed');
-  const choice = await select<LocatedEvent | typeof FOLD>(
-    {
-      message,
-      choices: [
-        ...named.map((e) => ({ value: e as LocatedEvent | typeof FOLD, name: eventLine(e) })),
-        ...(unnamed.length ? [{ value: FOLD as LocatedEvent | typeof FOLD, name: `${unnamed.length} more without table names (${reasons}) …` }] : []),
-      ],
-    },
-    out,
-  );
+  return [
+    ...named.map((e) => ({ value: e as LocatedEvent | typeof FOLD, name: eventLine(e) })),
+    ...(unnamed.length ? [{ value: FOLD as LocatedEvent | typeof FOLD, name: `${unnamed.length} more without table names (${reasons}) …` }] : []),
+  ];
+}
+
+/** Named events first; unnamed ones folded under one line (opened on request). */
+async function pickEvent(events: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
+  const message = 'Which destructive transaction should be undone? (--tables and --target name it without asking)';
+  const choice = await select<LocatedEvent | typeof FOLD>({ message, choices: eventChoices(events) }, out);
   if (choice !== FOLD) return choice;
+  const unnamed = events.filter((e) => e.unnamedReason);
   return select({ message: 'Transactions whose files no catalog could name (recover then needs their tables named with --tables):', choices: unnamed.map((e) => ({ value: e, name: eventLine(e) })) }, out);
 }
 

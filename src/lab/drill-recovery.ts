@@ -6,7 +6,7 @@ import { loadInventory } from '../inventory/load.js';
 import { withClient } from '../postgres/connect.js';
 import { resolveConnParams } from '../postgres/conninfo.js';
 import { parseTableName } from '../postgres/identifiers.js';
-import { tableChecksum } from '../recovery/checksum.js';
+import { algorithmOf, tableChecksum } from '../recovery/checksum.js';
 import { locate } from '../recovery/locate/index.js';
 import { type RecoverDocument, recoverIncident, type RecoverUi } from '../recovery/recover-incident.js';
 import { probeAll } from '../sources/probe-all.js';
@@ -57,7 +57,8 @@ export async function drillScore(dir: string, truth: Truth, doc: RecoverDocument
     const tables: DrillScore['tables'] = [];
     for (const t of doc.tables) {
       const expected = truth.beforeIncident.tables[t.name];
-      const got = await tableChecksum(c, parseTableName(t.recoveredAs));
+      // on truth's own yardstick (an older lab's truth.json may hold md5 sums)
+      const got = await tableChecksum(c, parseTableName(t.recoveredAs), { algorithm: expected ? algorithmOf(expected.checksum) : undefined });
       tables.push({ name: t.name, expectedRows: expected?.rows ?? 0, recoveredRows: got.rows, checksumEqual: !!expected && got.checksum === expected.checksum });
     }
     return {

@@ -8,7 +8,7 @@ import type { TableTruths } from './state.js';
 
 /** How truth.json's checksums are computed: src/recovery/checksum.ts, the same yardstick verify uses. */
 export const CHECKSUM_METHOD =
-  "per table: count(*) and the sums, as numeric, of the high and low 64 bits of md5(row::text) over all rows (src/recovery/checksum.ts); TimeZone=UTC, DateStyle='ISO, YMD', IntervalStyle=postgres, extra_float_digits=1, bytea_output=hex";
+  "per table: count(*) and, as 'hash128:<a>:<b>', the sums over all rows of hashtextextended(row::text, 0) and hashtextextended(row::text, 1) (src/recovery/checksum.ts; 'md5sum:<hi>:<lo>' in labs made before: the sums of md5(row::text)'s high and low 64 bits); TimeZone=UTC, DateStyle='ISO, YMD', IntervalStyle=postgres, extra_float_digits=1, bytea_output=hex";
 
 /** Count and checksum of one table; `inTransaction` keeps the caller's open transaction (its snapshot, its locks). */
 export async function tableChecksum(client: pg.Client, qualifiedTable: string, o: { inTransaction?: boolean } = {}): Promise<{ rows: number; checksum: string }> {

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { usageError } from '../errors.js';
+import { postgresSettings } from './settings.js';
 
 export interface PgBinaries {
   major: number;
@@ -25,12 +26,6 @@ export interface DiscoveryEnv {
   rhelMajors?: number[];
 }
 
-let configuredPgBin: string | undefined;
-
-export function setPgBin(dir: string | undefined): void {
-  configuredPgBin = dir;
-  cache.clear();
-}
 
 /** Candidate folders in discovery order; pure, so the order is unit-tested. */
 export function candidateDirs(env: DiscoveryEnv, major?: number): string[] {
@@ -103,7 +98,7 @@ const cache = new Map<string, Promise<PgBinaries>>();
 
 /** Find the programs of `major` (or the newest installed when omitted). */
 export function findBinaries(major?: number): Promise<PgBinaries> {
-  const key = String(major ?? 'newest');
+  const key = `${postgresSettings().pgBin ?? ''}|${major ?? 'newest'}`;
   let hit = cache.get(key);
   if (!hit) {
     hit = discover(major);
@@ -114,6 +109,7 @@ export function findBinaries(major?: number): Promise<PgBinaries> {
 }
 
 async function discover(major?: number): Promise<PgBinaries> {
+  const configuredPgBin = postgresSettings().pgBin;
   if (configuredPgBin !== undefined) {
     if (!existsSync(configuredPgBin) || !statSync(configuredPgBin).isDirectory()) {
       throw usageError('PG_BIN_INVALID', `--pg-bin ${configuredPgBin}: no such folder.`, 'Point --pg-bin at the folder that holds pg_ctl, initdb and pg_dump (for example /usr/lib/postgresql/15/bin).');

@@ -25,6 +25,7 @@ import { findFreePort, releasePort } from './ports.js';
 import { initdb, pgControldata, pgCtlStart, pgCtlStop } from './programs.js';
 import { execClean, tail } from './run.js';
 import { mustMatchSettings, type SetAside, setAsideConfig } from './server-config.js';
+import { postgresSettings } from './settings.js';
 import { defaultWorkDirFor, instanceArea } from './work-dir.js';
 
 export type RecoveryMode = 'none' | 'recovery' | 'standby';
@@ -88,6 +89,17 @@ export function safeSettings(dataDir: string, socketDir: string, port: number, t
   };
 }
 
+/**
+ * Durability a throwaway copy does not need: a crash of the temp instance
+ * means starting over from the source anyway, never repairing the copy. Not
+ * used for instances kept with --keep (someone may go on working in them).
+ */
+export const THROWAWAY_SETTINGS: Readonly<Record<string, string | number | boolean>> = {
+  fsync: 'off',
+  full_page_writes: 'off',
+  synchronous_commit: 'off',
+};
+
 function formatValue(v: string | number | boolean): string {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'boolean') return v ? 'on' : 'off';
@@ -100,13 +112,9 @@ export function settingsBlock(settings: Record<string, string | number | boolean
     .join('\n');
 }
 
-let workRoot: string | undefined;
-export function setWorkDir(dir: string | undefined): void {
-  workRoot = dir ? resolve(dir) : undefined;
-}
 /** --work-dir, $UNDROP_WORK_DIR, or the invoking user's state directory (work-dir.ts). */
 export function defaultWorkDir(): string {
-  return workRoot ?? defaultWorkDirFor();
+  return postgresSettings().workDir ?? defaultWorkDirFor();
 }
 
 async function makeSocketDir(): Promise<string> {
@@ -187,14 +195,14 @@ export class TempInstance {
   }
 
   /** A fresh, empty cluster (initdb). */
-  static async create(o: InstanceOptions & { dataChecksums?: boolean; noSync?: boolean }): Promise<TempInstance> {
+  static async create(o: InstanceOptions & { dataChecksums?: boolean; noSync?: boolean; throwaway?: boolean }): Promise<TempInstance> {
     const a = await TempInstance.allocate(o);
     const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
     inst.ownsSocketDir = !o.socketDir;
     try {
       await chownForServer(a.root, false);
       await initdb(o.bin, { dataDir: inst.dataDir, superuser: inst.superuser, dataChecksums: o.dataChecksums, noSync: o.noSync ?? true });
-      await inst.writeSafeConfig(o.tcp ?? false, o.settings ?? {});
+      await inst.writeSafeConfig(o.tcp ?? false, { ...(o.throwaway && !o.keep ? THROWAWAY_SETTINGS : {}), ...(o.settings ?? {}) });
     } catch (e) {
       await inst.destroy();
       throw e;
@@ -230,7 +238,8 @@ export class TempInstance {
       const control = await pgControldata(o.bin, inst.dataDir);
       await chownForServer(a.root);
       await chmod(inst.dataDir, 0o700);
-      await inst.writeFreshConfig(o.tcp ?? false, { ...mustMatchSettings(control), ...(o.settings ?? {}) });
+      // a copy is always throwaway (unless kept)
+      await inst.writeFreshConfig(o.tcp ?? false, { ...(o.keep ? {} : THROWAWAY_SETTINGS), ...mustMatchSettings(control), ...(o.settings ?? {}) });
     } catch (e) {
       await inst.destroy();
       throw e;

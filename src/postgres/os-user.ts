@@ -3,15 +3,10 @@
 // `--os-user` changes it) and the files they touch are handed to that user.
 import { execa } from 'execa';
 import { usageError } from '../errors.js';
+import { postgresSettings } from './settings.js';
 
 // run.ts builds on this module: its own children get only PATH (no parent PG* variables) here.
 const bare = () => ({ env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
-
-let serverUser = process.env.UNDROP_OS_USER || 'postgres';
-
-export function setServerOsUser(name: string | undefined): void {
-  if (name) serverUser = name;
-}
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
@@ -19,21 +14,21 @@ export function isRoot(): boolean {
 
 /** The argv prefix that runs a program as the server user (empty when not root). */
 export function asServerUserPrefix(): string[] {
-  return isRoot() ? ['runuser', '-u', serverUser, '--'] : [];
+  return isRoot() ? ['runuser', '-u', postgresSettings().serverOsUser, '--'] : [];
 }
 
 /** Give a path (recursively) to the server OS user; no-op unless root. */
 export async function chownForServer(path: string, recursive = true): Promise<void> {
   if (!isRoot()) return;
   try {
-    await execa('chown', [...(recursive ? ['-R'] : []), `${serverUser}:`, path], bare());
+    await execa('chown', [...(recursive ? ['-R'] : []), `${postgresSettings().serverOsUser}:`, path], bare());
   } catch (e) {
     const msg = (e as { stderr?: string }).stderr ?? String(e);
     if (/invalid (user|spec)/i.test(msg)) {
       throw usageError(
         'OS_USER_MISSING',
-        `undrop runs as root, so PostgreSQL server programs must run as another OS user, and "${serverUser}" does not exist.`,
-        `Create it (useradd --system ${serverUser}) or name an existing user with --os-user.`,
+        `undrop runs as root, so PostgreSQL server programs must run as another OS user, and "${postgresSettings().serverOsUser}" does not exist.`,
+        `Create it (useradd --system ${postgresSettings().serverOsUser}) or name an existing user with --os-user.`,
       );
     }
     throw e;
@@ -44,11 +39,11 @@ export async function chownForServer(path: string, recursive = true): Promise<vo
 export async function assertServerCanWrite(dir: string, write = true): Promise<void> {
   if (!isRoot()) return;
   const test = write ? ['-w', dir, '-a', '-x', dir] : ['-x', dir];
-  const r = await execa('runuser', ['-u', serverUser, '--', 'test', ...test], { reject: false, ...bare() });
+  const r = await execa('runuser', ['-u', postgresSettings().serverOsUser, '--', 'test', ...test], { reject: false, ...bare() });
   if (r.exitCode !== 0) {
     throw usageError(
       'WORK_DIR_UNREACHABLE',
-      `The OS user "${serverUser}" (which runs the PostgreSQL server programs, because undrop runs as root) cannot ${write ? 'write to' : 'reach'} ${dir}.`,
+      `The OS user "${postgresSettings().serverOsUser}" (which runs the PostgreSQL server programs, because undrop runs as root) cannot ${write ? 'write to' : 'reach'} ${dir}.`,
       'Choose a --work-dir whose parent folders that user can cross (mode o+x), for example under /var/lib or /var/tmp; a folder in /root is private to root.',
     );
   }

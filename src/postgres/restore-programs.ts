@@ -42,6 +42,8 @@ export interface PgbackrestRestoreOptions {
   set?: string;
   target?: { type: 'xid' | 'lsn' | 'time' | 'name'; value: string; timeline?: string };
   dbInclude?: string[];
+  /** Parallel restore processes (pgBackRest's --process-max). */
+  processMax?: number;
   timeoutMs?: number;
 }
 
@@ -57,6 +59,7 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   else args.push('--type=immediate', '--target-action=promote');
   if (o.target?.timeline) args.push(`--target-timeline=${o.target.timeline}`);
   for (const db of o.dbInclude ?? []) args.push(`--db-include=${db}`);
+  if (o.processMax) args.push(`--process-max=${o.processMax}`);
   args.push('restore');
   return runProgram('pgbackrest', args, { asServerUser: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
 }

@@ -3,17 +3,30 @@
 // by the tests, so a recovered table is compared with exactly one yardstick.
 //
 // Each row's text form (the row as a composite value, columns in table order)
-// is hashed with md5; the first and last 64 bits of every hash are summed as
-// numeric. Sums do not depend on row order, duplicates count, and 2 × 64 bits
-// make an accidental match practically impossible. Row text depends on a few
-// session settings (time zone, date style, float digits, bytea output): the
-// runner pins them, so both sides render values the same way.
+// is hashed; the sums over all rows do not depend on row order, and
+// duplicates count. Two algorithms, named in the checksum string:
+//   hash128  sum of hashtextextended(row, 0) and of hashtextextended(row, 1)
+//            (two independent 64-bit hashes, 128 bits together): about 3×
+//            cheaper than md5, the default.
+//   md5sum   sums of the high and low 64 bits of md5(row): the fallback when
+//            two servers might hash differently. hashtextextended is the hash
+//            that hash partitioning uses, and pg_dump documents that its
+//            values can differ across architectures (byte order) and
+//            encodings, so before comparing across servers chooseAlgorithm()
+//            checks both servers' server_encoding and a canary hash.
+// Row text depends on a few session settings (time zone, date style, float
+// digits, bytea output): the runner pins them, so both sides render values
+// the same way.
 import type pg from 'pg';
 import { qualified, type TableName } from '../postgres/identifiers.js';
 
+export type ChecksumAlgorithm = 'hash128' | 'md5sum';
+
+export const DEFAULT_ALGORITHM: ChecksumAlgorithm = 'hash128';
+
 export interface TableChecksum {
   rows: number;
-  /** "md5sum:<sum of high halves>:<sum of low halves>", or "empty" for no rows. */
+  /** "<algorithm>:<sum 1>:<sum 2>" (hash128 or md5sum), or "empty" for no rows. */
   checksum: string;
 }
 
@@ -34,8 +47,17 @@ export function checksumSettingsSql(): string {
 }
 
 /** SELECT returning one row (rows bigint, hi numeric, lo numeric) for the table. Pure: no I/O. */
-export function checksumSql(table: TableName): string {
+export function checksumSql(table: TableName, algorithm: ChecksumAlgorithm = DEFAULT_ALGORITHM): string {
   const t = qualified(table);
+  if (algorithm === 'hash128') {
+    // OFFSET 0 keeps the subquery: the row text is built once, hashed twice.
+    return [
+      'SELECT count(*)::bigint AS rows,',
+      '  coalesce(sum(hashtextextended(h, 0)), 0)::text AS hi,',
+      '  coalesce(sum(hashtextextended(h, 1)), 0)::text AS lo',
+      `FROM (SELECT r::text AS h FROM ${t} AS r OFFSET 0) AS hashed`,
+    ].join('\n');
+  }
   return [
     'SELECT count(*)::bigint AS rows,',
     "  coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text AS hi,",
@@ -44,27 +66,40 @@ export function checksumSql(table: TableName): string {
   ].join('\n');
 }
 
-export function formatChecksum(rows: number, hi: string, lo: string): string {
-  return rows === 0 ? 'empty' : `md5sum:${hi}:${lo}`;
+export function formatChecksum(rows: number, hi: string, lo: string, algorithm: ChecksumAlgorithm = 'md5sum'): string {
+  return rows === 0 ? 'empty' : `${algorithm}:${hi}:${lo}`;
+}
+
+/** The algorithm a stored checksum was computed with (undefined for "empty": any will do). Pure. */
+export function algorithmOf(checksum: string): ChecksumAlgorithm | undefined {
+  if (checksum.startsWith('hash128:')) return 'hash128';
+  if (checksum.startsWith('md5sum:')) return 'md5sum';
+  return undefined;
+}
+
+export interface ChecksumOptions {
+  /** Inside the caller's open transaction (a savepoint, rolled back afterwards, undoes the pinned settings). */
+  inTransaction?: boolean;
+  algorithm?: ChecksumAlgorithm;
 }
 
 /**
  * Row count and checksum of one table, in its own read-only transaction, or
- * with `inTransaction` inside the caller's (a savepoint that is rolled back
- * afterwards undoes the pinned settings).
+ * with `inTransaction` inside the caller's.
  */
-export async function tableChecksum(client: pg.Client, table: TableName, o: { inTransaction?: boolean } = {}): Promise<TableChecksum> {
+export async function tableChecksum(client: pg.Client, table: TableName, o: ChecksumOptions = {}): Promise<TableChecksum> {
+  const algorithm = o.algorithm ?? DEFAULT_ALGORITHM;
   const begin = o.inTransaction ? 'SAVEPOINT undrop_checksum' : 'BEGIN READ ONLY';
   const end = o.inTransaction ? 'ROLLBACK TO SAVEPOINT undrop_checksum; RELEASE SAVEPOINT undrop_checksum' : 'COMMIT';
   await client.query(begin);
   let ok = false;
   try {
     await client.query(checksumSettingsSql());
-    const r = await client.query<{ rows: string; hi: string; lo: string }>(checksumSql(table));
+    const r = await client.query<{ rows: string; hi: string; lo: string }>(checksumSql(table, algorithm));
     const row = r.rows[0]!;
     const rows = Number(row.rows);
     ok = true;
-    return { rows, checksum: formatChecksum(rows, row.hi, row.lo) };
+    return { rows, checksum: formatChecksum(rows, row.hi, row.lo, algorithm) };
   } finally {
     if (ok) await client.query(end);
     else await client.query(o.inTransaction ? 'ROLLBACK TO SAVEPOINT undrop_checksum; RELEASE SAVEPOINT undrop_checksum' : 'ROLLBACK').catch(() => {});
@@ -72,8 +107,33 @@ export async function tableChecksum(client: pg.Client, table: TableName, o: { in
 }
 
 /** Checksums of several tables on one connection, one after another. */
-export async function tableChecksums(client: pg.Client, tables: TableName[]): Promise<TableChecksum[]> {
+export async function tableChecksums(client: pg.Client, tables: TableName[], o: ChecksumOptions = {}): Promise<TableChecksum[]> {
   const out: TableChecksum[] = [];
-  for (const t of tables) out.push(await tableChecksum(client, t));
+  for (const t of tables) out.push(await tableChecksum(client, t, o));
   return out;
+}
+
+/** What decides whether two servers hash a row alike: their encoding and a canary hash (byte order shows in it). */
+export interface HashFingerprint {
+  encoding: string;
+  canary: string;
+}
+
+// ASCII only (valid in every server encoding), longer than one 4-byte word and not a multiple of it, so byte order shows.
+const CANARY = 'undrop checksum canary 0123456789 (row)';
+
+export async function hashFingerprint(client: pg.Client): Promise<HashFingerprint> {
+  const r = await client.query<{ encoding: string; canary: string }>(
+    `SELECT current_setting('server_encoding') AS encoding, hashtextextended($1, 0)::text || '/' || hashtextextended($1, 1)::text AS canary`,
+    [CANARY],
+  );
+  return r.rows[0]!;
+}
+
+/**
+ * hash128 when both servers have the same encoding and hash the canary
+ * alike (same byte order), else md5sum. Pure.
+ */
+export function chooseAlgorithm(a: HashFingerprint, b: HashFingerprint): ChecksumAlgorithm {
+  return a.encoding === b.encoding && a.canary === b.canary ? 'hash128' : 'md5sum';
 }

@@ -4,11 +4,13 @@
 // that changed since is refused. Then the same merge or replace as recover,
 // with the same confirmation, lock_timeout and collision rules, recorded in
 // its own incident folder.
-import { failure, usageError } from '../errors.js';
+import { failure, isUndropError, usageError } from '../errors.js';
+import { interruptedSignal } from '../postgres/cleanup.js';
+import { interruptedError, watchInterrupt } from './interrupt.js';
 import { withClient } from '../postgres/connect.js';
 import { type ConnParams, describe } from '../postgres/conninfo.js';
 import { displayName, type TableName } from '../postgres/identifiers.js';
-import { tableChecksum } from './checksum.js';
+import { algorithmOf, tableChecksum } from './checksum.js';
 import { IncidentLog } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
@@ -60,6 +62,7 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
   const nextSteps: string[] = [];
   let rec: SideSchemaRecord | undefined;
   let chosen: Recorded[] = [];
+  const unhook = watchInterrupt(log, (l) => ui.info(l), () => nextSteps);
   try {
     log.record('mode', o.mode);
     log.record('production', describe(o.production));
@@ -72,7 +75,7 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
           chosen = selectRecorded(rec, o.tables, o.schema);
           const out: { name: string; rows: number; checksum: string; match: boolean }[] = [];
           for (const t of chosen) {
-            const now = await tableChecksum(c, t.recoveredAs).catch(() => ({ rows: -1, checksum: 'missing' }));
+            const now = await tableChecksum(c, t.recoveredAs, { algorithm: algorithmOf(t.checksum) }).catch(() => ({ rows: -1, checksum: 'missing' }));
             out.push({ name: t.name, rows: now.rows, checksum: now.checksum, match: now.rows === t.rows && now.checksum === t.checksum });
           }
           return out;
@@ -123,7 +126,7 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
         withClient(o.production, async (c) => {
           const out: string[] = [];
           for (const t of chosen) {
-            const now = await tableChecksum(c, t.original);
+            const now = await tableChecksum(c, t.original, { algorithm: algorithmOf(t.checksum) });
             if (now.rows !== t.rows || now.checksum !== t.checksum) out.push(`${t.name}: ${now.rows} rows, ${now.checksum}; verified ${t.rows} rows, ${t.checksum}`);
           }
           return out;
@@ -134,13 +137,16 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
     log.record('nextSteps', nextSteps);
     const report = log.finish({ ok: true });
     return document(o, rec!, chosen, promoted, nextSteps, started, report);
-  } catch (e) {
+  } catch (caught) {
+    const e = isUndropError(caught) && caught.code === 'INTERRUPTED' && !interruptedSignal() ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
     if (isMergeRefusal(e)) nextSteps.push(`Nothing live was changed. Decide, then: undrop promote --schema ${o.schema} --mode merge --on-conflict rekey-live|keep-live.`);
     log.record('nextSteps', nextSteps);
     const report = log.finish({ ok: false, error: e });
     if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${report}`, ...nextSteps);
     if (isMergeRefusal(e) && rec) e.document = { ...document(o, rec, chosen, promoteSummary({ merge: e.merge }), nextSteps, started, report) };
     throw e;
+  } finally {
+    unhook();
   }
 }
 

@@ -1,20 +1,21 @@
-// `undrop recover`, as a checklist: freeze delayed replicas → find the target
+// `undrop recover`, as a checklist: freeze the sources that move (delayed replicas) → find the target
 // → probe every source → choose → confirm → materialize → copy back, verify,
 // (confirmed) promote → report. The CLI and the guided flow both call this;
 // the UI callbacks are the only way it talks to a person.
 import type { PromoteSummary, RecoverDocument } from '../contract.js';
-import { failure, usageError } from '../errors.js';
+import { failure, isUndropError, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
-import { connect, withClient } from '../postgres/connect.js';
-import { type ConnParams, describe as describeConn, resolveConnParams, safeDsn } from '../postgres/conninfo.js';
+import { interruptedSignal } from '../postgres/cleanup.js';
+import { withClient } from '../postgres/connect.js';
+import { detachedSessionWarning } from '../util/session.js';
+import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
 import { type TableName, displayName, parseTableName, qualified } from '../postgres/identifiers.js';
-import { pauseReplay, readPauseState } from '../sources/delayed-replica/pause.js';
-import { RESUME_SQL } from '../sources/delayed-replica/materialize.js';
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
-import { materializeSource } from '../sources/registry.js';
+import { freezeStepOf, materializeSource, walArchiveAmong } from '../sources/registry.js';
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
+import { interruptedError, watchInterrupt } from './interrupt.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
@@ -38,6 +39,8 @@ export interface RecoverOptions {
   mode: RecoverMode;
   schema?: string;
   keep: boolean;
+  /** pgBackRest restore processes (--process-max). */
+  processMax?: number;
   workDir: string;
   lockTimeoutMs?: number;
   recreateForeignKeys?: boolean;
@@ -95,16 +98,21 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
   let recorded = false;
+  // A signal writes the report and prints the replica's state before the cleanups run.
+  let paused = 0;
+  const replicaState = () => (paused ? nextSteps : [...nextSteps, 'No delayed replica was paused by this run.']);
+  const unhook = watchInterrupt(log, (l) => ui.info(l), replicaState);
   try {
     log.record('mode', o.mode);
 
     // 1. Seconds matter: a delayed replica moves toward the DROP every minute.
-    const replicas = o.inventory.sources.filter((s): s is Extract<SourceConfig, { kind: 'delayed-replica' }> => s.kind === 'delayed-replica' && (!chosenConfig || s === chosenConfig));
-    for (const r of replicas) {
-      const paused = await log.step(`pause ${r.name}`, () => ui.step(`Pausing replay on delayed replica ${r.name}`, () => pauseIfDelayed(r, database)));
-      if (paused) {
-        nextSteps.push(`Resume replay on ${r.name} when the data is safe: psql "${safeDsn(r.dsn)}" -c "${RESUME_SQL}" (its delay window restarts; the password comes from PGPASSWORD or ~/.pgpass, never from this command).`);
-        nextSteps.push(`Reading the lost tables directly on the paused replica ${r.name} can block: it may hold the incident's locks (replayed before the delayed COMMIT). Use SET lock_timeout = '2s' there, or read the recovered copy in production.`);
+    for (const s of o.inventory.sources.filter((s) => !chosenConfig || s === chosenConfig)) {
+      const freeze = freezeStepOf(s);
+      if (!freeze) continue;
+      const frozen = await log.step(freeze.name, () => ui.step(freeze.title, () => freeze.run({ database })));
+      if (frozen) {
+        paused++;
+        nextSteps.push(...frozen.nextSteps);
       }
     }
 
@@ -156,10 +164,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       throw usageError('DECLINED', 'Recovery was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
     }
 
-    // 5. Materialize.
+    // 5. Materialize (the long step).
+    const detached = detachedSessionWarning(process.env);
+    if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveOf(o.inventory), set: o.set, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
@@ -214,7 +224,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: true });
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
-  } catch (e) {
+  } catch (caught) {
+    // Ctrl-C at a question: say where production stands (the side schema may already be written).
+    const e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
+    if (e !== caught && !paused) nextSteps.push('No delayed replica was paused by this run.');
     // A side schema left behind by a later failure is still undrop's own: remember it.
     if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
     if (isMergeRefusal(e) && log.facts.copyBack) {
@@ -227,36 +240,13 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${reportPath}`, ...nextSteps);
     throw e;
   } finally {
+    unhook();
     if (materialized && !o.keep) await materialized.release().catch(() => {});
   }
 }
 
 function productionParams(inv: Inventory): ConnParams {
   return resolveConnParams(inv.production.dsn);
-}
-
-function walArchiveOf(inv: Inventory): string | undefined {
-  for (const s of inv.sources) if (s.kind === 'pitr' && s.wal_archive) return s.wal_archive;
-  return undefined;
-}
-
-/** Pause a replica whose replay is delayed; leave undelayed ones (they may serve reads) alone. */
-async function pauseIfDelayed(r: { dsn: string; name: string }, database: string): Promise<boolean> {
-  let c;
-  try {
-    c = await connect({ ...resolveConnParams(r.dsn), database }, { statementTimeoutMs: 10_000, lockTimeoutMs: 2000, connectTimeoutMs: 5000 });
-  } catch {
-    return false; // unreachable: probe reports it
-  }
-  try {
-    const delay = await c.query("select pg_is_in_recovery() as rec, current_setting('recovery_min_apply_delay') as d");
-    if (!delay.rows[0].rec || ['0', '0ms', '0s'].includes(String(delay.rows[0].d))) return false;
-    if ((await readPauseState(c)).state === 'paused') return true;
-    await pauseReplay(c);
-    return true;
-  } finally {
-    await c.end().catch(() => {});
-  }
 }
 
 async function checkProduction(prod: ConnParams, schema: string | undefined): Promise<void> {
@@ -397,3 +387,8 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
   return { probe: best, config: configOf(best.name), reason: { name: best.name, reason: `best-ranked ${best.status} source (newest recovery point${loss})` } };
 }
 
+
+/** The UI's Ctrl-C at a prompt (no signal: the terminal was in raw mode). */
+function isInterruptedAtPrompt(e: unknown): boolean {
+  return isUndropError(e) && e.code === 'INTERRUPTED' && !interruptedSignal();
+}

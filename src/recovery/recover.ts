@@ -98,7 +98,8 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
 
   const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, timeline: log }), { schema: req.schema ?? null });
   log.record('copyBack', cb);
-  const verify = await log.step('verify', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb), timeline: log }));
+  // both sides were checksummed during the copy: this compares them
+  const verify = await log.step('verify', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb), timeline: log, known: cb.checksums }));
   log.record('verify', verify);
   if (verify.ok) {
     // What `undrop promote` checks again later: the checksums proved here, kept on the side schema itself.
@@ -134,7 +135,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
     out.replace = await log.step('promote (replace)', () => promoteReplace({ production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, recreateForeignKeys: req.recreateForeignKeys, timeline: log }));
     log.record('replace', out.replace);
     // the promoted tables are the recovered ones under their original names: check them again
-    out.verify = await log.step('verify after replace', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb, 'original'), timeline: log }));
+    out.verify = await log.step('verify after replace', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb, 'original'), timeline: log, known: { algorithm: cb.checksums.algorithm, source: cb.checksums.source } }));
     log.record('verify', out.verify);
   } else {
     out.merge = await runMerge(log, { production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, onConflict: onConflict ?? 'fail' });

@@ -1,11 +1,13 @@
 // Verify: row count and order-independent checksum of every recovered table,
 // computed in PostgreSQL on both sides (the materialized source and
-// production), compared. Any difference fails loudly.
+// production), compared. Any difference fails loudly. Sums copy back already
+// took (during the copy) are used as they are; the rest are computed here,
+// tables in parallel, with the algorithm both servers agree on.
 import { failure } from '../errors.js';
 import { withClient } from '../postgres/connect.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { displayName } from '../postgres/identifiers.js';
-import { type TableChecksum, tableChecksum } from './checksum.js';
+import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
 import type { CopyBackResult, CopyBackSource } from './copy-back.js';
 import { silentTimeline, type Timeline } from './timeline.js';
 
@@ -49,22 +51,24 @@ export interface VerifyRequest {
   timeline?: Timeline;
   /** Return the result instead of throwing VERIFY_MISMATCH (default: throw). */
   noThrow?: boolean;
+  /** Sums already taken (copy back's), per pair in order, with their algorithm; a missing side is computed. */
+  known?: { algorithm: ChecksumAlgorithm; source?: TableChecksum[]; copy?: TableChecksum[] };
+}
+
+async function sideSums(conn: ConnParams, tables: { schema: string; name: string }[], algorithm: ChecksumAlgorithm, applicationName: string): Promise<TableChecksum[]> {
+  return Promise.all(tables.map((t) => withClient(conn, (c) => tableChecksum(c, t, { algorithm }), { applicationName, statementTimeoutMs: 0 })));
 }
 
 export async function verifyCopy(req: VerifyRequest): Promise<VerifyResult> {
   const tl = req.timeline ?? silentTimeline;
   const started = Date.now();
+  const sourceConn = { ...req.source.conn, database: req.source.database };
+  const algorithm =
+    req.known?.algorithm ??
+    chooseAlgorithm(...(await Promise.all([withClient(sourceConn, hashFingerprint), withClient(req.production, hashFingerprint)])));
   const sides = await Promise.all([
-    withClient({ ...req.source.conn, database: req.source.database }, async (c) => {
-      const out: TableChecksum[] = [];
-      for (const p of req.pairs) out.push(await tableChecksum(c, p.source));
-      return out;
-    }, { applicationName: 'undrop verify (source)' }),
-    withClient(req.production, async (c) => {
-      const out: TableChecksum[] = [];
-      for (const p of req.pairs) out.push(await tableChecksum(c, p.production));
-      return out;
-    }, { applicationName: 'undrop verify' }),
+    req.known?.source ?? sideSums(sourceConn, req.pairs.map((p) => p.source), algorithm, 'undrop verify (source)'),
+    req.known?.copy ?? sideSums(req.production, req.pairs.map((p) => p.production), algorithm, 'undrop verify'),
   ]);
   const tables = req.pairs.map((p, i) => {
     const source = sides[0][i]!;

@@ -7,7 +7,7 @@ import { dumpSource } from './dump/index.js';
 import { pgbackrestSource } from './pgbackrest/index.js';
 import { pitrSource } from './pitr/index.js';
 import { snapshotSource } from './snapshot/index.js';
-import type { Materialized, MaterializeRequest, ProbeContext, ProbeResult, SourceModule } from './types.js';
+import type { BaseBackupRef, FreezeContext, Frozen, Materialized, MaterializeRequest, ProbeContext, ProbeResult, SourceModule, WalAccess } from './types.js';
 
 /** Call fn with the module of the config's kind and the config narrowed to that kind. */
 function withModule<R>(config: SourceConfig, fn: <K extends SourceKind>(module: SourceModule<K>, config: SourceConfigOf<K>) => R): R {
@@ -33,4 +33,34 @@ export function probeSource(config: SourceConfig, ctx: ProbeContext): Promise<Pr
 /** Bring the source's tables up in an instance undrop can read. */
 export function materializeSource(config: SourceConfig, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   return withModule(config, (m, c) => m.materialize(c, req, probe));
+}
+
+export interface FreezeStep {
+  name: string;
+  title: string;
+  run(ctx: FreezeContext): Promise<Frozen | null>;
+}
+
+/** How to stop this source from moving toward the incident; null for sources that stand still. */
+export function freezeStepOf(config: SourceConfig): FreezeStep | null {
+  return withModule(config, (m, c) => {
+    const f = m.freeze;
+    return f ? { name: `${f.name} ${c.name}`, title: f.title(c), run: (ctx: FreezeContext) => f.run(c, ctx) } : null;
+  });
+}
+
+/** Where this source's WAL is (locate); null when it holds none. */
+export async function walOf(config: SourceConfig): Promise<WalAccess | null> {
+  return (await withModule(config, (m, c) => m.wal?.(c))) ?? null;
+}
+
+/** This source's base backups, newest start first (empty for sources without any). */
+export async function baseBackupsOf(config: SourceConfig): Promise<BaseBackupRef[]> {
+  return (await withModule(config, (m, c) => m.baseBackups?.(c))) ?? [];
+}
+
+/** A WAL archive folder among the inventory's sources, for copies that replay WAL (a replica's copy). */
+export function walArchiveAmong(sources: readonly SourceConfig[]): string | undefined {
+  for (const s of sources) if (s.kind === 'pitr' && s.wal_archive) return s.wal_archive;
+  return undefined;
 }

@@ -126,6 +126,14 @@ export function resolveExplicit(spec: Exclude<TargetSpec, { kind: 'before-incide
   }
 }
 
+/**
+ * A target time as recovery_target_time takes it: PostgreSQL's check rejects
+ * the ISO "T…Z" spelling, so "2026-11-25 01:42:48.123456+00" (UTC, microseconds kept).
+ */
+export function pgTargetTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/Z$/, '+00');
+}
+
 /** The target in words, times in UTC: what every confirmation echoes. */
 export function describeTarget(t: ResolvedTarget): string {
   const tl = t.timeline ? `, timeline ${t.timeline}` : '';

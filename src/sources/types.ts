@@ -92,6 +92,8 @@ export interface MaterializeRequest {
   selective?: boolean;
   /** --set LABEL: use this base backup / backup set / dump file / snapshot, not the newest before the target. */
   set?: string;
+  /** pgBackRest restore processes (--process-max); default: the cores available. */
+  processMax?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -121,10 +123,50 @@ export interface SourceModule<K extends SourceKind = SourceKind> {
   materialize(config: SourceConfigOf<K>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized>;
   /**
    * Only for sources that move toward the incident on their own (a delayed
-   * replica replays it when its delay runs out): stop that, first thing in a
-   * recovery. null when there was nothing to stop.
+   * replica replays it when its delay runs out): how to stop that, first
+   * thing in a recovery.
    */
-  freeze?(config: SourceConfigOf<K>, ctx: FreezeContext): Promise<Frozen | null>;
+  freeze?: FreezeHook<K>;
+  /** Only for sources that hold WAL (locate reads it): where it is, or null when this one has none. */
+  wal?(config: SourceConfigOf<K>): Promise<WalAccess | null>;
+  /** Only for sources made of base backups: each one, newest start first (locate replays a copy for table names). */
+  baseBackups?(config: SourceConfigOf<K>): Promise<BaseBackupRef[]>;
+}
+
+/** A source's WAL, as locate reads it: a folder pg_waldump reads as is, or a restore_command that fetches one segment. */
+export interface WalAccess {
+  /** For messages: "wal (WAL archive /backups/wal)". */
+  label: string;
+  via: 'dir' | 'restore-command' | 'pgbackrest';
+  /** A folder of segments (an archive, a pg_wal). */
+  dir?: string;
+  /** restore_command (%f, %p) that gets one segment; a base backup copy replays with it too. */
+  restoreCommand?: string;
+  /** The archive's first and last segment, when the source can tell without fetching. */
+  range?(): Promise<{ first?: string; last?: string } | undefined>;
+}
+
+export interface BaseBackupRef {
+  path: string;
+  format: 'plain' | 'tar';
+  startLsn: string;
+  startTime: string | null;
+  timeline: number;
+  /**
+   * The backup as a data directory under workDir: a tar backup is extracted
+   * (copy: false, the caller adopts it), a plain one is given as is (copy:
+   * true, never start it in place). release() removes what was extracted.
+   */
+  layout(workDir: string): Promise<{ dataDir: string; copy: boolean; release(): Promise<void> }>;
+}
+
+export interface FreezeHook<K extends SourceKind> {
+  /** Incident-log step name ("pause"). */
+  name: string;
+  /** What the user sees while it runs ("Pausing replay on delayed replica replica-4h"). */
+  title(config: SourceConfigOf<K>): string;
+  /** null when there was nothing to stop (no delay, unreachable: the probe reports it). */
+  run(config: SourceConfigOf<K>, ctx: FreezeContext): Promise<Frozen | null>;
 }
 
 export interface FreezeContext {
@@ -133,7 +175,7 @@ export interface FreezeContext {
 }
 
 export interface Frozen {
-  /** What the user runs once the data is safe (resume replay), for the report's next steps. */
-  nextStep: string;
+  /** For the report's next steps: what the user runs once the data is safe (resume replay), and what to watch out for meanwhile. */
+  nextSteps: string[];
 }
 

@@ -28,3 +28,11 @@ describe('recover target flags: bad input is exit 2 before the inventory is read
     expect(r.stderr).toMatch(/has no time zone/);
   });
 });
+
+describe('locate --since/--until: a time needs a zone too', () => {
+  it('a zoneless --since is exit 2 before any WAL is read', async () => {
+    const r = await undrop(['-c', '/nonexistent/undrop.yaml', 'locate', '--wal-dir', '/nonexistent', '--since', '2026-11-25 01:00']);
+    expect(r.exitCode, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--since 2026-11-25 01:00 has no time zone/);
+  });
+});

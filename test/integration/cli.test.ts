@@ -29,6 +29,9 @@ describe('CLI frame', () => {
     const bad = await undrop(['promote', '--schema', 's', '--mode', 'merge', '--on-conflict', 'overwrite']);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("argument 'overwrite' is invalid");
+    const pm = await undrop(['recover', '--tables', 't', '--process-max', '0', '--yes']);
+    expect(pm.exitCode).toBe(2);
+    expect(pm.stderr).toMatch(/error \[PROCESS_MAX_INVALID\]: --process-max 0 is not a whole number/);
     const noSchema = await undrop(['promote', '--mode', 'merge']);
     expect(noSchema.exitCode).toBe(2);
     expect(noSchema.stderr).toContain("required option '--schema <name>' not specified");
@@ -51,9 +54,10 @@ describe('CLI frame', () => {
   });
 
   it('refuses --pg-bin pointing nowhere when PostgreSQL programs are needed', async () => {
-    const { findBinaries, setPgBin } = await import('../../src/postgres/binaries.js');
-    setPgBin('/nowhere/bin');
+    const { findBinaries } = await import('../../src/postgres/binaries.js');
+    const { configurePostgres } = await import('../../src/postgres/settings.js');
+    configurePostgres({ pgBin: '/nowhere/bin' });
     await expect(findBinaries(15)).rejects.toMatchObject({ code: 'PG_BIN_INVALID', exitCode: 2 });
-    setPgBin(undefined);
+    configurePostgres({});
   });
 });

@@ -29,6 +29,15 @@ describe('copy back into a side schema (real PostgreSQL)', () => {
       ['"Sales"."Order Items"', 'recovered."Order Items"', 2000],
       ['public."we""ird;name"', 'recovered."we""ird;name"', 3],
     ]);
+    // verification rode along: both sides' sums, taken during the copy, equal the source's before it
+    expect(r.checksums.algorithm).toBe('hash128');
+    expect(r.checksums.source).toEqual(before);
+    expect(r.checksums.copy).toEqual(before);
+    // the fallback yardstick agrees too
+    const md5Before = await withClient(pair.sourceConn, (c) => tableChecksums(c, r.tables.map((t) => ({ schema: r.sourceSchema, name: t.original.name })), { algorithm: 'md5sum' }));
+    const md5After = await withClient(pair.prodConn, (c) => tableChecksums(c, r.tables.map((t) => t.recoveredAs), { algorithm: 'md5sum' }));
+    expect(md5After).toEqual(md5Before);
+    expect(md5After[0]!.checksum).toMatch(/^md5sum:/);
     // the FK to regions (not recovered) is reported, not created
     expect(r.foreignKeysLeftOut.map((f) => [f.name, f.references.name])).toEqual([['customers_region_id_fkey', 'regions']]);
 

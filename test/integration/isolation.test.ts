@@ -158,7 +158,9 @@ async function sumsOf(schema: string): Promise<Record<string, TableChecksum>> {
 /** recover through the CLI with secrets around; returns the JSON document, the report and the timeline. */
 async function recoverWatched(source: string, schema: string, workDir: string) {
   const watch = watchProcesses(workDir);
-  const r = await undrop(['-c', cfg, '--work-dir', workDir, 'recover', '--tables', TABLES_ARG, '--source', source, '--schema', schema, '--yes', '--json'], {
+  // An explicit target: locate cannot name the dropped files without replaying a backup older than the
+  // tablespace, which the replay guard refuses on this host (see the next describe).
+  const r = await undrop(['-c', cfg, '--work-dir', workDir, 'recover', '--tables', TABLES_ARG, '--source', source, '--schema', schema, '--target', `xid:${truth.incident.xid}`, '--yes', '--json'], {
     env: { PGPASSWORD: PARENT_PASSWORD, PGHOST: '/nonexistent-parent-pghost' },
   });
   const { leaks, servers } = await watch.end();
@@ -218,6 +220,8 @@ describe('recover from production layouts: nothing outside the work directory ch
     expectKept(archiveBefore, fingerprint(join(dir, 'archive')));
     expect(existsSync(layouts.recoveryEndMarker)).toBe(false);
     expect(report).toMatch(/\| archive_cleanup_command \|.*pg_archivecleanup/);
+    // Both names of the backup folder: the link it was reached through and what it resolves to.
+    expect(report).toContain(`Restored ${layouts.pitr.latest} (which resolves to ${layouts.pitr.backup})`);
     expect(report).toMatch(/\| recovery_end_command \|/);
     expect(readdirSync(join(work, 'instances'))).toEqual([]);
   });
@@ -240,11 +244,19 @@ describe('replay that would re-create a live tablespace', () => {
   it('pitr from a base backup older than the tablespace: refused before anything starts; the live tablespace is untouched', async () => {
     const liveBefore = fingerprint(layouts.tablespaceDir);
     const work = join(root, 'work-old-pitr');
-    const r = await undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', TABLES_ARG, '--source', 'pitr', '--schema', 'rec_oldpitr', '--yes']);
+    const r = await undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', TABLES_ARG, '--source', 'pitr', '--schema', 'rec_oldpitr', '--target', `xid:${truth.incident.xid}`, '--yes']);
     expect(r.exitCode, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`error \\[REPLAY_WOULD_TOUCH_TABLESPACE\\]: .*${layouts.tablespaceDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
     expect(fingerprint(layouts.tablespaceDir)).toEqual(liveBefore);
     expect(readdirSync(join(work, 'instances'))).toEqual([]);
+  });
+
+  it('locate does not replay that backup either to name the dropped files: it says why, and refuses to guess', async () => {
+    const liveBefore = fingerprint(layouts.tablespaceDir);
+    const r = await undrop(['-c', cfg, '--work-dir', join(root, 'work-locate'), 'locate', '--tables', TABLES_ARG]);
+    expect(r.stderr).toContain("re-creates tablespace");
+    expect(r.stderr).toContain("PostgreSQL's replay would empty it. Nothing was started.");
+    expect(fingerprint(layouts.tablespaceDir)).toEqual(liveBefore);
   });
 });
 

@@ -204,6 +204,19 @@ describe('undrop locate on real WAL', () => {
     expect(t.commitLsn).toBe(t.event.commitLsn);
   });
 
+  it('through a source that only has a restore_command (a path with a space and a quote): segments fetched, same events, names from its base backup', async () => {
+    // A path with a space and a quote: the command must quote it the way the user wrote it, and undrop must not break it.
+    const odd = join(root, "arch 'ive");
+    mkdirSync(odd);
+    for (const f of readdirSync(archive)) copyFileSync(join(archive, f), join(odd, f));
+    await execa('chown', ['-R', 'postgres:', odd]);
+    const viaCommand: Inventory = { ...inventory, sources: [{ name: 'fetched', kind: 'pitr', base_backups: join(root, 'base'), restore_command: `cp "${odd.replace(/"/g, '\\"')}/%f" "%p"` }] };
+    const r = await locate(viaCommand, { threshold: 1000, workDir: testWorkDir() });
+    expect(r.wal.source).toBe('fetched (restore_command)');
+    expect(r.events.map((e) => e.xid)).toEqual(events.map((e) => e.xid));
+    expect(r.events.find((e) => e.xid === steps.droprecreate!.xid)!.catalog).toMatch(/^base backup/);
+  });
+
   it('without a catalog reports raw files and says how to get names', async () => {
     const r = await locate(undefined, { walDir: archive, catalog: 'none', since: '0/1000000', workDir: testWorkDir() });
     const e = r.events.find((x) => x.xid === steps.droprecreate!.xid)!;

@@ -198,3 +198,28 @@ describe('--set pins one backup, dump or snapshot', () => {
     expect(await schemas()).toEqual(before);
   }, 900_000);
 });
+
+describe("the DBA's target flags on the lab", () => {
+  it('--target-time with microseconds (the incident commit time locate prints): the pre-incident rows, identity proven', async () => {
+    const loc = await undrop(['-c', cfg, 'locate', '--tables', LOST, '--json'], { timeoutMs: 600_000 });
+    expect(loc.exitCode, loc.stderr).toBe(0);
+    const incident = JSON.parse(loc.stdout).events[0];
+    expect(incident.xid).toBe(truth.incident.xid);
+    expect(incident.commitTime).toMatch(/\.\d{6}Z$/);
+    const r = await recover(['--tables', LOST, '--source', 'pitr', '--target-time', incident.commitTime, '--schema', 'by_time']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`before ${incident.commitTime.replace('T', ' ').replace('Z', ' UTC')}`);
+    expect(await sideSums('by_time')).toEqual(truth.beforeIncident.tables);
+    expect(r.doc.tables.map((t: any) => t.identity)).toEqual(['proven', 'proven', 'proven']);
+  }, 900_000);
+
+  it('--target-name: recovery stops at the restore point; nothing locates it, so the report says "identity not proven"', async () => {
+    await sql("SELECT pg_create_restore_point('trust_after_incident')");
+    await archiveNow();
+    const r = await recover(['--tables', MIXED, '--source', 'pitr', '--target-name', 'trust_after_incident', '--schema', 'by_name']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    // the table the incident recreated (empty), not the lost one: and undrop does not claim otherwise
+    expect(r.doc.tables[0]).toMatchObject({ name: MIXED, rows: 0, identity: 'not-proven' });
+    expect(readFileSync(r.doc.report, 'utf8')).toContain('identity not proven');
+  }, 900_000);
+});

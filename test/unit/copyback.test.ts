@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exactPattern } from '../../src/postgres/programs.js';
-import { checksumSettingsSql, checksumSql, formatChecksum } from '../../src/recovery/checksum.js';
+import { algorithmOf, checksumSettingsSql, checksumSql, chooseAlgorithm, formatChecksum } from '../../src/recovery/checksum.js';
 import { copyStatements } from '../../src/recovery/copy-data.js';
 import { cleanRestoreSql, filterToc, hasStatements } from '../../src/recovery/ddl.js';
 import { mergeInsertSql, presentCountSql } from '../../src/recovery/promote-merge.js';
@@ -9,9 +9,14 @@ import { sideSchemaName, withSuffix } from '../../src/recovery/side-schema.js';
 
 describe('checksum SQL', () => {
   it('quotes every identifier and hashes each row as a whole', () => {
-    const sql = checksumSql({ schema: 'Sales', name: 'we"ird;name' });
+    const sql = checksumSql({ schema: 'Sales', name: 'we"ird;name' }, 'md5sum');
     expect(sql).toContain('FROM "Sales"."we""ird;name" AS r');
     expect(sql).toContain('md5(r::text)');
+    const fast = checksumSql({ schema: 'Sales', name: 'we"ird;name' });
+    expect(fast).toContain('FROM "Sales"."we""ird;name" AS r');
+    expect(fast).toContain('hashtextextended(h, 0)');
+    expect(fast).toContain('hashtextextended(h, 1)');
+    expect(fast).not.toMatch(/ORDER BY/i);
     expect(sql).not.toMatch(/ORDER BY/i);
     expect(checksumSql({ name: 'orders' })).toContain('FROM "public"."orders" AS r');
   });
@@ -20,6 +25,16 @@ describe('checksum SQL', () => {
     expect(checksumSettingsSql()).toContain("SET LOCAL bytea_output = 'hex'");
     expect(formatChecksum(0, '0', '0')).toBe('empty');
     expect(formatChecksum(2, '-5', '7')).toBe('md5sum:-5:7');
+    expect(formatChecksum(2, '-5', '7', 'hash128')).toBe('hash128:-5:7');
+  });
+  it('uses the cheap hash only when both servers hash alike, and reads the algorithm back from a checksum', () => {
+    const le = { encoding: 'UTF8', canary: '1/2' };
+    expect(chooseAlgorithm(le, { ...le })).toBe('hash128');
+    expect(chooseAlgorithm(le, { encoding: 'LATIN1', canary: '1/2' })).toBe('md5sum');
+    expect(chooseAlgorithm(le, { encoding: 'UTF8', canary: '3/4' })).toBe('md5sum'); // other byte order
+    expect(algorithmOf('hash128:1:2')).toBe('hash128');
+    expect(algorithmOf('md5sum:1:2')).toBe('md5sum');
+    expect(algorithmOf('empty')).toBeUndefined();
   });
 });
 

@@ -10,7 +10,7 @@ import { aggregateItems } from '../../src/sources/common/aggregate.js';
 import { timeFromPath } from '../../src/sources/snapshot/controldata.js';
 import { assessReplica } from '../../src/sources/delayed-replica/probe.js';
 import { parsePgbackrestInfo } from '../../src/sources/pgbackrest/info.js';
-import { expandRestoreCommand } from '../../src/sources/pitr/restore-command.js';
+import { expandRestoreCommand } from '../../src/sources/common/restore-command.js';
 import type { ProbeResult } from '../../src/sources/types.js';
 
 const LABEL = `START WAL LOCATION: 0/9000028 (file 000000010000000000000009)

@@ -99,6 +99,9 @@ describe('which event is the incident', () => {
     expect(isUndropEvent(ev('0/1', [rel('undrop_20261125_024512.shipments', 1), rel('undrop_20261125_024512.invoices', 2)]))).toBe(true);
     expect(isUndropEvent(ev('0/1', [rel('rec_pitr.shipments', 1)]), new Set(['rec_pitr']))).toBe(true);
     expect(isUndropEvent(ev('0/1', [rel('rec_pitr.shipments', 1), rel(null, 2)]), new Set(['rec_pitr']))).toBe(false);
+    // a table added to the side schema later (born after the catalog by a plain CREATE) does not hide it
+    expect(isUndropEvent(ev('0/1', [rel('rec_pitr.shipments', 1), rel(null, 2, { bornAt: '0/0' })]), new Set(['rec_pitr']))).toBe(true);
+    expect(isUndropEvent(ev('0/1', [rel(null, 2, { bornAt: '0/0' })]))).toBe(false);
     expect(isUndropEvent(incident)).toBe(false);
   });
 });
@@ -176,7 +179,7 @@ describe('targets as recovery settings', () => {
     const { targetSettings } = await import('../../src/sources/materialize/target-settings.js');
     expect(targetSettings(resolveExplicit({ kind: 'name', name: 'before_migration', timeline: '2' }))).toEqual({ recovery_target_name: 'before_migration', recovery_target_action: 'promote', recovery_target_timeline: '2' });
     expect(targetSettings(resolveExplicit({ kind: 'xid', xid: '745' }))).toMatchObject({ recovery_target_xid: '745', recovery_target_inclusive: false, recovery_target_timeline: 'latest' });
-    expect(targetSettings(resolveExplicit({ kind: 'time', time: '2026-11-25T01:42:48.123456Z' }))).toMatchObject({ recovery_target_time: '2026-11-25T01:42:48.123456Z' });
+    expect(targetSettings(resolveExplicit({ kind: 'time', time: '2026-11-25T01:42:48.123456Z' }))).toMatchObject({ recovery_target_time: '2026-11-25 01:42:48.123456+00' });
   });
 });
 
@@ -200,5 +203,20 @@ describe('file lineage', () => {
     const births = new Map([[300, { lsn: '0/3000000', xid: 30, replaced: [100, 200] }]]);
     const out = await nameByLineage([rel(null, 300)], births, async () => [rel('public.a', 100), rel('public.b', 200)], []);
     expect(out[0]!.name).toBeNull();
+  });
+});
+
+describe('the guided picker', () => {
+  it('opens on the named events; unnamed ones are folded under one line that says why', async () => {
+    const { eventChoices } = await import('../../src/cli/steps.js');
+    const e = (xid: string, names: (string | null)[], unnamedReason?: string) =>
+      ({ xid, kind: 'drop', commitTime: `2026-11-25T0${xid}:00:00.000Z`, rowsLost: null, relations: names.map((n, i) => rel(n, 100 + i)), ...(unnamedReason ? { unnamedReason } : {}) }) as unknown as LocatedEvent;
+    const events = [e('1', ['public.shipments']), e('2', [null, null], 'no catalog from before it knows its files'), e('3', [null], 'no catalog from before it knows its files')];
+    const choices = eventChoices(events);
+    expect(choices).toHaveLength(2);
+    expect(choices[0]!.value).toBe(events[0]);
+    expect(choices[0]!.name).toContain('public.shipments');
+    expect(choices[1]!.value).toBe('unnamed');
+    expect(choices[1]!.name).toBe('2 more without table names (no catalog from before it knows its files) …');
   });
 });

@@ -3,6 +3,8 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Inventory } from '../../inventory/schema.js';
 import { loadInventory } from '../../inventory/load.js';
 import { isUndropError } from '../../errors.js';
+import { isLsn } from '../../postgres/wal/lsn.js';
+import { parseTargetTime } from '../../sources/target.js';
 import { locate, locateJson } from '../../recovery/locate/index.js';
 import type { Context } from '../context.js';
 import { note, printJson } from '../output.js';
@@ -49,7 +51,15 @@ export const registerLocate: RegisterCommand = (program, ctx) => {
     });
 };
 
+/** --since/--until: an LSN as is; a time needs a zone (exit 2 otherwise), kept to the microsecond. */
+function rangeBound(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined || isLsn(value)) return value;
+  return parseTargetTime(value, flag);
+}
+
 async function runLocate(c: Context, flags: LocateFlags): Promise<void> {
+  const since = rangeBound(flags.since, '--since');
+  const until = rangeBound(flags.until, '--until');
   let inventory: Inventory | undefined;
   try {
     inventory = await loadInventory(c.configFlag);
@@ -58,8 +68,8 @@ async function runLocate(c: Context, flags: LocateFlags): Promise<void> {
     if (!(flags.walDir && isUndropError(e) && e.code === 'CONFIG_MISSING')) throw e;
   }
   const result = await locate(inventory, {
-    since: flags.since,
-    until: flags.until,
+    since,
+    until,
     tables: flags.tables,
     database: flags.database,
     ignore: flags.ignore,

@@ -9,10 +9,10 @@ import type { RecoverMode } from '../../recovery/incident-log.js';
 import { ON_CONFLICT_CHOICES, type OnConflict } from '../../recovery/merge-conflicts.js';
 import { recoverIncident } from '../../recovery/recover-incident.js';
 import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
-import type { Context } from '../context.js';
+import { type Context, lockRun } from '../context.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';
-import { stepUi } from '../steps.js';
+import { promptStopped, stepUi } from '../steps.js';
 
 export interface RecoverFlags extends TargetFlags {
   tables?: string;
@@ -25,6 +25,7 @@ export interface RecoverFlags extends TargetFlags {
   lockTimeout: string;
   recreateForeignKeys?: boolean;
   onConflict?: OnConflict;
+  processMax?: string;
 }
 
 export function registerRecover(program: Command, ctx: () => Context): void {
@@ -44,6 +45,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--schema <name>', 'side schema to create in production (default undrop_YYYYMMDD_HHMMSS)')
     .option('--database <name>', 'database the tables are in (default: production DSN\'s)')
     .option('--keep', 'keep the temporary instance and print how to connect and remove it')
+    .option('--process-max <n>', 'pgBackRest sources: parallel restore processes (default: the cores available)')
     .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
     .addOption(onConflictOption())
@@ -60,12 +62,18 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
   const lockTimeoutMs = Number(flags.lockTimeout);
   if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
   if (flags.onConflict && flags.mode !== 'merge') throw usageError('ON_CONFLICT_NEEDS_MERGE', `--on-conflict ${flags.onConflict} applies only to --mode merge (this run is --mode ${flags.mode}).`, 'Add --mode merge, or leave --on-conflict out.');
+  const processMax = flags.processMax === undefined ? undefined : Number(flags.processMax);
+  if (processMax !== undefined && !(Number.isInteger(processMax) && processMax >= 1 && processMax <= 999)) {
+    throw usageError('PROCESS_MAX_INVALID', `--process-max ${flags.processMax} is not a whole number from 1 to 999.`, 'For example --process-max 4 (pgBackRest restore processes), or leave it out for one per core.');
+  }
   const ui = stepUi(c);
   if (!c.yes && !c.interactive) {
     // Fail before anything happens, not halfway.
     throw usageError('CONFIRMATION_NEEDED', 'recover writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
   }
   const inv = await loadInventory(c.configFlag);
+  const workDir = c.workDir ?? inv.workDir ?? defaultWorkDir();
+  const release = lockRun(workDir);
   const doc = await recoverIncident(
     {
       inventory: inv,
@@ -77,13 +85,14 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       mode: flags.mode,
       schema: flags.schema,
       keep: !!flags.keep,
-      workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
+      processMax,
+      workDir,
       lockTimeoutMs,
       recreateForeignKeys: !!flags.recreateForeignKeys,
       onConflict: flags.onConflict,
     },
     ui,
-  );
+  ).finally(release);
   if (c.json) printJson(doc);
   else for (const l of humanSummary(doc)) say(l);
 }
@@ -105,7 +114,9 @@ export function registerGuided(program: Command, ctx: () => Context): void {
         ],
       },
       { output: process.stderr },
-    );
+    ).catch((e: unknown) => {
+      throw promptStopped(e);
+    });
     await runRecover(c, { source: 'auto', mode, lockTimeout: '5000' });
   });
 }

@@ -2,8 +2,6 @@
 // a delayed replica still behind it, a throwaway copy of the newest base
 // backup replayed to just before it, or production (for relations that still
 // exist). Every answer says which catalog it came from.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import type { Inventory } from '../../inventory/schema.js';
 import type { PgBinaries } from '../../postgres/binaries.js';
@@ -11,12 +9,9 @@ import { withClient } from '../../postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../postgres/conninfo.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
-import { chownForServer } from '../../postgres/os-user.js';
+import type { BaseBackupRef } from '../../sources/types.js';
 import { sleep } from '../../util/time.js';
-import type { BaseBackupInfo } from './wal-source.js';
-import { listBaseBackups } from './wal-source.js';
-import { makeStage, removeStage } from '../../postgres/work-dir.js';
-import { execClean } from '../../postgres/run.js';
+import { assertReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
 
 export interface CatalogRow {
   oid: number;
@@ -169,9 +164,12 @@ export async function replicaCatalogs(inventory: Inventory | undefined): Promise
 
 export interface BaseBackupCatalogRequest {
   bin: PgBinaries;
-  baseBackups: string;
+  /** The source's base backups, newest start first. */
+  backups: BaseBackupRef[];
   /** restore_command the copy uses to get WAL (cp from the archive, pgbackrest archive-get, …). */
   restoreCommand?: string;
+  /** The WAL locate read (replay-guard.ts checks it for tablespaces the replay would re-create here). */
+  walDir?: string;
   /** Replay up to (not including) this LSN: the first record of the oldest event. */
   stopBefore: string;
   workDir: string;
@@ -186,7 +184,7 @@ export interface BaseBackupCatalogRequest {
  * catalog as of the backup) when the target cannot be reached.
  */
 export async function baseBackupCatalog(req: BaseBackupCatalogRequest): Promise<Catalog | undefined> {
-  const backups = (await listBaseBackups(req.baseBackups)).filter((b) => Lsn.before(b.startLsn, req.stopBefore));
+  const backups = req.backups.filter((b) => Lsn.before(b.startLsn, req.stopBefore));
   const backup = backups[0];
   if (!backup) return undefined;
   for (const mode of ['target', 'immediate'] as const) {
@@ -209,6 +207,7 @@ export async function baseBackupCatalog(req: BaseBackupCatalogRequest): Promise<
         if (!Lsn.before(asOf, lsn)) return true;
         req.onProgress?.(`replaying the base backup copy on to just before ${lsn}`);
         try {
+          if (req.walDir) await assertReplayLeavesTablespacesAlone(req.bin, { walDir: req.walDir, startLsn: asOf, endLsn: lsn, timeline: backup.timeline, label: backup.path });
           await inst.stop('fast');
           await inst.configure({ recovery_target_lsn: lsn });
           await inst.start(600);
@@ -228,18 +227,8 @@ export async function baseBackupCatalog(req: BaseBackupCatalogRequest): Promise<
   return undefined;
 }
 
-async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupInfo, mode: 'target' | 'immediate'): Promise<TempInstance> {
+async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupRef, mode: 'target' | 'immediate'): Promise<TempInstance> {
   req.onProgress?.(`starting a read-only copy of base backup ${backup.path} for table names`);
-  let source = backup.path;
-  let extracted: string | undefined;
-  if (backup.format === 'tar') {
-    extracted = await makeStage(req.workDir, 'locate-base');
-    const gz = existsSync(join(backup.path, 'base.tar.gz'));
-    await execClean('tar', [gz ? '-xzf' : '-xf', join(backup.path, gz ? 'base.tar.gz' : 'base.tar'), '-C', extracted]);
-    const walTar = ['pg_wal.tar.gz', 'pg_wal.tar'].find((t) => existsSync(join(backup.path, t)));
-    if (walTar) await execClean('tar', [walTar.endsWith('.gz') ? '-xzf' : '-xf', join(backup.path, walTar), '-C', join(extracted, 'pg_wal')]);
-    source = extracted;
-  }
   const settings: Record<string, string | number | boolean> = {
     hot_standby: true,
     recovery_target_action: 'pause',
@@ -249,10 +238,13 @@ async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupInfo, 
     settings.recovery_target_lsn = req.stopBefore;
     settings.recovery_target_inclusive = false;
   } else settings.recovery_target = 'immediate';
+  // The source lays the backup out (a tar is extracted, a plain backup is copied, never started in place).
+  const laid = await backup.layout(req.workDir);
   let inst: TempInstance | undefined;
   try {
-    inst = await TempInstance.fromDataDir(source, { bin: req.bin, workDir: req.workDir, name: 'locate-catalog', recovery: 'recovery', settings, copy: extracted ? false : true });
-    if (extracted) await chownForServer(inst.root);
+    // Replaying a CREATE TABLESPACE would empty the live tablespace on this host: refuse before any start.
+    if (req.walDir) await assertReplayLeavesTablespacesAlone(req.bin, { walDir: req.walDir, startLsn: backup.startLsn, endLsn: req.stopBefore, timeline: backup.timeline, label: backup.path });
+    inst = await TempInstance.fromDataDir(laid.dataDir, { bin: req.bin, workDir: req.workDir, name: 'locate-catalog', recovery: 'recovery', settings, copy: laid.copy });
     await inst.start(600);
     await waitPaused(inst, req.timeoutMs);
     return inst;
@@ -260,7 +252,7 @@ async function startCopy(req: BaseBackupCatalogRequest, backup: BaseBackupInfo, 
     await inst?.destroy();
     throw e;
   } finally {
-    if (extracted) removeStage(extracted);
+    await laid.release();
   }
 }
 

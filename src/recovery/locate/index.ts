@@ -19,7 +19,7 @@ import { nameByLineage } from './lineage.js';
 import { type OwnObjects, readOwnObjects } from './own-objects.js';
 import { classifyEvent, isUndropEvent, rankEvents, unnamedReason } from './rank.js';
 import type { EventKind, EventRelation, FileBirth, RawEvent } from './types.js';
-import { listBaseBackups, openWalSource } from './wal-source.js';
+import { openWalSource } from './wal-source.js';
 
 export type { EventKind, EventRelation } from './types.js';
 
@@ -114,7 +114,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
   const catalogs: Catalog[] = [];
   try {
     let defaultStartLsn: string | undefined;
-    if (!options.since && wal.baseBackups) defaultStartLsn = (await listBaseBackups(wal.baseBackups))[0]?.startLsn;
+    if (!options.since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
     const expectSystemId = production ? await systemIdentifier(production) : undefined;
     const scan = await scanWal({ dir: wal.dir, threshold, since: options.since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress });
     const warnings = [...scan.warnings];
@@ -128,9 +128,9 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     if (mode === 'auto' && raw.length > 0) {
       catalogs.push(...(await replicaCatalogs(inventory)));
       const needsPast = raw.filter((e) => e.kind !== 'delete');
-      if (needsPast.length > 0 && wal.baseBackups && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
+      if (needsPast.length > 0 && (await wal.baseBackups()).length > 0 && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
         const oldest = needsPast.reduce((a, b) => (Lsn.before(a.firstLsn, b.firstLsn) ? a : b));
-        const bb = await baseBackupCatalog({ bin: scan.bin, baseBackups: wal.baseBackups, restoreCommand: wal.restoreCommand, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
+        const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, walDir: wal.dir, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
         if (bb) catalogs.push(bb);
       }
     }
@@ -147,8 +147,8 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     // a base backup copy replayed to just before the oldest unnamed event (and on, event by event).
     const answered = events.some((e) => !isMaintenance(e) && !isUndropEvent(e, own.schemas) && classifyEvent(e, tables) === 'named');
     const unnamedAt = events.findIndex((e) => e.kind !== 'drop-database' && !e.partial && e.relations.some((r) => r.name === null));
-    if (mode === 'auto' && !answered && unnamedAt >= 0 && wal.baseBackups && !catalogs.some((c) => c.kind === 'base-backup')) {
-      const bb = await baseBackupCatalog({ bin: scan.bin, baseBackups: wal.baseBackups, restoreCommand: wal.restoreCommand, stopBefore: events[unnamedAt]!.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
+    if (mode === 'auto' && !answered && unnamedAt >= 0 && (await wal.baseBackups()).length > 0 && !catalogs.some((c) => c.kind === 'base-backup')) {
+      const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, walDir: wal.dir, stopBefore: events[unnamedAt]!.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
       if (bb) {
         catalogs.splice(catalogs.length - (prod ? 1 : 0), 0, bb);
         for (let i = unnamedAt; i < events.length; i++) {

@@ -28,9 +28,14 @@ function schemaOf(displayName: string): string {
   }
 }
 
-/** Every relation of the event lives in one of undrop's own side schemas. */
+/**
+ * The event only dropped undrop's own side schemas: every named relation lives
+ * in one, and any unnamed file was born after the catalog by a plain CREATE
+ * (a table added to the side schema later, such as promote's __conflicts).
+ */
 export function isUndropEvent(e: RankableEvent, recorded: ReadonlySet<string> = new Set()): boolean {
-  return e.relations.length > 0 && e.relations.every((r) => r.name !== null && isUndropSchema(schemaOf(r.name), recorded));
+  const named = e.relations.filter((r) => r.name !== null);
+  return named.length > 0 && named.every((r) => isUndropSchema(schemaOf(r.name!), recorded)) && e.relations.every((r) => r.name !== null || (r.bornAt !== undefined && !r.bornByRewrite));
 }
 
 export function namesTable(r: EventRelation, tables: readonly TableName[]): boolean {

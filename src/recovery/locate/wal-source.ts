@@ -1,81 +1,35 @@
 // Where locate reads WAL from: a folder of segments (a WAL archive, a data
-// directory's pg_wal), or segments fetched one by one with a restore_command
-// or pgBackRest archive-get into a private temp folder.
+// directory's pg_wal), or segments fetched one by one with the source's
+// restore_command (or pgBackRest archive-get) into a private temp folder.
+// The sources say where their WAL and base backups are (wal(),
+// baseBackups()); this file only chooses one and fetches.
 import { existsSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
-import { Lsn } from '../../postgres/wal/lsn.js';
+import { chownForServer } from '../../postgres/os-user.js';
 import { parseSegmentName, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
-import { execClean } from '../../postgres/run.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
+import { expandRestoreCommand, fetchWalFile } from '../../sources/common/restore-command.js';
+import { baseBackupsOf, walOf } from '../../sources/registry.js';
+import type { BaseBackupRef, WalAccess } from '../../sources/types.js';
+import { shellQuote } from '../../util/redact.js';
 
 export interface WalLocation {
   /** What to call it in messages: "wal (WAL archive /backups/wal)". */
   label: string;
-  kind: 'dir' | 'restore-command' | 'pgbackrest';
+  kind: WalAccess['via'];
   /** The folder pg_waldump reads (for fetched WAL: the private temp folder). */
   dir: string;
   /** restore_command (with %f and %p) that gets one segment; for a PITR copy of a base backup as well. */
   restoreCommand?: string;
   /** The inventory source it came from. */
   source?: SourceConfig;
-  /** Folder of base backups (pitr sources). */
-  baseBackups?: string;
+  /** The source's base backups, newest start first (listed once, when first asked). */
+  baseBackups(): Promise<BaseBackupRef[]>;
   /** Remove fetched segments. */
   release(): Promise<void>;
-}
-
-export interface BaseBackupInfo {
-  path: string;
-  startLsn: string;
-  startTime?: string;
-  timeline: number;
-  format: 'plain' | 'tar';
-}
-
-/** backup_label text → start LSN, time and timeline. */
-export function parseBackupLabel(text: string): { startLsn?: string; startTime?: string; timeline?: number } {
-  const lsn = /START WAL LOCATION: ([0-9A-Fa-f]+\/[0-9A-Fa-f]+)/.exec(text)?.[1];
-  const time = /START TIME: (.+)/.exec(text)?.[1]?.trim();
-  const tli = /START TIMELINE: (\d+)/.exec(text)?.[1];
-  return { startLsn: lsn, startTime: time, timeline: tli ? Number(tli) : undefined };
-}
-
-/** Base backups in a folder (one per subfolder, plain or tar), newest start first. */
-export async function listBaseBackups(dir: string): Promise<BaseBackupInfo[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  const out: BaseBackupInfo[] = [];
-  for (const n of names) {
-    const p = join(dir, n);
-    try {
-      if (!(await stat(p)).isDirectory()) continue;
-    } catch {
-      continue;
-    }
-    let text: string | undefined;
-    let format: 'plain' | 'tar' = 'plain';
-    if (existsSync(join(p, 'backup_label'))) text = await readFile(join(p, 'backup_label'), 'utf8').catch(() => undefined);
-    else {
-      const tarName = ['base.tar.gz', 'base.tar', 'base.tar.lz4', 'base.tar.zst'].find((t) => existsSync(join(p, t)));
-      if (tarName && !tarName.endsWith('lz4') && !tarName.endsWith('zst')) {
-        format = 'tar';
-        const r = await execClean('tar', [tarName.endsWith('.gz') ? '-xzOf' : '-xOf', join(p, tarName), 'backup_label'], { reject: false, timeout: 120_000 });
-        if (r.exitCode === 0) text = String(r.stdout);
-      }
-    }
-    if (!text) continue;
-    const l = parseBackupLabel(text);
-    if (!l.startLsn) continue;
-    out.push({ path: p, startLsn: l.startLsn, startTime: l.startTime, timeline: l.timeline ?? 1, format });
-  }
-  return out.sort((a, b) => Lsn.compare(b.startLsn, a.startLsn));
 }
 
 export interface WalSourceRequest {
@@ -91,16 +45,22 @@ export interface WalSourceRequest {
 }
 
 const noop = async () => {};
+const none = async (): Promise<BaseBackupRef[]> => [];
 
 function hasWal(s: SourceConfig): boolean {
   return s.kind === 'pitr' || s.kind === 'pgbackrest' || (s.kind === 'delayed-replica' && !!s.data_dir);
 }
 
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= f());
+}
+
 /** Pick and prepare the WAL to read. */
 export async function openWalSource(req: WalSourceRequest): Promise<WalLocation> {
   if (req.walDir) {
-    const dir = resolve(req.walDir);
-    return { label: `folder ${dir}`, kind: 'dir', dir: await walFolder(dir), restoreCommand: `cp "${await walFolder(dir)}/%f" "%p"`, release: noop };
+    const dir = await walFolder(resolve(req.walDir));
+    return { label: `folder ${dir}`, kind: 'dir', dir, restoreCommand: `cp ${shellQuote(dir)}/%f "%p"`, baseBackups: none, release: noop };
   }
   const sources = req.inventory?.sources ?? [];
   let chosen: SourceConfig | undefined;
@@ -119,24 +79,12 @@ export async function openWalSource(req: WalSourceRequest): Promise<WalLocation>
       'Add a pitr source with wal_archive or restore_command (or a pgbackrest stanza) to undrop.yaml, or pass --wal-dir DIR (a WAL archive or a pg_wal folder).',
     );
   }
-  switch (chosen.kind) {
-    case 'pitr':
-      if (chosen.wal_archive) {
-        const dir = await walFolder(chosen.wal_archive);
-        return { label: `${chosen.name} (WAL archive ${dir})`, kind: 'dir', dir, restoreCommand: chosen.restore_command ?? `cp "${dir}/%f" "%p"`, source: chosen, baseBackups: chosen.base_backups, release: noop };
-      }
-      return fetchWithCommand(req, chosen, chosen.restore_command!, `${chosen.name} (restore_command)`, 'restore-command', chosen.base_backups);
-    case 'pgbackrest': {
-      const cmd = ['pgbackrest', `--stanza=${chosen.stanza}`, chosen.config ? `--config=${chosen.config}` : '', chosen.repo ? `--repo=${chosen.repo}` : '', 'archive-get', '%f', '"%p"'].filter(Boolean).join(' ');
-      return fetchWithCommand(req, chosen, cmd, `${chosen.name} (pgBackRest stanza ${chosen.stanza})`, 'pgbackrest');
-    }
-    case 'delayed-replica': {
-      const dir = await walFolder(join(chosen.data_dir!, 'pg_wal'));
-      return { label: `${chosen.name} (pg_wal of ${chosen.data_dir})`, kind: 'dir', dir, source: chosen, release: noop };
-    }
-    default:
-      throw usageError('SOURCE_HAS_NO_WAL', `Source "${chosen.name}" (${chosen.kind}) has no WAL to read.`);
-  }
+  const wal = await walOf(chosen);
+  if (!wal) throw usageError('SOURCE_HAS_NO_WAL', `Source "${chosen.name}" (${chosen.kind}) has no WAL to read.`);
+  const config = chosen;
+  const baseBackups = once(() => baseBackupsOf(config));
+  if (wal.dir) return { label: wal.label, kind: wal.via, dir: await walFolder(wal.dir), restoreCommand: wal.restoreCommand, source: chosen, baseBackups, release: noop };
+  return fetchWithCommand(req, chosen, wal, baseBackups);
 }
 
 async function walFolder(dir: string): Promise<string> {
@@ -150,71 +98,41 @@ async function walFolder(dir: string): Promise<string> {
   return dir;
 }
 
-/** Run a restore_command for one segment; true when the file arrived. */
-export async function fetchSegment(command: string, name: string, dest: string): Promise<boolean> {
-  const target = join(dest, name);
-  const cmd = command.replace(/%f/g, name).replace(/%p/g, target).replace(/%r/g, '000000010000000000000001').replace(/%%/g, '%');
-  // The user's restore_command, with a clean environment like every child (run.ts).
-  const r = await execClean('sh', ['-c', cmd], { reject: false, timeout: 300_000, cwd: dest });
-  return r.exitCode === 0 && existsSync(target);
-}
-
-async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, command: string, label: string, kind: 'restore-command' | 'pgbackrest', baseBackups?: string): Promise<WalLocation> {
+async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: WalAccess, baseBackups: () => Promise<BaseBackupRef[]>): Promise<WalLocation> {
+  const command = wal.restoreCommand;
+  if (!command) throw usageError('SOURCE_HAS_NO_WAL', `Source "${src.name}" (${src.kind}) has no WAL to read.`);
   const dir = await makeStage(req.workDir, 'locate-wal');
   const release = async () => removeStage(dir);
   try {
-    let first = req.fetchFrom;
-    let last: string | undefined;
-    if (kind === 'pgbackrest') {
-      const info = await pgbackrestArchiveRange(src);
-      first ??= info?.min;
-      last = info?.max;
-    }
-    if (!first && baseBackups) {
-      const b = (await listBaseBackups(baseBackups))[0];
-      if (b) first = segmentForLsn(b.timeline, b.startLsn);
-    }
+    // The command runs as the server OS user, as the server would run it.
+    await chownForServer(dir, false);
+    const range = await wal.range?.();
+    const first = req.fetchFrom ?? range?.first ?? (await newestBackupStart(baseBackups));
+    const last = range?.last;
     if (!first) {
-      throw usageError('WAL_RANGE_UNKNOWN', `Cannot tell where the WAL of ${label} begins.`, 'Pass --since with an LSN (--since 0/9000028), or fetch the WAL into a folder and pass --wal-dir.');
+      throw usageError('WAL_RANGE_UNKNOWN', `Cannot tell where the WAL of ${wal.label} begins.`, 'Pass --since with an LSN (--since 0/9000028), or fetch the WAL into a folder and pass --wal-dir.');
     }
     const start = parseSegmentName(first);
+    const how = wal.via === 'pgbackrest' ? 'pgbackrest archive-get' : 'restore_command';
     let fetched = 0;
-    let misses = 0;
     for (let segno = start.segno; ; segno++) {
       const name = segmentName(start.timeline, segno);
       if (last && name > last) break;
-      req.onProgress?.(`fetching ${name} with ${kind === 'pgbackrest' ? 'pgbackrest archive-get' : 'restore_command'}`);
-      if (await fetchSegment(command, name, dir)) {
-        fetched++;
-        misses = 0;
-      } else if (last) {
-        misses++; // a gap: keep going until the archive's last segment
-      } else break;
+      req.onProgress?.(`fetching ${name} with ${how}`);
+      if ((await fetchWalFile(command, name, dir, 300_000)).ok) fetched++;
+      else if (!last) break; // without a known end, the first miss is the end; with one, a gap: keep going
     }
     if (fetched === 0) {
-      throw failure('WAL_FETCH_FAILED', `${label}: could not fetch ${first}.`, { hint: `Run the command by hand to see why: ${command.replace(/%f/g, first).replace(/%p/g, `/tmp/${first}`)}` });
+      throw failure('WAL_FETCH_FAILED', `${wal.label}: could not fetch ${first}.`, { hint: `Run the command by hand to see why: ${expandRestoreCommand(command, first, `/tmp/${first}`)}` });
     }
-    return { label, kind, dir, restoreCommand: command, source: src, baseBackups, release };
+    return { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, baseBackups, release };
   } catch (e) {
     await release();
     throw e;
   }
 }
 
-async function pgbackrestArchiveRange(src: SourceConfig): Promise<{ min?: string; max?: string } | undefined> {
-  if (src.kind !== 'pgbackrest') return undefined;
-  const args = [`--stanza=${src.stanza}`, ...(src.config ? [`--config=${src.config}`] : []), '--output=json', 'info'];
-  const r = await execClean('pgbackrest', args, { reject: false, timeout: 60_000 });
-  if (r.exitCode !== 0) {
-    if ((r as { code?: string }).code === 'ENOENT') throw usageError('PGBACKREST_MISSING', 'pgbackrest is not installed here.', 'Install pgBackRest, or fetch the WAL into a folder and pass --wal-dir.');
-    return undefined;
-  }
-  try {
-    const doc = JSON.parse(String(r.stdout)) as { archive?: { min?: string; max?: string }[] }[];
-    const a = doc[0]?.archive?.[0];
-    return { min: a?.min ?? undefined, max: a?.max ?? undefined };
-  } catch {
-    return undefined;
-  }
+async function newestBackupStart(baseBackups: () => Promise<BaseBackupRef[]>): Promise<string | undefined> {
+  const b = (await baseBackups())[0];
+  return b ? segmentForLsn(b.timeline, b.startLsn) : undefined;
 }
-

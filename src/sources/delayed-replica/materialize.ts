@@ -77,7 +77,7 @@ async function dumpFromReplica(
   recoveryPoint: Materialized['recoveryPoint'],
   notes: string[],
 ): Promise<Materialized> {
-  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'replica', keep: req.keep });
+  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'replica', keep: req.keep, throwaway: true });
   try {
     await inst.start();
     await withClient(inst.connParams('postgres'), (x) => x.query(`create database ${quoteIdent(req.database)}`));

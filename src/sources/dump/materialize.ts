@@ -67,7 +67,7 @@ export async function materializeDump(_config: SourceConfigOf<'dump'>, req: Mate
     }
   }
 
-  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'dump', keep: req.keep });
+  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'dump', keep: req.keep, throwaway: true });
   try {
     await inst.start();
     await withClient(inst.connParams('postgres'), (c) => c.query(`create database ${quoteIdent(req.database)}`));

@@ -1,6 +1,6 @@
 // How a WAL-replay restore (PITR, pgBackRest, a replica's copy) stops at
 // the target: PostgreSQL's recovery_target_* settings.
-import type { ResolvedTarget } from '../target.js';
+import { type ResolvedTarget, pgTargetTime } from '../target.js';
 
 /** recovery_target_* settings for an exact, exclusive target. */
 export function targetSettings(t: ResolvedTarget): Record<string, string | boolean> {
@@ -8,7 +8,7 @@ export function targetSettings(t: ResolvedTarget): Record<string, string | boole
   // The kind decides: a DROP DATABASE target is an LSN (its files go before its commit) although its xid is known.
   if (t.kind === 'xid' && t.xid) return { ...base, recovery_target_xid: t.xid };
   if (t.kind === 'lsn' && t.commitLsn) return { ...base, recovery_target_lsn: t.commitLsn };
-  if (t.kind === 'time' && t.time) return { ...base, recovery_target_time: t.time };
+  if (t.kind === 'time' && t.time) return { ...base, recovery_target_time: pgTargetTime(t.time) };
   if (t.kind === 'name' && t.name) return { recovery_target_action: 'promote', recovery_target_timeline: base.recovery_target_timeline, recovery_target_name: t.name };
   return { recovery_target_action: 'promote', recovery_target_timeline: base.recovery_target_timeline };
 }

@@ -1,4 +1,5 @@
 import type { SourceModule } from '../types.js';
+import { pgbackrestWal } from './wal.js';
 import { materializePgbackrest } from './materialize.js';
 import { probePgbackrest } from './probe.js';
 
@@ -7,4 +8,5 @@ export const pgbackrestSource: SourceModule<'pgbackrest'> = {
   title: 'A pgBackRest repository (stanza): backups plus archived WAL',
   probe: probePgbackrest,
   materialize: materializePgbackrest,
+  wal: pgbackrestWal,
 };

@@ -1,7 +1,11 @@
 // pgBackRest → temporary instance: `pgbackrest restore` of the newest backup
 // set that ends before the target into a work folder (never over production),
 // exclusive target, promote, archive-mode off; then start and follow recovery.
-import { mkdir } from 'node:fs/promises';
+// pgBackRest does the heavy lifting: --process-max restores files in parallel
+// (default: every core here), --db-include leaves the other databases' files
+// sparse (zeroed), as undrop's own selective PITR restore does.
+import { availableParallelism } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
@@ -14,12 +18,15 @@ import { pgbackrestInfo } from '../../postgres/programs.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
-import type { ResolvedTarget } from '../target.js';
-import { shellQuote } from '../../util/redact.js';
+import { type ResolvedTarget, pgTargetTime } from '../target.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { archiveGetCommand } from './wal.js';
+
+/** Always restored by pgBackRest; naming one in --db-include is refused. */
+const SYSTEM_DATABASES = new Set(['postgres', 'template0', 'template1']);
 
 interface BackrestSet {
   label: string;
@@ -56,7 +63,7 @@ function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time' | 'na
   if (t.kind === 'name' && t.name) return { type: 'name', value: t.name, ...tl };
   if (t.kind === 'xid' && t.xid) return { type: 'xid', value: t.xid, ...tl };
   if (t.kind === 'lsn' && t.commitLsn) return { type: 'lsn', value: t.commitLsn, ...tl };
-  if (t.kind === 'time' && t.time) return { type: 'time', value: t.time, ...tl };
+  if (t.kind === 'time' && t.time) return { type: 'time', value: pgTargetTime(t.time), ...tl };
   return undefined;
 }
 
@@ -75,17 +82,30 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   await chownForServer(stage);
   progress(`pgbackrest restore of backup ${set.label} (${set.type})`);
   const target = backrestTarget(req.target);
+  const processMax = req.processMax ?? availableParallelism();
+  const include = req.selective !== false && !SYSTEM_DATABASES.has(req.database) ? [req.database] : [];
+  const notes: string[] = [];
   try {
     // Tablespaces are restored into the stage, never to their original paths.
-    await pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target });
+    const restore = (dbInclude: string[]) => pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target, dbInclude, processMax });
+    try {
+      await restore(include);
+      if (include.length) notes.push(`pgBackRest restored database ${req.database} and the system databases only (--db-include); the others were left sparse.`);
+    } catch (e) {
+      // The database may not be in this backup (created after it, then replayed from WAL): restore everything.
+      if (!include.length || !/db-include|database to include|does not exist/i.test(`${(e as Error).message} ${JSON.stringify((e as { details?: unknown }).details ?? '')}`)) throw e;
+      await rm(data, { recursive: true, force: true });
+      await rm(join(stage, 'tablespaces'), { recursive: true, force: true });
+      await mkdir(data, { mode: 0o700 });
+      await chownForServer(stage);
+      notes.push(`Full restore (not --db-include): ${(e as Error).message}`);
+      await restore([]);
+    }
   } catch (e) {
     removeStage(stage);
     throw e;
   }
   const bin = await findBinaries(await dataDirMajor(data));
-  // archive-get insists that the server's data directory is its pg1-path: name the temp one.
-  const archiveGet = (dataDir: string) =>
-    ['pgbackrest', ...(config.config ? [`--config=${shellQuote(config.config)}`] : []), `--stanza=${shellQuote(config.stanza)}`, `--pg1-path=${shellQuote(dataDir)}`, 'archive-get', '%f', '"%p"'].join(' ');
   const inst = await TempInstance.fromDataDir(data, {
     bin,
     workDir: req.workDir,
@@ -99,11 +119,12 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   });
   removeStage(stage);
   try {
-    await inst.configure({ restore_command: archiveGet(inst.dataDir) });
+    // archive-get insists that the server's data directory is its pg1-path: name the temp one.
+    await inst.configure({ restore_command: archiveGetCommand(config, inst.dataDir) });
     progress('replaying WAL from the repository');
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress });
-    return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label}; ${outcome.stopLine ?? 'recovery ended'}.`]);
+    return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label} (--process-max ${processMax}); ${outcome.stopLine ?? 'recovery ended'}.`, ...notes]);
   } catch (e) {
     await inst.destroy();
     throw e;

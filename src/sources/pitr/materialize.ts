@@ -4,6 +4,7 @@
 // A target is always set: without one a missing segment is silent data loss.
 // When the tables live in one database, only that database (plus global/ and
 // the system databases) is restored; the others are left sparse (selective.ts).
+import { realpathSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { failure } from '../../errors.js';
@@ -16,7 +17,7 @@ import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
-import { assertReplayLeavesTablespacesAlone } from '../materialize/replay-guard.js';
+import { assertReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
@@ -144,6 +145,16 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
   return { source, copy: false, bin: await findBinaries(await dataDirMajor(source)), notes };
 }
 
+/** " (which resolves to …)" when the backup folder was reached through a link (base/latest → 2026-…). */
+function backupRealNote(path: string): string {
+  try {
+    const real = realpathSync(path);
+    return real === path ? '' : ` (which resolves to ${real})`;
+  } catch {
+    return '';
+  }
+}
+
 export async function materializePitr(config: SourceConfigOf<'pitr'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
   const backups = await listBaseBackups(config.base_backups);
@@ -197,7 +208,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
       }
     }
     return await recoveredInstance(inst, req, outcome, `PITR from ${backup.path}`, [
-      `Restored ${backup.path} and replayed WAL (${Math.round(outcome.durationMs / 100) / 10} s of recovery); ${outcome.stopLine ?? 'recovery ended'}.`,
+      `Restored ${backup.path}${backupRealNote(backup.path)} and replayed WAL (${Math.round(outcome.durationMs / 100) / 10} s of recovery); ${outcome.stopLine ?? 'recovery ended'}.`,
       ...prepared.notes,
       ...(outcome.timeline ? [`The temporary instance switched to timeline ${outcome.timeline}; it never archives.`] : []),
     ]);

@@ -19,6 +19,7 @@ import { checkAge, thresholdsFor } from '../common/thresholds.js';
 import { historyFileName, parseBackupLabel } from './backup-label.js';
 import { type BaseBackup, backupDirs, readBaseBackup } from './backups.js';
 import { manifestEndLsn } from './manifest.js';
+import { fetchWalFile } from '../common/restore-command.js';
 import { walkRestoreCommand } from './restore-command.js';
 import { type ArchiveListing, type GapAnalysis, analyzeGaps, listArchiveDir, lsnReachable, lsnSegmentName } from './wal-archive.js';
 import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
@@ -90,8 +91,7 @@ async function openArchive(config: SourceConfigOf<'pitr'>, backups: BaseBackup[]
       dir,
       verifyDir: null,
       readText: async (n) => {
-        const { fetchFile } = await import('./restore-command.js');
-        const r = await fetchFile(cmd, n, dir, 30_000);
+        const r = await fetchWalFile(cmd, n, dir, 30_000);
         return r.ok ? readFile(join(dir, n), 'utf8').catch(() => null) : null;
       },
     },

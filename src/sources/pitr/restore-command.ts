@@ -2,29 +2,13 @@
 // pgbackrest archive-get, wal-g…): it cannot be listed, so segments are
 // fetched one by one into a private folder, from the oldest backup's start
 // until the command stops finding them. Fetched files are deleted as we go,
-// except the last few (pg_waldump reads them).
-import { existsSync } from 'node:fs';
+// except the last few (pg_waldump reads them). The command runs through
+// common/restore-command.ts.
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentName } from '../../postgres/wal/segments.js';
-import { runProgram } from '../../postgres/run.js';
+import { type FetchResult, fetchWalFile } from '../common/restore-command.js';
 import { type ArchiveListing, emptyListing, expectedTimeline, parseHistory, timelinePath } from './wal-archive.js';
-
-export interface FetchResult {
-  ok: boolean;
-  exitCode: number;
-  stderr: string;
-}
-
-export function expandRestoreCommand(cmd: string, file: string, path: string): string {
-  return cmd.replace(/%[%fpr]/g, (m) => (m === '%%' ? '%' : m === '%f' ? file : m === '%p' ? path : '000000010000000000000001'));
-}
-
-export async function fetchFile(cmd: string, file: string, dir: string, timeoutMs: number): Promise<FetchResult> {
-  const dest = join(dir, file);
-  const r = await runProgram('sh', ['-c', expandRestoreCommand(cmd, file, dest)], { asServerUser: true, allowFailure: true, timeoutMs });
-  return { ok: r.exitCode === 0 && existsSync(dest), exitCode: r.exitCode, stderr: r.stderr };
-}
 
 export interface WalkResult {
   listing: ArchiveListing;
@@ -52,7 +36,7 @@ export async function walkRestoreCommand(
   // Timeline history files: the next few timelines, until one is missing.
   for (let tli = startTli + 1, misses = 0; misses < 2 && tli < startTli + 10; tli++) {
     const name = `${tli.toString(16).toUpperCase().padStart(8, '0')}.history`;
-    const r = await fetchFile(cmd, name, dir, fetchTimeout);
+    const r = await fetchWalFile(cmd, name, dir, fetchTimeout);
     if (r.ok) {
       listing.histories.set(tli, parseHistory(await readFile(join(dir, name), 'utf8')));
       misses = 0;
@@ -72,7 +56,7 @@ export async function walkRestoreCommand(
   const fetchSeg = async (segno: bigint): Promise<boolean> => {
     const tli = expectedTimeline(path, segno);
     const name = segmentName(tli, segno);
-    const r = await fetchFile(cmd, name, dir, fetchTimeout);
+    const r = await fetchWalFile(cmd, name, dir, fetchTimeout);
     fetched++;
     if (!r.ok) {
       if (!firstFailure && (r.exitCode === 127 || r.exitCode === 126 || r.exitCode > 128)) firstFailure = r;

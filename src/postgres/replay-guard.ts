@@ -7,9 +7,9 @@
 // the WAL range is read for Tablespace records, and a CREATE whose path
 // exists here stops the run.
 import { existsSync } from 'node:fs';
-import { failure } from '../../errors.js';
-import type { PgBinaries } from '../../postgres/binaries.js';
-import { runWaldump } from '../../postgres/wal/waldump.js';
+import { failure } from '../errors.js';
+import type { PgBinaries } from './binaries.js';
+import { runWaldump } from './wal/waldump.js';
 
 export interface TablespaceCreate {
   oid: string;
