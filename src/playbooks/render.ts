@@ -1,44 +1,12 @@
 // A runbook filled for one inventory and target, as a document (JSON) and as
 // Markdown or plain text. Notes are printed as shell comments above their
 // command, so a pasted block runs as it reads.
+import type { FilledCommand, FilledStep, PlaybookDocument } from '../contract.js';
 import type { Facts } from './facts.js';
 import { fill, PLACEHOLDERS, isPlaceholder, regexEscape } from './placeholders.js';
 import type { Playbook, RunAs } from './schema.js';
 
-export interface FilledCommand {
-  run: string;
-  note?: string;
-  as: RunAs;
-  expect?: string;
-  reject?: string;
-  manual: boolean;
-}
-
-export interface FilledStep {
-  id: string;
-  ref: string;
-  title: string;
-  say?: string;
-  check?: string;
-  human: boolean;
-  branch?: string;
-  commands: FilledCommand[];
-}
-
-/** `undrop playbook NAME --format json`. */
-export interface PlaybookDocument {
-  name: string;
-  kind: string | null;
-  title: string;
-  summary: string | null;
-  source: string | null;
-  osUser: string;
-  branches: Record<string, string>;
-  /** Placeholders that had no value: printed as <name>; the reader fills them in. */
-  unfilled: { name: string; what: string }[];
-  notes: string[];
-  steps: FilledStep[];
-}
+export type { PlaybookDocument } from '../contract.js';
 
 export function fillPlaybook(p: Playbook, facts: Facts): PlaybookDocument {
   const missing = new Set<string>();

@@ -10,6 +10,8 @@ import { usageError } from '../../src/errors.js';
 import type { IncidentFacts } from '../../src/recovery/incident-facts.js';
 import { type LocateResult, locateJson } from '../../src/recovery/locate/index.js';
 import { recoverJson } from '../../src/recovery/report.js';
+import { getPlaybook } from '../../src/playbooks/load.js';
+import { fillPlaybook } from '../../src/playbooks/render.js';
 import type { ProbeReport } from '../../src/sources/probe-all.js';
 
 /** A documented field: its name, what it holds (fields, one element's fields, or the values allowed). */
@@ -200,13 +202,14 @@ describe('the JSON contract (README "JSON documents")', () => {
     verify: verifyDoc,
     promote: promoteDoc,
     error: errorDocument(usageError('CONFIG_MISSING', 'No undrop.yaml here.', 'Pass -c FILE.')),
+    playbook: fillPlaybook(getPlaybook('pitr'), { values: {}, source: null, notes: [] }),
   };
 
   it('lists every document', () => {
     expect([...specs.keys()].sort()).toEqual(Object.keys(docs).sort());
   });
 
-  for (const name of ['probe', 'locate', 'recover', 'verify', 'promote', 'error']) {
+  for (const name of ['probe', 'locate', 'recover', 'verify', 'promote', 'error', 'playbook']) {
     it(`${name}: every documented field is printed and typed in src/contract.ts`, () => {
       const spec = specs.get(name)!;
       expect(spec.length).toBeGreaterThan(0);
