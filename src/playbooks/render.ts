@@ -1,7 +1,7 @@
 // A runbook filled for one inventory and target, as a document (JSON) and as
 // Markdown or plain text. Notes are printed as shell comments above their
 // command, so a pasted block runs as it reads.
-import type { FilledCommand, FilledStep, PlaybookDocument } from '../contract.js';
+import type { FilledCommand, PlaybookDocument } from '../contract.js';
 import type { Facts } from './facts.js';
 import { fill, PLACEHOLDERS, isPlaceholder, regexEscape } from './placeholders.js';
 import type { Playbook, RunAs } from './schema.js';
