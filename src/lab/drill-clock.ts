@@ -8,6 +8,8 @@ import { scorecardMarkdownText } from './score-text.js';
 import { labScore, type Scorecard } from './score.js';
 import { loadScenario } from './scenarios.js';
 import { labLayout } from './layout.js';
+import { playbookStep } from '../playbooks/load.js';
+import { BRIEFING_STEPS } from '../playbooks/refs.js';
 import type { Truth } from './incident.js';
 
 export interface Briefing {
@@ -18,6 +20,8 @@ export interface Briefing {
   briefing: string;
   facilitator: string | null;
   inventory: string;
+  /** The incident runbook's order of work (playbook steps by reference). */
+  orderOfWork: { ref: string; title: string }[];
   /** What the team runs: the guided flow, the runbooks by hand, and the score at the end. */
   commands: { guided: string; byHand: string; score: string; down: string };
 }
@@ -35,6 +39,7 @@ export async function startClock(dir: string): Promise<Briefing> {
     briefing: scenario.briefing.trim(),
     facilitator: scenario.facilitator?.trim() ?? null,
     inventory: cfg,
+    orderOfWork: BRIEFING_STEPS.map((ref) => ({ ref, title: playbookStep(ref).title })),
     commands: {
       guided: `undrop -c ${cfg}`,
       byHand: `undrop -c ${cfg} playbook incident   (then: undrop -c ${cfg} playbook KIND --target xid:N)`,

@@ -10,7 +10,7 @@ import { parseTableList } from '../../src/postgres/identifiers.js';
 import { tableValues } from '../../src/playbooks/facts.js';
 import { getPlaybook, listPlaybooks, loadPlaybooks, parsePlaybookFile, playbookStep } from '../../src/playbooks/load.js';
 import { fillPlaybook, renderMarkdown, renderText } from '../../src/playbooks/render.js';
-import { STEP_REFS } from '../../src/playbooks/refs.js';
+import { BRIEFING_STEPS, STEP_REFS } from '../../src/playbooks/refs.js';
 import { UndropError } from '../../src/errors.js';
 
 const tables = parseTableList('shipments,shipment_events,invoices');
@@ -31,7 +31,7 @@ describe('playbooks as data', () => {
   });
 
   it('every step the code refers to exists', () => {
-    for (const ref of Object.values(STEP_REFS)) expect(playbookStep(ref).ref, ref).toBe(ref);
+    for (const ref of [...Object.values(STEP_REFS), ...BRIEFING_STEPS]) expect(playbookStep(ref).ref, ref).toBe(ref);
     expect(loadPlaybooks().find((p) => p.name === 'common')!.fragment).toBe(true);
   });
 

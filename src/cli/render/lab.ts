@@ -131,6 +131,9 @@ function printBriefing(b: Briefing): void {
   say(`For the team: ${b.title}`);
   for (const l of b.briefing.split('\n')) say(`  ${l}`);
   say('');
+  say('The order of work (undrop playbook incident):');
+  b.orderOfWork.forEach((s, i) => say(`  ${i + 1}. ${s.title}`));
+  say('');
   say(`Recover with the guided flow:  ${b.commands.guided}`);
   say(`or by hand, with the runbooks: ${b.commands.byHand}`);
   say(`When done, score it:           ${b.commands.score}`);
