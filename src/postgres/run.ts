@@ -135,7 +135,7 @@ export async function runProgram(program: string, args: readonly string[], opts:
   };
   if (result.timedOut) {
     throw failure('PG_PROGRAM_TIMEOUT', `${shown} did not finish within ${Math.round((opts.timeoutMs ?? DEFAULT_TIMEOUT) / 1000)} s and was stopped.`, {
-      hint: 'The source may be very large or the machine overloaded; retry with a longer timeout or check the program by hand.',
+      hint: 'The source may be very large or the machine overloaded; retry with a longer --program-timeout (for example --program-timeout 12h) or check the program by hand.',
       details: tail(out.stderr),
     });
   }

@@ -15,9 +15,9 @@ import { IncidentLog } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
 import { promoteReplace } from './promote-replace.js';
-import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './recover.js';
+import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './copy-verify-promote.js';
 import type { PromoteDocument, PromoteSummary } from '../contract.js';
-import { promoteSummary, type RecoverUi } from './recover-incident.js';
+import { promoteSummary, type RecoverUi } from './recover-checklist.js';
 import { readRecord, type SideSchemaRecord } from './side-record.js';
 
 export interface PromoteSideSchemaOptions {
@@ -32,7 +32,7 @@ export interface PromoteSideSchemaOptions {
   workDir: string;
 }
 
-export type PromoteUi = Pick<RecoverUi, 'confirm' | 'info' | 'pickOnConflict'>;
+export type PromoteUi = Pick<RecoverUi, 'confirm' | 'info' | 'pickOnConflict' | 'bindLog'>;
 
 export type { PromoteDocument } from '../contract.js';
 
@@ -58,6 +58,7 @@ export function selectRecorded(rec: SideSchemaRecord, wanted: TableName[] | unde
 export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: PromoteUi): Promise<PromoteDocument> {
   const started = Date.now();
   const log = IncidentLog.open({ workDir: o.workDir });
+  ui.bindLog?.((type, data) => log.event(type, data));
   ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let rec: SideSchemaRecord | undefined;

@@ -123,7 +123,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     await inst.configure({ restore_command: archiveGetCommand(config, inst.dataDir) });
     progress('replaying WAL from the repository');
     await startRecovery(inst);
-    const outcome = await waitForPromotion(inst, { onProgress: progress });
+    const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label} (--process-max ${processMax}); ${outcome.stopLine ?? 'recovery ended'}.`, ...notes]);
   } catch (e) {
     await inst.destroy();

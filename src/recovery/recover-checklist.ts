@@ -20,7 +20,7 @@ import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
-import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './recover.js';
+import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './copy-verify-promote.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
@@ -55,7 +55,11 @@ export interface RecoverUi {
   confirm(message: string, details: string[]): Promise<boolean>;
   info(message: string): void;
   /** Guided flow, when no tables were named: which destructive event to undo (the flag is --tables). */
-  pickEvent?(events: LocatedEvent[]): Promise<LocatedEvent>;
+  pickEvent?(events: LocatedEvent[], undrop?: LocatedEvent[]): Promise<LocatedEvent>;
+  /** Called once the incident folder exists: the UI records every answer and confirmation (who, when) in its timeline. */
+  bindLog?(record: (type: string, data: Record<string, unknown>) => void): void;
+  /** Each source's probe as it finishes (the guided flow shows them live; a delayed replica's banner at once). */
+  probeDone?(result: ProbeResult): void;
   /**
    * Only on a terminal: the located incident has files no catalog could name;
    * ask explicitly (--yes does not answer this). Absent: recover refuses and asks for --target.
@@ -94,6 +98,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   }
 
   const log = IncidentLog.open({ workDir: o.workDir });
+  ui.bindLog?.((type, data) => log.event(type, data));
   ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
@@ -149,7 +154,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     }
 
     // 3. Probe and rank.
-    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined })));
+    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined, onDone: (_s, r) => ui.probeDone?.(r) })));
     log.record('probes', report.sources);
     log.record('ranking', report.ranking);
     let named = chosenConfig?.name;
@@ -188,8 +193,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     // 6. Copy back, verify, promote.
     const bin = m.instance?.bin ?? (await findBinaries());
-    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', () =>
+    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', (progress) =>
       copyBackVerifyPromote({
+        onProgress: progress,
         bin,
         log,
         sourceName: choice.config.name,
@@ -355,7 +361,7 @@ async function pickIncident(o: RecoverOptions, production: ConnParams, ui: Recov
   if (r.events.length === 0) {
     throw failure('NO_INCIDENT_FOUND', 'No destructive transaction was found in the WAL.', { hint: 'Name the tables and the target yourself: --tables … --target time:2026-11-25T01:42:00Z (or xid:N, lsn:X/Y).' });
   }
-  const event = await ui.pickEvent(r.events);
+  const event = await ui.pickEvent(r.events, r.undrop);
   const names = event.relations.map((x) => x.name);
   if (names.some((n) => !n)) {
     throw usageError('TABLE_NAMES_UNKNOWN', `Transaction ${event.xid} removed files that no catalog could name.`, 'Name the tables yourself with --tables, and pass --target xid:' + event.xid + '.');
