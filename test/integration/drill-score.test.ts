@@ -54,7 +54,7 @@ describe('lab drill and lab score', () => {
     }
     expect(card.rowsLost).toBeGreaterThan(0);
     expect(existsSync(dir)).toBe(false);
-  });
+  }, 400_000);
 
   it('guided: the clock starts, the briefings print, the team works by hand; lab score names the loss and the mistakes', async () => {
     const dir = join(root, 'guided');
@@ -102,5 +102,5 @@ describe('lab drill and lab score', () => {
     const md = await undrop(['lab', 'score', '--dir', dir]);
     expect(md.stdout).toContain('# Drill scorecard: happy');
     expect(md.stdout).toMatch(/\| public\.shipments \| [\d,]+ \| [\d,]+ \| [\d,]+ \| no \| by_hand\.shipments \|/);
-  });
+  }, 600_000);
 });
