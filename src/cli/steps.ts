@@ -43,12 +43,19 @@ function stepClock(): () => number {
   return () => Date.now() - t0 - (waitedMs - w0);
 }
 
-/** Off a terminal: at most one progress line every few seconds (every one with -v). Pure given the clock. */
+/**
+ * Off a terminal: at most one progress line every few seconds, except that
+ * a new phase ("copying public.invoices", "building 4 indexes") always shows
+ * (the text before the first colon changed). Pure given the clock.
+ */
 export function throttle(print: (m: string) => void, everyMs: number, now: () => number = Date.now): (m: string) => void {
   let last = -Infinity;
+  let phase: string | undefined;
   return (m) => {
-    if (now() - last < everyMs) return;
+    const p = m.split(':')[0];
+    if (p === phase && now() - last < everyMs) return;
     last = now();
+    phase = p;
     print(m);
   };
 }
@@ -115,16 +122,18 @@ export function stepUi(ctx: Context): StepUi {
       const elapsed = stepClock();
       if (!tty) {
         note(`→ ${title}`);
-        const out = await fn(throttle((m) => note(`    ${m}`), ctx.verbose ? 0 : 5000));
+        const out = await fn(throttle((m) => note(`    ${m}`), ctx.verbose ? 250 : 5000));
         note(`✔ ${title} (${formatDuration(elapsed())})`);
         return out;
       }
       const spinner = startSpinner(title);
       active = spinner;
+      // -v: progress also as lines that stay (a few a second at most).
+      const keep = throttle((m) => info(`    ${m}`), 250);
       try {
         const out = await fn((m) => {
           spinner.text = `${title} — ${m}`;
-          if (ctx.verbose) info(m);
+          if (ctx.verbose) keep(m);
         });
         spinner.succeed(`${title} (${formatDuration(elapsed())})`);
         return out;
