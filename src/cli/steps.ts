@@ -19,6 +19,8 @@ export type StepUi = RecoverUi;
 
 // The spinner of the running step, paused while a question is on screen.
 let active: Ora | undefined;
+// The detail lines shown last with a question (not repeated by the confirmation that follows).
+let lastDetails = '';
 // Milliseconds spent waiting for a person since start: step timers leave them out.
 let waitedMs = 0;
 
@@ -102,6 +104,7 @@ function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'co
     pickOnConflict: (plan) => {
       const n = (plan.merge ?? []).reduce((a, t) => a + t.conflicts, 0);
       for (const l of mergePlanLines(plan.merge ?? [])) note(`  ${l}`);
+      lastDetails = mergePlanLines(plan.merge ?? []).join('\n');
       return ask('merge collisions (--on-conflict)', () => select<OnConflict>(onConflictPrompt(n), out));
     },
   };
@@ -146,7 +149,9 @@ export function stepUi(ctx: Context): StepUi {
     },
     async confirm(message, details) {
       active?.stop();
-      for (const d of details) note(`  ${d}`);
+      // The same lines were just shown with the question before (merge preview, then its confirmation): once is enough.
+      if (details.join('\n') !== lastDetails) for (const d of details) note(`  ${d}`);
+      lastDetails = details.join('\n');
       active?.start();
       if (ctx.yes) {
         note(`${message} yes (--yes)`);
