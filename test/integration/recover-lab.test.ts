@@ -183,13 +183,13 @@ describe('refusals and failures through the CLI', () => {
     const before = await schemas();
     const incidents = join(dir, 'work', 'incidents');
     const reports = existsSync(incidents) ? readdirSync(incidents).length : 0;
-    const started = Date.now();
     const r = await undrop(['-c', cfg, '--no-input', 'recover', '--tables', TABLES_ARG, '--source', 'pitr', '--schema', 'rec_unconfirmed']);
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/error \[CONFIRMATION_NEEDED\]/);
     expect(r.stderr).toMatch(/^HINT: .*--yes/m);
+    // "at once": refused before any step ran (no wall-clock figure: the machine may be busy)
     expect(r.stderr).not.toContain('Finding the destructive transaction');
-    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(r.stderr).not.toContain('Incident folder');
     expect(await schemas()).toEqual(before);
     expect(existsSync(incidents) ? readdirSync(incidents).length : 0).toBe(reports);
   });
