@@ -92,8 +92,9 @@ function fatalLines(log: string): string[] {
  * Replay progress against the target LSN: percent of the distance from the
  * first LSN seen, rate, ETA (" — 42% of 1.2 GB to 0/5A000000, 35 MB/s, ETA 20 s"). Pure given its inputs.
  */
-export function replayMeter(targetLsn: string | undefined): (lsn: string | null, nowMs: number) => string {
-  let start: { lsn: bigint; at: number } | undefined;
+export function replayMeter(targetLsn: string | undefined, from?: { lsn: string; at: number }): (lsn: string | null, nowMs: number) => string {
+  // From the backup's start when known (the first sample is then already part way), else from the first sample.
+  let start: { lsn: bigint; at: number } | undefined = from && isLsn(from.lsn) ? { lsn: parseLsn(from.lsn), at: from.at } : undefined;
   const target = targetLsn && isLsn(targetLsn) ? parseLsn(targetLsn) : undefined;
   return (lsn, nowMs) => {
     if (!lsn || !isLsn(lsn)) return '';
@@ -116,11 +117,11 @@ export function replayMeter(targetLsn: string | undefined): (lsn: string | null,
  * accepts writes. Fails with the missing segment named when recovery ended
  * before the target, and with the log tail when the server died.
  */
-export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: number; onProgress?: (msg: string) => void; targetLsn?: string } = {}): Promise<RecoveryOutcome> {
+export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: number; onProgress?: (msg: string) => void; targetLsn?: string; fromLsn?: string } = {}): Promise<RecoveryOutcome> {
   const started = Date.now();
   const deadline = started + (o.timeoutMs ?? replayTimeoutMs());
   let lastReport = 0;
-  const meter = replayMeter(o.targetLsn);
+  const meter = replayMeter(o.targetLsn, o.fromLsn ? { lsn: o.fromLsn, at: started } : undefined);
   while (Date.now() < deadline) {
     const log = await inst.log();
     if (/recovery ended before configured recovery target was reached/.test(log) || /startup process .* exited with exit code/.test(log) || /shutting down due to startup process failure/.test(log)) {
