@@ -44,8 +44,9 @@ describe('progress lines', () => {
   });
 
   it('WAL replay from the backup\'s start: the first sample is already part way', () => {
-    const m = replayMeter('0/2000000', { lsn: '0/1000000', at: 0 });
-    expect(m('0/1800000', 2000)).toBe(' — 50% of 16 MB to 0/2000000, 4.0 MB/s, ETA 2.0 s');
+    const m = replayMeter('0/2000000', '0/1000000');
+    expect(m('0/1800000', 2000)).toBe(' — 50% of 16 MB to 0/2000000');
+    expect(m('0/1C00000', 3000)).toBe(' — 75% of 16 MB to 0/2000000, 4.0 MB/s, ETA 1.0 s');
   });
 
   it('restore: bytes written against the expected size and the rate; compressed: bytes and rate only', () => {
