@@ -137,7 +137,7 @@ export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: numb
       if (!row.rec) {
         return { ...parseRecoveryLog(await inst.log()), durationMs: Date.now() - started };
       }
-      if (o.onProgress && Date.now() - lastReport > 2000) {
+      if (o.onProgress && Date.now() - lastReport > 1000) {
         lastReport = Date.now();
         o.onProgress(`replaying WAL: at ${row.lsn ?? '?'}${meter(row.lsn, Date.now())}${row.ts ? `, commits of ${row.ts.toISOString()}` : ''}`);
       }

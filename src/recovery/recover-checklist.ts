@@ -16,11 +16,12 @@ import { freezeStepOf, materializeSource, walArchiveAmong } from '../sources/reg
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { interruptedError, watchInterrupt } from './interrupt.js';
+import { diskFullError, isDiskFull } from '../sources/materialize/preflight.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
-import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './copy-verify-promote.js';
+import { type PromotePlan, copyBackVerifyPromote, promotePlanLines, promoteQuestion } from './copy-verify-promote.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
@@ -43,9 +44,13 @@ export interface RecoverOptions {
   processMax?: number;
   workDir: string;
   lockTimeoutMs?: number;
+  /** Promote: statement_timeout while the live tables are locked. */
+  statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
   /** Merge: what to do with collisions; undefined = ask (guided flow) or fail. */
   onConflict?: OnConflict;
+  /** Replace even when views, policies, publications… point at a live table. */
+  allowDependents?: boolean;
 }
 
 export interface RecoverUi {
@@ -206,10 +211,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         schema: o.schema,
         workDir: o.workDir,
         lockTimeoutMs: o.lockTimeoutMs,
+        statementTimeoutMs: o.statementTimeoutMs,
         recreateForeignKeys: o.recreateForeignKeys,
         onConflict: o.onConflict,
         chooseOnConflict: ui.pickOnConflict ? (plan) => ui.pickOnConflict!(plan) : undefined,
-        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)),
+        allowDependents: o.allowDependents,
+        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), promotePlanLines(plan)),
       }),
     );
     await recordOwnObjects(prod, result.copyBack.schema, log).catch(() => {});
@@ -232,8 +239,13 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
   } catch (caught) {
     // Ctrl-C at a question: say where production stands (the side schema may already be written).
-    const e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
-    if (e !== caught && !paused) nextSteps.push('No delayed replica was paused by this run.');
+    let e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
+    // The work directory filled up after the pre-check passed: say so, with the figures, not the program's errno.
+    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
+      const failed = log.steps.filter((s) => s.ok === false).map((s) => s.name);
+      e = await diskFullError(e, o.workDir, failed.length ? `step ${failed.join(' › ')}` : 'the run');
+    }
+    if (isInterruptedAtPrompt(caught) && !paused) nextSteps.push('No delayed replica was paused by this run.');
     // A side schema left behind by a later failure is still undrop's own: remember it.
     if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
     if (isMergeRefusal(e) && log.facts.copyBack) {
@@ -243,7 +255,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: false, error: e });
     if (isMergeRefusal(e)) e.document = { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary({ merge: e.merge }) };
-    if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${reportPath}`, ...nextSteps);
+    if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(log.unwritable ? `Incident report: not complete at ${reportPath} (${log.unwritable})` : `Incident report: ${reportPath}`, ...nextSteps);
     throw e;
   } finally {
     unhook();

@@ -1,4 +1,4 @@
-// `undrop verify` catches the seed's silent failure before any incident: the
+// `undrop verify` catches the short-retention scenario's silent failure before any incident: the
 // newest "dumps" are error messages, so the dump source is unhealthy (exit 3)
 // although an old dump still restores; the other sources really restore.
 import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
@@ -15,14 +15,14 @@ chmodSync(root, 0o755);
 const dir = join(root, 'lab');
 
 beforeAll(async () => {
-  await labUp({ dir, scale: 2000, scenario: 'seed' });
+  await labUp({ dir, scale: 2000, scenario: 'short-retention' });
 }, 300_000);
 
 afterAll(async () => {
   if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
 });
 
-describe('undrop verify on the seed scenario', () => {
+describe('undrop verify on the short-retention scenario', () => {
   it('restores every source, and exits 3 because the newest dumps are error messages', async () => {
     const r = await undrop(['--json', '-c', join(dir, 'undrop.yaml'), 'verify']);
     expect(r.exitCode, r.stderr.slice(-1500)).toBe(3);

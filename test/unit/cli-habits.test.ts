@@ -17,20 +17,22 @@ describe('did you mean', () => {
 });
 
 describe('progress lines', () => {
-  it('off a terminal: at most one line per interval', () => {
+  it('off a terminal: at most one line per interval, but a new phase always shows', () => {
     let t = 0;
     const out: string[] = [];
     const p = throttle((m) => out.push(m), 5000, () => t);
-    p('a');
+    p('copying a: 1');
     t = 1000;
-    p('b');
+    p('copying a: 2');
     t = 5000;
-    p('c');
+    p('copying a: 3');
+    t = 5100;
+    p('building 2 indexes: a_pkey, a_x');
     t = 9999;
-    p('d');
-    t = 10_001;
-    p('e');
-    expect(out).toEqual(['a', 'c', 'e']);
+    p('building 2 indexes: a_pkey, a_x');
+    t = 10_101;
+    p('building 2 indexes: a_pkey, a_x');
+    expect(out).toEqual(['copying a: 1', 'copying a: 3', 'building 2 indexes: a_pkey, a_x', 'building 2 indexes: a_pkey, a_x']);
   });
 
   it('WAL replay: percent of the distance to the target LSN, rate and ETA', () => {
