@@ -5,7 +5,7 @@
 import type { PromoteSummary, RecoverDocument } from '../contract.js';
 import { failure, isUndropError, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
-import { findBinaries } from '../postgres/binaries.js';
+import { findBinaries, installHint } from '../postgres/binaries.js';
 import { interruptedSignal } from '../postgres/cleanup.js';
 import { withClient } from '../postgres/connect.js';
 import { detachedSessionWarning } from '../util/session.js';
@@ -120,7 +120,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const freeze = freezeStepOf(s);
       if (!freeze) continue;
       const frozen = await log.step(freeze.name, () => ui.step(freeze.title, () => freeze.run({ database })));
-      if (frozen) {
+      if (frozen?.warning) {
+        ui.info(`Warning: ${frozen.warning}`);
+        log.event('freeze-failed', { source: s.name, warning: frozen.warning });
+        nextSteps.push(frozen.warning);
+      }
+      if (frozen && frozen.paused !== false) {
         paused++;
         nextSteps.push(...frozen.nextSteps);
       }
@@ -389,6 +394,7 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
     const p = byName.get(named);
     if (!p) throw failure('SOURCE_NOT_PROBED', `Source ${named} could not be probed.`);
     if (p.status === 'unusable') {
+      missingPrograms([p]);
       throw failure('SOURCE_UNUSABLE', `Source ${named} is unusable: ${p.findings.find((f) => f.level === 'error')?.message ?? 'see undrop probe'}`, { hint: 'Run `undrop probe` and choose a usable source, or use --source auto.' });
     }
     return { probe: p, config: configOf(named), reason: { name: named, reason: `chosen by name (${p.status})` } };
@@ -396,6 +402,7 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
   const candidates = report.ranking.map((n) => byName.get(n)).filter((p): p is ProbeResult => !!p && p.status !== 'unusable');
   const best = candidates.find((p) => p.status === 'usable') ?? candidates[0];
   if (!best) {
+    missingPrograms(report.sources);
     throw failure('NO_USABLE_SOURCE', 'No source can bring the tables back.', {
       hint: 'Run `undrop probe` to see why each source is unusable.',
       details: report.sources.map((s) => `  ${s.name}: ${s.status} — ${s.findings.find((f) => f.level === 'error')?.message ?? ''}`),
@@ -409,4 +416,21 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
 /** The UI's Ctrl-C at a prompt (no signal: the terminal was in raw mode). */
 function isInterruptedAtPrompt(e: unknown): boolean {
   return isUndropError(e) && e.code === 'INTERRUPTED' && !interruptedSignal();
+}
+
+/**
+ * A source unusable only because this host lacks the PostgreSQL programs of
+ * its major is the host's problem, not the backup's: exit 2, the version and
+ * the package to install (the probe keeps the program's own words).
+ */
+function missingPrograms(probes: ProbeResult[]): void {
+  for (const p of probes) {
+    for (const f of p.findings) {
+      if (f.level !== 'error') continue;
+      const m = /for PostgreSQL (\d+) is not in|PostgreSQL (\d+) programs are needed/.exec(f.message);
+      if (!m && !['PG_PROGRAM_MISSING', 'PG_VERSION_MISSING'].includes(f.code)) continue;
+      const major = m ? Number(m[1] ?? m[2]) : undefined;
+      throw usageError(f.code === 'PG_VERSION_MISSING' || m?.[2] ? 'PG_VERSION_MISSING' : 'PG_PROGRAM_MISSING', `Source ${p.name}: ${f.message}`, installHint(major));
+    }
+  }
 }

@@ -5,6 +5,7 @@ import { suggest } from '../../src/cli/suggest.js';
 import { pauseLine, resumeLine } from '../../src/cli/render/pause.js';
 import { replayMeter } from '../../src/postgres/recovery-watch.js';
 import { builtNames, copyMeter } from '../../src/recovery/copy-back.js';
+import { restoreLine } from '../../src/sources/materialize/restore-progress.js';
 
 describe('did you mean', () => {
   const known = ['pause', 'probe', 'locate', 'recover', 'promote', 'resume', 'verify', 'lab', 'playbook'];
@@ -40,6 +41,17 @@ describe('progress lines', () => {
     expect(m('0/1000000', 0)).toBe(' — 0% of 16 MB to 0/2000000');
     expect(m('0/1800000', 1000)).toBe(' — 50% of 16 MB to 0/2000000, 8.0 MB/s, ETA 1.0 s');
     expect(replayMeter(undefined)('0/1000000', 0)).toBe('');
+  });
+
+  it('WAL replay from the backup\'s start: the first sample is already part way', () => {
+    const m = replayMeter('0/2000000', '0/1000000');
+    expect(m('0/1800000', 2000)).toBe(' — 50% of 16 MB to 0/2000000');
+    expect(m('0/1C00000', 3000)).toBe(' — 75% of 16 MB to 0/2000000, 4.0 MB/s, ETA 1.0 s');
+  });
+
+  it('restore: bytes written against the expected size and the rate; compressed: bytes and rate only', () => {
+    expect(restoreLine('extracting base.tar', 512 * 1024 ** 2, 1024 ** 3, 4)).toBe('extracting base.tar: 512 MB written of ~1.0 GB (50%), 128 MB/s');
+    expect(restoreLine('extracting base.tar.gz', 2 * 1024 ** 3, null, 8)).toBe('extracting base.tar.gz: 2.0 GB written, 256 MB/s');
   });
 
   it('copy back: bytes, estimated rows and rate against the source estimate', () => {
