@@ -147,7 +147,11 @@ export interface VerifyDocument {
     probeStatus: SourceStatus;
     problems: { level: string; code: string; message: string }[];
     recoveryPoint: { time: string | null; lsn: string | null; xid?: string | null; basis?: string } | null;
-    tables: { name: string; rows: number }[];
+    /** rows null: not counted (a replica's table locked by replay). */
+    tables: { name: string; rows: number | null; note?: string }[];
+    /** Every check run: probe, disk, restore, read, tables, rows, query:NAME, amcheck, checksum, min_rows, loss_window, duration. */
+    checks: { check: string; ok: boolean; message: string }[];
+    sizeBytes: number | null;
     durationMs: number;
     error?: { code: string; message: string; hint?: string };
     notes: string[];

@@ -31,6 +31,9 @@ describe('undrop verify on the short-retention scenario', () => {
     const byName = Object.fromEntries(doc.sources.map((s: { name: string }) => [s.name, s]));
     expect(byName.dumps).toMatchObject({ ok: false, checked: 'restored', probeStatus: 'degraded' });
     expect(byName.dumps.problems.map((p: { code: string }) => p.code)).toContain('DUMP_ERROR_TEXT');
+    // The failed check is the probe's (the newest dumps are error text); the old dump itself restored and passed the suite.
+    expect(byName.dumps.checks.filter((c: { ok: boolean }) => !c.ok).map((c: { check: string }) => c.check)).toEqual(['probe']);
+    expect(byName.dumps.checks.find((c: { check: string }) => c.check === 'restore').ok).toBe(true);
     expect(byName.dumps.tables.find((t: { name: string }) => t.name === 'public.shipments').rows).toBeGreaterThan(0);
     expect(byName.snapshot).toMatchObject({ ok: true, checked: 'restored' });
     expect(byName.snapshot.tables.length).toBeGreaterThanOrEqual(3);

@@ -171,7 +171,7 @@ const facts = {
 const verifyDoc: VerifyDocument = {
   healthy: false,
   sources: [
-    { name: 'nightly', kind: 'dump', ok: false, checked: 'restored', probeStatus: 'unusable', problems: [], recoveryPoint: null, tables: [], durationMs: 5, error: { code: 'DUMP_RESTORE_FAILED', message: 'failed' }, notes: [] },
+    { name: 'nightly', kind: 'dump', ok: false, checked: 'restored', probeStatus: 'unusable', problems: [], recoveryPoint: null, sizeBytes: 1024, tables: [{ name: 'public.t', rows: null }], checks: [{ check: 'restore', ok: false, message: 'failed' }], durationMs: 5, error: { code: 'DUMP_RESTORE_FAILED', message: 'failed' }, notes: [] },
   ],
 };
 
