@@ -5,7 +5,7 @@
 // run brings the rows back; `undrop promote --mode merge` then puts them in
 // the live tables.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -30,12 +30,14 @@ let replica: ConnParams;
 
 const tmux = (...args: string[]) => execa('tmux', ['-L', SOCKET, ...args], { reject: false });
 const screen = async (s: string) => String((await tmux('capture-pane', '-p', '-J', '-t', s, '-S', '-5000')).stdout);
+/** With escape sequences: colours show as SGR codes (ESC [ … m). */
+const colours = async (s: string) => (String((await tmux('capture-pane', '-p', '-e', '-t', s)).stdout).match(/\u001b\[[0-9;]*m/g) ?? []).filter((c) => c !== '\u001b[0m' && c !== '\u001b[39m');
 const keys = (s: string, ...k: string[]) => tmux('send-keys', '-t', s, ...k);
 
 /** Start the guided flow in a 220×60 terminal; the exit code lands in a file. */
-async function start(session: string, extra: string[] = []): Promise<string> {
+async function start(session: string, extra: string[] = [], envExtra = ''): Promise<string> {
   const exitFile = join(root, `${session}.exit`);
-  const env = `env TMPDIR=${process.env.TMPDIR ?? '/tmp'} PATH=${process.env.PATH} TERM=xterm-256color`;
+  const env = `env -u NO_COLOR -u FORCE_COLOR TMPDIR=${process.env.TMPDIR ?? '/tmp'} PATH=${process.env.PATH} TERM=xterm-256color ${envExtra}`;
   const cmd = `${env} ${process.execPath} --import tsx src/cli/main.ts -c ${cfg} ${extra.join(' ')}; echo $? > ${exitFile}; sleep 3600`;
   await tmux('new-session', '-d', '-s', session, '-x', '220', '-y', '60', '-c', process.cwd(), cmd);
   return exitFile;
@@ -83,8 +85,9 @@ afterAll(async () => {
 describe('guided recovery in a real terminal', () => {
   it('pauses the replica before the first question, preselects the incident; Ctrl-C at the source question exits 130 with nothing changed', async () => {
     expect(await pauseState()).toBe('not paused');
-    const exitFile = await start('first');
+    const exitFile = await start('first', [], 'NO_COLOR=1');
     const first = await waitFor('first', /What was lost\?/);
+    expect(await colours('first')).toEqual([]); // NO_COLOR: prompts and spinners without colour
     // Paused (or held before its next commit) before the question was on screen.
     expect(await pauseState()).not.toBe('not paused');
     expect(first.indexOf('First, before any question: pausing replay')).toBeLessThan(first.indexOf('What was lost?'));
@@ -103,6 +106,7 @@ describe('guided recovery in a real terminal', () => {
   it('a second run brings the rows back (progress moving during replay and copy back); promote --mode merge puts them in the live tables', async () => {
     const exitFile = await start('second', ['-v']);
     await waitFor('second', /What was lost\?/);
+    expect((await colours('second')).length).toBeGreaterThan(0); // the same terminal has colours without NO_COLOR
     await keys('second', 'Enter');
     await waitFor('second', /Recover from which source\?/);
     await keys('second', 'Enter'); // the best-ranked source
@@ -134,6 +138,11 @@ describe('guided recovery in a real terminal', () => {
     // The lab's incident recreated the tables: their keys restarted, so merging meets collisions.
     const merged = await undrop(['-c', cfg, 'promote', '--schema', schema, '--mode', 'merge', '--on-conflict', 'rekey-live', '--yes', '--json']);
     expect(merged.exitCode, merged.stderr).toBe(0);
+    // The --yes confirmation is recorded too, with who gave it.
+    const promoteTimeline = join(dirname(JSON.parse(merged.stdout).report), 'timeline.jsonl');
+    const yes = readFileSync(promoteTimeline, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.type === 'answer');
+    expect(yes.length).toBeGreaterThan(0);
+    expect(yes.every((a) => a.by === '--yes' && a.answer === true)).toBe(true);
     await withClient(prod, async (c) => {
       for (const t of ['shipments', 'shipment_events', 'invoices']) {
         const missing = await c.query<{ n: string }>(`select count(*)::text as n from (select * from ${schema}.${t} except select * from public.${t}) x`);

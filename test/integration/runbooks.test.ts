@@ -72,6 +72,15 @@ async function sideSchemaEquals(schema: string, expected: Record<string, { rows:
 }
 
 describe('runbooks, executed as printed, end equal to truth.json', () => {
+  it('--target before-incident: locate fills in the xid, and its time picks the newest backup before it', async () => {
+    const r = await undrop(['-c', cfg, '--json', 'playbook', 'pitr', '--target', 'before-incident', '--restore-dir', join(root, 'r-locate')]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as PlaybookDocument;
+    expect(doc.notes[0]).toMatch(new RegExp(`^Target: locate: .*xid ${truth.incident.xid}`));
+    expect(doc.steps.flatMap((s) => s.commands.map((c) => c.run)).join('\n')).toContain(`recovery_target_xid = '${truth.incident.xid}'`);
+    expect(doc.unfilled).toEqual([]);
+  });
+
   it('delayed replica, direct path: pause (state paused or pause requested), no lock trap, dump, side schema, copy back', async () => {
     const doc = await playbook('delayed-replica', 'rb_replica');
     const runs = await execute(doc, 'delayed-replica direct', { branch: 'direct', skip: ['resume'] });

@@ -6,6 +6,7 @@ import { usageError } from '../../errors.js';
 import { defaultConfigPath, loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/schema.js';
 import { parseTableList } from '../../postgres/identifiers.js';
+import { locateIncident } from '../../recovery/locate/index.js';
 import { gatherFacts, labTables } from '../../playbooks/facts.js';
 import { getPlaybook, listPlaybooks } from '../../playbooks/load.js';
 import { fillPlaybook, renderMarkdown, renderText } from '../../playbooks/render.js';
@@ -34,7 +35,7 @@ export function registerPlaybook(program: Command, ctx: () => Context): void {
     .command('playbook [name]')
     .description('print a runbook (the manual procedure) for a source kind or for the whole incident, filled in from the inventory')
     .addOption(new Option('--format <format>', 'markdown (default), text for a terminal, json for tooling').choices(['markdown', 'text', 'json']))
-    .option('--target <spec>', 'the destructive transaction, xid:N (undrop locate prints it)')
+    .option('--target <spec>', 'the destructive transaction: xid:N (undrop locate prints it), or before-incident to run locate now')
     .option('--target-xid <xid>', 'same as --target xid:N')
     .option('--tables <list>', 'the lost tables (default: the lab\'s, for a lab inventory)')
     .option('--source <name>', 'the inventory source to fill in (default: the first of the runbook\'s kind)')
@@ -61,7 +62,16 @@ export function registerPlaybook(program: Command, ctx: () => Context): void {
       const cfg = defaultConfigPath(c.configFlag);
       const inventory: Inventory | undefined = c.configFlag || existsSync(cfg) ? await loadInventory(c.configFlag) : undefined;
       const tables = flags.tables ? parseTableList(flags.tables) : ((await labTables(inventory)) ?? []).map((t) => parseTableList(t)[0]!);
-      const facts = await gatherFacts(p, { inventory, tables, xid: spec.kind === 'xid' ? spec.xid : undefined, source: flags.source, set: flags.set, schema: flags.schema, restoreDir: flags.restoreDir, port: flags.port });
+      // --target before-incident asks locate (read-only) for the xid, and its time picks the newest backup before it.
+      let located: { xid?: string; before?: string; note?: string } = spec.kind === 'xid' ? { xid: spec.xid } : {};
+      if (flags.target === 'before-incident') {
+        if (!inventory) throw usageError('CONFIG_MISSING', '--target before-incident reads the WAL the inventory names, and there is no inventory here.', 'Pass -c undrop.yaml, or --target xid:N from `undrop locate` run elsewhere.');
+        const t = await locateIncident(inventory, { tables });
+        if (t.event.unnamedReason) throw usageError('INCIDENT_UNNAMED', `locate's newest candidate, transaction ${t.event.xid}, names no table (${t.event.unnamedReason}).`, `If it is the incident, pass --target xid:${t.event.xid}; otherwise find the right one with \`undrop locate --tables …\`.`);
+        located = { xid: String(t.xid), before: t.time, note: `Target: ${t.origin}.` };
+      }
+      const facts = await gatherFacts(p, { inventory, tables, xid: located.xid, before: located.before, source: flags.source, set: flags.set, schema: flags.schema, restoreDir: flags.restoreDir, port: flags.port });
+      if (located.note) facts.notes.unshift(located.note);
       const doc = fillPlaybook(p, facts);
       if (format === 'json') return printJson(doc);
       say(format === 'text' ? renderText(doc) : renderMarkdown(doc));
