@@ -164,7 +164,11 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
             const phases = parsePhases(r.stdout);
             manualRuns.push(phases);
             // what the manual run restored, on undrop's yardstick: both must bring back the same rows
-            manualSums = await withClient(scratch, async (c) => Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await tableChecksum(c, parseTableName(t))] as const))));
+            manualSums = await withClient(scratch, async (c) => {
+              const sums: Record<string, TableChecksum> = {};
+              for (const t of tables) sums[t] = await tableChecksum(c, parseTableName(t));
+              return sums;
+            });
             // the floor's rows: one binary COPY per table from the instance the manual run started
             if (v.kind !== 'dump') {
               const from = v.kind === 'delayed-replica' ? { host: prodSocket, port: state.replica!.port, user: state.replica!.superuser, database: LAB_DATABASE } : { host: dir, port, user, database: LAB_DATABASE };

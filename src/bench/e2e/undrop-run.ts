@@ -18,10 +18,12 @@ export interface UndropRun {
   schema: string;
 }
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
+// Built (dist/…/main.js), or from source through tsx as the tests run it.
+const HERE = fileURLToPath(import.meta.url);
+const CLI = HERE.endsWith('.ts') ? ['--import', 'tsx', join(dirname(HERE), '..', '..', 'cli', 'main.ts')] : [join(dirname(HERE), '..', '..', 'cli', 'main.js')];
 
 export async function runUndrop(o: { config: string; source: string; tables: string[]; xid: string; schema: string; extra?: string[] }): Promise<UndropRun> {
-  const args = [CLI, '-c', o.config, '--json', '--yes', 'recover', '--source', o.source, '--tables', o.tables.join(','), '--target', `xid:${o.xid}`, '--schema', o.schema, ...(o.extra ?? [])];
+  const args = [...CLI, '-c', o.config, '--json', '--yes', 'recover', '--source', o.source, '--tables', o.tables.join(','), '--target', `xid:${o.xid}`, '--schema', o.schema, ...(o.extra ?? [])];
   const started = Date.now();
   const r = await execa(process.execPath, args, { reject: false, stdin: 'ignore' });
   const wallMs = Date.now() - started;
