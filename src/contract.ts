@@ -2,7 +2,7 @@
 // "JSON documents"): what `--json` prints on stdout. Scripts and monitoring
 // depend on these fields; change them only with a line in the README's
 // changelog. test/unit/contract.test.ts checks the README against them.
-import type { EventKind, EventRelation } from './recovery/locate/types.js';
+import type { EventKind, EventRelation, LocateWal } from './recovery/locate/types.js';
 import type { OnConflict } from './recovery/merge-conflicts.js';
 import type { MergeResult } from './recovery/promote-merge.js';
 import type { SideSchemaRecord } from './recovery/side-record.js';
@@ -45,21 +45,7 @@ export interface LocateDocument {
   ignored: LocateEventDocument[];
   /** Drops of undrop's own side schemas (undrop_*, or recorded in an incident folder): housekeeping, never incidents. */
   undrop: LocateEventDocument[];
-  wal: {
-    source: string;
-    firstSegment?: string;
-    lastSegment?: string;
-    segments: number;
-    timeline: number;
-    systemIdentifier?: string;
-    pgWaldumpMajor: number;
-    records: number;
-    commits: number;
-    firstCommitTime?: string;
-    lastCommitTime?: string;
-    maxOpenTransactions: number;
-    gaps: { after: string; missing: string[] }[];
-  };
+  wal: LocateWal;
   catalogs: string[];
   warnings: { code: string; message: string; hint?: string }[];
   durationMs: number;
@@ -172,4 +158,29 @@ export interface VerifyDocument {
 export interface ErrorDocument {
   error: { code: string; message: string; hint: string | null; details: string[]; exitCode: number };
   [field: string]: unknown;
+}
+
+type ErrorField = { code: string; message: string; hint?: string };
+
+/** `undrop pause --json` (the guided flow's first step does the same). */
+export interface PauseDocument {
+  replicas: {
+    name: string;
+    outcome: 'paused' | 'already-paused' | 'held' | 'not-delayed' | 'failed';
+    safe: boolean;
+    delayMs: number | null;
+    replayTime: string | null;
+    replayLsn: string | null;
+    lagMs: number | null;
+    leftMs: number | null;
+    pausedAt: string | null;
+    error?: ErrorField;
+  }[];
+  /** True when every delayed replica is paused or already safe (exit 0). */
+  safe: boolean;
+}
+
+/** `undrop resume --json` */
+export interface ResumeDocument {
+  replicas: { name: string; outcome: 'resumed' | 'not-paused' | 'failed'; replayTime: string | null; delayMs: number | null; error?: ErrorField }[];
 }

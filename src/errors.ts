@@ -8,6 +8,7 @@ export const EXIT = {
   usage: 2, // bad usage or bad input: config, flags, unknown table
   unhealthy: 3, // probe --strict or verify found an unhealthy source
   interrupted: 130,
+  hangup: 129, // interrupted by SIGHUP: the terminal (an SSH session) went away
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

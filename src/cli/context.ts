@@ -3,6 +3,9 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { configurePostgres } from '../postgres/settings.js';
+import { setLongTimeouts } from '../postgres/timeouts.js';
+import { parseDuration } from '../inventory/units.js';
+import { lockWorkDir } from '../postgres/work-lock.js';
 import { setOutputMode } from './output.js';
 
 export interface GlobalOptions {
@@ -14,6 +17,10 @@ export interface GlobalOptions {
   pgBin?: string;
   osUser?: string;
   debug?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  programTimeout?: string;
+  replayTimeout?: string;
 }
 
 export interface Context {
@@ -24,10 +31,15 @@ export interface Context {
   interactive: boolean;
   workDir?: string;
   debug: boolean;
+  /** -q: results and errors only. */
+  quiet: boolean;
+  /** -v: every progress update as its own line. */
+  verbose: boolean;
 }
 
 export function makeContext(o: GlobalOptions): Context {
-  setOutputMode({ json: !!o.json, debug: !!o.debug });
+  setOutputMode({ json: !!o.json, debug: !!o.debug, quiet: !!o.quiet });
+  setLongTimeouts({ programMs: durationFlag(o.programTimeout, '--program-timeout'), replayMs: durationFlag(o.replayTimeout, '--replay-timeout') });
   const pgBin = o.pgBin ? resolve(o.pgBin) : undefined;
   // A wrong flag is the user's mistake, not a source's: refuse it up front rather than
   // letting each probe report it as an unusable backup (and still exit 0).
@@ -42,5 +54,19 @@ export function makeContext(o: GlobalOptions): Context {
     interactive: o.input !== false && !!process.stdin.isTTY,
     workDir: o.workDir ? resolve(o.workDir) : undefined,
     debug: !!o.debug,
+    quiet: !!o.quiet,
+    verbose: !!o.verbose,
   };
+}
+
+function durationFlag(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (!ms || ms <= 0) throw usageError('DURATION_INVALID', `${flag} ${text} is not a duration.`, `Write it like 90s, 30min, 12h (${flag} 12h).`);
+  return ms;
+}
+
+/** Hold the work directory for this run (refused while another run holds it); returns the release function. */
+export function lockRun(workDir: string): () => void {
+  return lockWorkDir(workDir, ['undrop', ...process.argv.slice(2)].join(' '));
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // undrop: the CLI shell over the library. Parses arguments, builds the
 // context, runs one command, renders errors once, and always cleans up.
+import './color-env.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT } from '../errors.js';
-import { runAllCleanups, setInterruptNotice } from '../postgres/cleanup.js';
+import { EXIT, usageError } from '../errors.js';
+import { interruptedSignal, runAllCleanups, setInterruptNotice, signalExitCode } from '../postgres/cleanup.js';
 import { type Context, type GlobalOptions, makeContext } from './context.js';
-import { note, reportError } from './output.js';
+import { errorDocument, note, printJson, reportError } from './output.js';
+import { EXAMPLES, addExamples } from './examples.js';
 import { commands } from './commands/index.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -22,12 +24,21 @@ export function buildProgram(): Command {
     .option('--work-dir <dir>', 'where temporary instances and restores live (default $UNDROP_WORK_DIR or the system temp dir)')
     .option('--pg-bin <dir>', 'folder of PostgreSQL programs to use first')
     .addOption(new Option('--os-user <name>', 'OS user that runs PostgreSQL server programs when undrop runs as root').default(undefined))
+    .option('--program-timeout <duration>', 'stop a restore, dump or pgBackRest program after this long (default 6h)')
+    .option('--replay-timeout <duration>', 'stop waiting for WAL replay to reach the target after this long (default 6h)')
+    .option('--no-color', 'no colours (also: NO_COLOR=1, or stderr not a terminal)')
+    .option('-q, --quiet', 'print only results and errors (no progress, no notes)')
+    .option('-v, --verbose', 'print every progress update as its own line')
     .option('--debug', 'add stack traces to errors')
-    .showHelpAfterError('(run undrop --help for usage)')
+    .showHelpAfterError('(run undrop help or undrop <command> --help for usage)')
+    .showSuggestionAfterError(true)
+    .helpCommand('help [command]', 'show help for a command')
+    .addHelpText('after', EXAMPLES)
     .exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const ctx = (): Context => makeContext(program.opts<GlobalOptions>());
   for (const register of commands) register(program, ctx);
+  addExamples(program);
   return program;
 }
 
@@ -45,10 +56,16 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       code = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(e.code) ? EXIT.ok : EXIT.usage;
+      // Scripts reading --json get a document for a parser error too (the text went to stderr).
+      if (code !== EXIT.ok && argv.includes('--json')) {
+        printJson(errorDocument(usageError('BAD_USAGE', e.message.replace(/^error: /, ''), 'Run undrop help <command> for its options and examples.')));
+      }
     } else {
       // Clean up before printing so the message is the last thing the user sees.
       await runAllCleanups();
-      code = reportError(e);
+      const signal = interruptedSignal();
+      // After a signal the run's own errors (connections closed under it) are noise: the stop line was printed.
+      code = signal ? signalExitCode(signal) : reportError(e);
     }
   } finally {
     await runAllCleanups();

@@ -4,109 +4,119 @@
 import { confirm, select } from '@inquirer/prompts';
 import type { LocatedEvent } from '../recovery/locate/index.js';
 import type { OnConflict } from '../recovery/merge-conflicts.js';
-import { mergePlanLines } from '../recovery/recover.js';
-import type { RecoverUi } from '../recovery/recover-incident.js';
+import { mergePlanLines } from '../recovery/copy-verify-promote.js';
+import type { RecoverUi } from '../recovery/recover-checklist.js';
 import type { Ora } from 'ora';
-import { usageError } from '../errors.js';
+import { EXIT, UndropError, usageError } from '../errors.js';
 import { formatDuration } from '../util/time.js';
 import type { Context } from './context.js';
 import { note } from './output.js';
 import { spinner as startSpinner } from './render/progress.js';
+import { bindAnswers, recordAnswer } from './answers.js';
+import { FOLD, confirmPrompt, eventPrompt, onConflictPrompt, sourcePrompt, unnamedPrompt } from './guided/prompts.js';
 
 export type StepUi = RecoverUi;
 
 // The spinner of the running step, paused while a question is on screen.
 let active: Ora | undefined;
+// Milliseconds spent waiting for a person since start: step timers leave them out.
+let waitedMs = 0;
 
-async function asking<T>(ask: () => Promise<T>): Promise<T> {
+export async function asking<T>(ask: () => Promise<T>): Promise<T> {
   const s = active;
   s?.stop();
+  const t0 = Date.now();
   try {
     return await ask();
+  } catch (e) {
+    throw promptStopped(e);
   } finally {
+    waitedMs += Date.now() - t0;
     s?.start();
   }
 }
 
-/** Pickers exist only when undrop may ask; otherwise their flags (--tables, --source) decide. */
-function eventLine(e: LocatedEvent): string {
-  return `${e.commitTime}  ${e.kind.toUpperCase()}  ${e.relations.map((r) => r.name ?? `file ${r.relfilenode}`).join(', ')}  (xid ${e.xid}${e.rowsLost != null ? `, ${e.rowsLost} rows` : ''})`;
+/** A step's own time: wall time minus the time a question was on screen. */
+function stepClock(): () => number {
+  const t0 = Date.now();
+  const w0 = waitedMs;
+  return () => Date.now() - t0 - (waitedMs - w0);
 }
 
-const FOLD = 'unnamed' as const;
-
-/** The picker's first page: named events (newest first), then one line folding the unnamed ones and saying why. Pure. */
-export function eventChoices(events: readonly LocatedEvent[]): { value: LocatedEvent | typeof FOLD; name: string }[] {
-  const named = events.filter((e) => !e.unnamedReason);
-  const unnamed = events.filter((e) => e.unnamedReason);
-  const reasons = [...new Set(unnamed.map((e) => e.unnamedReason!))].join('; ');
-  return [
-    ...named.map((e) => ({ value: e as LocatedEvent | typeof FOLD, name: eventLine(e) })),
-    ...(unnamed.length ? [{ value: FOLD as LocatedEvent | typeof FOLD, name: `${unnamed.length} more without table names (${reasons}) …` }] : []),
-  ];
+/** Off a terminal: at most one progress line every few seconds (every one with -v). Pure given the clock. */
+export function throttle(print: (m: string) => void, everyMs: number, now: () => number = Date.now): (m: string) => void {
+  let last = -Infinity;
+  return (m) => {
+    if (now() - last < everyMs) return;
+    last = now();
+    print(m);
+  };
 }
 
-/** Named events first; unnamed ones folded under one line (opened on request). */
-async function pickEvent(events: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
-  const message = 'Which destructive transaction should be undone? (--tables and --target name it without asking)';
-  const choice = await select<LocatedEvent | typeof FOLD>({ message, choices: eventChoices(events) }, out);
+/**
+ * Ctrl-C at a prompt arrives as the prompt library's ExitPromptError (the
+ * terminal is in raw mode: no signal). It is a stop, not a bug: exit 130.
+ * The recover flow rewrites the message with production's state.
+ */
+export function promptStopped(e: unknown): unknown {
+  if (e instanceof Error && e.name === 'ExitPromptError') {
+    return new UndropError('INTERRUPTED', 'Stopped at a question (Ctrl-C). Nothing was changed.', { exitCode: EXIT.interrupted, hint: 'Run undrop again when ready; every question has a flag (undrop recover --help).' });
+  }
+  return e;
+}
+
+/** Named events first; unnamed ones folded under one line (opened on request); undrop's own drops shown apart. */
+async function pickEvent(events: LocatedEvent[], undrop: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
+  const now = Date.now();
+  const choice = await select<LocatedEvent | typeof FOLD>(eventPrompt(events, undrop, now), out);
   if (choice !== FOLD) return choice;
-  const unnamed = events.filter((e) => e.unnamedReason);
-  return select({ message: 'Transactions whose files no catalog could name (recover then needs their tables named with --tables):', choices: unnamed.map((e) => ({ value: e, name: eventLine(e) })) }, out);
+  return select(unnamedPrompt(events.filter((e) => e.unnamedReason), now), out);
+}
+
+/** Ask, then record the answer in the timeline. */
+async function ask<T>(question: string, prompt: () => Promise<T>, shown: (v: T) => unknown = (v) => v): Promise<T> {
+  const v = await asking(prompt);
+  recordAnswer(question, shown(v), 'interactive');
+  return v;
 }
 
 function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'confirmUnnamed' | 'pickOnConflict'> {
   if (!ctx.interactive) return {};
   const out = { output: process.stderr };
   return {
-    pickEvent: (events) => asking(() => pickEvent(events, out)),
+    pickEvent: (events, undrop = []) => ask('which destructive transaction', () => pickEvent(events, undrop, out), (e) => ({ xid: e.xid, kind: e.kind, commitTime: e.commitTime, relations: e.relations.map((r) => r.name) })),
     // Asked even under --yes: an unnamed transaction is a guess only a person may confirm.
     confirmUnnamed: (message, details) =>
-      asking(async () => {
+      ask(message, async () => {
         for (const d of details) note(`  ${d}`);
-        return confirm({ message, default: false }, out);
+        return confirm(confirmPrompt(message), out);
       }),
-    pickSource: (report, best) => asking(() => select(
-        {
-          message: 'Recover from which source? (--source names it without asking)',
-          default: best,
-          choices: report.ranking.map((name) => {
-            const r = report.sources.find((s) => s.name === name)!;
-            const loss = r.lossWindowMs != null ? `, loses ${formatDuration(r.lossWindowMs)}` : '';
-            return { value: name, name: `${name} (${r.kind}) — ${r.status}, recovery point ${r.recoveryPoint?.time ?? 'unknown'}${loss}${name === best ? '  [best]' : ''}`, disabled: r.status === 'unusable' ? 'unusable' : false };
-          }),
-        },
-        out,
-      )),
+    pickSource: (report, best) => ask('which source', () => select(sourcePrompt(report, best), out)),
     pickOnConflict: (plan) => {
       const n = (plan.merge ?? []).reduce((a, t) => a + t.conflicts, 0);
       for (const l of mergePlanLines(plan.merge ?? [])) note(`  ${l}`);
-      return asking(() => select<OnConflict>(
-        {
-          message: `Merge meets ${n} collision(s): live rows written since the incident hold the keys of recovered rows. What should happen? (--on-conflict)`,
-          default: 'fail',
-          choices: [
-            { value: 'rekey-live', name: 'rekey-live: give the post-incident live rows new keys, bring every recovered row back under its original key' },
-            { value: 'keep-live', name: 'keep-live: the live rows win; the recovered ones stay in the side schema (<table>__conflicts)' },
-            { value: 'fail', name: 'fail: change nothing live (exit 1); the pairs go to <table>__conflicts to read; decide later with undrop promote' },
-          ],
-        },
-        out,
-      ));
+      return ask('merge collisions (--on-conflict)', () => select<OnConflict>(onConflictPrompt(n), out));
     },
   };
 }
 
+function info(message: string): void {
+  active?.stop();
+  note(message);
+  active?.start();
+}
+
 export function stepUi(ctx: Context): StepUi {
-  const tty = !!process.stderr.isTTY && !ctx.json;
+  // -q: no spinner either (results and errors only).
+  const tty = !!process.stderr.isTTY && !ctx.json && !ctx.quiet;
   return {
     ...pickers(ctx),
     async step(title, fn) {
-      const t0 = Date.now();
+      const elapsed = stepClock();
       if (!tty) {
         note(`→ ${title}`);
-        const out = await fn((m) => note(`    ${m}`));
-        note(`✔ ${title} (${formatDuration(Date.now() - t0)})`);
+        const out = await fn(throttle((m) => note(`    ${m}`), ctx.verbose ? 0 : 5000));
+        note(`✔ ${title} (${formatDuration(elapsed())})`);
         return out;
       }
       const spinner = startSpinner(title);
@@ -114,11 +124,12 @@ export function stepUi(ctx: Context): StepUi {
       try {
         const out = await fn((m) => {
           spinner.text = `${title} — ${m}`;
+          if (ctx.verbose) info(m);
         });
-        spinner.succeed(`${title} (${formatDuration(Date.now() - t0)})`);
+        spinner.succeed(`${title} (${formatDuration(elapsed())})`);
         return out;
       } catch (e) {
-        spinner.fail(`${title} (${formatDuration(Date.now() - t0)})`);
+        spinner.fail(`${title} (${formatDuration(elapsed())})`);
         throw e;
       } finally {
         active = undefined;
@@ -130,17 +141,15 @@ export function stepUi(ctx: Context): StepUi {
       active?.start();
       if (ctx.yes) {
         note(`${message} yes (--yes)`);
+        recordAnswer(message, true, '--yes');
         return true;
       }
       if (!ctx.interactive) {
         throw usageError('CONFIRMATION_NEEDED', `${message} — this needs a confirmation and undrop cannot ask (--no-input or no terminal).`, 'Add --yes to confirm from a script.');
       }
-      return asking(() => confirm({ message, default: false }, { output: process.stderr }));
+      return ask(message, () => confirm(confirmPrompt(message), { output: process.stderr }));
     },
-    info(message) {
-      active?.stop();
-      note(message);
-      active?.start();
-    },
+    info,
+    bindLog: bindAnswers,
   };
 }

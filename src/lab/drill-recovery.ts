@@ -8,7 +8,7 @@ import { resolveConnParams } from '../postgres/conninfo.js';
 import { parseTableName } from '../postgres/identifiers.js';
 import { algorithmOf, tableChecksum } from '../recovery/checksum.js';
 import { locate } from '../recovery/locate/index.js';
-import { type RecoverDocument, recoverIncident, type RecoverUi } from '../recovery/recover-incident.js';
+import { type RecoverDocument, recoverIncident, type RecoverUi } from '../recovery/recover-checklist.js';
 import { probeAll } from '../sources/probe-all.js';
 import type { Truth } from './incident.js';
 import { LOST_TABLES } from './dataset.js';

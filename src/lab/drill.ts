@@ -2,7 +2,7 @@
 // then down unless --keep-lab). Later steps (probe, locate, recover, verify,
 // score) are added to DRILL_STEPS; each gets the shared context and returns
 // a result that goes into the drill's JSON document.
-import type { RecoverDocument } from '../recovery/recover-incident.js';
+import type { RecoverDocument } from '../recovery/recover-checklist.js';
 import { labDown } from './down.js';
 import { drillLocate, drillProbe, drillRecover, drillScore } from './drill-recovery.js';
 import type { Truth } from './incident.js';

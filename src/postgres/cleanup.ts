@@ -1,6 +1,9 @@
 // Cleanup registry: every temporary instance (and anything else that must
-// not outlive undrop) registers here. Normal exit, errors and SIGINT/SIGTERM
-// all end in runAll(); a synchronous fallback runs on process 'exit'.
+// not outlive undrop) registers here. Normal exit, errors and SIGINT/SIGTERM/
+// SIGHUP all end in runAll(); a synchronous fallback runs on process 'exit'.
+// Interrupt hooks run first on a signal (synchronously): the incident log
+// writes its report ("interrupted at step X") and the run prints what a
+// person must know (a paused replica) before anything is torn down.
 import { EXIT } from '../errors.js';
 
 export interface CleanupItem {
@@ -16,6 +19,28 @@ let nextId = 1;
 let installed = false;
 let running: Promise<void> | undefined;
 let onInterrupt: ((signal: string) => void) | undefined;
+const hooks = new Map<number, (signal: NodeJS.Signals) => void>();
+let interruptedBy: NodeJS.Signals | undefined;
+
+/** The signal that stopped this run, once one arrived. The rest of the run's errors are then noise. */
+export function interruptedSignal(): NodeJS.Signals | undefined {
+  return interruptedBy;
+}
+
+/** Exit code of a run stopped by a signal: 130 (SIGINT, SIGTERM), 129 (SIGHUP: the terminal went away). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGHUP' ? EXIT.hangup : EXIT.interrupted;
+}
+
+/** Run `fn` (synchronous, must not throw) when a signal arrives, before cleanups. Newest first. */
+export function onInterruptHook(fn: (signal: NodeJS.Signals) => void): () => void {
+  installSignalHandlers();
+  const id = nextId++;
+  hooks.set(id, fn);
+  return () => {
+    hooks.delete(id);
+  };
+}
 
 export function registerCleanup(item: CleanupItem): () => void {
   installSignalHandlers();
@@ -57,16 +82,23 @@ export function setInterruptNotice(fn: (signal: string) => void): void {
 function installSignalHandlers(): void {
   if (installed) return;
   installed = true;
-  let interrupted = false;
   const handler = (signal: NodeJS.Signals) => {
-    if (interrupted) {
-      // Second Ctrl-C: stop waiting for graceful shutdowns.
+    if (interruptedBy) {
+      // Second Ctrl-C: stop waiting for graceful shutdowns (the synchronous cleanups still run).
       runSyncAll();
-      process.exit(EXIT.interrupted);
+      process.exit(signalExitCode(interruptedBy));
     }
-    interrupted = true;
+    interruptedBy = signal;
     onInterrupt?.(signal);
-    runAllCleanups().finally(() => process.exit(signal === 'SIGINT' ? EXIT.interrupted : 128 + 15));
+    for (const [id, fn] of [...hooks.entries()].reverse()) {
+      hooks.delete(id);
+      try {
+        fn(signal);
+      } catch {
+        /* a hook must never stop the cleanup */
+      }
+    }
+    runAllCleanups().finally(() => process.exit(signalExitCode(signal)));
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

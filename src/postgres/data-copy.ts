@@ -158,7 +158,11 @@ export interface Escape {
 /** Every symlink under `dir` that resolves outside `root` (or nowhere), and tablespace_map lines that do. */
 export async function escapes(dir: string, root: string): Promise<Escape[]> {
   const found: Escape[] = [];
+  const seen = new Set<string>();
   const walk = async (d: string): Promise<void> => {
+    const real = await realpath(d);
+    if (seen.has(real)) return; // a link back up the tree: walked once
+    seen.add(real);
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isSymbolicLink()) {

@@ -7,8 +7,10 @@
 // the WAL range is read for Tablespace records, and a CREATE whose path
 // exists here stops the run.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { failure } from '../errors.js';
 import type { PgBinaries } from './binaries.js';
+import { segmentName, segnoOfLsn } from './wal/segments.js';
 import { runWaldump } from './wal/waldump.js';
 
 export interface TablespaceCreate {
@@ -35,4 +37,31 @@ export async function assertReplayLeavesTablespacesAlone(bin: PgBinaries, o: { w
       hint: 'Use a base backup taken after the tablespace was created (or another source), or run undrop on a host where that path does not exist.',
     });
   }
+}
+
+/**
+ * The same check when the WAL is only reachable one segment at a time
+ * (pgBackRest archive-get, a restore_command): the segments from `startLsn`
+ * to `endLsn` (without one: to the end of the archive) are fetched into
+ * `stageDir` first. Returns false when the range is longer than
+ * `maxSegments`: then only its first `maxSegments` were read.
+ */
+export async function assertFetchedReplayLeavesTablespacesAlone(
+  bin: PgBinaries,
+  o: { fetch: (segment: string, dest: string) => Promise<boolean>; stageDir: string; startLsn: string; endLsn?: string; timeline: number; label: string; maxSegments?: number },
+): Promise<boolean> {
+  const max = BigInt(o.maxSegments ?? 256);
+  const first = segnoOfLsn(o.startLsn);
+  const wanted = o.endLsn ? segnoOfLsn(o.endLsn) : first + max; // one past the cap: "to the end" may be longer
+  const last = wanted - first + 1n > max ? first + max - 1n : wanted;
+  let complete = last === wanted;
+  for (let s = first; s <= last; s++) {
+    const name = segmentName(o.timeline, s);
+    if (!(await o.fetch(name, join(o.stageDir, name)))) {
+      complete = true; // the end of the archive (or a timeline switch): replay reads no further on this timeline
+      break;
+    }
+  }
+  await assertReplayLeavesTablespacesAlone(bin, { walDir: o.stageDir, startLsn: o.startLsn, endLsn: o.endLsn, timeline: o.timeline, label: o.label });
+  return complete;
 }

@@ -2,6 +2,7 @@
 import type { PgBinaries } from './binaries.js';
 import { type ConnParams, programEnv, toConninfo } from './conninfo.js';
 import { runProgram, type RunResult } from './run.js';
+import { longProgramTimeoutMs } from './timeouts.js';
 
 export interface RestoreIntoOptions {
   listFile?: string;
@@ -19,7 +20,7 @@ export function pgRestoreInto(bin: PgBinaries, conn: ConnParams, file: string, o
   if (o.exitOnError) args.push('--exit-on-error');
   if (o.jobs && o.jobs > 1) args.push('-j', String(o.jobs));
   args.push(file);
-  return runProgram(bin.path('pg_restore'), args, { env: programEnv(conn), allowFailure: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
+  return runProgram(bin.path('pg_restore'), args, { env: programEnv(conn), allowFailure: true, timeoutMs: o.timeoutMs ?? longProgramTimeoutMs() });
 }
 
 /**
@@ -28,7 +29,7 @@ export function pgRestoreInto(bin: PgBinaries, conn: ConnParams, file: string, o
  * server OS user (never root) and reads the dump on stdin, so it needs no
  * access to the dump's folder; the dump was checked for meta-commands first.
  */
-export function psqlFile(bin: PgBinaries, conn: ConnParams, file: string, timeoutMs = 6 * 3600_000): Promise<RunResult> {
+export function psqlFile(bin: PgBinaries, conn: ConnParams, file: string, timeoutMs = longProgramTimeoutMs()): Promise<RunResult> {
   return runProgram(bin.path('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', toConninfo(conn)], { env: programEnv(conn), inputFile: file, asServerUser: true, allowFailure: true, timeoutMs });
 }
 
@@ -61,7 +62,7 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   for (const db of o.dbInclude ?? []) args.push(`--db-include=${db}`);
   if (o.processMax) args.push(`--process-max=${o.processMax}`);
   args.push('restore');
-  return runProgram('pgbackrest', args, { asServerUser: true, timeoutMs: o.timeoutMs ?? 6 * 3600_000 });
+  return runProgram('pgbackrest', args, { asServerUser: true, timeoutMs: o.timeoutMs ?? longProgramTimeoutMs() });
 }
 
 /**
@@ -73,7 +74,7 @@ export function pgDumpSchema(bin: PgBinaries, conn: ConnParams, file: string, ex
   const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
   const args = ['-d', toConninfo(conn), '-Fc', '--schema-only', `--lock-wait-timeout=${lockWaitSec}s`, '--no-sync', '-f', file];
   for (const t of exclude) args.push('-T', `${q(t.schema)}.${q(t.name)}`);
-  return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: 3600_000 });
+  return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: longProgramTimeoutMs() });
 }
 
 /** pg_dump -Fc of some tables (with their indexes, constraints and owned sequences), never waiting long for a lock. */
@@ -81,5 +82,5 @@ export function pgDumpTables(bin: PgBinaries, conn: ConnParams, tables: readonly
   const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
   const args = ['-d', toConninfo(conn), '-Fc', `--lock-wait-timeout=${lockWaitSec}s`, '--no-sync', '-f', file];
   for (const t of tables) args.push('-t', `${q(t.schema ?? 'public')}.${q(t.name)}`);
-  return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: 6 * 3600_000 });
+  return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: longProgramTimeoutMs() });
 }

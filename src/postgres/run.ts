@@ -8,6 +8,7 @@
 import { execa, type Options, type ResultPromise } from 'execa';
 import { failure } from '../errors.js';
 import { commandLine, redact } from '../util/redact.js';
+import { registerCleanup } from './cleanup.js';
 import { asServerUserPrefix } from './os-user.js';
 
 export interface RunOptions {
@@ -67,9 +68,37 @@ export function childEnv(extra: Record<string, string | undefined> = {}): Record
   return { ...env, LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C', ...extra };
 }
 
+/**
+ * A running child is stopped (and waited for) before the cleanups that were
+ * registered before it, like the folder it writes into: a tar still
+ * extracting would otherwise recreate what the cleanup just removed.
+ */
+interface Killable extends PromiseLike<unknown> {
+  pid?: number;
+  kill(signal?: NodeJS.Signals): boolean;
+}
+
+function tracked<T extends Killable>(child: T, label: string): T {
+  if (child.pid === undefined) return child;
+  const unregister = registerCleanup({
+    label: `program ${label}`,
+    run: async () => {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await Promise.resolve(child).catch(() => {});
+      clearTimeout(killer);
+    },
+    runSync: () => {
+      child.kill('SIGKILL');
+    },
+  });
+  void Promise.resolve(child).catch(() => {}).finally(unregister);
+  return child;
+}
+
 /** execa for the plain tools undrop runs itself (cp, tar, chown, du, sh -c restore_command): the same clean environment. */
 export function execClean<O extends Options = {}>(file: string, args: readonly string[], opts: O = {} as O): ResultPromise<O> {
-  return execa(file, args, { ...opts, env: childEnv((opts.env ?? {}) as Record<string, string | undefined>), extendEnv: false } as O) as unknown as ResultPromise<O>;
+  return tracked(execa(file, args, { ...opts, env: childEnv((opts.env ?? {}) as Record<string, string | undefined>), extendEnv: false } as O) as unknown as ResultPromise<O>, file);
 }
 
 function baseEnv(opts: RunOptions): Record<string, string | undefined> {
@@ -83,7 +112,7 @@ export async function runProgram(program: string, args: readonly string[], opts:
   const shown = commandLine(program, args);
   const started = Date.now();
   announce({ command: shown });
-  const result = await execa(file, fullArgs, {
+  const result = await tracked(execa(file, fullArgs, {
     reject: false,
     timeout: opts.timeoutMs ?? DEFAULT_TIMEOUT,
     env: baseEnv(opts),
@@ -93,7 +122,7 @@ export async function runProgram(program: string, args: readonly string[], opts:
     inputFile: opts.inputFile,
     stdin: opts.input === undefined && opts.inputFile === undefined ? 'ignore' : undefined,
     stripFinalNewline: false,
-  });
+  }), program);
   const durationMs = Date.now() - started;
   const exitCode = result.exitCode ?? -1;
   announce({ command: shown, exitCode, durationMs });
@@ -106,7 +135,7 @@ export async function runProgram(program: string, args: readonly string[], opts:
   };
   if (result.timedOut) {
     throw failure('PG_PROGRAM_TIMEOUT', `${shown} did not finish within ${Math.round((opts.timeoutMs ?? DEFAULT_TIMEOUT) / 1000)} s and was stopped.`, {
-      hint: 'The source may be very large or the machine overloaded; retry with a longer timeout or check the program by hand.',
+      hint: 'The source may be very large or the machine overloaded; retry with a longer --program-timeout (for example --program-timeout 12h) or check the program by hand.',
       details: tail(out.stderr),
     });
   }
@@ -128,7 +157,7 @@ export async function runProgram(program: string, args: readonly string[], opts:
 export function spawnProgram(program: string, args: readonly string[], opts: RunOptions = {}): ResultPromise {
   const [file, fullArgs] = argv(program, args, opts);
   announce({ command: commandLine(program, args) });
-  return execa(file, fullArgs, {
+  return tracked(execa(file, fullArgs, {
     reject: false,
     timeout: opts.timeoutMs,
     env: baseEnv(opts),
@@ -137,7 +166,7 @@ export function spawnProgram(program: string, args: readonly string[], opts: Run
     stdin: 'ignore',
     buffer: { stdout: false, stderr: true },
     lines: false,
-  });
+  }), program);
 }
 
 export function tail(text: string, lines = 12): string[] {

@@ -25,9 +25,11 @@ import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedT
 import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
 import { copyStatements, copyTable } from './copy-data.js';
 import { hasStatements, type SchemaDdl, schemaDdl } from './ddl.js';
+import { commitOrFindOut } from './commit.js';
 import { productionWriteError } from './pg-errors.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
+import { formatBytes } from '../util/time.js';
 
 export interface CopyBackSource {
   /** Connection to the materialized instance (database included, or given below). */
@@ -48,6 +50,8 @@ export interface CopyBackRequest {
   now?: Date;
   /** maintenance_work_mem for the index builds of this transaction (default 256MB). */
   maintenanceWorkMem?: string;
+  /** Progress lines: bytes and rows per table against the source's estimate, index builds by name. */
+  onProgress?: (message: string) => void;
 }
 
 export interface CopiedTable {
@@ -140,6 +144,9 @@ interface SideSchemaPlan {
   columns: Map<number, string[]>;
   maintenanceWorkMem: string;
   algorithm: ChecksumAlgorithm;
+  onProgress?: (message: string) => void;
+  /** Where to ask, after a connection lost at COMMIT, whether it committed. */
+  production: ConnParams;
 }
 
 /**
@@ -171,7 +178,9 @@ async function writeSideSchema(
     await tl.step('copy rows (COPY binary)', async () => {
       for (const t of plan.tables) {
         const to = { schema, name: t.name };
-        const stats = await copyTable(src, p, copyStatements(to, to, plan.columns.get(t.oid) ?? [], { freeze: true }));
+        const est = plan.onProgress ? await sizeEstimate(src, t.oid) : undefined;
+        const meter = est ? copyMeter(displayName(t), est, plan.onProgress!) : undefined;
+        const stats = await copyTable(src, p, copyStatements(to, to, plan.columns.get(t.oid) ?? [], { freeze: true }), meter);
         const c: CopiedTable = {
           name: displayName(t),
           original: { schema: t.schema, name: t.name },
@@ -185,15 +194,20 @@ async function writeSideSchema(
         tl.event('table-copied', { table: c.name, recoveredAs: c.recoveredAsName, rows: c.rows, bytes: c.bytes, durationMs: c.durationMs });
         // the rows just loaded, read back in this transaction while they are still in memory
         const c0 = Date.now();
+        plan.onProgress?.(`checksumming ${c.recoveredAsName} (${c.rows.toLocaleString('en-US')} rows copied)`);
         copySums.push(await tableChecksum(p, to, { inTransaction: true, algorithm: plan.algorithm }));
         checksumMs += Date.now() - c0;
       }
     });
     const dataMs = Date.now() - t0 - checksumMs;
     t0 = Date.now();
-    if (hasStatements(plan.ddl.postData)) await tl.step('build keys, indexes, constraints (post-data)', () => p.query(plan.ddl.postData));
+    if (hasStatements(plan.ddl.postData)) {
+      const built = builtNames(plan.ddl.postData);
+      plan.onProgress?.(`building ${built.length} key(s), index(es) and constraint(s): ${built.join(', ')}`);
+      await tl.step('build keys, indexes, constraints (post-data)', () => p.query(plan.ddl.postData));
+    }
     const postDataMs = Date.now() - t0;
-    await p.query('COMMIT');
+    await commitOrFindOut(p, plan.production, 'copy back', tl);
     return { copied, copySums, preDataMs, dataMs, postDataMs, checksumMs };
   } catch (e) {
     await p.query('ROLLBACK').catch(() => {});
@@ -253,7 +267,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', algorithm }, tl);
+    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', algorithm, onProgress: req.onProgress, production: req.production }, tl);
     committed = true;
     const lsnAfter = await currentLsn(prod);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');
@@ -302,4 +316,30 @@ export async function moveBackInSource(source: CopyBackSource, result: Pick<Copy
   } finally {
     await src.end().catch(() => {});
   }
+}
+
+/** The source's own estimate of a table: planner rows and bytes on disk (what progress counts against). */
+async function sizeEstimate(src: pg.Client, oid: number): Promise<{ rows: number; bytes: number }> {
+  const r = await src.query<{ rows: string; bytes: string }>('SELECT greatest(reltuples, 0)::int8::text AS rows, pg_relation_size(oid)::text AS bytes FROM pg_class WHERE oid = $1', [oid]);
+  return { rows: Number(r.rows[0]?.rows ?? 0), bytes: Number(r.rows[0]?.bytes ?? 0) };
+}
+
+/** onBytes for copyTable: a progress line with bytes, estimated rows and rate (the caller throttles display). */
+export function copyMeter(table: string, est: { rows: number; bytes: number }, report: (m: string) => void, now: () => number = Date.now): (n: number) => void {
+  const t0 = now();
+  let bytes = 0;
+  return (n) => {
+    bytes += n;
+    const s = Math.max(0.001, (now() - t0) / 1000);
+    const frac = est.bytes > 0 ? Math.min(1, bytes / est.bytes) : 0;
+    const rows = est.rows > 0 ? ` ~${Math.round(frac * est.rows).toLocaleString('en-US')} of ~${est.rows.toLocaleString('en-US')} rows,` : '';
+    report(`copying ${table}: ${formatBytes(bytes)} of ~${formatBytes(est.bytes)} (${Math.round(frac * 100)}%),${rows} ${formatBytes(bytes / s)}/s`);
+  };
+}
+
+/** Names of the indexes and constraints a post-data script builds. Pure. */
+export function builtNames(postData: string): string[] {
+  const out: string[] = [];
+  for (const m of postData.matchAll(/CREATE (?:UNIQUE )?INDEX ("(?:[^"]|"")+"|\S+)|ADD CONSTRAINT ("(?:[^"]|"")+"|\S+)/g)) out.push((m[1] ?? m[2])!.replace(/^"(.*)"$/, '$1').replace(/""/g, '"'));
+  return out;
 }

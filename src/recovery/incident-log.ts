@@ -112,8 +112,21 @@ export class IncidentLog implements Timeline {
     this.write({ type: 'fact', key, value: value as unknown });
   }
 
-  /** Write report.md, stop recording commands, return the report's path. Safe to call once at the very end, success or not. */
+  /** Steps started and not ended, outermost first ("copy back", "copy rows (COPY binary)"). */
+  unfinishedSteps(): string[] {
+    return this.steps.filter((s) => s.ok === null).map((s) => s.name);
+  }
+
+  private finished = false;
+
+  /**
+   * Write report.md, stop recording commands, return the report's path. The
+   * first call wins: a run stopped by a signal finishes from the signal
+   * handler, and the failing run that follows must not overwrite that.
+   */
   finish(outcome: { ok: boolean; error?: unknown }): string {
+    if (this.finished) return this.reportPath;
+    this.finished = true;
     this.facts.finishedAt = new Date().toISOString();
     const e = outcome.error;
     this.facts.outcome = {

@@ -18,6 +18,7 @@ import { copyColumns, tableOid } from './catalog.js';
 import { lockLiveTables } from './live-lock.js';
 import { addOtherUniqueSql, conflictCountSql, conflictsTableName, conflictsTableSql, keyColumnAliases, mergeConflictsError, missingKeysSql, type OnConflict, unresolvedUnder } from './merge-conflicts.js';
 import { type RekeyResult, rekeyLive } from './merge-rekey.js';
+import { commitOrFindOut } from './commit.js';
 import { productionWriteError } from './pg-errors.js';
 import type { PromoteTable } from './promote-replace.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -284,7 +285,7 @@ export async function promoteMerge(req: MergeRequest): Promise<MergeResult> {
         m.sequences = await moveSequences(c, i.t.original, i.t.recoveredAs, liveCols, new Set(await copyColumns(c, i.recOid)));
         tl.event('table-merged', { ...m, sample: undefined });
       }
-      await c.query('COMMIT');
+      await commitOrFindOut(c, req.production, 'promote (merge)', tl);
       return { tables: out, onConflict, committed: true, durationMs: Date.now() - started };
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});

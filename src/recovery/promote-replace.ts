@@ -15,6 +15,7 @@ import { displayName, quoteIdent } from '../postgres/identifiers.js';
 import { stamp } from '../util/time.js';
 import { foreignKeysInto, tableOid } from './catalog.js';
 import { lockLiveTables } from './live-lock.js';
+import { commitOrFindOut } from './commit.js';
 import { productionWriteError } from './pg-errors.js';
 import { withSuffix } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -172,7 +173,7 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
       // The side schema is ours; drop it when promote emptied it (RESTRICT: never anything else).
       const schemas = [...new Set(req.tables.map((t) => t.recoveredAs.schema))].filter((s) => !req.tables.some((t) => t.original.schema === s));
       for (const s of schemas) await trySql(c, `DROP SCHEMA ${q(s)} RESTRICT`);
-      await c.query('COMMIT');
+      await commitOrFindOut(c, req.production, 'promote (replace)', tl);
       return { tables: out, foreignKeys: fks, suffix, durationMs: Date.now() - started };
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});

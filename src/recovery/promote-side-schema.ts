@@ -4,7 +4,9 @@
 // that changed since is refused. Then the same merge or replace as recover,
 // with the same confirmation, lock_timeout and collision rules, recorded in
 // its own incident folder.
-import { failure, usageError } from '../errors.js';
+import { failure, isUndropError, usageError } from '../errors.js';
+import { interruptedSignal } from '../postgres/cleanup.js';
+import { interruptedError, watchInterrupt } from './interrupt.js';
 import { withClient } from '../postgres/connect.js';
 import { type ConnParams, describe } from '../postgres/conninfo.js';
 import { displayName, type TableName } from '../postgres/identifiers.js';
@@ -13,9 +15,9 @@ import { IncidentLog } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
 import { promoteReplace } from './promote-replace.js';
-import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './recover.js';
+import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './copy-verify-promote.js';
 import type { PromoteDocument, PromoteSummary } from '../contract.js';
-import { promoteSummary, type RecoverUi } from './recover-incident.js';
+import { promoteSummary, type RecoverUi } from './recover-checklist.js';
 import { readRecord, type SideSchemaRecord } from './side-record.js';
 
 export interface PromoteSideSchemaOptions {
@@ -30,7 +32,7 @@ export interface PromoteSideSchemaOptions {
   workDir: string;
 }
 
-export type PromoteUi = Pick<RecoverUi, 'confirm' | 'info' | 'pickOnConflict'>;
+export type PromoteUi = Pick<RecoverUi, 'confirm' | 'info' | 'pickOnConflict' | 'bindLog'>;
 
 export type { PromoteDocument } from '../contract.js';
 
@@ -56,10 +58,12 @@ export function selectRecorded(rec: SideSchemaRecord, wanted: TableName[] | unde
 export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: PromoteUi): Promise<PromoteDocument> {
   const started = Date.now();
   const log = IncidentLog.open({ workDir: o.workDir });
+  ui.bindLog?.((type, data) => log.event(type, data));
   ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let rec: SideSchemaRecord | undefined;
   let chosen: Recorded[] = [];
+  const unhook = watchInterrupt(log, (l) => ui.info(l), () => nextSteps);
   try {
     log.record('mode', o.mode);
     log.record('production', describe(o.production));
@@ -134,13 +138,16 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
     log.record('nextSteps', nextSteps);
     const report = log.finish({ ok: true });
     return document(o, rec!, chosen, promoted, nextSteps, started, report);
-  } catch (e) {
+  } catch (caught) {
+    const e = isUndropError(caught) && caught.code === 'INTERRUPTED' && !interruptedSignal() ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
     if (isMergeRefusal(e)) nextSteps.push(`Nothing live was changed. Decide, then: undrop promote --schema ${o.schema} --mode merge --on-conflict rekey-live|keep-live.`);
     log.record('nextSteps', nextSteps);
     const report = log.finish({ ok: false, error: e });
     if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${report}`, ...nextSteps);
     if (isMergeRefusal(e) && rec) e.document = { ...document(o, rec, chosen, promoteSummary({ merge: e.merge }), nextSteps, started, report) };
     throw e;
+  } finally {
+    unhook();
   }
 }
 

@@ -118,6 +118,7 @@ export async function probeAll(inv: Inventory, o: ProbeAllOptions = {}): Promise
         productionSystemId: prod.info.systemIdentifier ?? undefined,
         workDir: o.workDir ?? inv.workDir ?? defaultWorkDir(),
         now,
+        walArchive: inv.sources.flatMap((x) => (x.kind === 'pitr' && x.wal_archive ? [x.wal_archive] : []))[0],
       };
       const r = await probeOne(s, ctx);
       o.onDone?.(s, r);

@@ -73,6 +73,8 @@ export interface ProbeContext {
   productionSystemId?: string;
   workDir: string;
   now: Date;
+  /** A WAL archive folder from the inventory (a pitr source): a replica's replay position is read there. */
+  walArchive?: string;
 }
 
 export interface MaterializeRequest {

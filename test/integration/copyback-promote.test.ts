@@ -10,7 +10,7 @@ import { copyBack } from '../../src/recovery/copy-back.js';
 import { promoteMerge } from '../../src/recovery/promote-merge.js';
 import { promoteReplace } from '../../src/recovery/promote-replace.js';
 import { IncidentLog } from '../../src/recovery/incident-log.js';
-import { copyBackVerifyPromote } from '../../src/recovery/recover.js';
+import { copyBackVerifyPromote } from '../../src/recovery/copy-verify-promote.js';
 import { toConninfo } from '../../src/postgres/conninfo.js';
 import { undrop } from '../cli.js';
 import { type Pair, PRODUCTION_AFTER_INCIDENT_SQL, startPair } from './copyback-fixture.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { IncidentLog } from '../../src/recovery/incident-log.js';
-import { copyBackVerifyPromote } from '../../src/recovery/recover.js';
+import { copyBackVerifyPromote } from '../../src/recovery/copy-verify-promote.js';
 import { recoverJson } from '../../src/recovery/report.js';
 import { parseRecordComment } from '../../src/recovery/side-record.js';
 import { type Pair, startPair } from './copyback-fixture.js';

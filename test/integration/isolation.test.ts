@@ -251,6 +251,19 @@ describe('replay that would re-create a live tablespace', () => {
     expect(readdirSync(join(work, 'instances'))).toEqual([]);
   });
 
+  it('pgBackRest pinned to a set older than the tablespace: the WAL is fetched and read first, the replay refused; the live tablespace is untouched', async () => {
+    const state = (await readState(labLayout(dir)))!;
+    const old = state.pgbackrest?.backups[0]?.label;
+    if (!layouts.pgbackrest || !old) return;
+    const liveBefore = fingerprint(layouts.tablespaceDir);
+    const work = join(root, 'work-old-backrest');
+    const r = await undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', TABLES_ARG, '--source', 'backrest', '--set', old, '--schema', 'rec_oldbr', '--target', `xid:${truth.incident.xid}`, '--yes']);
+    expect(r.exitCode, r.stderr).toBe(1);
+    expect(r.stderr).toContain('error [REPLAY_WOULD_TOUCH_TABLESPACE]');
+    expect(fingerprint(layouts.tablespaceDir)).toEqual(liveBefore);
+    expect(readdirSync(join(work, 'instances'))).toEqual([]);
+  });
+
   it('locate does not replay that backup either to name the dropped files: it says why, and refuses to guess', async () => {
     const liveBefore = fingerprint(layouts.tablespaceDir);
     const r = await undrop(['-c', cfg, '--work-dir', join(root, 'work-locate'), 'locate', '--tables', TABLES_ARG]);

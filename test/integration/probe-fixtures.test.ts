@@ -21,6 +21,8 @@ const archive = join(root, 'archive');
 const base = join(root, 'base');
 const dumps = join(root, 'dumps');
 const snaps = join(root, 'snapshots');
+// The fixture folder is handed to the server user (its archive_command writes there); undrop's work directory must stay the runner's own.
+const work = join(root, 'work');
 let primary: TempInstance;
 let other: TempInstance;
 
@@ -30,7 +32,7 @@ beforeAll(async () => {
   await chownForServer(root);
   primary = await TempInstance.create({
     bin,
-    workDir: root,
+    workDir: work,
     name: 'fx-primary',
     settings: { wal_level: 'replica', archive_mode: 'on', archive_command: `test ! -f ${archive}/%f && cp %p ${archive}/%f` },
   });
@@ -59,7 +61,7 @@ beforeAll(async () => {
   writeFileSync(join(base, '3-not-a-backup', 'README'), 'nothing here');
   // Snapshots: a copy of the primary's data directory, and one of another cluster.
   await copyTree(primary.dataDir, join(snaps, '20261125T010000Z'));
-  other = await TempInstance.create({ bin, workDir: root, name: 'fx-other' });
+  other = await TempInstance.create({ bin, workDir: work, name: 'fx-other' });
   await copyTree(other.dataDir, join(snaps, '20261125T020000Z'));
 }, 300_000);
 

@@ -12,7 +12,11 @@ import { loadInventory } from '../../src/inventory/load.js';
 import { labDown } from '../../src/lab/down.js';
 import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
+import { readState } from '../../src/lab/state.js';
 import { labUp } from '../../src/lab/up.js';
+import { findBinaries } from '../../src/postgres/binaries.js';
+import { Lsn } from '../../src/postgres/wal/lsn.js';
+import { lastCommitAtOrBefore, replicaWalDirs } from '../../src/sources/delayed-replica/replay-commit.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
@@ -222,4 +226,20 @@ describe("the DBA's target flags on the lab", () => {
     expect(r.doc.tables[0]).toMatchObject({ name: MIXED, rows: 0, identity: 'not-proven' });
     expect(readFileSync(r.doc.report, 'utf8')).toContain('identity not proven');
   }, 900_000);
+});
+
+describe('a delayed replica that replayed no commit since it started', () => {
+  it('its replay position maps to the last commit at or before it in the archive (what its recovery point then says)', async () => {
+    const state = (await readState(labLayout(dir)))!;
+    const bin = await findBinaries(state.pg.major);
+    // as if the replica had stopped replaying right at the incident's COMMIT record
+    const c = await lastCommitAtOrBefore(bin, replicaWalDirs(state.archive!, undefined), 1, truth.incident.commitLsn);
+    expect(c).toBeDefined();
+    expect(Lsn.before(c!.lsn, truth.incident.commitLsn)).toBe(true);
+    expect(c!.xid).not.toBe(truth.incident.xid);
+    expect(Date.parse(c!.time)).toBeLessThanOrEqual(Date.parse(truth.incident.commitTime));
+    // the lab is younger than the replica's delay: "now − delay" would lie before every backup it was built from
+    const oldestBackup = Math.min(...truth.baseBackups.map((b: any) => Date.parse(b.takenAt)));
+    expect(Date.parse(c!.time)).toBeGreaterThan(oldestBackup);
+  }, 600_000);
 });

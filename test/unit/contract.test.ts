@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { probeDocument } from '../../src/cli/commands/probe.js';
 import { errorDocument } from '../../src/cli/output.js';
-import type { PromoteDocument, VerifyDocument } from '../../src/contract.js';
+import type { PauseDocument, PromoteDocument, ResumeDocument, VerifyDocument } from '../../src/contract.js';
 import { usageError } from '../../src/errors.js';
 import type { IncidentFacts } from '../../src/recovery/incident-facts.js';
 import { type LocateResult, locateJson } from '../../src/recovery/locate/index.js';
@@ -200,13 +200,15 @@ describe('the JSON contract (README "JSON documents")', () => {
     verify: verifyDoc,
     promote: promoteDoc,
     error: errorDocument(usageError('CONFIG_MISSING', 'No undrop.yaml here.', 'Pass -c FILE.')),
+    pause: { replicas: [{ name: 'replica-4h', outcome: 'paused', safe: true, delayMs: 14_400_000, replayTime: point.time, replayLsn: point.lsn, lagMs: 14_000_000, leftMs: 60_000, pausedAt: point.time }], safe: true } satisfies PauseDocument,
+    resume: { replicas: [{ name: 'replica-4h', outcome: 'resumed', replayTime: point.time, delayMs: 14_400_000 }] } satisfies ResumeDocument,
   };
 
   it('lists every document', () => {
     expect([...specs.keys()].sort()).toEqual(Object.keys(docs).sort());
   });
 
-  for (const name of ['probe', 'locate', 'recover', 'verify', 'promote', 'error']) {
+  for (const name of ['probe', 'locate', 'recover', 'verify', 'promote', 'error', 'pause', 'resume']) {
     it(`${name}: every documented field is printed and typed in src/contract.ts`, () => {
       const spec = specs.get(name)!;
       expect(spec.length).toBeGreaterThan(0);

@@ -1,10 +1,11 @@
 // Pure pieces of isolation: the plain-dump meta-command scanner, DSN
 // rendering without secrets, structured redaction, the configuration parser
 // and the settings that must match, the work directory's default and checks.
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { assertContained, copyDataDir } from '../../src/postgres/data-copy.js';
 import { parseKeyValue, programEnv, resolveConnParams, safeDsn, toConninfo } from '../../src/postgres/conninfo.js';
 import { mustMatchSettings, parseConf } from '../../src/postgres/server-config.js';
 import { defaultWorkDirFor, ensurePrivateDir } from '../../src/postgres/work-dir.js';
@@ -130,5 +131,36 @@ describe('replay guard', () => {
   it('reads CREATE records of pg_waldump -r Tablespace', () => {
     const out = 'rmgr: Tablespace  len (rec/tot):     39/    39, tx:        750, lsn: 0/0B000110, prev 0/0B0000D8, desc: CREATE 16390 "/srv/pg ts/x"\nrmgr: Tablespace  len (rec/tot): 30/ 30, tx: 760, lsn: 0/0B000200, prev 0/0B000110, desc: DROP 16391\n';
     expect(tablespaceCreates(out)).toEqual([{ oid: '16390', path: '/srv/pg ts/x' }]);
+  });
+});
+
+describe('copies resolve inside their folder', () => {
+  it('a linked data directory with pg_wal and a tablespace outside: copied in and relinked; the source keeps its links', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'copy-unit-'));
+    const vol = join(base, 'data-volume');
+    mkdirSync(join(vol, 'pg_tblspc'), { recursive: true });
+    writeFileSync(join(vol, 'PG_VERSION'), '15\n');
+    mkdirSync(join(base, 'wal-volume'));
+    writeFileSync(join(base, 'wal-volume', '000000010000000000000001'), 'wal');
+    symlinkSync(join(base, 'wal-volume'), join(vol, 'pg_wal'));
+    mkdirSync(join(base, 'ts-volume', 'PG_15_x'), { recursive: true });
+    writeFileSync(join(base, 'ts-volume', 'PG_15_x', 'f'), 'rel');
+    symlinkSync(join(base, 'ts-volume'), join(vol, 'pg_tblspc', '16390'));
+    symlinkSync(vol, join(base, 'pgdata'));
+    const root = join(base, 'instance');
+    mkdirSync(root);
+    const rec = await copyDataDir(join(base, 'pgdata'), root);
+    expect(rec).toMatchObject({ source: join(base, 'pgdata'), resolved: vol, walFrom: join(base, 'wal-volume'), tablespaces: [{ oid: '16390', from: join(base, 'ts-volume'), to: join(root, 'tablespaces', '16390') }] });
+    expect(lstatSync(join(root, 'data', 'pg_wal')).isDirectory()).toBe(true);
+    expect(readFileSync(join(root, 'data', 'pg_wal', '000000010000000000000001'), 'utf8')).toBe('wal');
+    expect(readlinkSync(join(root, 'data', 'pg_tblspc', '16390'))).toBe(join(root, 'tablespaces', '16390'));
+    await assertContained(join(root, 'data'), root);
+    expect(readlinkSync(join(vol, 'pg_wal'))).toBe(join(base, 'wal-volume'));
+    symlinkSync(join(root, 'data'), join(root, 'data', 'loop'));
+    await assertContained(join(root, 'data'), root); // a link back up the tree is inside, and walked once
+    // Anything else leading out is refused before a start.
+    symlinkSync('/etc', join(root, 'data', 'base'));
+    await expect(assertContained(join(root, 'data'), root)).rejects.toMatchObject({ code: 'COPY_NOT_CONTAINED' });
+    expect(existsSync(join(vol, 'base'))).toBe(false);
   });
 });

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { classifyPair, conflictsTableName, conflictsTableSql, keyColumnAliases, mergeConflictsError, unresolvedUnder } from '../../src/recovery/merge-conflicts.js';
 import { selectRecorded } from '../../src/recovery/promote-side-schema.js';
-import { mergePlanLines, promoteQuestion } from '../../src/recovery/recover.js';
-import { recreatedWarning } from '../../src/recovery/recover-incident.js';
+import { mergePlanLines, promoteQuestion } from '../../src/recovery/copy-verify-promote.js';
+import { recreatedWarning } from '../../src/recovery/recover-checklist.js';
 import { parseRecordComment, recordComment, type SideSchemaRecord } from '../../src/recovery/side-record.js';
 
 describe('conflict classification', () => {

@@ -171,6 +171,10 @@ describe('a delayed replica that replayed no commit since it started', () => {
     expect(a.recoveryPoint).toMatchObject({ time: '2026-11-25T03:19:00.000Z', lsn: '0/15000000' });
     expect(a.recoveryPoint!.basis).toMatch(/checkpoint/);
     expect(assessReplica({ ...state, checkpointTime: null }, [], { tables: [] }).recoveryPoint!.time).toBeNull();
+    // better: the last commit at or before the replay position, read from WAL
+    const fromWal = assessReplica(state, [], { tables: [] }, { time: '2026-11-25T03:19:42.123456Z', lsn: '0/14FFFF00' });
+    expect(fromWal.recoveryPoint).toMatchObject({ time: '2026-11-25T03:19:42.123456Z', lsn: '0/15000000' });
+    expect(fromWal.recoveryPoint!.basis).toMatch(/read from WAL/);
   });
 });
 
@@ -208,11 +212,11 @@ describe('file lineage', () => {
 
 describe('the guided picker', () => {
   it('opens on the named events; unnamed ones are folded under one line that says why', async () => {
-    const { eventChoices } = await import('../../src/cli/steps.js');
+    const { eventPrompt } = await import('../../src/cli/guided/prompts.js');
     const e = (xid: string, names: (string | null)[], unnamedReason?: string) =>
-      ({ xid, kind: 'drop', commitTime: `2026-11-25T0${xid}:00:00.000Z`, rowsLost: null, relations: names.map((n, i) => rel(n, 100 + i)), ...(unnamedReason ? { unnamedReason } : {}) }) as unknown as LocatedEvent;
+      ({ xid, kind: 'drop', commitTime: `2026-11-25T0${xid}:00:00.000Z`, rowsLost: null, recreated: [], database: { oid: 5, name: 'shop' }, relations: names.map((n, i) => rel(n, 100 + i)), ...(unnamedReason ? { unnamedReason } : {}) }) as unknown as LocatedEvent;
     const events = [e('1', ['public.shipments']), e('2', [null, null], 'no catalog from before it knows its files'), e('3', [null], 'no catalog from before it knows its files')];
-    const choices = eventChoices(events);
+    const choices = eventPrompt(events, [], Date.parse('2026-11-25T04:00:00Z')).choices;
     expect(choices).toHaveLength(2);
     expect(choices[0]!.value).toBe(events[0]);
     expect(choices[0]!.name).toContain('public.shipments');

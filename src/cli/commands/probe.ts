@@ -14,7 +14,7 @@ import { formatDuration } from '../../util/time.js';
 import type { ProbeDocument } from '../../contract.js';
 import type { Context } from '../context.js';
 import { note, printJson, say } from '../output.js';
-import { humanReport } from '../render/probe.js';
+import { humanReport, replicaBanner } from '../render/probe.js';
 import { parallelProgress } from '../render/progress.js';
 import type { RegisterCommand } from './register.js';
 
@@ -97,7 +97,12 @@ export const registerProbe: RegisterCommand = (program: Command, ctx: () => Cont
         target,
         deep: !!flags.deep,
         only: only.length ? only : undefined,
-        onDone: (s, r) => progress.done(s.name, `${r.status} (${formatDuration(r.durationMs)})`, r.status !== 'unusable'),
+        onDone: (s, r) => {
+          progress.done(s.name, `${r.status} (${formatDuration(r.durationMs)})`, r.status !== 'unusable');
+          // The replica's time left cannot wait for the slowest backup's probe.
+          const banner = replicaBanner(r);
+          if (banner && !c.json) progress.note(banner);
+        },
       }).finally(() => progress.stop());
       // Only a hint: a failure to read the live tables never fails the probe.
       const hints = tables.length && report.production.reachable ? await probeCollisionHints(resolveConnParams(inv.production.dsn), tables, report.sources).catch(() => []) : [];

@@ -9,7 +9,7 @@ import { parseTableList } from '../../postgres/identifiers.js';
 import { defaultWorkDir } from '../../postgres/instance.js';
 import type { OnConflict } from '../../recovery/merge-conflicts.js';
 import { promoteSideSchema } from '../../recovery/promote-side-schema.js';
-import type { Context } from '../context.js';
+import { type Context, lockRun } from '../context.js';
 import { printJson } from '../output.js';
 import { printPromote } from '../render/promote.js';
 import { stepUi } from '../steps.js';
@@ -53,10 +53,12 @@ async function runPromote(c: Context, flags: PromoteFlags): Promise<void> {
   const prod = resolveConnParams(inv.production.dsn);
   const database = flags.database ?? prod.database;
   if (!database) throw usageError('DATABASE_UNKNOWN', 'Which database is the side schema in? Production\'s DSN names none.', 'Add dbname to production.dsn in undrop.yaml or pass --database.');
+  const workDir = c.workDir ?? inv.workDir ?? defaultWorkDir();
+  const release = lockRun(workDir);
   const doc = await promoteSideSchema(
-    { production: { ...prod, database }, schema: flags.schema, mode: flags.mode, tables, onConflict: flags.onConflict, lockTimeoutMs, recreateForeignKeys: !!flags.recreateForeignKeys, workDir: c.workDir ?? inv.workDir ?? defaultWorkDir() },
+    { production: { ...prod, database }, schema: flags.schema, mode: flags.mode, tables, onConflict: flags.onConflict, lockTimeoutMs, recreateForeignKeys: !!flags.recreateForeignKeys, workDir },
     stepUi(c),
-  );
+  ).finally(release);
   if (c.json) printJson(doc);
   else printPromote(doc);
 }

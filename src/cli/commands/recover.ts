@@ -1,4 +1,3 @@
-import { select } from '@inquirer/prompts';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { usageError } from '../../errors.js';
@@ -7,12 +6,14 @@ import { defaultWorkDir } from '../../postgres/instance.js';
 import { parseTableList } from '../../postgres/identifiers.js';
 import type { RecoverMode } from '../../recovery/incident-log.js';
 import { ON_CONFLICT_CHOICES, type OnConflict } from '../../recovery/merge-conflicts.js';
-import { recoverIncident } from '../../recovery/recover-incident.js';
+import { recoverIncident } from '../../recovery/recover-checklist.js';
 import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
-import type { Context } from '../context.js';
+import { type Context, lockRun } from '../context.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';
 import { stepUi } from '../steps.js';
+import { suggest } from '../suggest.js';
+import { runGuided } from '../guided/flow.js';
 
 export interface RecoverFlags extends TargetFlags {
   tables?: string;
@@ -72,6 +73,8 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
     throw usageError('CONFIRMATION_NEEDED', 'recover writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
   }
   const inv = await loadInventory(c.configFlag);
+  const workDir = c.workDir ?? inv.workDir ?? defaultWorkDir();
+  const release = lockRun(workDir);
   const doc = await recoverIncident(
     {
       inventory: inv,
@@ -84,36 +87,31 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       schema: flags.schema,
       keep: !!flags.keep,
       processMax,
-      workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
+      workDir,
       lockTimeoutMs,
       recreateForeignKeys: !!flags.recreateForeignKeys,
       onConflict: flags.onConflict,
     },
     ui,
-  );
+  ).finally(release);
   if (c.json) printJson(doc);
   else for (const l of humanSummary(doc)) say(l);
 }
 
 export function registerGuided(program: Command, ctx: () => Context): void {
-  program.action(async () => {
+  // The root action would swallow a mistyped command as an argument: name it instead.
+  program.allowExcessArguments(true).action(async (_opts: unknown, cmd: Command) => {
+    const typed = cmd.args[0];
+    if (typed !== undefined) {
+      const known = program.commands.map((x) => x.name());
+      const close = suggest(typed, known);
+      throw usageError('UNKNOWN_COMMAND', `unknown command '${typed}'.`, close.length ? `Did you mean: undrop ${close[0]}? (undrop help lists: ${known.join(', ')})` : `Commands: ${known.join(', ')} (undrop help).`);
+    }
     const c = ctx();
     if (!c.interactive) {
       throw usageError('GUIDED_NEEDS_TERMINAL', 'undrop without a command is the guided recovery, and it needs a terminal to ask questions.', 'Run a command instead (undrop --help), for example: undrop recover --tables … --yes');
     }
-    const mode = await select<RecoverMode>(
-      {
-        message: 'After the recovered tables are copied into a side schema and verified: (--mode)',
-        default: 'side-schema',
-        choices: [
-          { value: 'side-schema', name: 'stop there: compare and decide later (nothing live changes)' },
-          { value: 'merge', name: 'merge: insert the recovered rows missing from the live tables, by primary key' },
-          { value: 'replace', name: 'replace: rename the live tables aside (never dropped) and move the recovered ones in' },
-        ],
-      },
-      { output: process.stderr },
-    );
-    await runRecover(c, { source: 'auto', mode, lockTimeout: '5000' });
+    await runGuided(c);
   });
 }
 

@@ -5,7 +5,7 @@ import { parseTableList } from '../../postgres/identifiers.js';
 import { defaultWorkDir } from '../../postgres/instance.js';
 import { restoreTest } from '../../recovery/restore-test.js';
 import type { VerifyDocument } from '../../contract.js';
-import type { Context } from '../context.js';
+import { type Context, lockRun } from '../context.js';
 import { printJson } from '../output.js';
 import { printVerify } from '../render/verify.js';
 import { stepUi } from '../steps.js';
@@ -21,16 +21,18 @@ export function registerVerify(program: Command, ctx: () => Context): void {
       const c = ctx();
       const inv = await loadInventory(c.configFlag);
       const ui = stepUi(c);
+      const workDir = c.workDir ?? inv.workDir ?? defaultWorkDir();
+      const release = lockRun(workDir);
       const results = await ui.step('Restore test of every source', (progress) =>
         restoreTest({
           inventory: inv,
           source: flags.source,
           tables: flags.tables ? parseTableList(flags.tables) : [],
           database: flags.database,
-          workDir: c.workDir ?? inv.workDir ?? defaultWorkDir(),
+          workDir,
           onProgress: (s, m) => progress(`${s}: ${m}`),
         }),
-      );
+      ).finally(release);
       const healthy = results.every((r) => r.ok);
       if (c.json) printJson({ healthy, sources: results } satisfies VerifyDocument);
       else printVerify(results, healthy);

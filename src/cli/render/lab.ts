@@ -9,7 +9,7 @@ import type { Scenario } from '../../lab/scenarios.js';
 import type { LabState } from '../../lab/state.js';
 import type { LabStatus } from '../../lab/status.js';
 import type { LocateResult } from '../../recovery/locate/index.js';
-import type { RecoverDocument } from '../../recovery/recover-incident.js';
+import type { RecoverDocument } from '../../recovery/recover-checklist.js';
 import type { ProbeReport } from '../../sources/probe-all.js';
 import { formatBytes, formatDuration } from '../../util/time.js';
 import { say } from '../output.js';

@@ -3,22 +3,22 @@
 import type { LocateResult, LocatedEvent } from '../../recovery/locate/index.js';
 import { say } from '../output.js';
 
-function shortTime(iso: string): string {
+export function shortTime(iso: string): string {
   return iso.replace('T', ' ').replace(/(\.\d{0,3})\d*Z$/, '$1 UTC').replace(/Z$/, ' UTC');
 }
 
-function relList(e: LocatedEvent): string {
+export function relList(e: LocatedEvent): string {
   const names = e.relations.map((r) => r.name ?? `base/${e.database.oid}/${r.relfilenode}`);
   return names.length > 4 ? `${names.slice(0, 4).join(', ')} (+${names.length - 4} more)` : names.join(', ');
 }
 
-function kindLabel(e: LocatedEvent): string {
+export function kindLabel(e: LocatedEvent): string {
   if (e.kind === 'delete') return e.operation === 'update' ? 'mass UPDATE' : 'mass DELETE';
   if (e.kind === 'drop' && e.recreated.length) return 'DROP+CREATE';
   return e.kind === 'drop-database' ? 'DROP DATABASE' : e.kind.toUpperCase();
 }
 
-function rowsText(e: LocatedEvent): string {
+export function rowsText(e: LocatedEvent): string {
   if (e.rowsLost === null) return 'rows unknown';
   const n = e.rowsLost.toLocaleString('en-US');
   return e.rowsKind === 'estimate' ? `~${n} rows` : `${n} rows`;

@@ -2,7 +2,7 @@
 // ranked table, then warnings and errors.
 import type { ProbeReport } from '../../sources/probe-all.js';
 import { rankResults, unusableReason } from '../../sources/rank.js';
-import type { ProbeItem, RecoveryPoint } from '../../sources/types.js';
+import type { ProbeItem, ProbeResult, RecoveryPoint } from '../../sources/types.js';
 import { formatBytes, formatDuration } from '../../util/time.js';
 
 function showPoint(p: RecoveryPoint | null): string {
@@ -22,14 +22,26 @@ function itemLine(it: ProbeItem): string {
   return `      ${pad(STATUS_MARK[it.status]!, 9)} ${pad(it.label, 28)} ${pad(showPoint(it.recoveryPoint), 44)}${it.sizeBytes !== undefined ? ` ${formatBytes(it.sizeBytes)}` : ''}${why ? `  — ${why}` : ''}`;
 }
 
+/** A delayed replica's loud line, shown the moment its probe returns (null for other sources). Pure. */
+export function replicaBanner(r: Pick<ProbeResult, 'name' | 'kind' | 'timeLeftMs'>): string | null {
+  if (r.kind !== 'delayed-replica' || r.timeLeftMs === null || r.timeLeftMs === undefined) return null;
+  return `!!! ${r.name}: ${formatDuration(Math.max(0, r.timeLeftMs))} LEFT before this replica replays the incident. Pause it now: undrop pause --source ${r.name} !!!`;
+}
+
+/** One finished probe, as it finishes (the guided flow's live list). Pure. */
+export function probeLine(r: ProbeResult): string {
+  const loss = r.lossWindowMs != null ? `, loses ${formatDuration(r.lossWindowMs)}` : '';
+  const reason = unusableReason(r);
+  return `${r.status === 'unusable' ? '✖' : '✔'} ${r.name} (${r.kind}): ${r.status}, recovery point ${showPoint(r.recoveryPoint)}${loss}${reason ? ` — ${reason}` : ''} (${formatDuration(r.durationMs)})`;
+}
+
 /** The human report: loud time-left first, then the ranked table, then warnings and errors. */
 export function humanReport(report: ProbeReport): string[] {
   const lines: string[] = [];
   const ranked = rankResults(report.sources);
   for (const r of ranked) {
-    if (r.kind === 'delayed-replica' && r.timeLeftMs !== null && r.timeLeftMs !== undefined) {
-      lines.push(`!!! ${r.name}: ${formatDuration(Math.max(0, r.timeLeftMs))} LEFT before this replica replays the incident. Pause it now (undrop recover --source ${r.name} pauses first). !!!`, '');
-    }
+    const banner = replicaBanner(r);
+    if (banner) lines.push(banner, '');
   }
   if (report.target) lines.push(`Target: ${report.target.time ?? report.target.commitLsn ?? report.target.xid ?? report.target.kind} (${report.target.origin})`);
   if (!report.production.reachable) lines.push(`Production not reached (${report.production.error}): system identifiers not compared.`);

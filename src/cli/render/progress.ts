@@ -7,10 +7,11 @@ import ora, { type Ora } from 'ora';
 import type { Progress } from '../../lab/progress.js';
 import { formatDuration } from '../../util/time.js';
 import { note } from '../output.js';
+import { colorEnabled } from '../color-env.js';
 
 /** A spinner for one step, on stderr (ora prints plain ✔/✖ lines when stderr is not a terminal). */
 export function spinner(title: string): Ora {
-  return ora({ text: title, stream: process.stderr, discardStdin: false }).start();
+  return ora({ text: title, stream: process.stderr, discardStdin: false, color: colorEnabled() ? 'cyan' : false }).start();
 }
 
 /** The lab's progress events as spinners. */
@@ -41,6 +42,8 @@ export function labProgress(): Progress {
 
 export interface ParallelProgress {
   done(name: string, text: string, ok: boolean): void;
+  /** A line that must be seen now, above the spinner (or plain off a terminal). */
+  note(text: string): void;
   stop(): void;
 }
 
@@ -55,6 +58,11 @@ export function parallelProgress(names: readonly string[], onTerminal: boolean):
       if (!s) return;
       s.stopAndPersist({ symbol: ok ? '✔' : '✖', text: `${name}: ${text}` });
       if (running.size) s.start(label());
+    },
+    note(text) {
+      s?.stop();
+      note(text);
+      if (s && running.size) s.start(label());
     },
     stop() {
       s?.stop();

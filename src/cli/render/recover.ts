@@ -1,6 +1,6 @@
 // recover's summary: where the tables came from, where they are now, and
 // what to do next.
-import type { RecoverDocument } from '../../recovery/recover-incident.js';
+import type { RecoverDocument } from '../../recovery/recover-checklist.js';
 import { formatDuration } from '../../util/time.js';
 
 export function humanSummary(d: RecoverDocument): string[] {

@@ -7,13 +7,7 @@ import { type SegmentFile, listSegments, parseSegmentName, readSegmentHeader, se
 import { walTimeToIso } from '../../postgres/wal/records.js';
 import { streamWaldump, streamWaldumpLines, waldumpErrorLines } from '../../postgres/wal/waldump.js';
 import { EventDetector } from './detector.js';
-import type { DetectorStats, FileBirth, RawEvent } from './types.js';
-
-export interface ScanWarning {
-  code: string;
-  message: string;
-  hint?: string;
-}
+import type { DetectorStats, FileBirth, RawEvent, ScanWarning } from './types.js';
 
 export interface ScanRange {
   /** A time (ISO) or an LSN (X/Y). */

@@ -77,3 +77,67 @@ export interface DetectorStats {
   /** Rewrites (VACUUM FULL, CLUSTER, ALTER TABLE … TYPE) seen and not reported. */
   rewrites: number;
 }
+
+/** An event with names from a catalog: what locate reports. */
+export interface LocatedEvent {
+  kind: EventKind;
+  operation?: 'delete' | 'update';
+  xid: string;
+  /** Contract: the commit LSN. */
+  lsn: string;
+  firstLsn: string;
+  commitLsn: string;
+  commitTime: string;
+  database: { oid: number; name: string | null };
+  relations: EventRelation[];
+  /** DROP + CREATE in the same transaction: the new tables. */
+  recreated: EventRelation[];
+  /** Sum of rows lost where known. */
+  rowsLost: number | null;
+  rowsKind?: 'exact' | 'estimate' | 'wal-records';
+  /** Which catalog gave the names (null: none; names are raw base/D/F). */
+  catalog: string | null;
+  target: { xid: string; inclusive: false; lsn?: string; note?: string };
+  /** The transaction started before the scanned WAL or across a gap: firstLsn is an upper bound. */
+  partial?: boolean;
+  /** Matched --ignore. */
+  ignoredBy?: string;
+  /** Some files have no name: why (the event is then only a candidate with an explicit target or confirmation). */
+  unnamedReason?: string;
+  notes: string[];
+}
+
+export interface ScanWarning {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+/** The WAL a locate run read (also in the JSON document). */
+export interface LocateWal {
+  source: string;
+  firstSegment?: string;
+  lastSegment?: string;
+  segments: number;
+  timeline: number;
+  systemIdentifier?: string;
+  pgWaldumpMajor: number;
+  records: number;
+  commits: number;
+  firstCommitTime?: string;
+  lastCommitTime?: string;
+  maxOpenTransactions: number;
+  gaps: { after: string; missing: string[] }[];
+}
+
+export interface LocateResult {
+  /** Candidates, best first: events naming a requested table (or any named event), newest first; then unnamed ones. */
+  events: LocatedEvent[];
+  ignored: LocatedEvent[];
+  /** Drops of undrop's own side schemas: housekeeping, never incidents. */
+  undrop: LocatedEvent[];
+  wal: LocateWal;
+  catalogs: string[];
+  warnings: ScanWarning[];
+  durationMs: number;
+}

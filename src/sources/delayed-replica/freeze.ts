@@ -24,7 +24,7 @@ export const freezeReplica: FreezeHook<'delayed-replica'> = {
       if ((await readPauseState(c)).state !== 'paused') await pauseReplay(c);
       return {
         nextSteps: [
-          `Resume replay on ${config.name} when the data is safe: psql "${safeDsn(config.dsn)}" -c "${RESUME_SQL}" (its delay window restarts; the password comes from PGPASSWORD or ~/.pgpass, never from this command).`,
+          `Delayed replica ${config.name} is PAUSED (undrop paused it); resume replay when the data is safe: psql "${safeDsn(config.dsn)}" -c "${RESUME_SQL}" (its delay window restarts; the password comes from PGPASSWORD or ~/.pgpass, never from this command).`,
           `Reading the lost tables directly on the paused replica ${config.name} can block: it may hold the incident's locks (replayed before the delayed COMMIT). Use SET lock_timeout = '2s' there, or read the recovered copy in production.`,
         ],
       };

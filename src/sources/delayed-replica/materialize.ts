@@ -157,7 +157,7 @@ async function recoverCopy(
   removeStage(stage);
   try {
     await startRecovery(inst);
-    const outcome = await waitForPromotion(inst, { onProgress: req.onProgress });
+    const outcome = await waitForPromotion(inst, { onProgress: req.onProgress , targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     return await recoveredInstance(inst, req, outcome, 'The recovered copy of the replica', notes);
   } catch (e) {
     await inst.destroy();

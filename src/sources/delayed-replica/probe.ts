@@ -13,6 +13,8 @@ import { lossWindowMs, targetTime } from '../common/loss.js';
 import { catalogTables, matchTables } from '../common/tables.js';
 import { thresholdsFor } from '../common/thresholds.js';
 import { type ReplicaState, type StartupLock, readReplicaState, startupLocks } from './queries.js';
+import { lastCommitAtOrBefore, replicaWalDirs } from './replay-commit.js';
+import { findBinaries, majorFromVersionNum } from '../../postgres/binaries.js';
 
 export interface ReplicaAssessment {
   findings: Finding[];
@@ -22,7 +24,7 @@ export interface ReplicaAssessment {
 }
 
 /** Pure: what the replica's state means against the target (unit-tested). */
-export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<ProbeContext, 'target' | 'tables' | 'productionSystemId'>): ReplicaAssessment {
+export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<ProbeContext, 'target' | 'tables' | 'productionSystemId'>, replayCommit?: { time: string; lsn: string }): ReplicaAssessment {
   const findings: Finding[] = [];
   const nowMs = Date.parse(s.now);
   if (!s.inRecovery) {
@@ -50,11 +52,13 @@ export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<P
   } else {
     // Never "now − delay": a replica that replayed no commit since it started can hold data far newer
     // than that. Its last replayed checkpoint's time is a true lower bound of what it holds.
-    point = {
-      time: s.checkpointTime ?? null,
-      lsn: s.replayLsn,
-      basis: s.checkpointTime ? 'no commit replayed since start; time of its last replayed checkpoint (a lower bound)' : 'no commit replayed since start; time unknown',
-    };
+    point = replayCommit
+      ? { time: replayCommit.time, lsn: s.replayLsn, basis: `no commit replayed since start; the last commit at or before its replay position (${replayCommit.lsn}, read from WAL)` }
+      : {
+          time: s.checkpointTime ?? null,
+          lsn: s.replayLsn,
+          basis: s.checkpointTime ? 'no commit replayed since start; time of its last replayed checkpoint (a lower bound)' : 'no commit replayed since start; time unknown',
+        };
     findings.push(info('REPLAY_TIME_UNKNOWN', 'pg_last_xact_replay_timestamp() is NULL: no commit has been replayed since the standby started.'));
   }
   // Against the incident.
@@ -107,6 +111,18 @@ export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<P
   return { findings, recoveryPoint: point, timeLeftMs, reachesTarget };
 }
 
+/** The last commit at or before the replay position, from the archive or the replica's pg_wal; undefined when neither is readable. */
+async function replayPositionCommit(s: ReplicaState, dataDir: string | undefined, walArchive: string | undefined): Promise<{ time: string; lsn: string } | undefined> {
+  const dirs = replicaWalDirs(walArchive, dataDir);
+  if (!s.replayLsn || !s.timeline || dirs.length === 0) return undefined;
+  try {
+    const bin = await findBinaries(majorFromVersionNum(s.versionNum));
+    return await lastCommitAtOrBefore(bin, dirs, s.timeline, s.replayLsn);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function probeDelayedReplica(config: SourceConfigOf<'delayed-replica'>, ctx: ProbeContext): Promise<ProbeResult> {
   const started = Date.now();
   const t = thresholdsFor(config);
@@ -125,7 +141,7 @@ export async function probeDelayedReplica(config: SourceConfigOf<'delayed-replic
       async (c) => {
         const state = await readReplicaState(c);
         const locks = state.inRecovery ? await startupLocks(c).catch(() => [] as StartupLock[]) : [];
-        const a = assessReplica(state, locks, ctx);
+        const a = assessReplica(state, locks, ctx, state.lastReplayTime ? undefined : await replayPositionCommit(state, config.data_dir, ctx.walArchive));
         let tables: TableInfo[] = [];
         try {
           tables = matchTables(ctx.tables, await catalogTables(c, ctx.tables));

@@ -14,6 +14,8 @@ export interface ReplicaState {
   lastReplayTime: string | null;
   /** Time of the last checkpoint/restartpoint the replica replayed (pg_control_checkpoint()): a lower bound of its state. */
   checkpointTime?: string | null;
+  /** Timeline the replica replays (pg_control_checkpoint().timeline_id). */
+  timeline?: number | null;
   /** 'not paused' | 'pause requested' | 'paused' (pg_get_wal_replay_pause_state; PostgreSQL 14+). */
   pauseState: string;
   now: string;
@@ -44,6 +46,7 @@ export async function readReplicaState(c: pg.Client): Promise<ReplicaState> {
             case when pg_is_in_recovery() then ${pause} else 'not paused' end as pause_state,
             now() as now,
             (select checkpoint_time from pg_control_checkpoint()) as checkpoint_time,
+            (select timeline_id from pg_control_checkpoint()) as timeline,
             (select system_identifier::text from pg_control_system()) as system_id,
             (select status from pg_stat_wal_receiver limit 1) as receiver_status,
             (select coalesce(wait_event_type || '/' || wait_event, 'running') from pg_stat_activity where backend_type = 'startup' limit 1) as startup_wait,
@@ -58,6 +61,7 @@ export async function readReplicaState(c: pg.Client): Promise<ReplicaState> {
     replayLsn: row.replay_lsn,
     lastReplayTime: iso(row.last_replay),
     checkpointTime: iso(row.checkpoint_time),
+    timeline: row.timeline === null || row.timeline === undefined ? null : Number(row.timeline),
     pauseState: row.pause_state,
     now: iso(row.now)!,
     systemIdentifier: row.system_id,

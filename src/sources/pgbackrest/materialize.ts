@@ -9,12 +9,13 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
-import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
+import { dataDirMajor, findBinaries, type PgBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { chownForServer } from '../../postgres/os-user.js';
-import { pgbackrestInfo } from '../../postgres/programs.js';
+import { pgbackrestArchiveGet, pgbackrestInfo, pgControldata } from '../../postgres/programs.js';
+import { assertFetchedReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
@@ -67,6 +68,51 @@ function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time' | 'na
   return undefined;
 }
 
+/**
+ * Replaying a CREATE TABLESPACE would empty the live tablespace on this host
+ * (replay-guard.ts): the WAL from the restored backup's redo point to the
+ * target (without a target LSN: to the end of the archive, which may refuse a
+ * tablespace created after the target — safe, and said) is fetched with
+ * archive-get and read first. A range too long to fetch twice is read only
+ * in part, and the notes say so.
+ */
+async function guardTablespaces(
+  bin: PgBinaries,
+  data: string,
+  opts: { stanza: string; config?: string; repo?: number },
+  req: MaterializeRequest,
+  label: string,
+  stage: string,
+  progress: (m: string) => void,
+  notes: string[],
+): Promise<void> {
+  const end = req.target.commitLsn ?? req.target.firstLsn;
+  const control = await pgControldata(bin, data);
+  const start = control["Latest checkpoint's REDO location"];
+  const timeline = Number(control["Latest checkpoint's TimeLineID"] ?? 1);
+  if (!start) {
+    notes.push('The WAL to replay was not checked for tablespaces it would re-create (no redo point in pg_control).');
+    return;
+  }
+  const wal = join(stage, 'guard-wal');
+  await mkdir(wal, { recursive: true });
+  await chownForServer(wal);
+  progress('checking the WAL to replay for tablespaces it would create');
+  try {
+    const checked = await assertFetchedReplayLeavesTablespacesAlone(bin, {
+      fetch: async (segment, dest) => (await pgbackrestArchiveGet(opts, segment, dest)).exitCode === 0,
+      stageDir: wal,
+      startLsn: start,
+      endLsn: end ?? undefined,
+      timeline,
+      label,
+    });
+    if (!checked) notes.push('The WAL to replay was too long to fetch twice: only its first 4 GB were checked for tablespaces it would re-create.');
+  } finally {
+    await rm(wal, { recursive: true, force: true });
+  }
+}
+
 export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>, req: MaterializeRequest, _probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
   const opts = { stanza: config.stanza, config: config.config, repo: config.repo };
@@ -106,24 +152,29 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     throw e;
   }
   const bin = await findBinaries(await dataDirMajor(data));
-  const inst = await TempInstance.fromDataDir(data, {
-    bin,
-    workDir: req.workDir,
-    name: 'pgbackrest',
-    keep: req.keep,
-    copy: false,
-    recovery: 'recovery',
-    // pgbackrest restore wrote the target into postgresql.auto.conf, which is set aside with the rest of the
-    // restored configuration: the same target is written again into undrop's own.
-    settings: { hot_standby: true, ...(target ? targetSettings(req.target) : { recovery_target: 'immediate', recovery_target_action: 'promote' }) },
-  });
-  removeStage(stage);
+  let inst: TempInstance;
+  try {
+    await guardTablespaces(bin, data, opts, req, `pgBackRest backup ${set.label}`, stage, progress, notes);
+    inst = await TempInstance.fromDataDir(data, {
+      bin,
+      workDir: req.workDir,
+      name: 'pgbackrest',
+      keep: req.keep,
+      copy: false,
+      recovery: 'recovery',
+      // pgbackrest restore wrote the target into postgresql.auto.conf, which is set aside with the rest of the
+      // restored configuration: the same target is written again into undrop's own.
+      settings: { hot_standby: true, ...(target ? targetSettings(req.target) : { recovery_target: 'immediate', recovery_target_action: 'promote' }) },
+    });
+  } finally {
+    removeStage(stage);
+  }
   try {
     // archive-get insists that the server's data directory is its pg1-path: name the temp one.
     await inst.configure({ restore_command: archiveGetCommand(config, inst.dataDir) });
     progress('replaying WAL from the repository');
     await startRecovery(inst);
-    const outcome = await waitForPromotion(inst, { onProgress: progress });
+    const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label} (--process-max ${processMax}); ${outcome.stopLine ?? 'recovery ended'}.`, ...notes]);
   } catch (e) {
     await inst.destroy();

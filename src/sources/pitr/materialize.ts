@@ -194,7 +194,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
   try {
     progress(`replaying WAL to ${req.target.xid ? `just before transaction ${req.target.xid}` : (req.target.commitLsn ?? req.target.time ?? 'the end of the archive')}`);
     await startRecovery(inst);
-    const outcome = await waitForPromotion(inst, { onProgress: progress });
+    const outcome = await waitForPromotion(inst, { onProgress: progress , targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     if (plan) {
       // The database's OID at the recovery point must be one that was restored in full
       // (a rename or re-create after the backup would otherwise leave it sparse).

@@ -3,21 +3,24 @@
 // (confirmed) promote → report. The CLI and the guided flow both call this;
 // the UI callbacks are the only way it talks to a person.
 import type { PromoteSummary, RecoverDocument } from '../contract.js';
-import { failure, usageError } from '../errors.js';
+import { failure, isUndropError, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries } from '../postgres/binaries.js';
+import { interruptedSignal } from '../postgres/cleanup.js';
 import { withClient } from '../postgres/connect.js';
+import { detachedSessionWarning } from '../util/session.js';
 import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
 import { type TableName, displayName, parseTableName, qualified } from '../postgres/identifiers.js';
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
 import { freezeStepOf, materializeSource, walArchiveAmong } from '../sources/registry.js';
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
+import { interruptedError, watchInterrupt } from './interrupt.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
-import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './recover.js';
+import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './copy-verify-promote.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
@@ -52,7 +55,11 @@ export interface RecoverUi {
   confirm(message: string, details: string[]): Promise<boolean>;
   info(message: string): void;
   /** Guided flow, when no tables were named: which destructive event to undo (the flag is --tables). */
-  pickEvent?(events: LocatedEvent[]): Promise<LocatedEvent>;
+  pickEvent?(events: LocatedEvent[], undrop?: LocatedEvent[]): Promise<LocatedEvent>;
+  /** Called once the incident folder exists: the UI records every answer and confirmation (who, when) in its timeline. */
+  bindLog?(record: (type: string, data: Record<string, unknown>) => void): void;
+  /** Each source's probe as it finishes (the guided flow shows them live; a delayed replica's banner at once). */
+  probeDone?(result: ProbeResult): void;
   /**
    * Only on a terminal: the located incident has files no catalog could name;
    * ask explicitly (--yes does not answer this). Absent: recover refuses and asks for --target.
@@ -91,10 +98,15 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   }
 
   const log = IncidentLog.open({ workDir: o.workDir });
+  ui.bindLog?.((type, data) => log.event(type, data));
   ui.info(`Incident folder: ${log.dir}`);
   const nextSteps: string[] = [];
   let materialized: Materialized | undefined;
   let recorded = false;
+  // A signal writes the report and prints the replica's state before the cleanups run.
+  let paused = 0;
+  const replicaState = () => (paused ? nextSteps : [...nextSteps, 'No delayed replica was paused by this run.']);
+  const unhook = watchInterrupt(log, (l) => ui.info(l), replicaState);
   try {
     log.record('mode', o.mode);
 
@@ -103,7 +115,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const freeze = freezeStepOf(s);
       if (!freeze) continue;
       const frozen = await log.step(freeze.name, () => ui.step(freeze.title, () => freeze.run({ database })));
-      if (frozen) nextSteps.push(...frozen.nextSteps);
+      if (frozen) {
+        paused++;
+        nextSteps.push(...frozen.nextSteps);
+      }
     }
 
     // Production must be reachable (and the side schema name free) before anything long runs:
@@ -139,7 +154,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     }
 
     // 3. Probe and rank.
-    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined })));
+    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined, onDone: (_s, r) => ui.probeDone?.(r) })));
     log.record('probes', report.sources);
     log.record('ranking', report.ranking);
     let named = chosenConfig?.name;
@@ -154,7 +169,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       throw usageError('DECLINED', 'Recovery was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
     }
 
-    // 5. Materialize.
+    // 5. Materialize (the long step).
+    const detached = detachedSessionWarning(process.env);
+    if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
         materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, onProgress: p }, choice.probe),
@@ -176,8 +193,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     // 6. Copy back, verify, promote.
     const bin = m.instance?.bin ?? (await findBinaries());
-    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', () =>
+    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', (progress) =>
       copyBackVerifyPromote({
+        onProgress: progress,
         bin,
         log,
         sourceName: choice.config.name,
@@ -212,7 +230,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: true });
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
-  } catch (e) {
+  } catch (caught) {
+    // Ctrl-C at a question: say where production stands (the side schema may already be written).
+    const e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
+    if (e !== caught && !paused) nextSteps.push('No delayed replica was paused by this run.');
     // A side schema left behind by a later failure is still undrop's own: remember it.
     if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
     if (isMergeRefusal(e) && log.facts.copyBack) {
@@ -225,6 +246,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${reportPath}`, ...nextSteps);
     throw e;
   } finally {
+    unhook();
     if (materialized && !o.keep) await materialized.release().catch(() => {});
   }
 }
@@ -339,7 +361,7 @@ async function pickIncident(o: RecoverOptions, production: ConnParams, ui: Recov
   if (r.events.length === 0) {
     throw failure('NO_INCIDENT_FOUND', 'No destructive transaction was found in the WAL.', { hint: 'Name the tables and the target yourself: --tables … --target time:2026-11-25T01:42:00Z (or xid:N, lsn:X/Y).' });
   }
-  const event = await ui.pickEvent(r.events);
+  const event = await ui.pickEvent(r.events, r.undrop);
   const names = event.relations.map((x) => x.name);
   if (names.some((n) => !n)) {
     throw usageError('TABLE_NAMES_UNKNOWN', `Transaction ${event.xid} removed files that no catalog could name.`, 'Name the tables yourself with --tables, and pass --target xid:' + event.xid + '.');
@@ -371,3 +393,8 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
   return { probe: best, config: configOf(best.name), reason: { name: best.name, reason: `best-ranked ${best.status} source (newest recovery point${loss})` } };
 }
 
+
+/** The UI's Ctrl-C at a prompt (no signal: the terminal was in raw mode). */
+function isInterruptedAtPrompt(e: unknown): boolean {
+  return isUndropError(e) && e.code === 'INTERRUPTED' && !interruptedSignal();
+}

@@ -1,0 +1,71 @@
+// `undrop pause` and `undrop resume`: the fastest safe action of an incident
+// (every minute a delayed replica keeps replaying moves it toward the DROP),
+// and its undo. Pause needs no confirmation: it is the one change undrop may
+// make to a replica, and it only stops time. Resume gives that time away, so
+// it is confirmed.
+import type { Command } from 'commander';
+import { EXIT, usageError } from '../../errors.js';
+import { loadInventory } from '../../inventory/load.js';
+import type { Inventory } from '../../inventory/schema.js';
+import { delayedReplicas, pauseReplicas, resumeReplicas } from '../../sources/delayed-replica/pause-all.js';
+import { parseTargetTime } from '../../sources/target.js';
+import type { PauseDocument, ResumeDocument } from '../../contract.js';
+import type { Context } from '../context.js';
+import { note, printJson, say } from '../output.js';
+import { pauseLine, resumeLine } from '../render/pause.js';
+import { stepUi } from '../steps.js';
+
+interface PauseFlags {
+  source?: string[];
+  incidentTime?: string;
+}
+
+function namesFrom(inv: Inventory, flags: PauseFlags): string[] {
+  const only = (flags.source ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  for (const n of only) {
+    const s = inv.sources.find((x) => x.name === n);
+    if (!s) throw usageError('SOURCE_UNKNOWN', `No source named "${n}" in ${inv.file}.`, `Delayed replicas: ${delayedReplicas(inv).map((r) => r.name).join(', ') || '(none)'}.`);
+    if (s.kind !== 'delayed-replica') throw usageError('NOT_A_REPLICA', `Source ${n} is a ${s.kind}, not a delayed replica: there is nothing to pause.`, `Delayed replicas: ${delayedReplicas(inv).map((r) => r.name).join(', ') || '(none)'}.`);
+  }
+  return only;
+}
+
+export function registerPause(program: Command, ctx: () => Context): void {
+  program
+    .command('pause')
+    .description('FIRST THING in an incident: pause replay on every delayed replica now, before it replays the DROP (no question asked; undo: undrop resume)')
+    .option('--source <name...>', 'only these delayed replicas (default: all of them)')
+    .option('--incident-time <time>', 'when the incident happened (ISO 8601 with zone): prints how long each replica had left')
+    .action(async (flags: PauseFlags) => {
+      const c = ctx();
+      const incidentTime = flags.incidentTime ? parseTargetTime(flags.incidentTime, '--incident-time') : undefined;
+      const inv = await loadInventory(c.configFlag);
+      const replicas = delayedReplicas(inv, namesFrom(inv, flags));
+      if (replicas.length === 0) note(`${inv.file} lists no delayed replica: nothing to pause.`);
+      const outcomes = await pauseReplicas(replicas, { incidentTime, onOutcome: (r) => (c.json ? note(pauseLine(r)) : say(pauseLine(r))) });
+      const safe = outcomes.every((r) => r.safe);
+      if (c.json) printJson({ replicas: outcomes, safe } satisfies PauseDocument);
+      else if (outcomes.some((r) => r.outcome === 'paused' || r.outcome === 'held')) say('Replay stays paused until `undrop resume` (or select pg_wal_replay_resume(); on the replica). Next: undrop (guided) or undrop locate.');
+      process.exitCode = safe ? EXIT.ok : EXIT.failed;
+    });
+}
+
+export function registerResume(program: Command, ctx: () => Context): void {
+  program
+    .command('resume')
+    .description('resume replay on paused delayed replicas (they then replay the incident after their delay: only once the data is safe)')
+    .option('--source <name...>', 'only these delayed replicas (default: all of them)')
+    .action(async (flags: PauseFlags) => {
+      const c = ctx();
+      const inv = await loadInventory(c.configFlag);
+      const replicas = delayedReplicas(inv, namesFrom(inv, flags));
+      if (replicas.length === 0) note(`${inv.file} lists no delayed replica: nothing to resume.`);
+      else if (!(await stepUi(c).confirm(`Resume replay on ${replicas.map((r) => r.name).join(', ')}? Each then replays everything it holds back, the incident included, and stops being a recovery source for it.`, []))) {
+        throw usageError('DECLINED', 'Not resumed; the replicas stay paused.');
+      }
+      const outcomes = await resumeReplicas(replicas);
+      if (c.json) printJson({ replicas: outcomes } satisfies ResumeDocument);
+      else for (const r of outcomes) say(resumeLine(r));
+      process.exitCode = outcomes.some((r) => r.outcome === 'failed') ? EXIT.failed : EXIT.ok;
+    });
+}

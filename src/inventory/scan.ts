@@ -1,0 +1,82 @@
+// The usual places recovery sources live on a database host, for the guided
+// inventory wizard: pg_basebackup folders, WAL archives, pgBackRest
+// configuration, Barman, dump folders, snapshot mounts. Read-only; each find
+// is only a proposal the person confirms.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface FoundSource {
+  /** What the person is shown ("pg_basebackup folder /backups/base (3 backups)"). */
+  description: string;
+  /** The inventory entry (without its name) when undrop can use it. */
+  source?: Record<string, unknown> & { kind: string };
+  /** Why it cannot be added (Barman: not a source kind yet). */
+  note?: string;
+}
+
+export const USUAL_PLACES = ['/backups', '/var/backups/postgresql', '/var/lib/postgresql/backups', '/var/lib/pgbackrest', '/srv/backups', '/mnt/backups', '/mnt/snapshots', '/snapshots'];
+
+const isDir = (p: string) => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+const list = (p: string) => {
+  try {
+    return readdirSync(p);
+  } catch {
+    return [];
+  }
+};
+
+const isBaseBackup = (d: string) => existsSync(join(d, 'backup_label')) || existsSync(join(d, 'backup_manifest')) || list(d).some((f) => /^base\.tar(\.gz|\.lz4|\.zst)?$/.test(f));
+const isWalArchive = (d: string) => list(d).filter((f) => /^[0-9A-F]{24}(\.gz|\.lz4|\.zst)?$/.test(f)).length >= 1;
+const isDataDir = (d: string) => existsSync(join(d, 'PG_VERSION')) && existsSync(join(d, 'global'));
+
+/** What one folder holds (itself and one level down). Pure over the filesystem, read-only. */
+export function classifyFolder(dir: string): FoundSource[] {
+  if (!isDir(dir)) return [];
+  const out: FoundSource[] = [];
+  const subs = list(dir).map((f) => join(dir, f)).filter(isDir);
+  const backups = subs.filter(isBaseBackup);
+  if (isBaseBackup(dir)) out.push({ description: `a base backup in ${dir}`, source: { kind: 'pitr', base_backups: dir } });
+  else if (backups.length) {
+    const archive = [dir, ...subs].find(isWalArchive);
+    out.push({ description: `pg_basebackup folder ${dir} (${backups.length} backup${backups.length > 1 ? 's' : ''})${archive ? ` with WAL archive ${archive}` : ''}`, source: { kind: 'pitr', base_backups: dir, ...(archive ? { wal_archive: archive } : {}) } });
+  }
+  for (const s of [dir, ...subs]) {
+    if (isWalArchive(s) && !backups.length && !isBaseBackup(dir)) out.push({ description: `a WAL archive ${s} (add it with a base backup folder)`, note: 'a WAL archive alone restores nothing: undrop needs a base backup older than the incident' });
+  }
+  const dumps = [dir, ...subs].filter((d) => list(d).some((f) => /\.(dump|sql|sql\.gz|backup)$/.test(f)));
+  for (const d of dumps) out.push({ description: `dump folder ${d} (${list(d).filter((f) => /\.(dump|sql|sql\.gz|backup)$/.test(f)).length} file(s))`, source: { kind: 'dump', paths: [join(d, '*.dump'), join(d, '*.sql')] } });
+  const snaps = subs.filter((s) => isDataDir(join(s, 'pgdata')) || isDataDir(s));
+  if (snaps.length) {
+    const pattern = isDataDir(join(snaps[0]!, 'pgdata')) ? join(dir, '*', 'pgdata') : join(dir, '*');
+    out.push({ description: `snapshot mounts ${pattern} (${snaps.length} data director${snaps.length > 1 ? 'ies' : 'y'})`, source: { kind: 'snapshot', paths: [pattern] } });
+  }
+  return out;
+}
+
+/** pgBackRest stanzas of a configuration file. */
+export function pgbackrestStanzas(conf: string): string[] {
+  try {
+    return [...readFileSync(conf, 'utf8').matchAll(/^\[([^\]:]+)\]\s*$/gm)].map((m) => m[1]!).filter((s) => s !== 'global');
+  } catch {
+    return [];
+  }
+}
+
+/** Scan the usual places (and `extra` folders the person named). */
+export function scanUsualPlaces(extra: string[] = [], roots: string[] = USUAL_PLACES): FoundSource[] {
+  const out: FoundSource[] = [];
+  for (const conf of ['/etc/pgbackrest/pgbackrest.conf', '/etc/pgbackrest.conf']) {
+    for (const stanza of pgbackrestStanzas(conf)) out.push({ description: `pgBackRest stanza "${stanza}" in ${conf}`, source: { kind: 'pgbackrest', stanza, config: conf } });
+  }
+  for (const b of ['/etc/barman.conf', '/etc/barman.d']) {
+    if (existsSync(b)) out.push({ description: `Barman configuration ${b}`, note: 'Barman is not a source kind yet: point a pitr source at a Barman backup folder and its WAL folder by hand' });
+  }
+  for (const r of [...extra, ...roots]) out.push(...classifyFolder(r));
+  return out;
+}

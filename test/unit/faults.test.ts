@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { interruptedError, productionState } from '../../src/recovery/interrupt.js';
+import { detachedSessionWarning } from '../../src/util/session.js';
+
+describe('what a stopped run says about production', () => {
+  const base = { startedAt: '2026-11-29T00:00:00Z' };
+  it('nothing written before copy back; copy back running: rolled back', () => {
+    expect(productionState(base, ['materialize'])).toBe('Production: nothing was changed.');
+    expect(productionState(base, ['copy back', 'copy rows (COPY binary)'])).toMatch(/copy back transaction was not committed.*nothing was written/);
+  });
+  it('after copy back: the side schema is committed; a promote running is rolled back', () => {
+    const f = { ...base, copyBack: { schema: 'undrop_x' } } as never;
+    expect(productionState(f, [])).toBe('Production: the recovered tables were copied into side schema undrop_x (committed); nothing live was changed.');
+    expect(productionState(f, ['promote (replace)'])).toMatch(/undrop_x \(committed\); the promote transaction was not committed/);
+  });
+  it('SIGHUP is exit 129, the rest 130; the step chain is named', () => {
+    expect(interruptedError('SIGHUP', base, ['copy back', 'copy rows (COPY binary)'], 'SIGHUP')).toMatchObject({ code: 'INTERRUPTED', exitCode: 129, message: expect.stringMatching(/^Stopped \(SIGHUP\) at step copy back › copy rows \(COPY binary\)\. Production:/) });
+    expect(interruptedError('SIGTERM', base, [], 'SIGTERM').exitCode).toBe(130);
+    expect(interruptedError('Ctrl-C at a question', base, []).message).toBe('Stopped (Ctrl-C at a question). Production: nothing was changed.');
+  });
+});
+
+describe('SSH without tmux', () => {
+  it('warns only on SSH outside tmux and screen', () => {
+    expect(detachedSessionWarning({})).toBeUndefined();
+    expect(detachedSessionWarning({ SSH_CONNECTION: 'a b c d' })).toMatch(/not inside tmux or screen/);
+    expect(detachedSessionWarning({ SSH_CONNECTION: 'a b c d', TMUX: '/tmp/tmux-0/default,1,0' })).toBeUndefined();
+    expect(detachedSessionWarning({ SSH_TTY: '/dev/pts/1', STY: '123.pts-1' })).toBeUndefined();
+    expect(detachedSessionWarning({ SSH_TTY: '/dev/pts/1', TERM: 'screen-256color' })).toBeUndefined();
+  });
+});
