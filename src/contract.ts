@@ -147,7 +147,11 @@ export interface VerifyDocument {
     probeStatus: SourceStatus;
     problems: { level: string; code: string; message: string }[];
     recoveryPoint: { time: string | null; lsn: string | null; xid?: string | null; basis?: string } | null;
-    tables: { name: string; rows: number }[];
+    /** rows null: not counted (a replica's table locked by replay). */
+    tables: { name: string; rows: number | null; note?: string }[];
+    /** Every check run: probe, disk, restore, read, tables, rows, query:NAME, amcheck, checksum, min_rows, loss_window, duration. */
+    checks: { check: string; ok: boolean; message: string }[];
+    sizeBytes: number | null;
     durationMs: number;
     error?: { code: string; message: string; hint?: string };
     notes: string[];
@@ -158,6 +162,50 @@ export interface VerifyDocument {
 export interface ErrorDocument {
   error: { code: string; message: string; hint: string | null; details: string[]; exitCode: number };
   [field: string]: unknown;
+}
+
+/** One command of a runbook, placeholders filled. */
+export interface FilledCommand {
+  run: string;
+  /** Printed as a shell comment above the command. */
+  note?: string;
+  /** Who runs it: the server's OS user, root, or anyone with a client. */
+  as: 'server' | 'root' | 'client';
+  /** Regular expression its output shows (what a person checks; the runbook tests assert it). */
+  expect?: string;
+  reject?: string;
+  /** Run by a person only (interactive, or undrop itself). */
+  manual: boolean;
+}
+
+export interface FilledStep {
+  id: string;
+  /** Where the step is written: FILE#ID. */
+  ref: string;
+  title: string;
+  say?: string;
+  check?: string;
+  /** A person judges the outcome. */
+  human: boolean;
+  /** Only on this alternative path (see branches). */
+  branch?: string;
+  commands: FilledCommand[];
+}
+
+/** `undrop playbook NAME --json` (or --format json) */
+export interface PlaybookDocument {
+  name: string;
+  kind: string | null;
+  title: string;
+  summary: string | null;
+  /** The inventory source it was filled from. */
+  source: string | null;
+  osUser: string;
+  branches: Record<string, string>;
+  /** Placeholders that had no value: printed as <name>; the reader fills them in. */
+  unfilled: { name: string; what: string }[];
+  notes: string[];
+  steps: FilledStep[];
 }
 
 type ErrorField = { code: string; message: string; hint?: string };

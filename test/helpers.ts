@@ -4,10 +4,11 @@ import { join } from 'node:path';
 
 /** Work directory for integration tests: under the system temp dir, reachable by the postgres OS user. */
 export function testWorkDir(): string {
-  const dir = join(tmpdir(), 'undrop-test');
+  // One per OS user: undrop refuses a work directory that belongs to someone else.
+  const uid = process.getuid?.();
+  const dir = join(tmpdir(), uid === undefined || uid === 0 ? 'undrop-test' : `undrop-test-${uid}`);
   mkdirSync(dir, { recursive: true });
   // undrop refuses a work directory owned by someone else; older versions handed this one to the server user.
-  const uid = process.getuid?.();
   if (uid !== undefined && statSync(dir).uid !== uid) chownSync(dir, uid, process.getgid!());
   return dir;
 }

@@ -19,6 +19,8 @@ export type StepUi = RecoverUi;
 
 // The spinner of the running step, paused while a question is on screen.
 let active: Ora | undefined;
+// The detail lines shown last with a question (not repeated by the confirmation that follows).
+let lastDetails = '';
 // Milliseconds spent waiting for a person since start: step timers leave them out.
 let waitedMs = 0;
 
@@ -43,12 +45,19 @@ function stepClock(): () => number {
   return () => Date.now() - t0 - (waitedMs - w0);
 }
 
-/** Off a terminal: at most one progress line every few seconds (every one with -v). Pure given the clock. */
+/**
+ * Off a terminal: at most one progress line every few seconds, except that
+ * a new phase ("copying public.invoices", "building 4 indexes") always shows
+ * (the text before the first colon changed). Pure given the clock.
+ */
 export function throttle(print: (m: string) => void, everyMs: number, now: () => number = Date.now): (m: string) => void {
   let last = -Infinity;
+  let phase: string | undefined;
   return (m) => {
-    if (now() - last < everyMs) return;
+    const p = m.split(':')[0];
+    if (p === phase && now() - last < everyMs) return;
     last = now();
+    phase = p;
     print(m);
   };
 }
@@ -60,7 +69,7 @@ export function throttle(print: (m: string) => void, everyMs: number, now: () =>
  */
 export function promptStopped(e: unknown): unknown {
   if (e instanceof Error && e.name === 'ExitPromptError') {
-    return new UndropError('INTERRUPTED', 'Stopped at a question (Ctrl-C). Nothing was changed.', { exitCode: EXIT.interrupted, hint: 'Run undrop again when ready; every question has a flag (undrop recover --help).' });
+    return new UndropError('INTERRUPTED', 'Stopped at a question (Ctrl-C). Nothing was changed; no replica was paused.', { exitCode: EXIT.interrupted, hint: 'Run undrop again when ready; every question has a flag (undrop recover --help).' });
   }
   return e;
 }
@@ -95,6 +104,7 @@ function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'co
     pickOnConflict: (plan) => {
       const n = (plan.merge ?? []).reduce((a, t) => a + t.conflicts, 0);
       for (const l of mergePlanLines(plan.merge ?? [])) note(`  ${l}`);
+      lastDetails = mergePlanLines(plan.merge ?? []).join('\n');
       return ask('merge collisions (--on-conflict)', () => select<OnConflict>(onConflictPrompt(n), out));
     },
   };
@@ -115,16 +125,18 @@ export function stepUi(ctx: Context): StepUi {
       const elapsed = stepClock();
       if (!tty) {
         note(`→ ${title}`);
-        const out = await fn(throttle((m) => note(`    ${m}`), ctx.verbose ? 0 : 5000));
+        const out = await fn(throttle((m) => note(`    ${m}`), ctx.verbose ? 250 : 5000));
         note(`✔ ${title} (${formatDuration(elapsed())})`);
         return out;
       }
       const spinner = startSpinner(title);
       active = spinner;
+      // -v: progress also as lines that stay (a few a second at most).
+      const keep = throttle((m) => info(`    ${m}`), 250);
       try {
         const out = await fn((m) => {
           spinner.text = `${title} — ${m}`;
-          if (ctx.verbose) info(m);
+          if (ctx.verbose) keep(m);
         });
         spinner.succeed(`${title} (${formatDuration(elapsed())})`);
         return out;
@@ -137,7 +149,9 @@ export function stepUi(ctx: Context): StepUi {
     },
     async confirm(message, details) {
       active?.stop();
-      for (const d of details) note(`  ${d}`);
+      // The same lines were just shown with the question before (merge preview, then its confirmation): once is enough.
+      if (details.join('\n') !== lastDetails) for (const d of details) note(`  ${d}`);
+      lastDetails = details.join('\n');
       active?.start();
       if (ctx.yes) {
         note(`${message} yes (--yes)`);

@@ -77,6 +77,7 @@ export function validateInventory(doc: unknown, file: string): Inventory {
     workDir: data.work_dir ? abs(data.work_dir, dirname(file)) : undefined,
     pgBin: data.pg_bin,
     lab: data.lab,
+    ...(data.verify ? { verify: data.verify } : {}),
   };
 }
 

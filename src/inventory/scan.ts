@@ -3,7 +3,7 @@
 // configuration, Barman, dump folders, snapshot mounts. Read-only; each find
 // is only a proposal the person confirms.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface FoundSource {
   /** What the person is shown ("pg_basebackup folder /backups/base (3 backups)"). */
@@ -31,9 +31,10 @@ const list = (p: string) => {
   }
 };
 
-const isBaseBackup = (d: string) => existsSync(join(d, 'backup_label')) || existsSync(join(d, 'backup_manifest')) || list(d).some((f) => /^base\.tar(\.gz|\.lz4|\.zst)?$/.test(f));
+const isBaseBackup = (d: string) => !existsSync(join(d, 'postmaster.pid')) && (existsSync(join(d, 'backup_label')) || existsSync(join(d, 'backup_manifest')) || list(d).some((f) => /^base\.tar(\.gz|\.lz4|\.zst)?$/.test(f)));
 const isWalArchive = (d: string) => list(d).filter((f) => /^[0-9A-F]{24}(\.gz|\.lz4|\.zst)?$/.test(f)).length >= 1;
-const isDataDir = (d: string) => existsSync(join(d, 'PG_VERSION')) && existsSync(join(d, 'global'));
+// A running server's data directory (postmaster.pid) is not a snapshot.
+const isDataDir = (d: string) => existsSync(join(d, 'PG_VERSION')) && existsSync(join(d, 'global')) && !existsSync(join(d, 'postmaster.pid')) && !existsSync(join(d, 'backup_label'));
 
 /** What one folder holds (itself and one level down). Pure over the filesystem, read-only. */
 export function classifyFolder(dir: string): FoundSource[] {
@@ -43,20 +44,43 @@ export function classifyFolder(dir: string): FoundSource[] {
   const backups = subs.filter(isBaseBackup);
   if (isBaseBackup(dir)) out.push({ description: `a base backup in ${dir}`, source: { kind: 'pitr', base_backups: dir } });
   else if (backups.length) {
-    const archive = [dir, ...subs].find(isWalArchive);
+    // The archive sits inside the backup folder, or beside it (/backups/base + /backups/wal).
+    const siblings = list(dirname(dir)).map((f) => join(dirname(dir), f)).filter((p) => p !== dir && isDir(p));
+    const archive = [dir, ...subs, ...siblings].find(isWalArchive);
     out.push({ description: `pg_basebackup folder ${dir} (${backups.length} backup${backups.length > 1 ? 's' : ''})${archive ? ` with WAL archive ${archive}` : ''}`, source: { kind: 'pitr', base_backups: dir, ...(archive ? { wal_archive: archive } : {}) } });
   }
   for (const s of [dir, ...subs]) {
     if (isWalArchive(s) && !backups.length && !isBaseBackup(dir)) out.push({ description: `a WAL archive ${s} (add it with a base backup folder)`, note: 'a WAL archive alone restores nothing: undrop needs a base backup older than the incident' });
   }
-  const dumps = [dir, ...subs].filter((d) => list(d).some((f) => /\.(dump|sql|sql\.gz|backup)$/.test(f)));
-  for (const d of dumps) out.push({ description: `dump folder ${d} (${list(d).filter((f) => /\.(dump|sql|sql\.gz|backup)$/.test(f)).length} file(s))`, source: { kind: 'dump', paths: [join(d, '*.dump'), join(d, '*.sql')] } });
+  // A WAL archive's *.backup files are backup history, not dumps.
+  const dumpFiles = (d: string) => list(d).filter((f) => /\.(dump|sql)$/.test(f));
+  const dumps = [dir, ...subs].filter((d) => !isWalArchive(d) && dumpFiles(d).length);
+  for (const d of dumps) out.push({ description: `dump folder ${d} (${dumpFiles(d).join(', ').slice(0, 80)})`, source: { kind: 'dump', paths: [join(d, '*.dump'), join(d, '*.sql')] } });
+  for (const conf of [dir, ...subs].map((d) => join(d, 'pgbackrest.conf')).filter((f) => existsSync(f))) {
+    for (const stanza of pgbackrestStanzas(conf)) out.push({ description: `pgBackRest stanza "${stanza}" in ${conf}`, source: { kind: 'pgbackrest', stanza, config: conf } });
+  }
   const snaps = subs.filter((s) => isDataDir(join(s, 'pgdata')) || isDataDir(s));
   if (snaps.length) {
     const pattern = isDataDir(join(snaps[0]!, 'pgdata')) ? join(dir, '*', 'pgdata') : join(dir, '*');
     out.push({ description: `snapshot mounts ${pattern} (${snaps.length} data director${snaps.length > 1 ? 'ies' : 'y'})`, source: { kind: 'snapshot', paths: [pattern] } });
   }
   return out;
+}
+
+/** A folder and the folders in it (a backup root like /backups holding base/, wal/, dumps/), each find once. */
+export function classifyTree(dir: string): FoundSource[] {
+  const out: FoundSource[] = [];
+  const seen = new Set<string>();
+  for (const d of [dir, ...list(dir).map((f) => join(dir, f)).filter(isDir)]) {
+    for (const f of classifyFolder(d)) {
+      const key = JSON.stringify(f.source ?? f.description);
+      if (f.source?.kind === 'pitr' || !seen.has(key)) out.push(f);
+      seen.add(key);
+    }
+  }
+  // A WAL archive found on its own is already attached to the base backups beside it.
+  const attached = new Set(out.map((f) => f.source?.wal_archive).filter(Boolean));
+  return out.filter((f) => !(f.note && [...attached].some((a) => f.description.includes(String(a)))));
 }
 
 /** pgBackRest stanzas of a configuration file. */
@@ -77,6 +101,6 @@ export function scanUsualPlaces(extra: string[] = [], roots: string[] = USUAL_PL
   for (const b of ['/etc/barman.conf', '/etc/barman.d']) {
     if (existsSync(b)) out.push({ description: `Barman configuration ${b}`, note: 'Barman is not a source kind yet: point a pitr source at a Barman backup folder and its WAL folder by hand' });
   }
-  for (const r of [...extra, ...roots]) out.push(...classifyFolder(r));
+  for (const r of [...extra, ...roots]) out.push(...classifyTree(r));
   return out;
 }

@@ -2,6 +2,7 @@
 // source kind touches src/sources/ and this file only.
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
+import { type VerifyConfig, verifySchema } from './verify-schema.js';
 
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, { message: 'expected a duration such as "26h", "90min" or "7d"' });
 const size = z.union([z.number(), z.string()]).refine((s) => parseSize(s) !== undefined, { message: 'expected a size such as "1GB" or "500MB"' });
@@ -13,6 +14,13 @@ const common = {
   max_age: duration.optional(),
   min_size: size.optional(),
   timeout: duration.optional(),
+  /** Fewer rows than this over the source's tables (where counted) is unhealthy. */
+  min_rows: z.number().int().min(0).optional(),
+  /** A restore test slower than this is unhealthy. */
+  max_verify_duration: duration.optional(),
+  /** Committed work older than this that the source cannot give back (now minus its recovery point) is unhealthy. */
+  max_loss_window: duration.optional(),
+  verify: verifySchema.optional(),
   description: z.string().optional(),
 };
 
@@ -46,6 +54,7 @@ export const inventoryTop = z.strictObject({
   work_dir: z.string().optional(),
   pg_bin: z.string().optional(),
   lab: z.record(z.string(), z.unknown()).optional(),
+  verify: verifySchema.optional(),
 });
 
 export interface Inventory {
@@ -56,4 +65,6 @@ export interface Inventory {
   workDir?: string;
   pgBin?: string;
   lab?: Record<string, unknown>;
+  /** The global `verify:` block (each source's own overrides it). */
+  verify?: VerifyConfig;
 }

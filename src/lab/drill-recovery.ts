@@ -10,6 +10,7 @@ import { algorithmOf, tableChecksum } from '../recovery/checksum.js';
 import { locate } from '../recovery/locate/index.js';
 import { type RecoverDocument, recoverIncident, type RecoverUi } from '../recovery/recover-checklist.js';
 import { probeAll } from '../sources/probe-all.js';
+import type { TargetSpec } from '../sources/target.js';
 import type { Truth } from './incident.js';
 import { LOST_TABLES } from './dataset.js';
 import type { Progress } from './progress.js';
@@ -34,7 +35,17 @@ export async function drillLocate(dir: string) {
 }
 
 /** Recover with --source auto --mode side-schema --yes, reporting progress as lab notes. */
-export async function drillRecover(dir: string, progress: Progress): Promise<RecoverDocument> {
+/**
+ * The target a non-interactive drill passes: before-incident, or - when locate
+ * could name no table (no catalog from before the incident, as in the seed
+ * story) - the newest candidate's xid, as a person does after reading locate.
+ */
+export function drillTarget(located: { events: { xid: number | string; unnamedReason?: string }[] } | undefined): TargetSpec {
+  const top = located?.events[0];
+  return top?.unnamedReason ? { kind: 'xid', xid: String(top.xid) } : { kind: 'before-incident' };
+}
+
+export async function drillRecover(dir: string, progress: Progress, target: TargetSpec = { kind: 'before-incident' }): Promise<RecoverDocument> {
   const inv = await loadInventory(join(dir, 'undrop.yaml'));
   const ui: RecoverUi = {
     step: async (title, fn) => {
@@ -45,7 +56,7 @@ export async function drillRecover(dir: string, progress: Progress): Promise<Rec
     info: (m) => progress({ type: 'note', text: `  ${m}` }),
   };
   return recoverIncident(
-    { inventory: inv, tables: LOST_TABLES.map(parseTableName), source: 'auto', target: { kind: 'before-incident' }, mode: 'side-schema', keep: false, workDir: inv.workDir ?? join(dir, 'work') },
+    { inventory: inv, tables: LOST_TABLES.map(parseTableName), source: 'auto', target, mode: 'side-schema', keep: false, workDir: inv.workDir ?? join(dir, 'work') },
     ui,
   );
 }

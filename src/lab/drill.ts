@@ -4,16 +4,20 @@
 // a result that goes into the drill's JSON document.
 import type { RecoverDocument } from '../recovery/recover-checklist.js';
 import { labDown } from './down.js';
-import { drillLocate, drillProbe, drillRecover, drillScore } from './drill-recovery.js';
+import { drillLocate, drillProbe, drillRecover, drillScore, drillTarget } from './drill-recovery.js';
+import type { LocateResult } from '../recovery/locate/index.js';
 import type { Truth } from './incident.js';
 import { labIncident } from './incident.js';
 import { labLayout } from './layout.js';
 import { type Progress, silent, step } from './progress.js';
 import { labStatus } from './status.js';
 import { labUp, type UpOptions } from './up.js';
+import { startClock, writeScorecard } from './drill-clock.js';
 
 export interface DrillOptions extends UpOptions {
   keepLab?: boolean;
+  /** Tabletop: build the lab, run the incident, start the clock, brief; the team recovers (guided flow or by hand) and runs `lab score`. */
+  guided?: boolean;
 }
 
 export interface DrillContext {
@@ -36,13 +40,27 @@ export const DRILL_STEPS: DrillStep[] = [
   { id: 'status', title: 'Lab status after the incident', run: (c) => labStatus({ dir: c.dir }) },
   { id: 'probe', title: 'Probe every recovery source', run: (c) => step(c.progress, 'probe', 'Probe every recovery source', () => drillProbe(c.dir), (r) => `best: ${r.ranking[0] ?? 'none'}`) },
   { id: 'locate', title: 'Locate the destructive transaction in WAL', run: (c) => step(c.progress, 'locate', 'Locate the destructive transaction in WAL', () => drillLocate(c.dir), (r) => `${r.events.length} event(s)`) },
-  { id: 'recover', title: 'Recover the lost tables into a side schema', run: (c) => step(c.progress, 'recover', 'Recover the lost tables into a side schema (undrop recover --yes)', () => drillRecover(c.dir, c.progress), (r) => `from ${r.source} into ${r.schema}`) },
+  { id: 'recover', title: 'Recover the lost tables into a side schema', run: (c) => step(c.progress, 'recover', 'Recover the lost tables into a side schema (undrop recover --yes)', () => drillRecover(c.dir, c.progress, drillTarget(c.results.locate as LocateResult | undefined)), (r) => `from ${r.source} into ${r.schema}`) },
   {
     id: 'score',
     title: 'Score against the ground truth',
     run: (c) =>
-      step(c.progress, 'score', 'Score against the ground truth (truth.json)', () => drillScore(c.dir, (c.results.incident as { truth: Truth }).truth, c.results.recover as RecoverDocument), (r) => (r.exact ? 'every row back, checksums equal' : `${r.rowsMissing} rows missing`)),
+      step(
+        c.progress,
+        'score',
+        'Score against the ground truth (truth.json)',
+        async () => ({ ...(await drillScore(c.dir, (c.results.incident as { truth: Truth }).truth, c.results.recover as RecoverDocument)), scorecard: await writeScorecard(c.dir) }),
+        (r) => (r.exact ? 'every row back, checksums equal' : `${r.rowsMissing} rows missing`),
+      ),
   },
+];
+
+/** The tabletop: the lab and its incident, then the clock starts and the team takes over. */
+export const GUIDED_STEPS: DrillStep[] = [
+  DRILL_STEPS[0]!,
+  DRILL_STEPS[1]!,
+  DRILL_STEPS[2]!,
+  { id: 'briefing', title: 'Start the clock and brief the team', run: (c) => startClock(c.dir) },
 ];
 
 export interface DrillResult {
@@ -54,7 +72,9 @@ export interface DrillResult {
   durationMs: number;
 }
 
-export async function runDrill(o: DrillOptions = {}, steps: DrillStep[] = DRILL_STEPS): Promise<DrillResult> {
+export async function runDrill(o: DrillOptions = {}, steps: DrillStep[] = o.guided ? GUIDED_STEPS : DRILL_STEPS): Promise<DrillResult> {
+  // A guided drill hands the lab to the team: it stays up.
+  if (o.guided) o = { ...o, keepLab: true };
   const started = Date.now();
   const dir = labLayout(o.dir).dir;
   const ctx: DrillContext = { options: o, dir, progress: o.progress ?? silent, results: {} };

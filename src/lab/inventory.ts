@@ -1,7 +1,8 @@
 // D/undrop.yaml: production and every source the scenario built, so
 // `undrop -c D/undrop.yaml …` works at once. Validated with the inventory
 // schema before it is written.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { chownForServer } from '../postgres/os-user.js';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { validateInventory } from '../inventory/load.js';
@@ -20,7 +21,8 @@ export function inventoryDocument(layout: LabLayout, state: LabState): Record<st
   if (state.replica) {
     sources.push({ name: SOURCE_NAMES.replica, kind: 'delayed-replica', dsn: labDsn(state.socketDir, state.replica.port, state.replica.superuser), data_dir: state.replica.dataDir, description: `streaming through slot ${state.replica.slot}, recovery_min_apply_delay ${state.replica.delay}` });
   }
-  if (state.baseBackups.length && state.archive) {
+  // A WAL archive is listed even without a base backup (the seed story): probe then says why PITR cannot work.
+  if (state.archive) {
     sources.push({ name: SOURCE_NAMES.pitr, kind: 'pitr', base_backups: layout.base, wal_archive: state.archive });
   }
   if (state.pgbackrest) {
@@ -41,6 +43,10 @@ export function inventoryDocument(layout: LabLayout, state: LabState): Record<st
 }
 
 export async function writeInventory(layout: LabLayout, state: LabState): Promise<void> {
+  if (state.archive && !state.baseBackups.length) {
+    await mkdir(layout.base, { recursive: true });
+    await chownForServer(layout.base, false);
+  }
   const doc = inventoryDocument(layout, state);
   validateInventory(doc, layout.inventoryFile);
   const header = `# Written by \`undrop lab up\` (scenario ${state.scenario}) at ${new Date().toISOString()}.\n# Use it with: undrop -c ${layout.inventoryFile} probe\n`;

@@ -25,6 +25,8 @@ export const scenarioSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9-]+$/),
   title: z.string().min(1),
   briefing: z.string().min(1),
+  /** For the facilitator of a tabletop drill: what the team should find, and the mistakes to watch for. */
+  facilitator: z.string().optional(),
   components: z.strictObject({
     archive: z.boolean(),
     base_backups: z.boolean(),

@@ -92,21 +92,24 @@ function fatalLines(log: string): string[] {
  * Replay progress against the target LSN: percent of the distance from the
  * first LSN seen, rate, ETA (" — 42% of 1.2 GB to 0/5A000000, 35 MB/s, ETA 20 s"). Pure given its inputs.
  */
-export function replayMeter(targetLsn: string | undefined): (lsn: string | null, nowMs: number) => string {
-  let start: { lsn: bigint; at: number } | undefined;
+export function replayMeter(targetLsn: string | undefined, from?: string): (lsn: string | null, nowMs: number) => string {
+  // Percent from the backup's start when known (the first sample is then already part way), else from the first sample.
+  let start: bigint | undefined = from && isLsn(from) ? parseLsn(from) : undefined;
+  // Rate between samples (replay ran before the first one, during the server's start).
+  let prev: { lsn: bigint; at: number } | undefined;
   const target = targetLsn && isLsn(targetLsn) ? parseLsn(targetLsn) : undefined;
   return (lsn, nowMs) => {
     if (!lsn || !isLsn(lsn)) return '';
     const cur = parseLsn(lsn);
-    start ??= { lsn: cur, at: nowMs };
-    const done = Number(cur - start.lsn);
-    const secs = (nowMs - start.at) / 1000;
-    const rate = secs > 0 ? done / secs : 0;
+    start ??= cur;
+    const secs = prev ? (nowMs - prev.at) / 1000 : 0;
+    const rate = prev && secs > 0 ? Number(cur - prev.lsn) / secs : 0;
+    prev = { lsn: cur, at: nowMs };
     const rateText = rate > 0 ? `, ${formatBytes(rate)}/s` : '';
-    if (target === undefined || target <= start.lsn) return rateText ? ` (${rateText.slice(2)})` : '';
-    const total = Number(target - start.lsn);
-    const pct = Math.min(100, Math.max(0, Math.round((done / total) * 100)));
-    const eta = rate > 0 ? `, ETA ${formatDuration(Math.max(0, Number(target - cur)) / rate * 1000)}` : '';
+    if (target === undefined || target <= start) return rateText ? ` (${rateText.slice(2)})` : '';
+    const total = Number(target - start);
+    const pct = Math.min(100, Math.max(0, Math.round((Number(cur - start) / total) * 100)));
+    const eta = rate > 0 ? `, ETA ${formatDuration((Math.max(0, Number(target - cur)) / rate) * 1000)}` : '';
     return ` — ${pct}% of ${formatBytes(total)} to ${targetLsn}${rateText}${eta}`;
   };
 }
@@ -116,11 +119,11 @@ export function replayMeter(targetLsn: string | undefined): (lsn: string | null,
  * accepts writes. Fails with the missing segment named when recovery ended
  * before the target, and with the log tail when the server died.
  */
-export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: number; onProgress?: (msg: string) => void; targetLsn?: string } = {}): Promise<RecoveryOutcome> {
+export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: number; onProgress?: (msg: string) => void; targetLsn?: string; fromLsn?: string } = {}): Promise<RecoveryOutcome> {
   const started = Date.now();
   const deadline = started + (o.timeoutMs ?? replayTimeoutMs());
   let lastReport = 0;
-  const meter = replayMeter(o.targetLsn);
+  const meter = replayMeter(o.targetLsn, o.fromLsn);
   while (Date.now() < deadline) {
     const log = await inst.log();
     if (/recovery ended before configured recovery target was reached/.test(log) || /startup process .* exited with exit code/.test(log) || /shutting down due to startup process failure/.test(log)) {
@@ -137,7 +140,7 @@ export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: numb
       if (!row.rec) {
         return { ...parseRecoveryLog(await inst.log()), durationMs: Date.now() - started };
       }
-      if (o.onProgress && Date.now() - lastReport > 2000) {
+      if (o.onProgress && Date.now() - lastReport > 1000) {
         lastReport = Date.now();
         o.onProgress(`replaying WAL: at ${row.lsn ?? '?'}${meter(row.lsn, Date.now())}${row.ts ? `, commits of ${row.ts.toISOString()}` : ''}`);
       }

@@ -42,6 +42,8 @@ export interface PgbackrestRestoreOptions {
   tablespaceDir?: string;
   set?: string;
   target?: { type: 'xid' | 'lsn' | 'time' | 'name'; value: string; timeline?: string };
+  /** No target: replay every WAL file the repository holds (a restore test), not only to consistency. */
+  latest?: boolean;
   dbInclude?: string[];
   /** Parallel restore processes (pgBackRest's --process-max). */
   processMax?: number;
@@ -57,6 +59,7 @@ export function pgbackrestRestore(o: PgbackrestRestoreOptions): Promise<RunResul
   if (o.tablespaceDir) args.push(`--tablespace-map-all=${o.tablespaceDir}`);
   if (o.set) args.push(`--set=${o.set}`);
   if (o.target) args.push(`--type=${o.target.type}`, `--target=${o.target.value}`, ...(o.target.type === 'name' ? [] : ['--target-exclusive']), '--target-action=promote');
+  else if (o.latest) args.push('--type=default');
   else args.push('--type=immediate', '--target-action=promote');
   if (o.target?.timeline) args.push(`--target-timeline=${o.target.timeline}`);
   for (const db of o.dbInclude ?? []) args.push(`--db-include=${db}`);

@@ -26,8 +26,8 @@ export async function cameBack(production: ConnParams, tables: readonly { name: 
         const liveName = qualified({ schema: live.schema ?? 'public', name: live.name });
         const est = await c.query<{ n: string | null }>(`SELECT (SELECT reltuples::int8::text FROM pg_class WHERE oid = to_regclass($1)) AS n`, [liveName]);
         let liveRows = est.rows[0]?.n == null ? null : Number(est.rows[0].n);
-        // Never analysed (a table recreated by the incident): count it, it is small or the estimate would exist.
-        if (liveRows !== null && liveRows <= 0) liveRows = Number((await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${liveName}`)).rows[0]!.n);
+        // Exact below a million rows (a table recreated by the incident has a stale or no estimate); above, the estimate.
+        if (liveRows !== null && liveRows < 1_000_000) liveRows = Number((await c.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${liveName}`)).rows[0]!.n);
         out.push({ name: t.name, recoveredAs: t.recoveredAs, sample: rows.rows.map((x) => (x.r.length > 100 ? `${x.r.slice(0, 99)}…` : x.r)), liveRows });
       }
       return out;

@@ -13,6 +13,7 @@ import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, type MergePreviewTable, type MergeResult, mergePreview, promoteMerge } from './promote-merge.js';
 import { writeRecord } from './side-record.js';
 import { promoteReplace, type ReplaceResult } from './promote-replace.js';
+import { dependentLines, dependentsRefusal, type LiveDependents, replacePreview } from './live-dependents.js';
 import { verifyCopy, verifyPairs, type VerifyResult } from './verify.js';
 
 export interface PromotePlan {
@@ -22,6 +23,14 @@ export interface PromotePlan {
   merge?: MergePreviewTable[];
   /** Merge only: what happens to collisions. */
   onConflict?: OnConflict;
+  /** Replace only: objects other than foreign keys that point at the live tables. */
+  dependents?: LiveDependents[];
+}
+
+/** The lines under the promote question. Pure. */
+export function promotePlanLines(plan: PromotePlan): string[] {
+  if (plan.merge) return mergePlanLines(plan.merge);
+  return [...plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`), ...dependentLines(plan.dependents ?? [])];
 }
 
 /** One line per table of what merge would do (for the confirmation). Pure. */
@@ -67,7 +76,9 @@ export interface CopyBackPipelineRequest {
   schema?: string;
   workDir: string;
   lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
+  allowDependents?: boolean;
   /** Asked before promote with the tables and row counts; false stops after the side schema (no error). Omitted = yes (--yes). */
   confirmPromote?: (plan: PromotePlan) => Promise<boolean>;
   /** Merge: what to do with collisions (--on-conflict); undefined = ask through chooseOnConflict when there are any, else fail. */
@@ -128,19 +139,25 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
     if (onConflict === undefined && req.chooseOnConflict && plan.merge.some((p) => p.conflicts > 0)) onConflict = await req.chooseOnConflict(plan);
     plan.onConflict = onConflict ?? 'fail';
   }
+  if (req.mode === 'replace') {
+    plan.dependents = await log.step('replace preview', () => replacePreview(req.production, cb.tables));
+    log.event('replace-preview', { dependents: plan.dependents });
+    // Refused before the question: the side schema stays, and promote can be run later with the flag.
+    if (plan.dependents.length && !req.allowDependents) throw dependentsRefusal(plan.dependents, `undrop promote --schema ${cb.schema} --mode replace`);
+  }
   if (req.confirmPromote && !(await req.confirmPromote(plan))) {
     log.event('promote-declined', { mode: req.mode });
     out.promoteDeclined = true;
     return out;
   }
   if (req.mode === 'replace') {
-    out.replace = await log.step('promote (replace)', () => promoteReplace({ production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, recreateForeignKeys: req.recreateForeignKeys, timeline: log }));
+    out.replace = await log.step('promote (replace)', () => promoteReplace({ production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, statementTimeoutMs: req.statementTimeoutMs, recreateForeignKeys: req.recreateForeignKeys, allowDependents: req.allowDependents, timeline: log }));
     log.record('replace', out.replace);
     // the promoted tables are the recovered ones under their original names: check them again
     out.verify = await log.step('verify after replace', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb, 'original'), timeline: log, known: { algorithm: cb.checksums.algorithm, source: cb.checksums.source } }));
     log.record('verify', out.verify);
   } else {
-    out.merge = await runMerge(log, { production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, onConflict: onConflict ?? 'fail' });
+    out.merge = await runMerge(log, { production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, statementTimeoutMs: req.statementTimeoutMs, onConflict: onConflict ?? 'fail' });
   }
   return out;
 }

@@ -67,15 +67,26 @@ export class IncidentLog implements Timeline {
   private timelineFd: number | undefined;
   private timelineCreated = false;
 
+  /** Why the timeline or the report could not be written (a full disk): the run goes on, and says so. */
+  unwritable: string | undefined;
+  /** Lines that could not be written yet; retried with every later write. */
+  private pending: string[] = [];
+
   private write(entry: Record<string, unknown>): void {
     // Structured redaction first, then serialization: the JSON stays valid and no secret reaches it.
-    const line = JSON.stringify(redactValue({ ts: new Date().toISOString(), ...entry }));
-    if (this.timelineFd === undefined) {
-      // Created once exclusively; a write after finish() reopens the same file, still never through a link.
-      this.timelineFd = this.timelineCreated ? openSync(this.timelinePath, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW) : createExclusive(this.timelinePath);
-      this.timelineCreated = true;
+    this.pending.push(JSON.stringify(redactValue({ ts: new Date().toISOString(), ...entry })));
+    try {
+      if (this.timelineFd === undefined) {
+        // Created once exclusively; a write after finish() reopens the same file, still never through a link.
+        this.timelineFd = this.timelineCreated ? openSync(this.timelinePath, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW) : createExclusive(this.timelinePath);
+        this.timelineCreated = true;
+      }
+      writeSync(this.timelineFd, this.pending.map((l) => `${l}\n`).join(''));
+      this.pending = [];
+    } catch (e) {
+      // Never let the log break the recovery it records (a full work directory): keep the lines, say so at the end.
+      this.unwritable = errorMessage(e);
     }
-    writeSync(this.timelineFd, `${line}\n`);
   }
 
   event(type: string, data: Record<string, unknown> = {}): void {
@@ -138,11 +149,15 @@ export class IncidentLog implements Timeline {
     this.unsubscribe = undefined;
     if (this.timelineFd !== undefined) closeSync(this.timelineFd);
     this.timelineFd = undefined;
-    const fd = createExclusive(this.reportPath);
     try {
-      writeSync(fd, redact(renderReport(redactValue(this.facts), this.steps, { timeline: this.timelinePath })));
-    } finally {
-      closeSync(fd);
+      const fd = createExclusive(this.reportPath);
+      try {
+        writeSync(fd, redact(renderReport(redactValue(this.facts), this.steps, { timeline: this.timelinePath })));
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      this.unwritable = errorMessage(e);
     }
     return this.reportPath;
   }

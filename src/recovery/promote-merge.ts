@@ -27,6 +27,8 @@ export interface MergeRequest {
   production: ConnParams;
   tables: PromoteTable[];
   lockTimeoutMs?: number;
+  /** statement_timeout of the merge session: bounds how long one statement holds the locks. */
+  statementTimeoutMs?: number;
   /** What to do with recovered rows whose key a different live row holds (default fail). */
   onConflict?: OnConflict;
   timeline?: Timeline;
@@ -160,7 +162,7 @@ export async function promoteMerge(req: MergeRequest): Promise<MergeResult> {
   const tl = req.timeline ?? silentTimeline;
   const onConflict = req.onConflict ?? 'fail';
   const started = Date.now();
-  const c = await connect(req.production, { applicationName: 'undrop promote (merge)' });
+  const c = await connect(req.production, { applicationName: 'undrop promote (merge)', statementTimeoutMs: req.statementTimeoutMs });
   try {
     await c.query('BEGIN');
     try {

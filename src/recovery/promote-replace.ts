@@ -16,6 +16,7 @@ import { stamp } from '../util/time.js';
 import { foreignKeysInto, tableOid } from './catalog.js';
 import { lockLiveTables } from './live-lock.js';
 import { commitOrFindOut } from './commit.js';
+import { dependentsOf, dependentsRefusal, type LiveDependents } from './live-dependents.js';
 import { productionWriteError } from './pg-errors.js';
 import { withSuffix } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -30,8 +31,12 @@ export interface ReplaceRequest {
   /** Usually CopyBackResult.tables. */
   tables: PromoteTable[];
   lockTimeoutMs?: number;
+  /** statement_timeout of the promote session: bounds how long one statement holds the locks. */
+  statementTimeoutMs?: number;
   /** Point FKs of other live tables at the recovered tables (NOT VALID first, validated when the rows allow). */
   recreateForeignKeys?: boolean;
+  /** Replace even when views, policies, publications… point at a live table (they keep pointing at the renamed one). */
+  allowDependents?: boolean;
   now?: Date;
   timeline?: Timeline;
 }
@@ -121,7 +126,7 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
   const tl = req.timeline ?? silentTimeline;
   const started = Date.now();
   const suffix = `_before_undrop_${stamp(req.now)}`;
-  const c = await connect(req.production, { applicationName: 'undrop promote (replace)' });
+  const c = await connect(req.production, { applicationName: 'undrop promote (replace)', statementTimeoutMs: req.statementTimeoutMs });
   try {
     await c.query('BEGIN');
     try {
@@ -133,7 +138,21 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
           throw usageError('RECOVERED_TABLE_MISSING', `${displayName(t.recoveredAs)} does not exist in production; nothing to promote.`, 'Copy the tables back first (undrop recover --mode side-schema), then promote from that schema.');
         }
       }
+      // Counted before the lock: a count of a big table under ACCESS EXCLUSIVE would stop the application for its whole duration.
+      const counted = new Map<PromoteTable, { live: number | null; recovered: number }>();
+      for (const l of live) counted.set(l.t, { live: l.oid === undefined ? null : await count(c, l.t.original), recovered: await count(c, l.t.recoveredAs) });
+      tl.event('counted-before-lock', { tables: [...counted.entries()].map(([t, n]) => ({ table: displayName(t.original), liveRows: n.live, recoveredRows: n.recovered })) });
       await lockLiveTables(c, live.filter((l) => l.oid !== undefined).map((l) => l.t.original), 'ACCESS EXCLUSIVE', req.lockTimeoutMs ?? 5000);
+      // Looked up again under the lock: a table swapped while we waited is the one we now hold.
+      for (const l of live) l.oid = await tableOid(c, l.t.original.schema, l.t.original.name);
+      const dependents: LiveDependents[] = [];
+      for (const l of live) {
+        if (l.oid === undefined) continue;
+        const found = await dependentsOf(c, l.oid, l.t.original.name);
+        if (found.length) dependents.push({ table: displayName(l.t.original), dependents: found });
+      }
+      if (dependents.length && !req.allowDependents) throw dependentsRefusal(dependents, 'rerun with');
+      for (const d of dependents) tl.event('dependents-left-on-renamed-table', { ...d });
       const liveOids = live.flatMap((l) => (l.oid === undefined ? [] : [l.oid]));
       const incoming = liveOids.length ? await foreignKeysInto(c, liveOids) : [];
 
@@ -142,7 +161,7 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
         let renamed: { schema: string; name: string } | null = null;
         let liveRows: number | null = null;
         if (oid !== undefined) {
-          liveRows = await count(c, t.original);
+          liveRows = counted.get(t)!.live;
           renamed = { schema: t.original.schema, name: withSuffix(t.original.name, suffix) };
           if ((await tableOid(c, renamed.schema, renamed.name)) !== undefined) {
             throw usageError('RENAME_TARGET_EXISTS', `${displayName(renamed)} already exists; the live table cannot be renamed aside.`, 'Wait a second and run the command again (the name carries a timestamp).');
@@ -157,7 +176,7 @@ export async function promoteReplace(req: ReplaceRequest): Promise<ReplaceResult
         const from = { schema: t.recoveredAs.schema, name: t.original.name };
         if (from.schema !== t.original.schema) await c.query(`ALTER TABLE ${qn(from)} SET SCHEMA ${q(t.original.schema)}`);
         const carried = oid !== undefined ? await carryGrants(c, oid, t.original) : { grants: [], ownerCarried: null };
-        const rows = await count(c, t.original);
+        const rows = counted.get(t)!.recovered;
         tl.event('recovered-table-promoted', { table: displayName(t.original), from: displayName(t.recoveredAs), rows });
         out.push({ name: displayName(t.original), liveRenamedTo: renamed, liveRenamedToName: renamed ? displayName(renamed) : null, liveRows, rows, ...carried });
       }

@@ -15,7 +15,8 @@ import { IncidentLog } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
 import { isMergeRefusal, mergePreview } from './promote-merge.js';
 import { promoteReplace } from './promote-replace.js';
-import { mergePlanLines, type PromotePlan, promoteQuestion, runMerge } from './copy-verify-promote.js';
+import { type PromotePlan, promotePlanLines, promoteQuestion, runMerge } from './copy-verify-promote.js';
+import { dependentsRefusal, replacePreview } from './live-dependents.js';
 import type { PromoteDocument, PromoteSummary } from '../contract.js';
 import { promoteSummary, type RecoverUi } from './recover-checklist.js';
 import { readRecord, type SideSchemaRecord } from './side-record.js';
@@ -28,7 +29,9 @@ export interface PromoteSideSchemaOptions {
   tables?: TableName[];
   onConflict?: OnConflict;
   lockTimeoutMs?: number;
+  statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
+  allowDependents?: boolean;
   workDir: string;
 }
 
@@ -108,18 +111,22 @@ export async function promoteSideSchema(o: PromoteSideSchemaOptions, ui: Promote
       if (onConflict === undefined && ui.pickOnConflict && plan.merge.some((p) => p.conflicts > 0)) onConflict = await ui.pickOnConflict(plan);
     }
     plan.onConflict = onConflict ?? 'fail';
-    if (!(await ui.confirm(`${o.schema}: ${promoteQuestion(plan)}`, plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)))) {
+    if (o.mode === 'replace') {
+      plan.dependents = await log.step('replace preview', () => replacePreview(o.production, tables));
+      if (plan.dependents.length && !o.allowDependents) throw dependentsRefusal(plan.dependents, `undrop promote --schema ${o.schema} --mode replace`);
+    }
+    if (!(await ui.confirm(`${o.schema}: ${promoteQuestion(plan)}`, promotePlanLines(plan)))) {
       throw usageError('DECLINED', 'Promote was not confirmed; production was not touched.', 'Run again and confirm, or pass --yes.');
     }
     let promoted: PromoteSummary | null;
     if (o.mode === 'merge') {
-      const m = await runMerge(log, { production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, onConflict: onConflict ?? 'fail' });
+      const m = await runMerge(log, { production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, statementTimeoutMs: o.statementTimeoutMs, onConflict: onConflict ?? 'fail' });
       promoted = promoteSummary({ merge: m });
       for (const t of m.tables) {
         if (t.resolution === 'kept-live') nextSteps.push(`${t.name}: ${t.conflicts + t.otherUnique} recovered row(s) were left out because live rows hold their keys (--on-conflict keep-live); they are in ${t.conflictsTable}.`);
       }
     } else {
-      const r = await log.step('promote (replace)', () => promoteReplace({ production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, recreateForeignKeys: o.recreateForeignKeys, timeline: log }));
+      const r = await log.step('promote (replace)', () => promoteReplace({ production: o.production, tables, lockTimeoutMs: o.lockTimeoutMs, statementTimeoutMs: o.statementTimeoutMs, recreateForeignKeys: o.recreateForeignKeys, allowDependents: o.allowDependents, timeline: log }));
       log.record('replace', r);
       promoted = promoteSummary({ replace: r });
       // The promoted tables are the verified ones, under their original names.

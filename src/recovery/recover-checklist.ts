@@ -5,7 +5,7 @@
 import type { PromoteSummary, RecoverDocument } from '../contract.js';
 import { failure, isUndropError, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
-import { findBinaries } from '../postgres/binaries.js';
+import { findBinaries, installHint } from '../postgres/binaries.js';
 import { interruptedSignal } from '../postgres/cleanup.js';
 import { withClient } from '../postgres/connect.js';
 import { detachedSessionWarning } from '../util/session.js';
@@ -16,11 +16,12 @@ import { freezeStepOf, materializeSource, walArchiveAmong } from '../sources/reg
 import type { Materialized, ProbeResult } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { interruptedError, watchInterrupt } from './interrupt.js';
+import { diskFullError, isDiskFull } from '../sources/materialize/preflight.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
 import { eventTarget, locate, locateIncident, type LocatedEvent } from './locate/index.js';
-import { type PromotePlan, copyBackVerifyPromote, mergePlanLines, promoteQuestion } from './copy-verify-promote.js';
+import { type PromotePlan, copyBackVerifyPromote, promotePlanLines, promoteQuestion } from './copy-verify-promote.js';
 import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
@@ -43,9 +44,13 @@ export interface RecoverOptions {
   processMax?: number;
   workDir: string;
   lockTimeoutMs?: number;
+  /** Promote: statement_timeout while the live tables are locked. */
+  statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
   /** Merge: what to do with collisions; undefined = ask (guided flow) or fail. */
   onConflict?: OnConflict;
+  /** Replace even when views, policies, publications… point at a live table. */
+  allowDependents?: boolean;
 }
 
 export interface RecoverUi {
@@ -115,7 +120,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const freeze = freezeStepOf(s);
       if (!freeze) continue;
       const frozen = await log.step(freeze.name, () => ui.step(freeze.title, () => freeze.run({ database })));
-      if (frozen) {
+      if (frozen?.warning) {
+        ui.info(`Warning: ${frozen.warning}`);
+        log.event('freeze-failed', { source: s.name, warning: frozen.warning });
+        nextSteps.push(frozen.warning);
+      }
+      if (frozen && frozen.paused !== false) {
         paused++;
         nextSteps.push(...frozen.nextSteps);
       }
@@ -206,10 +216,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         schema: o.schema,
         workDir: o.workDir,
         lockTimeoutMs: o.lockTimeoutMs,
+        statementTimeoutMs: o.statementTimeoutMs,
         recreateForeignKeys: o.recreateForeignKeys,
         onConflict: o.onConflict,
         chooseOnConflict: ui.pickOnConflict ? (plan) => ui.pickOnConflict!(plan) : undefined,
-        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), plan.merge ? mergePlanLines(plan.merge) : plan.tables.map((t) => `${t.name}: ${t.rows} rows from ${t.from}`)),
+        allowDependents: o.allowDependents,
+        confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), promotePlanLines(plan)),
       }),
     );
     await recordOwnObjects(prod, result.copyBack.schema, log).catch(() => {});
@@ -232,8 +244,13 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     return { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary(result) };
   } catch (caught) {
     // Ctrl-C at a question: say where production stands (the side schema may already be written).
-    const e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
-    if (e !== caught && !paused) nextSteps.push('No delayed replica was paused by this run.');
+    let e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
+    // The work directory filled up after the pre-check passed: say so, with the figures, not the program's errno.
+    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
+      const failed = log.steps.filter((s) => s.ok === false).map((s) => s.name);
+      e = await diskFullError(e, o.workDir, failed.length ? `step ${failed.join(' › ')}` : 'the run');
+    }
+    if (isInterruptedAtPrompt(caught) && !paused) nextSteps.push('No delayed replica was paused by this run.');
     // A side schema left behind by a later failure is still undrop's own: remember it.
     if (log.facts.copyBack && !recorded) await recordOwnObjects(prod, log.facts.copyBack.schema, log).catch(() => {});
     if (isMergeRefusal(e) && log.facts.copyBack) {
@@ -243,7 +260,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     log.record('nextSteps', nextSteps);
     const reportPath = log.finish({ ok: false, error: e });
     if (isMergeRefusal(e)) e.document = { ...recoverJson(log.facts, reportPath, Date.now() - started), nextSteps, promoted: promoteSummary({ merge: e.merge }) };
-    if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(`Incident report: ${reportPath}`, ...nextSteps);
+    if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(log.unwritable ? `Incident report: not complete at ${reportPath} (${log.unwritable})` : `Incident report: ${reportPath}`, ...nextSteps);
     throw e;
   } finally {
     unhook();
@@ -377,6 +394,7 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
     const p = byName.get(named);
     if (!p) throw failure('SOURCE_NOT_PROBED', `Source ${named} could not be probed.`);
     if (p.status === 'unusable') {
+      missingPrograms([p]);
       throw failure('SOURCE_UNUSABLE', `Source ${named} is unusable: ${p.findings.find((f) => f.level === 'error')?.message ?? 'see undrop probe'}`, { hint: 'Run `undrop probe` and choose a usable source, or use --source auto.' });
     }
     return { probe: p, config: configOf(named), reason: { name: named, reason: `chosen by name (${p.status})` } };
@@ -384,6 +402,7 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
   const candidates = report.ranking.map((n) => byName.get(n)).filter((p): p is ProbeResult => !!p && p.status !== 'unusable');
   const best = candidates.find((p) => p.status === 'usable') ?? candidates[0];
   if (!best) {
+    missingPrograms(report.sources);
     throw failure('NO_USABLE_SOURCE', 'No source can bring the tables back.', {
       hint: 'Run `undrop probe` to see why each source is unusable.',
       details: report.sources.map((s) => `  ${s.name}: ${s.status} — ${s.findings.find((f) => f.level === 'error')?.message ?? ''}`),
@@ -397,4 +416,21 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
 /** The UI's Ctrl-C at a prompt (no signal: the terminal was in raw mode). */
 function isInterruptedAtPrompt(e: unknown): boolean {
   return isUndropError(e) && e.code === 'INTERRUPTED' && !interruptedSignal();
+}
+
+/**
+ * A source unusable only because this host lacks the PostgreSQL programs of
+ * its major is the host's problem, not the backup's: exit 2, the version and
+ * the package to install (the probe keeps the program's own words).
+ */
+function missingPrograms(probes: ProbeResult[]): void {
+  for (const p of probes) {
+    for (const f of p.findings) {
+      if (f.level !== 'error') continue;
+      const m = /for PostgreSQL (\d+) is not in|PostgreSQL (\d+) programs are needed/.exec(f.message);
+      if (!m && !['PG_PROGRAM_MISSING', 'PG_VERSION_MISSING'].includes(f.code)) continue;
+      const major = m ? Number(m[1] ?? m[2]) : undefined;
+      throw usageError(f.code === 'PG_VERSION_MISSING' || m?.[2] ? 'PG_VERSION_MISSING' : 'PG_PROGRAM_MISSING', `Source ${p.name}: ${f.message}`, installHint(major));
+    }
+  }
 }

@@ -8,7 +8,7 @@ import { type ConnParams, resolveConnParams } from '../postgres/conninfo.js';
 import { defaultWorkDir } from '../postgres/instance.js';
 import type { TableName } from '../postgres/identifiers.js';
 import type { ResolvedTarget } from './target.js';
-import { thresholdsFor } from './common/thresholds.js';
+import { checkLossWindow, checkMinRows, thresholdsFor } from './common/thresholds.js';
 import { rankResults } from './rank.js';
 import { probeSource } from './registry.js';
 import type { ProbeContext, ProbeResult } from './types.js';
@@ -80,6 +80,15 @@ function failed(s: SourceConfig, code: string, message: string, hint: string | u
   };
 }
 
+/** max_loss_window and min_rows, shared by probe --strict and verify: a usable source that breaks one is degraded. */
+function withSharedThresholds(s: SourceConfig, r: ProbeResult, now: Date): ProbeResult {
+  if (r.status === 'unusable') return r;
+  const t = thresholdsFor(s);
+  const counted = r.tables.filter((x) => x.rows !== null);
+  const extra = [...checkLossWindow(t, r.recoveryPoint?.time, now), ...checkMinRows(t, counted.length ? counted.reduce((n, x) => n + (x.rows ?? 0), 0) : null)];
+  return extra.length ? { ...r, status: 'degraded', findings: [...r.findings, ...extra] } : r;
+}
+
 /** Run one source's probe under its timeout; never throws. */
 export async function probeOne(s: SourceConfig, ctx: ProbeContext): Promise<ProbeResult> {
   const started = Date.now();
@@ -120,7 +129,7 @@ export async function probeAll(inv: Inventory, o: ProbeAllOptions = {}): Promise
         now,
         walArchive: inv.sources.flatMap((x) => (x.kind === 'pitr' && x.wal_archive ? [x.wal_archive] : []))[0],
       };
-      const r = await probeOne(s, ctx);
+      const r = withSharedThresholds(s, await probeOne(s, ctx), now);
       o.onDone?.(s, r);
       return r;
     }),

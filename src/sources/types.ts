@@ -167,7 +167,7 @@ export interface FreezeHook<K extends SourceKind> {
   name: string;
   /** What the user sees while it runs ("Pausing replay on delayed replica replica-4h"). */
   title(config: SourceConfigOf<K>): string;
-  /** null when there was nothing to stop (no delay, unreachable: the probe reports it). */
+  /** null when there was nothing to stop (no delay); unreachable: paused false and a warning. */
   run(config: SourceConfigOf<K>, ctx: FreezeContext): Promise<Frozen | null>;
 }
 
@@ -179,5 +179,8 @@ export interface FreezeContext {
 export interface Frozen {
   /** For the report's next steps: what the user runs once the data is safe (resume replay), and what to watch out for meanwhile. */
   nextSteps: string[];
+  /** False when the source could not be stopped (unreachable): `warning` says what to do by hand, now. */
+  paused?: boolean;
+  warning?: string;
 }
 

@@ -24,6 +24,13 @@ describe('undrop lab drill', () => {
     expect(doc.steps.map((s: { id: string; ok: boolean }) => `${s.id}:${s.ok}`)).toEqual(['up:true', 'incident:true', 'status:true', 'probe:true', 'locate:true', 'recover:true', 'score:true']);
     expect(doc.results.locate.events[0].xid).toBe(doc.results.incident.truth.incident.xid);
     expect(doc.results.score).toMatchObject({ exact: true, rowsMissing: 0 });
+    // lab score's card: perfect after a non-interactive recover (every row, a zero-loss source, no mistake)
+    const card = doc.results.score.scorecard;
+    expect(card).toMatchObject({ perfect: true, rowsLost: 0, productionWritesBeforeVerification: 0, mistakes: [], recoveredBasis: 'undrop verify' });
+    expect(card.tables.map((t: { lostRows: number; exact: boolean }) => `${t.exact}:${t.lostRows}`)).toEqual(['true:0', 'true:0', 'true:0']);
+    expect(card.source.used).toBe(doc.results.score.source);
+    expect(card.timeToRecoveredMs).toBeGreaterThan(0);
+    expect(card.timeToPauseMs).not.toBeNull(); // recover pauses the delayed replica first
     expect(['pitr', 'backrest']).toContain(doc.results.score.source);
     expect(existsSync(dir)).toBe(false);
   });

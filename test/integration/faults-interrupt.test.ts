@@ -75,6 +75,16 @@ function start(args: string[], env: Record<string, string> = {}): Run {
   };
 }
 
+/** Until production shows the run's session waiting for a lock (fails loudly when the run ends first). */
+async function waitInProduction(run: Run, application: string) {
+  for (;;) {
+    const waiting = await q('SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = $2', [application, 'Lock']);
+    if (waiting.length) return;
+    if (run.child.exitCode !== null) throw new Error(`the run ended before ${application} waited for a lock:\n${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function q<T extends pg.QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
   return withClient(prod, async (c) => (await c.query<T>(sql, params)).rows);
 }
@@ -111,18 +121,13 @@ function expectReport(stderr: string, step: RegExp, signal: string) {
 }
 
 describe('a signal during a recover run', () => {
-  it('SIGINT during the restore (materialize): exit 130, the step named, nothing written, replica PAUSED line, report written, nothing left; a second run meanwhile meets the lock', async () => {
+  it('SIGINT during the restore (materialize): exit 130, the step named, nothing written, replica PAUSED line, report written, nothing left', async () => {
     const before = await liveShape();
     // An SSH session outside tmux: the long step gets a one-line warning first.
     const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'auto', '--yes'], { SSH_CONNECTION: '10.0.0.1 5000 10.0.0.2 22', TMUX: '', STY: '', TERM: 'xterm' });
     await run.waitFor(/→ Extracting the tables/);
     expect(run.stderr()).toMatch(/not inside tmux or screen[^\n]*\n(.*\n)*→ Extracting/);
 
-    const second = await undrop(['-c', cfg, 'recover', '--tables', TABLES, '--yes']);
-    expect(second.exitCode).toBe(1);
-    expect(second.stderr).toContain(`error [WORK_DIR_BUSY]: Another undrop run is using the work directory ${work}: pid ${run.child.pid}`);
-    expect(second.stderr).toContain(`recover --tables ${TABLES} --source auto --yes`);
-    expect(second.stderr).toMatch(/^HINT: Wait for it to finish/m);
 
     run.child.kill('SIGINT');
     const r = await run.child;
@@ -139,9 +144,18 @@ describe('a signal during a recover run', () => {
   });
 
   it('SIGTERM during the copy back: exit 130, no side schema (the transaction rolled back), report written, nothing left', async () => {
-    const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--yes']);
-    await run.waitFor(/→ Copying back into production/);
-    run.child.kill('SIGTERM');
+    // Another session creating the same schema name holds the copy back in its transaction until we signal.
+    const holder = await connect(prod, { applicationName: 'faults schema holder' });
+    await holder.query('BEGIN');
+    await holder.query('CREATE SCHEMA undrop_held');
+    const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--schema', 'undrop_held', '--yes']);
+    try {
+      await waitInProduction(run, 'undrop copy back');
+    } finally {
+      run.child.kill('SIGTERM');
+      await holder.query('ROLLBACK').catch(() => {});
+      await holder.end();
+    }
     const r = await run.child;
     expect(r.exitCode, run.stderr()).toBe(130);
     const err = run.stderr();
@@ -166,14 +180,14 @@ describe('a signal during a recover run', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE public.shipments IN ACCESS SHARE MODE');
-      const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--mode', 'replace', '--lock-timeout', '120000', '--yes']);
-      // Promote is waiting for its lock once production shows it so.
-      for (;;) {
-        const waiting = await q("SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'undrop promote%' AND wait_event_type = 'Lock'");
-        if (waiting.length) break;
-        if (run.child.exitCode !== null) throw new Error(`the run ended before promote waited:\n${run.stderr()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const run = start(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--mode', 'replace', '--lock-timeout', '2min', '--yes']);
+      await waitInProduction(run, 'undrop promote (replace)');
+      // Meanwhile a second run on the same work directory meets the lock, naming this one.
+      const second = await undrop(['-c', cfg, 'recover', '--tables', TABLES, '--yes']);
+      expect(second.exitCode, second.stderr).toBe(1);
+      expect(second.stderr).toContain(`error [WORK_DIR_BUSY]: Another undrop run is using the work directory ${work}: pid ${run.child.pid}`);
+      expect(second.stderr).toContain(`recover --tables ${TABLES} --source pitr --mode replace --lock-timeout 2min --yes`);
+      expect(second.stderr).toMatch(/^HINT: Wait for it to finish/m);
       run.child.kill('SIGHUP');
       const r = await run.child;
       expect(r.exitCode, run.stderr()).toBe(129);
@@ -202,5 +216,70 @@ describe('a signal during a recover run', () => {
     expectReport(run.stderr(), /Stopped \(SIGINT\)/, 'SIGINT');
     await expectNothingLeft(run.child.pid!);
     expect(await sideSchemas()).toEqual([]);
+  });
+});
+
+/**
+ * The guided flow on a real terminal (script(1) gives it a pty): answer each
+ * question in turn (wait for its text, type the keys); the last answer is
+ * usually Ctrl-C. Fails loudly when a question never comes.
+ */
+async function onTerminal(args: string[], answers: [RegExp, string][]) {
+  const cmd = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  // A pty of size 0x0 makes the spinner redraw forever: give it a real terminal's size.
+  const child = execa('script', ['-qfec', `stty cols 120 rows 40; ${cmd}`, '/dev/null'], { reject: false, stdin: 'pipe', env: { PGPASSWORD: secret, TERM: 'xterm' }, timeout: 300_000 });
+  let out = '';
+  let next = 0;
+  let seenUpTo = 0;
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    const [re, keys] = answers[next] ?? [];
+    if (re && re.test(out.slice(seenUpTo))) {
+      seenUpTo = out.length;
+      next++;
+      setTimeout(() => child.stdin!.write(keys!), 300);
+    }
+  });
+  const r = await child;
+  // eslint-disable-next-line no-control-regex
+  const text = out.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+  expect(next, `questions answered (of ${answers.length}):\n${text}`).toBe(answers.length);
+  return { exitCode: r.exitCode, text };
+}
+
+describe('Ctrl-C at a question of the guided flow', () => {
+  it('at the first question (the mode): exit 130, stopped, nothing changed, no replica paused', async () => {
+    const r = await onTerminal(['-c', cfg], [[/\(--mode\)/, '\x03']]);
+    expect(r.exitCode, r.text).toBe(130);
+    expect(r.text).toContain('error [INTERRUPTED]: Stopped at a question (Ctrl-C). Nothing was changed; no replica was paused.');
+    expect(r.text).not.toMatch(/INTERNAL|this is a bug/);
+  });
+
+  it('at the incident question (after the replica was paused): exit 130, nothing changed, the PAUSED line and the report', async () => {
+    const r = await onTerminal(['-c', cfg], [[/\(--mode\)/, '\r'], [/Which destructive transaction/, '\x03']]);
+    expect(r.exitCode, r.text).toBe(130);
+    expect(r.text).toContain('error [INTERRUPTED]: Stopped (Ctrl-C at a question). Production: nothing was changed.');
+    expect(r.text).toMatch(/Delayed replica delayed-replica is PAUSED/);
+    expect(r.text).toMatch(/Incident report: \S+report\.md/);
+    expect(await sideSchemas()).toEqual([]);
+    await expectNothingLeft(-1);
+  });
+
+  it('at the copy confirmation (after probing): exit 130, nothing changed', async () => {
+    const r = await onTerminal(['-c', cfg, 'recover', '--tables', TABLES], [[/Recover from which source/, '\r'], [/Copy .* into/, '\x03']]);
+    expect(r.exitCode, r.text).toBe(130);
+    expect(r.text).toContain('Stopped (Ctrl-C at a question). Production: nothing was changed.');
+    expect(await sideSchemas()).toEqual([]);
+    await expectNothingLeft(-1);
+  });
+
+  it('at the promote question (after the copy back): exit 130, says the side schema was committed and nothing live changed', async () => {
+    const before = await liveShape();
+    const r = await onTerminal(['-c', cfg, 'recover', '--tables', TABLES, '--source', 'pitr', '--mode', 'replace'], [[/Copy .* into/, 'y\r'], [/Replace the live tables with the recovered ones/, '\x03']]);
+    expect(r.exitCode, r.text).toBe(130);
+    expect(r.text).toMatch(/Stopped \(Ctrl-C at a question\)\. Production: the recovered tables were copied into side schema undrop_\S+ \(committed\); nothing live was changed\./);
+    expect(await liveShape()).toEqual(before);
+    await expectNothingLeft(-1);
+    for (const s of await sideSchemas()) await q(`DROP SCHEMA "${s}" CASCADE`);
   });
 });

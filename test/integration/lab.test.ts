@@ -156,9 +156,9 @@ describe('lab: happy scenario', () => {
 });
 
 describe('lab: failure scenarios show their defects', () => {
-  it('seed: broken newest dumps, an old good dump, short WAL retention, a snapshot, no replica', async () => {
-    const dir = newDir('seed');
-    const { state: s } = await labUp({ dir, scenario: 'seed', scale: SCALE });
+  it('short-retention: broken newest dumps, an old good dump, short WAL retention, a snapshot, no replica', async () => {
+    const dir = newDir('retention');
+    const { state: s } = await labUp({ dir, scenario: 'short-retention', scale: SCALE });
     try {
       expect(s.replica).toBeNull();
       expect(s.snapshots).toHaveLength(1);

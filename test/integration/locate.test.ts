@@ -1,8 +1,8 @@
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/inventory/schema.js';
+import { chownForServer } from '../../src/postgres/os-user.js';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { TempInstance } from '../../src/postgres/instance.js';
@@ -42,7 +42,8 @@ beforeAll(async () => {
   archive = join(root, 'archive');
   mkdirSync(archive);
   mkdirSync(join(root, 'base'));
-  await execa('chown', ['postgres:', archive, join(root, 'base')]);
+  // As root the server runs as postgres and writes the archive; as an ordinary user it runs as that user.
+  for (const d of [archive, join(root, 'base')]) await chownForServer(d, false);
   inst = await TempInstance.create({
     bin,
     workDir: testWorkDir(),
@@ -209,7 +210,7 @@ describe('undrop locate on real WAL', () => {
     const odd = join(root, "arch 'ive");
     mkdirSync(odd);
     for (const f of readdirSync(archive)) copyFileSync(join(archive, f), join(odd, f));
-    await execa('chown', ['-R', 'postgres:', odd]);
+    await chownForServer(odd);
     const viaCommand: Inventory = { ...inventory, sources: [{ name: 'fetched', kind: 'pitr', base_backups: join(root, 'base'), restore_command: `cp "${odd.replace(/"/g, '\\"')}/%f" "%p"` }] };
     const r = await locate(viaCommand, { threshold: 1000, workDir: testWorkDir() });
     expect(r.wal.source).toBe('fetched (restore_command)');

@@ -63,8 +63,8 @@ describe('probe on lab scenarios', () => {
     void dir;
   });
 
-  it('seed: the error-text dumps are unusable, the old dump degraded by age', async () => {
-    const { inv } = await lab('seed');
+  it('short-retention: the error-text dumps are unusable, the old dump degraded by age', async () => {
+    const { inv } = await lab('short-retention');
     const rep = await probeAll(inv, {});
     const dumps = by(rep.sources, 'dump');
     const broken = dumps.items!.filter((i) => i.findings.some((f) => f.code === 'DUMP_ERROR_TEXT'));

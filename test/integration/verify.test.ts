@@ -1,4 +1,4 @@
-// `undrop verify` catches the seed's silent failure before any incident: the
+// `undrop verify` catches the short-retention scenario's silent failure before any incident: the
 // newest "dumps" are error messages, so the dump source is unhealthy (exit 3)
 // although an old dump still restores; the other sources really restore.
 import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
@@ -15,14 +15,14 @@ chmodSync(root, 0o755);
 const dir = join(root, 'lab');
 
 beforeAll(async () => {
-  await labUp({ dir, scale: 2000, scenario: 'seed' });
+  await labUp({ dir, scale: 2000, scenario: 'short-retention' });
 }, 300_000);
 
 afterAll(async () => {
   if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
 });
 
-describe('undrop verify on the seed scenario', () => {
+describe('undrop verify on the short-retention scenario', () => {
   it('restores every source, and exits 3 because the newest dumps are error messages', async () => {
     const r = await undrop(['--json', '-c', join(dir, 'undrop.yaml'), 'verify']);
     expect(r.exitCode, r.stderr.slice(-1500)).toBe(3);
@@ -31,6 +31,9 @@ describe('undrop verify on the seed scenario', () => {
     const byName = Object.fromEntries(doc.sources.map((s: { name: string }) => [s.name, s]));
     expect(byName.dumps).toMatchObject({ ok: false, checked: 'restored', probeStatus: 'degraded' });
     expect(byName.dumps.problems.map((p: { code: string }) => p.code)).toContain('DUMP_ERROR_TEXT');
+    // The failed check is the probe's (the newest dumps are error text); the old dump itself restored and passed the suite.
+    expect(byName.dumps.checks.filter((c: { ok: boolean }) => !c.ok).map((c: { check: string }) => c.check)).toEqual(['probe']);
+    expect(byName.dumps.checks.find((c: { check: string }) => c.check === 'restore').ok).toBe(true);
     expect(byName.dumps.tables.find((t: { name: string }) => t.name === 'public.shipments').rows).toBeGreaterThan(0);
     expect(byName.snapshot).toMatchObject({ ok: true, checked: 'restored' });
     expect(byName.snapshot.tables.length).toBeGreaterThanOrEqual(3);

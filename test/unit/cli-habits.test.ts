@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { throttle } from '../../src/cli/steps.js';
 import { suggest } from '../../src/cli/suggest.js';
 import { pauseLine, resumeLine } from '../../src/cli/render/pause.js';
+import { probeLine, replicaBanner } from '../../src/cli/render/probe.js';
 import { replayMeter } from '../../src/postgres/recovery-watch.js';
 import { builtNames, copyMeter } from '../../src/recovery/copy-back.js';
+import { restoreLine } from '../../src/sources/materialize/restore-progress.js';
 
 describe('did you mean', () => {
   const known = ['pause', 'probe', 'locate', 'recover', 'promote', 'resume', 'verify', 'lab', 'playbook'];
@@ -17,20 +19,22 @@ describe('did you mean', () => {
 });
 
 describe('progress lines', () => {
-  it('off a terminal: at most one line per interval', () => {
+  it('off a terminal: at most one line per interval, but a new phase always shows', () => {
     let t = 0;
     const out: string[] = [];
     const p = throttle((m) => out.push(m), 5000, () => t);
-    p('a');
+    p('copying a: 1');
     t = 1000;
-    p('b');
+    p('copying a: 2');
     t = 5000;
-    p('c');
+    p('copying a: 3');
+    t = 5100;
+    p('building 2 indexes: a_pkey, a_x');
     t = 9999;
-    p('d');
-    t = 10_001;
-    p('e');
-    expect(out).toEqual(['a', 'c', 'e']);
+    p('building 2 indexes: a_pkey, a_x');
+    t = 10_101;
+    p('building 2 indexes: a_pkey, a_x');
+    expect(out).toEqual(['copying a: 1', 'copying a: 3', 'building 2 indexes: a_pkey, a_x', 'building 2 indexes: a_pkey, a_x']);
   });
 
   it('WAL replay: percent of the distance to the target LSN, rate and ETA', () => {
@@ -38,6 +42,17 @@ describe('progress lines', () => {
     expect(m('0/1000000', 0)).toBe(' — 0% of 16 MB to 0/2000000');
     expect(m('0/1800000', 1000)).toBe(' — 50% of 16 MB to 0/2000000, 8.0 MB/s, ETA 1.0 s');
     expect(replayMeter(undefined)('0/1000000', 0)).toBe('');
+  });
+
+  it('WAL replay from the backup\'s start: the first sample is already part way', () => {
+    const m = replayMeter('0/2000000', '0/1000000');
+    expect(m('0/1800000', 2000)).toBe(' — 50% of 16 MB to 0/2000000');
+    expect(m('0/1C00000', 3000)).toBe(' — 75% of 16 MB to 0/2000000, 4.0 MB/s, ETA 1.0 s');
+  });
+
+  it('restore: bytes written against the expected size and the rate; compressed: bytes and rate only', () => {
+    expect(restoreLine('extracting base.tar', 512 * 1024 ** 2, 1024 ** 3, 4)).toBe('extracting base.tar: 512 MB written of ~1.0 GB (50%), 128 MB/s');
+    expect(restoreLine('extracting base.tar.gz', 2 * 1024 ** 3, null, 8)).toBe('extracting base.tar.gz: 2.0 GB written, 256 MB/s');
   });
 
   it('copy back: bytes, estimated rows and rate against the source estimate', () => {
@@ -66,5 +81,14 @@ describe('pause and resume lines', () => {
   it('resume says what it did', () => {
     expect(resumeLine({ name: 'r', outcome: 'resumed', replayTime: '2026-11-29T03:00:00Z', delayMs: 600_000 })).toBe('✔ r: replay resumed (it was paused at 2026-11-29 03:00:00 UTC); it now catches up and applies everything, the incident included, 10 min 0 s after it happened');
     expect(resumeLine({ name: 'r', outcome: 'not-paused', replayTime: null, delayMs: 600_000 })).toBe('· r: replay was not paused; nothing done');
+  });
+});
+
+describe('probe results as they arrive', () => {
+  const base = { name: 'replica-4h', kind: 'delayed-replica' as const, status: 'usable' as const, recoveryPoint: { time: '2026-11-29T03:12:00Z', lsn: '0/5000000' }, tables: [], findings: [], durationMs: 250, lossWindowMs: 0 };
+  it('the replica banner comes with its own result, not after every probe', () => {
+    expect(replicaBanner({ ...base, timeLeftMs: 12 * 60_000 })).toBe('!!! replica-4h: 12 min 0 s LEFT before this replica replays the incident. Pause it now: undrop pause --source replica-4h !!!');
+    expect(replicaBanner({ ...base, kind: 'pitr', timeLeftMs: 5 } as never)).toBeNull();
+    expect(probeLine({ ...base, timeLeftMs: null })).toBe('✔ replica-4h (delayed-replica): usable, recovery point 2026-11-29 03:12:00Z @ 0/5000000, loses 0 ms (250 ms)');
   });
 });

@@ -10,6 +10,8 @@ import { usageError } from '../../src/errors.js';
 import type { IncidentFacts } from '../../src/recovery/incident-facts.js';
 import { type LocateResult, locateJson } from '../../src/recovery/locate/index.js';
 import { recoverJson } from '../../src/recovery/report.js';
+import { getPlaybook } from '../../src/playbooks/load.js';
+import { fillPlaybook } from '../../src/playbooks/render.js';
 import type { ProbeReport } from '../../src/sources/probe-all.js';
 
 /** A documented field: its name, what it holds (fields, one element's fields, or the values allowed). */
@@ -169,7 +171,7 @@ const facts = {
 const verifyDoc: VerifyDocument = {
   healthy: false,
   sources: [
-    { name: 'nightly', kind: 'dump', ok: false, checked: 'restored', probeStatus: 'unusable', problems: [], recoveryPoint: null, tables: [], durationMs: 5, error: { code: 'DUMP_RESTORE_FAILED', message: 'failed' }, notes: [] },
+    { name: 'nightly', kind: 'dump', ok: false, checked: 'restored', probeStatus: 'unusable', problems: [], recoveryPoint: null, sizeBytes: 1024, tables: [{ name: 'public.t', rows: null }], checks: [{ check: 'restore', ok: false, message: 'failed' }], durationMs: 5, error: { code: 'DUMP_RESTORE_FAILED', message: 'failed' }, notes: [] },
   ],
 };
 
@@ -200,6 +202,7 @@ describe('the JSON contract (README "JSON documents")', () => {
     verify: verifyDoc,
     promote: promoteDoc,
     error: errorDocument(usageError('CONFIG_MISSING', 'No undrop.yaml here.', 'Pass -c FILE.')),
+    playbook: fillPlaybook(getPlaybook('pitr'), { values: {}, source: null, notes: [] }),
     pause: { replicas: [{ name: 'replica-4h', outcome: 'paused', safe: true, delayMs: 14_400_000, replayTime: point.time, replayLsn: point.lsn, lagMs: 14_000_000, leftMs: 60_000, pausedAt: point.time }], safe: true } satisfies PauseDocument,
     resume: { replicas: [{ name: 'replica-4h', outcome: 'resumed', replayTime: point.time, delayMs: 14_400_000 }] } satisfies ResumeDocument,
   };
@@ -208,7 +211,7 @@ describe('the JSON contract (README "JSON documents")', () => {
     expect([...specs.keys()].sort()).toEqual(Object.keys(docs).sort());
   });
 
-  for (const name of ['probe', 'locate', 'recover', 'verify', 'promote', 'error', 'pause', 'resume']) {
+  for (const name of ['probe', 'locate', 'recover', 'verify', 'promote', 'error', 'pause', 'resume', 'playbook']) {
     it(`${name}: every documented field is printed and typed in src/contract.ts`, () => {
       const spec = specs.get(name)!;
       expect(spec.length).toBeGreaterThan(0);

@@ -153,7 +153,7 @@ describe('the equivalent command', () => {
 
 describe('the wizard\'s scan and the answer record', () => {
   it('recognises base backups with their WAL archive, dump folders and snapshot mounts', async () => {
-    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { mkdtempSync, mkdirSync, rmSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const { classifyFolder } = await import('../../src/inventory/scan.js');
@@ -170,6 +170,7 @@ describe('the wizard\'s scan and the answer record', () => {
     expect(classifyFolder(join(root, 'dumps'))[0]!.source).toEqual({ kind: 'dump', paths: [join(root, 'dumps', '*.dump'), join(root, 'dumps', '*.sql')] });
     expect(classifyFolder(join(root, 'snap'))[0]!.source).toEqual({ kind: 'snapshot', paths: [join(root, 'snap', '*', 'pgdata')] });
     expect(classifyFolder(join(root, 'nope'))).toEqual([]);
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('answers given before the incident folder exists are kept and written when it opens, with who and when', async () => {

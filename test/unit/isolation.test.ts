@@ -1,7 +1,7 @@
 // Pure pieces of isolation: the plain-dump meta-command scanner, DSN
 // rendering without secrets, structured redaction, the configuration parser
 // and the settings that must match, the work directory's default and checks.
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -124,6 +124,7 @@ describe('work directory', () => {
     expect(() => ensurePrivateDir(open, 0o700)).toThrow(/readable by other users \(mode 755\)/);
     chmodSync(open, 0o777);
     expect(() => ensurePrivateDir(open, 0o700, 0o022)).toThrow(/writable by other users \(mode 777\)/);
+    rmSync(base, { recursive: true, force: true });
   });
 });
 
@@ -162,5 +163,6 @@ describe('copies resolve inside their folder', () => {
     symlinkSync('/etc', join(root, 'data', 'base'));
     await expect(assertContained(join(root, 'data'), root)).rejects.toMatchObject({ code: 'COPY_NOT_CONTAINED' });
     expect(existsSync(join(vol, 'base'))).toBe(false);
+    rmSync(base, { recursive: true, force: true });
   });
 });

@@ -6,9 +6,11 @@ import { labIncident } from '../../lab/incident.js';
 import { labStatus } from '../../lab/status.js';
 import { labDown } from '../../lab/down.js';
 import { runDrill } from '../../lab/drill.js';
+import { writeScorecard } from '../../lab/drill-clock.js';
+import { scorecardMarkdownText } from '../../lab/score-text.js';
 import { listScenarios } from '../../lab/scenarios.js';
 import type { Context } from '../context.js';
-import { printJson } from '../output.js';
+import { printJson, say } from '../output.js';
 import { printDown, printDrill, printIncident, printStatus, printUp } from '../render/lab.js';
 import { labProgress } from '../render/progress.js';
 import type { RegisterCommand } from './register.js';
@@ -57,9 +59,10 @@ export const registerLab: RegisterCommand = (program, ctx: () => Context) => {
     else printDown(r);
   });
 
-  buildOpts(dirOpt(lab.command('drill').description('a full drill: lab up, the incident, probe, locate, recover into a side schema, score against truth.json, then lab down (unless --keep-lab)')))
+  buildOpts(dirOpt(lab.command('drill').description('a full drill: lab up, the incident, probe, locate, recover into a side schema, score against truth.json, then lab down (unless --keep-lab); --guided: a tabletop, the team recovers')))
     .option('--keep-lab', 'leave the lab running at the end')
-    .action(async (o: { dir: string; scenario: string; scale?: number; delay?: string; tcp?: boolean; keepLab?: boolean }) => {
+    .option('--guided', 'tabletop: build the lab, run the incident, start the clock and print the briefings; the team recovers (undrop, or the runbooks by hand), then runs lab score')
+    .action(async (o: { dir: string; scenario: string; scale?: number; delay?: string; tcp?: boolean; keepLab?: boolean; guided?: boolean }) => {
       const c = ctx();
       const progress = labProgress();
       const r = await runDrill({ ...o, progress });
@@ -69,4 +72,11 @@ export const registerLab: RegisterCommand = (program, ctx: () => Context) => {
       }
       printDrill(r);
     });
+
+  dirOpt(lab.command('score').description("the drill's scorecard: rows back and lost per table, times, source used vs best, mistakes (also written to scorecard.md and scorecard.json)")).action(async (o: { dir: string }) => {
+    const c = ctx();
+    const card = await writeScorecard(o.dir);
+    if (c.json) printJson(card);
+    else say(scorecardMarkdownText(card));
+  });
 };

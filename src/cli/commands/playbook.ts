@@ -1,23 +1,79 @@
-import type { Command } from 'commander';
-import { getPlaybook, listPlaybooks, renderPlaybook } from '../../playbooks/load.js';
+// `undrop playbook [NAME]`: a runbook for people who cannot run undrop, its
+// placeholders filled from the inventory (when there is one) and the target.
+import { existsSync } from 'node:fs';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { usageError } from '../../errors.js';
+import { defaultConfigPath, loadInventory } from '../../inventory/load.js';
+import type { Inventory } from '../../inventory/schema.js';
+import { parseTableList } from '../../postgres/identifiers.js';
+import { locateIncident } from '../../recovery/locate/index.js';
+import { gatherFacts, labTables } from '../../playbooks/facts.js';
+import { getPlaybook, listPlaybooks } from '../../playbooks/load.js';
+import { fillPlaybook, renderMarkdown, renderText } from '../../playbooks/render.js';
+import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
 import type { Context } from '../context.js';
 import { printJson, say } from '../output.js';
+
+interface PlaybookFlags extends TargetFlags {
+  format?: 'markdown' | 'text' | 'json';
+  tables?: string;
+  source?: string;
+  set?: string;
+  schema?: string;
+  restoreDir?: string;
+  port?: number;
+}
+
+function portArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1024 || n > 65535) throw new InvalidArgumentError('expected a port between 1024 and 65535');
+  return n;
+}
 
 export function registerPlaybook(program: Command, ctx: () => Context): void {
   program
     .command('playbook [name]')
-    .description('print a runbook (the manual procedure) for a source kind or for the whole incident')
-    .action((name: string | undefined) => {
+    .description('print a runbook (the manual procedure) for a source kind or for the whole incident, filled in from the inventory')
+    .addOption(new Option('--format <format>', 'markdown (default), text for a terminal, json for tooling').choices(['markdown', 'text', 'json']))
+    .option('--target <spec>', 'the destructive transaction: xid:N (undrop locate prints it), or before-incident to run locate now')
+    .option('--target-xid <xid>', 'same as --target xid:N')
+    .option('--tables <list>', 'the lost tables (default: the lab\'s, for a lab inventory)')
+    .option('--source <name>', 'the inventory source to fill in (default: the first of the runbook\'s kind)')
+    .option('--set <label>', 'the base backup, pgBackRest set, snapshot or dump file to use (default: the newest)')
+    .option('--schema <name>', 'side schema to create in production (default recovered_YYYYMMDD_HHMMSS)')
+    .option('--restore-dir <dir>', 'folder for the temporary instance (must not exist or be empty)', '/var/tmp/undrop-restore')
+    .option('--port <port>', 'port of the temporary instance (default: a free one)', portArg)
+    .action(async (name: string | undefined, flags: PlaybookFlags) => {
       const c = ctx();
+      const format = c.json ? 'json' : (flags.format ?? 'markdown');
       if (!name) {
         const all = listPlaybooks();
-        if (c.json) return printJson({ playbooks: all.map((p) => ({ name: p.name, title: p.title })) });
+        if (format === 'json') return printJson({ playbooks: all.map((p) => ({ name: p.name, kind: p.kind ?? null, title: p.title })) });
         say('Playbooks (undrop playbook NAME prints one):');
         for (const p of all) say(`  ${p.name.padEnd(16)} ${p.title}`);
         return;
       }
       const p = getPlaybook(name);
-      if (c.json) return printJson(p);
-      say(renderPlaybook(p));
+      const spec = targetFromFlags(flags);
+      if (spec.kind !== 'before-incident' && spec.kind !== 'xid') {
+        throw usageError('PLAYBOOK_TARGET', `Runbooks take the destructive transaction's xid, not ${spec.kind}.`, '`undrop locate` prints it; then: undrop playbook NAME --target xid:N.');
+      }
+      // Without an inventory (a bastion host, a tabletop) the runbook keeps its <placeholders>.
+      const cfg = defaultConfigPath(c.configFlag);
+      const inventory: Inventory | undefined = c.configFlag || existsSync(cfg) ? await loadInventory(c.configFlag) : undefined;
+      const tables = flags.tables ? parseTableList(flags.tables) : ((await labTables(inventory)) ?? []).map((t) => parseTableList(t)[0]!);
+      // --target before-incident asks locate (read-only) for the xid, and its time picks the newest backup before it.
+      let located: { xid?: string; before?: string; note?: string } = spec.kind === 'xid' ? { xid: spec.xid } : {};
+      if (flags.target === 'before-incident') {
+        if (!inventory) throw usageError('CONFIG_MISSING', '--target before-incident reads the WAL the inventory names, and there is no inventory here.', 'Pass -c undrop.yaml, or --target xid:N from `undrop locate` run elsewhere.');
+        const t = await locateIncident(inventory, { tables });
+        if (t.event.unnamedReason) throw usageError('INCIDENT_UNNAMED', `locate's newest candidate, transaction ${t.event.xid}, names no table (${t.event.unnamedReason}).`, `If it is the incident, pass --target xid:${t.event.xid}; otherwise find the right one with \`undrop locate --tables …\`.`);
+        located = { xid: String(t.xid), before: t.time, note: `Target: ${t.origin}.` };
+      }
+      const facts = await gatherFacts(p, { inventory, tables, xid: located.xid, before: located.before, source: flags.source, set: flags.set, schema: flags.schema, restoreDir: flags.restoreDir, port: flags.port });
+      if (located.note) facts.notes.unshift(located.note);
+      const doc = fillPlaybook(p, facts);
+      if (format === 'json') return printJson(doc);
+      say(format === 'text' ? renderText(doc) : renderMarkdown(doc));
     });
 }

@@ -10,6 +10,7 @@ import { defaultWorkDir } from '../../postgres/instance.js';
 import type { OnConflict } from '../../recovery/merge-conflicts.js';
 import { promoteSideSchema } from '../../recovery/promote-side-schema.js';
 import { type Context, lockRun } from '../context.js';
+import { timeoutFlag } from '../timeouts.js';
 import { printJson } from '../output.js';
 import { printPromote } from '../render/promote.js';
 import { stepUi } from '../steps.js';
@@ -22,7 +23,9 @@ interface PromoteFlags {
   database?: string;
   onConflict?: OnConflict;
   lockTimeout: string;
+  statementTimeout?: string;
   recreateForeignKeys?: boolean;
+  allowDependents?: boolean;
 }
 
 export function registerPromote(program: Command, ctx: () => Context): void {
@@ -34,16 +37,18 @@ export function registerPromote(program: Command, ctx: () => Context): void {
     .option('--tables <list>', 'only these tables of the side schema (default: all)')
     .option('--database <name>', 'database the side schema is in (default: production DSN\'s)')
     .addOption(onConflictOption())
-    .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
+    .option('--lock-timeout <time>', 'how long promote waits for a lock on a live table (5000 = ms, or 5s, 500ms)', '5000')
+    .option('--statement-timeout <time>', 'promote: the longest any one statement may run while it holds the live tables\' locks (default: none; 30s, 2min)')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
+    .option('--allow-dependents', 'with --mode replace: replace even when views, rules, policies, publications, partitions or triggers point at a live table (they keep pointing at the renamed one)')
     .action(async (flags: PromoteFlags) => {
       await runPromote(ctx(), flags);
     });
 }
 
 async function runPromote(c: Context, flags: PromoteFlags): Promise<void> {
-  const lockTimeoutMs = Number(flags.lockTimeout);
-  if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
+  const lockTimeoutMs = timeoutFlag('--lock-timeout', flags.lockTimeout);
+  const statementTimeoutMs = flags.statementTimeout === undefined ? undefined : timeoutFlag('--statement-timeout', flags.statementTimeout);
   if (flags.onConflict && flags.mode !== 'merge') throw usageError('ON_CONFLICT_NEEDS_MERGE', `--on-conflict ${flags.onConflict} applies only to --mode merge (this run is --mode ${flags.mode}).`, 'Add --mode merge, or leave --on-conflict out.');
   if (!c.yes && !c.interactive) {
     throw usageError('CONFIRMATION_NEEDED', 'promote writes to production and needs a confirmation, but undrop cannot ask (--no-input or no terminal).', 'Add --yes to confirm from a script.');
@@ -56,7 +61,7 @@ async function runPromote(c: Context, flags: PromoteFlags): Promise<void> {
   const workDir = c.workDir ?? inv.workDir ?? defaultWorkDir();
   const release = lockRun(workDir);
   const doc = await promoteSideSchema(
-    { production: { ...prod, database }, schema: flags.schema, mode: flags.mode, tables, onConflict: flags.onConflict, lockTimeoutMs, recreateForeignKeys: !!flags.recreateForeignKeys, workDir },
+    { production: { ...prod, database }, schema: flags.schema, mode: flags.mode, tables, onConflict: flags.onConflict, lockTimeoutMs, statementTimeoutMs, recreateForeignKeys: !!flags.recreateForeignKeys, allowDependents: !!flags.allowDependents, workDir },
     stepUi(c),
   ).finally(release);
   if (c.json) printJson(doc);

@@ -9,6 +9,7 @@ import { ON_CONFLICT_CHOICES, type OnConflict } from '../../recovery/merge-confl
 import { recoverIncident } from '../../recovery/recover-checklist.js';
 import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
 import { type Context, lockRun } from '../context.js';
+import { timeoutFlag } from '../timeouts.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';
 import { stepUi } from '../steps.js';
@@ -24,7 +25,9 @@ export interface RecoverFlags extends TargetFlags {
   keep?: boolean;
   database?: string;
   lockTimeout: string;
+  statementTimeout?: string;
   recreateForeignKeys?: boolean;
+  allowDependents?: boolean;
   onConflict?: OnConflict;
   processMax?: string;
 }
@@ -47,8 +50,10 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--database <name>', 'database the tables are in (default: production DSN\'s)')
     .option('--keep', 'keep the temporary instance and print how to connect and remove it')
     .option('--process-max <n>', 'pgBackRest sources: parallel restore processes (default: the cores available)')
-    .option('--lock-timeout <ms>', 'how long promote waits for a lock on a live table', '5000')
+    .option('--lock-timeout <time>', 'how long promote waits for a lock on a live table (5000 = ms, or 5s, 500ms)', '5000')
+    .option('--statement-timeout <time>', 'promote: the longest any one statement may run while it holds the live tables\' locks (default: none; 30s, 2min)')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
+    .option('--allow-dependents', 'with --mode replace: replace even when views, rules, policies, publications, partitions or triggers point at a live table (they keep pointing at the renamed one)')
     .addOption(onConflictOption())
     .action(async (flags: RecoverFlags) => {
       await runRecover(ctx(), flags);
@@ -60,8 +65,8 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
   if (!flags.tables && !c.interactive) throw usageError('TABLES_REQUIRED', 'recover needs --tables when it cannot ask (--no-input or no terminal).', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
   const tables = flags.tables ? parseTableList(flags.tables) : [];
   const target = targetFromFlags(flags);
-  const lockTimeoutMs = Number(flags.lockTimeout);
-  if (!Number.isFinite(lockTimeoutMs) || lockTimeoutMs <= 0) throw usageError('LOCK_TIMEOUT_INVALID', `--lock-timeout ${flags.lockTimeout} is not a number of milliseconds.`);
+  const lockTimeoutMs = timeoutFlag('--lock-timeout', flags.lockTimeout);
+  const statementTimeoutMs = flags.statementTimeout === undefined ? undefined : timeoutFlag('--statement-timeout', flags.statementTimeout);
   if (flags.onConflict && flags.mode !== 'merge') throw usageError('ON_CONFLICT_NEEDS_MERGE', `--on-conflict ${flags.onConflict} applies only to --mode merge (this run is --mode ${flags.mode}).`, 'Add --mode merge, or leave --on-conflict out.');
   const processMax = flags.processMax === undefined ? undefined : Number(flags.processMax);
   if (processMax !== undefined && !(Number.isInteger(processMax) && processMax >= 1 && processMax <= 999)) {
@@ -89,7 +94,9 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       processMax,
       workDir,
       lockTimeoutMs,
+      statementTimeoutMs,
       recreateForeignKeys: !!flags.recreateForeignKeys,
+      allowDependents: !!flags.allowDependents,
       onConflict: flags.onConflict,
     },
     ui,

@@ -98,6 +98,7 @@ export async function runGuided(c: Context): Promise<void> {
       say(`Nothing live was changed. When ready: undrop promote --schema ${schema} --mode merge|replace`);
     }
     for (const n of doc.nextSteps) say(`Next: ${n}`);
+    if (delayedReplicas(inv).length) say('Next: when the data is safe, resume the delayed replicas: undrop resume (it asks first).');
     say('');
     say('The same recovery without questions:');
     say(`  ${equivalentCommand({ config: inv.file, tables: doc.tables.map((t) => t.name), event, source: doc.source ?? 'auto', mode, onConflict })}`);

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { isUndropError } from '../../errors.js';
 import { defaultConfigPath, loadInventory } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/schema.js';
-import { type FoundSource, classifyFolder, scanUsualPlaces } from '../../inventory/scan.js';
+import { type FoundSource, classifyTree, scanUsualPlaces } from '../../inventory/scan.js';
 import { recordAnswer } from '../answers.js';
 import type { Context } from '../context.js';
 import { note } from '../output.js';
@@ -41,6 +41,9 @@ export async function inventoryOrWizard(c: Context): Promise<Inventory> {
   const dsn = (await ask('production DSN', () => input(dsnPrompt(), out))).trim();
   const sources: Record<string, unknown>[] = [];
   const taken = new Set<string>();
+  // Second, because it is paused as soon as the inventory is written: every minute counts.
+  const replica = (await ask('delayed replica DSN', () => input({ message: 'A delayed replica (recovery_min_apply_delay)? Its DSN, paused right after these questions (empty: none)' }, out))).trim();
+  if (replica) sources.push({ name: nameFor('delayed-replica', taken), kind: 'delayed-replica', dsn: replica });
   const offer = async (found: FoundSource[]) => {
     for (const f of found) {
       if (!f.source) {
@@ -55,12 +58,10 @@ export async function inventoryOrWizard(c: Context): Promise<Inventory> {
   for (;;) {
     const dir = (await ask('another folder with backups', () => input({ message: 'Another folder with backups, dumps, a WAL archive or snapshots? (path; empty when done)' }, out))).trim();
     if (!dir) break;
-    const found = classifyFolder(dir);
+    const found = classifyTree(dir);
     if (!found.length) note(`  Nothing undrop recognises in ${dir} (base backups with backup_label or base.tar, WAL segment files, *.dump/*.sql, data directories).`);
     await offer(found);
   }
-  const replica = (await ask('delayed replica DSN', () => input({ message: 'A delayed replica (recovery_min_apply_delay)? Its DSN (empty: none)' }, out))).trim();
-  if (replica) sources.unshift({ name: nameFor('delayed-replica', taken), kind: 'delayed-replica', dsn: replica });
   const doc = { production: { dsn }, sources };
   writeFileSync(file, `# Written by the guided flow of undrop at ${new Date().toISOString()}; edit freely.\n${stringify(doc)}`, { mode: 0o600, flag: 'wx' });
   note(`Wrote ${file} (${sources.length} source(s)).`);

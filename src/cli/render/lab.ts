@@ -2,6 +2,9 @@
 // and a drill's whole story with its score.
 import type { DrillScore } from '../../lab/drill-recovery.js';
 import type { DrillResult } from '../../lab/drill.js';
+import type { Briefing } from '../../lab/drill-clock.js';
+import type { Scorecard } from '../../lab/score.js';
+import { scorecardMarkdownText } from '../../lab/score-text.js';
 import type { DownResult } from '../../lab/down.js';
 import type { Truth } from '../../lab/incident.js';
 import { labDsn } from '../../lab/inventory.js';
@@ -98,14 +101,41 @@ export function printDrill(r: DrillResult): void {
   }
   const rec = r.results.recover as RecoverDocument | undefined;
   if (rec) for (const l of humanSummary(rec)) say(l);
-  const score = r.results.score as DrillScore | undefined;
+  const brief = r.results.briefing as Briefing | undefined;
+  if (brief) printBriefing(brief);
+  const score = r.results.score as (DrillScore & { scorecard?: Scorecard }) | undefined;
   if (score) {
     say('');
     say(score.exact ? `Score: every lost row is back (source ${score.source}); checksums equal truth.json.` : `Score: ${score.rowsMissing} rows of the pre-incident state are missing (source ${score.source}).`);
     for (const t of score.tables) say(`  ${t.name.padEnd(28)} ${String(t.recoveredRows).padStart(9)} / ${String(t.expectedRows).padStart(9)} rows  ${t.checksumEqual ? 'checksum equal' : 'checksum differs'}`);
   }
+  if (score?.scorecard) {
+    say('');
+    say(scorecardMarkdownText(score.scorecard));
+  }
   say('');
   say(`Drill finished in ${formatDuration(r.durationMs)}: ${r.steps.map((s) => `${s.id} ${formatDuration(s.durationMs)}`).join(', ')}.`);
   if (r.kept) say(`The lab is still running in ${r.dir}; remove it with: undrop lab down --dir ${q(r.dir)}`);
   else if (r.results.down) say('The lab was removed (lab down).');
+}
+
+function printBriefing(b: Briefing): void {
+  say('');
+  say(`The clock started at ${b.clockStartedAt} (incident at ${b.incidentAt ?? 'unknown'}).`);
+  if (b.facilitator) {
+    say('');
+    say('For the facilitator only:');
+    for (const l of b.facilitator.split('\n')) say(`  ${l}`);
+  }
+  say('');
+  say(`For the team: ${b.title}`);
+  for (const l of b.briefing.split('\n')) say(`  ${l}`);
+  say('');
+  say('The order of work (undrop playbook incident):');
+  b.orderOfWork.forEach((s, i) => say(`  ${i + 1}. ${s.title}`));
+  say('');
+  say(`Recover with the guided flow:  ${b.commands.guided}`);
+  say(`or by hand, with the runbooks: ${b.commands.byHand}`);
+  say(`When done, score it:           ${b.commands.score}`);
+  say(`Remove the lab afterwards:     ${b.commands.down}`);
 }

@@ -9,16 +9,22 @@ import { formatDuration } from '../../util/time.js';
 import { note } from '../output.js';
 import { colorEnabled } from '../color-env.js';
 
+/**
+ * A terminal that reports 0 columns (a pty nobody sized: script(1), some CI
+ * runners) makes ora redraw forever (megabytes of cursor-up): plain lines there.
+ */
+const animated = () => !!process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
+
 /** A spinner for one step, on stderr (ora prints plain ✔/✖ lines when stderr is not a terminal). */
 export function spinner(title: string): Ora {
-  return ora({ text: title, stream: process.stderr, discardStdin: false, color: colorEnabled() ? 'cyan' : false }).start();
+  return ora({ text: title, stream: process.stderr, discardStdin: false, isEnabled: animated(), color: colorEnabled() ? 'cyan' : false }).start();
 }
 
 /** The lab's progress events as spinners. */
 export function labProgress(): Progress {
   let current: Ora | undefined;
   const finish = () => {
-    const s = current ?? ora({ stream: process.stderr, discardStdin: false });
+    const s = current ?? ora({ stream: process.stderr, discardStdin: false, isEnabled: animated() });
     current = undefined;
     return s;
   };

@@ -1,6 +1,6 @@
 // Freezing a delayed replica: pause replay before it reaches the incident.
-// Undelayed standbys (they may serve reads) and unreachable ones (the probe
-// reports them) are left alone.
+// Undelayed standbys (they may serve reads) are left alone; an unreachable
+// one is reported at once (it may still be replaying toward the incident).
 import { connect } from '../../postgres/connect.js';
 import { resolveConnParams, safeDsn } from '../../postgres/conninfo.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
@@ -15,8 +15,14 @@ export const freezeReplica: FreezeHook<'delayed-replica'> = {
     let c;
     try {
       c = await connect({ ...resolveConnParams(config.dsn), database: ctx.database }, { statementTimeoutMs: 10_000, lockTimeoutMs: 2000, connectTimeoutMs: 5000 });
-    } catch {
-      return null;
+    } catch (e) {
+      // Not reachable from here: it may still be replaying toward the incident. Say so now, not after the restore.
+      const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      return {
+        paused: false,
+        nextSteps: [],
+        warning: `Could NOT pause delayed replica ${config.name}: ${why}. If it is up, it keeps replaying toward the incident: pause it by hand now (psql "${safeDsn(config.dsn)}" -c "select pg_wal_replay_pause();").`,
+      };
     }
     try {
       const delay = await c.query("select pg_is_in_recovery() as rec, current_setting('recovery_min_apply_delay') as d");

@@ -2,7 +2,7 @@
 // requested tables really present in what was materialized.
 import { statfs } from 'node:fs/promises';
 import { prepareWorkDir } from '../../postgres/work-dir.js';
-import { failure, usageError } from '../../errors.js';
+import { errorMessage, failure, isUndropError, type UndropError, usageError } from '../../errors.js';
 import { withClient } from '../../postgres/connect.js';
 import type { ConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, qualified } from '../../postgres/identifiers.js';
@@ -17,16 +17,58 @@ export async function diskUsage(path: string): Promise<number> {
   return Number.isFinite(n) ? n : 0;
 }
 
+/** What a materialize writes: the data itself, and the WAL it replays (PITR), before the margin. */
+export interface SpaceNeed {
+  data: number;
+  wal?: number;
+}
+
+/** The requirement in words: total, and what it is made of. Pure. */
+export function describeNeed(need: SpaceNeed, margin: number): string {
+  const parts = [`${formatBytes(need.data)} of data written`, ...(need.wal ? [`${formatBytes(need.wal)} of WAL to replay`] : []), `a ${formatBytes(margin)} margin`];
+  return `${formatBytes(need.data + (need.wal ?? 0) + margin)} (${parts.join(' + ')})`;
+}
+
+/** The safety margin on top of what is written: PostgreSQL's own files, WAL of the temporary instance. */
+export function marginFor(need: SpaceNeed): number {
+  return Math.max((need.data + (need.wal ?? 0)) * 0.1, 256 * 1024 * 1024);
+}
+
 /** Refuse early, with figures, when the work directory cannot hold what is about to be written. */
-export async function assertDiskSpace(workDir: string, neededBytes: number, what: string): Promise<void> {
+export async function assertDiskSpace(workDir: string, needed: number | SpaceNeed, what: string): Promise<void> {
+  const need = typeof needed === 'number' ? { data: needed } : needed;
   const s = await statfs(prepareWorkDir(workDir));
   const free = Number(s.bavail) * Number(s.bsize);
-  const margin = Math.max(neededBytes * 0.1, 256 * 1024 * 1024);
-  if (free < neededBytes + margin) {
-    throw failure('DISK_SPACE', `${what} needs about ${formatBytes(neededBytes)} in ${workDir}, but only ${formatBytes(free)} is free.`, {
+  const margin = marginFor(need);
+  const total = need.data + (need.wal ?? 0) + margin;
+  if (free < total) {
+    throw failure('DISK_SPACE', `${what} needs ${describeNeed(need, margin)} in ${workDir}, but only ${formatBytes(free)} is free there (${formatBytes(total - free)} short). Nothing was written.`, {
       hint: 'Free space there or point --work-dir at a larger filesystem (never the source\'s own).',
     });
   }
+}
+
+/** A write that failed because the work directory's filesystem filled up (after the pre-check passed). */
+export function isDiskFull(e: unknown): boolean {
+  const err = e as { code?: string; message?: string; details?: string[] };
+  const text = [err?.message ?? String(e), ...(Array.isArray(err?.details) ? err.details : [])].join('\n');
+  return err?.code === 'ENOSPC' || err?.code === '53100' || /No space left on device|ENOSPC|could not extend file|disk full/i.test(text);
+}
+
+/** The same quality of message as the pre-check, for a disk that filled up during the run. */
+export async function diskFullError(e: unknown, workDir: string, step: string): Promise<UndropError> {
+  let free = 'unknown';
+  try {
+    const s = await statfs(workDir);
+    free = formatBytes(Number(s.bavail) * Number(s.bsize));
+  } catch {
+    /* the folder may be gone already */
+  }
+  return failure('DISK_FULL', `The work directory ${workDir} ran out of disk space during ${step} (free when it failed: ${free}). Nothing was written to production.`, {
+    hint: 'Something else is filling that filesystem, or the restore is larger than estimated: free space there (df -h) or point --work-dir at a larger filesystem, then run the same command again.',
+    details: isUndropError(e) ? [e.message, ...e.details] : [errorMessage(e)],
+    cause: e,
+  });
 }
 
 export interface TableCount {

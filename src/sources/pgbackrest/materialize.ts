@@ -13,6 +13,7 @@ import { dataDirMajor, findBinaries, type PgBinaries } from '../../postgres/bina
 import { TempInstance } from '../../postgres/instance.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
+import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestArchiveGet, pgbackrestInfo, pgControldata } from '../../postgres/programs.js';
 import { assertFetchedReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
@@ -133,7 +134,10 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   const notes: string[] = [];
   try {
     // Tablespaces are restored into the stage, never to their original paths.
-    const restore = (dbInclude: string[]) => pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target, dbInclude, processMax });
+    const restore = (dbInclude: string[]) =>
+      withRestoreProgress(stage, `pgbackrest restore ${set.label}`, dbInclude.length ? null : set.size || null, progress, () =>
+        pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target, latest: req.target.kind === 'latest', dbInclude, processMax }),
+      );
     try {
       await restore(include);
       if (include.length) notes.push(`pgBackRest restored database ${req.database} and the system databases only (--db-include); the others were left sparse.`);
@@ -164,7 +168,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
       recovery: 'recovery',
       // pgbackrest restore wrote the target into postgresql.auto.conf, which is set aside with the rest of the
       // restored configuration: the same target is written again into undrop's own.
-      settings: { hot_standby: true, ...(target ? targetSettings(req.target) : { recovery_target: 'immediate', recovery_target_action: 'promote' }) },
+      settings: { hot_standby: true, ...(target || req.target.kind === 'latest' ? targetSettings(req.target) : { recovery_target: 'immediate', recovery_target_action: 'promote' }) },
     });
   } finally {
     removeStage(stage);

@@ -118,6 +118,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
         progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn}) selectively: databases ${plan.full.join(', ')} in full, ${plan.sparse.join(', ')} sparse`);
         let stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
         const source = await extractTarBackup(backup, req.workDir, {
+          onProgress: progress,
           exclude: tarExcludes(plan),
           beforeChown: async (data) => {
             stats = await createSparseMembers(data, split.sparse);
@@ -141,7 +142,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
   }
   await assertDiskSpace(req.workDir, backup.sizeBytes * 4, `Restoring base backup ${backup.path}`);
   progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn})`);
-  const source = await extractTarBackup(backup, req.workDir);
+  const source = await extractTarBackup(backup, req.workDir, { onProgress: progress });
   return { source, copy: false, bin: await findBinaries(await dataDirMajor(source)), notes };
 }
 
@@ -194,7 +195,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
   try {
     progress(`replaying WAL to ${req.target.xid ? `just before transaction ${req.target.xid}` : (req.target.commitLsn ?? req.target.time ?? 'the end of the archive')}`);
     await startRecovery(inst);
-    const outcome = await waitForPromotion(inst, { onProgress: progress , targetLsn: req.target.commitLsn ?? req.target.firstLsn });
+    const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn, fromLsn: backup.startLsn ?? undefined });
     if (plan) {
       // The database's OID at the recovery point must be one that was restored in full
       // (a rename or re-create after the backup would otherwise leave it sparse).

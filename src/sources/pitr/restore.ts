@@ -5,7 +5,7 @@
 // (base/latest → …) is resolved when the data directory is copied.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { failure } from '../../errors.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
@@ -13,6 +13,7 @@ import { execClean, tail } from '../../postgres/run.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import type { ResolvedTarget } from '../target.js';
 import { parseBackupLabel } from './backup-label.js';
+import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { manifestEndLsn, parseManifest } from './manifest.js';
 
 export interface BaseBackup {
@@ -90,7 +91,7 @@ export function chooseBackup(backups: readonly BaseBackup[], target: ResolvedTar
  * recovery never creates a link to the original tablespace path.
  * `exclude`: tar options applied to base.tar only (selective restore).
  */
-export async function extractTarBackup(b: BaseBackup, workDir: string, o: { exclude?: string[]; beforeChown?: (dataDir: string) => Promise<void> } = {}): Promise<string> {
+export async function extractTarBackup(b: BaseBackup, workDir: string, o: { exclude?: string[]; beforeChown?: (dataDir: string) => Promise<void>; onProgress?: (m: string) => void } = {}): Promise<string> {
   const stage = await makeStage(workDir, 'extract');
   const data = join(stage, 'data');
   await mkdir(join(data, 'pg_wal'), { recursive: true });
@@ -99,9 +100,12 @@ export async function extractTarBackup(b: BaseBackup, workDir: string, o: { excl
     const jobs: [string, string][] = [[b.baseTar!, data]];
     if (b.walTar) jobs.push([b.walTar, join(data, 'pg_wal')]);
     for (const t of tablespaceTars) jobs.push([join(b.path, t), join(stage, 'tablespaces', t.replace(/\.tar(\.gz)?$/, ''))]);
+    const archived = (await Promise.all(jobs.map(([f]) => stat(f).then((x) => x.size)))).reduce((a, n) => a + n, 0);
+    // Uncompressed tars extract to about their own size; gzip ones grow past it (then bytes and rate only).
+    const total = jobs.some(([f]) => f.endsWith('.gz')) ? null : archived;
     for (const [file, into] of jobs) {
       await mkdir(into, { recursive: true });
-      const r = await execClean('tar', [...(file === b.baseTar ? (o.exclude ?? []) : []), '-xf', file, '-C', into], { reject: false });
+      const r = await withRestoreProgress(stage, `extracting ${basename(file)}`, total, o.onProgress, () => execClean('tar', [...(file === b.baseTar ? (o.exclude ?? []) : []), '-xf', file, '-C', into], { reject: false }));
       if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${file} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
     }
     if (!existsSync(join(data, 'PG_VERSION'))) throw failure('BACKUP_EXTRACT_FAILED', `${b.baseTar} did not contain a data directory.`);
