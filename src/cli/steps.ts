@@ -69,7 +69,7 @@ export function throttle(print: (m: string) => void, everyMs: number, now: () =>
  */
 export function promptStopped(e: unknown): unknown {
   if (e instanceof Error && e.name === 'ExitPromptError') {
-    return new UndropError('INTERRUPTED', 'Stopped at a question (Ctrl-C). Nothing was changed; no replica was paused.', { exitCode: EXIT.interrupted, hint: 'Run undrop again when ready; every question has a flag (undrop recover --help).' });
+    return new UndropError('INTERRUPTED', 'Stopped at a question (Ctrl-C). Nothing was changed.', { exitCode: EXIT.interrupted, hint: 'Run undrop again when ready; every question has a flag (undrop recover --help).' });
   }
   return e;
 }

@@ -17,7 +17,7 @@ import { promoteSideSchema } from '../../recovery/promote-side-schema.js';
 import { recoverIncident } from '../../recovery/recover-checklist.js';
 import { delayedReplicas, pauseReplicas } from '../../sources/delayed-replica/pause-all.js';
 import { parseTableName } from '../../postgres/identifiers.js';
-import { failure } from '../../errors.js';
+import { EXIT, failure, isUndropError, UndropError } from '../../errors.js';
 import { recordAnswer, recordEvent } from '../answers.js';
 import { type Context, lockRun } from '../context.js';
 import { note, say } from '../output.js';
@@ -88,7 +88,16 @@ export async function runGuided(c: Context): Promise<void> {
     say('');
     say('What each choice would do to the live tables (counted now, read-only):');
     for (const l of promoteTableLines(preview, doc.tables.map((t) => ({ name: t.name, liveRows: back.find((b) => b.name === t.name)?.liveRows ?? null, recoveredRows: t.rows })))) say(l);
-    const mode = await asking(() => select(promotePrompt(schema, preview), { output: process.stderr }));
+    const mode = await asking(() => select(promotePrompt(schema, preview), { output: process.stderr })).catch((e: unknown) => {
+      // Ctrl-C at the last question: the side schema is already in production; say so, and how to go on.
+      if (isUndropError(e) && e.code === 'INTERRUPTED') {
+        throw new UndropError('INTERRUPTED', `Stopped at the last question (Ctrl-C). Production: the recovered tables are in side schema ${schema} (committed, verified); nothing live was changed.`, {
+          exitCode: EXIT.interrupted,
+          hint: `When ready: undrop promote --schema ${schema} --mode merge|replace (no new restore). The delayed replicas stay paused until: undrop resume.`,
+        });
+      }
+      throw e;
+    });
     recordAnswer('promote the side schema (--mode)', mode, 'interactive');
     if (mode !== 'side-schema') {
       const p = await promoteSideSchema({ production: prod, schema: schema, mode, workDir, lockTimeoutMs: 5000 }, ui);
