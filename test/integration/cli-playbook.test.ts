@@ -1,13 +1,14 @@
 // `undrop playbook` through the CLI, without PostgreSQL: the list, the three
 // formats, a runbook printed where there is no inventory (placeholders kept and
 // listed), and bad input as usage errors (exit 2), never a stack trace.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { undrop } from '../cli.js';
 
 const empty = mkdtempSync(join(tmpdir(), 'pb-cli-'));
+afterAll(() => rmSync(empty, { recursive: true, force: true }));
 const run = (args: string[]) => undrop(args, { cwd: process.cwd(), env: { UNDROP_CONFIG: join(empty, 'none.yaml') } });
 
 describe('undrop playbook', () => {

@@ -2,10 +2,10 @@
 // valid, each step the code refers to exists, and the seven runbook problems
 // found against PostgreSQL 15 stay fixed (the runbook tests execute them).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { tableValues } from '../../src/playbooks/facts.js';
 import { getPlaybook, listPlaybooks, loadPlaybooks, parsePlaybookFile, playbookStep } from '../../src/playbooks/load.js';
@@ -13,6 +13,10 @@ import { fillPlaybook, renderMarkdown, renderText } from '../../src/playbooks/re
 import { BRIEFING_STEPS, STEP_REFS } from '../../src/playbooks/refs.js';
 import { UndropError } from '../../src/errors.js';
 
+const temps: string[] = [];
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
 const tables = parseTableList('shipments,shipment_events,invoices');
 const values = { os_user: 'postgres', work: '/r', socket: '/r/sock', port: '55435', data: '/r/x', database: 'shop', schema: 'recovered_x', 'production.dsn': 'host=/s dbname=shop', 'target.xid': '777', 'source.wal_archive': '/wal', 'source.wal': '/wal', 'source.dsn': 'host=/s port=2', 'source.config': '/c', 'source.stanza': 'main', backup: '/b/1', set: '2026F', snapshot: '/snap/1', dump: '/d/x.sql', 'pg.major': '15', 'pg.bin': '/bin', ...tableValues(tables, 'recovered_x') };
 const filled = (name: string) => fillPlaybook(getPlaybook(name), { values: { ...values, data: `/r/${getPlaybook(name).data ?? 'x'}` }, source: null, notes: [] });
@@ -48,6 +52,7 @@ describe('playbooks as data', () => {
     expect(err('name: x\ntitle: X\nsteps:\n  - id: a\n    title: A\n    commands:\n      - run: ls\n        expec: x\n')).toMatch(/playbooks\/x\.yaml: steps\.0\.commands\.0/);
     expect(err('name: x\ntitle: X\nsteps: []\n')).toMatch(/playbooks\/x\.yaml: steps/);
     const dir = mkdtempSync(join(tmpdir(), 'pb-'));
+    temps.push(dir);
     writeFileSync(join(dir, 'incident.yaml'), 'name: incident\ntitle: I\nsteps:\n  - use: common#nope\n');
     writeFileSync(join(dir, 'common.yaml'), 'name: common\ntitle: C\nfragment: true\nsteps:\n  - id: a\n    title: A\n    commands:\n      - run: echo {{nope}}\n');
     expect(() => loadPlaybooks(dir)).toThrow(/playbooks\/common\.yaml: steps\.0\.commands\.0\.run: unknown placeholder \{\{nope\}\}/);
@@ -107,6 +112,7 @@ describe('the seven runbook problems stay fixed', () => {
     expect(snap).toMatch(/mv \/r\/snap\/\$f/);
     // The gap walk, run by bash over an archive with a hole in the middle (head/tail would show nothing).
     const archive = mkdtempSync(join(tmpdir(), 'wal-'));
+    temps.push(archive);
     mkdirSync(archive, { recursive: true });
     for (const seg of ['000000010000000000000001', '000000010000000000000002', '000000010000000000000004', '0000000100000000000000FF', '000000010000000100000000', '000000010000000100000001', '000000010000000000000002.00000028.backup']) writeFileSync(join(archive, seg), '');
     const gapStep = fillPlaybook(getPlaybook('pitr'), { values: { ...values, 'source.wal_archive': archive }, source: null, notes: [] }).steps.find((s) => s.id === 'archive-gaps')!;
