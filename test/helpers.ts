@@ -12,3 +12,15 @@ export function testWorkDir(): string {
   if (uid !== undefined && statSync(dir).uid !== uid) chownSync(dir, uid, process.getgid!());
   return dir;
 }
+
+/**
+ * Poll until `check` is true; throw (naming what was awaited) when it never is.
+ * A wait that silently falls through lets a test go on against the wrong state.
+ */
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, o: { tries: number; everyMs: number }): Promise<void> {
+  for (let i = 0; i < o.tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, o.everyMs));
+  }
+  throw new Error(`gave up waiting (${o.tries} × ${o.everyMs} ms): ${what}`);
+}

@@ -1,24 +1,59 @@
 // `npm run bench`: undrop against the manual procedure a DBA would type, in
 // the same run, on the same data. Prints figures and ratios (lower is better
-// for undrop); `--json` prints one document. Sizes via environment:
+// for undrop); `--json` prints one document.
+//
+// Default: the end-to-end bench (e2e/), every source kind, at
+// `--scale default` (1.05 M lost rows), `seed` (15 M, the incident that
+// started undrop) or `smoke` (CI: correctness only); it writes
+// bench/results/e2e-<scale>.{md,json,svg} (`--out DIR` elsewhere).
+// `--runs N` (default 3; smoke 1). The part benches run with UNDROP_BENCH_ONLY
+// (copyback|locate|pitr|all) and their sizes via environment:
 // UNDROP_BENCH_ROWS (copy back, default 1,000,000), UNDROP_BENCH_WAL_MB
 // (locate, default 1100), UNDROP_BENCH_PITR_GB (other database for the
-// selective-restore bench, default 3), UNDROP_BENCH_RUNS (default 3),
-// UNDROP_BENCH_ONLY (copyback|locate|pitr).
+// selective-restore bench, default 3), UNDROP_BENCH_RUNS (default 3).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { runAllCleanups } from '../postgres/cleanup.js';
+import { defaultWorkDir } from '../postgres/instance.js';
+import { benchE2e } from './e2e/index.js';
+import { e2eMarkdown, e2eSvg } from './e2e/report.js';
+import { scaleOf } from './e2e/scales.js';
 import { formatBytes, formatDuration } from '../util/time.js';
 import { benchCopyBack } from './copyback.js';
 import { benchLocate } from './locate.js';
 import { benchPitrSelective } from './pitr-selective.js';
 
-const json = process.argv.includes('--json');
+const { values: args } = parseArgs({
+  options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' } },
+});
+const json = !!args.json;
 const log = (l: string) => process.stderr.write(`${l}\n`);
-const only = process.env.UNDROP_BENCH_ONLY;
+const only = process.env.UNDROP_BENCH_ONLY ?? 'e2e';
 const runs = Number(process.env.UNDROP_BENCH_RUNS ?? 3);
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
-  if (!only || only === 'copyback') {
+  if (only === 'e2e' || only === 'all') {
+    const sc = scaleOf(args.scale!);
+    const started = Date.now();
+    const r = await benchE2e({
+      scale: sc.scale,
+      otherRows: sc.otherRows,
+      runs: args.runs ? Number(args.runs) : sc.runs,
+      dir: args.dir ?? join(defaultWorkDir(), `bench-lab-${sc.name}`),
+      processMaxCompare: sc.name !== 'smoke',
+      log,
+    });
+    results.e2e = r;
+    const out = resolve(args.out ?? 'bench/results');
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, `e2e-${sc.name}.json`), `${JSON.stringify(r, null, 2)}\n`);
+    await writeFile(join(out, `e2e-${sc.name}.md`), e2eMarkdown(r));
+    await writeFile(join(out, `e2e-${sc.name}.svg`), `${e2eSvg(r)}\n`);
+    log(`end-to-end bench done in ${formatDuration(Date.now() - started)}: ${join(out, `e2e-${sc.name}.md`)}`);
+  }
+  if (only === 'all' || only === 'copyback') {
     log('copy back: undrop vs pg_dump -Fc | pg_restore vs psql \\copy pipe …');
     const r = await benchCopyBack({ rows: Number(process.env.UNDROP_BENCH_ROWS ?? 1_000_000), repeat: runs, onProgress: (m) => log(`  ${m}`) });
     results.copyBack = r;
@@ -26,14 +61,14 @@ async function main(): Promise<void> {
     log(`  undrop ${formatDuration(r.undropMs)} | pg_dump|pg_restore ${formatDuration(r.pgDumpRestoreMs)} | psql \\copy ${formatDuration(r.psqlCopyMs)}`);
     log(`  ratio vs pg_dump|pg_restore ${r.ratioVsPgDump.toFixed(2)} (goal ≤ 0.60), vs psql \\copy ${r.ratioVsPsqlCopy.toFixed(2)}; verified ${r.verified}`);
   }
-  if (!only || only === 'locate') {
+  if (only === 'all' || only === 'locate') {
     log('locate: undrop locate vs bare pg_waldump over the same segments …');
     const r = await benchLocate({ walBytes: Number(process.env.UNDROP_BENCH_WAL_MB ?? 1100) * 1024 * 1024, runs, log: (m) => log(`  ${m}`) });
     results.locate = r;
     log(`  ${formatBytes(r.walBytes)} of WAL, ${r.segments} segments, ${r.records.toLocaleString()} records`);
     log(`  locate ${formatDuration(r.locateMs)} | bare pg_waldump ${formatDuration(r.bareMs)} → ratio ${r.ratio.toFixed(2)} (goal ≤ 1.20); RSS ${r.rssStartMb} → ${r.rssPeakMb} MB`);
   }
-  if (!only || only === 'pitr') {
+  if (only === 'all' || only === 'pitr') {
     log('PITR materialize: selective restore (one database) vs full restore …');
     const r = await benchPitrSelective({ otherBytes: Number(process.env.UNDROP_BENCH_PITR_GB ?? 3) * 1024 ** 3, onProgress: (m) => log(`  ${m}`) });
     results.pitrSelective = r;

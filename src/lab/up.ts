@@ -10,6 +10,7 @@ import { findBinaries, type PgBinaries } from '../postgres/binaries.js';
 import { registerCleanup } from '../postgres/cleanup.js';
 import type { TempInstance } from '../postgres/instance.js';
 import { readPostmasterPid } from '../postgres/instance.js';
+import { quoteIdent } from '../postgres/identifiers.js';
 import { assertServerCanWrite, chownForServer } from '../postgres/os-user.js';
 import { takeBaseBackup } from './backups.js';
 import { LAB_DATABASE, LOST_TABLES, createDataset, loadRange, scaleCounts } from './dataset.js';
@@ -38,6 +39,14 @@ export interface UpOptions {
   delay?: string;
   tcp?: boolean;
   progress?: Progress;
+  /** Another application's database beside the lab's (the bench: what selective restore skips). */
+  otherDatabase?: OtherDatabase;
+}
+
+export interface OtherDatabase {
+  name: string;
+  /** Rows of ~1 kB in its one table. */
+  rows: number;
 }
 
 /** What the steps share while the lab is built. */
@@ -49,6 +58,7 @@ export interface BuildContext {
   delayMs: number;
   delayText: string;
   notes: string[];
+  otherDatabase?: OtherDatabase;
   primary?: TempInstance;
   replica?: TempInstance;
   save(): Promise<void>;
@@ -100,6 +110,22 @@ export const buildSteps: BuildStep[] = [
       }
       const n = scaleCounts(c.state.scale);
       return `${n.shipments} shipments, ${n.events} events, ${n.invoices} invoices at full scale`;
+    },
+  },
+  {
+    id: 'other-database',
+    title: (c) => `Database "${c.otherDatabase!.name}" (another application's; nothing in it is lost)`,
+    when: (c) => !!c.otherDatabase,
+    run: async (c) => {
+      const o = c.otherDatabase!;
+      await primaryOf(c).query(`CREATE DATABASE ${quoteIdent(o.name)}`);
+      const db = await primaryOf(c).connect(o.name);
+      try {
+        await db.query(`CREATE TABLE ledger (id bigint PRIMARY KEY, entry text); INSERT INTO ledger SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, ${Math.floor(o.rows)}) g`);
+      } finally {
+        await db.end();
+      }
+      return `${o.rows} rows`;
     },
   },
   {
@@ -367,6 +393,7 @@ export async function labUp(o: UpOptions = {}): Promise<{ state: LabState; scena
     delayMs: ms,
     delayText,
     notes: [],
+    otherDatabase: o.otherDatabase,
     save: () => saveState(layout, state),
   };
   await ctx.save();

@@ -3,6 +3,7 @@
 import pg from 'pg';
 import { UndropError, failure, usageError } from '../errors.js';
 import { type ConnParams, describe } from './conninfo.js';
+import { tlsOptions } from './tls.js';
 
 export interface SessionSettings {
   /** Milliseconds; every query of a probe runs under a statement timeout so it never hangs. */
@@ -23,7 +24,7 @@ export async function connect(params: ConnParams, settings: SessionSettings = {}
     connectionTimeoutMillis: settings.connectTimeoutMs ?? (params.connect_timeout ?? 10) * 1000,
     statement_timeout: settings.statementTimeoutMs,
     lock_timeout: settings.lockTimeoutMs,
-    ssl: params.sslmode && !['disable', 'allow', 'prefer'].includes(params.sslmode) ? { rejectUnauthorized: params.sslmode === 'verify-full' || params.sslmode === 'verify-ca' } : undefined,
+    ssl: tlsOptions(params),
   } as pg.ClientConfig);
   // An idle connection that dies (server killed mid-operation) must not crash the process.
   client.on('error', () => {});

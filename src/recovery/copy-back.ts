@@ -75,7 +75,14 @@ export interface CopyBackResult {
   /** Where the tables now are in the materialized instance (the side schema there). */
   sourceSchema: string;
   production: { lsnBefore: string | null; lsnAfter: string | null };
-  timings: { ddlMs: number; preDataMs: number; dataMs: number; postDataMs: number; totalMs: number; checksumMs: number; sourceChecksumMs: number };
+  timings: { ddlMs: number; preDataMs: number; dataMs: number; postDataMs: number; totalMs: number;
+    /** Production side, inside the copy transaction. */
+    checksumMs: number;
+    /** Source side, on its own connections while the copy ran. */
+    sourceChecksumMs: number;
+    /** What the source side still took after the commit (0 when it finished during the copy). */
+    sourceWaitMs: number;
+  };
   /** Checksums taken during the copy, per table in `tables` order: what verify compares. */
   checksums: { algorithm: ChecksumAlgorithm; source: TableChecksum[]; copy: TableChecksum[] };
 }
@@ -264,12 +271,14 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     committed = true;
     const lsnAfter = await currentLsn(prod);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');
+    const waitStarted = Date.now();
     const sourceChecksums = await sourceSums.catch((e: unknown) => {
       throw failure('VERIFY_FAILED', `Could not checksum the tables in ${sourceLabel}: ${(e as Error).message}.`, {
         hint: `The side schema ${schema} is in production but unverified: do not promote it; run recover again.`,
         cause: e,
       });
     });
+    tl.event('checksums-taken', { algorithm, productionMs: w.checksumMs, sourceMs: sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted });
     return {
       schema,
       tables: w.copied,
@@ -277,7 +286,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       foreignKeysLeftOut: leftOut,
       sourceSchema: schema,
       production: { lsnBefore, lsnAfter },
-      timings: { ddlMs, preDataMs: w.preDataMs, dataMs: w.dataMs, postDataMs: w.postDataMs, totalMs: Date.now() - started, checksumMs: w.checksumMs, sourceChecksumMs },
+      timings: { ddlMs, preDataMs: w.preDataMs, dataMs: w.dataMs, postDataMs: w.postDataMs, totalMs: Date.now() - started, checksumMs: w.checksumMs, sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted },
       checksums: { algorithm, source: sourceChecksums, copy: w.copySums },
     };
   } finally {

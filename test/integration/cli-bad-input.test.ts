@@ -117,15 +117,15 @@ describe('bad input through the CLI', () => {
 
   it('an unreachable production: recover stops before any work, names the host, exit 1, HINT', async () => {
     const f = config('unreachable.yaml', dumpInventory(NOWHERE_DSN));
-    const started = Date.now();
     const r = await undrop(['-c', f, '--work-dir', work, 'recover', '--tables', 't', '--source', 'nightly', '--target', 'latest', '--yes']);
     const p = expectOneParagraph(r, 'UNREACHABLE', 1);
     expect(p).toContain('/tmp/nowhere');
     expect(p).toContain('port 1');
     expect(p).toMatch(/HINT: .*pg_isready/);
     // before materializing: no temporary instance was started for nothing
+    // before any long step (stated by the steps that ran, not by a wall-clock figure)
     expect(r.stderr).not.toContain('Extracting the tables');
-    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(r.stderr).not.toContain('Probing every source');
     // the default target (locate in WAL) does not hide the real problem either
     const d = await undrop(['-c', f, '--work-dir', work, 'recover', '--tables', 't', '--yes']);
     expect(expectOneParagraph(d, 'UNREACHABLE', 1)).toContain('/tmp/nowhere');

@@ -13,7 +13,7 @@ import { resolveConnParams } from '../../src/postgres/conninfo.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { PlaybookDocument } from '../../src/playbooks/render.js';
 import { undrop } from '../cli.js';
-import { testWorkDir } from '../helpers.js';
+import { testWorkDir, waitUntil } from '../helpers.js';
 import { runRunbook } from '../runbook.js';
 
 const root = mkdtempSync(join(testWorkDir(), 'score-'));
@@ -72,11 +72,10 @@ describe('lab drill and lab score', () => {
     const truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8'));
     // Nobody pauses the replica: wait until it has replayed the incident
     const replica = resolveConnParams(((await loadInventory(cfg)).sources.find((s) => s.kind === 'delayed-replica') as { dsn: string }).dsn);
-    for (let i = 0; i < 60; i++) {
+    await waitUntil('the unpaused replica to replay the incident', async () => {
       const t = await withClient(replica, async (c) => (await c.query('SELECT pg_last_xact_replay_timestamp() AS t')).rows[0].t as Date | null);
-      if (t && t.getTime() >= Date.parse(truth.incident.commitTime)) break;
-      await new Promise((res) => setTimeout(res, 1000));
-    }
+      return !!t && t.getTime() >= Date.parse(truth.incident.commitTime);
+    }, { tries: 120, everyMs: 1000 });
 
     // By hand: the dump runbook with the oldest dump (the team took the wrong one); the replica is never paused.
     const oldest = [...truth.dumps].filter((d: { valid: boolean; format: string }) => d.valid && d.format === 'custom').sort((a: { takenAt: string }, b: { takenAt: string }) => a.takenAt.localeCompare(b.takenAt))[0];

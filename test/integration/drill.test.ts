@@ -34,4 +34,16 @@ describe('undrop lab drill', () => {
     expect(['pitr', 'backrest']).toContain(doc.results.score.source);
     expect(existsSync(dir)).toBe(false);
   });
+
+  it('prints the same verdict for a person (no --json): the score line, one line per table, the finish line', async () => {
+    const r = await undrop(['lab', 'drill', '--dir', dir, '--scale', '2000']);
+    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+    expect(r.stdout).toMatch(/^Score: every lost row is back \(source (pitr|backrest)\); checksums equal truth\.json\.$/m);
+    for (const t of ['public.shipments', 'public.shipment_events', 'public.invoices']) {
+      expect(r.stdout).toMatch(new RegExp(`^  ${t.replace('.', '\\.')}\\s+(\\d+) / +\\1 rows  checksum equal$`, 'm'));
+    }
+    expect(r.stdout).toMatch(/^Drill finished in .*: up .*, incident .*, score .*\.$/m);
+    expect(r.stdout).toContain('The lab was removed (lab down).');
+    expect(existsSync(dir)).toBe(false);
+  });
 });

@@ -23,7 +23,7 @@ import { labStatus } from '../../src/lab/status.js';
 import { tablesChecksums } from '../../src/lab/truth.js';
 import { labUp } from '../../src/lab/up.js';
 import { sleep } from '../../src/util/time.js';
-import { testWorkDir } from '../helpers.js';
+import { testWorkDir, waitUntil } from '../helpers.js';
 
 const SCALE = 2000;
 const dirs: string[] = [];
@@ -120,11 +120,7 @@ describe('lab: happy scenario', () => {
     });
     try {
       await pitr.start();
-      for (let i = 0; i < 120; i++) {
-        const r = await pitr.query<{ rec: boolean }>('select pg_is_in_recovery() as rec');
-        if (!r.rows[0]!.rec) break;
-        await sleep(250);
-      }
+      await waitUntil('the PITR check instance to finish recovery and promote', async () => !(await pitr.query<{ rec: boolean }>('select pg_is_in_recovery() as rec')).rows[0]!.rec, { tries: 240, everyMs: 250 });
       const got = await withClient(pitr.connParams('shipping'), (c) => tablesChecksums(c, LOST_TABLES));
       expect(got).toEqual(truth.beforeIncident.tables);
       const counts = await pitr.query<{ a: string; b: string; c: string }>('select (select count(*) from shipments) a, (select count(*) from shipment_events) b, (select count(*) from invoices) c', [], 'shipping');

@@ -13,7 +13,7 @@ import { chownForServer } from '../../src/postgres/os-user.js';
 import { runProgram } from '../../src/postgres/run.js';
 import { probeAll } from '../../src/sources/probe-all.js';
 import type { ProbeResult } from '../../src/sources/types.js';
-import { testWorkDir } from '../helpers.js';
+import { testWorkDir, waitUntil } from '../helpers.js';
 
 const root = mkdtempSync(join(testWorkDir(), 'probe-fx-'));
 chmodSync(root, 0o755);
@@ -47,11 +47,7 @@ beforeAll(async () => {
   await primary.query('select pg_switch_wal()');
   await primary.query('checkpoint');
   // Wait for the archiver.
-  for (let i = 0; i < 50; i++) {
-    const r = await primary.query<{ n: string }>('select archived_count::text as n, last_archived_wal from pg_stat_archiver');
-    if (Number(r.rows[0]!.n) >= 4) break;
-    await new Promise((res) => setTimeout(res, 200));
-  }
+  await waitUntil('the archiver to archive 4 segments', async () => Number((await primary.query<{ n: string }>('select archived_count::text as n from pg_stat_archiver')).rows[0]!.n) >= 4, { tries: 150, everyMs: 200 });
   writeFileSync(join(dumps, 'b-broken.dump'), 'Access denied\n');
   const good = readFileSync(join(dumps, 'a-good.dump'));
   writeFileSync(join(dumps, 'c-truncated.dump'), good.subarray(0, Math.floor(good.length / 2)));

@@ -37,14 +37,13 @@ const by = (rs: ProbeResult[], kind: string) => rs.find((r) => r.kind === kind)!
 const codes = (r: ProbeResult) => r.findings.map((f) => f.code);
 
 describe('probe on lab scenarios', () => {
-  it('happy: every source usable, newest recovery point first, under 5 s', async () => {
+  it('happy: no source unusable, newest recovery point first (its duration is logged; the bench measures speed)', async () => {
     const { dir, inv, truth } = await lab('happy');
     const target = { kind: 'time' as const, time: truth!.incident.commitTime, inclusive: false as const, origin: 'test' };
     const started = Date.now();
     const rep = await probeAll(inv, { target, tables: [{ schema: 'public', name: 'shipments' }] });
     const ms = Date.now() - started;
     console.log(`probe of the default lab (${rep.sources.length} sources): ${ms} ms`);
-    expect(ms).toBeLessThan(5000);
     for (const r of rep.sources) expect(r.status, `${r.name}: ${JSON.stringify(r.findings.filter((f) => f.level !== 'info'))}`).not.toBe('unusable');
     // The replica and the WAL-based sources reach the target; dumps and snapshots are older.
     const replica = by(rep.sources, 'delayed-replica');
@@ -82,13 +81,14 @@ describe('probe on lab scenarios', () => {
     const target = { kind: 'lsn' as const, commitLsn: truth!.incident.commitLsn, firstLsn: truth!.incident.firstLsn, time: truth!.incident.commitTime, inclusive: false as const, origin: 'test' };
     const rep = await probeAll(inv, { target });
     const pitr = by(rep.sources, 'pitr');
-    const gap = pitr.findings.find((f) => f.code === 'WAL_GAP' || f.code === 'BACKUP_WAL_MISSING');
+    // The lab removes a segment strictly between the newest base backup and the incident: always a gap with a reachable point before it.
+    const removed = truth!.defects.find((d) => d.code === 'wal-gap')!;
+    const segment = /[0-9A-F]{24}/.exec(removed.description)![0];
+    const gap = pitr.findings.find((f) => f.code === 'WAL_GAP');
     expect(gap, JSON.stringify(pitr.findings)).toBeDefined();
-    expect(gap!.message).toMatch(/segment [0-9A-F]{24} is missing|WAL segment [0-9A-F]{24}/);
-    if (gap!.code === 'WAL_GAP') {
-      expect(gap!.message).toMatch(/last reachable commit is \d{4}-/);
-      expect(pitr.lossWindowMs).toBeGreaterThan(0);
-    }
+    expect(gap!.message).toContain(segment);
+    expect(gap!.message).toMatch(/last reachable commit is \d{4}-/);
+    expect(pitr.lossWindowMs).toBeGreaterThan(0);
   });
 
   it('replica-too-late: the replica without delay is unusable', async () => {

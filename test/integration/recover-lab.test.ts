@@ -122,10 +122,10 @@ describe('recover into a side schema, one run per source kind', () => {
 
   it('dumps: the state at dump time (the newest valid dump)', async () => {
     const doc = await recover('dumps side-schema', ['--source', 'dumps', '--schema', 'rec_dumps']);
-    const rows = doc.tables.find((t: any) => t.name === 'public.shipments').rows;
-    const chosen = truth.dumps.find((d: any) => d.valid && d.tables?.['public.shipments'].rows === rows);
-    expect(chosen, JSON.stringify({ doc, dumps: truth.dumps })).toBeTruthy();
-    await expectRecovered(doc, { source: 'dumps', schema: 'rec_dumps', expected: chosen.tables });
+    // The lab's truth says which dump is the newest valid one; the recovered tables equal exactly that dump.
+    const newest = truth.dumps.filter((d: any) => d.valid && d.tables).sort((a: any, b: any) => b.takenAt.localeCompare(a.takenAt))[0];
+    expect(newest, JSON.stringify(truth.dumps)).toBeTruthy();
+    await expectRecovered(doc, { source: 'dumps', schema: 'rec_dumps', expected: newest.tables });
   });
 
   it('delayed replica: paused, and equal to what the paused replica holds', async () => {
@@ -150,6 +150,13 @@ describe('recover into a side schema, one run per source kind', () => {
     // while replay waits out recovery_min_apply_delay the state reads "pause requested": the
     // startup process checks it before applying the next record, so nothing more is replayed
     expect(['paused', 'pause requested']).toContain(paused);
+    if (paused !== 'paused') {
+      // "pause requested" while waiting out the delay: then the replay position must not move.
+      const replayLsn = () => withClient({ ...resolveConnParams(replicaDsn), database: 'shipping' }, async (c) => (await c.query('SELECT pg_last_wal_replay_lsn()::text AS l')).rows[0].l as string);
+      const first = await replayLsn();
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(await replayLsn()).toBe(first);
+    }
   });
 
   it('--source auto picks a zero-loss source (pitr or pgBackRest), not the replica paused ~10 min behind', async () => {
@@ -183,13 +190,13 @@ describe('refusals and failures through the CLI', () => {
     const before = await schemas();
     const incidents = join(dir, 'work', 'incidents');
     const reports = existsSync(incidents) ? readdirSync(incidents).length : 0;
-    const started = Date.now();
     const r = await undrop(['-c', cfg, '--no-input', 'recover', '--tables', TABLES_ARG, '--source', 'pitr', '--schema', 'rec_unconfirmed']);
     expect(r.exitCode, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/error \[CONFIRMATION_NEEDED\]/);
     expect(r.stderr).toMatch(/^HINT: .*--yes/m);
+    // "at once": refused before any step ran (no wall-clock figure: the machine may be busy)
     expect(r.stderr).not.toContain('Finding the destructive transaction');
-    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(r.stderr).not.toContain('Incident folder');
     expect(await schemas()).toEqual(before);
     expect(existsSync(incidents) ? readdirSync(incidents).length : 0).toBe(reports);
   });

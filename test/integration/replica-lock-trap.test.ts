@@ -22,7 +22,7 @@ import { tableChecksum } from '../../src/recovery/checksum.js';
 import { materializeReplica } from '../../src/sources/delayed-replica/materialize.js';
 import { lockedByStartup } from '../../src/sources/delayed-replica/pause.js';
 import { sleep } from '../../src/util/time.js';
-import { testWorkDir } from '../helpers.js';
+import { testWorkDir, waitUntil } from '../helpers.js';
 
 const root = mkdtempSync(join(testWorkDir(), 'trap-'));
 chmodSync(root, 0o755);
@@ -42,13 +42,12 @@ describe('delayed replica on an idle primary', () => {
     const replicaCfg = inv.sources.find((s) => s.kind === 'delayed-replica') as { dsn: string; name: string; kind: 'delayed-replica' };
     const replica = { ...resolveConnParams(replicaCfg.dsn), database: 'shipping' };
     // Idle: wait until the replica has applied every commit it received.
-    for (let i = 0; i < 120; i++) {
+    await waitUntil('the replica to apply every commit it received', async () => {
       const r = await withClient(replica, (c) =>
         c.query("select pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() as caught, (select wait_event from pg_stat_activity where backend_type = 'startup') as w"),
       );
-      if (r.rows[0].caught && r.rows[0].w !== 'RecoveryApplyDelay') break;
-      await sleep(1000);
-    }
+      return r.rows[0].caught && r.rows[0].w !== 'RecoveryApplyDelay';
+    }, { tries: 120, everyMs: 1000 });
     await labIncident({ dir });
     const truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8'));
     // The trap is armed: the startup process holds the dropped tables' locks.

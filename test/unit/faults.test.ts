@@ -1,6 +1,10 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { interruptedError, productionState } from '../../src/recovery/interrupt.js';
 import { detachedSessionWarning } from '../../src/util/session.js';
+import { tlsOptions } from '../../src/postgres/tls.js';
 
 describe('what a stopped run says about production', () => {
   const base = { startedAt: '2026-11-29T00:00:00Z' };
@@ -27,5 +31,32 @@ describe('SSH without tmux', () => {
     expect(detachedSessionWarning({ SSH_CONNECTION: 'a b c d', TMUX: '/tmp/tmux-0/default,1,0' })).toBeUndefined();
     expect(detachedSessionWarning({ SSH_TTY: '/dev/pts/1', STY: '123.pts-1' })).toBeUndefined();
     expect(detachedSessionWarning({ SSH_TTY: '/dev/pts/1', TERM: 'screen-256color' })).toBeUndefined();
+  });
+});
+
+
+describe('TLS like libpq for the copy connections', () => {
+  const home = mkdtempSync(join(tmpdir(), 'tls-home-'));
+  it('disable/prefer: none; require without a root certificate: encrypted, not verified', () => {
+    expect(tlsOptions({ sslmode: 'prefer' }, {}, home)).toBeUndefined();
+    expect(tlsOptions({}, {}, home)).toBeUndefined();
+    expect(tlsOptions({ sslmode: 'require' }, {}, home)).toEqual({ rejectUnauthorized: false });
+  });
+  it('verify-ca without a root certificate: exit 2 naming where it looked', () => {
+    expect(() => tlsOptions({ sslmode: 'verify-ca' }, {}, home)).toThrow(expect.objectContaining({ code: 'SSL_ROOT_CERT_MISSING', exitCode: 2 }));
+  });
+  it('sslrootcert, sslcert, sslkey from the DSN or PGSSL*, and ~/.postgresql defaults; verify-ca skips the host name, verify-full checks it', () => {
+    mkdirSync(join(home, '.postgresql'));
+    writeFileSync(join(home, '.postgresql', 'root.crt'), 'CA');
+    writeFileSync(join(home, 'c.crt'), 'CERT');
+    writeFileSync(join(home, 'c.key'), 'KEY');
+    const ca = tlsOptions({ sslmode: 'verify-ca', extra: { sslcert: join(home, 'c.crt') } }, { PGSSLKEY: join(home, 'c.key') }, home)!;
+    expect(ca).toMatchObject({ rejectUnauthorized: true, ca: Buffer.from('CA'), cert: Buffer.from('CERT'), key: Buffer.from('KEY') });
+    expect(ca.checkServerIdentity).toBeTypeOf('function');
+    const full = tlsOptions({ sslmode: 'verify-full' }, {}, home)!;
+    expect(full.rejectUnauthorized).toBe(true);
+    expect(full.checkServerIdentity).toBeUndefined();
+    // require with a root certificate present: libpq verifies the chain
+    expect(tlsOptions({ sslmode: 'require' }, {}, home)!.rejectUnauthorized).toBe(true);
   });
 });

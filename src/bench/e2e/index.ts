@@ -1,0 +1,240 @@
+// End-to-end bench: on one lab (a busy primary, every source kind, a second
+// database the lost tables are not in), per source kind and in the same run:
+//   undrop    `undrop recover --source S --target xid:N` through the CLI,
+//             from spawn to a verified side schema
+//   manual    the expert's script (manual.ts) with the same exclusive target
+//   floor     the manual run's own copy + replay phases, plus one binary COPY
+//             per table into unindexed tables (floor.ts)
+// N runs each, alternating which goes first; medians and ratios.
+import { execSync } from 'node:child_process';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withClient } from '../../postgres/connect.js';
+import { parseTableName } from '../../postgres/identifiers.js';
+import { type TableChecksum, tableChecksum } from '../../recovery/checksum.js';
+import { findFreePort } from '../../postgres/ports.js';
+import { chownForServer } from '../../postgres/os-user.js';
+import { runProgram } from '../../postgres/run.js';
+import { labDown } from '../../lab/down.js';
+import { labIncident } from '../../lab/incident.js';
+import { SOURCE_NAMES } from '../../lab/inventory.js';
+import { labLayout } from '../../lab/layout.js';
+import { LAB_DATABASE, LOST_TABLES, scaleCounts } from '../../lab/dataset.js';
+import { readState } from '../../lab/state.js';
+import { labUp } from '../../lab/up.js';
+import { rawCopyMs } from './floor.js';
+import { type ManualContext, type ManualPhases, manualScript, parsePhases, type SourceKind } from './manual.js';
+import { runUndrop, type UndropRun } from './undrop-run.js';
+
+export interface E2eOptions {
+  /** Lab --scale: shipments; 3 × this many rows in the lost tables. */
+  scale: number;
+  /** Rows (~1 kB each) of the other database. */
+  otherRows: number;
+  runs: number;
+  dir: string;
+  kinds?: SourceKind[];
+  /** Also run pgBackRest with --process-max 1 (against the default: one per core). */
+  processMaxCompare?: boolean;
+  log: (line: string) => void;
+}
+
+export interface CaseResult {
+  kind: SourceKind;
+  label: string;
+  runs: number;
+  undrop: { medianMs: number; runsMs: number[]; verifyMedianMs: number; steps: Record<string, number>; replicaPausedMs?: number };
+  manual: { medianMs: number; runsMs: number[]; phases: ManualPhases };
+  floorMs: number | null;
+  floorParts: { copyMs: number; replayMs: number; rowsMs: number } | null;
+  ratioManual: number;
+  ratioFloor: number | null;
+  verifyShare: number;
+  rows: number;
+  /** Physical sources reaching the moment before the DROP: undrop's checksums equal the lab's truth. */
+  checksumsEqualTruth: boolean;
+  /** undrop's tables equal what the manual procedure restored from the same source (same yardstick). */
+  checksumsEqualManual: boolean;
+  loadAvg: number[];
+}
+
+export interface E2eResult {
+  scale: number;
+  rowsLost: number;
+  otherRows: number;
+  runs: number;
+  machine: Record<string, unknown>;
+  labUpMs: number;
+  cases: CaseResult[];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+};
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+function machineFacts(bindir: string): Record<string, unknown> {
+  const sh = (c: string) => {
+    try {
+      return execSync(c, { encoding: 'utf8' }).trim();
+    } catch {
+      return null;
+    }
+  };
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 1e9),
+    freeMemoryGb: Math.round(freemem() / 1e9),
+    node: process.version,
+    postgres: sh(`${bindir}/postgres --version`),
+    pgbackrest: sh('pgbackrest version'),
+    kernel: sh('uname -sr'),
+    disk: sh(`df -h --output=source,fstype,size ${process.env.TMPDIR ?? '/tmp'} | tail -1`),
+    commit: sh('git rev-parse --short HEAD'),
+    at: new Date().toISOString(),
+    loadAvgAtStart: loadavg().map(r2),
+  };
+}
+
+
+export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
+  const log = o.log;
+  const layout = labLayout(o.dir);
+  await labDown(layout).catch(() => undefined);
+  log(`building the lab in ${layout.dir}: scale ${o.scale} (${(scaleCounts(o.scale).shipments * 3).toLocaleString('en')} rows in the lost tables), other database ${o.otherRows.toLocaleString('en')} rows`);
+  const up = await labUp({ dir: layout.dir, scale: o.scale, otherDatabase: { name: 'ledger', rows: o.otherRows }, progress: (e) => (e.type === 'done' ? log(`  lab: ${e.title} (${e.durationMs} ms)`) : undefined) });
+  try {
+    const { truth } = await labIncident({ dir: layout.dir });
+    const state = (await readState(layout))!;
+    const bindir = state.pg.bindir;
+    const machine = machineFacts(bindir);
+    const prodSocket = state.socketDir;
+    const prodPort = state.primary!.port;
+    const user = state.primary!.superuser;
+    const prodConn = { host: prodSocket, port: prodPort, user, database: LAB_DATABASE };
+    const scratch = { ...prodConn, database: 'bench_manual' };
+    const tables = [...LOST_TABLES];
+    const xid = truth.incident.xid;
+    const plain = state.baseBackups.find((b) => b.format === 'plain');
+    const dump = [...state.dumps].filter((d) => d.format === 'custom' && d.valid).sort((a, b) => a.takenAt.localeCompare(b.takenAt)).pop();
+    const work = join(layout.dir, 'bench');
+    await mkdir(work, { recursive: true });
+    await chownForServer(work, false);
+    const truthOf = (t: string) => truth.beforeIncident.tables[t];
+
+    const cases: CaseResult[] = [];
+    const variants: { kind: SourceKind; label: string; extra?: string[] }[] = [];
+    for (const k of o.kinds ?? (['delayed-replica', 'pitr', 'pgbackrest', 'snapshot', 'dump'] as SourceKind[])) {
+      if (k === 'pgbackrest' && !state.pgbackrest) continue;
+      variants.push({ kind: k, label: k });
+      if (k === 'pgbackrest' && o.processMaxCompare) variants.push({ kind: k, label: 'pgbackrest, --process-max 1', extra: ['--process-max', '1'] });
+    }
+    for (const v of variants) {
+      const sourceName = SOURCE_NAMES[v.kind === 'delayed-replica' ? 'replica' : v.kind === 'dump' ? 'dump' : v.kind];
+      log(`${v.label}:`);
+      const undropRuns: UndropRun[] = [];
+      const manualRuns: ManualPhases[] = [];
+      const floorRows: number[] = [];
+      const loads: number[] = [];
+      let rowsBack = 0;
+      let equal = true;
+      let equalManual = true;
+      let manualSums: Record<string, TableChecksum> = {};
+      const undropSums: Record<string, string>[] = [];
+      for (let i = 1; i <= o.runs; i++) {
+        const manualOnce = async () => {
+          await withClient(prodConn, (c) => c.query('DROP DATABASE IF EXISTS bench_manual').then(() => c.query('CREATE DATABASE bench_manual')));
+          const dir = join(work, `m-${v.kind}-${i}`);
+          const port = await findFreePort({ socketDirs: [dir] });
+          const ctx: ManualContext = {
+            kind: v.kind, dir, port, bindir, database: LAB_DATABASE, tables, xid,
+            production: { socketDir: prodSocket, port: prodPort, user, database: 'bench_manual' },
+            plainBackup: plain?.path, walArchive: state.archive ?? undefined,
+            pgbackrest: state.pgbackrest ? { config: state.pgbackrest.config, stanza: state.pgbackrest.stanza } : undefined,
+            snapshot: state.snapshots[state.snapshots.length - 1]?.path, dump: dump?.path,
+            replica: state.replica ? { socketDir: prodSocket, port: state.replica.port, user: state.replica.superuser } : undefined,
+          };
+          try {
+            const r = await runProgram('bash', ['-c', manualScript(ctx)], { asServerUser: true, timeoutMs: 4 * 3600_000, allowFailure: true });
+            if (r.exitCode !== 0) throw new Error(`manual ${v.kind} script failed (exit ${r.exitCode}): ${r.stderr.split('\n').slice(-6).join(' | ')}`);
+            const phases = parsePhases(r.stdout);
+            manualRuns.push(phases);
+            // what the manual run restored, on undrop's yardstick: both must bring back the same rows
+            manualSums = await withClient(scratch, async (c) => {
+              const sums: Record<string, TableChecksum> = {};
+              for (const t of tables) sums[t] = await tableChecksum(c, parseTableName(t));
+              return sums;
+            });
+            // the floor's rows: one binary COPY per table from the instance the manual run started
+            if (v.kind !== 'dump') {
+              const from = v.kind === 'delayed-replica' ? { host: prodSocket, port: state.replica!.port, user: state.replica!.superuser, database: LAB_DATABASE } : { host: dir, port, user, database: LAB_DATABASE };
+              floorRows.push(await rawCopyMs(from, scratch, tables.map((t) => ({ schema: 'public', name: t.split('.')[1]! }))));
+            }
+            log(`  manual run ${i}: ${(phases.totalMs / 1000).toFixed(2)} s (copy ${phases.copyMs}, replay ${phases.replayMs}, rows ${phases.rowsMs} ms)`);
+          } finally {
+            if (v.kind !== 'dump' && v.kind !== 'delayed-replica') await runProgram(`${bindir}/pg_ctl`, ['-D', join(dir, 'data'), 'stop', '-m', 'immediate'], { asServerUser: true, allowFailure: true });
+            await rm(dir, { recursive: true, force: true });
+          }
+        };
+        const undropOnce = async () => {
+          const schema = `bench_${v.kind.replace('-', '_')}_${i}${v.extra ? '_pm1' : ''}`;
+          const u = await runUndrop({ config: layout.inventoryFile, source: sourceName, tables, xid, schema, extra: v.extra });
+          undropRuns.push(u);
+          rowsBack = u.tables.reduce((n, t) => n + t.rows, 0);
+          undropSums.push(Object.fromEntries(u.tables.map((t) => [t.name, t.checksum])));
+          for (const t of u.tables) {
+            const want = truthOf(t.name);
+            // physical sources reach the moment before the DROP: exactly the truth
+            if ((v.kind === 'pitr' || v.kind === 'pgbackrest') && want && (want.rows !== t.rows || want.checksum !== t.checksum)) equal = false;
+          }
+          await withClient(prodConn, (c) => c.query(`DROP SCHEMA "${schema}" CASCADE`));
+          log(`  undrop run ${i}: ${(u.wallMs / 1000).toFixed(2)} s (verify ${u.verifyMs} ms${u.replicaPausedMs !== undefined ? `, replica paused after ${u.replicaPausedMs} ms` : ''})`);
+        };
+        loads.push(loadavg()[0]!);
+        if (i % 2) {
+          await undropOnce();
+          await manualOnce();
+        } else {
+          await manualOnce();
+          await undropOnce();
+        }
+        // a paused replica stays paused for the next run: both sides find it so
+        for (const [t, sum] of Object.entries(manualSums)) if (undropSums[undropSums.length - 1]?.[t] !== sum.checksum) equalManual = false;
+      }
+      const uMs = undropRuns.map((u) => u.wallMs);
+      const mMs = manualRuns.map((m) => m.totalMs);
+      const floorParts = v.kind === 'dump' ? null : { copyMs: median(manualRuns.map((m) => m.copyMs)), replayMs: median(manualRuns.map((m) => m.replayMs)), rowsMs: median(floorRows) };
+      const floorMs = floorParts ? floorParts.copyMs + floorParts.replayMs + floorParts.rowsMs : null;
+      const stepNames = [...new Set(undropRuns.flatMap((u) => Object.keys(u.steps)))];
+      const steps = Object.fromEntries(stepNames.map((s) => [s, median(undropRuns.map((u) => u.steps[s] ?? 0))]));
+      const paused = undropRuns.map((u) => u.replicaPausedMs).filter((x): x is number => x !== undefined);
+      const c: CaseResult = {
+        kind: v.kind,
+        label: v.label,
+        runs: o.runs,
+        undrop: { medianMs: median(uMs), runsMs: uMs, verifyMedianMs: median(undropRuns.map((u) => u.verifyMs)), steps, ...(paused.length ? { replicaPausedMs: median(paused) } : {}) },
+        manual: { medianMs: median(mMs), runsMs: mMs, phases: { copyMs: median(manualRuns.map((m) => m.copyMs)), replayMs: median(manualRuns.map((m) => m.replayMs)), rowsMs: median(manualRuns.map((m) => m.rowsMs)), totalMs: median(mMs) } },
+        floorMs,
+        floorParts,
+        ratioManual: r2(median(uMs) / median(mMs)),
+        ratioFloor: floorMs ? r2(median(uMs) / floorMs) : null,
+        verifyShare: r2(median(undropRuns.map((u) => u.verifyMs)) / median(uMs)),
+        rows: rowsBack,
+        checksumsEqualTruth: equal,
+        checksumsEqualManual: equalManual,
+        loadAvg: loads.map(r2),
+      };
+      cases.push(c);
+      log(`  → undrop ${(c.undrop.medianMs / 1000).toFixed(2)} s, manual ${(c.manual.medianMs / 1000).toFixed(2)} s (${c.ratioManual}×), floor ${floorMs ? `${(floorMs / 1000).toFixed(2)} s (${c.ratioFloor}×)` : '—'}, verify ${Math.round(c.verifyShare * 100)} %`);
+    }
+    machine.loadAvgAtEnd = loadavg().map(r2);
+    return { scale: o.scale, rowsLost: tables.reduce((n, t) => n + (truthOf(t)?.rows ?? 0), 0), otherRows: o.otherRows, runs: o.runs, machine, labUpMs: up.durationMs, cases };
+  } finally {
+    await labDown(layout).catch((e: unknown) => log(`lab down failed: ${String(e)}`));
+  }
+}
+

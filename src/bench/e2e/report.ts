@@ -1,0 +1,70 @@
+// The end-to-end bench's results as Markdown and as an SVG bar chart. Pure.
+import type { CaseResult, E2eResult } from './index.js';
+
+const s = (ms: number | null | undefined) => (ms === null || ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`);
+const x = (r: number | null) => (r === null ? '—' : `${r.toFixed(2)}×`);
+
+function stepLine(c: CaseResult): string {
+  return Object.entries(c.undrop.steps)
+    .filter(([, ms]) => ms >= 50)
+    .map(([k, ms]) => `${k} ${s(ms)}`)
+    .join(', ');
+}
+
+export function e2eMarkdown(r: E2eResult): string {
+  const m = r.machine;
+  const out = [
+    `# End-to-end bench: \`undrop recover\` vs the manual procedure (scale ${r.scale})`,
+    '',
+    `${r.rowsLost.toLocaleString('en')} rows lost in three tables (TOASTed text and jsonb) of database "shipping"; a second database "ledger" (${r.otherRows.toLocaleString('en')} rows of ~1 kB) is not lost; a pgbench workload runs on the primary throughout. Median of ${r.runs} run(s) per side, sides alternating which goes first.`,
+    '',
+    `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGb} GB, ${m.postgres}, ${m.pgbackrest}, node ${m.node}, ${m.kernel}; commit ${m.commit}, ${m.at}. Load average (1 min) at start ${JSON.stringify(m.loadAvgAtStart)}, at end ${JSON.stringify(m.loadAvgAtEnd)}: other engineers' tests shared this machine, so the absolute times are noisy; the ratios compare runs made side by side.`,
+    '',
+    '| source | undrop (to verified side schema) | manual script | physical floor | undrop ÷ manual | undrop ÷ floor | verification share | undrop rows = manual rows | = lab truth | load avg |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...r.cases.map((c) => `| ${c.label} | ${s(c.undrop.medianMs)} | ${s(c.manual.medianMs)} | ${s(c.floorMs)} | ${x(c.ratioManual)} | ${x(c.ratioFloor)} | ${Math.round(c.verifyShare * 100)} % | ${c.checksumsEqualManual ? 'yes' : '**no**'} | ${c.kind === 'pitr' || c.kind === 'pgbackrest' ? (c.checksumsEqualTruth ? 'yes' : '**no**') : 'n/a (older state)'} | ${c.loadAvg.join(', ')} |`),
+    '',
+    '## Where the time goes',
+    '',
+    '| source | manual: copy / replay / rows | floor: copy + replay + one binary COPY per table | undrop steps (median) | replica paused after |',
+    '|---|---|---|---|---|',
+    ...r.cases.map((c) => `| ${c.label} | ${s(c.manual.phases.copyMs)} / ${s(c.manual.phases.replayMs)} / ${s(c.manual.phases.rowsMs)} | ${c.floorParts ? `${s(c.floorParts.copyMs)} + ${s(c.floorParts.replayMs)} + ${s(c.floorParts.rowsMs)}` : '—'} | ${stepLine(c)} | ${s(c.undrop.replicaPausedMs)} |`),
+    '',
+    'What each column is: **undrop** is `undrop recover --source S --tables … --target xid:N --yes` started as a new process, until it exits with the side schema copied and verified (node start, probe, materialize, identity check, copy back with checksums of both sides, report). **manual** is the script an expert would type (src/bench/e2e/manual.ts): copy the backup (`cp -a`, `pgbackrest restore`), the same exclusive recovery target, `pg_ctl start`, wait for promotion, `pg_dump -Fc -t … | pg_restore` into a scratch database on production — with no verification; for the dump, `pg_restore -t` (tables and rows, no indexes); for the replica, pause replay then dump. **floor** is the manual run\'s own copy and replay phases plus one binary COPY per table into unindexed tables. The dump has no floor (the manual restore is already only the rows).',
+    '',
+  ];
+  return out.join('\n');
+}
+
+/** Horizontal bars: per source, undrop / manual / floor in seconds. */
+export function e2eSvg(r: E2eResult): string {
+  const rows = r.cases;
+  const max = Math.max(1, ...rows.flatMap((c) => [c.undrop.medianMs, c.manual.medianMs, c.floorMs ?? 0]));
+  const left = 190;
+  const width = 760;
+  const barW = width - left - 80;
+  const group = 62;
+  const height = 50 + rows.length * group + 30;
+  const colors = { undrop: '#2b6cb0', manual: '#dd6b20', floor: '#718096' };
+  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${esc(`undrop recover vs manual procedure vs physical floor (scale ${r.scale}, median of ${r.runs})`)}</text>`,
+  ];
+  rows.forEach((c, i) => {
+    const y0 = 40 + i * group;
+    parts.push(`<text x="10" y="${y0 + 26}">${esc(c.label)}</text>`);
+    const bars: [keyof typeof colors, number | null][] = [['undrop', c.undrop.medianMs], ['manual', c.manual.medianMs], ['floor', c.floorMs]];
+    bars.forEach(([k, ms], j) => {
+      if (ms === null) return;
+      const w = Math.max(1, Math.round((ms / max) * barW));
+      const y = y0 + j * 17;
+      parts.push(`<rect x="${left}" y="${y}" width="${w}" height="14" fill="${colors[k]}"/>`);
+      parts.push(`<text x="${left + w + 5}" y="${y + 11}">${esc(`${k} ${(ms / 1000).toFixed(2)} s`)}</text>`);
+    });
+  });
+  const ly = height - 18;
+  parts.push(...Object.entries(colors).map(([k, col], j) => `<rect x="${left + j * 120}" y="${ly - 10}" width="12" height="12" fill="${col}"/><text x="${left + j * 120 + 16}" y="${ly}">${k}</text>`));
+  parts.push('</svg>');
+  return parts.join('\n');
+}

@@ -1,0 +1,22 @@
+// Bench sizes. Lab --scale is shipments; the lost tables hold 3 × that.
+import { usageError } from '../../errors.js';
+
+export interface BenchScale {
+  name: string;
+  scale: number;
+  /** Rows (~1 kB) of the database nothing is lost in. */
+  otherRows: number;
+  runs: number;
+}
+
+const SCALES: Record<string, BenchScale> = {
+  smoke: { name: 'smoke', scale: 2000, otherRows: 2000, runs: 1 },
+  default: { name: 'default', scale: 350_000, otherRows: 150_000, runs: 3 },
+  seed: { name: 'seed', scale: 5_000_000, otherRows: 2_000_000, runs: 1 },
+};
+
+export function scaleOf(name: string): BenchScale {
+  const s = SCALES[name];
+  if (!s) throw usageError('BENCH_SCALE_INVALID', `--scale ${name} is not one of ${Object.keys(SCALES).join(', ')}.`);
+  return s;
+}

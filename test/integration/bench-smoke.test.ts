@@ -1,0 +1,41 @@
+// CI's smoke of `npm run bench`: the end-to-end bench at its smallest scale,
+// one run per side, every source kind. Correctness only (rows back equal to
+// what the manual procedure restored and to the lab's truth), never timings.
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { E2eResult } from '../../src/bench/e2e/index.js';
+import { labDown } from '../../src/lab/down.js';
+import { labLayout } from '../../src/lab/layout.js';
+import { testWorkDir } from '../helpers.js';
+
+const root = mkdtempSync(join(testWorkDir(), 'bench-'));
+chmodSync(root, 0o755);
+const dir = join(root, 'lab');
+const out = join(root, 'results');
+
+afterAll(async () => {
+  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
+});
+
+describe('npm run bench (smoke scale)', () => {
+  it('runs undrop, the manual procedure and the floor for every source kind; rows equal; writes Markdown, JSON and SVG', async () => {
+    const r = await execa(process.execPath, ['--import', 'tsx', 'src/bench/main.ts', '--scale', 'smoke', '--out', out, '--dir', dir], { reject: false, stdin: 'ignore' });
+    expect(r.exitCode, String(r.stderr).slice(-3000)).toBe(0);
+    const doc = JSON.parse(readFileSync(join(out, 'e2e-smoke.json'), 'utf8')) as E2eResult;
+    expect(doc.cases.map((c) => c.kind)).toEqual(['delayed-replica', 'pitr', 'pgbackrest', 'snapshot', 'dump']);
+    for (const c of doc.cases) {
+      expect(c.rows, c.label).toBeGreaterThan(6000 * 0.8);
+      expect(c.checksumsEqualManual, `${c.label}: undrop's rows equal the manual procedure's`).toBe(true);
+      expect(c.undrop.medianMs).toBeGreaterThan(0);
+      expect(c.manual.medianMs).toBeGreaterThan(0);
+    }
+    for (const c of doc.cases.filter((x) => x.kind === 'pitr' || x.kind === 'pgbackrest')) expect(c.checksumsEqualTruth, c.label).toBe(true);
+    expect(doc.cases.find((c) => c.kind === 'delayed-replica')!.undrop.replicaPausedMs).toBeGreaterThan(0);
+    expect(doc.machine).toMatchObject({ cores: expect.any(Number), loadAvgAtStart: expect.any(Array) });
+    expect(readFileSync(join(out, 'e2e-smoke.md'), 'utf8')).toContain('| pgbackrest |');
+    expect(readFileSync(join(out, 'e2e-smoke.svg'), 'utf8')).toMatch(/^<svg/);
+    expect(existsSync(dir)).toBe(false); // the bench's lab is removed
+  }, 1_200_000);
+});
