@@ -5,7 +5,7 @@ describe('CLI frame', () => {
   it('prints a runbook', async () => {
     const r = await undrop(['playbook', 'pitr']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain('recovery_target_inclusive = false');
+    expect(r.stdout).toContain('recovery_target_inclusive = off');
   });
 
   it('lists playbooks as one JSON document with --json', async () => {

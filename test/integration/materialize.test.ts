@@ -91,8 +91,11 @@ describe('materialize on the lab', () => {
   });
 
   it('pgBackRest: zero loss — equal to the pre-incident truth', async () => {
-    const { sums } = await run('pgbackrest', materializePgbackrest);
+    const { m, sums } = await run('pgbackrest', materializePgbackrest);
     expect(sums).toEqual(truth.beforeIncident.tables);
+    // only the lost tables' database was restored, with one restore process per core
+    expect(m.notes.join(' ')).toContain('pgBackRest restored database shipping and the system databases only (--db-include)');
+    expect(m.notes.join(' ')).toMatch(/--process-max \d+/);
   });
 
   it('delayed replica, paused before the incident: equal to what the paused replica holds', async () => {

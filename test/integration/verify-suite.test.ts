@@ -4,7 +4,7 @@
 // file; checksums at a restore point verify creates on production match
 // exactly; the Prometheus file and the Nagios line come out as a scraper
 // and a Nagios server read them.
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, closeSync, writeSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, truncateSync, writeFileSync, closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
@@ -91,6 +91,39 @@ describe('undrop verify on the happy lab', () => {
     const n = await undrop(['-c', file, 'verify', '--source', 'snapshot', '--format', 'nagios']);
     expect(n.exitCode).toBe(2);
     expect(n.stdout).toContain('UNDROP VERIFY CRITICAL - 1 of 1 source(s) failed (snapshot: query:no-negative-invoices)');
+  }, 300_000);
+
+  it('thresholds: max_verify_duration, min_rows and max_loss_window fail verify; the last two also fail probe --strict', async () => {
+    const file = config('thresholds', (d) => {
+      const snap = d.sources.find((x) => x.kind === 'snapshot')!;
+      Object.assign(snap, { max_verify_duration: '1ms', min_rows: 1_000_000_000, max_loss_window: '1s' });
+    });
+    const r = await undrop(['--json', '-c', file, 'verify', '--source', 'snapshot']);
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(3);
+    expect(failed(byName(r.stdout).snapshot!).sort()).toEqual(['duration', 'loss_window', 'min_rows', 'probe']);
+    const p = await undrop(['--json', '-c', file, 'probe', '--strict', '--source', 'snapshot']);
+    expect(p.exitCode, p.stderr.slice(-1500)).toBe(3);
+    const codes = JSON.parse(p.stdout).sources[0].findings.map((f: { code: string }) => f.code);
+    expect(codes).toContain('LOSS_WINDOW');
+  }, 300_000);
+
+  it('refuses a restore that would not fit in the work directory, with the figures, before writing anything', async () => {
+    const big = join(root, 'big-dumps');
+    mkdirSync(big);
+    chmodSync(big, 0o755);
+    const state = (await readState(labLayout(dir)))!;
+    const dump = state.dumps.filter((x) => x.format === 'custom').at(-1)!;
+    cpSync(dump.path, join(big, 'shipping.dump'));
+    truncateSync(join(big, 'shipping.dump'), 4 * 1024 ** 4); // sparse: 4 TiB on paper, a few MB on disk
+    const file = config('big', (d) => {
+      d.sources = [{ name: 'big', kind: 'dump', paths: [join(big, '*.dump')] }];
+    });
+    const r = await undrop(['--json', '-c', file, 'verify']);
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(3);
+    const s = byName(r.stdout).big!;
+    expect(s.checks.some((c) => c.check === 'restore')).toBe(false);
+    expect(failed(s)).toContain('disk');
+    expect(s.checks.find((c) => c.check === 'disk')!.message).toMatch(/needs 4\.\d TB .* free/);
   }, 300_000);
 
   it('a dump that restores but lacks a table fails the table check', async () => {
