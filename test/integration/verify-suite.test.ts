@@ -53,8 +53,9 @@ describe('undrop verify on the happy lab', () => {
     const t0 = Date.now();
     const r = await undrop(['--json', '-c', join(dir, 'undrop.yaml'), 'verify', '--strict', '--prom-file', prom, '--max-parallel', '2']);
     console.log(`verify of every source of a default lab: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
     const s = byName(r.stdout);
+    // On failure, name the source and check that failed (the progress lines alone say nothing).
+    expect(r.exitCode, Object.values(s).filter((x) => !x.ok).map((x) => `${x.name}: ${x.checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.message}`).join(" | ")}`).join('; ') || r.stderr.slice(-2000)).toBe(0);
     expect(Object.keys(s).sort()).toEqual(['backrest', 'delayed-replica', 'dumps', 'pitr', 'snapshot']);
     for (const x of Object.values(s)) {
       expect(x.ok, `${x.name}: ${failed(x)}`).toBe(true);
