@@ -57,7 +57,13 @@ export async function materializeReplica(config: SourceConfigOf<'delayed-replica
       return await dumpFromReplica(bin, replica, req, recoveryPoint, [resumeNote]);
     }
     progress(`the startup process holds locks on ${locked.join(', ')}: recovering a copy instead`);
-    return await recoverCopy(bin, replica, config, req, [resumeNote, `The replica itself could not serve ${locked.join(', ')}: the destructive transaction's locks were already replayed. A copy was recovered to just before it.`]);
+    const copy = await recoverCopy(bin, replica, config, req, [resumeNote, `The replica itself could not serve ${locked.join(', ')}: the destructive transaction's locks were already replayed. A copy was recovered to just before it.`]);
+    // The copy's log names a time only when it replayed a commit; when none came between its start and
+    // the target, the paused replica's point is the honest lower bound of what the copy holds.
+    if (copy.recoveryPoint.time === null && recoveryPoint.time) {
+      copy.recoveryPoint = { ...copy.recoveryPoint, time: recoveryPoint.time, basis: `${copy.recoveryPoint.basis}; no commit replayed by the copy: time of the paused replica (${recoveryPoint.basis}), a lower bound` };
+    }
+    return copy;
   } finally {
     await c.end().catch(() => {});
   }
