@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { runAllCleanups } from '../postgres/cleanup.js';
 import { defaultWorkDir } from '../postgres/instance.js';
 import { benchE2e } from './e2e/index.js';
+import type { SourceKind } from './e2e/manual.js';
 import { e2eMarkdown, e2eSvg } from './e2e/report.js';
 import { scaleOf } from './e2e/scales.js';
 import { formatBytes, formatDuration } from '../util/time.js';
@@ -25,7 +26,7 @@ import { benchLocate } from './locate.js';
 import { benchPitrSelective } from './pitr-selective.js';
 
 const { values: args } = parseArgs({
-  options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' } },
+  options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' }, kinds: { type: 'string' } },
 });
 const json = !!args.json;
 const log = (l: string) => process.stderr.write(`${l}\n`);
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       runs: args.runs ? Number(args.runs) : sc.runs,
       dir: args.dir ?? join(defaultWorkDir(), `bench-lab-${sc.name}`),
       processMaxCompare: sc.name !== 'smoke',
+      kinds: args.kinds ? (args.kinds.split(',') as SourceKind[]) : undefined,
       log,
     });
     results.e2e = r;

@@ -48,9 +48,11 @@ function startAndWait(c: ManualContext): string[] {
 function dumpRestore(c: ManualContext, host: string, port: number, user?: string): string[] {
   const t = c.tables.map((x) => `-t ${q(x)}`).join(' ');
   const p = c.production;
+  // A paused replica can hold the incident's replayed locks (the lock trap): pg_dump gives up after
+  // a minute instead of blocking the bench forever.
   // pg_restore reports objects it cannot make (a default on a sequence not dumped) and goes on, as an expert lets it.
   return [
-    `"$B/pg_dump" -Fc -h ${q(host)} -p ${port}${user ? ` -U ${q(user)}` : ''} -d ${q(c.database)} ${t} | "$B/pg_restore" -h ${q(p.socketDir)} -p ${p.port} -U ${q(p.user)} -d ${q(p.database)} 2> "$D/restore.err" || true`,
+    `"$B/pg_dump" -Fc --lock-wait-timeout=60s -h ${q(host)} -p ${port}${user ? ` -U ${q(user)}` : ''} -d ${q(c.database)} ${t} | "$B/pg_restore" -h ${q(p.socketDir)} -p ${p.port} -U ${q(p.user)} -d ${q(p.database)} 2> "$D/restore.err" || true`,
     'mark rows',
   ];
 }
