@@ -100,8 +100,9 @@ export async function makeStage(workDir: string, prefix: string): Promise<string
   const dir = await mkdtemp(join(instanceArea(workDir), `${prefix}-`));
   const unregister = registerCleanup({
     label: `staging folder ${dir}`,
-    run: async () => rmSync(dir, { recursive: true, force: true }),
-    runSync: () => rmSync(dir, { recursive: true, force: true }),
+    // A program killed by the same signal may still be writing into it: retry ENOTEMPTY.
+    run: async () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
+    runSync: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
   });
   stages.set(dir, unregister);
   return dir;

@@ -26,18 +26,26 @@ async function newestCommit(config: SourceConfigOf<'pgbackrest'>, st: PgbrStanza
     await chmod(dir, 0o700);
     await chownForServer(dir, false);
     const max = parseSegmentName(st.archiveMax);
-    const names: string[] = [];
-    for (let s = max.segno - 1n; s <= max.segno; s++) {
-      if (s < 0n) continue;
-      const name = segmentName(max.timeline, s);
-      const r = await pgbackrestArchiveGet({ stanza: config.stanza, config: config.config, repo: config.repo, timeoutMs: 30_000 }, name, join(dir, name));
-      if (r.exitCode === 0) names.push(name);
-    }
-    if (names.length === 0) return { commit: null, note: `archive-get of ${st.archiveMax} failed` };
     const major = st.pgVersion ? parseInt(st.pgVersion, 10) : undefined;
     const bin = await findBinaries(major).catch(() => findBinaries());
-    const r = await lastCommitInSegments(bin, dir, names[0]!, names[names.length - 1]!, 30_000);
-    return { commit: r.commit, note: r.error };
+    const names: string[] = [];
+    let last: { commit: LastCommit | null; error: string | null } = { commit: null, error: null };
+    // The newest segments can hold no commit at all (each backup ends with a WAL switch):
+    // read the last two, then further back, before saying the reach is unknown.
+    for (const back of [1n, 7n]) {
+      for (let s = max.segno - back; s <= max.segno; s++) {
+        const name = s < 0n ? null : segmentName(max.timeline, s);
+        if (!name || names.includes(name)) continue;
+        const r = await pgbackrestArchiveGet({ stanza: config.stanza, config: config.config, repo: config.repo, timeoutMs: 30_000 }, name, join(dir, name));
+        if (r.exitCode === 0) names.push(name);
+      }
+      if (names.length === 0) return { commit: null, note: `archive-get of ${st.archiveMax} failed` };
+      names.sort();
+      const r = await lastCommitInSegments(bin, dir, names[0]!, names[names.length - 1]!, 30_000);
+      last = { commit: r.commit, error: r.error ?? null };
+      if (r.commit) break;
+    }
+    return { commit: last.commit, note: last.error };
   } finally {
     removeStage(dir);
   }
