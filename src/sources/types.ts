@@ -1,5 +1,6 @@
 // One interface for every source kind. A source module lives in
 // src/sources/<kind>/ and is listed in src/sources/registry.ts.
+import type { TablespaceScan } from '../postgres/replay-guard.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import type { TableName } from '../postgres/identifiers.js';
 import type { TempInstance } from '../postgres/instance.js';
@@ -96,6 +97,12 @@ export interface MaterializeRequest {
   set?: string;
   /** pgBackRest restore processes (--process-max); default: the cores available. */
   processMax?: number;
+  /**
+   * Tablespace CREATEs a WAL scan already read (locate's, possibly still
+   * running): the replay guard uses them when that scan covered the whole
+   * replay range of this source's WAL, and reads the WAL itself otherwise.
+   */
+  walScanned?: Promise<TablespaceScan | undefined>;
   onProgress?: (message: string) => void;
 }
 
