@@ -36,6 +36,11 @@ export interface CopyBackSource {
   /** Connection to the materialized instance (database included, or given below). */
   conn: ConnParams;
   database: string;
+  /**
+   * Where the rows are read instead (a paused replica, read-only, the tables
+   * under their own names); the instance then holds their schema only.
+   */
+  rows?: ConnParams;
 }
 
 export interface CopyBackRequest {
@@ -184,13 +189,17 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     const ddlMs = Date.now() - ddlStarted;
 
     // Same encoding and byte order on both servers: the cheap hash; otherwise md5 (checksum.ts).
-    const algorithm = chooseAlgorithm(await hashFingerprint(src), await hashFingerprint(prod));
+    // Rows read from elsewhere (a paused replica): its tables under their own names, never waiting long for a lock.
+    const rowsConn = req.source.rows;
+    const rowsAt = (t: ResolvedTable) => (rowsConn ? { schema: t.schema, name: t.name } : { schema: staging, name: t.name });
+    const rowsSession = { statementTimeoutMs: 0, ...(rowsConn ? { lockTimeoutMs: 10_000 } : {}) };
+    const algorithm = chooseAlgorithm(rowsConn ? await withClient(rowsConn, hashFingerprint) : await hashFingerprint(src), await hashFingerprint(prod));
     tl.event('checksum-algorithm', { algorithm });
     const sourceStarted = Date.now();
     let sourceChecksumMs = 0;
     const sourceSums = Promise.all(
       tables.map((t) =>
-        withClient(sourceConn, (c) => tableChecksum(c, { schema: staging, name: t.name }, { algorithm }), { applicationName: 'undrop verify (source)', statementTimeoutMs: 0 }),
+        withClient(rowsConn ?? sourceConn, (c) => tableChecksum(c, rowsAt(t), { algorithm }), { applicationName: 'undrop verify (source)', ...rowsSession }),
       ),
     ).finally(() => {
       sourceChecksumMs = Date.now() - sourceStarted;
@@ -200,9 +209,9 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), await sizeEstimate(src, t.oid), req.onProgress!) : undefined;
+    const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, t)) : await sizeEstimate(src, t), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm, production: req.production, source: sourceConn, onProgress: req.onProgress, meter },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter },
       tl,
     );
     committed = true;
@@ -266,8 +275,8 @@ function defaultParallel(tables: number): number {
 }
 
 /** The source's own estimate of a table: planner rows and bytes on disk (what progress counts against). */
-async function sizeEstimate(src: pg.Client, oid: number): Promise<{ rows: number; bytes: number }> {
-  const r = await src.query<{ rows: string; bytes: string }>('SELECT greatest(reltuples, 0)::int8::text AS rows, pg_relation_size(oid)::text AS bytes FROM pg_class WHERE oid = $1', [oid]);
+async function sizeEstimate(src: pg.Client, t: ResolvedTable): Promise<{ rows: number; bytes: number }> {
+  const r = await src.query<{ rows: string; bytes: string }>('SELECT greatest(reltuples, 0)::int8::text AS rows, pg_relation_size(oid)::text AS bytes FROM pg_class WHERE oid = to_regclass($1)', [`${quoteIdent(t.schema)}.${quoteIdent(t.name)}`]);
   return { rows: Number(r.rows[0]?.rows ?? 0), bytes: Number(r.rows[0]?.bytes ?? 0) };
 }
 

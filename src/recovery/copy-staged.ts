@@ -48,7 +48,10 @@ export interface StagedCopyPlan {
   parallel: number;
   algorithm: ChecksumAlgorithm;
   production: ConnParams;
+  /** Where the rows are read: the instance, or a read-only server (rowsAt names the tables there). */
   source: ConnParams;
+  sourceSession: { statementTimeoutMs?: number; lockTimeoutMs?: number };
+  rowsAt: (t: ResolvedTable) => { schema: string; name: string };
   onProgress?: (message: string) => void;
   /** Byte meter of one table's COPY (progress), when wanted. */
   meter?: (table: ResolvedTable) => Promise<((n: number) => void) | undefined>;
@@ -196,12 +199,12 @@ async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, k
   try {
     pid = Number((await prod.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
     busy.add(pid);
-    src = await connect(plan.source, { applicationName: `${APP} (source)` });
+    src = await connect(plan.source, { applicationName: `${APP} (source)`, ...plan.sourceSession });
     await prod.query('BEGIN');
     await prod.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
     // Truncated in this transaction: COPY may write the rows already frozen.
     await prod.query(`TRUNCATE ${quoteIdent(to.schema)}.${quoteIdent(to.name)}`);
-    const stats = await copyTable(src, prod, copyStatements(to, to, plan.columns.get(t.oid) ?? [], { freeze: true }), await plan.meter?.(t));
+    const stats = await copyTable(src, prod, copyStatements(plan.rowsAt(t), to, plan.columns.get(t.oid) ?? [], { freeze: true }), await plan.meter?.(t));
     tl.event('table-copied', { table: displayName(t), recoveredAs: displayName({ schema: plan.schema, name: t.name }), rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs });
     const c0 = Date.now();
     plan.onProgress?.(`checksumming ${displayName({ schema: plan.schema, name: t.name })} (${stats.rows.toLocaleString('en-US')} rows copied)`);

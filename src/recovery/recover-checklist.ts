@@ -201,7 +201,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, walScanned, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, walScanned, rowsInPlace: true, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;

@@ -103,6 +103,12 @@ export interface MaterializeRequest {
    * replay range of this source's WAL, and reads the WAL itself otherwise.
    */
   walScanned?: Promise<TablespaceScan | undefined>;
+  /**
+   * The caller can read the rows from a read-only source (copy back can):
+   * a paused replica's tables are then not copied into the instance, which
+   * gets only their schema (Materialized.rowsFrom says where the rows are).
+   */
+  rowsInPlace?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -120,6 +126,8 @@ export interface Materialized {
    * the identity check compares them with the located event.
    */
   sourceRelfilenodes?: Record<string, number | null>;
+  /** With rowsInPlace: the read-only server the rows are read from (same table names); the instance holds the schema only. */
+  rowsFrom?: ConnParams;
   /** Stop and remove what was created (no-op for a kept instance). */
   release(): Promise<void>;
 }
