@@ -26,7 +26,7 @@ import { type ConnParams, describe } from '../postgres/conninfo.js';
 import { displayName, quoteIdent, type TableName } from '../postgres/identifiers.js';
 import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedTable, resolveTables, schemaExists, type SequenceState, sequencesIn } from './catalog.js';
 import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
-import { stagingSchemaName, writeStaged } from './copy-staged.js';
+import { stagingSchemaName, unionMs, writeStaged } from './copy-staged.js';
 import { schemaDdl } from './ddl.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -91,7 +91,7 @@ export interface CopyBackResult {
     /** The rename that publishes the side schema. */
     publishMs: number;
     totalMs: number;
-    /** Production side, in each table's loading transaction (summed over tables). */
+    /** Production side, in each table's loading transaction: wall time, overlaps counted once. */
     checksumMs: number;
     /** Source side, on its own connections while the copy ran. */
     sourceChecksumMs: number;
@@ -219,7 +219,9 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       const to = { schema, name: x.table.name };
       return { name: displayName(x.table), original: { schema: x.table.schema, name: x.table.name }, recoveredAs: to, recoveredAsName: displayName(to), rows: x.rows, bytes: x.bytes, durationMs: x.durationMs };
     });
-    const checksumMs = w.tables.reduce((n, x) => n + x.checksumMs, 0);
+    // wall time during which production checksums ran (the tables load in parallel: overlaps counted once)
+    const checksumMs = unionMs(w.tables.map((x) => x.checksumSpan));
+    const checksumSumMs = w.tables.reduce((n, x) => n + x.checksumSpan[1] - x.checksumSpan[0], 0);
     const lsnAfter = await currentLsn(prod);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');
     const waitStarted = Date.now();
@@ -229,7 +231,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
         cause: e,
       });
     });
-    tl.event('checksums-taken', { algorithm, productionMs: checksumMs, sourceMs: sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted });
+    tl.event('checksums-taken', { algorithm, productionMs: checksumMs, productionSumMs: checksumSumMs, sourceMs: sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted });
     return {
       schema,
       tables: copied,

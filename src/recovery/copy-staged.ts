@@ -63,7 +63,8 @@ export interface StagedTable {
   bytes: number;
   durationMs: number;
   checksum: TableChecksum;
-  checksumMs: number;
+  /** When this table's production checksum ran (epoch ms): the loads overlap, so time is counted as the union. */
+  checksumSpan: [number, number];
 }
 
 export interface StagedCopyResult {
@@ -98,6 +99,18 @@ async function inParallel<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   if (failed) throw failed.e;
   return out;
+}
+
+/** Length of the union of time spans (overlapping checksums counted once). Pure. */
+export function unionMs(spans: [number, number][]): number {
+  let total = 0;
+  let end = -Infinity;
+  for (const [a, b] of [...spans].sort((x, y) => x[0] - y[0])) {
+    if (b <= end) continue;
+    total += b - Math.max(a, end);
+    end = b;
+  }
+  return total;
 }
 
 export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<StagedCopyResult> {
@@ -209,13 +222,13 @@ async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, k
     const c0 = Date.now();
     plan.onProgress?.(`checksumming ${displayName({ schema: plan.schema, name: t.name })} (${stats.rows.toLocaleString('en-US')} rows copied)`);
     const checksum = await tableChecksum(prod, to, { inTransaction: true, algorithm: plan.algorithm });
-    const checksumMs = Date.now() - c0;
+    const checksumSpan: [number, number] = [c0, Date.now()];
     if (keys && hasStatements(keys)) {
       plan.onProgress?.(`building the keys and indexes of ${displayName({ schema: plan.schema, name: t.name })}`);
       await prod.query(`${header}\n${keys}`);
     }
     await commitOrFindOut(prod, plan.production, 'copy back', tl);
-    return { table: t, rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs, checksum, checksumMs };
+    return { table: t, rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs, checksum, checksumSpan };
   } catch (e) {
     await prod.query('ROLLBACK').catch(() => {});
     throw e;

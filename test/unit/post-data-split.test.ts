@@ -76,3 +76,12 @@ describe('post-data split', () => {
     expect(splitPostData(SQL, 'other', ['customers', 'orders']).perTable.size).toBe(0);
   });
 });
+
+describe('checksum time under parallel loads', () => {
+  it('counts overlapping spans once', async () => {
+    const { unionMs } = await import('../../src/recovery/copy-staged.js');
+    expect(unionMs([])).toBe(0);
+    expect(unionMs([[0, 10], [5, 15], [20, 30]])).toBe(25);
+    expect(unionMs([[20, 30], [0, 100]])).toBe(100);
+  });
+});

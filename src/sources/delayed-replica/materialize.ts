@@ -126,20 +126,23 @@ async function schemaFromReplica(
 ): Promise<Materialized> {
   const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'replica', keep: false, throwaway: true });
   try {
-    await inst.start();
-    await withClient(inst.connParams('postgres'), (x) => x.query(`create database ${quoteIdent(req.database)}`));
-    const conn = inst.connParams(req.database);
-    const sourceRelfilenodes = await replicaRelfilenodes(replica, req.tables);
     req.onProgress?.('taking the schema of the paused replica (the rows are read from it directly)');
     const ddlFile = join(inst.root, 'replica-schema.dump');
-    const locked = await withClient(replica, (c) => startupLocks(c), { statementTimeoutMs: 10_000 }).catch(() => []);
-    await pgDumpSchema(bin, replica, ddlFile, locked.filter((l) => l.schema && l.name).map((l) => ({ schema: l.schema!, name: l.name! })));
+    // The instance starts while the replica is read (its schema, the tables' files and row counts).
+    const [, sourceRelfilenodes, tables] = await Promise.all([
+      inst.start().then(() => withClient(inst.connParams('postgres'), (x) => x.query(`create database ${quoteIdent(req.database)}`))),
+      replicaRelfilenodes(replica, req.tables),
+      // the counts come from where the rows are
+      verifyTables(replica, req.tables, 'The paused replica'),
+      withClient(replica, (c) => startupLocks(c), { statementTimeoutMs: 10_000 })
+        .catch(() => [])
+        .then((locked) => pgDumpSchema(bin, replica, ddlFile, locked.filter((l) => l.schema && l.name).map((l) => ({ schema: l.schema!, name: l.name! })))),
+    ]);
+    const conn = inst.connParams(req.database);
     for (const section of ['pre-data', 'post-data'] as const) {
       const r = await pgRestoreInto(bin, conn, ddlFile, { section });
       if (r.exitCode !== 0) notes.push(`Schema restore (${section}) reported errors (often missing roles or extensions): ${tail(r.stderr, 3).join(' | ')}`);
     }
-    // the counts come from where the rows are
-    const tables = await verifyTables(replica, req.tables, 'The paused replica');
     return { instance: inst, conn, database: req.database, recoveryPoint, tables, notes, sourceRelfilenodes, rowsFrom: replica, release: () => inst.destroy() };
   } catch (e) {
     await inst.destroy();
