@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { failure } from '../errors.js';
-import { registerCleanup } from '../postgres/cleanup.js';
+import { interruptedSignal, registerCleanup } from '../postgres/cleanup.js';
 import { connect, withClient } from '../postgres/connect.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { displayName, quoteIdent, quoteLiteral } from '../postgres/identifiers.js';
@@ -78,6 +78,33 @@ export interface StagedCopyResult {
 
 const APP = 'undrop copy back';
 
+/**
+ * A production connection of this copy back: its backend is listed while it
+ * works (a failure elsewhere, or a signal, ends it before the staging schema
+ * is dropped), and nothing commits once a signal arrived — a statement that
+ * was waiting for a lock must not publish while undrop is stopping.
+ */
+async function onProduction<T>(plan: StagedCopyPlan, busy: Set<number>, tl: Timeline, fn: (p: pg.Client) => Promise<T>): Promise<T> {
+  const p = await connect(plan.production, { applicationName: APP });
+  let pid: number | undefined;
+  try {
+    pid = Number((await p.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+    busy.add(pid);
+    await p.query('BEGIN');
+    const out = await fn(p);
+    const signal = interruptedSignal();
+    if (signal) throw failure('INTERRUPTED', `Copy back stopped by ${signal} before its COMMIT.`);
+    await commitOrFindOut(p, plan.production, 'copy back', tl);
+    return out;
+  } catch (e) {
+    await p.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    if (pid !== undefined) busy.delete(pid);
+    await p.end().catch(() => {});
+  }
+}
+
 /** Run up to `limit` tasks at once; the first failure is thrown once all have settled. */
 async function inParallel<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>, onFailure: () => Promise<void>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -131,19 +158,13 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     // 1. The empty tables and sequences, committed: the loaders' connections must see them.
     let t0 = Date.now();
     tl.event('staging-schema', { schema: staging, publishAs: plan.schema });
-    await withClient(
-      plan.production,
-      async (p) => {
-        await p.query('BEGIN');
-        await tl.step('create staging schema and tables (pre-data)', () => p.query(plan.ddl.preData));
-        for (const s of plan.sequences) {
-          await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${q}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
-          tl.event('sequence-set', { sequence: displayName({ schema: plan.schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
-        }
-        await commitOrFindOut(p, plan.production, 'copy back', tl);
-      },
-      { applicationName: APP },
-    );
+    await onProduction(plan, busy, tl, async (p) => {
+      await tl.step('create staging schema and tables (pre-data)', () => p.query(plan.ddl.preData));
+      for (const s of plan.sequences) {
+        await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${q}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
+        tl.event('sequence-set', { sequence: displayName({ schema: plan.schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
+      }
+    });
     const preDataMs = Date.now() - t0;
 
     // 2. Each table on its own connections: rows, checksum, keys and indexes, commit.
@@ -158,33 +179,17 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     t0 = Date.now();
     if (hasStatements(post.after)) {
       await tl.step('build foreign keys, triggers, comments (post-data)', () =>
-        withClient(
-          plan.production,
-          async (p) => {
-            await p.query('BEGIN');
-            await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
-            await p.query(`${post.header}\n${post.after}`);
-            await commitOrFindOut(p, plan.production, 'copy back', tl);
-          },
-          { applicationName: APP },
-        ),
+        onProduction(plan, busy, tl, async (p) => {
+          await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
+          await p.query(`${post.header}\n${post.after}`);
+        }),
       );
     }
     const postDataMs = Date.now() - t0;
 
     // 4. Publish: one rename, alone in the last transaction.
     t0 = Date.now();
-    await tl.step('publish (ALTER SCHEMA … RENAME)', () =>
-      withClient(
-        plan.production,
-        async (p) => {
-          await p.query('BEGIN');
-          await p.query(`ALTER SCHEMA ${q} RENAME TO ${quoteIdent(plan.schema)}`);
-          await commitOrFindOut(p, plan.production, 'copy back', tl);
-        },
-        { applicationName: APP },
-      ),
-    );
+    await tl.step('publish (ALTER SCHEMA … RENAME)', () => onProduction(plan, busy, tl, (p) => p.query(`ALTER SCHEMA ${q} RENAME TO ${quoteIdent(plan.schema)}`)));
     return { tables: loaded, preDataMs, loadMs, postDataMs, publishMs: Date.now() - t0 };
   } catch (e) {
     // Whether the publish committed is unknown: its staging name is gone if it did, so the drop below is a no-op then.
@@ -206,35 +211,25 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
 
 async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, keys: string | undefined, busy: Set<number>, tl: Timeline): Promise<StagedTable> {
   const to = { schema: plan.staging, name: t.name };
-  const prod = await connect(plan.production, { applicationName: APP });
-  let src: pg.Client | undefined;
-  let pid: number | undefined;
+  const src = await connect(plan.source, { applicationName: `${APP} (source)`, ...plan.sourceSession });
   try {
-    pid = Number((await prod.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
-    busy.add(pid);
-    src = await connect(plan.source, { applicationName: `${APP} (source)`, ...plan.sourceSession });
-    await prod.query('BEGIN');
-    await prod.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
-    // Truncated in this transaction: COPY may write the rows already frozen.
-    await prod.query(`TRUNCATE ${quoteIdent(to.schema)}.${quoteIdent(to.name)}`);
-    const stats = await copyTable(src, prod, copyStatements(plan.rowsAt(t), to, plan.columns.get(t.oid) ?? [], { freeze: true }), await plan.meter?.(t));
-    tl.event('table-copied', { table: displayName(t), recoveredAs: displayName({ schema: plan.schema, name: t.name }), rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs });
-    const c0 = Date.now();
-    plan.onProgress?.(`checksumming ${displayName({ schema: plan.schema, name: t.name })} (${stats.rows.toLocaleString('en-US')} rows copied)`);
-    const checksum = await tableChecksum(prod, to, { inTransaction: true, algorithm: plan.algorithm });
-    const checksumSpan: [number, number] = [c0, Date.now()];
-    if (keys && hasStatements(keys)) {
-      plan.onProgress?.(`building the keys and indexes of ${displayName({ schema: plan.schema, name: t.name })}`);
-      await prod.query(`${header}\n${keys}`);
-    }
-    await commitOrFindOut(prod, plan.production, 'copy back', tl);
-    return { table: t, rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs, checksum, checksumSpan };
-  } catch (e) {
-    await prod.query('ROLLBACK').catch(() => {});
-    throw e;
+    return await onProduction(plan, busy, tl, async (prod) => {
+      await prod.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
+      // Truncated in this transaction: COPY may write the rows already frozen.
+      await prod.query(`TRUNCATE ${quoteIdent(to.schema)}.${quoteIdent(to.name)}`);
+      const stats = await copyTable(src, prod, copyStatements(plan.rowsAt(t), to, plan.columns.get(t.oid) ?? [], { freeze: true }), await plan.meter?.(t));
+      tl.event('table-copied', { table: displayName(t), recoveredAs: displayName({ schema: plan.schema, name: t.name }), rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs });
+      const c0 = Date.now();
+      plan.onProgress?.(`checksumming ${displayName({ schema: plan.schema, name: t.name })} (${stats.rows.toLocaleString('en-US')} rows copied)`);
+      const checksum = await tableChecksum(prod, to, { inTransaction: true, algorithm: plan.algorithm });
+      const checksumSpan: [number, number] = [c0, Date.now()];
+      if (keys && hasStatements(keys)) {
+        plan.onProgress?.(`building the keys and indexes of ${displayName({ schema: plan.schema, name: t.name })}`);
+        await prod.query(`${header}\n${keys}`);
+      }
+      return { table: t, rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs, checksum, checksumSpan };
+    });
   } finally {
-    if (pid !== undefined) busy.delete(pid);
-    await src?.end().catch(() => {});
-    await prod.end().catch(() => {});
+    await src.end().catch(() => {});
   }
 }

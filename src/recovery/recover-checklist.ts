@@ -225,7 +225,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     // 6. Copy back, verify, promote.
     const bin = m.instance?.bin ?? (await findBinaries());
-    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', (progress) =>
+    const result = await ui.step('Copying back into production (tables in parallel, published at once), then verifying checksums', (progress) =>
       copyBackVerifyPromote({
         onProgress: progress,
         bin,
