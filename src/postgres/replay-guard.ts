@@ -49,6 +49,12 @@ export interface TablespaceScan {
   creates: (TablespaceCreate & { lsn: Lsn })[];
 }
 
+/** An earlier scan when it has already finished (never wait for it: reading the WAL here may be as quick). */
+export async function scanIfDone(scan: Promise<TablespaceScan | undefined> | undefined): Promise<TablespaceScan | undefined> {
+  if (!scan) return undefined;
+  return Promise.race([scan.catch(() => undefined), new Promise<undefined>((r) => setImmediate(() => r(undefined)))]);
+}
+
 /**
  * The CREATEs a replay from `startLsn` to `endLsn` would run, from an earlier
  * scan of the same source's WAL on the same timeline; undefined when that
