@@ -70,7 +70,10 @@ export async function materializeDump(_config: SourceConfigOf<'dump'>, req: Mate
   const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'dump', keep: req.keep, throwaway: true });
   try {
     await inst.start();
-    await withClient(inst.connParams('postgres'), (c) => c.query(`create database ${quoteIdent(req.database)}`));
+    // A fresh cluster already has "postgres" (many applications live there): restore into it as it is.
+    await withClient(inst.connParams('postgres'), async (c) => {
+      if (!(await c.query('select 1 from pg_database where datname = $1', [req.database])).rowCount) await c.query(`create database ${quoteIdent(req.database)}`);
+    });
     const conn = inst.connParams(req.database);
     const notes: string[] = [];
     if (plain) {
