@@ -25,7 +25,8 @@ export async function connect(params: ConnParams, settings: SessionSettings = {}
     connectionTimeoutMillis: settings.connectTimeoutMs ?? (params.connect_timeout ?? 10) * 1000,
     statement_timeout: settings.statementTimeoutMs,
     lock_timeout: settings.lockTimeoutMs,
-    ssl: tlsOptions(params),
+    // false, not undefined: node-postgres would otherwise read PGSSLMODE itself (and use TLS on a Unix socket).
+    ssl: tlsOptions(params) ?? false,
   } as pg.ClientConfig);
   // An idle connection that dies (server killed mid-operation) must not crash the process.
   client.on('error', () => {});

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ConnParams } from './conninfo.js';
 
 /** The password file libpq would read: PGPASSFILE, else ~/.pgpass. */
-export function pgpassFile(env: NodeJS.ProcessEnv = process.env): string {
+function pgpassFile(env: NodeJS.ProcessEnv = process.env): string {
   return env.PGPASSFILE || join(env.HOME || homedir(), '.pgpass');
 }
 

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { interruptedError, productionState } from '../../src/recovery/interrupt.js';
 import { detachedSessionWarning } from '../../src/util/session.js';
 import { tlsOptions } from '../../src/postgres/tls.js';
+import { pgpassHasEntry } from '../../src/postgres/pgpass.js';
+import { resolveConnParams, toConninfo } from '../../src/postgres/conninfo.js';
 
 describe('what a stopped run says about production', () => {
   const base = { startedAt: '2026-11-29T00:00:00Z' };
@@ -60,3 +62,25 @@ describe('TLS like libpq for the copy connections', () => {
     expect(tlsOptions({ sslmode: 'require' }, {}, home)!.rejectUnauthorized).toBe(true);
   });
 });
+
+describe('libpq habits undrop follows', () => {
+  it('no TLS on a Unix socket, whatever sslmode or PGSSLMODE says (undrop\'s private sockets keep working)', () => {
+    expect(tlsOptions({ host: '/tmp/undrop-s-x', sslmode: 'verify-full' }, {})).toBeUndefined();
+    expect(tlsOptions({ host: '/tmp/undrop-s-x' }, { PGSSLMODE: 'require' })).toBeUndefined();
+  });
+  it('.pgpass: host, port, database, user with * and escapes; a socket matches localhost; comments skipped', () => {
+    const text = '# production\ndb1:5432:shop:app:pw\n*:6543:*:ops:p\\:w\nlocalhost:5432:postgres:postgres:x\n';
+    expect(pgpassHasEntry(text, { host: 'db1', port: 5432, database: 'shop', user: 'app' })).toBe(true);
+    expect(pgpassHasEntry(text, { host: 'db1', database: 'shop', user: 'app' })).toBe(true);
+    expect(pgpassHasEntry(text, { host: 'db2', port: 5432, database: 'shop', user: 'app' })).toBe(false);
+    expect(pgpassHasEntry(text, { host: 'db9', port: 6543, database: 'any', user: 'ops' })).toBe(true);
+    expect(pgpassHasEntry(text, { host: '/var/run/postgresql', port: 5432, database: 'postgres', user: 'postgres' })).toBe(true);
+    expect(pgpassHasEntry(text, { host: 'db1', port: 5432, database: 'shop', user: 'other' })).toBe(false);
+  });
+  it('PGSSLROOTCERT, PGSSLCERT and PGSSLKEY stay with the parameters (programs run with a clean environment get them); the DSN wins', () => {
+    const p = resolveConnParams('host=db1 sslcert=/dsn/c.crt', { PGSSLROOTCERT: '/env/root.crt', PGSSLCERT: '/env/c.crt', PGSSLKEY: '/env/c.key' });
+    expect(p.extra).toEqual({ sslrootcert: '/env/root.crt', sslcert: '/dsn/c.crt', sslkey: '/env/c.key' });
+    expect(toConninfo(p)).toContain('sslrootcert=/env/root.crt');
+  });
+});
+
