@@ -27,6 +27,7 @@ import { copyStatements, copyTable } from './copy-data.js';
 import { hasStatements, type SchemaDdl, schemaDdl } from './ddl.js';
 import { commitOrFindOut } from './commit.js';
 import { productionWriteError } from './pg-errors.js';
+import { assertProductionSpace, type CopyBackNeed, copyBackSizes, productionDisk, productionDiskFullError, type ProductionDisk, needOn } from './production-disk.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
 import { formatBytes } from '../util/time.js';
@@ -147,6 +148,9 @@ interface SideSchemaPlan {
   onProgress?: (message: string) => void;
   /** Where to ask, after a connection lost at COMMIT, whether it committed. */
   production: ConnParams;
+  /** What the copy writes and production's disk (when visible from here): for a disk that fills anyway. */
+  need: CopyBackNeed;
+  disk: ProductionDisk | undefined;
 }
 
 /**
@@ -164,6 +168,8 @@ async function writeSideSchema(
   const copied: CopiedTable[] = [];
   const copySums: TableChecksum[] = [];
   let checksumMs = 0;
+  // Where a full disk stopped it, in the user's words.
+  let phase = 'while creating the side schema and its tables';
   try {
     await p.query('BEGIN');
     await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
@@ -180,7 +186,14 @@ async function writeSideSchema(
         const to = { schema, name: t.name };
         const est = plan.onProgress ? await sizeEstimate(src, t.oid) : undefined;
         const meter = est ? copyMeter(displayName(t), est, plan.onProgress!) : undefined;
-        const stats = await copyTable(src, p, copyStatements(to, to, plan.columns.get(t.oid) ?? [], { freeze: true }), meter);
+        let written = 0;
+        phase = `while copying ${displayName(t)}, before its first rows were written`;
+        const count = (n: number) => {
+          written += n;
+          phase = `while copying ${displayName(t)}, after ${formatBytes(written)} of its rows`;
+          meter?.(n);
+        };
+        const stats = await copyTable(src, p, copyStatements(to, to, plan.columns.get(t.oid) ?? [], { freeze: true }), count);
         const c: CopiedTable = {
           name: displayName(t),
           original: { schema: t.schema, name: t.name },
@@ -202,6 +215,7 @@ async function writeSideSchema(
     const dataMs = Date.now() - t0 - checksumMs;
     t0 = Date.now();
     if (hasStatements(plan.ddl.postData)) {
+      phase = 'while building keys and indexes, after every row was copied';
       const built = builtNames(plan.ddl.postData);
       plan.onProgress?.(`building ${built.length} key(s), index(es) and constraint(s): ${built.join(', ')}`);
       await tl.step('build keys, indexes, constraints (post-data)', () => p.query(plan.ddl.postData));
@@ -211,6 +225,10 @@ async function writeSideSchema(
     return { copied, copySums, preDataMs, dataMs, postDataMs, checksumMs };
   } catch (e) {
     await p.query('ROLLBACK').catch(() => {});
+    if ((e as { code?: string })?.code === '53100') {
+      const err = e as { message?: string; detail?: string };
+      throw await productionDiskFullError(e, { need: plan.need, disk: plan.disk, phase, details: [`ERROR:  ${err.message ?? ''}`, ...(err.detail ? [`DETAIL:  ${err.detail}`] : [])] });
+    }
     throw productionWriteError(e, 'copy back');
   }
 }
@@ -265,9 +283,15 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     sourceSums.catch(() => {}); // awaited below; a failure before that must not go unhandled
     sourcePending = sourceSums;
 
+    // Production's disk, when this host can see it: refuse before writing rather than fill it (a full pg_wal stops PostgreSQL).
+    const disk = await productionDisk(prod, req.production);
+    const need = needOn(disk, await copyBackSizes(src, tables));
+    tl.event('production-disk', { need, ...(disk ? { path: disk.path, free: disk.free, walSameFs: disk.walSameFs } : { visible: false }) });
+    assertProductionSpace(disk, need);
+
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', algorithm, onProgress: req.onProgress, production: req.production }, tl);
+    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', algorithm, onProgress: req.onProgress, production: req.production, need, disk }, tl);
     committed = true;
     const lsnAfter = await currentLsn(prod);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');

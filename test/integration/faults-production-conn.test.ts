@@ -7,7 +7,7 @@
 // environment or a pg_service.conf service), and a wrong password given
 // while ~/.pgpass holds the right one must be explained, not just refused.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ beforeAll(async () => {
     tcp: true,
     settings: { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key', ssl_ca_file: 'ca.crt' },
   });
-  for (const n of ['server.crt', 'server.key', 'ca.crt']) writeFileSync(join(prod.dataDir, n), execFileSync('cat', [join(certs, n)]));
+  for (const n of ['server.crt', 'server.key', 'ca.crt']) writeFileSync(join(prod.dataDir, n), readFileSync(join(certs, n)));
   chmodSync(join(prod.dataDir, 'server.key'), 0o600);
   // TLS or nothing over TCP: client certificates for app, passwords for pwuser.
   writeFileSync(join(prod.dataDir, 'undrop_hba.conf'), 'local all all trust\nhostssl all app 127.0.0.1/32 cert\nhostssl all pwuser 127.0.0.1/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n');
