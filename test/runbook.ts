@@ -4,7 +4,7 @@
 // instead. Manual commands (interactive, or undrop itself) are skipped.
 import { homedir } from 'node:os';
 import { execa } from 'execa';
-import type { FilledStep, PlaybookDocument } from '../src/playbooks/render.js';
+import type { FilledStep, PlaybookDocument } from '../src/contract.js';
 
 export interface RunOptions {
   /** Take this branch's steps (steps of other branches are skipped). */

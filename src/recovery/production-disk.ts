@@ -11,7 +11,6 @@ import type pg from 'pg';
 import { failure, type UndropError } from '../errors.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { formatBytes } from '../util/time.js';
-import type { ResolvedTable } from './catalog.js';
 
 /** What copy back writes into production, from the source's sizes. */
 export interface CopyBackNeed {
@@ -31,9 +30,18 @@ export interface ProductionDisk {
   maxWalSize: number;
 }
 
-/** Table data (heap + TOAST) and indexes of the tables in the materialized source. */
-export async function copyBackSizes(src: pg.Client, tables: readonly ResolvedTable[]): Promise<{ data: number; indexes: number }> {
-  const r = await src.query<{ data: string; indexes: string }>('SELECT coalesce(sum(pg_table_size(o)), 0)::text AS data, coalesce(sum(pg_indexes_size(o)), 0)::text AS indexes FROM unnest($1::oid[]) o', [tables.map((t) => t.oid)]);
+/**
+ * Table data (heap + TOAST) and indexes of the tables where copy back reads
+ * them: exact on a temporary instance; from pg_class alone on a paused
+ * replica (sizing a table takes a lock the replayed DROP may hold there).
+ */
+export async function copyBackSizes(c: pg.Client, tables: readonly { schema: string; name: string }[], o: { exact: boolean }): Promise<{ data: number; indexes: number }> {
+  const match = 'FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN unnest($1::text[], $2::text[]) AS t(s, r) ON n.nspname = t.s AND c.relname = t.r';
+  const sql = o.exact
+    ? `SELECT coalesce(sum(pg_table_size(c.oid)), 0)::text AS data, coalesce(sum(pg_indexes_size(c.oid)), 0)::text AS indexes ${match}`
+    : `SELECT coalesce(sum(c.relpages + coalesce((SELECT relpages FROM pg_class x WHERE x.oid = c.reltoastrelid), 0)), 0) * current_setting('block_size')::int8 AS data,
+         coalesce(sum((SELECT sum(i.relpages) FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid WHERE ix.indrelid = c.oid)), 0) * current_setting('block_size')::int8 AS indexes ${match}`;
+  const r = await c.query<{ data: string; indexes: string }>(sql, [tables.map((t) => t.schema), tables.map((t) => t.name)]);
   return { data: Number(r.rows[0]!.data), indexes: Number(r.rows[0]!.indexes) };
 }
 
@@ -91,7 +99,7 @@ export async function productionDiskFullError(e: unknown, o: { need: CopyBackNee
   let free = 'unknown';
   if (o.disk) free = await statfs(o.disk.path).then((s) => formatBytes(Number(s.bavail) * Number(s.bsize))).catch(() => 'unknown');
   const where = o.disk ? `on the filesystem of ${o.disk.path} (${o.disk.what}; free now, after the rollback: ${free})` : '(its disk cannot be seen from this host: check df on the server)';
-  return failure('PRODUCTION_DISK_FULL', `Production ran out of disk space during copy back (${o.phase}), of the about ${describeCopyBackNeed(o.need)} it writes, ${where}. The transaction was rolled back: nothing was written.`, {
+  return failure('PRODUCTION_DISK_FULL', `Production ran out of disk space during copy back (${o.phase}), of the about ${describeCopyBackNeed(o.need)} it writes, ${where}. PostgreSQL rolled the copy back: nothing was published.`, {
     hint: 'Something else is filling that disk, or the copy is larger than it has room for: free space on the production server (df -h) or copy fewer tables per run (--tables), then run the same command again.',
     details: o.details,
     cause: e,

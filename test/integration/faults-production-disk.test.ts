@@ -3,8 +3,8 @@
 // production layouts often have it). Too small from the start: copy back is
 // refused before the copy transaction, with what it writes (table data +
 // indexes) against what is free. Filled while copy back runs (a filler
-// written while its transaction waits on a held schema name, so the timing
-// is fixed): PRODUCTION_DISK_FULL with the same figures, the transaction
+// written while its CREATE TABLE waits on an advisory lock the test holds,
+// through an event trigger, so the timing is fixed): PRODUCTION_DISK_FULL with the same figures, the transaction
 // rolled back. Both: exit 1, production unchanged (live table, schemas, the
 // tablespace's files), no temporary instance left, the incident report
 // written. Needs root (mount); skipped otherwise.
@@ -61,6 +61,9 @@ beforeAll(async () => {
   chmodSync(dump, 0o644);
   // the incident: dropped and recreated; the application wrote a few rows since
   await prod.query("DROP TABLE parcels; CREATE TABLE parcels (id int PRIMARY KEY, note text); INSERT INTO parcels VALUES (1, 'after'), (2, 'the'), (3, 'incident')", [], 'shop');
+  // A test device: a session holding advisory lock 4242 stops any CREATE TABLE in shop until it lets go (copy back's tables are created after its disk pre-check).
+  await prod.query(`CREATE FUNCTION hold_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); END $$;
+    CREATE EVENT TRIGGER hold_ddl ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION hold_ddl()`, [], 'shop');
   // the dropped table's files go at the next checkpoint: before the tests list the tablespace
   await prod.query('CHECKPOINT');
   cfg = join(base, 'undrop.yaml');
@@ -119,33 +122,33 @@ describe.skipIf(!root)("production's disk runs out during copy back", () => {
     }
   });
 
-  it('filled while copy back runs (after the pre-check passed): PRODUCTION_DISK_FULL with the table, what was written, what it needs and what is free; rolled back, production unchanged', async () => {
+  it('filled while copy back runs (after the pre-check passed): PRODUCTION_DISK_FULL with the table, what was written, what it needs and what is free; rolled back, nothing published, production unchanged', async () => {
     const before = { live: await live(), schemas: await schemas(), files: tsFiles() };
-    // Hold the side schema's name: copy back's transaction waits at CREATE SCHEMA, after its disk pre-check.
+    // Copy back's tables wait to be created (after its disk pre-check passed) while the disk fills.
     const blocker = await connect(shop());
-    await blocker.query('BEGIN; CREATE SCHEMA side_b');
+    await blocker.query('SELECT pg_advisory_lock(4242)');
     const child = run('side_b');
     try {
       await waitUntil(
-        'copy back waiting on the held schema name',
+        "copy back's CREATE TABLE waiting on the held advisory lock",
         async () => {
           if (child.exitCode !== null) throw new Error(`the run ended first: ${(await child).stderr}`);
-          return (await q("SELECT 1 FROM pg_stat_activity WHERE application_name = 'undrop copy back' AND wait_event_type = 'Lock'")).length > 0;
+          return (await q("SELECT 1 FROM pg_stat_activity WHERE application_name = 'undrop copy back' AND wait_event = 'advisory'")).length > 0;
         },
         { tries: 600, everyMs: 200 },
       );
-      // fill the tablespace's filesystem but 2 MB: the side schema's tables are created, their rows run out of room
+      // fill the tablespace's filesystem but 2 MB: the tables are created, their rows run out of room
       const avail = Number(sh('df', ['-B1', '--output=avail', mnt]).split('\n')[1]);
       await execa('dd', ['if=/dev/zero', `of=${join(mnt, 'filler')}`, 'bs=1M', `count=${Math.floor(avail / MB) - 2}`]);
     } finally {
-      await blocker.query('ROLLBACK');
+      await blocker.query('SELECT pg_advisory_unlock(4242)');
       await blocker.end();
     }
     const r = await child;
     rmSync(join(mnt, 'filler'), { force: true });
     expect(r.exitCode, r.stderr).toBe(1);
     expect(r.stderr).toMatch(
-      /error \[PRODUCTION_DISK_FULL\]: Production ran out of disk space during copy back \(while copying public\.parcels, after [\d.]+ (kB|MB) of its rows\), of the about [\d.]+ MB \([\d.]+ MB of table data \+ [\d.]+ (kB|MB) of indexes\) it writes, on the filesystem of \S+ \(the database's default tablespace; free now, after the rollback: [\d.]+ (B|kB|MB)\)\. The transaction was rolled back: nothing was written\./,
+      /error \[PRODUCTION_DISK_FULL\]: Production ran out of disk space during copy back \(while copying public\.parcels, after [\d.]+ (kB|MB) of its rows\), of the about [\d.]+ MB \([\d.]+ MB of table data \+ [\d.]+ (kB|MB) of indexes\) it writes, on the filesystem of \S+ \(the database's default tablespace; free now, after the rollback: [\d.]+ (B|kB|MB)\)\. PostgreSQL rolled the copy back: nothing was published\./,
     );
     // PostgreSQL's own words stay visible under the message
     expect(r.stderr).toMatch(/could not extend file/);

@@ -5,6 +5,8 @@ import { usageError } from '../../errors.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
 import { type SegmentFile, listSegments, parseSegmentName, readSegmentHeader, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
 import { walTimeToIso } from '../../postgres/wal/records.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import type { TablespaceScan } from '../../postgres/replay-guard.js';
 import { streamWaldump, streamWaldumpLines, waldumpErrorLines } from '../../postgres/wal/waldump.js';
 import { EventDetector } from './detector.js';
 import type { DetectorStats, FileBirth, RawEvent, ScanWarning } from './types.js';
@@ -45,6 +47,8 @@ export interface ScanResult {
   gaps: { after: string; missing: string[] }[];
   warnings: ScanWarning[];
   bin: PgBinaries;
+  /** What the scan saw of tablespaces, for the replay guard (the source is filled in by locate). */
+  tablespaces: Omit<TablespaceScan, 'source'>;
 }
 
 interface Seg {
@@ -151,9 +155,11 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   const rmgrs = o.rmgrs;
   const onCommit = untilMs === undefined ? undefined : (t: string) => Date.parse(t) <= untilMs;
   let stop = false;
+  const spans: { from: string; to: string }[] = [];
   for (let i = 0; i < runs.length && !stop; i++) {
     const run = runs[i]!;
     if (i > 0) detector.markGap();
+    const recordsBefore = detector.stats.records;
     o.onProgress?.(`reading WAL ${run[0]!.name} … ${run[run.length - 1]!.name}`);
     const outcome = await streamWaldumpLines(bin, { dir: o.dir, timeline, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (buf, start, end) => {
       if (detector.pushLines(buf, start, end, onCommit)) return true;
@@ -163,6 +169,10 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
     if (!outcome.stoppedEarly && outcome.exitCode !== 0 && !outcome.endOfWal) {
       warnings.push({ code: 'WAL_READ_ERROR', message: `pg_waldump stopped with an error in ${run[0]!.name} … ${run[run.length - 1]!.name}: ${waldumpErrorLines(outcome.stderr).join(' ')}`, hint: 'The WAL after that point may be damaged; events after it were not found.' });
     }
+    // What this run read record by record, for the replay guard (replay-guard.ts: TablespaceScan).
+    // From the first segment's own page address (its header: no segment size assumed).
+    const from = headers[segs.indexOf(run[0]!)]?.pageAddr;
+    if (from && detector.stats.records > recordsBefore && detector.stats.lastLsn) spans.push({ from, to: Lsn.canonical(detector.stats.lastLsn) });
   }
   return {
     events,
@@ -177,6 +187,7 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
     gaps,
     warnings,
     bin,
+    tablespaces: { timeline, spans, creates: detector.tablespaceCreates },
   };
 }
 
