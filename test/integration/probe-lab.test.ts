@@ -10,6 +10,8 @@ import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { labUp } from '../../src/lab/up.js';
 import { probeAll } from '../../src/sources/probe-all.js';
+import { parseLsn } from '../../src/postgres/wal/lsn.js';
+import { parseSegmentName, segnoOfLsn } from '../../src/postgres/wal/segments.js';
 import type { ProbeResult } from '../../src/sources/types.js';
 import { exitCodeFor, probeDocument } from '../../src/cli/commands/probe.js';
 import { testWorkDir } from '../helpers.js';
@@ -88,8 +90,15 @@ describe('probe on lab scenarios', () => {
     const gap = pitr.findings.find((f) => f.code === 'WAL_GAP');
     expect(gap, JSON.stringify(pitr.findings)).toBeDefined();
     expect(gap!.message).toContain(segment);
-    expect(gap!.message).toMatch(/last reachable commit is \d{4}-/);
-    expect(pitr.lossWindowMs).toBeGreaterThan(0);
+    // The last reachable commit, always named: before the missing segment, after the newest base backup started, and it is the source's recovery point.
+    const [, time, lsn] = /last reachable commit is (\S+) \(LSN ([0-9A-F]+\/[0-9A-F]+)\)/.exec(gap!.message) ?? [];
+    expect(time, gap!.message).toBeDefined();
+    expect(segnoOfLsn(lsn!)).toBeLessThan(parseSegmentName(segment).segno);
+    const newestBackup = truth!.baseBackups.filter((b) => b.startLsn).sort((a, b) => Number(parseLsn(b.startLsn!) - parseLsn(a.startLsn!)))[0]!;
+    expect(parseLsn(lsn!) > parseLsn(newestBackup.startLsn!), `${lsn} after ${newestBackup.startLsn}`).toBe(true);
+    expect(Date.parse(time!)).toBeLessThan(Date.parse(truth!.incident.commitTime!));
+    expect(pitr.recoveryPoint).toMatchObject({ time: new Date(Date.parse(time!)).toISOString(), lsn });
+    expect(pitr.lossWindowMs).toBe(Date.parse(truth!.incident.commitTime!) - Date.parse(time!));
   });
 
   it('replica-too-late: the replica without delay is unusable', async () => {
