@@ -61,9 +61,11 @@ export interface LocateEventDocument {
   operation?: 'delete' | 'update';
   relations: { relfilenode: number; name: string | null; oid: number | null; relkind: string | null; files: number[]; rows: number | null; rowsKind: EventRelation['rowsKind'] | null; bornAt?: string; bornByRewrite?: boolean }[];
   /** The recovery target that stops just before this event (a DROP DATABASE's is an LSN). */
-  target: { xid: string; inclusive: false; lsn?: string; note?: string };
+  target: { xid: string; inclusive: false; lsn?: string; timeline?: string; note?: string };
   firstLsn: string;
   commitLsn: string;
+  /** The timeline whose WAL holds the event (recover follows it unless --target-timeline says otherwise). */
+  timeline: number;
   database: { oid: number; name: string | null };
   recreated: { relfilenode: number; name: string | null; oid: number | null }[];
   rowsLost: number | null;

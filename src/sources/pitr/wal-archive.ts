@@ -1,13 +1,10 @@
 // A WAL archive as data: segments per timeline, timeline history files,
 // and the gap analysis from a backup's start segment to the newest segment.
 import { readdir } from 'node:fs/promises';
+import { type HistoryEntry, parseHistory } from '../../postgres/wal/history.js';
 import { isSegmentName, parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 
-export interface HistoryEntry {
-  parentTli: number;
-  switchLsn: string;
-  reason: string;
-}
+export { parseHistory };
 
 export interface ArchiveListing {
   /** Segment names present (compression suffix stripped), by timeline. */
@@ -22,17 +19,6 @@ export interface ArchiveListing {
 }
 
 const COMPRESSED = /\.(gz|zst|lz4|xz|bz2|br)$/;
-
-export function parseHistory(text: string): HistoryEntry[] {
-  const out: HistoryEntry[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const m = /^(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)\s*(.*)$/.exec(line);
-    if (m) out.push({ parentTli: Number(m[1]), switchLsn: m[2]!.toUpperCase(), reason: m[3]!.trim() });
-  }
-  return out;
-}
 
 export function emptyListing(): ArchiveListing {
   return { segments: new Map(), files: new Map(), histories: new Map(), backupFiles: [], partials: [] };
