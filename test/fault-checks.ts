@@ -9,6 +9,7 @@ import type { CliResult } from './cli.js';
 
 export interface FailedRunExpectation {
   exitCode: number;
+  /** The error code (a regex alternation such as "(A|B)" when either is right). */
   code: string;
   message: RegExp;
   hint: RegExp;
@@ -22,8 +23,9 @@ export interface FailedRunExpectation {
 
 export async function expectFailedRun(r: CliResult, x: FailedRunExpectation): Promise<{ report: string; timeline: Record<string, unknown>[] }> {
   expect(r.exitCode, r.stderr).toBe(x.exitCode);
-  const line = new RegExp(`error \\[${x.code}\\]: `).exec(r.stderr);
+  const line = new RegExp(`error \\[(${x.code})\\]: `).exec(r.stderr);
   expect(line, r.stderr).toBeTruthy();
+  const code = line![1]!;
   expect(r.stderr.slice(line!.index + line![0].length).split('\n')[0]).toMatch(x.message);
   expect(r.stderr).toMatch(new RegExp(`^HINT: ${x.hint.source}`, 'm'));
   expect(r.stderr).not.toMatch(/INTERNAL|this is a bug|at .*\.(ts|js):\d+/);
@@ -36,9 +38,9 @@ export async function expectFailedRun(r: CliResult, x: FailedRunExpectation): Pr
   expect(folder, r.stderr).toBeTruthy();
   const report = readFileSync(join(folder!, 'report.md'), 'utf8');
   expect(report).toMatch(/\*\*failed\*\*/);
-  expect(report).toContain(x.code);
+  expect(report).toContain(code);
   const timeline = readFileSync(join(folder!, 'timeline.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(timeline.at(-1)).toMatchObject({ type: 'incident-closed', ok: false, error: { code: x.code } });
-  if (x.step) expect(timeline.find((e) => e.type === 'step-failed'), 'the failing step is recorded').toMatchObject({ step: x.step, code: x.code });
+  expect(timeline.at(-1)).toMatchObject({ type: 'incident-closed', ok: false, error: { code } });
+  if (x.step) expect(timeline.find((e) => e.type === 'step-failed'), 'the failing step is recorded').toMatchObject({ step: x.step, code });
   return { report, timeline };
 }

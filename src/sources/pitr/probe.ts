@@ -159,7 +159,7 @@ async function verifyPlain(bin: PgBinaries, b: BaseBackup, g: GapAnalysis | null
   return [
     error(
       'BACKUP_VERIFY_FAILED',
-      `pg_verifybackup failed: ${firstLine(lines[0] ?? r.stderr)}${lines.length > 1 ? ` (+${lines.length - 1} more)` : ''}`,
+      `pg_verifybackup failed: ${firstLine(lines[0] ?? r.stderr).replace(/^pg_verifybackup: error: /, '')}${lines.length > 1 ? ` (+${lines.length - 1} more)` : ''}`,
       'Files of this backup are missing or changed since it was taken; use another backup.',
     ),
   ];
@@ -330,7 +330,8 @@ async function probeBackup(
     findings.push(error('NO_WAL', 'No WAL archive could be read: the backup alone restores only to its end, and without a target check.', 'Fix wal_archive / restore_command.'));
     return finish(null);
   }
-  const g = analyzeGaps(view.listing, start.tli, start.lsn, extra);
+  const tgtTli = ctx.target?.timeline && /^\d+$/.test(ctx.target.timeline) ? Number(ctx.target.timeline) : undefined;
+  const g = analyzeGaps(view.listing, start.tli, start.lsn, extra, 20, tgtTli);
   out.gaps = g;
   if (endLsn && !lsnReachable(g, endLsn)) {
     findings.push(

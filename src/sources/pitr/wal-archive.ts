@@ -66,11 +66,13 @@ export interface TimelineSpan {
 }
 
 /** The timelines recovery follows from `startTli` with recovery_target_timeline = latest. */
-export function timelinePath(listing: ArchiveListing, startTli: number): TimelineSpan[] {
+export function timelinePath(listing: ArchiveListing, startTli: number, targetTli?: number): TimelineSpan[] {
   let newest = startTli;
   for (const [tli, hist] of listing.histories) {
     if (tli > newest && hist.some((h) => h.parentTli === startTli)) newest = tli;
   }
+  // recovery_target_timeline N: that timeline, when it descends from the start (else recovery refuses it anyway).
+  if (targetTli !== undefined && (targetTli === startTli || listing.histories.get(targetTli)?.some((h) => h.parentTli === startTli))) newest = targetTli;
   if (newest === startTli) return [{ tli: startTli, beginSegno: 0n, endSegno: null }];
   const hist = listing.histories.get(newest)!;
   const spans: TimelineSpan[] = [];
@@ -116,8 +118,8 @@ function present(listing: ArchiveListing, extra: ReadonlySet<string> | undefined
  * path, which segments are missing. `extra` holds segments available
  * elsewhere (the backup's own pg_wal).
  */
-export function analyzeGaps(listing: ArchiveListing, startTli: number, startLsn: string, extra?: ReadonlySet<string>, maxListed = 20): GapAnalysis {
-  const path = timelinePath(listing, startTli);
+export function analyzeGaps(listing: ArchiveListing, startTli: number, startLsn: string, extra?: ReadonlySet<string>, maxListed = 20, targetTli?: number): GapAnalysis {
+  const path = timelinePath(listing, startTli, targetTli);
   const startSegno = segnoOfLsn(startLsn);
   let endSegno: bigint | null = null;
   const consider = (tli: number, segno: bigint) => {
