@@ -45,7 +45,8 @@ export interface LocateDocument {
   ignored: LocateEventDocument[];
   /** Drops of undrop's own side schemas (undrop_*, or recorded in an incident folder): housekeeping, never incidents. */
   undrop: LocateEventDocument[];
-  wal: LocateWal;
+  /** timelines: every timeline read, oldest first (a WAL with history holds several). */
+  wal: LocateWal & { timelines: number[] };
   catalogs: string[];
   warnings: { code: string; message: string; hint?: string }[];
   durationMs: number;

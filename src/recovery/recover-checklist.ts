@@ -298,7 +298,11 @@ async function resolveTarget(o: RecoverOptions, production: ConnParams, progress
     // A target given by hand is still checked against what the WAL says was lost (best effort).
     const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress }).catch(() => undefined);
     const named = r?.events.filter((e) => o.tables.some((t) => e.relations.some((x) => namesTable(x, [t])))) ?? [];
-    return { target, event: r ? identityEventFor(target, named, [...r.events, ...r.undrop, ...r.ignored]) : undefined };
+    const all = r ? [...r.events, ...r.undrop, ...r.ignored] : [];
+    // The given transaction's own timeline unless --target-timeline says otherwise ("latest" may be a fork that never saw it).
+    const own = target.xid ? all.find((e) => e.xid === target.xid) : undefined;
+    if (own && !o.target.timeline && r && r.wal.timelines.length > 1) target.timeline = String(own.timeline);
+    return { target, event: r ? identityEventFor(target, named, all) : undefined };
   }
   const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress });
   const { event, ...target } = found;
