@@ -147,7 +147,7 @@ describe('a delayed replica that already replayed the DROP', () => {
     expect(doc.ranking[0]).not.toBe('replica');
     // the human screen names it on the replica's line
     const text = await undrop(['-c', cfg, 'probe', '--tables', 'parcels', '--incident-time', incidentTime], { timeoutMs: 300_000 });
-    expect(text.stderr + text.stdout).toMatch(/✖ replica \(delayed-replica\): unusable.* — The replica already replayed the incident/);
+    expect(text.stderr + text.stdout).toMatch(/\d+\s+replica\s+delayed-replica\s+UNUSABLE[^\n]*\n(?:[^\n]*\n)?\s+reason: The replica already replayed the incident/);
   });
 
   it('recover --source replica: exit 1, the replica named unusable first, nothing written, nothing left, report written', async () => {
