@@ -93,6 +93,7 @@ function resolvePaths(src: SourceConfig, base: string): SourceConfig {
     case 'dump':
       return { ...src, paths: src.paths.map((p) => abs(p, base)) };
     case 'pgbackrest':
+    case 'barman':
       return { ...src, config: src.config ? abs(src.config, base) : undefined };
     default:
       return src;

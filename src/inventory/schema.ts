@@ -36,6 +36,16 @@ export const sourceSchemas = {
     })
     .refine((s) => s.wal_archive !== undefined || s.restore_command !== undefined, { message: 'needs wal_archive or restore_command', path: ['wal_archive'] }),
   pgbackrest: z.strictObject({ ...common, kind: z.literal('pgbackrest'), stanza: z.string().min(1), config: z.string().optional(), repo: z.number().int().positive().optional() }),
+  barman: z.strictObject({
+    ...common,
+    kind: z.literal('barman'),
+    /** Barman's server name (the [section] in its configuration). */
+    server: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'expected a Barman server name' }),
+    /** Barman's configuration file; default: Barman's own lookup (~/.barman.conf, /etc/barman.conf, …). */
+    config: z.string().optional(),
+    /** The OS user Barman runs as (its barman_user); files it restores are handed to the server OS user. */
+    barman_user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { message: 'expected an OS user name' }).optional(),
+  }),
   snapshot: z.strictObject({ ...common, kind: z.literal('snapshot'), paths: pathList, superuser: z.string().optional() }),
   dump: z.strictObject({ ...common, kind: z.literal('dump'), paths: pathList }),
 } as const;

@@ -108,8 +108,8 @@ export function chooseGapSegment(archived: string[], afterSegment: string, befor
   return candidates[Math.floor(candidates.length / 2)];
 }
 
-/** Remove one segment from the plain archive and/or the pgBackRest repository. */
-export async function removeSegment(layout: LabLayout, state: LabState, segment: string, from: ('archive' | 'pgbackrest')[]): Promise<string[]> {
+/** Remove one segment from the plain archive, the pgBackRest repository and/or Barman's WAL folder. */
+export async function removeSegment(layout: LabLayout, state: LabState, segment: string, from: ('archive' | 'pgbackrest' | 'barman')[]): Promise<string[]> {
   const removed: string[] = [];
   if (from.includes('archive') && state.archive) {
     const p = join(state.archive, segment);
@@ -126,8 +126,21 @@ export async function removeSegment(layout: LabLayout, state: LabState, segment:
       }
     }
   }
+  if (from.includes('barman') && state.barman) {
+    // Barman keeps WAL in hash folders (the segment name's first 16 characters); its catalog (xlog.db) still lists it, as after a lost disk.
+    const dir = join(barmanWalsDir(state.barman.home, state.barman.server), segment.slice(0, 16));
+    for (const f of safeList(dir).filter((n) => n.startsWith(segment))) {
+      await rm(join(dir, f), { force: true });
+      removed.push(join(dir, f));
+    }
+  }
   void layout;
   return removed;
+}
+
+/** Barman's default layout: barman_home/SERVER/wals. */
+export function barmanWalsDir(home: string, server: string): string {
+  return join(home, server, 'wals');
 }
 
 function safeList(dir: string): string[] {

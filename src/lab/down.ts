@@ -13,6 +13,7 @@ import type { LabLayout } from './layout.js';
 import { isOurs, terminate, waitGone } from './processes.js';
 import { readState, type LabState } from './state.js';
 import { stopWorkload } from './workload.js';
+import { stopBarman } from './barman.js';
 
 export interface StoppedProcess {
   what: string;
@@ -73,6 +74,8 @@ export async function stopLabProcesses(layout: LabLayout, state: LabState | unde
     await stopWorkload(state.workload.pid);
     stopped.push({ what: 'workload (pgbench)', pid: state.workload.pid, how: alive ? 'signal' : 'already gone' });
   }
+  // Barman's receive-wal streams from the primary: stopped before the servers.
+  if (state?.barman && existsSync(state.barman.config)) await stopBarman(state.barman.config);
   let bin: PgBinaries | undefined;
   try {
     bin = await findBinaries(state?.pg.major);

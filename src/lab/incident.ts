@@ -23,6 +23,7 @@ import { loadScenario } from './scenarios.js';
 import { requireState, saveState, type LabState, type TableTruths } from './state.js';
 import { CHECKSUM_METHOD, tablesChecksums } from './truth.js';
 import { switchAndWaitArchived } from './up.js';
+import { barmanFlush } from './barman.js';
 
 export const INCIDENT_SQL = [
   `LOCK TABLE ${INCIDENT_TABLES.join(', ')} IN ACCESS EXCLUSIVE MODE`,
@@ -112,6 +113,11 @@ export async function labIncident(o: { dir?: string; progress?: Progress } = {})
     await switchAndWaitArchived(primary);
   }
 
+  if (state.barman) {
+    // A whole segment between the Barman backup and the incident (room for a planted gap).
+    await barmanFlush(state.barman.config);
+  }
+
   const { info, before, mixed } = await step(progress, 'incident', 'The migration: DROP and recreate shipments, shipment_events, invoices, "Sales"."Order Items" in one transaction', async () => {
     const client = await primary.connect(LAB_DATABASE);
     try {
@@ -144,6 +150,11 @@ export async function labIncident(o: { dir?: string; progress?: Progress } = {})
 
   if (state.archive) {
     await step(progress, 'archive', 'Switch WAL so the incident is archived', () => switchAndWaitArchived(primary), (seg) => `last archived ${seg}`);
+  }
+
+  if (state.barman) {
+    const config = state.barman.config;
+    await step(progress, 'barman-wal', 'Switch WAL so that Barman has the incident', () => barmanFlush(config), () => 'received');
   }
 
   if (gapDefect && state.archive) {

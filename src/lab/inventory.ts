@@ -3,6 +3,7 @@
 // schema before it is written.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { chownForServer } from '../postgres/os-user.js';
+import { postgresSettings } from '../postgres/settings.js';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { validateInventory } from '../inventory/load.js';
@@ -10,7 +11,7 @@ import { LAB_DATABASE } from './dataset.js';
 import type { LabLayout } from './layout.js';
 import type { LabState } from './state.js';
 
-export const SOURCE_NAMES = { replica: 'delayed-replica', pitr: 'pitr', pgbackrest: 'backrest', snapshot: 'snapshot', dump: 'dumps' } as const;
+export const SOURCE_NAMES = { replica: 'delayed-replica', pitr: 'pitr', pgbackrest: 'backrest', barman: 'barman', snapshot: 'snapshot', dump: 'dumps' } as const;
 
 export function labDsn(socketDir: string, port: number, user: string): string {
   return `host=${socketDir} port=${port} dbname=${LAB_DATABASE} user=${user}`;
@@ -27,6 +28,9 @@ export function inventoryDocument(layout: LabLayout, state: LabState): Record<st
   }
   if (state.pgbackrest) {
     sources.push({ name: SOURCE_NAMES.pgbackrest, kind: 'pgbackrest', stanza: state.pgbackrest.stanza, config: state.pgbackrest.config });
+  }
+  if (state.barman) {
+    sources.push({ name: SOURCE_NAMES.barman, kind: 'barman', server: state.barman.server, config: state.barman.config, barman_user: postgresSettings().serverOsUser });
   }
   if (state.snapshots.length) {
     sources.push({ name: SOURCE_NAMES.snapshot, kind: 'snapshot', paths: [join(layout.snapshots, '*', 'pgdata')], superuser: 'postgres' });

@@ -22,6 +22,10 @@ export interface LabLayout {
   pgbackrest: string;
   pgbackrestConfig: string;
   pgbackrestRepo: string;
+  /** Barman: its configuration file and its home (barman_home) inside D/barman. */
+  barman: string;
+  barmanConfig: string;
+  barmanHome: string;
   workloadScript: string;
   workloadLog: string;
   /** D/sock when short enough, else undefined (use a short folder in /tmp). */
@@ -46,6 +50,9 @@ export function labLayout(dirArg: string = DEFAULT_LAB_DIR): LabLayout {
     pgbackrest: join(dir, 'pgbackrest'),
     pgbackrestConfig: join(dir, 'pgbackrest', 'pgbackrest.conf'),
     pgbackrestRepo: join(dir, 'pgbackrest', 'repo'),
+    barman: join(dir, 'barman'),
+    barmanConfig: join(dir, 'barman', 'barman.conf'),
+    barmanHome: join(dir, 'barman', 'home'),
     workloadScript: join(dir, 'workload.sql'),
     workloadLog: join(dir, 'workload.log'),
     preferredSocketDir: socketPathFits(sock) ? sock : undefined,

@@ -16,7 +16,7 @@ export const defectSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('old-good-dump'), age: duration }),
   z.strictObject({ kind: z.literal('archive-retention'), keep_from: z.literal('newest-base-backup') }),
   z.strictObject({ kind: z.literal('replica-no-delay') }),
-  z.strictObject({ kind: z.literal('wal-gap'), from: z.array(z.enum(['archive', 'pgbackrest'])).min(1) }),
+  z.strictObject({ kind: z.literal('wal-gap'), from: z.array(z.enum(['archive', 'pgbackrest', 'barman'])).min(1) }),
   z.strictObject({ kind: z.literal('truncated-dump'), which: z.literal('newest') }),
 ]);
 export type Defect = z.infer<typeof defectSchema>;
@@ -31,6 +31,8 @@ export const scenarioSchema = z.strictObject({
     archive: z.boolean(),
     base_backups: z.boolean(),
     pgbackrest: z.boolean(),
+    /** A Barman server (streaming WAL, pg_basebackup backups); opt-in: it costs the build a backup and a WAL switch. */
+    barman: z.boolean().optional(),
     snapshots: z.boolean(),
     replica: z.boolean(),
     dumps: z.boolean(),
@@ -86,7 +88,10 @@ export function parseScenario(doc: unknown, where: string): Scenario {
   const c = r.data.components;
   const problems: string[] = [];
   if ((hasDefect('broken-dumps') || hasDefect('old-good-dump') || hasDefect('truncated-dump')) && !c.dumps) problems.push('dump defects need components.dumps');
-  if ((hasDefect('archive-retention') || hasDefect('wal-gap')) && !c.archive) problems.push('WAL defects need components.archive');
+  if (hasDefect('archive-retention') && !c.archive) problems.push('WAL defects need components.archive');
+  const gapFrom = r.data.defects.flatMap((d) => (d.kind === 'wal-gap' ? d.from : []));
+  if (gapFrom.some((f) => f !== 'barman') && !c.archive) problems.push('WAL defects need components.archive');
+  if (gapFrom.includes('barman') && !c.barman) problems.push('a WAL gap in Barman needs components.barman');
   if (hasDefect('replica-no-delay') && !c.replica) problems.push('replica-no-delay needs components.replica');
   if ((c.base_backups || c.pgbackrest) && !c.archive) problems.push('base backups and pgBackRest need components.archive');
   if (problems.length) throw usageError('SCENARIO_INVALID', `Scenario file ${where} is not consistent.`, 'Fix the components or the defects.', problems.map((p) => `  ${p}`));

@@ -59,6 +59,8 @@ export const labStateSchema = z.object({
     }),
   ),
   pgbackrest: z.object({ config: z.string(), repo: z.string(), stanza: z.string(), backups: z.array(z.object({ label: z.string().nullable(), takenAt: z.string() })) }).nullable(),
+  /** Absent in labs built before Barman was part of the lab. */
+  barman: z.object({ config: z.string(), home: z.string(), server: z.string(), backups: z.array(z.object({ id: z.string().nullable(), takenAt: z.string() })) }).nullable().optional(),
   defects: z.array(z.object({ code: z.string(), description: z.string(), path: z.string().nullable(), at: z.string() })),
   steps: z.array(z.object({ name: z.string(), durationMs: z.number(), at: z.string() })),
 });

@@ -20,6 +20,7 @@ import { takeDumps } from './dumps.js';
 import { writeInventory } from './inventory.js';
 import { labLayout, type LabLayout } from './layout.js';
 import { pgbackrestAvailable, pgbackrestFullBackup, setUpPgbackrest } from './pgbackrest.js';
+import { barmanAvailable, barmanBackup, barmanFlush, setUpBarman } from './barman.js';
 import { createPrimary } from './primary.js';
 import { isOurs } from './processes.js';
 import { type Progress, silent, step } from './progress.js';
@@ -143,6 +144,20 @@ export const buildSteps: BuildStep[] = [
     },
   },
   {
+    id: 'barman',
+    title: 'Barman server (streaming archiver through a replication slot, backup_method postgres)',
+    when: (c) => !!c.scenario.components.barman,
+    run: async (c) => {
+      if (!(await barmanAvailable())) {
+        c.notes.push('barman is not installed: the lab has no Barman server (apt-get install barman adds it).');
+        return 'skipped: barman not installed';
+      }
+      const r = await setUpBarman(c.layout, c.bin, primaryOf(c));
+      c.state.barman = { ...r, backups: [] };
+      return `server ${r.server}, config ${r.config}`;
+    },
+  },
+  {
     id: 'base-plain',
     title: 'Base backup, plain format',
     when: (c) => c.scenario.components.base_backups,
@@ -231,6 +246,16 @@ export const buildSteps: BuildStep[] = [
     },
   },
   {
+    id: 'barman-backup',
+    title: 'Barman backup (pg_basebackup, waiting for its WAL)',
+    when: (c) => !!c.state.barman,
+    run: async (c) => {
+      const b = await barmanBackup(c.state.barman!.config);
+      c.state.barman!.backups.push(b);
+      return b.id ?? '';
+    },
+  },
+  {
     id: 'dumps-latest',
     title: 'Latest nightly dump (custom format)',
     when: (c) => c.scenario.components.dumps && !hasDefect(c.scenario, 'old-good-dump'),
@@ -268,6 +293,15 @@ export const buildSteps: BuildStep[] = [
     run: async (c) => {
       const seg = await switchAndWaitArchived(primaryOf(c));
       return `last archived ${seg}`;
+    },
+  },
+  {
+    id: 'barman-flush',
+    title: 'Switch WAL and wait until Barman has it',
+    when: (c) => !!c.state.barman,
+    run: async (c) => {
+      await barmanFlush(c.state.barman!.config);
+      return '';
     },
   },
   {
@@ -324,6 +358,7 @@ function initialState(layout: LabLayout, scenario: Scenario, bin: PgBinaries, o:
     snapshots: [],
     dumps: [],
     pgbackrest: null,
+    barman: null,
     defects: [],
     steps: [],
   };

@@ -101,3 +101,8 @@ export function pgArchivecleanup(bin: PgBinaries, archiveDir: string, oldestKept
 export function pgbackrestRun(config: string, stanza: string, command: string, extra: readonly string[] = [], timeoutMs = 30 * 60_000): Promise<RunResult> {
   return runProgram('pgbackrest', [`--config=${config}`, `--stanza=${stanza}`, '--log-level-console=warn', ...extra, command], { asServerUser: true, timeoutMs });
 }
+
+/** A Barman command for the lab (receive-wal, cron, switch-wal, backup …); Barman drops to its barman_user itself. */
+export function barmanLabRun(config: string, args: readonly string[], timeoutMs = 30 * 60_000): Promise<RunResult> {
+  return runProgram('barman', ['-c', config, ...args], { timeoutMs });
+}

@@ -55,7 +55,7 @@ export interface RestoreTestOptions {
 
 /** The newest state the source holds (the newest base backup and all WAL after it). */
 const LATEST: ResolvedTarget = { kind: 'latest', inclusive: false, origin: 'verify: the newest state the source holds' };
-const WAL_KINDS = new Set(['pitr', 'pgbackrest']);
+const WAL_KINDS = new Set(['pitr', 'pgbackrest', 'barman']);
 
 function problemsOf(p: ProbeResult): RestoreTestResult['problems'] {
   return [...p.findings, ...(p.items ?? []).flatMap((i) => i.findings.map((f) => ({ ...f, message: `${i.label}: ${f.message}` })))]

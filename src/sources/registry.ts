@@ -3,6 +3,7 @@
 // in withModule (the compiler insists on it).
 import type { SourceConfig, SourceConfigOf, SourceKind } from '../inventory/schema.js';
 import { delayedReplicaSource } from './delayed-replica/index.js';
+import { barmanSource } from './barman/index.js';
 import { dumpSource } from './dump/index.js';
 import { pgbackrestSource } from './pgbackrest/index.js';
 import { pitrSource } from './pitr/index.js';
@@ -18,6 +19,8 @@ function withModule<R>(config: SourceConfig, fn: <K extends SourceKind>(module: 
       return fn(pitrSource, config);
     case 'pgbackrest':
       return fn(pgbackrestSource, config);
+    case 'barman':
+      return fn(barmanSource, config);
     case 'snapshot':
       return fn(snapshotSource, config);
     case 'dump':

@@ -139,7 +139,7 @@ export interface SourceModule<K extends SourceKind = SourceKind> {
 export interface WalAccess {
   /** For messages: "wal (WAL archive /backups/wal)". */
   label: string;
-  via: 'dir' | 'restore-command' | 'pgbackrest';
+  via: 'dir' | 'restore-command' | 'pgbackrest' | 'barman';
   /** A folder of segments (an archive, a pg_wal). */
   dir?: string;
   /** restore_command (%f, %p) that gets one segment; a base backup copy replays with it too. */

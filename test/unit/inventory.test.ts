@@ -50,7 +50,7 @@ describe('inventory validation', () => {
     expect(p).toEqual(
       expect.arrayContaining([
         'production: unknown key "colour"',
-        'sources[1].kind: unknown source kind "tape" (one of delayed-replica, pitr, pgbackrest, snapshot, dump)',
+        'sources[1].kind: unknown source kind "tape" (one of delayed-replica, pitr, pgbackrest, barman, snapshot, dump)',
         'sources[2].paths: expected a list',
         'sources[3].max_age: expected a duration such as "26h", "90min" or "7d"',
         'sources[4].wal_archive: needs wal_archive or restore_command',

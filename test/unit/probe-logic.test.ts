@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { historyFileName, parseBackupLabel } from '../../src/sources/pitr/backup-label.js';
 import { manifestEndLsn, parseManifest } from '../../src/sources/pitr/manifest.js';
-import { analyzeGaps, listingFromNames, parseHistory, timelinePath } from '../../src/sources/pitr/wal-archive.js';
+import { analyzeGaps, listingFromNames, parseHistory, timelinePath } from '../../src/sources/common/wal-archive.js';
 import { lastCommitIn } from '../../src/postgres/wal/commits.js';
 import { deepReadFindings, plainHasTrailer, sizeDropFindings, sniffDump, sniffFindings } from '../../src/sources/dump/classify.js';
 import { parseToc, tocTables } from '../../src/sources/common/toc.js';

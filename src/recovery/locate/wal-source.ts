@@ -48,7 +48,7 @@ const noop = async () => {};
 const none = async (): Promise<BaseBackupRef[]> => [];
 
 function hasWal(s: SourceConfig): boolean {
-  return s.kind === 'pitr' || s.kind === 'pgbackrest' || (s.kind === 'delayed-replica' && !!s.data_dir);
+  return s.kind === 'pitr' || s.kind === 'pgbackrest' || s.kind === 'barman' || (s.kind === 'delayed-replica' && !!s.data_dir);
 }
 
 function once<T>(f: () => Promise<T>): () => Promise<T> {
@@ -69,7 +69,7 @@ export async function openWalSource(req: WalSourceRequest): Promise<WalLocation>
     if (!chosen) throw usageError('SOURCE_UNKNOWN', `No source named "${req.source}" in ${req.inventory?.file ?? 'the inventory'}.`, `Sources: ${sources.map((s) => s.name).join(', ') || '(none)'}.`);
     if (!hasWal(chosen)) throw usageError('SOURCE_HAS_NO_WAL', `Source "${chosen.name}" (${chosen.kind}) has no WAL to read.`, 'Choose a pitr or pgbackrest source, a delayed replica with data_dir, or pass --wal-dir.');
   } else {
-    const rank = (s: SourceConfig) => (s.kind === 'pitr' && s.wal_archive ? 0 : s.kind === 'pitr' ? 1 : s.kind === 'pgbackrest' ? 2 : 3);
+    const rank = (s: SourceConfig) => (s.kind === 'pitr' && s.wal_archive ? 0 : s.kind === 'pitr' ? 1 : s.kind === 'pgbackrest' ? 2 : s.kind === 'barman' ? 3 : 4);
     chosen = sources.filter(hasWal).sort((a, b) => rank(a) - rank(b))[0];
   }
   if (!chosen) {
@@ -113,7 +113,7 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: W
       throw usageError('WAL_RANGE_UNKNOWN', `Cannot tell where the WAL of ${wal.label} begins.`, 'Pass --since with an LSN (--since 0/9000028), or fetch the WAL into a folder and pass --wal-dir.');
     }
     const start = parseSegmentName(first);
-    const how = wal.via === 'pgbackrest' ? 'pgbackrest archive-get' : 'restore_command';
+    const how = wal.via === 'pgbackrest' ? 'pgbackrest archive-get' : wal.via === 'barman' ? 'barman get-wal' : 'restore_command';
     let fetched = 0;
     for (let segno = start.segno; ; segno++) {
       const name = segmentName(start.timeline, segno);

@@ -20,6 +20,7 @@ export const DEFAULT_MAX_AGE_MS: Record<SourceKind, number | null> = {
   'delayed-replica': null,
   pitr: 8 * 86_400_000,
   pgbackrest: 8 * 86_400_000,
+  barman: 8 * 86_400_000,
   snapshot: 26 * 3_600_000,
   dump: 26 * 3_600_000,
 };
@@ -27,6 +28,7 @@ export const DEFAULT_MIN_SIZE: Record<SourceKind, number | null> = {
   'delayed-replica': null,
   pitr: null,
   pgbackrest: null,
+  barman: null,
   snapshot: null,
   dump: 1024,
 };

@@ -21,7 +21,7 @@ import { type BaseBackup, backupDirs, readBaseBackup } from './backups.js';
 import { manifestEndLsn } from './manifest.js';
 import { fetchWalFile } from '../common/restore-command.js';
 import { walkRestoreCommand } from './restore-command.js';
-import { type ArchiveListing, type GapAnalysis, analyzeGaps, listArchiveDir, lsnReachable, lsnSegmentName } from './wal-archive.js';
+import { type ArchiveListing, type GapAnalysis, analyzeGaps, listArchiveDir, lsnReachable, lsnSegmentName } from '../common/wal-archive.js';
 import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
 import { readSegmentHeader, walFileMajor } from '../../postgres/wal/segments.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';

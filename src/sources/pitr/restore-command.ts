@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentName } from '../../postgres/wal/segments.js';
 import { type FetchResult, fetchWalFile } from '../common/restore-command.js';
-import { type ArchiveListing, emptyListing, expectedTimeline, parseHistory, timelinePath } from './wal-archive.js';
+import { type ArchiveListing, emptyListing, expectedTimeline, parseHistory, timelinePath } from '../common/wal-archive.js';
 
 export interface WalkResult {
   listing: ArchiveListing;

@@ -1,0 +1,181 @@
+// Barman as a source, on the barman-only lab (a real Barman: streaming
+// archiver through a slot, backup_method postgres): probe lists its backups
+// and ranks it, locate reads the WAL through barman get-wal, recover brings
+// back the lab's truth, verify restores it; a FAILED backup and a WAL gap in
+// Barman's folder are reported. Barman's backup and WAL folders are
+// fingerprinted around every test: nothing undrop does changes them.
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadInventory } from '../../src/inventory/load.js';
+import type { Inventory } from '../../src/inventory/schema.js';
+import { removeSegment } from '../../src/lab/defects.js';
+import { labDown } from '../../src/lab/down.js';
+import { labIncident } from '../../src/lab/incident.js';
+import { labLayout } from '../../src/lab/layout.js';
+import { readState } from '../../src/lab/state.js';
+import { labUp } from '../../src/lab/up.js';
+import { stopWorkload } from '../../src/lab/workload.js';
+import { barmanFlush } from '../../src/lab/barman.js';
+import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { withClient } from '../../src/postgres/connect.js';
+import { resolveConnParams } from '../../src/postgres/conninfo.js';
+import { segmentForLsn } from '../../src/postgres/wal/segments.js';
+import { tableChecksum } from '../../src/recovery/checksum.js';
+import { probeAll } from '../../src/sources/probe-all.js';
+import { undrop } from '../cli.js';
+import { testWorkDir, waitUntil } from '../helpers.js';
+
+const installed = (await execa('barman', ['--version'], { reject: false }).catch(() => undefined))?.exitCode === 0;
+const root = mkdtempSync(join(testWorkDir(), 'barman-'));
+chmodSync(root, 0o755);
+const dir = join(root, 'lab');
+const cfg = join(dir, 'undrop.yaml');
+const layout = labLayout(dir);
+const serverHome = join(layout.barmanHome, 'lab');
+const SHORT = ['shipments', 'shipment_events', 'invoices'];
+let truth: any;
+let inv: Inventory;
+
+/** path → size, mtime, content hash of every file under Barman's base/ and wals/ folders. */
+function fingerprint(): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (p: string) => {
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) return;
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+    else out.set(p, `${st.size} ${st.mtimeMs} ${createHash('sha1').update(readFileSync(p)).digest('hex')}`);
+  };
+  walk(join(serverHome, 'base'));
+  walk(join(serverHome, 'wals'));
+  return out;
+}
+
+function targetOfTruth() {
+  return { kind: 'lsn' as const, commitLsn: truth.incident.commitLsn, firstLsn: truth.incident.firstLsn, time: truth.incident.commitTime, inclusive: false as const, origin: 'test' };
+}
+
+let before: Map<string, string>;
+
+describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
+  beforeAll(async () => {
+    await labUp({ dir, scale: 2000, scenario: 'barman-only' });
+    await labIncident({ dir });
+    // verify compares the restore with production: production stands still from here on, and Barman has all of its WAL.
+    const state = (await readState(layout))!;
+    await stopWorkload(state.workload!.pid);
+    await barmanFlush(state.barman!.config);
+    truth = JSON.parse(readFileSync(layout.truthFile, 'utf8'));
+    inv = await loadInventory(cfg);
+  }, 600_000);
+
+  afterAll(async () => {
+    await runAllCleanups();
+    if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
+    if (!existsSync(dir)) rmSync(root, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    before = fingerprint();
+  });
+  afterEach(() => {
+    // Read-only: Barman's backups and WAL are exactly as they were.
+    expect(fingerprint()).toEqual(before);
+  });
+
+  it('lab up added the Barman source; probe lists its backup and ranks it first, reaching the incident', async () => {
+    const src = inv.sources.find((s) => s.kind === 'barman');
+    expect(src).toMatchObject({ name: 'barman', server: 'lab' });
+    const state = (await readState(layout))!;
+    const id = state.barman!.backups[0]!.id!;
+    const rep = await probeAll(inv, { target: targetOfTruth() });
+    const b = rep.sources.find((s) => s.name === 'barman')!;
+    expect(b.status, JSON.stringify(b.findings)).toBe('usable');
+    expect(rep.ranking[0]).toBe('barman');
+    expect(b.items!.map((i) => i.label)).toContain(id);
+    expect(b.findings.find((f) => f.code === 'BACKUP')!.message).toMatch(/LSN [0-9A-F]+\/[0-9A-F]+ … [0-9A-F]+\/[0-9A-F]+/);
+    expect(b.recoveryPoint?.lsn).toBe(truth.incident.firstLsn);
+    expect(b.lossWindowMs).toBe(0);
+  });
+
+  it('locate reads the WAL through barman get-wal and names the dropped tables (Barman\'s backup gives the catalog)', async () => {
+    const r = await undrop(['-c', cfg, '--json', 'locate', '--tables', SHORT.join(',')]);
+    expect(r.exitCode, r.stderr.slice(-1500)).toBe(0);
+    expect(r.stderr).toContain('barman get-wal');
+    const doc = JSON.parse(r.stdout);
+    const ev = doc.events[0];
+    expect(ev.xid).toBe(truth.incident.xid);
+    expect(ev.relations.map((x: { name: string }) => x.name)).toEqual(expect.arrayContaining(SHORT.map((t) => `public.${t}`)));
+  });
+
+  it('verify restores the Barman source (before any side schema exists in production)', async () => {
+    const r = await undrop(['-c', cfg, '--json', 'verify', '--source', 'barman'], { timeoutMs: 600_000 });
+    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const s = doc.sources.find((x: { name: string }) => x.name === 'barman');
+    expect(s).toMatchObject({ ok: true, checked: 'restored' });
+  });
+
+  it('recover --source barman --target before-incident brings back the tables equal to truth.json', async () => {
+    const r = await undrop(['-c', cfg, 'recover', '--tables', SHORT.join(','), '--source', 'barman', '--target', 'before-incident', '--schema', 'rec_barman', '--yes', '--json']);
+    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.source).toBe('barman');
+    expect(doc.recoveryPoint.xid).toBe(truth.incident.xid);
+    const prod = { ...resolveConnParams(inv.production.dsn), database: 'shipping' };
+    const sums = await withClient(prod, async (c) => {
+      const out: Record<string, unknown> = {};
+      for (const t of SHORT) out[`public.${t}`] = await tableChecksum(c, { schema: 'rec_barman', name: t });
+      return out;
+    });
+    expect(sums).toEqual(truth.beforeIncident.tables);
+    for (const t of doc.tables) expect(t.identity).toBe('proven');
+  });
+
+  describe('failures', () => {
+    // These change Barman's catalog on purpose: the fingerprint is taken after the damage.
+    it('a FAILED Barman backup is unusable, named, and the DONE one is still chosen', async () => {
+      const state = (await readState(layout))!;
+      // A backup throttled to 32 kB/s cannot finish before its pg_basebackup is stopped: Barman marks it FAILED.
+      const run = execa('barman', ['-c', state.barman!.config, 'backup', '--immediate-checkpoint', '--bwlimit', '32', 'lab'], { reject: false });
+      let child: number | undefined;
+      await waitUntil('barman backup starts pg_basebackup', async () => {
+        const ps = await execa('ps', ['-o', 'pid=,comm=', '--ppid', String(run.pid)], { reject: false });
+        child = ps.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[1] === 'pg_basebackup')?.map(Number)[0];
+        return child !== undefined;
+      }, { tries: 600, everyMs: 100 });
+      process.kill(child!, 'SIGTERM');
+      await run;
+      before = fingerprint();
+      const rep = await probeAll(inv, { target: targetOfTruth() });
+      const b = rep.sources.find((s) => s.name === 'barman')!;
+      const failed = b.items!.find((i) => i.findings.some((f) => f.code === 'BACKUP_FAILED'));
+      expect(failed, JSON.stringify(b.items)).toBeDefined();
+      expect(failed!.status).toBe('unusable');
+      expect(failed!.label).not.toBe(state.barman!.backups[0]!.id);
+      expect(b.status).toBe('usable');
+      expect(rep.ranking[0]).toBe('barman');
+    });
+
+    it('a WAL gap in Barman\'s folder: WAL_GAP names the segment and the last reachable commit; the loss window is not zero', async () => {
+      const state = (await readState(layout))!;
+      const b0 = (await probeAll(inv, {})).sources[0]!;
+      const backupEnd = /WAL [0-9A-F]{24} … ([0-9A-F]{24})/.exec(b0.findings.find((f) => f.code === 'BACKUP' && !/FAILED/.test(f.message))!.message)![1]!;
+      const incidentSeg = segmentForLsn(1, truth.incident.firstLsn);
+      const wals = readdirSync(join(serverHome, 'wals', incidentSeg.slice(0, 16))).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+      const gap = wals.find((n) => n > backupEnd && n < incidentSeg);
+      expect(gap, `${backupEnd} … ${incidentSeg}: ${wals.join(' ')}`).toBeDefined();
+      await removeSegment(layout, state, gap!, ['barman']);
+      before = fingerprint();
+      const rep = await probeAll(inv, { target: targetOfTruth() });
+      const b = rep.sources.find((s) => s.name === 'barman')!;
+      const f = b.findings.find((x) => x.code === 'WAL_GAP');
+      expect(f, JSON.stringify(b.findings)).toBeDefined();
+      expect(f!.message).toContain(gap!);
+      expect(f!.message).toMatch(/last reachable commit is \d{4}-/);
+      expect(b.lossWindowMs).toBeGreaterThan(0);
+    });
+  });
+});
