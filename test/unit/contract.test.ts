@@ -103,7 +103,9 @@ function paths(fields: Field[], path = ''): string[] {
   return fields.flatMap((f) => [`${path}.${f.key}`, ...paths(f.children ?? [], `${path}.${f.key}${f.array ? '[]' : ''}`)]);
 }
 
-const contractSource = readFileSync(new URL('../../src/contract.ts', import.meta.url), 'utf8');
+// contract.ts and the modules it takes types from (a document may list another module's type, defined once there).
+const contractFile = readFileSync(new URL('../../src/contract.ts', import.meta.url), 'utf8');
+const contractSource = [contractFile, ...[...contractFile.matchAll(/^import type .* from '\.\/(.+)\.js';$/gm)].map((m) => readFileSync(new URL(`../../src/${m[1]}.ts`, import.meta.url), 'utf8'))].join('\n');
 function untyped(fields: Field[]): string[] {
   return fields.flatMap((f) => [...(new RegExp(`\\b${f.key}\\??: `).test(contractSource) ? [] : [f.key]), ...untyped(f.children ?? [])]);
 }

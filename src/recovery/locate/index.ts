@@ -149,6 +149,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       catalogs: catalogs.map((c) => c.label),
       warnings,
       durationMs: Date.now() - started,
+      tablespaces: { ...scan.tablespaces, source: wal.source?.name },
     };
   } finally {
     for (const c of catalogs) await c.release().catch(() => {});
@@ -157,7 +158,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
 }
 
 /** The exact target before the newest destructive event (for recover --target before-incident and probe). */
-export async function locateIncident(inventory: Inventory | undefined, options: LocateOptions = {}): Promise<ResolvedTarget & { event: LocatedEvent }> {
+export async function locateIncident(inventory: Inventory | undefined, options: LocateOptions = {}): Promise<ResolvedTarget & { event: LocatedEvent; tablespaces?: LocateResult['tablespaces'] }> {
   const r = await locate(inventory, options);
   const event = r.events[0];
   if (!event) {
@@ -166,7 +167,7 @@ export async function locateIncident(inventory: Inventory | undefined, options: 
       details: r.warnings.map((w) => w.message),
     });
   }
-  return { ...eventTarget(event), event };
+  return { ...eventTarget(event), event, tablespaces: r.tablespaces };
 }
 
 /** An event as an exact, exclusive recovery target. */

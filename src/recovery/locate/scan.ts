@@ -6,6 +6,8 @@ import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
 import { type SegmentFile, listSegments, parseSegmentName, readSegmentHeader, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
 import { readHistories } from '../../postgres/wal/history.js';
 import { walTimeToIso } from '../../postgres/wal/records.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import type { TablespaceScan } from '../../postgres/replay-guard.js';
 import { streamWaldump, streamWaldumpLines, waldumpErrorLines } from '../../postgres/wal/waldump.js';
 import { EventDetector } from './detector.js';
 import type { DetectorStats, FileBirth, RawEvent, ScanWarning } from './types.js';
@@ -48,6 +50,8 @@ export interface ScanResult {
   gaps: { after: string; missing: string[] }[];
   warnings: ScanWarning[];
   bin: PgBinaries;
+  /** What the scan saw of tablespaces, for the replay guard (the source is filled in by locate). */
+  tablespaces: Omit<TablespaceScan, 'source'>;
 }
 
 interface Seg {
@@ -122,6 +126,10 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   }, { threshold: o.threshold });
   const gaps: ScanResult['gaps'] = [];
   const scanned: Seg[] = [];
+  // What the oldest timeline's runs read record by record, for the replay guard (replay-guard.ts:
+  // TablespaceScan, one timeline: a base backup's), from each first segment's own page address.
+  const spans: { from: string; to: string }[] = [];
+  let creates: TablespaceScan['creates'] = [];
   for (const tli of timelines) {
     current = tli;
     const segs = byTli.get(tli)!;
@@ -180,6 +188,7 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
     for (let i = 0; i < runs.length && !stop; i++) {
       const run = runs[i]!;
       if (i > 0 || tli !== timelines[0]) detector.markGap();
+      const recordsBefore = detector.stats.records;
       o.onProgress?.(`reading WAL ${run[0]!.name} … ${run[run.length - 1]!.name}`);
       const outcome = await streamWaldumpLines(bin, { dir: o.dir, timeline: tli, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (buf, start, end) => {
         if (detector.pushLines(buf, start, end, onCommit)) return true;
@@ -189,7 +198,10 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
       if (!outcome.stoppedEarly && outcome.exitCode !== 0 && !outcome.endOfWal) {
         warnings.push({ code: 'WAL_READ_ERROR', message: `pg_waldump stopped with an error in ${run[0]!.name} … ${run[run.length - 1]!.name}: ${waldumpErrorLines(outcome.stderr).join(' ')}`, hint: 'The WAL after that point may be damaged; events after it were not found.' });
       }
+      const from = headers[segsAll.indexOf(run[0]!)]?.pageAddr;
+      if (tli === timelines[0] && from && detector.stats.records > recordsBefore && detector.stats.lastLsn) spans.push({ from, to: Lsn.canonical(detector.stats.lastLsn) });
     }
+    if (tli === timelines[0]) creates = [...detector.tablespaceCreates];
   }
   const range = scanned;
   return {
@@ -206,6 +218,7 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
     gaps,
     warnings,
     bin,
+    tablespaces: { timeline: timelines[0]!, spans, creates },
   };
 }
 

@@ -1,4 +1,5 @@
 // What locate finds: destructive transactions read from WAL.
+import type { TablespaceScan } from '../../postgres/replay-guard.js';
 
 export type EventKind = 'drop' | 'truncate' | 'delete' | 'drop-database';
 
@@ -147,4 +148,6 @@ export interface LocateResult {
   catalogs: string[];
   warnings: ScanWarning[];
   durationMs: number;
+  /** Tablespace CREATEs in the scanned WAL: materialize's replay guard reads them instead of the WAL again (not in the JSON). */
+  tablespaces?: TablespaceScan;
 }
