@@ -184,6 +184,11 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined, onDone: (_s, r) => ui.probeDone?.(r) })));
     log.record('probes', report.sources);
     log.record('ranking', report.ranking);
+    // A replica that replayed the incident is the worst news a probe can bring: said before anything else.
+    for (const p of report.sources) {
+      const past = p.findings.find((f) => f.code === 'REPLICA_PAST_INCIDENT');
+      if (past) ui.info(`Warning: ${p.name} is unusable: ${past.message} ${past.hint ?? ''}`.trim());
+    }
     let named = chosenConfig?.name;
     if (!named && ui.pickSource) named = await ui.pickSource(report, chooseSource(o.inventory, report, undefined).config.name);
     const choice = chooseSource(o.inventory, report, named);
@@ -453,10 +458,11 @@ function missingPrograms(probes: ProbeResult[]): void {
   for (const p of probes) {
     for (const f of p.findings) {
       if (f.level !== 'error') continue;
-      const m = /for PostgreSQL (\d+) is not in|PostgreSQL (\d+) programs are needed/.exec(f.message);
-      if (!m && !['PG_PROGRAM_MISSING', 'PG_VERSION_MISSING'].includes(f.code)) continue;
-      const major = m ? Number(m[1] ?? m[2]) : undefined;
-      throw usageError(f.code === 'PG_VERSION_MISSING' || m?.[2] ? 'PG_VERSION_MISSING' : 'PG_PROGRAM_MISSING', `Source ${p.name}: ${f.message}`, installHint(major));
+      const m = /for PostgreSQL (\d+) is not in|PostgreSQL (\d+) programs are needed|no PostgreSQL (\d+) server programs/.exec(f.message);
+      if (!m && !['PG_PROGRAM_MISSING', 'PG_VERSION_MISSING', 'SERVER_PROGRAMS_MISSING'].includes(f.code)) continue;
+      const major = m ? Number(m[1] ?? m[2] ?? m[3]) : undefined;
+      const whole = f.code !== 'PG_PROGRAM_MISSING' && !m?.[1];
+      throw usageError(whole ? 'PG_VERSION_MISSING' : 'PG_PROGRAM_MISSING', `Source ${p.name}: ${f.message}`, installHint(major));
     }
   }
 }

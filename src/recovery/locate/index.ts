@@ -136,6 +136,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
         lastSegment: scan.lastSegment,
         segments: scan.segments,
         timeline: scan.timeline,
+        timelines: scan.timelines,
         systemIdentifier: scan.systemIdentifier,
         pgWaldumpMajor: scan.major,
         records: scan.stats.records,
@@ -174,9 +175,14 @@ export function eventTarget(e: LocatedEvent): ResolvedTarget {
   const what = `${e.kind}${e.relations.length ? ` of ${e.relations.map((r) => r.name ?? `base/${e.database.oid}/${r.relfilenode}`).join(', ')}` : ''}`;
   if (e.kind === 'drop-database') {
     // The files go at the DROP dir record, before the commit: stop before the transaction's first record.
-    return { kind: 'lsn', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.firstLsn, time: e.commitTime, database: dbLabel(e), inclusive: false, origin: `locate: DROP DATABASE ${e.database.name ?? e.database.oid} (xid ${e.xid}; stop before its first record)` };
+    return { kind: 'lsn', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.firstLsn, time: e.commitTime, ...timelineOf(e), database: dbLabel(e), inclusive: false, origin: `locate: DROP DATABASE ${e.database.name ?? e.database.oid} (xid ${e.xid}; stop before its first record)` };
   }
-  return { kind: 'xid', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.commitLsn, time: e.commitTime, database: dbLabel(e), inclusive: false, origin: `locate: ${what} (xid ${e.xid})` };
+  // The incident's own timeline: with "latest", a restore would follow a later fork that never saw it.
+  return { kind: 'xid', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.commitLsn, time: e.commitTime, ...timelineOf(e), database: dbLabel(e), inclusive: false, origin: `locate: ${what} (xid ${e.xid})` };
+}
+
+function timelineOf(e: LocatedEvent): { timeline?: string } {
+  return e.timeline ? { timeline: String(e.timeline) } : {};
 }
 
 function dbLabel(e: LocatedEvent): string {
