@@ -278,7 +278,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // Ctrl-C at a question: say where production stands (the side schema may already be written).
     let e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
     // The work directory filled up after the pre-check passed: say so, with the figures, not the program's errno.
-    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
+    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_SPACE', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
       const failed = log.steps.filter((s) => s.ok === false).map((s) => s.name);
       e = await diskFullError(e, o.workDir, failed.length ? `step ${failed.join(' › ')}` : 'the run');
     }
