@@ -17,7 +17,7 @@ import { stopWorkload } from '../../src/lab/workload.js';
 import { lockedByStartup } from '../../src/sources/delayed-replica/pause.js';
 import { sleep } from '../../src/util/time.js';
 import { undrop } from '../cli.js';
-import { testWorkDir } from '../helpers.js';
+import { testWorkDir, waitUntil } from '../helpers.js';
 
 const root = mkdtempSync(join(testWorkDir(), 'vlock-'));
 chmodSync(root, 0o755);
@@ -35,11 +35,10 @@ describe('verify on a delayed replica holding the incident\'s locks', () => {
     const inv = await loadInventory(join(dir, 'undrop.yaml'));
     const cfg = inv.sources.find((s) => s.kind === 'delayed-replica') as { dsn: string; name: string };
     const replica = { ...resolveConnParams(cfg.dsn), database: 'shipping' };
-    for (let i = 0; i < 120; i++) {
+    await waitUntil('the replica replayed everything it received and is not waiting out its delay', async () => {
       const r = await withClient(replica, (c) => c.query("select pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() as caught, (select wait_event from pg_stat_activity where backend_type = 'startup') as w"));
-      if (r.rows[0].caught && r.rows[0].w !== 'RecoveryApplyDelay') break;
-      await sleep(1000);
-    }
+      return r.rows[0].caught && r.rows[0].w !== 'RecoveryApplyDelay';
+    }, { tries: 120, everyMs: 1000 });
     await labIncident({ dir });
     let locked: string[] = [];
     for (let i = 0; i < 30 && locked.length === 0; i++) {

@@ -7,6 +7,7 @@
 import { chmodSync, cpSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync, closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { chownForServer } from '../../src/postgres/os-user.js';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -146,7 +147,7 @@ describe('undrop verify on the happy lab', () => {
     const fd = openSync(join(base, 'backup', rel), 'r+');
     writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, 8192 + 512);
     closeSync(fd);
-    await execa('chown', ['-R', 'postgres:postgres', base]);
+    await chownForServer(base);
     const pitr = inv.sources.find((x) => x.kind === 'pitr')!;
     const file = config('corrupt', (d) => {
       d.sources = [{ ...pitr, name: 'corrupt', base_backups: base }];
