@@ -9,6 +9,8 @@ import type { SideSchemaRecord } from './recovery/side-record.js';
 import type { ResolvedTarget } from './sources/target.js';
 import type { ProbeItem, SourceStatus } from './sources/types.js';
 import type { SourceKind } from './inventory/schema.js';
+import type { Playbook, PlaybookCommand, PlaybookStep } from './playbooks/schema.js';
+import type { ReplicaPauseOutcome, ResumeOutcome } from './sources/delayed-replica/pause.js';
 
 /** `undrop probe --json` */
 export interface ProbeDocument {
@@ -45,7 +47,8 @@ export interface LocateDocument {
   ignored: LocateEventDocument[];
   /** Drops of undrop's own side schemas (undrop_*, or recorded in an incident folder): housekeeping, never incidents. */
   undrop: LocateEventDocument[];
-  wal: LocateWal;
+  /** timelines: every timeline read, oldest first (a WAL with history holds several). */
+  wal: LocateWal & { timelines: number[] };
   catalogs: string[];
   warnings: { code: string; message: string; hint?: string }[];
   durationMs: number;
@@ -61,9 +64,11 @@ export interface LocateEventDocument {
   operation?: 'delete' | 'update';
   relations: { relfilenode: number; name: string | null; oid: number | null; relkind: string | null; files: number[]; rows: number | null; rowsKind: EventRelation['rowsKind'] | null; bornAt?: string; bornByRewrite?: boolean }[];
   /** The recovery target that stops just before this event (a DROP DATABASE's is an LSN). */
-  target: { xid: string; inclusive: false; lsn?: string; note?: string };
+  target: { xid: string; inclusive: false; lsn?: string; timeline?: string; note?: string };
   firstLsn: string;
   commitLsn: string;
+  /** The timeline whose WAL holds the event (recover follows it unless --target-timeline says otherwise). */
+  timeline: number;
   database: { oid: number; name: string | null };
   recreated: { relfilenode: number; name: string | null; oid: number | null }[];
   rowsLost: number | null;
@@ -164,71 +169,32 @@ export interface ErrorDocument {
   [field: string]: unknown;
 }
 
-/** One command of a runbook, placeholders filled. */
-export interface FilledCommand {
-  run: string;
-  /** Printed as a shell comment above the command. */
-  note?: string;
-  /** Who runs it: the server's OS user, root, or anyone with a client. */
-  as: 'server' | 'root' | 'client';
-  /** Regular expression its output shows (what a person checks; the runbook tests assert it). */
-  expect?: string;
-  reject?: string;
-  /** Run by a person only (interactive, or undrop itself). */
-  manual: boolean;
-}
-
-export interface FilledStep {
-  id: string;
-  /** Where the step is written: FILE#ID. */
-  ref: string;
-  title: string;
-  say?: string;
-  check?: string;
-  /** A person judges the outcome. */
-  human: boolean;
-  /** Only on this alternative path (see branches). */
-  branch?: string;
-  commands: FilledCommand[];
-}
+/** One command of a runbook, placeholders filled: the shape of a playbook's command (src/playbooks/schema.ts). */
+export type FilledCommand = PlaybookCommand;
+/** One step of a runbook, placeholders filled. */
+export type FilledStep = PlaybookStep;
 
 /** `undrop playbook NAME --json` (or --format json) */
-export interface PlaybookDocument {
-  name: string;
+export interface PlaybookDocument extends Pick<Playbook, 'name' | 'title' | 'branches'> {
   kind: string | null;
-  title: string;
   summary: string | null;
   /** The inventory source it was filled from. */
   source: string | null;
   osUser: string;
-  branches: Record<string, string>;
   /** Placeholders that had no value: printed as <name>; the reader fills them in. */
   unfilled: { name: string; what: string }[];
   notes: string[];
   steps: FilledStep[];
 }
 
-type ErrorField = { code: string; message: string; hint?: string };
-
 /** `undrop pause --json` (the guided flow's first step does the same). */
 export interface PauseDocument {
-  replicas: {
-    name: string;
-    outcome: 'paused' | 'already-paused' | 'held' | 'not-delayed' | 'failed';
-    safe: boolean;
-    delayMs: number | null;
-    replayTime: string | null;
-    replayLsn: string | null;
-    lagMs: number | null;
-    leftMs: number | null;
-    pausedAt: string | null;
-    error?: ErrorField;
-  }[];
+  replicas: ReplicaPauseOutcome[];
   /** True when every delayed replica is paused or already safe (exit 0). */
   safe: boolean;
 }
 
 /** `undrop resume --json` */
 export interface ResumeDocument {
-  replicas: { name: string; outcome: 'resumed' | 'not-paused' | 'failed'; replayTime: string | null; delayMs: number | null; error?: ErrorField }[];
+  replicas: ResumeOutcome[];
 }

@@ -3,7 +3,7 @@
 // judged by a person here: each of its commands' expected output is asserted
 // instead. Manual commands (interactive, or undrop itself) are skipped.
 import { execa } from 'execa';
-import type { FilledStep, PlaybookDocument } from '../src/playbooks/render.js';
+import type { FilledStep, PlaybookDocument } from '../src/contract.js';
 
 export interface RunOptions {
   /** Take this branch's steps (steps of other branches are skipped). */

@@ -6,7 +6,8 @@
 // `--scale default` (1.05 M lost rows), `seed` (15 M, the incident that
 // started undrop) or `smoke` (CI: correctness only); it writes
 // bench/results/e2e-<scale>.{md,json,svg} (`--out DIR` elsewhere).
-// `--runs N` (default 3; smoke 1). The part benches run with UNDROP_BENCH_ONLY
+// `--runs N` (default 3; smoke 1), `--kinds a,b`, `--process-max-compare`
+// (pgBackRest again with --process-max 1). The part benches run with UNDROP_BENCH_ONLY
 // (copyback|locate|pitr|all) and their sizes via environment:
 // UNDROP_BENCH_ROWS (copy back, default 1,000,000), UNDROP_BENCH_WAL_MB
 // (locate, default 1100), UNDROP_BENCH_PITR_GB (other database for the
@@ -26,7 +27,7 @@ import { benchLocate } from './locate.js';
 import { benchPitrSelective } from './pitr-selective.js';
 
 const { values: args } = parseArgs({
-  options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' }, kinds: { type: 'string' } },
+  options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' }, kinds: { type: 'string' }, 'process-max-compare': { type: 'boolean' } },
 });
 const json = !!args.json;
 const log = (l: string) => process.stderr.write(`${l}\n`);
@@ -43,7 +44,8 @@ async function main(): Promise<void> {
       otherRows: sc.otherRows,
       runs: args.runs ? Number(args.runs) : sc.runs,
       dir: args.dir ?? join(defaultWorkDir(), `bench-lab-${sc.name}`),
-      processMaxCompare: sc.name !== 'smoke',
+      // pgBackRest with --process-max 1 beside the default: only when asked (it adds a whole restore per run)
+      processMaxCompare: !!args['process-max-compare'],
       kinds: args.kinds ? (args.kinds.split(',') as SourceKind[]) : undefined,
       log,
     });

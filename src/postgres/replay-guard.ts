@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { failure } from '../errors.js';
 import type { PgBinaries } from './binaries.js';
+import { Lsn } from './wal/lsn.js';
 import { segmentName, segnoOfLsn } from './wal/segments.js';
 import { runWaldump } from './wal/waldump.js';
 
@@ -22,21 +23,60 @@ export interface TablespaceCreate {
 export function tablespaceCreates(waldump: string): TablespaceCreate[] {
   const out: TablespaceCreate[] = [];
   for (const line of waldump.split('\n')) {
-    const m = /desc: CREATE (\d+) "(.*)"\s*$/.exec(line);
-    if (m) out.push({ oid: m[1]!, path: m[2]! });
+    const t = tablespaceCreateIn(line);
+    if (t) out.push(t);
   }
   return out;
+}
+
+/** One pg_waldump line: the tablespace a CREATE record makes, else undefined. Pure. */
+export function tablespaceCreateIn(line: string): TablespaceCreate | undefined {
+  const m = /desc: CREATE (\d+) "(.*)"\s*$/.exec(line);
+  return m ? { oid: m[1]!, path: m[2]! } : undefined;
+}
+
+/**
+ * What a WAL scan done for another reason (locate's) saw of tablespaces: the
+ * stretches it read record by record, and every CREATE in them. When one
+ * stretch holds a whole replay range, the guard needs no pg_waldump of its own.
+ */
+export interface TablespaceScan {
+  /** Inventory source whose WAL was read (the guard trusts only the same source's WAL). */
+  source?: string;
+  timeline: number;
+  /** Read without a gap: from the start of a segment to the last record read. */
+  spans: { from: Lsn; to: Lsn }[];
+  creates: (TablespaceCreate & { lsn: Lsn })[];
+}
+
+/**
+ * The CREATEs a replay from `startLsn` to `endLsn` would run, from an earlier
+ * scan of the same source's WAL on the same timeline; undefined when that
+ * scan did not read the whole range (then the guard reads it itself). Pure.
+ */
+export function createsFromScan(scan: TablespaceScan | undefined, o: { source: string; timeline?: number; startLsn: string; endLsn?: string }): TablespaceCreate[] | undefined {
+  if (!scan || !o.endLsn || scan.source !== o.source || (o.timeline !== undefined && scan.timeline !== o.timeline)) return undefined;
+  const start = o.startLsn;
+  const end = o.endLsn;
+  if (!scan.spans.some((s) => !Lsn.before(start, s.from) && !Lsn.before(s.to, end))) return undefined;
+  // boundaries included: a record at either end refuses rather than slips through
+  return scan.creates.filter((c) => !Lsn.before(c.lsn, start) && !Lsn.before(end, c.lsn));
+}
+
+/** The guard on CREATEs already read (a scan's, or createsFromScan's): refuse one whose path exists here. */
+export function assertCreatesLeaveTablespacesAlone(creates: TablespaceCreate[], label: string): void {
+  const hits = creates.filter((t) => existsSync(t.path));
+  if (hits.length) {
+    throw failure('REPLAY_WOULD_TOUCH_TABLESPACE', `Replaying WAL from ${label} re-creates tablespace ${hits.map((h) => `${h.oid} at ${h.path}`).join(', ')}, and that folder exists on this host; PostgreSQL's replay would empty it. Nothing was started.`, {
+      hint: 'Use a base backup taken after the tablespace was created (or another source), or run undrop on a host where that path does not exist.',
+    });
+  }
 }
 
 /** Refuse a replay (from `startLsn` to `endLsn`, WAL in `walDir`) that would create a tablespace over an existing path. */
 export async function assertReplayLeavesTablespacesAlone(bin: PgBinaries, o: { walDir: string; startLsn: string; endLsn?: string; timeline?: number; label: string }): Promise<void> {
   const r = await runWaldump(bin, { dir: o.walDir, start: o.startLsn, end: o.endLsn, timeline: o.timeline, rmgrs: ['Tablespace'], timeoutMs: 30 * 60_000 });
-  const hits = tablespaceCreates(r.stdout).filter((t) => existsSync(t.path));
-  if (hits.length) {
-    throw failure('REPLAY_WOULD_TOUCH_TABLESPACE', `Replaying WAL from ${o.label} re-creates tablespace ${hits.map((h) => `${h.oid} at ${h.path}`).join(', ')}, and that folder exists on this host; PostgreSQL's replay would empty it. Nothing was started.`, {
-      hint: 'Use a base backup taken after the tablespace was created (or another source), or run undrop on a host where that path does not exist.',
-    });
-  }
+  assertCreatesLeaveTablespacesAlone(tablespaceCreates(r.stdout), o.label);
 }
 
 /**

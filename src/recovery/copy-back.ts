@@ -1,18 +1,21 @@
-// Copy back: the wanted tables go into a new side schema in production, in
-// ONE transaction: pre-data DDL (schema, tables, sequences, defaults,
-// comments) → sequence values → rows (binary COPY, streamed) → post-data DDL
-// (keys, indexes, constraints, FKs between recovered tables) → COMMIT
-// (autovacuum analyzes the new tables afterwards). Any failure, including a lost connection, rolls everything back,
-// so no side schema is left behind. An existing schema is never reused.
+// Copy back: the wanted tables go into a new side schema in production, all
+// or nothing, tables in parallel (copy-staged.ts): a staging schema gets the
+// pre-data DDL (tables, sequences, defaults, comments) and sequence values;
+// each table is loaded on its own connection (binary COPY, streamed, its
+// checksum, its keys and indexes); then what spans tables (FKs between
+// recovered tables); then one ALTER SCHEMA … RENAME publishes it. Any
+// failure, including a lost connection, drops the staging schema, so no side
+// schema is left behind. An existing schema is never reused.
 //
 // The DDL is pg_dump's: in the materialized (disposable) instance the tables
-// are first moved into a schema of the same name (ALTER TABLE … SET SCHEMA
-// carries owned/identity sequences, indexes, constraints and FKs along).
+// are first moved into a schema of the staging schema's name (ALTER TABLE …
+// SET SCHEMA carries owned/identity sequences, indexes, constraints and FKs
+// along).
 //
 // Verification rides along (checksum.ts): the source side is checksummed on
 // its own connections, one per table, while the rows stream (the
 // materialized instance is otherwise idle), and each table's production side
-// inside the copy transaction right after its load, while its pages are still
+// in its loading transaction right after its load, while its pages are still
 // in memory. verify.ts compares the two.
 import type pg from 'pg';
 import { failure, usageError } from '../errors.js';
@@ -20,13 +23,11 @@ import { withClient } from '../postgres/connect.js';
 import type { PgBinaries } from '../postgres/binaries.js';
 import { connect } from '../postgres/connect.js';
 import { type ConnParams, describe } from '../postgres/conninfo.js';
-import { displayName, quoteIdent, quoteLiteral, type TableName } from '../postgres/identifiers.js';
+import { displayName, quoteIdent, type TableName } from '../postgres/identifiers.js';
 import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedTable, resolveTables, schemaExists, type SequenceState, sequencesIn } from './catalog.js';
 import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
-import { copyStatements, copyTable } from './copy-data.js';
-import { hasStatements, type SchemaDdl, schemaDdl } from './ddl.js';
-import { commitOrFindOut } from './commit.js';
-import { productionWriteError } from './pg-errors.js';
+import { stagingSchemaName, unionMs, writeStaged } from './copy-staged.js';
+import { schemaDdl } from './ddl.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
 import { formatBytes } from '../util/time.js';
@@ -35,6 +36,11 @@ export interface CopyBackSource {
   /** Connection to the materialized instance (database included, or given below). */
   conn: ConnParams;
   database: string;
+  /**
+   * Where the rows are read instead (a paused replica, read-only, the tables
+   * under their own names); the instance then holds their schema only.
+   */
+  rows?: ConnParams;
 }
 
 export interface CopyBackRequest {
@@ -48,8 +54,10 @@ export interface CopyBackRequest {
   workDir: string;
   timeline?: Timeline;
   now?: Date;
-  /** maintenance_work_mem for the index builds of this transaction (default 256MB). */
+  /** maintenance_work_mem for each table's index builds (default 256MB). */
   maintenanceWorkMem?: string;
+  /** Tables loaded at once, each on its own connections (default: the tables, up to 4). */
+  parallel?: number;
   /** Progress lines: bytes and rows per table against the source's estimate, index builds by name. */
   onProgress?: (message: string) => void;
 }
@@ -75,8 +83,15 @@ export interface CopyBackResult {
   /** Where the tables now are in the materialized instance (the side schema there). */
   sourceSchema: string;
   production: { lsnBefore: string | null; lsnAfter: string | null };
-  timings: { ddlMs: number; preDataMs: number; dataMs: number; postDataMs: number; totalMs: number;
-    /** Production side, inside the copy transaction. */
+  timings: { ddlMs: number; preDataMs: number;
+    /** The parallel loads: rows, production checksums, each table's keys and indexes. */
+    dataMs: number;
+    /** What spans tables (FKs between them), after the loads. */
+    postDataMs: number;
+    /** The rename that publishes the side schema. */
+    publishMs: number;
+    totalMs: number;
+    /** Production side, in each table's loading transaction: wall time, overlaps counted once. */
     checksumMs: number;
     /** Source side, on its own connections while the copy ran. */
     sourceChecksumMs: number;
@@ -136,89 +151,12 @@ async function assertWritable(src: pg.Client): Promise<void> {
   }
 }
 
-interface SideSchemaPlan {
-  schema: string;
-  tables: ResolvedTable[];
-  ddl: SchemaDdl;
-  sequences: SequenceState[];
-  columns: Map<number, string[]>;
-  maintenanceWorkMem: string;
-  algorithm: ChecksumAlgorithm;
-  onProgress?: (message: string) => void;
-  /** Where to ask, after a connection lost at COMMIT, whether it committed. */
-  production: ConnParams;
-}
-
-/**
- * Production's one transaction: the side schema's tables (pre-data), their
- * sequences, the rows (COPY binary, FREEZE), then keys, indexes and
- * constraints (post-data). Rolled back whole on any error.
- */
-async function writeSideSchema(
-  src: pg.Client,
-  p: pg.Client,
-  plan: SideSchemaPlan,
-  tl: Timeline,
-): Promise<{ copied: CopiedTable[]; copySums: TableChecksum[]; preDataMs: number; dataMs: number; postDataMs: number; checksumMs: number }> {
-  const { schema } = plan;
-  const copied: CopiedTable[] = [];
-  const copySums: TableChecksum[] = [];
-  let checksumMs = 0;
-  try {
-    await p.query('BEGIN');
-    await p.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
-    let t0 = Date.now();
-    await tl.step('create side schema and tables (pre-data)', () => p.query(plan.ddl.preData));
-    for (const s of plan.sequences) {
-      await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
-      tl.event('sequence-set', { sequence: displayName({ schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
-    }
-    const preDataMs = Date.now() - t0;
-    t0 = Date.now();
-    await tl.step('copy rows (COPY binary)', async () => {
-      for (const t of plan.tables) {
-        const to = { schema, name: t.name };
-        const est = plan.onProgress ? await sizeEstimate(src, t.oid) : undefined;
-        const meter = est ? copyMeter(displayName(t), est, plan.onProgress!) : undefined;
-        const stats = await copyTable(src, p, copyStatements(to, to, plan.columns.get(t.oid) ?? [], { freeze: true }), meter);
-        const c: CopiedTable = {
-          name: displayName(t),
-          original: { schema: t.schema, name: t.name },
-          recoveredAs: to,
-          recoveredAsName: displayName(to),
-          rows: stats.rows,
-          bytes: stats.bytes,
-          durationMs: stats.durationMs,
-        };
-        copied.push(c);
-        tl.event('table-copied', { table: c.name, recoveredAs: c.recoveredAsName, rows: c.rows, bytes: c.bytes, durationMs: c.durationMs });
-        // the rows just loaded, read back in this transaction while they are still in memory
-        const c0 = Date.now();
-        plan.onProgress?.(`checksumming ${c.recoveredAsName} (${c.rows.toLocaleString('en-US')} rows copied)`);
-        copySums.push(await tableChecksum(p, to, { inTransaction: true, algorithm: plan.algorithm }));
-        checksumMs += Date.now() - c0;
-      }
-    });
-    const dataMs = Date.now() - t0 - checksumMs;
-    t0 = Date.now();
-    if (hasStatements(plan.ddl.postData)) {
-      const built = builtNames(plan.ddl.postData);
-      plan.onProgress?.(`building ${built.length} key(s), index(es) and constraint(s): ${built.join(', ')}`);
-      await tl.step('build keys, indexes, constraints (post-data)', () => p.query(plan.ddl.postData));
-    }
-    const postDataMs = Date.now() - t0;
-    await commitOrFindOut(p, plan.production, 'copy back', tl);
-    return { copied, copySums, preDataMs, dataMs, postDataMs, checksumMs };
-  } catch (e) {
-    await p.query('ROLLBACK').catch(() => {});
-    throw productionWriteError(e, 'copy back');
-  }
-}
-
 export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
   const tl = req.timeline ?? silentTimeline;
   const started = Date.now();
   const schema = sideSchemaName(req.schema, req.now);
+  // The tables are built under this name (source and production) until one rename publishes them.
+  const staging = stagingSchemaName();
   const sourceConn: ConnParams = { ...req.source.conn, database: req.source.database };
   const src = await connect(sourceConn, { applicationName: 'undrop copy back (source)' });
   let prod: pg.Client | undefined;
@@ -228,8 +166,8 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
   try {
     const tables = await resolveTables(src, req.tables, sourceLabel);
     await assertWritable(src);
-    if (await schemaExists(src, schema)) {
-      throw usageError('SIDE_SCHEMA_EXISTS', `Schema ${schema} already exists in ${sourceLabel}.`, 'Choose another name with --schema.');
+    if (await schemaExists(src, staging)) {
+      throw usageError('SIDE_SCHEMA_EXISTS', `Schema ${staging} already exists in ${sourceLabel}.`, 'Run the same command again (the staging name is drawn at random).');
     }
     prod = await connect(req.production, { applicationName: 'undrop copy back' });
     if (await schemaExists(prod, schema)) {
@@ -240,24 +178,28 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       tl.event('foreign-key-left-out', { table: displayName(fk.table), constraint: fk.name, references: displayName(fk.references), definition: fk.definition });
     }
 
-    await tl.step('prepare source', () => moveInSource(src, tables, schema), { schema });
+    await tl.step('prepare source', () => moveInSource(src, tables, staging), { schema: staging });
     moved = tables;
 
     const ddlStarted = Date.now();
-    const ddl = await tl.step('take DDL (pg_dump --schema-only)', () => schemaDdl(req.bin, sourceConn, schema, { workDir: req.workDir, excludeConstraintOids: leftOut.map((f) => f.oid) }));
-    const sequences = await sequencesIn(src, schema);
+    const ddl = await tl.step('take DDL (pg_dump --schema-only)', () => schemaDdl(req.bin, sourceConn, staging, { workDir: req.workDir, excludeConstraintOids: leftOut.map((f) => f.oid) }));
+    const sequences = await sequencesIn(src, staging);
     const columns = new Map<number, string[]>();
     for (const t of tables) columns.set(t.oid, await copyColumns(src, t.oid));
     const ddlMs = Date.now() - ddlStarted;
 
     // Same encoding and byte order on both servers: the cheap hash; otherwise md5 (checksum.ts).
-    const algorithm = chooseAlgorithm(await hashFingerprint(src), await hashFingerprint(prod));
+    // Rows read from elsewhere (a paused replica): its tables under their own names, never waiting long for a lock.
+    const rowsConn = req.source.rows;
+    const rowsAt = (t: ResolvedTable) => (rowsConn ? { schema: t.schema, name: t.name } : { schema: staging, name: t.name });
+    const rowsSession = { statementTimeoutMs: 0, ...(rowsConn ? { lockTimeoutMs: 10_000 } : {}) };
+    const algorithm = chooseAlgorithm(rowsConn ? await withClient(rowsConn, hashFingerprint) : await hashFingerprint(src), await hashFingerprint(prod));
     tl.event('checksum-algorithm', { algorithm });
     const sourceStarted = Date.now();
     let sourceChecksumMs = 0;
     const sourceSums = Promise.all(
       tables.map((t) =>
-        withClient(sourceConn, (c) => tableChecksum(c, { schema, name: t.name }, { algorithm }), { applicationName: 'undrop verify (source)', statementTimeoutMs: 0 }),
+        withClient(rowsConn ?? sourceConn, (c) => tableChecksum(c, rowsAt(t), { algorithm }), { applicationName: 'undrop verify (source)', ...rowsSession }),
       ),
     ).finally(() => {
       sourceChecksumMs = Date.now() - sourceStarted;
@@ -267,8 +209,19 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    const w = await writeSideSchema(src, prod, { schema, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', algorithm, onProgress: req.onProgress, production: req.production }, tl);
+    const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, t)) : await sizeEstimate(src, t), req.onProgress!) : undefined;
+    const w = await writeStaged(
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter },
+      tl,
+    );
     committed = true;
+    const copied: CopiedTable[] = w.tables.map((x) => {
+      const to = { schema, name: x.table.name };
+      return { name: displayName(x.table), original: { schema: x.table.schema, name: x.table.name }, recoveredAs: to, recoveredAsName: displayName(to), rows: x.rows, bytes: x.bytes, durationMs: x.durationMs };
+    });
+    // wall time during which production checksums ran (the tables load in parallel: overlaps counted once)
+    const checksumMs = unionMs(w.tables.map((x) => x.checksumSpan));
+    const checksumSumMs = w.tables.reduce((n, x) => n + x.checksumSpan[1] - x.checksumSpan[0], 0);
     const lsnAfter = await currentLsn(prod);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');
     const waitStarted = Date.now();
@@ -278,16 +231,16 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
         cause: e,
       });
     });
-    tl.event('checksums-taken', { algorithm, productionMs: w.checksumMs, sourceMs: sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted });
+    tl.event('checksums-taken', { algorithm, productionMs: checksumMs, productionSumMs: checksumSumMs, sourceMs: sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted });
     return {
       schema,
-      tables: w.copied,
+      tables: copied,
       sequences,
       foreignKeysLeftOut: leftOut,
-      sourceSchema: schema,
+      sourceSchema: staging,
       production: { lsnBefore, lsnAfter },
-      timings: { ddlMs, preDataMs: w.preDataMs, dataMs: w.dataMs, postDataMs: w.postDataMs, totalMs: Date.now() - started, checksumMs: w.checksumMs, sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted },
-      checksums: { algorithm, source: sourceChecksums, copy: w.copySums },
+      timings: { ddlMs, preDataMs: w.preDataMs, dataMs: w.loadMs, postDataMs: w.postDataMs, publishMs: w.publishMs, totalMs: Date.now() - started, checksumMs, sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted },
+      checksums: { algorithm, source: sourceChecksums, copy: w.tables.map((x) => x.checksum) },
     };
   } finally {
     if (!committed && moved) {
@@ -297,7 +250,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       await src.end().catch(() => {});
       const again = await connect(sourceConn, { applicationName: 'undrop copy back (source)' }).catch(() => undefined);
       if (again) {
-        await restoreInSource(again, moved, schema);
+        await restoreInSource(again, moved, staging);
         await again.end().catch(() => {});
       }
     } else {
@@ -318,9 +271,14 @@ export async function moveBackInSource(source: CopyBackSource, result: Pick<Copy
   }
 }
 
+/** Tables loaded at once by default: all of them, up to 4 (each is one backend on production and one on the source). */
+function defaultParallel(tables: number): number {
+  return Math.max(1, Math.min(tables, 4));
+}
+
 /** The source's own estimate of a table: planner rows and bytes on disk (what progress counts against). */
-async function sizeEstimate(src: pg.Client, oid: number): Promise<{ rows: number; bytes: number }> {
-  const r = await src.query<{ rows: string; bytes: string }>('SELECT greatest(reltuples, 0)::int8::text AS rows, pg_relation_size(oid)::text AS bytes FROM pg_class WHERE oid = $1', [oid]);
+async function sizeEstimate(src: pg.Client, t: ResolvedTable): Promise<{ rows: number; bytes: number }> {
+  const r = await src.query<{ rows: string; bytes: string }>('SELECT greatest(reltuples, 0)::int8::text AS rows, pg_relation_size(oid)::text AS bytes FROM pg_class WHERE oid = to_regclass($1)', [`${quoteIdent(t.schema)}.${quoteIdent(t.name)}`]);
   return { rows: Number(r.rows[0]?.rows ?? 0), bytes: Number(r.rows[0]?.bytes ?? 0) };
 }
 

@@ -69,7 +69,7 @@ export interface CopyBackPipelineRequest {
   log: IncidentLog;
   /** Name of the source the instance came from (for the report). */
   sourceName: string;
-  materialized: Pick<Materialized, 'conn' | 'database' | 'recoveryPoint' | 'tables' | 'notes'>;
+  materialized: Pick<Materialized, 'conn' | 'database' | 'recoveryPoint' | 'tables' | 'notes' | 'rowsFrom'>;
   production: ConnParams;
   tables: TableName[];
   mode: RecoverMode;
@@ -100,7 +100,7 @@ export interface CopyBackPipelineResult {
 
 export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promise<CopyBackPipelineResult> {
   const { log } = req;
-  const source = { conn: req.materialized.conn, database: req.materialized.database };
+  const source = { conn: req.materialized.conn, database: req.materialized.database, rows: req.materialized.rowsFrom };
   log.record('mode', req.mode);
   log.record('production', describe(req.production));
   if (!log.facts.tables) log.record('tables', req.tables.map((t) => displayName(t)));

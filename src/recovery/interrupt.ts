@@ -16,7 +16,7 @@ export function productionState(f: IncidentFacts, unfinished: string[]): string 
     const side = `the recovered tables were copied into side schema ${f.copyBack.schema} (committed)`;
     return promoting ? `Production: ${side}; the promote transaction was not committed, so PostgreSQL rolls it back: nothing live was changed.` : `Production: ${side}; nothing live was changed.`;
   }
-  if (unfinished.includes('copy back')) return 'Production: the copy back transaction was not committed, so PostgreSQL rolls it back when the connection closes: nothing was written.';
+  if (unfinished.includes('copy back')) return 'Production: the copy back transaction was not committed (nothing is published before its last one; the staging schema is dropped as undrop stops): nothing was written.';
   if (promoting) return 'Production: the promote transaction was not committed, so PostgreSQL rolls it back: nothing live was changed.';
   return 'Production: nothing was changed.';
 }

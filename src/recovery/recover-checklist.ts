@@ -26,6 +26,7 @@ import { recoverJson } from './report.js';
 import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
 import { namesTable } from './locate/rank.js';
+import type { TablespaceScan } from '../postgres/replay-guard.js';
 import { assertIdentity, identityEventFor, judgeIdentity, materializedRelfilenodes } from './identity.js';
 
 export interface RecoverOptions {
@@ -112,6 +113,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   let paused = 0;
   const replicaState = () => (paused ? nextSteps : [...nextSteps, 'No delayed replica was paused by this run.']);
   const unhook = watchInterrupt(log, (l) => ui.info(l), replicaState);
+  // A hand-given target's WAL scan, running alongside probe and materialize (see step 2).
+  let located: Promise<LocatedEvent | undefined> | undefined;
+  let walScanned: Promise<TablespaceScan | undefined> | undefined;
   try {
     log.record('mode', o.mode);
 
@@ -144,8 +148,19 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       tables = picked.tables;
       target = picked.target;
       event = picked.event;
+      walScanned = Promise.resolve(picked.tablespaces);
+    } else if (o.target.kind !== 'before-incident') {
+      // A target given by hand is still checked against what the WAL says was lost (best effort). Only the
+      // identity check (after materialize) and the replay guard (before replay) need that scan: it runs alongside.
+      target = resolveExplicit(o.target);
+      const scan = log.step('check the target in WAL (alongside)', () => checkExplicitTarget(o, prod, target));
+      located = scan.then((r) => r.event);
+      walScanned = scan.then((r) => r.tablespaces);
+      located.catch(() => {}); // awaited at the identity check; never fails (best effort)
     } else {
-      ({ target, event } = await log.step('find the target', () => ui.step('Finding the destructive transaction in WAL', (p) => resolveTarget(o, prod, p))));
+      let tablespaces: TablespaceScan | undefined;
+      ({ target, event, tablespaces } = await log.step('find the target', () => ui.step('Finding the destructive transaction in WAL', (p) => resolveTarget(o, prod, p))));
+      walScanned = Promise.resolve(tablespaces);
     }
     log.record('tables', tables.map((t) => displayName(t)));
     log.record('target', target);
@@ -153,20 +168,27 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     ui.info(`Target: ${describeTarget(target)}.`);
     if (event?.unnamedReason && o.target.kind === 'before-incident' && !event.relations.some((r) => namesTable(r, tables))) await confirmUnnamedEvent(event, tables, ui, log);
     // Warn early: a DROP + recreate restarted the live keys, so a merge will meet collisions.
-    if (event?.recreated.length) {
+    const warnRecreated = async (e: LocatedEvent | undefined) => {
+      if (!e?.recreated.length) return;
       // Only a warning: a failure here is recorded, never stops the recovery.
-      const restarted = await liveRowsSince(prod, tables).catch((e: unknown) => {
-        log.event('recreated-check-failed', { error: e instanceof Error ? e.message : String(e) });
+      const restarted = await liveRowsSince(prod, tables).catch((err: unknown) => {
+        log.event('recreated-check-failed', { error: err instanceof Error ? err.message : String(err) });
         return [];
       });
       if (restarted.length) log.record('recreated', restarted);
       for (const r of restarted) ui.info(`Warning: ${recreatedWarning(r)}`);
-    }
+    };
+    await warnRecreated(event);
 
     // 3. Probe and rank.
     const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined, onDone: (_s, r) => ui.probeDone?.(r) })));
     log.record('probes', report.sources);
     log.record('ranking', report.ranking);
+    // A replica that replayed the incident is the worst news a probe can bring: said before anything else.
+    for (const p of report.sources) {
+      const past = p.findings.find((f) => f.code === 'REPLICA_PAST_INCIDENT');
+      if (past) ui.info(`Warning: ${p.name} is unusable: ${past.message} ${past.hint ?? ''}`.trim());
+    }
     let named = chosenConfig?.name;
     if (!named && ui.pickSource) named = await ui.pickSource(report, chooseSource(o.inventory, report, undefined).config.name);
     const choice = chooseSource(o.inventory, report, named);
@@ -184,7 +206,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, walScanned, rowsInPlace: true, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
@@ -193,6 +215,11 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     for (const n of m.notes) ui.info(n);
 
     // 5b. The identity check: the source holds the lost table, not its successor. Before any write.
+    if (located) {
+      event = await located;
+      located = undefined;
+      await warnRecreated(event);
+    }
     const identity = await log.step('identity check', async () => {
       const relfilenodes = await materializedRelfilenodes(m, tables);
       return judgeIdentity({ tables, event, targetOrigin: target.origin, sourceKind: choice.config.kind, sourceName: choice.config.name, materialized: m, relfilenodes });
@@ -203,7 +230,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     // 6. Copy back, verify, promote.
     const bin = m.instance?.bin ?? (await findBinaries());
-    const result = await ui.step('Copying back into production (one transaction), then verifying checksums', (progress) =>
+    const result = await ui.step('Copying back into production (tables in parallel, published at once), then verifying checksums', (progress) =>
       copyBackVerifyPromote({
         onProgress: progress,
         bin,
@@ -264,6 +291,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     throw e;
   } finally {
     unhook();
+    // the alongside scan may hold a catalog instance: let it finish and clean up before the run ends
+    await located?.catch(() => {});
     if (materialized && !o.keep) await materialized.release().catch(() => {});
   }
 }
@@ -287,18 +316,19 @@ async function checkProduction(prod: ConnParams, schema: string | undefined): Pr
   );
 }
 
-async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<{ target: ResolvedTarget; event?: LocatedEvent }> {
-  if (o.target.kind !== 'before-incident') {
-    const target = resolveExplicit(o.target);
-    // A target given by hand is still checked against what the WAL says was lost (best effort).
-    const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress }).catch(() => undefined);
-    const named = r?.events.filter((e) => o.tables.some((t) => e.relations.some((x) => namesTable(x, [t])))) ?? [];
-    return { target, event: r ? identityEventFor(target, named, [...r.events, ...r.undrop, ...r.ignored]) : undefined };
-  }
+/** A hand-given target: the event it undoes, from the WAL (best effort: undefined when the scan fails). */
+async function checkExplicitTarget(o: RecoverOptions, production: ConnParams, target: ResolvedTarget): Promise<{ event?: LocatedEvent; tablespaces?: TablespaceScan }> {
+  const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir }).catch(() => undefined);
+  if (!r) return {};
+  const named = r.events.filter((e) => o.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));
+  return { event: identityEventFor(target, named, [...r.events, ...r.undrop, ...r.ignored]), tablespaces: r.tablespaces };
+}
+
+async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<{ target: ResolvedTarget; event?: LocatedEvent; tablespaces?: TablespaceScan }> {
   const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress });
-  const { event, ...target } = found;
+  const { event, tablespaces, ...target } = found;
   if (o.target.timeline) target.timeline = o.target.timeline;
-  return { target, event };
+  return { target, event, tablespaces };
 }
 
 /**
@@ -372,18 +402,19 @@ async function liveRowsSince(prod: ConnParams, tables: TableName[]): Promise<{ t
 }
 
 /** Guided flow: list the destructive events, let the person pick one; its tables and target follow. */
-async function pickIncident(o: RecoverOptions, production: ConnParams, ui: RecoverUi, progress: (m: string) => void): Promise<{ tables: TableName[]; target: ResolvedTarget; event: LocatedEvent }> {
+async function pickIncident(o: RecoverOptions, production: ConnParams, ui: RecoverUi, progress: (m: string) => void): Promise<{ tables: TableName[]; target: ResolvedTarget; event: LocatedEvent; tablespaces?: TablespaceScan }> {
   if (!ui.pickEvent) throw usageError('TABLES_REQUIRED', 'recover needs --tables when it cannot ask.', 'Name the lost tables: --tables shipments,shipment_events (`undrop locate` lists what was dropped).');
   const r = await locate(o.inventory, { database: production.database, production, workDir: o.workDir, onProgress: progress });
   if (r.events.length === 0) {
     throw failure('NO_INCIDENT_FOUND', 'No destructive transaction was found in the WAL.', { hint: 'Name the tables and the target yourself: --tables … --target time:2026-11-25T01:42:00Z (or xid:N, lsn:X/Y).' });
   }
   const event = await ui.pickEvent(r.events, r.undrop);
+  const tablespaces = r.tablespaces;
   const names = event.relations.map((x) => x.name);
   if (names.some((n) => !n)) {
     throw usageError('TABLE_NAMES_UNKNOWN', `Transaction ${event.xid} removed files that no catalog could name.`, 'Name the tables yourself with --tables, and pass --target xid:' + event.xid + '.');
   }
-  return { tables: names.map((n) => parseTableName(n!)), target: eventTarget(event), event };
+  return { tables: names.map((n) => parseTableName(n!)), target: eventTarget(event), event, tablespaces };
 }
 
 /** The named source, or the best-ranked one that is not unusable (usable before degraded). */
@@ -427,10 +458,11 @@ function missingPrograms(probes: ProbeResult[]): void {
   for (const p of probes) {
     for (const f of p.findings) {
       if (f.level !== 'error') continue;
-      const m = /for PostgreSQL (\d+) is not in|PostgreSQL (\d+) programs are needed/.exec(f.message);
-      if (!m && !['PG_PROGRAM_MISSING', 'PG_VERSION_MISSING'].includes(f.code)) continue;
-      const major = m ? Number(m[1] ?? m[2]) : undefined;
-      throw usageError(f.code === 'PG_VERSION_MISSING' || m?.[2] ? 'PG_VERSION_MISSING' : 'PG_PROGRAM_MISSING', `Source ${p.name}: ${f.message}`, installHint(major));
+      const m = /for PostgreSQL (\d+) is not in|PostgreSQL (\d+) programs are needed|no PostgreSQL (\d+) server programs/.exec(f.message);
+      if (!m && !['PG_PROGRAM_MISSING', 'PG_VERSION_MISSING', 'SERVER_PROGRAMS_MISSING'].includes(f.code)) continue;
+      const major = m ? Number(m[1] ?? m[2] ?? m[3]) : undefined;
+      const whole = f.code !== 'PG_PROGRAM_MISSING' && !m?.[1];
+      throw usageError(whole ? 'PG_VERSION_MISSING' : 'PG_PROGRAM_MISSING', `Source ${p.name}: ${f.message}`, installHint(major));
     }
   }
 }

@@ -95,7 +95,7 @@ export function renderReport(f: IncidentFacts, steps: StepRecord[], paths: { tim
   if (f.copyBack) {
     const c = f.copyBack;
     L.push('## What was written where', '');
-    L.push(`Side schema ${code(c.schema)} in production, in one transaction (LSN ${c.production.lsnBefore ?? '?'} → ${c.production.lsnAfter ?? '?'}).`, '');
+    L.push(`Side schema ${code(c.schema)} in production, published at once by one rename (LSN ${c.production.lsnBefore ?? '?'} → ${c.production.lsnAfter ?? '?'}).`, '');
     const verified = new Map((f.verify?.tables ?? []).map((v) => [v.name, v]));
     L.push(
       ...table(

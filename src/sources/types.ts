@@ -1,5 +1,6 @@
 // One interface for every source kind. A source module lives in
 // src/sources/<kind>/ and is listed in src/sources/registry.ts.
+import type { TablespaceScan } from '../postgres/replay-guard.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import type { TableName } from '../postgres/identifiers.js';
 import type { TempInstance } from '../postgres/instance.js';
@@ -96,6 +97,18 @@ export interface MaterializeRequest {
   set?: string;
   /** pgBackRest restore processes (--process-max); default: the cores available. */
   processMax?: number;
+  /**
+   * Tablespace CREATEs a WAL scan already read (locate's, possibly still
+   * running): the replay guard uses them when that scan covered the whole
+   * replay range of this source's WAL, and reads the WAL itself otherwise.
+   */
+  walScanned?: Promise<TablespaceScan | undefined>;
+  /**
+   * The caller can read the rows from a read-only source (copy back can):
+   * a paused replica's tables are then not copied into the instance, which
+   * gets only their schema (Materialized.rowsFrom says where the rows are).
+   */
+  rowsInPlace?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -113,6 +126,8 @@ export interface Materialized {
    * the identity check compares them with the located event.
    */
   sourceRelfilenodes?: Record<string, number | null>;
+  /** With rowsInPlace: the read-only server the rows are read from (same table names); the instance holds the schema only. */
+  rowsFrom?: ConnParams;
   /** Stop and remove what was created (no-op for a kept instance). */
   release(): Promise<void>;
 }

@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe('copy back failures (real PostgreSQL)', () => {
-  it('production connection killed mid-copy: clear error, no side schema left, source tables back in place', async () => {
+  it('production connection killed mid-copy: clear error, no side schema and no staging schema left, source tables back in place', async () => {
     const killer = await connect(pair.prodConn, { applicationName: 'killer' });
     let killed: number | undefined;
     let stop = false;
@@ -40,6 +40,11 @@ describe('copy back failures (real PostgreSQL)', () => {
     expect(err.message).toMatch(/nothing was written/);
     const left = await killer.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'doomed'`);
     expect(left.rows[0].n).toBe(0);
+    // the tables load in parallel into a staging schema: it is dropped, and no loader is left running
+    const staging = await killer.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'undrop_staging_%'`);
+    expect(staging.rows).toEqual([]);
+    const loaders = await killer.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'undrop copy back%'`);
+    expect(loaders.rows[0].n).toBe(0);
     await killer.end();
     const src = await pair.source.query(`SELECT (SELECT count(*) FROM public.orders)::int AS o, (SELECT count(*) FROM pg_namespace WHERE nspname = 'doomed')::int AS s`);
     expect(src.rows[0]).toEqual({ o: 405000, s: 0 });

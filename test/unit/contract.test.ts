@@ -103,7 +103,9 @@ function paths(fields: Field[], path = ''): string[] {
   return fields.flatMap((f) => [`${path}.${f.key}`, ...paths(f.children ?? [], `${path}.${f.key}${f.array ? '[]' : ''}`)]);
 }
 
-const contractSource = readFileSync(new URL('../../src/contract.ts', import.meta.url), 'utf8');
+// contract.ts and the modules it takes types from (a document may list another module's type, defined once there).
+const contractFile = readFileSync(new URL('../../src/contract.ts', import.meta.url), 'utf8');
+const contractSource = [contractFile, ...[...contractFile.matchAll(/^import type .* from '\.\/(.+)\.js';$/gm)].map((m) => readFileSync(new URL(`../../src/${m[1]}.ts`, import.meta.url), 'utf8'))].join('\n');
 function untyped(fields: Field[]): string[] {
   return fields.flatMap((f) => [...(new RegExp(`\\b${f.key}\\??: `).test(contractSource) ? [] : [f.key]), ...untyped(f.children ?? [])]);
 }
@@ -141,19 +143,20 @@ const located: LocateResult = {
       firstLsn: '0/165DEEE8',
       commitLsn: '0/16636A70',
       commitTime: '2026-11-25T01:42:48.715829Z',
+      timeline: 1,
       database: { oid: 16385, name: 'shipping' },
       relations: [relation],
       recreated: [{ ...relation, relfilenode: 16500 }],
       rowsLost: 60000,
       rowsKind: 'exact',
       catalog: 'production',
-      target: { xid: '29519', inclusive: false },
+      target: { xid: '29519', inclusive: false, timeline: '1' },
       notes: [],
     },
   ],
   ignored: [],
   undrop: [],
-  wal: { source: '/backups/wal', segments: 3, timeline: 1, pgWaldumpMajor: 15, records: 1000, commits: 10, maxOpenTransactions: 2, gaps: [] },
+  wal: { source: '/backups/wal', segments: 3, timeline: 1, timelines: [1], pgWaldumpMajor: 15, records: 1000, commits: 10, maxOpenTransactions: 2, gaps: [] },
   catalogs: ['production'],
   warnings: [],
   durationMs: 40,

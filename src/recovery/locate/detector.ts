@@ -5,6 +5,7 @@
 // of concurrently open transactions, not the amount of WAL.
 import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
+import { type TablespaceCreate, tablespaceCreateIn } from '../../postgres/replay-guard.js';
 import { canonicalLsn, firstBlockRel, scanRecord, walTimeToIso } from '../../postgres/wal/records.js';
 import type { DetectorOptions, DetectorStats, FileBirth, RawEvent } from './types.js';
 
@@ -73,6 +74,8 @@ export class EventDetector {
   readonly stats: DetectorStats = { records: 0, commits: 0, aborts: 0, maxOpenXacts: 0, rewrites: 0 };
   /** relfilenode → the committed transaction that created it (file lineage, to tell new relations from old ones). */
   readonly births = new Map<number, FileBirth>();
+  /** CREATE TABLESPACE records seen (the replay guard reads them from this scan instead of its own). */
+  readonly tablespaceCreates: (TablespaceCreate & { lsn: string })[] = [];
   // Fast-path caches: the transaction of the previous line (runs of records of one xid are the norm) and its last counted relation.
   private lastXid = -1;
   private lastState: XactState | undefined;
@@ -122,6 +125,12 @@ export class EventDetector {
         if (r.xid === 0) return undefined;
         this.heap(line, r.xid, r.lsnText, desc);
         return undefined;
+      case 'Tablespace': {
+        const t = line.startsWith('CREATE', desc) ? tablespaceCreateIn(line) : undefined;
+        if (t) this.tablespaceCreates.push({ ...t, lsn: canonicalLsn(r.lsnText) });
+        if (r.xid !== 0) this.state(r.xid, r.lsnText);
+        return undefined;
+      }
       case 'Database':
         if (r.xid !== 0 && line.startsWith('DROP', desc)) {
           const st = this.state(r.xid, r.lsnText);
@@ -150,8 +159,8 @@ export class EventDetector {
     const s = start;
     const c0 = buf[s + 6];
     const c1 = buf[s + 7];
-    // Transaction, Standby/Storage, Database: the string path. So is the very first record (stats.firstLsn).
-    if ((c0 === 84 /* T */ && c1 === 114) /* r */ || (c0 === 83 /* S */ && c1 === 116) /* t */ || (c0 === 68 /* D */ && c1 === 97) /* a */ || this.stats.firstLsn === undefined) {
+    // Transaction, Tablespace, Standby/Storage, Database: the string path. So is the very first record (stats.firstLsn).
+    if ((c0 === 84 /* T */ && (c1 === 114 /* r */ || c1 === 97) /* a */) || (c0 === 83 /* S */ && c1 === 116) /* t */ || (c0 === 68 /* D */ && c1 === 97) /* a */ || this.stats.firstLsn === undefined) {
       return this.slow(buf, start, end);
     }
     // ", tx: " at its usual offset (rmgr: %-11s len (rec/tot): %6u/%6u, tx: %10u, lsn: …), else find it.

@@ -136,6 +136,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
         lastSegment: scan.lastSegment,
         segments: scan.segments,
         timeline: scan.timeline,
+        timelines: scan.timelines,
         systemIdentifier: scan.systemIdentifier,
         pgWaldumpMajor: scan.major,
         records: scan.stats.records,
@@ -148,6 +149,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       catalogs: catalogs.map((c) => c.label),
       warnings,
       durationMs: Date.now() - started,
+      tablespaces: { ...scan.tablespaces, source: wal.source?.name },
     };
   } finally {
     for (const c of catalogs) await c.release().catch(() => {});
@@ -156,7 +158,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
 }
 
 /** The exact target before the newest destructive event (for recover --target before-incident and probe). */
-export async function locateIncident(inventory: Inventory | undefined, options: LocateOptions = {}): Promise<ResolvedTarget & { event: LocatedEvent }> {
+export async function locateIncident(inventory: Inventory | undefined, options: LocateOptions = {}): Promise<ResolvedTarget & { event: LocatedEvent; tablespaces?: LocateResult['tablespaces'] }> {
   const r = await locate(inventory, options);
   const event = r.events[0];
   if (!event) {
@@ -165,7 +167,7 @@ export async function locateIncident(inventory: Inventory | undefined, options: 
       details: r.warnings.map((w) => w.message),
     });
   }
-  return { ...eventTarget(event), event };
+  return { ...eventTarget(event), event, tablespaces: r.tablespaces };
 }
 
 /** An event as an exact, exclusive recovery target. */
@@ -173,9 +175,14 @@ export function eventTarget(e: LocatedEvent): ResolvedTarget {
   const what = `${e.kind}${e.relations.length ? ` of ${e.relations.map((r) => r.name ?? `base/${e.database.oid}/${r.relfilenode}`).join(', ')}` : ''}`;
   if (e.kind === 'drop-database') {
     // The files go at the DROP dir record, before the commit: stop before the transaction's first record.
-    return { kind: 'lsn', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.firstLsn, time: e.commitTime, database: dbLabel(e), inclusive: false, origin: `locate: DROP DATABASE ${e.database.name ?? e.database.oid} (xid ${e.xid}; stop before its first record)` };
+    return { kind: 'lsn', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.firstLsn, time: e.commitTime, ...timelineOf(e), database: dbLabel(e), inclusive: false, origin: `locate: DROP DATABASE ${e.database.name ?? e.database.oid} (xid ${e.xid}; stop before its first record)` };
   }
-  return { kind: 'xid', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.commitLsn, time: e.commitTime, database: dbLabel(e), inclusive: false, origin: `locate: ${what} (xid ${e.xid})` };
+  // The incident's own timeline: with "latest", a restore would follow a later fork that never saw it.
+  return { kind: 'xid', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.commitLsn, time: e.commitTime, ...timelineOf(e), database: dbLabel(e), inclusive: false, origin: `locate: ${what} (xid ${e.xid})` };
+}
+
+function timelineOf(e: LocatedEvent): { timeline?: string } {
+  return e.timeline ? { timeline: String(e.timeline) } : {};
 }
 
 function dbLabel(e: LocatedEvent): string {

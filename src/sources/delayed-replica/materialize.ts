@@ -12,14 +12,15 @@ import type { SourceConfigOf } from '../../inventory/schema.js';
 import { findBinaries, majorFromVersionNum } from '../../postgres/binaries.js';
 import { connect, withClient } from '../../postgres/connect.js';
 import { type ConnParams, programEnv, resolveConnParams } from '../../postgres/conninfo.js';
-import { type TableName, displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
+import { type TableName, displayName, qualified } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { pgBasebackup } from '../../postgres/lab-programs.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgRestoreList } from '../../postgres/programs.js';
-import { pgDumpSchema, pgDumpTables } from '../../postgres/restore-programs.js';
+import { pgDumpSchema, pgDumpTables, pgRestoreInto } from '../../postgres/restore-programs.js';
+import { tail } from '../../postgres/run.js';
 import { restoreArchive } from '../common/restore-archive.js';
 import { parseToc } from '../common/toc.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
@@ -54,6 +55,7 @@ export async function materializeReplica(config: SourceConfigOf<'delayed-replica
       ? { time: pause.replayTime, lsn: pause.replayLsn, basis: 'last commit replayed by the paused replica' }
       : { time: _probe.recoveryPoint?.time ?? null, lsn: pause.replayLsn, basis: _probe.recoveryPoint?.basis ?? 'no commit replayed since the replica started: time unknown' };
     if (locked.length === 0) {
+      if (req.rowsInPlace && !req.keep) return await schemaFromReplica(bin, replica, req, recoveryPoint, [resumeNote]);
       return await dumpFromReplica(bin, replica, req, recoveryPoint, [resumeNote]);
     }
     progress(`the startup process holds locks on ${locked.join(', ')}: recovering a copy instead`);
@@ -86,7 +88,7 @@ async function dumpFromReplica(
   const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'replica', keep: req.keep, throwaway: true });
   try {
     await inst.start();
-    await withClient(inst.connParams('postgres'), (x) => x.query(`create database ${quoteIdent(req.database)}`));
+    await inst.ensureDatabase(req.database);
     const conn = inst.connParams(req.database);
     req.onProgress?.(`dumping ${req.tables.map((t) => displayName(t)).join(', ')} from the paused replica`);
     const file = join(inst.root, 'replica.dump');
@@ -103,6 +105,45 @@ async function dumpFromReplica(
     await restoreArchive(bin, conn, file, parseToc(listed.stdout), req.tables, join(inst.root, 'lists'), notes, req.onProgress ?? (() => {}), { file: ddlFile, toc: parseToc(ddlListed.stdout) });
     const tables = await verifyTables(conn, req.tables, 'The paused replica');
     return { instance: inst, conn, database: req.database, recoveryPoint, tables, notes, sourceRelfilenodes, release: () => inst.destroy() };
+  } catch (e) {
+    await inst.destroy();
+    throw e;
+  }
+}
+
+/**
+ * The paused replica serves the rows itself (its replay is paused, so every
+ * connection reads the same state); the temporary instance gets only the
+ * schema, empty, from which copy back takes the DDL. The rows then move
+ * once — replica to production — instead of twice.
+ */
+async function schemaFromReplica(
+  bin: Awaited<ReturnType<typeof findBinaries>>,
+  replica: ConnParams,
+  req: MaterializeRequest,
+  recoveryPoint: Materialized['recoveryPoint'],
+  notes: string[],
+): Promise<Materialized> {
+  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'replica', keep: false, throwaway: true });
+  try {
+    req.onProgress?.('taking the schema of the paused replica (the rows are read from it directly)');
+    const ddlFile = join(inst.root, 'replica-schema.dump');
+    // The instance starts while the replica is read (its schema, the tables' files and row counts).
+    const [, sourceRelfilenodes, tables] = await Promise.all([
+      inst.start().then(() => inst.ensureDatabase(req.database)),
+      replicaRelfilenodes(replica, req.tables),
+      // the counts come from where the rows are
+      verifyTables(replica, req.tables, 'The paused replica'),
+      withClient(replica, (c) => startupLocks(c), { statementTimeoutMs: 10_000 })
+        .catch(() => [])
+        .then((locked) => pgDumpSchema(bin, replica, ddlFile, locked.filter((l) => l.schema && l.name).map((l) => ({ schema: l.schema!, name: l.name! })))),
+    ]);
+    const conn = inst.connParams(req.database);
+    for (const section of ['pre-data', 'post-data'] as const) {
+      const r = await pgRestoreInto(bin, conn, ddlFile, { section });
+      if (r.exitCode !== 0) notes.push(`Schema restore (${section}) reported errors (often missing roles or extensions): ${tail(r.stderr, 3).join(' | ')}`);
+    }
+    return { instance: inst, conn, database: req.database, recoveryPoint, tables, notes, sourceRelfilenodes, rowsFrom: replica, release: () => inst.destroy() };
   } catch (e) {
     await inst.destroy();
     throw e;

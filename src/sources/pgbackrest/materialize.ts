@@ -16,7 +16,7 @@ import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestArchiveGet, pgbackrestInfo, pgControldata } from '../../postgres/programs.js';
-import { assertFetchedReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
+import { assertCreatesLeaveTablespacesAlone, assertFetchedReplayLeavesTablespacesAlone, createsFromScan } from '../../postgres/replay-guard.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
@@ -86,6 +86,7 @@ async function guardTablespaces(
   stage: string,
   progress: (m: string) => void,
   notes: string[],
+  sourceName: string,
 ): Promise<void> {
   const end = req.target.commitLsn ?? req.target.firstLsn;
   const control = await pgControldata(bin, data);
@@ -95,6 +96,9 @@ async function guardTablespaces(
     notes.push('The WAL to replay was not checked for tablespaces it would re-create (no redo point in pg_control).');
     return;
   }
+  // locate fetched and read this stanza's WAL already: its findings, when they cover the whole range
+  const seen = createsFromScan(await req.walScanned?.catch(() => undefined), { source: sourceName, startLsn: start, endLsn: end ?? undefined, timeline });
+  if (seen) return assertCreatesLeaveTablespacesAlone(seen, label);
   const wal = join(stage, 'guard-wal');
   await mkdir(wal, { recursive: true });
   await chownForServer(wal);
@@ -158,7 +162,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   const bin = await findBinaries(await dataDirMajor(data));
   let inst: TempInstance;
   try {
-    await guardTablespaces(bin, data, opts, req, `pgBackRest backup ${set.label}`, stage, progress, notes);
+    await guardTablespaces(bin, data, opts, req, `pgBackRest backup ${set.label}`, stage, progress, notes, config.name);
     inst = await TempInstance.fromDataDir(data, {
       bin,
       workDir: req.workDir,

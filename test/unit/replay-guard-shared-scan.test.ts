@@ -1,0 +1,43 @@
+// The replay guard reading locate's scan instead of the WAL again: the
+// detector keeps every CREATE TABLESPACE (fast path included), and a scan
+// counts only when one stretch it read holds the whole replay range.
+import { describe, expect, it } from 'vitest';
+import { EventDetector } from '../../src/recovery/locate/detector.js';
+import { type TablespaceScan, createsFromScan } from '../../src/postgres/replay-guard.js';
+
+const lines = [
+  'rmgr: Heap        len (rec/tot):     59/    59, tx:        749, lsn: 0/0B0000D8, prev 0/0B0000A0, desc: INSERT off 2 flags 0x00, blkref #0: rel 1663/5/16384 blk 0',
+  'rmgr: Tablespace  len (rec/tot):     39/    39, tx:        750, lsn: 0/0B000110, prev 0/0B0000D8, desc: CREATE 16390 "/srv/pg ts/x"',
+  'rmgr: Tablespace  len (rec/tot):     30/    30, tx:        760, lsn: 0/0B000200, prev 0/0B000110, desc: DROP 16391',
+  'rmgr: Transaction len (rec/tot):     34/    34, tx:        750, lsn: 0/0B000240, prev 0/0B000200, desc: COMMIT 2026-11-25 01:42:48.900323 UTC',
+];
+
+describe('replay guard on a shared WAL scan', () => {
+  it('the detector keeps CREATE TABLESPACE records, through the byte fast path too', () => {
+    const d = new EventDetector(() => {}, { threshold: 1000 });
+    const buf = Buffer.from(`${lines.join('\n')}\n`, 'latin1');
+    d.pushLines(buf, 0, buf.length);
+    expect(d.tablespaceCreates).toEqual([{ oid: '16390', path: '/srv/pg ts/x', lsn: '0/B000110' }]);
+  });
+
+  const scan: TablespaceScan = { source: 'pitr', timeline: 1, spans: [{ from: '0/A000000', to: '0/C000100' }, { from: '0/E000000', to: '0/F000000' }], creates: [{ oid: '16390', path: '/srv/ts', lsn: '0/B000110' }] };
+
+  it('uses the scan only when one stretch holds the whole range of the same source and timeline', () => {
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/A000028', endLsn: '0/C000100' })).toEqual([{ oid: '16390', path: '/srv/ts', lsn: '0/B000110' }]);
+    // starts before the stretch, ends after it, or straddles the gap: read the WAL again
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/9FFFFFF', endLsn: '0/B000000' })).toBeUndefined();
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/A000028', endLsn: '0/C000101' })).toBeUndefined();
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/B000000', endLsn: '0/E000100' })).toBeUndefined();
+    // another source's WAL, another timeline, no end (to the end of the archive), no scan
+    expect(createsFromScan(scan, { source: 'backrest', timeline: 1, startLsn: '0/A000028', endLsn: '0/B000000' })).toBeUndefined();
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 2, startLsn: '0/A000028', endLsn: '0/B000000' })).toBeUndefined();
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/A000028' })).toBeUndefined();
+    expect(createsFromScan(undefined, { source: 'pitr', startLsn: '0/A000028', endLsn: '0/B000000' })).toBeUndefined();
+  });
+
+  it('keeps the CREATEs inside the range, boundaries included', () => {
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/B000110', endLsn: '0/B000110' })).toHaveLength(1);
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/B000111', endLsn: '0/C000000' })).toEqual([]);
+    expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/A000000', endLsn: '0/B00010F' })).toEqual([]);
+  });
+});
