@@ -111,6 +111,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   let recorded = false;
   // A signal writes the report and prints the replica's state before the cleanups run.
   let paused = 0;
+  const pausedNames = new Set<string>();
   const replicaState = () => (paused ? nextSteps : [...nextSteps, 'No delayed replica was paused by this run.']);
   const unhook = watchInterrupt(log, (l) => ui.info(l), replicaState);
   // A hand-given target's WAL scan, running alongside probe and materialize (see step 2).
@@ -131,6 +132,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       }
       if (frozen && frozen.paused !== false) {
         paused++;
+        pausedNames.add(s.name);
         nextSteps.push(...frozen.nextSteps);
       }
     }
@@ -187,7 +189,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // A replica that replayed the incident is the worst news a probe can bring: said before anything else.
     for (const p of report.sources) {
       const past = p.findings.find((f) => f.code === 'REPLICA_PAST_INCIDENT');
-      if (past) ui.info(`Warning: ${p.name} is unusable: ${past.message} ${past.hint ?? ''}`.trim());
+      if (!past) continue;
+      ui.info(`Warning: ${p.name} is unusable: ${past.message} ${past.hint ?? ''}`.trim());
+      log.event('replica-past-incident', { source: p.name, message: past.message });
+      if (pausedNames.has(p.name)) nextSteps.push(`${p.name} had already replayed the incident before it was paused: keeping it paused saves nothing, resume it (the command is above).`);
     }
     let named = chosenConfig?.name;
     if (!named && ui.pickSource) named = await ui.pickSource(report, chooseSource(o.inventory, report, undefined).config.name);
@@ -273,7 +278,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // Ctrl-C at a question: say where production stands (the side schema may already be written).
     let e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
     // The work directory filled up after the pre-check passed: say so, with the figures, not the program's errno.
-    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
+    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_SPACE', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
       const failed = log.steps.filter((s) => s.ok === false).map((s) => s.name);
       e = await diskFullError(e, o.workDir, failed.length ? `step ${failed.join(' › ')}` : 'the run');
     }
@@ -325,7 +330,7 @@ async function checkExplicitTarget(o: RecoverOptions, production: ConnParams, ta
 }
 
 async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<{ target: ResolvedTarget; event?: LocatedEvent; tablespaces?: TablespaceScan }> {
-  const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress });
+  const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress, timeline: o.target.timeline });
   const { event, tablespaces, ...target } = found;
   if (o.target.timeline) target.timeline = o.target.timeline;
   return { target, event, tablespaces };

@@ -156,6 +156,8 @@ describe('a delayed replica that already replayed the DROP', () => {
     await expectFailedRun(r, { exitCode: 1, code: 'SOURCE_UNUSABLE', message: /^Source replica is unusable: The replica already replayed the incident/, hint: /Run `undrop probe` and choose a usable source/, work, sideSchemas: () => sideSchemas() });
     expect(r.stderr).toMatch(/Warning: replica is unusable: The replica already replayed the incident[^\n]*Too late for this replica: use a backup-based source/);
     expect(r.stderr.indexOf('Warning: replica is unusable')).toBeLessThan(r.stderr.indexOf('error [SOURCE_UNUSABLE]'));
+    // undrop paused it first (seconds matter before the target is known); now it says pausing saved nothing
+    expect(r.stderr).toMatch(/replica had already replayed the incident before it was paused: keeping it paused saves nothing, resume it/);
   });
 
   it('recover --source auto: says so before choosing, goes on with another source, rows back', async () => {

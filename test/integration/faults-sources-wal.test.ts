@@ -6,7 +6,9 @@
 //               timeline 2 into the same archive (junk: production never saw it);
 //               production goes on and drops "crates" (incident 1, on timeline 1);
 //   timeline 3: production is restarted through archive recovery (a failover,
-//               history 00000003.history) and drops "parcels" (incident 2).
+//               history 00000003.history) and drops "parcels" (incident 2);
+//               last, someone drops parcels in the PITR copy too (timeline 2):
+//               the newest DROP in the archive, on a branch production never followed.
 // Plus another cluster's archive, and a copy of b2 without its manifest.
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, openSync, closeSync, readSync, writeSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,7 @@ const cfgOther = join(base, 'other.yaml');
 let bin: PgBinaries;
 let prod: TempInstance;
 let other: TempInstance;
+let junk: TempInstance;
 const truth: Record<string, string> = {};
 let otherId: string;
 let prodId: string;
@@ -93,12 +96,11 @@ beforeAll(async () => {
   await archiveNow(prod);
 
   // A PITR copy of b1 started for a test, archiving into production's archive: timeline 2 forks here.
-  const junk = await TempInstance.fromDataDir(join(backups, 'b1'), { bin, workDir: testWorkDir(), name: 'fwal-junk', recovery: 'recovery', settings: { ...primarySettings(archive), restore_command: restoreCommand(archive), recovery_target_action: 'promote' } });
+  junk = await TempInstance.fromDataDir(join(backups, 'b1'), { bin, workDir: testWorkDir(), name: 'fwal-junk', recovery: 'recovery', settings: { ...primarySettings(archive), restore_command: restoreCommand(archive), recovery_target_action: 'promote' } });
   await junk.start();
   await waitUntil('the PITR copy promotes', async () => !(await junk.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r, { tries: 300, everyMs: 200 });
   await junk.query('CREATE TABLE scratch (id int)');
   await archiveNow(junk);
-  await junk.destroy();
 
   // Production goes on, on timeline 1: incident 1.
   await prod.query('INSERT INTO parcels SELECT g, md5(g::text) FROM generate_series(2001, 2100) g', [], 'shop');
@@ -123,6 +125,11 @@ beforeAll(async () => {
   await prod.query('DROP TABLE parcels', [], 'shop');
   await archiveNow(prod);
 
+  // Last of all, someone drops parcels in the PITR copy too: the newest DROP in the archive, on the junk branch.
+  await junk.query('DROP TABLE parcels', [], 'shop');
+  await archiveNow(junk);
+  await junk.destroy();
+
   // Another cluster's archive.
   other = await TempInstance.create({ bin, workDir: testWorkDir(), name: 'fwal-other', settings: primarySettings(otherArchive) });
   await other.start();
@@ -139,6 +146,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  await junk?.destroy();
   await other?.destroy();
   await prod?.destroy();
   await runAllCleanups();
@@ -158,6 +166,12 @@ describe('a WAL archive with history (timelines 1, 2 and 3)', () => {
     expect(dropOf('crates'), JSON.stringify(doc.events)).toMatchObject({ kind: 'drop', timeline: 1, target: { timeline: '1' } });
     expect(dropOf('parcels')).toMatchObject({ kind: 'drop', timeline: 3, target: { timeline: '3' } });
     expect(doc.events.filter((e: any) => e.relations.some((x: any) => x.name === 'public.crates'))).toHaveLength(1);
+    // The newest DROP of parcels is the PITR copy's, on timeline 2: listed, but after production's own, and said why.
+    const parcels = doc.events.filter((e: any) => e.relations.some((x: any) => x.name === 'public.parcels'));
+    expect(parcels.map((e: any) => e.timeline)).toEqual([3, 2]);
+    expect(Date.parse(parcels[1].commitTime)).toBeGreaterThan(Date.parse(parcels[0].commitTime));
+    expect(parcels[1].notes.join(' ')).toMatch(/On timeline 2, a branch production's own history \(timeline 3\) does not include/);
+    expect(doc.events[0]).toBe(parcels[0]);
   });
 
   it('recover crates (incident on timeline 1): follows timeline 1, not "latest"; the corrupted newer backup is skipped; every row back', async () => {
@@ -177,12 +191,17 @@ describe('a WAL archive with history (timelines 1, 2 and 3)', () => {
     await dropSideSchemas();
   });
 
-  it('--target-timeline 2 is followed: timeline 2 forked before incident 1 and never reaches it; exit 1 naming the timeline, nothing written, nothing left', async () => {
+  it('--target-timeline 2, a branch that forked before incident 1: refused before anything is restored (xids repeat across branches: replay would stop before another transaction of that number); exit 2', async () => {
     const work = join(base, 'work-tl2');
     const r = await recover(work, ['--tables', 'crates', '--source', 'wal', '--target-timeline', '2']);
-    expect(r.stderr).toMatch(/Target: .*timeline 2 \(locate/);
-    await expectFailedRun(r, { exitCode: 1, code: '(WAL_SEGMENT_MISSING|RECOVERY_FAILED)', message: /^Recovery ended before the target was reached/, hint: /.*Replay followed timeline 2 \(recovery_target_timeline\); if the target lies on another timeline/, work, sideSchemas, step: 'materialize' }).catch((e) => {
-      throw new Error(`${e}\n${r.stderr}`);
+    await expectFailedRun(r, {
+      exitCode: 2,
+      code: 'TARGET_TIMELINE_MISMATCH',
+      message: /^The incident \(transaction \d+, committed \S+\) is on timeline 1, and timeline 2 never saw it: it left timeline 1 before that, or is another branch\. Following it, replay would stop before another transaction numbered \d+, or never reach one\.$/,
+      hint: /Leave --target-timeline out \(undrop follows the incident's timeline, 1\), or pass --target-timeline 1\./,
+      work,
+      sideSchemas,
+      step: 'find the target',
     });
   });
 });

@@ -1,4 +1,5 @@
 // What locate finds: destructive transactions read from WAL.
+import type { HistoryEntry } from '../../postgres/wal/history.js';
 import type { TablespaceScan } from '../../postgres/replay-guard.js';
 
 export type EventKind = 'drop' | 'truncate' | 'delete' | 'drop-database';
@@ -150,4 +151,6 @@ export interface LocateResult {
   durationMs: number;
   /** Tablespace CREATEs in the scanned WAL: materialize's replay guard reads them instead of the WAL again (not in the JSON). */
   tablespaces?: TablespaceScan;
+  /** The timeline history files beside the WAL read (not in the JSON document). */
+  histories?: ReadonlyMap<number, HistoryEntry[]>;
 }
