@@ -10,7 +10,7 @@
 //               last, someone drops parcels in the PITR copy too (timeline 2):
 //               the newest DROP in the archive, on a branch production never followed.
 // Plus another cluster's archive, and a copy of b2 without its manifest.
-import { appendFileSync, chmodSync, statSync, mkdirSync, mkdtempSync, openSync, closeSync, readSync, writeSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, readdirSync, statSync, mkdirSync, mkdtempSync, openSync, closeSync, readSync, writeSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveCommand, restoreCommand } from '../../src/lab/layout.js';
@@ -32,6 +32,8 @@ const noManifest = join(base, 'base-nomanifest');
 const tarBackups = join(base, 'base-tar');
 const cfg = join(base, 'undrop.yaml');
 const cfgOther = join(base, 'other.yaml');
+const tl3Archive = join(base, 'archive-tl3');
+const cfgTl3 = join(base, 'tl3.yaml');
 let bin: PgBinaries;
 let prod: TempInstance;
 let other: TempInstance;
@@ -143,9 +145,15 @@ beforeAll(async () => {
   await archiveNow(other);
   await other.destroy();
 
+  // The promoted primary's own archive: its timeline 3 and its history file only (a fresh archive location after the failover).
+  mkdirSync(tl3Archive);
+  for (const f of readdirSync(archive).filter((n) => n.startsWith('00000003'))) copyFileSync(join(archive, f), join(tl3Archive, f));
+  await chownForServer(tl3Archive);
+
   const p = prod.connParams('shop');
   const production = `production:\n  dsn: "host=${p.host} port=${p.port} user=postgres dbname=shop"\nsources:\n`;
   writeFileSync(cfg, production + `  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${archive}\n  - name: unchecked\n    kind: pitr\n    base_backups: ${noManifest}\n    wal_archive: ${archive}\n  - name: tarred\n    kind: pitr\n    base_backups: ${tarBackups}\n    wal_archive: ${archive}\n`);
+  writeFileSync(cfgTl3, production + `  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${tl3Archive}\n`);
   writeFileSync(cfgOther, production + `  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${otherArchive}\n`);
   void appendFileSync;
 }, 600_000);
@@ -208,6 +216,21 @@ describe('a WAL archive with history (timelines 1, 2 and 3)', () => {
       sideSchemas,
       step: 'find the target',
     });
+  });
+});
+
+describe('WAL of the new timeline only (the promoted primary\'s archive: 00000003.history and timeline 3)', () => {
+  it('locate finds the incident on timeline 3; the timeline-1 backups cannot reach it (the segments before the fork are not there): recover exit 1 naming the first missing one', async () => {
+    const l = await undrop(['-c', cfgTl3, '--json', 'locate', '--tables', 'parcels'], { timeoutMs: 300_000 });
+    expect(l.exitCode, l.stderr).toBe(0);
+    const doc = JSON.parse(l.stdout);
+    expect(doc.wal.timelines).toEqual([3]);
+    expect(doc.events[0]).toMatchObject({ timeline: 3, relations: [expect.objectContaining({ name: 'public.parcels' })] });
+    const work = join(base, 'work-tl3');
+    const r = await recover(work, ['--tables', 'parcels'], cfgTl3);
+    // the probe said so first (the source is degraded: the target lies beyond the missing segment)
+    expect(r.stderr).toMatch(/Source: wal \(pitr\) — best-ranked degraded source/);
+    await expectFailedRun(r, { exitCode: 1, code: 'WAL_SEGMENT_MISSING', message: /^Recovery ended before the target was reached: WAL segment 000000010000000000000003 is missing from the archive\.$/, hint: /Find 000000010000000000000003 \(another archive copy, the primary's pg_wal, a replica's pg_wal\) and add it to the archive, or choose a source whose recovery point lies before the gap\.$/, work, sideSchemas, step: 'materialize' });
   });
 });
 
