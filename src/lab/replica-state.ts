@@ -70,8 +70,10 @@ async function quiesce(dir: string, state: LabState): Promise<() => Promise<void
   await withClient(primary, async (c) => {
     await c.query('ALTER SYSTEM SET autovacuum = off');
     await c.query('SELECT pg_reload_conf()');
-    // A killed client's last statement still commits: wait for its backend, and for running autovacuum workers.
+    // A killed client's last statement still commits: wait for its backend. Running autovacuum
+    // workers are cancelled (their transaction aborts: nothing commits).
     await until('the workload and autovacuum workers to finish', 120_000, async () => {
+      await c.query("select pg_cancel_backend(pid) from pg_stat_activity where backend_type = 'autovacuum worker'");
       const r = await c.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = 'lab-workload' or backend_type = 'autovacuum worker'");
       return r.rows[0]!.n === 0 ? true : undefined;
     });
