@@ -127,9 +127,10 @@ async function catchUpAndPause(state: LabState): Promise<ReplicaPosition> {
  * From 'paused-before-incident' (nothing committed between the replica's
  * replay position and the incident) to 'holding-incident-locks': resume
  * replay, wait until the startup process holds the incident tables' locks
- * and waits out the delay before its COMMIT, and pause there.
+ * and waits out the delay before its COMMIT, and pause there (`pause: false`
+ * leaves replay running: the locks are held until the delay runs out).
  */
-export async function replicaToIncidentLocks(dir: string): Promise<ReplicaPosition> {
+export async function replicaToIncidentLocks(dir: string, o: { pause?: boolean } = {}): Promise<ReplicaPosition> {
   const layout = labLayout(dir);
   const state = await requireState(layout);
   if (state.state !== 'incident') throw usageError('LAB_NO_INCIDENT', 'The replica can hold the incident\'s locks only after the incident.', 'Run the incident first.');
@@ -149,6 +150,7 @@ export async function replicaToIncidentLocks(dir: string): Promise<ReplicaPositi
       const p = await readReplicaPosition(c);
       return p.lockedTables.length === INCIDENT_TABLES.length && p.startupWait === 'RecoveryApplyDelay' ? p : undefined;
     });
+    if (o.pause === false) return locked;
     await c.query('select pg_wal_replay_pause()');
     // Waiting out the delay, the pause reads "pause requested" and takes effect before the COMMIT is applied.
     const pos = await readReplicaPosition(c);
@@ -164,7 +166,7 @@ export async function replicaToIncidentLocks(dir: string): Promise<ReplicaPositi
  * this file). The replica's state is checked, not assumed: an error says
  * which condition did not hold.
  */
-export async function labIncidentWithReplica(o: { dir: string; replica: ReplicaIncidentState }): Promise<{ truth: Truth; replica: ReplicaPosition }> {
+export async function labIncidentWithReplica(o: { dir: string; replica: ReplicaIncidentState; pause?: boolean }): Promise<{ truth: Truth; replica: ReplicaPosition }> {
   const layout = labLayout(o.dir);
   const state = await requireState(layout);
   if (!state.replica) throw usageError('LAB_NO_REPLICA', `This lab has no delayed replica (scenario "${state.scenario}").`);
@@ -180,6 +182,6 @@ export async function labIncidentWithReplica(o: { dir: string; replica: ReplicaI
   if (truth.incident.firstLsn && !Lsn.before(replica.replayLsn, truth.incident.firstLsn)) {
     throw failure('LAB_REPLICA_STATE', `The paused replica is not before the incident (replay ${replica.replayLsn}, incident's first record ${truth.incident.firstLsn}).`);
   }
-  if (o.replica === 'holding-incident-locks') replica = await replicaToIncidentLocks(o.dir);
+  if (o.replica === 'holding-incident-locks') replica = await replicaToIncidentLocks(o.dir, { pause: o.pause });
   return { truth, replica };
 }
