@@ -47,7 +47,8 @@ export interface LocateDocument {
   ignored: LocateEventDocument[];
   /** Drops of undrop's own side schemas (undrop_*, or recorded in an incident folder): housekeeping, never incidents. */
   undrop: LocateEventDocument[];
-  wal: LocateWal;
+  /** timelines: every timeline read, oldest first (a WAL with history holds several). */
+  wal: LocateWal & { timelines: number[] };
   catalogs: string[];
   warnings: { code: string; message: string; hint?: string }[];
   durationMs: number;
@@ -63,9 +64,11 @@ export interface LocateEventDocument {
   operation?: 'delete' | 'update';
   relations: { relfilenode: number; name: string | null; oid: number | null; relkind: string | null; files: number[]; rows: number | null; rowsKind: EventRelation['rowsKind'] | null; bornAt?: string; bornByRewrite?: boolean }[];
   /** The recovery target that stops just before this event (a DROP DATABASE's is an LSN). */
-  target: { xid: string; inclusive: false; lsn?: string; note?: string };
+  target: { xid: string; inclusive: false; lsn?: string; timeline?: string; note?: string };
   firstLsn: string;
   commitLsn: string;
+  /** The timeline whose WAL holds the event (recover follows it unless --target-timeline says otherwise). */
+  timeline: number;
   database: { oid: number; name: string | null };
   recreated: { relfilenode: number; name: string | null; oid: number | null }[];
   rowsLost: number | null;

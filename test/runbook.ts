@@ -2,6 +2,7 @@
 // as the server OS user where the runbook says so. A human check is not
 // judged by a person here: each of its commands' expected output is asserted
 // instead. Manual commands (interactive, or undrop itself) are skipped.
+import { homedir } from 'node:os';
 import { execa } from 'execa';
 import type { FilledStep, PlaybookDocument } from '../src/contract.js';
 
@@ -34,6 +35,8 @@ function selected(s: FilledStep, o: RunOptions): boolean {
   return true;
 }
 
+const root = process.getuid?.() === 0;
+
 export async function runRunbook(doc: PlaybookDocument, o: RunOptions): Promise<CommandRun[]> {
   if (doc.unfilled.length) throw new RunbookFailure(`${doc.name}: placeholders left unfilled: ${doc.unfilled.map((u) => u.name).join(', ')}`);
   const path = `${o.pgBin}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`;
@@ -44,7 +47,9 @@ export async function runRunbook(doc: PlaybookDocument, o: RunOptions): Promise<
         out.push({ step: s.id, run: c.run, as: c.as, exitCode: 0, stdout: '', stderr: '', skipped: 'manual' });
         continue;
       }
-      const argv = c.as === 'server' ? ['runuser', '-u', doc.osUser, '--', 'env', '-i', `PATH=${path}`, 'HOME=/tmp', 'LC_ALL=C.UTF-8', 'bash', '-o', 'pipefail', '-c', c.run] : ['env', '-i', `PATH=${path}`, 'HOME=/root', 'LC_ALL=C.UTF-8', 'bash', '-o', 'pipefail', '-c', c.run];
+      // As an ordinary user, the server runs as that user: "as server" and "as root" steps run as it too.
+      const shell = (home: string) => ['env', '-i', `PATH=${path}`, `HOME=${home}`, 'LC_ALL=C.UTF-8', 'bash', '-o', 'pipefail', '-c', c.run];
+      const argv = !root ? shell(homedir()) : c.as === 'server' ? ['runuser', '-u', doc.osUser, '--', ...shell('/tmp')] : shell('/root');
       const r = await execa(argv[0]!, argv.slice(1), { reject: false, cwd: '/', timeout: 600_000, stdin: 'ignore' });
       const run: CommandRun = { step: s.id, run: c.run, as: c.as, exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
       out.push(run);

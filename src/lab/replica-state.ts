@@ -70,8 +70,10 @@ async function quiesce(dir: string, state: LabState): Promise<() => Promise<void
   await withClient(primary, async (c) => {
     await c.query('ALTER SYSTEM SET autovacuum = off');
     await c.query('SELECT pg_reload_conf()');
-    // A killed client's last statement still commits: wait for its backend, and for running autovacuum workers.
+    // A killed client's last statement still commits: wait for its backend. Running autovacuum
+    // workers are cancelled (their transaction aborts: nothing commits).
     await until('the workload and autovacuum workers to finish', 120_000, async () => {
+      await c.query("select pg_cancel_backend(pid) from pg_stat_activity where backend_type = 'autovacuum worker'");
       const r = await c.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where application_name = 'lab-workload' or backend_type = 'autovacuum worker'");
       return r.rows[0]!.n === 0 ? true : undefined;
     });
@@ -125,9 +127,10 @@ async function catchUpAndPause(state: LabState): Promise<ReplicaPosition> {
  * From 'paused-before-incident' (nothing committed between the replica's
  * replay position and the incident) to 'holding-incident-locks': resume
  * replay, wait until the startup process holds the incident tables' locks
- * and waits out the delay before its COMMIT, and pause there.
+ * and waits out the delay before its COMMIT, and pause there (`pause: false`
+ * leaves replay running: the locks are held until the delay runs out).
  */
-export async function replicaToIncidentLocks(dir: string): Promise<ReplicaPosition> {
+export async function replicaToIncidentLocks(dir: string, o: { pause?: boolean } = {}): Promise<ReplicaPosition> {
   const layout = labLayout(dir);
   const state = await requireState(layout);
   if (state.state !== 'incident') throw usageError('LAB_NO_INCIDENT', 'The replica can hold the incident\'s locks only after the incident.', 'Run the incident first.');
@@ -147,6 +150,7 @@ export async function replicaToIncidentLocks(dir: string): Promise<ReplicaPositi
       const p = await readReplicaPosition(c);
       return p.lockedTables.length === INCIDENT_TABLES.length && p.startupWait === 'RecoveryApplyDelay' ? p : undefined;
     });
+    if (o.pause === false) return locked;
     await c.query('select pg_wal_replay_pause()');
     // Waiting out the delay, the pause reads "pause requested" and takes effect before the COMMIT is applied.
     const pos = await readReplicaPosition(c);
@@ -162,7 +166,7 @@ export async function replicaToIncidentLocks(dir: string): Promise<ReplicaPositi
  * this file). The replica's state is checked, not assumed: an error says
  * which condition did not hold.
  */
-export async function labIncidentWithReplica(o: { dir: string; replica: ReplicaIncidentState }): Promise<{ truth: Truth; replica: ReplicaPosition }> {
+export async function labIncidentWithReplica(o: { dir: string; replica: ReplicaIncidentState; pause?: boolean }): Promise<{ truth: Truth; replica: ReplicaPosition }> {
   const layout = labLayout(o.dir);
   const state = await requireState(layout);
   if (!state.replica) throw usageError('LAB_NO_REPLICA', `This lab has no delayed replica (scenario "${state.scenario}").`);
@@ -178,6 +182,6 @@ export async function labIncidentWithReplica(o: { dir: string; replica: ReplicaI
   if (truth.incident.firstLsn && !Lsn.before(replica.replayLsn, truth.incident.firstLsn)) {
     throw failure('LAB_REPLICA_STATE', `The paused replica is not before the incident (replay ${replica.replayLsn}, incident's first record ${truth.incident.firstLsn}).`);
   }
-  if (o.replica === 'holding-incident-locks') replica = await replicaToIncidentLocks(o.dir);
+  if (o.replica === 'holding-incident-locks') replica = await replicaToIncidentLocks(o.dir, { pause: o.pause });
   return { truth, replica };
 }

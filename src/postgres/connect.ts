@@ -3,6 +3,7 @@
 import pg from 'pg';
 import { UndropError, failure, usageError } from '../errors.js';
 import { type ConnParams, describe } from './conninfo.js';
+import { pgpassNames } from './pgpass.js';
 import { tlsOptions } from './tls.js';
 
 export interface SessionSettings {
@@ -24,7 +25,8 @@ export async function connect(params: ConnParams, settings: SessionSettings = {}
     connectionTimeoutMillis: settings.connectTimeoutMs ?? (params.connect_timeout ?? 10) * 1000,
     statement_timeout: settings.statementTimeoutMs,
     lock_timeout: settings.lockTimeoutMs,
-    ssl: tlsOptions(params),
+    // false, not undefined: node-postgres would otherwise read PGSSLMODE itself (and use TLS on a Unix socket).
+    ssl: tlsOptions(params) ?? false,
   } as pg.ClientConfig);
   // An idle connection that dies (server killed mid-operation) must not crash the process.
   client.on('error', () => {});
@@ -68,7 +70,7 @@ export function connectionError(e: unknown, params: ConnParams): UndropError {
   switch (err.code) {
     case '28P01':
     case '28000':
-      return usageError('AUTH_FAILED', `PostgreSQL refused the login (${where}): ${msg}.`, 'Check the user and password in the DSN, ~/.pgpass or PGPASSWORD, and that pg_hba.conf allows this user from here.');
+      return usageError('AUTH_FAILED', `PostgreSQL refused the login (${where}): ${msg}.`, authHint(params));
     case '3D000':
       return usageError('DATABASE_MISSING', `Database does not exist (${where}).`, 'Check dbname in the DSN (psql -l lists the databases).');
     case 'ECONNREFUSED':
@@ -81,8 +83,28 @@ export function connectionError(e: unknown, params: ConnParams): UndropError {
     case '57P03':
       return failure('SERVER_STARTING', `PostgreSQL at ${where} is starting up or shutting down.`, { hint: 'Wait a moment and try again.', cause: e });
   }
+  if (isTlsVerifyError(err)) {
+    return usageError('TLS_VERIFY_FAILED', `The server certificate of ${where} was not accepted (sslmode=${params.sslmode ?? process.env.PGSSLMODE ?? 'prefer'}): ${msg}.`, "Check sslrootcert (the CA that signed the server's certificate; PGSSLROOTCERT or ~/.postgresql/root.crt otherwise) and, for verify-full, that the host name is one the certificate names. psql with the same DSN shows the same refusal.");
+  }
+  if (/server does not support SSL/i.test(msg)) {
+    return usageError('TLS_UNAVAILABLE', `${where} does not accept TLS connections, and sslmode=${params.sslmode ?? process.env.PGSSLMODE} requires one.`, 'Check the host and port (is it the server you meant?), or turn ssl on there; sslmode=prefer connects without TLS when the server has none.');
+  }
   if (/timeout/i.test(msg)) {
     return failure('UNREACHABLE', `Timed out connecting to PostgreSQL at ${where}.`, { hint: 'Check that the server runs and listens there (pg_isready), and any firewall.', cause: e });
   }
   return failure('CONNECT_FAILED', `Could not connect to PostgreSQL at ${where}: ${msg}`, { hint: 'Check the connection string and that the server accepts connections.', cause: e });
+}
+
+/** A TLS handshake refused by this side: an unknown CA, a host name the certificate does not name, an expired certificate. */
+function isTlsVerifyError(err: { code?: string; message?: string }): boolean {
+  return /^ERR_TLS_CERT|^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_[A-Z_]+)$/.test(err.code ?? '');
+}
+
+/** A refused login: when a password was given and the password file has an entry, say that libpq never read the file. */
+function authHint(params: ConnParams): string {
+  const generic = 'Check the user and password in the DSN, ~/.pgpass or PGPASSWORD, and that pg_hba.conf allows this user from here.';
+  if (!params.password) return generic;
+  const pgpass = pgpassNames(params);
+  if (!pgpass.found) return generic;
+  return `A password was given (in the DSN, the service or PGPASSWORD), so the password file ${pgpass.file}, which has an entry for this server and user, was not read (libpq does the same). Remove the password from there to use it, or correct it.`;
 }

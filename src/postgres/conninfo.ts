@@ -203,6 +203,11 @@ export function resolveConnParams(dsn: string | undefined, env: NodeJS.ProcessEn
     sslmode: env.PGSSLMODE,
     application_name: env.PGAPPNAME,
     connect_timeout: env.PGCONNECT_TIMEOUT,
+    // TLS files: kept with the parameters, so programs started with a clean environment get them too.
+    sslrootcert: env.PGSSLROOTCERT,
+    sslcert: env.PGSSLCERT,
+    sslkey: env.PGSSLKEY,
+    sslcrl: env.PGSSLCRL,
   };
   const merged = { ...clean(fromEnv), ...clean(fromService), ...clean(fromDsn) };
   return fromRecord(merged);

@@ -19,6 +19,7 @@ import type { PgBinaries } from './binaries.js';
 import { registerCleanup } from './cleanup.js';
 import { connect, withClient } from './connect.js';
 import type { ConnParams } from './conninfo.js';
+import { quoteIdent } from './identifiers.js';
 import { assertContained, type CopyRecord, copyDataDir, internalizeLinks } from './data-copy.js';
 import { assertServerCanWrite, chownForServer } from './os-user.js';
 import { findFreePort, releasePort } from './ports.js';
@@ -364,6 +365,14 @@ export class TempInstance {
 
   query<T extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<pg.QueryResult<T>> {
     return withClient(this.connParams(database), (c) => c.query<T>(sql, params));
+  }
+
+  /** An empty database for a restore; postgres and template1 exist in every fresh cluster already (a dump of "postgres" is restored into it). */
+  async ensureDatabase(name: string): Promise<void> {
+    await withClient(this.connParams('postgres'), async (c) => {
+      if ((await c.query('select 1 from pg_database where datname = $1', [name])).rowCount) return;
+      await c.query(`create database ${quoteIdent(name)}`);
+    });
   }
 
   isRunning(): boolean {

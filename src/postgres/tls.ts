@@ -13,6 +13,8 @@ import type { ConnParams } from './conninfo.js';
 export function tlsOptions(params: ConnParams, env: NodeJS.ProcessEnv = process.env, home = homedir()): ConnectionOptions | undefined {
   const mode = params.sslmode ?? env.PGSSLMODE;
   if (!mode || ['disable', 'allow', 'prefer'].includes(mode)) return undefined;
+  // libpq never uses TLS on a Unix socket, whatever sslmode says (PGSSLMODE must not break undrop's own private sockets).
+  if (params.host?.startsWith('/')) return undefined;
   const x = params.extra ?? {};
   const dir = join(home, '.postgresql');
   const rootcert = x.sslrootcert ?? env.PGSSLROOTCERT ?? join(dir, 'root.crt');

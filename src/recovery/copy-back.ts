@@ -28,6 +28,7 @@ import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedT
 import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
 import { stagingSchemaName, unionMs, writeStaged } from './copy-staged.js';
 import { schemaDdl } from './ddl.js';
+import { assertProductionSpace, copyBackSizes, needOn, productionDisk, productionDiskFullError } from './production-disk.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
 import { formatBytes } from '../util/time.js';
@@ -207,11 +208,18 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     sourceSums.catch(() => {}); // awaited below; a failure before that must not go unhandled
     sourcePending = sourceSums;
 
+    // Production's disk, when this host can see it: refuse before writing rather than fill it (a full pg_wal stops PostgreSQL).
+    const disk = await productionDisk(prod, req.production);
+    const sizes = rowsConn ? await withClient(rowsConn, (c) => copyBackSizes(c, tables.map(rowsAt), { exact: false }), { lockTimeoutMs: 10_000 }) : await copyBackSizes(src, tables.map(rowsAt), { exact: true });
+    const need = needOn(disk, sizes);
+    tl.event('production-disk', { need, ...(disk ? { path: disk.path, free: disk.free, walSameFs: disk.walSameFs } : { visible: false }) });
+    assertProductionSpace(disk, need);
+
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, t)) : await sizeEstimate(src, t), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }) },
       tl,
     );
     committed = true;
@@ -300,4 +308,10 @@ export function builtNames(postData: string): string[] {
   const out: string[] = [];
   for (const m of postData.matchAll(/CREATE (?:UNIQUE )?INDEX ("(?:[^"]|"")+"|\S+)|ADD CONSTRAINT ("(?:[^"]|"")+"|\S+)/g)) out.push((m[1] ?? m[2])!.replace(/^"(.*)"$/, '$1').replace(/""/g, '"'));
   return out;
+}
+
+/** PostgreSQL's own words, shown under undrop's message. */
+function pgErrorLines(e: unknown): string[] {
+  const err = e as { message?: string; detail?: string };
+  return [`ERROR:  ${err.message ?? String(e)}`, ...(err.detail ? [`DETAIL:  ${err.detail}`] : [])];
 }

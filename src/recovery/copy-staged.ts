@@ -15,7 +15,7 @@
 // nothing reads and locate lists as undrop's own.
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { failure } from '../errors.js';
+import { failure, type UndropError } from '../errors.js';
 import { interruptedSignal, registerCleanup } from '../postgres/cleanup.js';
 import { connect, withClient } from '../postgres/connect.js';
 import type { ConnParams } from '../postgres/conninfo.js';
@@ -28,6 +28,7 @@ import { hasStatements, type SchemaDdl } from './ddl.js';
 import { productionWriteError } from './pg-errors.js';
 import { splitPostData } from './post-data-split.js';
 import type { Timeline } from './timeline.js';
+import { formatBytes } from '../util/time.js';
 
 /** A fresh staging schema name: undrop_ (locate treats its drop as undrop's own), never a user's. */
 export function stagingSchemaName(): string {
@@ -55,7 +56,11 @@ export interface StagedCopyPlan {
   onProgress?: (message: string) => void;
   /** Byte meter of one table's COPY (progress), when wanted. */
   meter?: (table: ResolvedTable) => Promise<((n: number) => void) | undefined>;
+  /** Production's disk filled (53100): the error with the copy's figures, given where it stopped. */
+  diskFull?: (e: unknown, phase: string) => Promise<UndropError>;
 }
+
+const isDiskFull = (e: unknown) => (e as { code?: string })?.code === '53100';
 
 export interface StagedTable {
   table: ResolvedTable;
@@ -154,6 +159,8 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     await withClient(plan.production, (c) => c.query(`DROP SCHEMA IF EXISTS ${q} CASCADE`), { applicationName: `${APP} (cleanup)`, statementTimeoutMs: 60_000, lockTimeoutMs: 30_000 });
   };
   const unregister = registerCleanup({ label: `staging schema ${staging} in production`, run: () => dropStaging().catch(() => {}), runSync: () => {} });
+  // Where a full disk stopped it, in the user's words (a table's load says it itself).
+  let phase = 'while creating the tables';
   try {
     // 1. The empty tables and sequences, committed: the loaders' connections must see them.
     let t0 = Date.now();
@@ -177,6 +184,7 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
 
     // 3. What spans tables, once all are built.
     t0 = Date.now();
+    phase = 'while building the foreign keys between the tables, after every row was copied';
     if (hasStatements(post.after)) {
       await tl.step('build foreign keys, triggers, comments (post-data)', () =>
         onProduction(plan, busy, tl, async (p) => {
@@ -189,11 +197,12 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
 
     // 4. Publish: one rename, alone in the last transaction.
     t0 = Date.now();
+    phase = 'while publishing the side schema';
     await tl.step('publish (ALTER SCHEMA … RENAME)', () => onProduction(plan, busy, tl, (p) => p.query(`ALTER SCHEMA ${q} RENAME TO ${quoteIdent(plan.schema)}`)));
     return { tables: loaded, preDataMs, loadMs, postDataMs, publishMs: Date.now() - t0 };
   } catch (e) {
     // Whether the publish committed is unknown: its staging name is gone if it did, so the drop below is a no-op then.
-    const err = productionWriteError(e, 'copy back');
+    const err = isDiskFull(e) && plan.diskFull ? await plan.diskFull(e, phase) : productionWriteError(e, 'copy back');
     try {
       await dropStaging();
     } catch (d) {
@@ -212,23 +221,35 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
 async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, keys: string | undefined, busy: Set<number>, tl: Timeline): Promise<StagedTable> {
   const to = { schema: plan.staging, name: t.name };
   const src = await connect(plan.source, { applicationName: `${APP} (source)`, ...plan.sourceSession });
+  const name = displayName(t);
+  let phase = `while copying ${name}, before its first rows were written`;
   try {
     return await onProduction(plan, busy, tl, async (prod) => {
       await prod.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
       // Truncated in this transaction: COPY may write the rows already frozen.
       await prod.query(`TRUNCATE ${quoteIdent(to.schema)}.${quoteIdent(to.name)}`);
-      const stats = await copyTable(src, prod, copyStatements(plan.rowsAt(t), to, plan.columns.get(t.oid) ?? [], { freeze: true }), await plan.meter?.(t));
+      const meter = await plan.meter?.(t);
+      let written = 0;
+      const count = (n: number) => {
+        written += n;
+        phase = `while copying ${name}, after ${formatBytes(written)} of its rows`;
+        meter?.(n);
+      };
+      const stats = await copyTable(src, prod, copyStatements(plan.rowsAt(t), to, plan.columns.get(t.oid) ?? [], { freeze: true }), count);
       tl.event('table-copied', { table: displayName(t), recoveredAs: displayName({ schema: plan.schema, name: t.name }), rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs });
       const c0 = Date.now();
       plan.onProgress?.(`checksumming ${displayName({ schema: plan.schema, name: t.name })} (${stats.rows.toLocaleString('en-US')} rows copied)`);
       const checksum = await tableChecksum(prod, to, { inTransaction: true, algorithm: plan.algorithm });
       const checksumSpan: [number, number] = [c0, Date.now()];
       if (keys && hasStatements(keys)) {
+        phase = `while building the keys and indexes of ${name}, after its ${formatBytes(stats.bytes)} of rows`;
         plan.onProgress?.(`building the keys and indexes of ${displayName({ schema: plan.schema, name: t.name })}`);
         await prod.query(`${header}\n${keys}`);
       }
       return { table: t, rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs, checksum, checksumSpan };
     });
+  } catch (e) {
+    throw isDiskFull(e) && plan.diskFull ? await plan.diskFull(e, phase) : e;
   } finally {
     await src.end().catch(() => {});
   }

@@ -111,6 +111,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   let recorded = false;
   // A signal writes the report and prints the replica's state before the cleanups run.
   let paused = 0;
+  const pausedNames = new Set<string>();
   const replicaState = () => (paused ? nextSteps : [...nextSteps, 'No delayed replica was paused by this run.']);
   const unhook = watchInterrupt(log, (l) => ui.info(l), replicaState);
   // A hand-given target's WAL scan, running alongside probe and materialize (see step 2).
@@ -131,6 +132,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       }
       if (frozen && frozen.paused !== false) {
         paused++;
+        pausedNames.add(s.name);
         nextSteps.push(...frozen.nextSteps);
       }
     }
@@ -184,6 +186,14 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined, onDone: (_s, r) => ui.probeDone?.(r) })));
     log.record('probes', report.sources);
     log.record('ranking', report.ranking);
+    // A replica that replayed the incident is the worst news a probe can bring: said before anything else.
+    for (const p of report.sources) {
+      const past = p.findings.find((f) => f.code === 'REPLICA_PAST_INCIDENT');
+      if (!past) continue;
+      ui.info(`Warning: ${p.name} is unusable: ${past.message} ${past.hint ?? ''}`.trim());
+      log.event('replica-past-incident', { source: p.name, message: past.message });
+      if (pausedNames.has(p.name)) nextSteps.push(`${p.name} had already replayed the incident before it was paused: keeping it paused saves nothing, resume it (the command is above).`);
+    }
     let named = chosenConfig?.name;
     if (!named && ui.pickSource) named = await ui.pickSource(report, chooseSource(o.inventory, report, undefined).config.name);
     const choice = chooseSource(o.inventory, report, named);
@@ -268,7 +278,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // Ctrl-C at a question: say where production stands (the side schema may already be written).
     let e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
     // The work directory filled up after the pre-check passed: say so, with the figures, not the program's errno.
-    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
+    if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_SPACE', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
       const failed = log.steps.filter((s) => s.ok === false).map((s) => s.name);
       e = await diskFullError(e, o.workDir, failed.length ? `step ${failed.join(' › ')}` : 'the run');
     }
@@ -320,7 +330,7 @@ async function checkExplicitTarget(o: RecoverOptions, production: ConnParams, ta
 }
 
 async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<{ target: ResolvedTarget; event?: LocatedEvent; tablespaces?: TablespaceScan }> {
-  const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress });
+  const found = await locateIncident(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, onProgress: progress, timeline: o.target.timeline });
   const { event, tablespaces, ...target } = found;
   if (o.target.timeline) target.timeline = o.target.timeline;
   return { target, event, tablespaces };
@@ -453,10 +463,11 @@ function missingPrograms(probes: ProbeResult[]): void {
   for (const p of probes) {
     for (const f of p.findings) {
       if (f.level !== 'error') continue;
-      const m = /for PostgreSQL (\d+) is not in|PostgreSQL (\d+) programs are needed/.exec(f.message);
-      if (!m && !['PG_PROGRAM_MISSING', 'PG_VERSION_MISSING'].includes(f.code)) continue;
-      const major = m ? Number(m[1] ?? m[2]) : undefined;
-      throw usageError(f.code === 'PG_VERSION_MISSING' || m?.[2] ? 'PG_VERSION_MISSING' : 'PG_PROGRAM_MISSING', `Source ${p.name}: ${f.message}`, installHint(major));
+      const m = /for PostgreSQL (\d+) is not in|PostgreSQL (\d+) programs are needed|no PostgreSQL (\d+) server programs/.exec(f.message);
+      if (!m && !['PG_PROGRAM_MISSING', 'PG_VERSION_MISSING', 'SERVER_PROGRAMS_MISSING'].includes(f.code)) continue;
+      const major = m ? Number(m[1] ?? m[2] ?? m[3]) : undefined;
+      const whole = f.code !== 'PG_PROGRAM_MISSING' && !m?.[1];
+      throw usageError(whole ? 'PG_VERSION_MISSING' : 'PG_PROGRAM_MISSING', `Source ${p.name}: ${f.message}`, installHint(major));
     }
   }
 }

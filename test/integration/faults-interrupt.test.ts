@@ -5,44 +5,31 @@
 // whether the delayed replica is paused, write the incident report up to the
 // stop, and leave no process and no temporary folder. A second run on the
 // same work directory meets the lock naming the first.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadInventory } from '../../src/inventory/load.js';
-import { labDown } from '../../src/lab/down.js';
-import { labIncident } from '../../src/lab/incident.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { labLayout } from '../../src/lab/layout.js';
-import { labUp } from '../../src/lab/up.js';
+import { readState } from '../../src/lab/state.js';
 import { stopWorkload } from '../../src/lab/workload.js';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { connect, withClient } from '../../src/postgres/connect.js';
-import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
+import { type ConnParams } from '../../src/postgres/conninfo.js';
 import { undrop } from '../cli.js';
-import { testWorkDir } from '../helpers.js';
+import { useLab } from '../helpers/lab.js';
 
-const root = mkdtempSync(join(testWorkDir(), 'faults-'));
-chmodSync(root, 0o755);
-const dir = join(root, 'lab');
-const cfg = join(dir, 'undrop.yaml');
+const lab = useLab({ name: 'faults', scale: 1000, delay: '10min' });
+const { dir, cfg } = lab;
 const work = join(dir, 'work');
 const TABLES = 'shipments,shipment_events,invoices';
 let prod: ConnParams;
 const secret = 'faults-secret-pw';
 
 beforeAll(async () => {
-  await labUp({ dir, scale: 1000, delay: '10min' });
-  await labIncident({ dir });
-  await stopWorkload(labLayout(dir)).catch(() => {});
-  const inv = await loadInventory(cfg);
-  prod = { ...resolveConnParams(inv.production.dsn), database: 'shipping' };
-}, 600_000);
-
-afterAll(async () => {
-  await runAllCleanups();
-  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
-  if (!existsSync(dir)) rmSync(root, { recursive: true, force: true });
+  // The workload stopped (by its pid; the layout was passed before, which stopped nothing).
+  const state = await readState(labLayout(dir));
+  if (state?.workload) await stopWorkload(state.workload.pid);
+  prod = lab.prod;
 });
 
 interface Run {

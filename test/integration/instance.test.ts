@@ -3,6 +3,7 @@ import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { withClient } from '../../src/postgres/connect.js';
 import { TempInstance } from '../../src/postgres/instance.js';
 import { findFreePort, isPortFree } from '../../src/postgres/ports.js';
 import { testWorkDir } from '../helpers.js';
@@ -63,6 +64,29 @@ describe('ports', () => {
       expect(got).not.toBe(port);
     } finally {
       srv.close();
+    }
+  });
+
+  it('moves to another port when the chosen one is taken on 127.0.0.1 between the choice and the start (tcp), and answers there', async () => {
+    const bin = await findBinaries();
+    const inst = await TempInstance.create({ bin, workDir: testWorkDir(), name: 'tcp-race', tcp: true });
+    const chosen = inst.port;
+    // Another program takes the chosen port after undrop checked it was free.
+    const squatter = net.createServer();
+    await new Promise<void>((res, rej) => squatter.once('error', rej).listen({ port: chosen, host: '127.0.0.1', exclusive: true }, () => res()));
+    try {
+      await inst.start(60);
+      expect(inst.port).not.toBe(chosen);
+      // reachable on TCP at the new port, and the server agrees which port it has
+      await withClient({ host: '127.0.0.1', port: inst.port, user: inst.connParams().user, database: 'postgres' }, async (c) => {
+        const r = await c.query<{ port: string; la: string }>("select current_setting('port') as port, current_setting('listen_addresses') as la");
+        expect(r.rows[0]).toEqual({ port: String(inst.port), la: '127.0.0.1' });
+      });
+      // the squatter still holds its port: undrop never took it over
+      expect(await isPortFree(chosen)).toBe(false);
+    } finally {
+      squatter.close();
+      await inst.destroy();
     }
   });
 });

@@ -1,42 +1,27 @@
 // Materialize must fail clearly, before anything reaches production, when
 // the source cannot deliver: a WAL segment missing between the base backup
 // and the target (named), and a truncated custom dump (read whole first).
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { copyFileSync, mkdirSync, statSync, truncateSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadInventory } from '../../src/inventory/load.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/inventory/schema.js';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
-import { labDown } from '../../src/lab/down.js';
-import { labIncident } from '../../src/lab/incident.js';
-import { labLayout } from '../../src/lab/layout.js';
-import { labUp } from '../../src/lab/up.js';
 import type { ResolvedTarget } from '../../src/sources/target.js';
 import { materializeDump } from '../../src/sources/dump/materialize.js';
 import { materializeSource } from '../../src/sources/registry.js';
 import type { ProbeResult } from '../../src/sources/types.js';
-import { testWorkDir } from '../helpers.js';
+import { useLab } from '../helpers/lab.js';
 
-const root = mkdtempSync(join(testWorkDir(), 'matfail-'));
-chmodSync(root, 0o755);
-const dir = join(root, 'lab');
+const lab = useLab({ name: 'matfail', scale: 2000, scenario: 'wal-gap', timeoutMs: 300_000 });
+const { root } = lab;
 const TABLES = parseTableList('public.shipments,public.shipment_events,public.invoices');
 let inv: Inventory;
 let truth: any;
 let target: ResolvedTarget;
 
-beforeAll(async () => {
-  await labUp({ dir, scale: 2000, scenario: 'wal-gap' });
-  await labIncident({ dir });
-  truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8'));
-  inv = await loadInventory(join(dir, 'undrop.yaml'));
+beforeAll(() => {
+  ({ truth, inventory: inv } = lab);
   target = { kind: 'xid', xid: truth.incident.xid, commitLsn: truth.incident.commitLsn, firstLsn: truth.incident.firstLsn, time: truth.incident.commitTime, inclusive: false, origin: 'truth.json' };
-}, 300_000);
-
-afterAll(async () => {
-  await runAllCleanups();
-  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
 });
 
 const probe = (name: string, kind: ProbeResult['kind'], items: ProbeResult['items'] = []): ProbeResult => ({ name, kind, status: 'usable', recoveryPoint: null, tables: [], findings: [], items, durationMs: 0 });

@@ -1,36 +1,21 @@
 // `undrop pause` / `undrop resume` through the real CLI on a lab with a
 // delayed replica, and the CLI's habits (did you mean, help, JSON errors).
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadInventory } from '../../src/inventory/load.js';
-import { labDown } from '../../src/lab/down.js';
-import { labLayout } from '../../src/lab/layout.js';
-import { labUp } from '../../src/lab/up.js';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { resolveConnParams } from '../../src/postgres/conninfo.js';
 import { undrop } from '../cli.js';
-import { testWorkDir } from '../helpers.js';
+import { replicaDsnOf, useLab } from '../helpers/lab.js';
 
-const root = mkdtempSync(join(testWorkDir(), 'pause-'));
-chmodSync(root, 0o755);
-const dir = join(root, 'lab');
-const cfg = join(dir, 'undrop.yaml');
+const lab = useLab({ name: 'pause', scale: 500, delay: '10min', incident: false });
+const { root, cfg } = lab;
 let replicaDsn: string;
 
 const pauseState = () => withClient(resolveConnParams(replicaDsn), async (c) => String((await c.query('select pg_get_wal_replay_pause_state() as s')).rows[0].s));
 
-beforeAll(async () => {
-  await labUp({ dir, scale: 500, delay: '10min' });
-  const inv = await loadInventory(cfg);
-  replicaDsn = (inv.sources.find((s) => s.kind === 'delayed-replica') as { dsn: string }).dsn;
-}, 600_000);
-
-afterAll(async () => {
-  await runAllCleanups();
-  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
-  if (!existsSync(dir)) rmSync(root, { recursive: true, force: true });
+beforeAll(() => {
+  replicaDsn = replicaDsnOf(lab);
 });
 
 describe('undrop pause / resume', () => {

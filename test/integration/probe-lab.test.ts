@@ -10,6 +10,8 @@ import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { labUp } from '../../src/lab/up.js';
 import { probeAll } from '../../src/sources/probe-all.js';
+import { parseLsn } from '../../src/postgres/wal/lsn.js';
+import { parseSegmentName, segnoOfLsn } from '../../src/postgres/wal/segments.js';
 import type { ProbeResult } from '../../src/sources/types.js';
 import { exitCodeFor, probeDocument } from '../../src/cli/commands/probe.js';
 import { testWorkDir } from '../helpers.js';
@@ -37,29 +39,30 @@ const by = (rs: ProbeResult[], kind: string) => rs.find((r) => r.kind === kind)!
 const codes = (r: ProbeResult) => r.findings.map((f) => f.code);
 
 describe('probe on lab scenarios', () => {
-  it('happy: no source unusable, newest recovery point first (its duration is logged; the bench measures speed)', async () => {
-    const { dir, inv, truth } = await lab('happy');
+  it('happy: every source usable, in the full expected order (zero loss by kind, then the newer of the last dump and the snapshot); its duration is logged, the bench measures speed', async () => {
+    const { inv, truth } = await lab('happy');
     const target = { kind: 'time' as const, time: truth!.incident.commitTime, inclusive: false as const, origin: 'test' };
     const started = Date.now();
     const rep = await probeAll(inv, { target, tables: [{ schema: 'public', name: 'shipments' }] });
-    const ms = Date.now() - started;
-    console.log(`probe of the default lab (${rep.sources.length} sources): ${ms} ms`);
-    for (const r of rep.sources) expect(r.status, `${r.name}: ${JSON.stringify(r.findings.filter((f) => f.level !== 'info'))}`).not.toBe('unusable');
+    console.log(`probe of the default lab (${rep.sources.length} sources): ${Date.now() - started} ms`);
+    expect(rep.sources.map((r) => r.kind).sort()).toEqual(['delayed-replica', 'dump', 'pgbackrest', 'pitr', 'snapshot']);
+    for (const r of rep.sources) expect(r.status, `${r.name}: ${JSON.stringify(r.findings.filter((f) => f.level !== 'info'))}`).toBe('usable');
     // The replica and the WAL-based sources reach the target; dumps and snapshots are older.
     const replica = by(rep.sources, 'delayed-replica');
     expect(replica.timeLeftMs).toBeGreaterThan(0);
-    expect(replica.lossWindowMs).toBe(0);
     expect(replica.tables[0]).toMatchObject({ name: 'public.shipments', present: true, rowsKind: 'estimate' });
-    expect(by(rep.sources, 'pitr').lossWindowMs).toBe(0);
-    // Zero-loss sources first; among them a usable one before a degraded one (a replica
-    // with under 5 min left is degraded: a race), then the quickest kind.
-    expect(rep.sources.find((r) => r.name === rep.ranking[0])!.lossWindowMs).toBe(0);
-    expect(rep.ranking.indexOf(replica.name)).toBeLessThan(rep.ranking.length - 2);
-    expect(rep.ranking.slice(-2).sort()).toEqual([by(rep.sources, 'dump').name, by(rep.sources, 'snapshot').name].sort());
-    const doc = probeDocument(rep) as { sources: { name: string; recoveryPoint: unknown }[]; ranking: string[] };
+    for (const k of ['delayed-replica', 'pitr', 'pgbackrest']) expect(by(rep.sources, k).lossWindowMs, k).toBe(0);
+    for (const k of ['snapshot', 'dump']) expect(by(rep.sources, k).lossWindowMs, k).toBeGreaterThan(0);
+    // The lab's truth says which of the two older sources is newer: the last valid dump or the snapshot.
+    const lastDump = Math.max(...truth!.dumps.filter((d) => d.valid).map((d) => Date.parse(d.takenAt)));
+    const snapshotAt = Math.max(...truth!.snapshots.map((s) => Date.parse(s.takenAt)));
+    const older = lastDump > snapshotAt ? ['dump', 'snapshot'] : ['snapshot', 'dump'];
+    // Equal (zero) loss: the quickest kind first (replica, then PITR, then pgBackRest).
+    expect(rep.ranking).toEqual(['delayed-replica', 'pitr', 'pgbackrest', ...older].map((k) => by(rep.sources, k).name));
+    const doc = probeDocument(rep) as { sources: { name: string; status: string }[]; ranking: string[] };
     expect(doc.ranking).toEqual(rep.ranking);
-    expect(exitCodeFor(rep, false)).toBe(0);
-    void dir;
+    expect(doc.sources.map((s) => s.status)).toEqual(['usable', 'usable', 'usable', 'usable', 'usable']);
+    expect(exitCodeFor(rep, true)).toBe(0);
   });
 
   it('short-retention: the error-text dumps are unusable, the old dump degraded by age', async () => {
@@ -87,8 +90,16 @@ describe('probe on lab scenarios', () => {
     const gap = pitr.findings.find((f) => f.code === 'WAL_GAP');
     expect(gap, JSON.stringify(pitr.findings)).toBeDefined();
     expect(gap!.message).toContain(segment);
-    expect(gap!.message).toMatch(/last reachable commit is \d{4}-/);
-    expect(pitr.lossWindowMs).toBeGreaterThan(0);
+    // The last reachable commit, always named: before the missing segment, after the newest base backup started, and it is the source's recovery point.
+    const [, time, lsn] = /last reachable commit is (\S+) \(LSN ([0-9A-F]+\/[0-9A-F]+)\)/.exec(gap!.message) ?? [];
+    expect(time, gap!.message).toBeDefined();
+    expect(segnoOfLsn(lsn!)).toBeLessThan(parseSegmentName(segment).segno);
+    const newestBackup = truth!.baseBackups.filter((b) => b.startLsn).sort((a, b) => Number(parseLsn(b.startLsn!) - parseLsn(a.startLsn!)))[0]!;
+    expect(parseLsn(lsn!) > parseLsn(newestBackup.startLsn!), `${lsn} after ${newestBackup.startLsn}`).toBe(true);
+    expect(Date.parse(time!)).toBeLessThan(Date.parse(truth!.incident.commitTime!));
+    expect(pitr.recoveryPoint).toMatchObject({ time, lsn });
+    // microseconds kept in the time, milliseconds in the window
+    expect(Math.abs(pitr.lossWindowMs! - (Date.parse(truth!.incident.commitTime!) - Date.parse(time!)))).toBeLessThanOrEqual(1);
   });
 
   it('replica-too-late: the replica without delay is unusable', async () => {

@@ -5,29 +5,22 @@
 // rekey-live) and replace with pitr, and the failures a responder can cause
 // (unknown table, no confirmation, busy live table, existing schema, unknown
 // source, a side schema changed after verify). One lab for the whole file.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadInventory } from '../../src/inventory/load.js';
-import { labDown } from '../../src/lab/down.js';
-import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { readState } from '../../src/lab/state.js';
-import { labUp } from '../../src/lab/up.js';
 import { stopWorkload } from '../../src/lab/workload.js';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { connect, withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/identifiers.js';
 import { type TableChecksum, tableChecksum } from '../../src/recovery/checksum.js';
 import { undrop } from '../cli.js';
-import { testWorkDir } from '../helpers.js';
+import { replicaDsnOf, useLab } from '../helpers/lab.js';
 
-const root = mkdtempSync(join(testWorkDir(), 'recover-lab-'));
-chmodSync(root, 0o755);
-const dir = join(root, 'lab');
-const cfg = join(dir, 'undrop.yaml');
+const lab = useLab({ name: 'recover-lab', scale: 3000, delay: '10min' });
+const { dir, cfg } = lab;
 const SHORT = ['shipments', 'shipment_events', 'invoices'] as const;
 const LOST = SHORT.map((t) => `public.${t}`);
 const TABLES_ARG = SHORT.join(',');
@@ -39,19 +32,12 @@ let replicaDsn: string;
 /** ms per recover run, from the JSON document's durationMs (wall time of the CLI in parentheses). */
 const timings: Record<string, string> = {};
 
-beforeAll(async () => {
-  await labUp({ dir, scale: 3000, delay: '10min' });
-  await labIncident({ dir });
-  truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8'));
-  const inv = await loadInventory(cfg);
-  prod = { ...resolveConnParams(inv.production.dsn), database: 'shipping' };
-  replicaDsn = (inv.sources.find((s) => s.kind === 'delayed-replica') as { dsn: string }).dsn;
-}, 600_000);
+beforeAll(() => {
+  ({ truth, prod } = lab);
+  replicaDsn = replicaDsnOf(lab);
+});
 
-afterAll(async () => {
-  await runAllCleanups();
-  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
-  if (!existsSync(dir)) rmSync(root, { recursive: true, force: true });
+afterAll(() => {
   console.log('recover timings (ms):', timings);
 });
 

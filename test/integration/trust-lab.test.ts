@@ -4,30 +4,23 @@
 // the right table (the identity check fails a run forced past the incident,
 // before production is written), an unnamed-only candidate needs --target,
 // and a table in a mixed-case schema comes back from every source kind.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { loadInventory } from '../../src/inventory/load.js';
-import { labDown } from '../../src/lab/down.js';
-import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { readState } from '../../src/lab/state.js';
-import { labUp } from '../../src/lab/up.js';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { Lsn } from '../../src/postgres/wal/lsn.js';
 import { lastCommitAtOrBefore, replicaWalDirs } from '../../src/sources/delayed-replica/replay-commit.js';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
+import { type ConnParams } from '../../src/postgres/conninfo.js';
 import { tableChecksum } from '../../src/recovery/checksum.js';
 import { undrop } from '../cli.js';
-import { testWorkDir } from '../helpers.js';
+import { useLab } from '../helpers/lab.js';
 
-const root = mkdtempSync(join(testWorkDir(), 'trust-'));
-chmodSync(root, 0o755);
-const dir = join(root, 'lab');
-const cfg = join(dir, 'undrop.yaml');
+const lab = useLab({ name: 'trust', scale: 2000, delay: '10min', timeoutMs: 900_000 });
+const { root, dir, cfg } = lab;
 const LOST = 'shipments,shipment_events,invoices';
 const MIXED = '"Sales"."Order Items"';
 let truth: any;
@@ -35,18 +28,8 @@ let prod: ConnParams;
 /** xid of the first side-schema drop (a transaction after the incident). */
 let sideSchemaDropXid: string | undefined;
 
-beforeAll(async () => {
-  await labUp({ dir, scale: 2000, delay: '10min' });
-  await labIncident({ dir });
-  truth = JSON.parse(readFileSync(join(dir, 'truth.json'), 'utf8'));
-  const inv = await loadInventory(cfg);
-  prod = { ...resolveConnParams(inv.production.dsn), database: 'shipping' };
-}, 900_000);
-
-afterAll(async () => {
-  await runAllCleanups();
-  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
-  if (!existsSync(dir)) rmSync(root, { recursive: true, force: true });
+beforeAll(() => {
+  ({ truth, prod } = lab);
 });
 
 async function recover(args: string[], config = cfg) {

@@ -4,25 +4,22 @@
 // file; checksums at a restore point verify creates on production match
 // exactly; the Prometheus file and the Nagios line come out as a scraper
 // and a Nagios server read them.
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, truncateSync, writeFileSync, closeSync, writeSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync, closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { chownForServer } from '../../src/postgres/os-user.js';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { labDown } from '../../src/lab/down.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { readState } from '../../src/lab/state.js';
-import { labUp } from '../../src/lab/up.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { resolveConnParams } from '../../src/postgres/conninfo.js';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { undrop } from '../cli.js';
-import { testWorkDir } from '../helpers.js';
+import { useLab } from '../helpers/lab.js';
 
-const root = mkdtempSync(join(testWorkDir(), 'vs-'));
-chmodSync(root, 0o755);
-const dir = join(root, 'lab');
+const { root, dir } = useLab({ name: 'vs', scale: 2000, scenario: 'happy', incident: false, timeoutMs: 400_000 });
 let inv: { production: { dsn: string }; sources: Record<string, unknown>[]; [k: string]: unknown };
 
 /** An inventory beside the lab's, with changes. */
@@ -38,13 +35,8 @@ interface Source { name: string; ok: boolean; checked: string; recoveryPoint: { 
 const byName = (stdout: string): Record<string, Source> => Object.fromEntries(JSON.parse(stdout).sources.map((s: Source) => [s.name, s]));
 const failed = (s: Source) => s.checks.filter((c) => !c.ok).map((c) => c.check);
 
-beforeAll(async () => {
-  await labUp({ dir, scale: 2000, scenario: 'happy' });
+beforeAll(() => {
   inv = YAML.parse(readFileSync(join(dir, 'undrop.yaml'), 'utf8'));
-}, 400_000);
-
-afterAll(async () => {
-  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
 });
 
 describe('undrop verify on the happy lab', () => {
@@ -155,7 +147,7 @@ describe('undrop verify on the happy lab', () => {
     const fd = openSync(join(base, 'backup', rel), 'r+');
     writeSync(fd, Buffer.alloc(64, 0xa5), 0, 64, 8192 + 512);
     closeSync(fd);
-    await execa('chown', ['-R', 'postgres:postgres', base]);
+    await chownForServer(base);
     const pitr = inv.sources.find((x) => x.kind === 'pitr')!;
     const file = config('corrupt', (d) => {
       d.sources = [{ ...pitr, name: 'corrupt', base_backups: base }];

@@ -1,26 +1,12 @@
 // `undrop verify` catches the short-retention scenario's silent failure before any incident: the
 // newest "dumps" are error messages, so the dump source is unhealthy (exit 3)
 // although an old dump still restores; the other sources really restore.
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown } from '../../src/lab/down.js';
-import { labLayout } from '../../src/lab/layout.js';
-import { labUp } from '../../src/lab/up.js';
+import { describe, expect, it } from 'vitest';
 import { undrop } from '../cli.js';
-import { testWorkDir } from '../helpers.js';
+import { useLab } from '../helpers/lab.js';
 
-const root = mkdtempSync(join(testWorkDir(), 'verify-'));
-chmodSync(root, 0o755);
-const dir = join(root, 'lab');
-
-beforeAll(async () => {
-  await labUp({ dir, scale: 2000, scenario: 'short-retention' });
-}, 300_000);
-
-afterAll(async () => {
-  if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
-});
+const { dir } = useLab({ name: 'verify', scale: 2000, scenario: 'short-retention', incident: false, timeoutMs: 300_000 });
 
 describe('undrop verify on the short-retention scenario', () => {
   it('restores every source, and exits 3 because the newest dumps are error messages', async () => {

@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { interruptedError, productionState } from '../../src/recovery/interrupt.js';
 import { detachedSessionWarning } from '../../src/util/session.js';
 import { tlsOptions } from '../../src/postgres/tls.js';
+import { pgpassHasEntry } from '../../src/postgres/pgpass.js';
+import { resolveConnParams, toConninfo } from '../../src/postgres/conninfo.js';
+import { assertProductionSpace, describeCopyBackNeed, needOn } from '../../src/recovery/production-disk.js';
 
 describe('what a stopped run says about production', () => {
   const base = { startedAt: '2026-11-29T00:00:00Z' };
@@ -58,5 +61,51 @@ describe('TLS like libpq for the copy connections', () => {
     expect(full.checkServerIdentity).toBeUndefined();
     // require with a root certificate present: libpq verifies the chain
     expect(tlsOptions({ sslmode: 'require' }, {}, home)!.rejectUnauthorized).toBe(true);
+  });
+});
+
+describe('libpq habits undrop follows', () => {
+  it('no TLS on a Unix socket, whatever sslmode or PGSSLMODE says (undrop\'s private sockets keep working)', () => {
+    expect(tlsOptions({ host: '/tmp/undrop-s-x', sslmode: 'verify-full' }, {})).toBeUndefined();
+    expect(tlsOptions({ host: '/tmp/undrop-s-x' }, { PGSSLMODE: 'require' })).toBeUndefined();
+  });
+  it('.pgpass: host, port, database, user with * and escapes; a socket matches localhost; comments skipped', () => {
+    const text = '# production\ndb1:5432:shop:app:pw\n*:6543:*:ops:p\\:w\nlocalhost:5432:postgres:postgres:x\n';
+    expect(pgpassHasEntry(text, { host: 'db1', port: 5432, database: 'shop', user: 'app' })).toBe(true);
+    expect(pgpassHasEntry(text, { host: 'db1', database: 'shop', user: 'app' })).toBe(true);
+    expect(pgpassHasEntry(text, { host: 'db2', port: 5432, database: 'shop', user: 'app' })).toBe(false);
+    expect(pgpassHasEntry(text, { host: 'db9', port: 6543, database: 'any', user: 'ops' })).toBe(true);
+    expect(pgpassHasEntry(text, { host: '/var/run/postgresql', port: 5432, database: 'postgres', user: 'postgres' })).toBe(true);
+    expect(pgpassHasEntry(text, { host: 'db1', port: 5432, database: 'shop', user: 'other' })).toBe(false);
+  });
+  it('PGSSLROOTCERT, PGSSLCERT and PGSSLKEY stay with the parameters (programs run with a clean environment get them); the DSN wins', () => {
+    const p = resolveConnParams('host=db1 sslcert=/dsn/c.crt', { PGSSLROOTCERT: '/env/root.crt', PGSSLCERT: '/env/c.crt', PGSSLKEY: '/env/c.key' });
+    expect(p.extra).toEqual({ sslrootcert: '/env/root.crt', sslcert: '/dsn/c.crt', sslkey: '/env/c.key' });
+    expect(toConninfo(p)).toContain('sslrootcert=/env/root.crt');
+  });
+});
+
+
+describe("production's disk before copy back", () => {
+  const MB = 1024 * 1024;
+  const disk = { path: '/pg/data', what: "production's data directory", free: 100 * MB, walSameFs: true, maxWalSize: 1024 * MB };
+  it('WAL counts only on the same filesystem, at most max_wal_size; the requirement names its parts', () => {
+    expect(needOn(disk, { data: 60 * MB, indexes: 20 * MB })).toEqual({ data: 60 * MB, indexes: 20 * MB, wal: 80 * MB });
+    expect(needOn({ ...disk, maxWalSize: 32 * MB }, { data: 60 * MB, indexes: 20 * MB }).wal).toBe(32 * MB);
+    expect(needOn({ ...disk, walSameFs: false }, { data: 60 * MB, indexes: 20 * MB }).wal).toBe(0);
+    expect(needOn(undefined, { data: 1, indexes: 2 })).toEqual({ data: 1, indexes: 2, wal: 0 });
+    expect(describeCopyBackNeed({ data: 60 * MB, indexes: 20 * MB, wal: 80 * MB })).toBe('160 MB (60 MB of table data + 20 MB of indexes + 80 MB of WAL on the same filesystem)');
+  });
+  it('refuses only when the disk is visible and too small; the WAL warning only when WAL counts', () => {
+    expect(() => assertProductionSpace(undefined, { data: 1e12, indexes: 0, wal: 0 })).not.toThrow();
+    expect(() => assertProductionSpace(disk, { data: 60 * MB, indexes: 20 * MB, wal: 0 })).not.toThrow();
+    expect(() => assertProductionSpace(disk, { data: 60 * MB, indexes: 20 * MB, wal: 80 * MB })).toThrow(
+      expect.objectContaining({
+        code: 'PRODUCTION_DISK_SPACE',
+        exitCode: 1,
+        message: "Copy back writes about 160 MB (60 MB of table data + 20 MB of indexes + 80 MB of WAL on the same filesystem) into production, on the filesystem of /pg/data (production's data directory), but only 100 MB is free there (60 MB short). Nothing was written.",
+        hint: 'Free space there first (a pg_wal that fills up stops PostgreSQL), or copy fewer tables per run (--tables).',
+      }),
+    );
   });
 });

@@ -40,7 +40,8 @@ function startAndWait(c: ManualContext): string[] {
     `printf '%s\\n' ${conf.map(q).join(' ')} >> "$D/data/postgresql.auto.conf"`,
     'chmod 700 "$D/data"',
     '"$B/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 3600 start > /dev/null',
-    `until [ "$("$B/psql" -h "$D" -p ${c.port} -d postgres -Atc 'select pg_is_in_recovery()')" = f ]; do sleep 0.05; done`,
+    // The copy's superuser is production's (run as an ordinary OS user, psql's default user would be that user); give up after an hour.
+    `n=0; until [ "$("$B/psql" -h "$D" -p ${c.port} -U ${q(c.production.user)} -d postgres -Atc 'select pg_is_in_recovery()')" = f ]; do n=$((n + 1)); [ $n -lt 72000 ] || { echo 'recovery did not end within an hour' >&2; exit 1; }; sleep 0.05; done`,
     'mark ready',
   ];
 }
@@ -73,7 +74,7 @@ export function manualScript(c: ManualContext): string {
         `printf '%s\\n' ${q(`restore_command = 'cp ${c.walArchive}/%f %p'`)} >> "$D/data/postgresql.auto.conf"`,
         ...recovery,
         ...startAndWait(c),
-        ...dumpRestore(c, c.dir, c.port),
+        ...dumpRestore(c, c.dir, c.port, c.production.user),
       ].join('\n');
     case 'pgbackrest': {
       const b = c.pgbackrest!;
@@ -82,11 +83,11 @@ export function manualScript(c: ManualContext): string {
         `pgbackrest --config=${q(b.config)} --stanza=${q(b.stanza)} --pg1-path="$D/data" --type=xid --target=${q(c.xid)} --target-exclusive --target-action=promote --archive-mode=off --log-level-console=warn restore`,
         'mark copied',
         ...startAndWait(c),
-        ...dumpRestore(c, c.dir, c.port),
+        ...dumpRestore(c, c.dir, c.port, c.production.user),
       ].join('\n');
     }
     case 'snapshot':
-      return [...head, `cp -a ${q(c.snapshot!)}/. "$D/data/"`, 'rm -f "$D/data/postmaster.pid"', 'mark copied', ...startAndWait(c), ...dumpRestore(c, c.dir, c.port)].join('\n');
+      return [...head, `cp -a ${q(c.snapshot!)}/. "$D/data/"`, 'rm -f "$D/data/postmaster.pid"', 'mark copied', ...startAndWait(c), ...dumpRestore(c, c.dir, c.port, c.production.user)].join('\n');
     case 'dump': {
       const p = c.production;
       return [
@@ -105,7 +106,7 @@ export function manualScript(c: ManualContext): string {
         'mark copied',
         `${psql} 'select pg_wal_replay_pause()' > /dev/null`,
         // during recovery_min_apply_delay the state stays "pause requested", and nothing more is applied
-        `until [ "$(${psql} 'select pg_get_wal_replay_pause_state()')" != 'not paused' ]; do sleep 0.05; done`,
+        `n=0; until [ "$(${psql} 'select pg_get_wal_replay_pause_state()')" != 'not paused' ]; do n=$((n + 1)); [ $n -lt 1200 ] || { echo 'the replica did not pause within a minute' >&2; exit 1; }; sleep 0.05; done`,
         'mark ready',
         ...dumpRestore(c, r.socketDir, r.port, r.user),
       ].join('\n');

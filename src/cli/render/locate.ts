@@ -24,6 +24,12 @@ export function rowsText(e: LocatedEvent): string {
   return e.rowsKind === 'estimate' ? `~${n} rows` : `${n} rows`;
 }
 
+/** The flags that aim recover at an event; its timeline too when the WAL holds several (latest may be another branch). */
+function targetFlags(e: LocatedEvent, r: LocateResult): string {
+  const point = e.kind === 'drop-database' ? `--target lsn:${e.firstLsn}` : `--target xid:${e.xid}`;
+  return r.wal.timelines.length > 1 ? `${point} --target-timeline ${e.timeline}` : point;
+}
+
 export function printLocate(r: LocateResult): void {
   const w = r.wal;
   say(`Scanned ${w.segments} WAL segment(s) ${w.firstSegment ?? ''}${w.lastSegment && w.lastSegment !== w.firstSegment ? ` … ${w.lastSegment}` : ''} from ${w.source}`);
@@ -45,7 +51,7 @@ export function printLocate(r: LocateResult): void {
       say(`      ${rowsText(e)}; xid ${e.xid}; commit ${e.commitLsn}; first record ${e.firstLsn}`);
       if (e.recreated.length) say(`      recreated in the same transaction: ${e.recreated.map((x) => x.name).join(', ')} — their keys restarted, so rows written since can reuse lost rows' keys: a merge will meet collisions (recover --on-conflict)`);
       if (e.unnamedReason) say(`      unnamed: ${e.unnamedReason}`);
-      say(`      target: ${e.kind === 'drop-database' ? `--target lsn:${e.firstLsn}` : `--target xid:${e.xid}`} (exclusive)${e.catalog ? `; names from ${e.catalog}` : ''}`);
+      say(`      target: ${targetFlags(e, r)} (exclusive)${e.catalog ? `; names from ${e.catalog}` : ''}`);
       for (const n of e.notes) {
         say(`      note: ${shown.has(n) ? '(as above)' : n}`);
         shown.add(n);
@@ -66,6 +72,6 @@ export function printLocate(r: LocateResult): void {
   if (newest) {
     const tables = newest.relations.map((x) => x.name).filter(Boolean);
     say('');
-    say(`Next: undrop recover${tables.length ? ` --tables ${tables.join(',')}` : ''} --target ${newest.kind === 'drop-database' ? `lsn:${newest.firstLsn}` : `xid:${newest.xid}`}`);
+    say(`Next: undrop recover${tables.length ? ` --tables ${tables.join(',')}` : ''} ${targetFlags(newest, r)}`);
   }
 }

@@ -18,6 +18,8 @@ import { classifyEvent, isUndropEvent, rankEvents, unnamedReason } from './rank.
 import type { LocatedEvent, LocateResult } from './types.js';
 import { nameEvent } from './naming.js';
 import { ignoredBy } from './ignore.js';
+import { branchesLast, onTimelineHistory } from './branches.js';
+import { readHistories } from '../../postgres/wal/history.js';
 import { openWalSource } from './wal-source.js';
 
 export type { LocatedEvent, LocateResult } from './types.js';
@@ -41,6 +43,8 @@ export interface LocateOptions {
   source?: string;
   /** 'auto' (default): delayed replicas, a base backup copy, production; 'none': raw relfilenodes only. */
   catalog?: 'auto' | 'none' | 'production';
+  /** --target-timeline: locateIncident refuses one that never saw the incident. */
+  timeline?: string;
   /** Production connection (default: the inventory's). */
   production?: ConnParams;
   workDir?: string;
@@ -61,7 +65,8 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
   try {
     let defaultStartLsn: string | undefined;
     if (!options.since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
-    const expectSystemId = production ? await systemIdentifier(production) : undefined;
+    const prodFacts = production ? await productionControl(production) : undefined;
+    const expectSystemId = prodFacts?.systemId;
     const scan = await scanWal({ dir: wal.dir, threshold, since: options.since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress });
     const warnings = [...scan.warnings];
     if (!options.since && !defaultStartLsn) warnings.push({ code: 'SINCE_DEFAULT', message: 'No base backup to start from: scanned the last 24 hours of WAL.', hint: 'Pass --since TIME or --since LSN to scan another range.' });
@@ -110,6 +115,8 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     // undrop's own side schemas, dropped as the report advises: never incidents, listed apart.
     const undrop = kept.filter((e) => isUndropEvent(e, own.schemas)).sort((a, b) => Lsn.compare(b.commitLsn, a.commitLsn));
     kept = rankEvents(kept.filter((e) => !undrop.includes(e)), tables);
+    const histories = await readHistories(wal.dir);
+    if (scan.timelines.length > 1) kept = branchesLast(kept, prodFacts?.timeline, histories);
     for (const e of kept) {
       const why = unnamedReason(e);
       if (why) e.unnamedReason = why;
@@ -136,6 +143,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
         lastSegment: scan.lastSegment,
         segments: scan.segments,
         timeline: scan.timeline,
+        timelines: scan.timelines,
         systemIdentifier: scan.systemIdentifier,
         pgWaldumpMajor: scan.major,
         records: scan.stats.records,
@@ -149,6 +157,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       warnings,
       durationMs: Date.now() - started,
       tablespaces: { ...scan.tablespaces, source: wal.source?.name },
+      histories,
     };
   } finally {
     for (const c of catalogs) await c.release().catch(() => {});
@@ -166,7 +175,23 @@ export async function locateIncident(inventory: Inventory | undefined, options: 
       details: r.warnings.map((w) => w.message),
     });
   }
+  assertTimelineSawIt(event, options.timeline, r);
   return { ...eventTarget(event), event, tablespaces: r.tablespaces };
+}
+
+/**
+ * --target-timeline that never saw the incident (a branch forked before it) is refused: xids repeat
+ * across branches, so replay would stop before another transaction of the same number, or never.
+ */
+function assertTimelineSawIt(e: LocatedEvent, given: string | undefined, r: LocateResult): void {
+  const tl = given?.toLowerCase();
+  const want = tl === 'latest' ? Math.max(...r.wal.timelines) : tl && /^\d+$/.test(tl) ? Number(tl) : undefined;
+  if (want === undefined || want === e.timeline || !r.histories || onTimelineHistory(e, want, r.histories) !== false) return;
+  throw usageError(
+    'TARGET_TIMELINE_MISMATCH',
+    `The incident (transaction ${e.xid}, committed ${e.commitTime}) is on timeline ${e.timeline}, and timeline ${want}${tl === 'latest' ? ' (latest)' : ''} never saw it: it left timeline ${e.timeline} before that, or is another branch. Following it, replay would stop before another transaction numbered ${e.xid}, or never reach one.`,
+    `Leave --target-timeline out (undrop follows the incident's timeline, ${e.timeline}), or pass --target-timeline ${e.timeline}.`,
+  );
 }
 
 /** An event as an exact, exclusive recovery target. */
@@ -174,9 +199,14 @@ export function eventTarget(e: LocatedEvent): ResolvedTarget {
   const what = `${e.kind}${e.relations.length ? ` of ${e.relations.map((r) => r.name ?? `base/${e.database.oid}/${r.relfilenode}`).join(', ')}` : ''}`;
   if (e.kind === 'drop-database') {
     // The files go at the DROP dir record, before the commit: stop before the transaction's first record.
-    return { kind: 'lsn', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.firstLsn, time: e.commitTime, database: dbLabel(e), inclusive: false, origin: `locate: DROP DATABASE ${e.database.name ?? e.database.oid} (xid ${e.xid}; stop before its first record)` };
+    return { kind: 'lsn', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.firstLsn, time: e.commitTime, ...timelineOf(e), database: dbLabel(e), inclusive: false, origin: `locate: DROP DATABASE ${e.database.name ?? e.database.oid} (xid ${e.xid}; stop before its first record)` };
   }
-  return { kind: 'xid', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.commitLsn, time: e.commitTime, database: dbLabel(e), inclusive: false, origin: `locate: ${what} (xid ${e.xid})` };
+  // The incident's own timeline: with "latest", a restore would follow a later fork that never saw it.
+  return { kind: 'xid', xid: e.xid, firstLsn: e.firstLsn, commitLsn: e.commitLsn, time: e.commitTime, ...timelineOf(e), database: dbLabel(e), inclusive: false, origin: `locate: ${what} (xid ${e.xid})` };
+}
+
+function timelineOf(e: LocatedEvent): { timeline?: string } {
+  return e.timeline ? { timeline: String(e.timeline) } : {};
 }
 
 function dbLabel(e: LocatedEvent): string {
@@ -193,9 +223,17 @@ function safeConn(dsn: string | undefined): ConnParams | undefined {
   }
 }
 
-async function systemIdentifier(p: ConnParams): Promise<string | undefined> {
+/** Production's system identifier (the WAL must be its) and current timeline (its history decides which events it lost). */
+async function productionControl(p: ConnParams): Promise<{ systemId: string; timeline: number } | undefined> {
   try {
-    return await withClient({ ...p, database: p.database ?? 'postgres' }, async (c) => String((await c.query('select system_identifier::text as id from pg_control_system()')).rows[0].id), { connectTimeoutMs: 5000, statementTimeoutMs: 5000 });
+    return await withClient(
+      { ...p, database: p.database ?? 'postgres' },
+      async (c) => {
+        const row = (await c.query('select (select system_identifier::text from pg_control_system()) as id, (select timeline_id from pg_control_checkpoint()) as tli')).rows[0];
+        return { systemId: String(row.id), timeline: Number(row.tli) };
+      },
+      { connectTimeoutMs: 5000, statementTimeoutMs: 5000 },
+    );
   } catch {
     return undefined;
   }

@@ -26,6 +26,7 @@ function eventJson(e: LocatedEvent): LocateEventDocument {
     target: e.target,
     firstLsn: e.firstLsn,
     commitLsn: e.commitLsn,
+    timeline: e.timeline,
     database: e.database,
     recreated: e.recreated.map((r) => ({ relfilenode: r.relfilenode, name: r.name, oid: r.oid ?? null })),
     rowsLost: e.rowsLost,

@@ -103,13 +103,14 @@ export async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<n
     firstLsn: e.firstLsn,
     commitLsn: e.commitLsn,
     commitTime: e.commitTime,
+    timeline: e.timeline ?? 1,
     database: { oid: e.databaseOid, name },
-    target: { xid: String(e.xid), inclusive: false },
+    target: { xid: String(e.xid), inclusive: false, timeline: String(e.timeline ?? 1) },
     ...(e.partial ? { partial: true as const } : {}),
     notes,
   };
   if (e.kind === 'drop-database') {
-    base.target = { xid: String(e.xid), inclusive: false, lsn: e.firstLsn, note: 'DROP DATABASE removes the files at its DROP dir record, before the commit: use recovery_target_lsn = lsn (exclusive), not the xid.' };
+    base.target = { xid: String(e.xid), inclusive: false, lsn: e.firstLsn, timeline: String(e.timeline ?? 1), note: 'DROP DATABASE removes the files at its DROP dir record, before the commit: use recovery_target_lsn = lsn (exclusive), not the xid.' };
     if (!name) notes.push(`Database OID ${e.databaseOid}: no catalog that predates the drop was available to name it.`);
     return { ...base, relations: [], recreated: [], rowsLost: null, catalog: name ? (past[0] ?? prod[0])?.label ?? null : null };
   }

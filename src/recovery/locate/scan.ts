@@ -4,6 +4,7 @@
 import { usageError } from '../../errors.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
 import { type SegmentFile, listSegments, parseSegmentName, readSegmentHeader, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
+import { readHistories } from '../../postgres/wal/history.js';
 import { walTimeToIso } from '../../postgres/wal/records.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import type { TablespaceScan } from '../../postgres/replay-guard.js';
@@ -41,7 +42,9 @@ export interface ScanResult {
   firstSegment?: string;
   lastSegment?: string;
   segments: number;
+  /** The newest timeline read. */
   timeline: number;
+  timelines: number[];
   systemIdentifier?: string;
   major: number;
   gaps: { after: string; missing: string[] }[];
@@ -64,21 +67,32 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   if (full.length === 0) {
     throw usageError('WAL_EMPTY', `${o.dir} holds no WAL segment files.`, 'Point at the WAL archive folder (files named like 000000010000000000000016) or a data directory\'s pg_wal.');
   }
-  // One timeline: the newest.
-  const timelines = [...new Set(full.map((f) => parseSegmentName(f.name).timeline))].sort((a, b) => a - b);
-  const timeline = timelines[timelines.length - 1]!;
-  if (timelines.length > 1) {
-    warnings.push({ code: 'WAL_TIMELINES', message: `The WAL folder has timelines ${timelines.join(', ')}; only timeline ${timeline} was scanned.`, hint: 'Events on older timelines are not shown; pass a folder with only the timeline you want.' });
+  // Every timeline there is, each read on its own (pg_waldump follows one timeline): a WAL with history
+  // holds the parent's segments up to the fork and the child's from there. An event before the fork
+  // appears in both (the child's first segment copies the parent's): it is kept once, on the parent.
+  const byTli = new Map<number, Seg[]>();
+  for (const f of full) {
+    const n = parseSegmentName(f.name);
+    byTli.set(n.timeline, [...(byTli.get(n.timeline) ?? []), { file: f, name: f.name, segno: n.segno }]);
   }
-  const segs: Seg[] = full.filter((f) => parseSegmentName(f.name).timeline === timeline).map((f) => ({ file: f, name: f.name, segno: parseSegmentName(f.name).segno }));
+  const timelines = [...byTli.keys()].sort((a, b) => a - b);
+  const timeline = timelines[timelines.length - 1]!;
+  const histories = await readHistories(o.dir);
+  for (const tli of timelines.slice(1)) {
+    if (!histories.has(tli)) {
+      const hist = `${segmentName(tli, 0n).slice(0, 8)}.history`;
+      warnings.push({ code: 'WAL_HISTORY_MISSING', message: `Timeline ${tli} has no history file (${hist}) in ${o.dir}: where it forked is unknown, and a restore from a backup on an older timeline cannot follow it.`, hint: `Copy ${hist} from the server that created timeline ${tli} (its pg_wal) into the archive.` });
+    }
+  }
+  const segsAll: Seg[] = timelines.flatMap((t) => byTli.get(t)!);
 
   // Same cluster everywhere, and the right pg_waldump.
-  const headers = await Promise.all(segs.map((s) => readSegmentHeader(s.file.path)));
+  const headers = await Promise.all(segsAll.map((s) => readSegmentHeader(s.file.path)));
   const ids = new Map<string, string[]>();
   headers.forEach((h, i) => {
     if (!h) return;
     const list = ids.get(h.systemIdentifier) ?? [];
-    list.push(segs[i]!.name);
+    list.push(segsAll[i]!.name);
     ids.set(h.systemIdentifier, list);
   });
   const systemIdentifier = o.expectSystemId ?? [...ids.entries()].sort((a, b) => b[1].length - a[1].length)[0]?.[0];
@@ -97,83 +111,99 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   const major = majors.length ? Math.max(...majors) : 0;
   const bin = await findBinaries(major || undefined);
 
-  // Range start.
-  let startIdx = 0;
-  const lsnStart = o.since && /^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(o.since) ? o.since : !o.since ? o.defaultStartLsn : undefined;
-  if (lsnStart) {
-    const want = parseSegmentName(segmentForLsn(timeline, lsnStart)).segno;
-    if (want < segs[0]!.segno) {
-      warnings.push({ code: 'SINCE_BEFORE_WAL', message: `The WAL starts at ${segs[0]!.name}, after ${lsnStart}; scanning from the oldest segment there is.` });
-    } else {
-      startIdx = Math.max(0, segs.findIndex((s) => s.segno >= want));
-      if (segs[startIdx]!.segno > want) startIdx = Math.max(0, startIdx - 1);
-    }
-  } else {
-    const sinceMs = o.since ? Date.parse(o.since) : (o.now ?? new Date()).getTime() - (o.defaultWindowMs ?? 24 * 3600_000);
-    if (Number.isNaN(sinceMs)) throw usageError('SINCE_INVALID', `--since ${o.since} is neither a time nor an LSN.`, 'Use an ISO time (2026-11-25T01:30:00Z) or an LSN (0/9000028).');
-    const r = await segmentForTime(bin, o.dir, timeline, segs, sinceMs);
-    startIdx = r.index;
-    if (r.beforeOldest && o.since) {
-      warnings.push({ code: 'SINCE_BEFORE_WAL', message: `--since ${o.since} is before the oldest WAL there is (${segs[0]!.name}, first commit ${r.firstTime ?? 'unknown'}); scanning from there.`, hint: 'Events before that cannot be found in this WAL; an older archive or backup would be needed.' });
-    }
-  }
-  const range = segs.slice(startIdx);
-
-  // Contiguous runs and gaps.
-  const runs: Seg[][] = [];
-  const gaps: ScanResult['gaps'] = [];
-  for (const s of range) {
-    const cur = runs[runs.length - 1];
-    const prev = cur?.[cur.length - 1];
-    if (prev && s.segno === prev.segno + 1n) cur!.push(s);
-    else {
-      if (prev) {
-        const missing: string[] = [];
-        for (let n = prev.segno + 1n; n < s.segno && missing.length < 1000; n++) missing.push(segmentNameOf(timeline, n));
-        gaps.push({ after: prev.name, missing });
-      }
-      runs.push([s]);
-    }
-  }
-  for (const g of gaps) {
-    warnings.push({
-      code: 'WAL_GAP',
-      message: `WAL is missing after ${g.after}: ${g.missing[0]}${g.missing.length > 1 ? ` … ${g.missing[g.missing.length - 1]} (${g.missing.length} segments)` : ''}. Events in that stretch cannot be found; the rest was scanned.`,
-      hint: 'Look for the missing segments (archive_command failures: pg_stat_archiver.failed_count, the server log). A PITR cannot replay past a gap either.',
-    });
-  }
-
-  const events: RawEvent[] = [];
-  const detector = new EventDetector((e) => {
-    events.push(e);
-    o.onEvent?.(e);
-  }, { threshold: o.threshold });
   const untilMs = o.until ? Date.parse(o.until) : undefined;
   if (o.until && Number.isNaN(untilMs)) throw usageError('UNTIL_INVALID', `--until ${o.until} is not a time.`, 'Use an ISO time such as 2026-11-25T02:00:00Z.');
-  // No -r filter by default: it saves pg_waldump nothing (it decodes every record either way), and
-  // the records it would hide (Btree, Heap2, XLOG …) can be a transaction's first one (firstLsn).
-  const rmgrs = o.rmgrs;
-  const onCommit = untilMs === undefined ? undefined : (t: string) => Date.parse(t) <= untilMs;
-  let stop = false;
+  const events: RawEvent[] = [];
+  const seen = new Set<string>();
+  let current = timelines[0]!;
+  const detector = new EventDetector((e) => {
+    const key = `${e.xid}/${e.commitLsn}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const withTli = { ...e, timeline: current };
+    events.push(withTli);
+    o.onEvent?.(withTli);
+  }, { threshold: o.threshold });
+  const gaps: ScanResult['gaps'] = [];
+  const scanned: Seg[] = [];
+  // What the oldest timeline's runs read record by record, for the replay guard (replay-guard.ts:
+  // TablespaceScan, one timeline: a base backup's), from each first segment's own page address.
   const spans: { from: string; to: string }[] = [];
-  for (let i = 0; i < runs.length && !stop; i++) {
-    const run = runs[i]!;
-    if (i > 0) detector.markGap();
-    const recordsBefore = detector.stats.records;
-    o.onProgress?.(`reading WAL ${run[0]!.name} … ${run[run.length - 1]!.name}`);
-    const outcome = await streamWaldumpLines(bin, { dir: o.dir, timeline, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (buf, start, end) => {
-      if (detector.pushLines(buf, start, end, onCommit)) return true;
-      stop = true;
-      return false;
-    });
-    if (!outcome.stoppedEarly && outcome.exitCode !== 0 && !outcome.endOfWal) {
-      warnings.push({ code: 'WAL_READ_ERROR', message: `pg_waldump stopped with an error in ${run[0]!.name} … ${run[run.length - 1]!.name}: ${waldumpErrorLines(outcome.stderr).join(' ')}`, hint: 'The WAL after that point may be damaged; events after it were not found.' });
+  let creates: TablespaceScan['creates'] = [];
+  for (const tli of timelines) {
+    current = tli;
+    const segs = byTli.get(tli)!;
+    // Range start: the oldest timeline may start after --since (said); a later one begins at its fork.
+    const oldest = tli === timelines[0];
+    let startIdx = 0;
+    const lsnStart = o.since && /^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(o.since) ? o.since : !o.since ? o.defaultStartLsn : undefined;
+    if (lsnStart) {
+      const want = parseSegmentName(segmentForLsn(tli, lsnStart)).segno;
+      if (want < segs[0]!.segno) {
+        if (oldest) warnings.push({ code: 'SINCE_BEFORE_WAL', message: `The WAL starts at ${segs[0]!.name}, after ${lsnStart}; scanning from the oldest segment there is.` });
+      } else {
+        const at = segs.findIndex((s) => s.segno >= want);
+        // Past this timeline's last segment (the start lies on a later timeline): its last one only.
+        startIdx = at === -1 ? segs.length - 1 : segs[at]!.segno > want ? Math.max(0, at - 1) : at;
+      }
+    } else {
+      const sinceMs = o.since ? Date.parse(o.since) : (o.now ?? new Date()).getTime() - (o.defaultWindowMs ?? 24 * 3600_000);
+      if (Number.isNaN(sinceMs)) throw usageError('SINCE_INVALID', `--since ${o.since} is neither a time nor an LSN.`, 'Use an ISO time (2026-11-25T01:30:00Z) or an LSN (0/9000028).');
+      const r = await segmentForTime(bin, o.dir, tli, segs, sinceMs);
+      startIdx = r.index;
+      if (r.beforeOldest && o.since && oldest) {
+        warnings.push({ code: 'SINCE_BEFORE_WAL', message: `--since ${o.since} is before the oldest WAL there is (${segs[0]!.name}, first commit ${r.firstTime ?? 'unknown'}); scanning from there.`, hint: 'Events before that cannot be found in this WAL; an older archive or backup would be needed.' });
+      }
     }
-    // What this run read record by record, for the replay guard (replay-guard.ts: TablespaceScan).
-    // From the first segment's own page address (its header: no segment size assumed).
-    const from = headers[segs.indexOf(run[0]!)]?.pageAddr;
-    if (from && detector.stats.records > recordsBefore && detector.stats.lastLsn) spans.push({ from, to: Lsn.canonical(detector.stats.lastLsn) });
+    const range = segs.slice(startIdx);
+    scanned.push(...range);
+
+    // Contiguous runs and gaps.
+    const runs: Seg[][] = [];
+    for (const s of range) {
+      const cur = runs[runs.length - 1];
+      const prev = cur?.[cur.length - 1];
+      if (prev && s.segno === prev.segno + 1n) cur!.push(s);
+      else {
+        if (prev) {
+          const missing: string[] = [];
+          for (let n = prev.segno + 1n; n < s.segno && missing.length < 1000; n++) missing.push(segmentNameOf(tli, n));
+          const g = { after: prev.name, missing };
+          gaps.push(g);
+          warnings.push({
+            code: 'WAL_GAP',
+            message: `WAL is missing after ${g.after}: ${g.missing[0]}${g.missing.length > 1 ? ` … ${g.missing[g.missing.length - 1]} (${g.missing.length} segments)` : ''}. Events in that stretch cannot be found; the rest was scanned.`,
+            hint: 'Look for the missing segments (archive_command failures: pg_stat_archiver.failed_count, the server log). A PITR cannot replay past a gap either.',
+          });
+        }
+        runs.push([s]);
+      }
+    }
+
+    // No -r filter by default: it saves pg_waldump nothing (it decodes every record either way), and
+    // the records it would hide (Btree, Heap2, XLOG …) can be a transaction's first one (firstLsn).
+    const rmgrs = o.rmgrs;
+    const onCommit = untilMs === undefined ? undefined : (t: string) => Date.parse(t) <= untilMs;
+    let stop = false;
+    for (let i = 0; i < runs.length && !stop; i++) {
+      const run = runs[i]!;
+      if (i > 0 || tli !== timelines[0]) detector.markGap();
+      const recordsBefore = detector.stats.records;
+      o.onProgress?.(`reading WAL ${run[0]!.name} … ${run[run.length - 1]!.name}`);
+      const outcome = await streamWaldumpLines(bin, { dir: o.dir, timeline: tli, rmgrs, startSegment: run[0]!.name, endSegment: run[run.length - 1]!.name }, (buf, start, end) => {
+        if (detector.pushLines(buf, start, end, onCommit)) return true;
+        stop = true;
+        return false;
+      });
+      if (!outcome.stoppedEarly && outcome.exitCode !== 0 && !outcome.endOfWal) {
+        warnings.push({ code: 'WAL_READ_ERROR', message: `pg_waldump stopped with an error in ${run[0]!.name} … ${run[run.length - 1]!.name}: ${waldumpErrorLines(outcome.stderr).join(' ')}`, hint: 'The WAL after that point may be damaged; events after it were not found.' });
+      }
+      const from = headers[segsAll.indexOf(run[0]!)]?.pageAddr;
+      if (tli === timelines[0] && from && detector.stats.records > recordsBefore && detector.stats.lastLsn) spans.push({ from, to: Lsn.canonical(detector.stats.lastLsn) });
+    }
+    if (tli === timelines[0]) creates = [...detector.tablespaceCreates];
   }
+  const range = scanned;
   return {
     events,
     births: detector.births,
@@ -182,12 +212,13 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
     lastSegment: range[range.length - 1]?.name,
     segments: range.length,
     timeline,
+    timelines,
     systemIdentifier,
     major: bin.major,
     gaps,
     warnings,
     bin,
-    tablespaces: { timeline, spans, creates: detector.tablespaceCreates },
+    tablespaces: { timeline: timelines[0]!, spans, creates },
   };
 }
 

@@ -1,4 +1,5 @@
 // What locate finds: destructive transactions read from WAL.
+import type { HistoryEntry } from '../../postgres/wal/history.js';
 import type { TablespaceScan } from '../../postgres/replay-guard.js';
 
 export type EventKind = 'drop' | 'truncate' | 'delete' | 'drop-database';
@@ -58,6 +59,8 @@ export interface RawEvent {
   dropDir?: { lsn: string; tablespace: number; databaseOid: number }[];
   /** The transaction started before the scanned range or across a gap: firstLsn is only an upper bound. */
   partial?: boolean;
+  /** The timeline whose WAL holds it (set by the scan). */
+  timeline?: number;
 }
 
 export interface DetectorOptions {
@@ -89,6 +92,8 @@ export interface LocatedEvent {
   firstLsn: string;
   commitLsn: string;
   commitTime: string;
+  /** The timeline whose WAL holds it: the one a restore must follow (recovery_target_timeline). */
+  timeline: number;
   database: { oid: number; name: string | null };
   relations: EventRelation[];
   /** DROP + CREATE in the same transaction: the new tables. */
@@ -98,7 +103,7 @@ export interface LocatedEvent {
   rowsKind?: 'exact' | 'estimate' | 'wal-records';
   /** Which catalog gave the names (null: none; names are raw base/D/F). */
   catalog: string | null;
-  target: { xid: string; inclusive: false; lsn?: string; note?: string };
+  target: { xid: string; inclusive: false; lsn?: string; timeline?: string; note?: string };
   /** The transaction started before the scanned WAL or across a gap: firstLsn is an upper bound. */
   partial?: boolean;
   /** Matched --ignore. */
@@ -120,7 +125,10 @@ export interface LocateWal {
   firstSegment?: string;
   lastSegment?: string;
   segments: number;
+  /** The newest timeline read. */
   timeline: number;
+  /** Every timeline read, oldest first (a WAL with history holds several). */
+  timelines: number[];
   systemIdentifier?: string;
   pgWaldumpMajor: number;
   records: number;
@@ -143,4 +151,6 @@ export interface LocateResult {
   durationMs: number;
   /** Tablespace CREATEs in the scanned WAL: materialize's replay guard reads them instead of the WAL again (not in the JSON). */
   tablespaces?: TablespaceScan;
+  /** The timeline history files beside the WAL read (not in the JSON document). */
+  histories?: ReadonlyMap<number, HistoryEntry[]>;
 }

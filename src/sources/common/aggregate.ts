@@ -47,7 +47,8 @@ export function aggregateItems(items: ProbeItem[], sourceFindings: Finding[], no
   const ct = pointTime(chosen.recoveryPoint);
   const newerBroken = sorted.filter((i) => {
     const it = pointTime(i.recoveryPoint);
-    return i.status === 'unusable' && ct !== null && it !== null && it > ct;
+    // Same recovery point: newer by the kind's own order (a PITR source's newer base backup).
+    return i.status === 'unusable' && ct !== null && it !== null && (it > ct || (it === ct && !!tiebreak && tiebreak(i, chosen) < 0));
   });
   if (newerBroken.length > 0) {
     status = worst(status, 'degraded');

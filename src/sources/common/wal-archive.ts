@@ -1,13 +1,10 @@
 // A WAL archive as data: segments per timeline, timeline history files,
 // and the gap analysis from a backup's start segment to the newest segment.
 import { readdir } from 'node:fs/promises';
+import { type HistoryEntry, parseHistory } from '../../postgres/wal/history.js';
 import { isSegmentName, parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 
-export interface HistoryEntry {
-  parentTli: number;
-  switchLsn: string;
-  reason: string;
-}
+export { parseHistory };
 
 export interface ArchiveListing {
   /** Segment names present (compression suffix stripped), by timeline. */
@@ -22,17 +19,6 @@ export interface ArchiveListing {
 }
 
 const COMPRESSED = /\.(gz|zst|lz4|xz|bz2|br)$/;
-
-export function parseHistory(text: string): HistoryEntry[] {
-  const out: HistoryEntry[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const m = /^(\d+)\s+([0-9A-Fa-f]+\/[0-9A-Fa-f]+)\s*(.*)$/.exec(line);
-    if (m) out.push({ parentTli: Number(m[1]), switchLsn: m[2]!.toUpperCase(), reason: m[3]!.trim() });
-  }
-  return out;
-}
 
 export function emptyListing(): ArchiveListing {
   return { segments: new Map(), files: new Map(), histories: new Map(), backupFiles: [], partials: [] };
@@ -80,11 +66,13 @@ export interface TimelineSpan {
 }
 
 /** The timelines recovery follows from `startTli` with recovery_target_timeline = latest. */
-export function timelinePath(listing: ArchiveListing, startTli: number): TimelineSpan[] {
+export function timelinePath(listing: ArchiveListing, startTli: number, targetTli?: number): TimelineSpan[] {
   let newest = startTli;
   for (const [tli, hist] of listing.histories) {
     if (tli > newest && hist.some((h) => h.parentTli === startTli)) newest = tli;
   }
+  // recovery_target_timeline N: that timeline, when it descends from the start (else recovery refuses it anyway).
+  if (targetTli !== undefined && (targetTli === startTli || listing.histories.get(targetTli)?.some((h) => h.parentTli === startTli))) newest = targetTli;
   if (newest === startTli) return [{ tli: startTli, beginSegno: 0n, endSegno: null }];
   const hist = listing.histories.get(newest)!;
   const spans: TimelineSpan[] = [];
@@ -130,8 +118,8 @@ function present(listing: ArchiveListing, extra: ReadonlySet<string> | undefined
  * path, which segments are missing. `extra` holds segments available
  * elsewhere (the backup's own pg_wal).
  */
-export function analyzeGaps(listing: ArchiveListing, startTli: number, startLsn: string, extra?: ReadonlySet<string>, maxListed = 20): GapAnalysis {
-  const path = timelinePath(listing, startTli);
+export function analyzeGaps(listing: ArchiveListing, startTli: number, startLsn: string, extra?: ReadonlySet<string>, maxListed = 20, targetTli?: number): GapAnalysis {
+  const path = timelinePath(listing, startTli, targetTli);
   const startSegno = segnoOfLsn(startLsn);
   let endSegno: bigint | null = null;
   const consider = (tli: number, segno: bigint) => {

@@ -12,7 +12,7 @@ import type { SourceConfigOf } from '../../inventory/schema.js';
 import { findBinaries, majorFromVersionNum } from '../../postgres/binaries.js';
 import { connect, withClient } from '../../postgres/connect.js';
 import { type ConnParams, programEnv, resolveConnParams } from '../../postgres/conninfo.js';
-import { type TableName, displayName, qualified, quoteIdent } from '../../postgres/identifiers.js';
+import { type TableName, displayName, qualified } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { pgBasebackup } from '../../postgres/lab-programs.js';
@@ -88,7 +88,7 @@ async function dumpFromReplica(
   const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'replica', keep: req.keep, throwaway: true });
   try {
     await inst.start();
-    await withClient(inst.connParams('postgres'), (x) => x.query(`create database ${quoteIdent(req.database)}`));
+    await inst.ensureDatabase(req.database);
     const conn = inst.connParams(req.database);
     req.onProgress?.(`dumping ${req.tables.map((t) => displayName(t)).join(', ')} from the paused replica`);
     const file = join(inst.root, 'replica.dump');
@@ -130,7 +130,7 @@ async function schemaFromReplica(
     const ddlFile = join(inst.root, 'replica-schema.dump');
     // The instance starts while the replica is read (its schema, the tables' files and row counts).
     const [, sourceRelfilenodes, tables] = await Promise.all([
-      inst.start().then(() => withClient(inst.connParams('postgres'), (x) => x.query(`create database ${quoteIdent(req.database)}`))),
+      inst.start().then(() => inst.ensureDatabase(req.database)),
       replicaRelfilenodes(replica, req.tables),
       // the counts come from where the rows are
       verifyTables(replica, req.tables, 'The paused replica'),

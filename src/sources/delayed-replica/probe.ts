@@ -71,11 +71,12 @@ export function assessReplica(s: ReplicaState, locks: StartupLock[], ctx: Pick<P
   if (tgt && tgt.commitLsn && s.replayLsn && Lsn.before(tgt.commitLsn, s.replayLsn)) past = true;
   else if (tTime !== null && s.lastReplayTime && Date.parse(s.lastReplayTime) >= tTime) past = true;
   if (past) {
-    findings.push(
+    // Said first: nothing else about this replica matters once it holds the incident.
+    findings.unshift(
       error(
         'REPLICA_PAST_INCIDENT',
-        `The replica already replayed the incident${tgt?.time ? ` (${tgt.time})` : ''}: its replay is at ${s.lastReplayTime ?? s.replayLsn}.`,
-        'Too late for this replica; use a backup-based source.',
+        `The replica already replayed the incident${tgt?.time ? ` (${tgt.time})` : ''}: its replay is at ${s.lastReplayTime ?? s.replayLsn}${s.lastReplayTime && s.replayLsn ? ` (LSN ${s.replayLsn})` : ''}, so the lost tables are gone there too.`,
+        'Too late for this replica: use a backup-based source (PITR, pgBackRest, a snapshot or a dump from before the incident).',
       ),
     );
   } else if (tgt && (tTime !== null || tLsn) && (paused || s.pauseState === 'pause requested')) {

@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { findBinaries } from '../../postgres/binaries.js';
-import { withClient } from '../../postgres/connect.js';
-import { displayName, quoteIdent } from '../../postgres/identifiers.js';
+import { displayName } from '../../postgres/identifiers.js';
 import { TempInstance } from '../../postgres/instance.js';
 import { pgRestoreList, pgRestoreToNull } from '../../postgres/programs.js';
 import { psqlFile } from '../../postgres/restore-programs.js';
@@ -70,7 +69,7 @@ export async function materializeDump(_config: SourceConfigOf<'dump'>, req: Mate
   const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'dump', keep: req.keep, throwaway: true });
   try {
     await inst.start();
-    await withClient(inst.connParams('postgres'), (c) => c.query(`create database ${quoteIdent(req.database)}`));
+    await inst.ensureDatabase(req.database);
     const conn = inst.connParams(req.database);
     const notes: string[] = [];
     if (plain) {

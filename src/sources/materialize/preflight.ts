@@ -87,7 +87,9 @@ export async function verifyTables(conn: ConnParams, tables: readonly TableName[
         missing.push(displayName(t));
         continue;
       }
-      const r = await c.query<{ n: string }>(`select count(*)::text as n from ${qualified(t)}`);
+      const r = await c.query<{ n: string }>(`select count(*)::text as n from ${qualified(t)}`).catch((e: unknown) => {
+        throw corruptPage(e, sourceLabel, displayName(t)) ?? e;
+      });
       out.push({ name: displayName(t), rows: Number(r.rows[0]!.n) });
     }
     if (missing.length) {
@@ -95,4 +97,13 @@ export async function verifyTables(conn: ConnParams, tables: readonly TableName[
     }
     return out;
   }, { statementTimeoutMs: 0 });
+}
+
+/** A page checksum failure (SQLSTATE XX001) reading a table: the source's copy is damaged, not the run. */
+export function corruptPage(e: unknown, sourceLabel: string, table: string): UndropError | undefined {
+  const err = e as { code?: string; message?: string };
+  if (err?.code !== 'XX001' && !/invalid page in block|checksum verification failed/.test(err?.message ?? '')) return undefined;
+  return failure('SOURCE_DATA_CORRUPT', `${sourceLabel}: table ${table} has a damaged page (${err.message}): PostgreSQL's page checksum caught a file that changed after it was written. Nothing was written to production.`, {
+    hint: 'Do not use this copy. Use another base backup (--set LABEL; `undrop probe` lists them), or another source (--source NAME).',
+  });
 }

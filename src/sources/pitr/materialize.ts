@@ -146,6 +146,17 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
   return { source, copy: false, bin: await findBinaries(await dataDirMajor(source)), notes };
 }
 
+/** Probed backups that must not be restored, by path, with the probe's first error. */
+function unusableBackups(probe: ProbeResult): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const i of probe.items ?? []) {
+    if (i.status !== 'unusable' || !i.path) continue;
+    const why = i.findings.find((f) => f.level === 'error');
+    out.set(i.path, why ? `${why.message}` : 'the probe found it unusable.');
+  }
+  return out;
+}
+
 /** " (which resolves to …)" when the backup folder was reached through a link (base/latest → 2026-…). */
 function backupRealNote(path: string): string {
   try {
@@ -158,13 +169,26 @@ function backupRealNote(path: string): string {
 
 export async function materializePitr(config: SourceConfigOf<'pitr'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
-  const backups = await listBaseBackups(config.base_backups);
-  const backup = req.set ? pinnedItem(backups, req.set, (b) => [b.path], config.name) : chooseBackup(backups, req.target);
+  const all = await listBaseBackups(config.base_backups);
+  // A backup the probe found unusable (pg_verifybackup failed, its WAL is missing …) is never restored.
+  const broken = unusableBackups(probe);
+  const skipped: string[] = [];
+  let backup: BaseBackup | undefined;
+  if (req.set) {
+    backup = pinnedItem(all, req.set, (b) => [b.path], config.name);
+    const why = broken.get(backup.path);
+    if (why) throw failure('BACKUP_UNUSABLE', `Base backup ${backup.path} (--set ${req.set}) cannot be used: ${why}`, { hint: 'Choose another backup with --set (`undrop probe` lists them and why), or another source with --source.' });
+  } else {
+    const wanted = chooseBackup(all, req.target);
+    backup = chooseBackup(all.filter((b) => !broken.has(b.path)), req.target);
+    if (wanted && wanted !== backup) skipped.push(`Base backup ${wanted.path} was skipped: ${broken.get(wanted.path)}${backup ? ` Restored the older ${backup.path} instead (more WAL to replay, same target).` : ''}`);
+  }
   if (!backup) {
-    throw failure('NO_BASE_BACKUP', `No base backup in ${config.base_backups} ends before the target.`, {
-      hint: backups.length ? 'Every backup was taken after the incident; use another source (snapshot, dump).' : 'The folder holds no pg_basebackup output (backup_label or base.tar missing).',
+    throw failure('NO_BASE_BACKUP', skipped.length ? `No usable base backup in ${config.base_backups} ends before the target. ${skipped.join(' ')}` : `No base backup in ${config.base_backups} ends before the target.`, {
+      hint: skipped.length ? 'Use another source (--source NAME: a snapshot, a dump, pgBackRest); `undrop probe` shows each one.' : all.length ? 'Every backup was taken after the incident; use another source (snapshot, dump).' : 'The folder holds no pg_basebackup output (backup_label or base.tar missing).',
     });
   }
+  for (const n of skipped) progress(n);
   const prepared = await prepareRestore(backup, req, progress);
   const { plan, bin } = prepared;
   let inst: TempInstance;
@@ -216,6 +240,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
     }
     return await recoveredInstance(inst, req, outcome, `PITR from ${backup.path}`, [
       `Restored ${backup.path}${backupRealNote(backup.path)} and replayed WAL (${Math.round(outcome.durationMs / 100) / 10} s of recovery); ${outcome.stopLine ?? 'recovery ended'}.`,
+      ...skipped,
       ...prepared.notes,
       ...(outcome.timeline ? [`The temporary instance switched to timeline ${outcome.timeline}; it never archives.`] : []),
     ]);

@@ -23,7 +23,7 @@ import { fetchWalFile } from '../common/restore-command.js';
 import { walkRestoreCommand } from './restore-command.js';
 import { type ArchiveListing, type GapAnalysis, analyzeGaps, listArchiveDir, lsnReachable, lsnSegmentName } from '../common/wal-archive.js';
 import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
-import { walFileMajor } from '../../postgres/wal/segments.js';
+import { readSegmentHeader, walFileMajor } from '../../postgres/wal/segments.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 
 export interface BackupProbe {
@@ -99,6 +99,31 @@ async function openArchive(config: SourceConfigOf<'pitr'>, backups: BaseBackup[]
   };
 }
 
+/**
+ * The archive's system identifier (from the first and last segment of each
+ * timeline) against production's, or the backups' when production is not
+ * reachable: WAL of another cluster cannot be replayed onto these backups.
+ */
+async function archiveOfOtherCluster(view: ArchiveView, expected: { id: string; whose: string } | undefined): Promise<Finding | undefined> {
+  if (!expected) return undefined;
+  const names = [...view.listing.files.entries()].filter(([, raw]) => !/\.(gz|zst|lz4|xz|bz2|br)$/.test(raw)).map(([name, raw]) => ({ name, raw })).sort((a, b) => a.name.localeCompare(b.name));
+  const byTli = new Map<string, typeof names>();
+  for (const n of names) byTli.set(n.name.slice(0, 8), [...(byTli.get(n.name.slice(0, 8)) ?? []), n]);
+  const sample = [...byTli.values()].flatMap((l) => (l.length > 1 ? [l[0]!, l[l.length - 1]!] : l));
+  const foreign = new Map<string, string>();
+  for (const n of sample) {
+    const h = existsSync(join(view.dir, n.raw)) ? await readSegmentHeader(join(view.dir, n.raw)) : null;
+    if (h && h.systemIdentifier !== expected.id && !foreign.has(h.systemIdentifier)) foreign.set(h.systemIdentifier, n.name);
+  }
+  const first = [...foreign.entries()][0];
+  if (!first) return undefined;
+  return error(
+    'WAL_OTHER_CLUSTER',
+    `The WAL archive holds WAL of another cluster: ${first[1]} has system identifier ${first[0]}, ${expected.whose} is ${expected.id}. It cannot be replayed onto this cluster's backups.`,
+    'Point wal_archive (or restore_command) at the archive of the damaged cluster (compare `pg_controldata` "Database system identifier"), or move the foreign files away.',
+  );
+}
+
 async function pickBinaries(view: ArchiveView | null, backups: BaseBackup[]): Promise<PgBinaries> {
   let major: number | null = null;
   if (view) {
@@ -134,7 +159,7 @@ async function verifyPlain(bin: PgBinaries, b: BaseBackup, g: GapAnalysis | null
   return [
     error(
       'BACKUP_VERIFY_FAILED',
-      `pg_verifybackup failed: ${firstLine(lines[0] ?? r.stderr)}${lines.length > 1 ? ` (+${lines.length - 1} more)` : ''}`,
+      `pg_verifybackup failed: ${firstLine(lines[0] ?? r.stderr).replace(/^pg_verifybackup: error: /, '')}${lines.length > 1 ? ` (+${lines.length - 1} more)` : ''}`,
       'Files of this backup are missing or changed since it was taken; use another backup.',
     ),
   ];
@@ -210,6 +235,10 @@ export async function probePitr(config: SourceConfigOf<'pitr'>, ctx: ProbeContex
     if (view) {
       const segs = [...view.listing.segments.entries()].map(([tli, s]) => `${s.size} on timeline ${tli}`).join(', ');
       sourceFindings.push(info('WAL_ARCHIVE', `WAL archive: ${segs || 'no segments'}; ${view.listing.histories.size} timeline history file(s).`));
+      const backupId = backups.map((b) => b.manifest?.systemIdentifier).find((x): x is string => !!x);
+      const expected = ctx.productionSystemId ? { id: ctx.productionSystemId, whose: "production's" } : backupId ? { id: backupId, whose: "the base backups'" } : undefined;
+      const other = await archiveOfOtherCluster(view, expected);
+      if (other) sourceFindings.unshift(other);
     }
     const dumps = new Map<string, Promise<{ commit: LastCommit | null; error: string | null }>>();
     const lastCommit = (g: GapAnalysis): Promise<{ commit: LastCommit | null; error: string | null }> => {
@@ -301,7 +330,8 @@ async function probeBackup(
     findings.push(error('NO_WAL', 'No WAL archive could be read: the backup alone restores only to its end, and without a target check.', 'Fix wal_archive / restore_command.'));
     return finish(null);
   }
-  const g = analyzeGaps(view.listing, start.tli, start.lsn, extra);
+  const tgtTli = ctx.target?.timeline && /^\d+$/.test(ctx.target.timeline) ? Number(ctx.target.timeline) : undefined;
+  const g = analyzeGaps(view.listing, start.tli, start.lsn, extra, 20, tgtTli);
   out.gaps = g;
   if (endLsn && !lsnReachable(g, endLsn)) {
     findings.push(
