@@ -117,6 +117,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   // A hand-given target's WAL scan, running alongside probe and materialize (see step 2).
   let located: Promise<LocatedEvent | undefined> | undefined;
   let walScanned: Promise<TablespaceScan | undefined> | undefined;
+  let targetEnd: Promise<string | undefined> | undefined;
   try {
     log.record('mode', o.mode);
 
@@ -158,6 +159,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const scan = log.step('check the target in WAL (alongside)', () => checkExplicitTarget(o, prod, target));
       located = scan.then((r) => r.event);
       walScanned = scan.then((r) => r.tablespaces);
+      targetEnd = scan.then((r) => r.end);
       located.catch(() => {}); // awaited at the identity check; never fails (best effort)
     } else {
       let tablespaces: TablespaceScan | undefined;
@@ -211,7 +213,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, walScanned, rowsInPlace: true, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, walScanned, targetEnd, rowsInPlace: true, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
@@ -322,11 +324,14 @@ async function checkProduction(prod: ConnParams, schema: string | undefined): Pr
 }
 
 /** A hand-given target: the event it undoes, from the WAL (best effort: undefined when the scan fails). */
-async function checkExplicitTarget(o: RecoverOptions, production: ConnParams, target: ResolvedTarget): Promise<{ event?: LocatedEvent; tablespaces?: TablespaceScan }> {
+async function checkExplicitTarget(o: RecoverOptions, production: ConnParams, target: ResolvedTarget): Promise<{ event?: LocatedEvent; tablespaces?: TablespaceScan; end?: string }> {
   const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir }).catch(() => undefined);
   if (!r) return {};
+  const all = [...r.events, ...r.undrop, ...r.ignored];
   const named = r.events.filter((e) => o.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));
-  return { event: identityEventFor(target, named, [...r.events, ...r.undrop, ...r.ignored]), tablespaces: r.tablespaces };
+  // An xid target stops just before that transaction's commit record: where the replay ends, when the scan saw it.
+  const own = target.kind === 'xid' && target.xid ? all.find((e) => e.xid === target.xid) : undefined;
+  return { event: identityEventFor(target, named, all), tablespaces: r.tablespaces, end: own?.commitLsn };
 }
 
 async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<{ target: ResolvedTarget; event?: LocatedEvent; tablespaces?: TablespaceScan }> {

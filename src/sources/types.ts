@@ -104,6 +104,13 @@ export interface MaterializeRequest {
    */
   walScanned?: Promise<TablespaceScan | undefined>;
   /**
+   * Where the replay will stop when the target itself names no LSN (an xid
+   * given by hand): that transaction's commit record, found by locate's scan
+   * (undefined when it was not found). The replay guard then reads the WAL
+   * only up to there, not to the end of the archive.
+   */
+  targetEnd?: Promise<string | undefined>;
+  /**
    * The caller can read the rows from a read-only source (copy back can):
    * a paused replica's tables are then not copied into the instance, which
    * gets only their schema (Materialized.rowsFrom says where the rows are).

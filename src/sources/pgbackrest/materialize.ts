@@ -89,7 +89,7 @@ async function guardTablespaces(
   notes: string[],
   sourceName: string,
 ): Promise<void> {
-  const end = req.target.commitLsn ?? req.target.firstLsn;
+  const end = req.target.commitLsn ?? req.target.firstLsn ?? (await req.targetEnd?.catch(() => undefined));
   const control = await pgControldata(bin, data);
   const start = control["Latest checkpoint's REDO location"];
   const timeline = Number(control["Latest checkpoint's TimeLineID"] ?? 1);

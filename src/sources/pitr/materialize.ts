@@ -195,7 +195,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
   try {
     // On this host a CREATE TABLESPACE in the replayed WAL would empty the live tablespace (replay-guard.ts).
     if (config.wal_archive) {
-      const range = { startLsn: backup.startLsn, endLsn: req.target.commitLsn ?? req.target.firstLsn ?? undefined, timeline: backup.timeline };
+      const range = { startLsn: backup.startLsn, endLsn: req.target.commitLsn ?? req.target.firstLsn ?? (await req.targetEnd?.catch(() => undefined)) ?? undefined, timeline: backup.timeline };
       // locate read this WAL already (when its scan, running alongside, has finished): its findings, else our own pass
       const seen = createsFromScan(await scanIfDone(req.walScanned), { source: config.name, ...range });
       if (seen) assertCreatesLeaveTablespacesAlone(seen, backup.path);
