@@ -325,7 +325,9 @@ async function checkProduction(prod: ConnParams, schema: string | undefined): Pr
 
 /** A hand-given target: the event it undoes, from the WAL (best effort: undefined when the scan fails). */
 async function checkExplicitTarget(o: RecoverOptions, production: ConnParams, target: ResolvedTarget): Promise<{ event?: LocatedEvent; tablespaces?: TablespaceScan; end?: string }> {
-  const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir }).catch(() => undefined);
+  // an xid target: nothing after that transaction's commit matters to the identity check or to the replay
+  const stopAfterXid = target.kind === 'xid' ? target.xid : undefined;
+  const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, stopAfterXid }).catch(() => undefined);
   if (!r) return {};
   const all = [...r.events, ...r.undrop, ...r.ignored];
   const named = r.events.filter((e) => o.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));

@@ -200,6 +200,13 @@ describe('undrop locate on real WAL', () => {
     const ign = await locate(inventory, { ignore: ['trunc_*'], workDir: testWorkDir() });
     expect(ign.ignored.map((e) => e.xid)).toEqual([steps.truncate!.xid]);
     expect(ign.events.some((e) => e.xid === steps.truncate!.xid)).toBe(false);
+    // recover checking a hand-given xid reads the WAL only up to that transaction: the same event, nothing after it
+    const upTo = await locate(inventory, { stopAfterXid: steps.droprecreate!.xid, workDir: testWorkDir() });
+    const it0 = upTo.events.find((e) => e.xid === steps.droprecreate!.xid)!;
+    within(it0, steps.droprecreate!);
+    expect(it0.relations.map((r) => r.name).sort()).toEqual(['public.invoices', 'public.shipment_events', 'public.shipments']);
+    expect(upTo.events.every((e) => !Lsn.before(it0.commitLsn, e.commitLsn))).toBe(true);
+    expect(upTo.events.length).toBeLessThan(events.length);
     const t = await locateIncident(inventory, { tables: 'public.invoices', workDir: testWorkDir() });
     expect(t).toMatchObject({ kind: 'xid', xid: steps.droprecreate!.xid, inclusive: false, database: 'shop' });
     expect(t.commitLsn).toBe(t.event.commitLsn);

@@ -50,6 +50,8 @@ export interface LocateOptions {
   workDir?: string;
   onProgress?: (msg: string) => void;
   now?: Date;
+  /** Read the WAL only up to this transaction's destructive event (recover checking a hand-given xid target). */
+  stopAfterXid?: string;
 }
 
 /** Find destructive transactions. */
@@ -67,7 +69,8 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     if (!options.since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
     const prodFacts = production ? await productionControl(production) : undefined;
     const expectSystemId = prodFacts?.systemId;
-    const scan = await scanWal({ dir: wal.dir, threshold, since: options.since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress });
+    const stopAfterXid = options.stopAfterXid && /^\d+$/.test(options.stopAfterXid) ? Number(options.stopAfterXid) : undefined;
+    const scan = await scanWal({ dir: wal.dir, threshold, since: options.since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress, stopAfterXid });
     const warnings = [...scan.warnings];
     if (!options.since && !defaultStartLsn) warnings.push({ code: 'SINCE_DEFAULT', message: 'No base backup to start from: scanned the last 24 hours of WAL.', hint: 'Pass --since TIME or --since LSN to scan another range.' });
     let raw = scan.events;

@@ -32,6 +32,8 @@ export interface ScanOptions extends ScanRange {
   onEvent?: (e: RawEvent) => void;
   /** Resource managers to read (pg_waldump -r); default: all. */
   rmgrs?: string[];
+  /** Stop once this transaction's destructive event was read (a hand-given xid target needs nothing after it). */
+  stopAfterXid?: number;
 }
 
 export interface ScanResult {
@@ -116,11 +118,13 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
   const events: RawEvent[] = [];
   const seen = new Set<string>();
   let current = timelines[0]!;
+  let reached = false;
   const detector = new EventDetector((e) => {
     const key = `${e.xid}/${e.commitLsn}`;
     if (seen.has(key)) return;
     seen.add(key);
     const withTli = { ...e, timeline: current };
+    if (o.stopAfterXid !== undefined && e.xid === o.stopAfterXid) reached = true;
     events.push(withTli);
     o.onEvent?.(withTli);
   }, { threshold: o.threshold });
@@ -183,7 +187,7 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
     // No -r filter by default: it saves pg_waldump nothing (it decodes every record either way), and
     // the records it would hide (Btree, Heap2, XLOG …) can be a transaction's first one (firstLsn).
     const rmgrs = o.rmgrs;
-    const onCommit = untilMs === undefined ? undefined : (t: string) => Date.parse(t) <= untilMs;
+    const onCommit = untilMs === undefined && o.stopAfterXid === undefined ? undefined : (t: string) => !reached && (untilMs === undefined || Date.parse(t) <= untilMs);
     let stop = false;
     for (let i = 0; i < runs.length && !stop; i++) {
       const run = runs[i]!;
@@ -202,6 +206,7 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
       if (tli === timelines[0] && from && detector.stats.records > recordsBefore && detector.stats.lastLsn) spans.push({ from, to: Lsn.canonical(detector.stats.lastLsn) });
     }
     if (tli === timelines[0]) creates = [...detector.tablespaceCreates];
+    if (reached) break;
   }
   const range = scanned;
   return {
