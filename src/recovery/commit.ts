@@ -32,8 +32,10 @@ async function statusOf(production: ConnParams, xid: string, tries = 5): Promise
  * find out: returns normally when it committed, throws a clear error when it
  * did not (nothing written) or when nobody can tell yet (and how to check).
  */
-export async function commitOrFindOut(c: pg.Client, production: ConnParams, step: string, timeline: Timeline = silentTimeline): Promise<void> {
+export async function commitOrFindOut(c: pg.Client, production: ConnParams, step: string, timeline: Timeline = silentTimeline, beforeCommit?: () => void): Promise<void> {
   const xid = (await c.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]!.x;
+  // The last word before COMMIT is sent (copy back: no commit once a signal arrived); throwing leaves the transaction open for the caller to roll back.
+  beforeCommit?.();
   try {
     await c.query('COMMIT');
     return;

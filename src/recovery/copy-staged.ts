@@ -97,9 +97,11 @@ async function onProduction<T>(plan: StagedCopyPlan, busy: Set<number>, tl: Time
     busy.add(pid);
     await p.query('BEGIN');
     const out = await fn(p);
-    const signal = interruptedSignal();
-    if (signal) throw failure('INTERRUPTED', `Copy back stopped by ${signal} before its COMMIT.`);
-    await commitOrFindOut(p, plan.production, 'copy back', tl);
+    // checked right before COMMIT is sent: a signal that came while a statement waited must not see it commit
+    await commitOrFindOut(p, plan.production, 'copy back', tl, () => {
+      const signal = interruptedSignal();
+      if (signal) throw failure('INTERRUPTED', `Copy back stopped by ${signal} before its COMMIT.`);
+    });
     return out;
   } catch (e) {
     await p.query('ROLLBACK').catch(() => {});
