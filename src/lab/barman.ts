@@ -4,6 +4,7 @@
 // all over the lab's Unix socket. `barman cron` starts the receive-wal
 // process in the background; `lab down` stops it (receive-wal --stop).
 import { execa } from 'execa';
+import { readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
@@ -80,4 +81,42 @@ export async function barmanBackup(config: string): Promise<{ id: string | null;
 export async function stopBarman(config: string): Promise<boolean> {
   const r = await barmanLabRun(config, ['receive-wal', '--stop', LAB_BARMAN_SERVER], 60_000).catch(() => undefined);
   return !!r && r.exitCode === 0;
+}
+
+/** The WAL segment the newest DONE Barman backup ends in (show-backup latest). */
+export async function barmanBackupEndWal(config: string): Promise<string | null> {
+  const r = await barmanLabRun(config, ['-f', 'json', 'show-backup', LAB_BARMAN_SERVER, 'latest'], 60_000);
+  try {
+    const doc = JSON.parse(r.stdout) as Record<string, { base_backup_information?: { end_wal?: string } }>;
+    return doc[LAB_BARMAN_SERVER]?.base_backup_information?.end_wal ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Segment names in Barman's WAL folder (its hash folders). */
+export function barmanWalNames(walsDir: string): string[] {
+  const list = (d: string) => {
+    try {
+      return readdirSync(d);
+    } catch {
+      return [];
+    }
+  };
+  return list(walsDir).filter((n) => /^[0-9A-F]{16}$/.test(n)).flatMap((h) => list(join(walsDir, h)));
+}
+
+/** For `lab status`: Barman's backups and whether its receive-wal runs (barman check). */
+export async function barmanStatus(config: string): Promise<{ detail: string; healthy: boolean }> {
+  try {
+    const list = JSON.parse((await barmanLabRun(config, ['-f', 'json', 'list-backups', LAB_BARMAN_SERVER], 60_000)).stdout) as Record<string, { status: string }[]>;
+    const backups = list[LAB_BARMAN_SERVER] ?? [];
+    // barman check exits 1 when a check fails; its JSON says which.
+    const check = JSON.parse((await barmanLabRun(config, ['-f', 'json', 'check', LAB_BARMAN_SERVER], 60_000, true)).stdout || '{}') as Record<string, Record<string, { status: string }>>;
+    const failed = Object.entries(check[LAB_BARMAN_SERVER] ?? {}).filter(([, v]) => v.status !== 'OK').map(([k]) => k.replace(/_/g, ' '));
+    const done = backups.filter((b) => b.status === 'DONE').length;
+    return { healthy: done > 0 && failed.length === 0, detail: `server ${LAB_BARMAN_SERVER}: ${backups.length} backups (${done} DONE)${failed.length ? `; barman check failed: ${failed.join(', ')}` : ''}` };
+  } catch (e) {
+    return { healthy: false, detail: `barman failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
 }

@@ -16,14 +16,14 @@ import { Lsn } from '../postgres/wal/lsn.js';
 import { parseCommitLine } from '../postgres/wal/records.js';
 import { segmentForLsn } from '../postgres/wal/segments.js';
 import { INCIDENT_TABLES, LAB_DATABASE, LOST_TABLES, LOST_TABLES_DDL, MIXED_CASE_TABLE, MIXED_CASE_TABLE_DDL } from './dataset.js';
-import { chooseGapSegment, removeSegment } from './defects.js';
+import { barmanWalsDir, chooseGapSegment, removeSegment } from './defects.js';
 import { labLayout, type LabLayout } from './layout.js';
 import { type Progress, silent, step } from './progress.js';
 import { loadScenario } from './scenarios.js';
 import { requireState, saveState, type LabState, type TableTruths } from './state.js';
 import { CHECKSUM_METHOD, tablesChecksums } from './truth.js';
 import { switchAndWaitArchived } from './up.js';
-import { barmanFlush } from './barman.js';
+import { barmanBackupEndWal, barmanFlush, barmanWalNames } from './barman.js';
 
 export const INCIDENT_SQL = [
   `LOCK TABLE ${INCIDENT_TABLES.join(', ')} IN ACCESS EXCLUSIVE MODE`,
@@ -157,12 +157,21 @@ export async function labIncident(o: { dir?: string; progress?: Progress } = {})
     await step(progress, 'barman-wal', 'Switch WAL so that Barman has the incident', () => barmanFlush(config), () => 'received');
   }
 
-  if (gapDefect && state.archive) {
+  if (gapDefect && (state.archive || state.barman)) {
     await step(progress, 'wal-gap', `Scenario "${scenario.name}": remove one archived segment between the base backup and the incident`, async () => {
-      const newest = [...state.baseBackups].sort((a, b) => a.takenAt.localeCompare(b.takenAt)).pop();
-      const after = newest?.endLsn ? segmentForLsn(1, newest.endLsn) : newest?.startWalFile ?? '';
+      let after: string;
+      let archived: string[];
+      if (state.archive) {
+        const newest = [...state.baseBackups].sort((a, b) => a.takenAt.localeCompare(b.takenAt)).pop();
+        after = newest?.endLsn ? segmentForLsn(1, newest.endLsn) : newest?.startWalFile ?? '';
+        archived = readdirSync(state.archive);
+      } else {
+        // Barman only: between the end of its backup and the incident, in its WAL folder.
+        after = (await barmanBackupEndWal(state.barman!.config)) ?? '';
+        archived = barmanWalNames(barmanWalsDir(state.barman!.home, state.barman!.server));
+      }
       const incidentSeg = segmentForLsn(1, info.firstLsn ?? info.beforeLsn);
-      const seg = chooseGapSegment(readdirSync(state.archive!), after, incidentSeg);
+      const seg = chooseGapSegment(archived, after, incidentSeg);
       if (!seg) throw failure('LAB_NO_GAP_SEGMENT', `No archived segment lies between ${after} and ${incidentSeg}.`, { hint: 'Rebuild the lab; the build switches WAL so that there is one.' });
       const removed = await removeSegment(layout, state, seg, gapDefect.from);
       state.defects.push({ code: 'wal-gap', description: `Archived WAL segment ${seg} (between the newest base backup and the incident) is missing${removed.length > 1 ? ' from the archive and the pgBackRest repository' : ''}.`, path: removed[0] ?? null, at: new Date().toISOString() });

@@ -8,6 +8,7 @@ import { findBinaries } from '../postgres/binaries.js';
 import { withClient } from '../postgres/connect.js';
 import { readPostmasterPid } from '../postgres/instance.js';
 import { pgbackrestRun } from '../postgres/lab-programs.js';
+import { barmanStatus } from './barman.js';
 import { isSegmentName } from '../postgres/wal/segments.js';
 import { LAB_DATABASE, WORKLOAD_FIRST_ID } from './dataset.js';
 import { labLayout } from './layout.js';
@@ -16,7 +17,7 @@ import { requireState, type LabState } from './state.js';
 
 export interface ComponentStatus {
   name: string;
-  kind: 'primary' | 'replica' | 'workload' | 'archive' | 'base-backup' | 'pgbackrest' | 'snapshot' | 'dump';
+  kind: 'primary' | 'replica' | 'workload' | 'archive' | 'base-backup' | 'pgbackrest' | 'barman' | 'snapshot' | 'dump';
   pid: number | null;
   port: number | null;
   path: string | null;
@@ -136,6 +137,10 @@ export async function labStatus(o: { dir?: string } = {}): Promise<LabStatus> {
       detail = `pgbackrest info failed: ${e instanceof Error ? e.message : String(e)}`;
     }
     components.push({ name: 'pgbackrest', kind: 'pgbackrest', pid: null, port: null, path: state.pgbackrest.repo, sizeBytes: await dirSize(state.pgbackrest.repo), healthy, detail });
+  }
+  if (state.barman) {
+    const { detail, healthy } = await barmanStatus(state.barman.config);
+    components.push({ name: 'barman', kind: 'barman', pid: null, port: null, path: state.barman.home, sizeBytes: await dirSize(state.barman.home), healthy, detail });
   }
   for (const s of state.snapshots) {
     components.push({ name: 'snapshot', kind: 'snapshot', pid: null, port: null, path: s.path, sizeBytes: await dirSize(s.path), healthy: existsSync(join(s.path, 'PG_VERSION')), detail: `taken ${s.takenAt}` });

@@ -15,6 +15,8 @@ import { findFreePort } from '../postgres/ports.js';
 import { pgbackrestInfo } from '../postgres/programs.js';
 import { expandPatterns } from '../sources/common/paths.js';
 import { parsePgbackrestInfo } from '../sources/pgbackrest/info.js';
+import type { BarmanBackup } from '../sources/barman/catalog.js';
+import { barmanBackups } from '../sources/barman/probe.js';
 import { backupDirs, readBaseBackup } from '../sources/pitr/backups.js';
 import type { Values } from './placeholders.js';
 import type { Playbook } from './schema.js';
@@ -126,6 +128,23 @@ async function sourceValues(s: SourceConfig, o: FactOptions, inv: Inventory, not
         if (set) {
           v.set = set.label;
           notes.push(`Backup set ${set.label} (stopped ${set.stopTime ?? '?'}), the newest${o.before ? ' before the target' : ''}.`);
+        }
+      }
+      break;
+    }
+    case 'barman': {
+      v['source.server'] = s.server;
+      if (s.config) v['source.config'] = s.config;
+      if (o.set) v.set = o.set;
+      else {
+        const { backups } = await barmanBackups({ server: s.server, config: s.config, timeoutMs: 60_000 }).catch(() => ({ backups: [] as BarmanBackup[] }));
+        const b = backups
+          .filter((x) => x.status === 'DONE' && (!o.before || (x.endTime ?? '') < o.before))
+          .sort((x, y) => (x.beginTime ?? '').localeCompare(y.beginTime ?? ''))
+          .pop();
+        if (b) {
+          v.set = b.id;
+          notes.push(`Barman backup ${b.id} (ended ${b.endTime ?? '?'}), the newest DONE one${o.before ? ' before the target' : ''}.`);
         }
       }
       break;

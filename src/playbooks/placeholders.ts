@@ -21,10 +21,11 @@ export const PLACEHOLDERS = {
   'source.dsn': "the delayed replica's DSN (without its password)",
   'source.wal': 'a folder with the WAL the replica received (the archive, or its pg_wal)',
   'source.wal_archive': 'the WAL archive folder',
-  'source.config': "pgBackRest's configuration file",
+  'source.config': "pgBackRest's or Barman's configuration file",
+  'source.server': "Barman's server name",
   'source.stanza': 'the pgBackRest stanza',
   backup: 'the base backup folder (--set)',
-  set: 'the pgBackRest backup set (--set)',
+  set: 'the pgBackRest backup set or Barman backup id (--set)',
   snapshot: "the snapshot's data directory (--set)",
   dump: 'the dump file (--set)',
 } as const;

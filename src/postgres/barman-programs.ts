@@ -26,6 +26,11 @@ export function barmanGetWal(o: BarmanOptions, walFile: string, dir: string): Pr
   return runProgram('barman', args(o, false, 'get-wal', ['--output-directory', dir, o.server, walFile]), { allowFailure: true, timeoutMs: o.timeoutMs ?? 60_000 });
 }
 
+/** `barman verify-backup SERVER ID`: pg_verifybackup against the backup's manifest (read-only; --deep). */
+export function barmanVerifyBackup(o: BarmanOptions, backupId: string): Promise<RunResult> {
+  return runProgram('barman', args(o, false, 'verify-backup', [o.server, backupId]), { allowFailure: true, timeoutMs: o.timeoutMs ?? 600_000 });
+}
+
 export interface BarmanRecoverOptions extends BarmanOptions {
   backupId: string;
   /** A new folder (Barman creates it); its parent must be writable by Barman's user. */

@@ -103,6 +103,6 @@ export function pgbackrestRun(config: string, stanza: string, command: string, e
 }
 
 /** A Barman command for the lab (receive-wal, cron, switch-wal, backup …); Barman drops to its barman_user itself. */
-export function barmanLabRun(config: string, args: readonly string[], timeoutMs = 30 * 60_000): Promise<RunResult> {
-  return runProgram('barman', ['-c', config, ...args], { timeoutMs });
+export function barmanLabRun(config: string, args: readonly string[], timeoutMs = 30 * 60_000, allowFailure = false): Promise<RunResult> {
+  return runProgram('barman', ['-c', config, ...args], { timeoutMs, allowFailure });
 }

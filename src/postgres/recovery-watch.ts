@@ -61,7 +61,9 @@ export function recoveryShortError(log: string, logFile: string, cause?: unknown
   if (!short && !missing) return undefined;
   // A history file restored: replay left the backup's timeline for another, which may never have seen the target.
   const followed = [...new Set([...log.matchAll(/restored log file "([0-9A-F]{8})\.history"/g)].map((m) => parseInt(m[1]!, 16)))];
-  const timelineNote = followed.length ? ` Replay followed timeline ${followed.join(', then ')} (recovery_target_timeline); if the target lies on another timeline (\`undrop locate\` gives each event's), pass --target-timeline N.` : '';
+  // Said only when replay ran out on a timeline it followed (a missing ancestor segment is just missing).
+  const missingTli = missing ? parseInt(missing.slice(0, 8), 16) : undefined;
+  const timelineNote = followed.length && (missingTli === undefined || followed.includes(missingTli)) ? ` Replay followed timeline ${followed.join(', then ')} (recovery_target_timeline); if the target lies on another timeline (\`undrop locate\` gives each event's), pass --target-timeline N.` : '';
   return failure(
     missing ? 'WAL_SEGMENT_MISSING' : 'RECOVERY_FAILED',
     missing ? `Recovery ended before the target was reached: WAL segment ${missing} is missing from the archive.` : 'Recovery ended before the target was reached.',

@@ -3,7 +3,9 @@
 // and ranks it, locate reads the WAL through barman get-wal, recover brings
 // back the lab's truth, verify restores it; a FAILED backup and a WAL gap in
 // Barman's folder are reported. Barman's backup and WAL folders are
-// fingerprinted around every test: nothing undrop does changes them.
+// fingerprinted around every test: nothing undrop does changes a file in
+// them. (`barman recover` itself first files WAL that has already arrived,
+// as `barman cron` does every minute: new segments, appended to xlog.db.)
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -25,7 +27,10 @@ import { resolveConnParams } from '../../src/postgres/conninfo.js';
 import { segmentForLsn } from '../../src/postgres/wal/segments.js';
 import { tableChecksum } from '../../src/recovery/checksum.js';
 import { probeAll } from '../../src/sources/probe-all.js';
+import { findBinaries } from '../../src/postgres/binaries.js';
+import type { PlaybookDocument } from '../../src/playbooks/render.js';
 import { undrop } from '../cli.js';
+import { runRunbook } from '../runbook.js';
 import { testWorkDir, waitUntil } from '../helpers.js';
 
 const installed = (await execa('barman', ['--version'], { reject: false }).catch(() => undefined))?.exitCode === 0;
@@ -46,6 +51,7 @@ function fingerprint(): Map<string, string> {
     const st = lstatSync(p, { throwIfNoEntry: false });
     if (!st) return;
     if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+    else if (p.endsWith('/xlog.db')) out.set(p, readFileSync(p, 'utf8'));
     else out.set(p, `${st.size} ${st.mtimeMs} ${createHash('sha1').update(readFileSync(p)).digest('hex')}`);
   };
   walk(join(serverHome, 'base'));
@@ -81,8 +87,12 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
     before = fingerprint();
   });
   afterEach(() => {
-    // Read-only: Barman's backups and WAL are exactly as they were.
-    expect(fingerprint()).toEqual(before);
+    // Read-only: every backup and WAL file is exactly as it was; the only additions are newly filed WAL segments.
+    const after = fingerprint();
+    const changed = [...before].filter(([p, v]) => (p.endsWith('/xlog.db') ? !after.get(p)?.startsWith(v) : after.get(p) !== v)).map(([p]) => p);
+    expect(changed).toEqual([]);
+    const added = [...after.keys()].filter((p) => !before.has(p));
+    for (const p of added) expect(p).toMatch(/\/wals\/[0-9A-F]{16}\/[0-9A-F]{24}$/);
   });
 
   it('lab up added the Barman source; probe lists its backup and ranks it first, reaching the incident', async () => {
@@ -90,9 +100,11 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
     expect(src).toMatchObject({ name: 'barman', server: 'lab' });
     const state = (await readState(layout))!;
     const id = state.barman!.backups[0]!.id!;
-    const rep = await probeAll(inv, { target: targetOfTruth() });
+    const rep = await probeAll(inv, { target: targetOfTruth(), deep: true });
     const b = rep.sources.find((s) => s.name === 'barman')!;
     expect(b.status, JSON.stringify(b.findings)).toBe('usable');
+    // --deep: barman verify-backup (pg_verifybackup against the backup's manifest).
+    expect(b.findings.map((f) => f.code)).toContain('BARMAN_VERIFIED');
     expect(rep.ranking[0]).toBe('barman');
     expect(b.items!.map((i) => i.label)).toContain(id);
     expect(b.findings.find((f) => f.code === 'BACKUP')!.message).toMatch(/LSN [0-9A-F]+\/[0-9A-F]+ … [0-9A-F]+\/[0-9A-F]+/);
@@ -132,6 +144,27 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
     });
     expect(sums).toEqual(truth.beforeIncident.tables);
     for (const t of doc.tables) expect(t.identity).toBe('proven');
+  });
+
+  it('the barman runbook, executed as printed, leaves a side schema equal to truth.json', async () => {
+    const r = await undrop(['-c', cfg, '--json', 'playbook', 'barman', '--target', `xid:${truth.incident.xid}`, '--schema', 'rb_barman', '--restore-dir', join(root, 'rb')]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as PlaybookDocument;
+    expect(doc.steps.find((s) => s.id === 'recover')!.commands[0]!.run).toContain(`--target-xid ${truth.incident.xid} --exclusive`);
+    const pgBin = (await findBinaries()).dir;
+    try {
+      await runRunbook(doc, { pgBin });
+    } catch (e) {
+      await runRunbook(doc, { pgBin, only: ['cleanup'] }).catch(() => {});
+      throw e;
+    }
+    const prod = { ...resolveConnParams(inv.production.dsn), database: 'shipping' };
+    const sums = await withClient(prod, async (c) => {
+      const out: Record<string, unknown> = {};
+      for (const t of SHORT) out[`public.${t}`] = await tableChecksum(c, { schema: 'rb_barman', name: t });
+      return out;
+    });
+    expect(sums).toEqual(truth.beforeIncident.tables);
   });
 
   describe('failures', () => {
@@ -176,6 +209,13 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
       expect(f!.message).toContain(gap!);
       expect(f!.message).toMatch(/last reachable commit is \d{4}-/);
       expect(b.lossWindowMs).toBeGreaterThan(0);
+      // recover to the incident cannot cross the gap: a typed failure naming the segment, exit 1, production untouched.
+      const r = await undrop(['-c', cfg, '--json', 'recover', '--tables', 'shipments', '--source', 'barman', '--target', `xid:${truth.incident.xid}`, '--schema', 'rec_gap', '--yes']);
+      expect(r.exitCode, r.stderr.slice(-1500)).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'BARMAN_WAL_MISSING' });
+      expect(JSON.parse(r.stdout).error.message).toContain(gap!);
+      const prod = { ...resolveConnParams(inv.production.dsn), database: 'shipping' };
+      expect(await withClient(prod, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'rec_gap'")).rows[0].n)).toBe(0);
     });
   });
 });

@@ -10,7 +10,7 @@
 //               last, someone drops parcels in the PITR copy too (timeline 2):
 //               the newest DROP in the archive, on a branch production never followed.
 // Plus another cluster's archive, and a copy of b2 without its manifest.
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, openSync, closeSync, readSync, writeSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, readdirSync, statSync, mkdirSync, mkdtempSync, openSync, closeSync, readSync, writeSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveCommand, restoreCommand } from '../../src/lab/layout.js';
@@ -29,8 +29,11 @@ const archive = join(base, 'archive');
 const otherArchive = join(base, 'archive-other');
 const backups = join(base, 'base');
 const noManifest = join(base, 'base-nomanifest');
+const tarBackups = join(base, 'base-tar');
 const cfg = join(base, 'undrop.yaml');
 const cfgOther = join(base, 'other.yaml');
+const tl3Archive = join(base, 'archive-tl3');
+const cfgTl3 = join(base, 'tl3.yaml');
 let bin: PgBinaries;
 let prod: TempInstance;
 let other: TempInstance;
@@ -67,7 +70,7 @@ const primarySettings = (dir: string) => ({ wal_level: 'replica', archive_mode: 
 
 beforeAll(async () => {
   bin = await findBinaries();
-  for (const d of [archive, otherArchive, backups, noManifest]) {
+  for (const d of [archive, otherArchive, backups, noManifest, tarBackups]) {
     mkdirSync(d);
     await chownForServer(d);
   }
@@ -91,6 +94,10 @@ beforeAll(async () => {
   await copyTree(join(backups, 'b2'), join(noManifest, 'b3'));
   rmSync(join(noManifest, 'b3', 'backup_manifest'));
   flipByte(join(noManifest, 'b3', cratesFile), 5000);
+  // A tar.gz backup with a byte of base.tar.gz flipped (gzip's CRC no longer matches).
+  await pgBasebackup(bin, { host: prod.socketDir, port: prod.port, user: 'replicator', dir: join(tarBackups, 'b4'), format: 'tar', gzip: true });
+  const tgz = join(tarBackups, 'b4', 'base.tar.gz');
+  flipByte(tgz, Math.floor(statSync(tgz).size / 2));
   // b2 itself: a byte of parcels flipped (its manifest checksum no longer matches).
   flipByte(join(backups, 'b2', parcelsFile), 5000);
   await archiveNow(prod);
@@ -138,9 +145,15 @@ beforeAll(async () => {
   await archiveNow(other);
   await other.destroy();
 
+  // The promoted primary's own archive: its timeline 3 and its history file only (a fresh archive location after the failover).
+  mkdirSync(tl3Archive);
+  for (const f of readdirSync(archive).filter((n) => n.startsWith('00000003'))) copyFileSync(join(archive, f), join(tl3Archive, f));
+  await chownForServer(tl3Archive);
+
   const p = prod.connParams('shop');
   const production = `production:\n  dsn: "host=${p.host} port=${p.port} user=postgres dbname=shop"\nsources:\n`;
-  writeFileSync(cfg, production + `  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${archive}\n  - name: unchecked\n    kind: pitr\n    base_backups: ${noManifest}\n    wal_archive: ${archive}\n`);
+  writeFileSync(cfg, production + `  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${archive}\n  - name: unchecked\n    kind: pitr\n    base_backups: ${noManifest}\n    wal_archive: ${archive}\n  - name: tarred\n    kind: pitr\n    base_backups: ${tarBackups}\n    wal_archive: ${archive}\n`);
+  writeFileSync(cfgTl3, production + `  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${tl3Archive}\n`);
   writeFileSync(cfgOther, production + `  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${otherArchive}\n`);
   void appendFileSync;
 }, 600_000);
@@ -206,6 +219,21 @@ describe('a WAL archive with history (timelines 1, 2 and 3)', () => {
   });
 });
 
+describe('WAL of the new timeline only (the promoted primary\'s archive: 00000003.history and timeline 3)', () => {
+  it('locate finds the incident on timeline 3; the timeline-1 backups cannot reach it (the segments before the fork are not there): recover exit 1 naming the first missing one', async () => {
+    const l = await undrop(['-c', cfgTl3, '--json', 'locate', '--tables', 'parcels'], { timeoutMs: 300_000 });
+    expect(l.exitCode, l.stderr).toBe(0);
+    const doc = JSON.parse(l.stdout);
+    expect(doc.wal.timelines).toEqual([3]);
+    expect(doc.events[0]).toMatchObject({ timeline: 3, relations: [expect.objectContaining({ name: 'public.parcels' })] });
+    const work = join(base, 'work-tl3');
+    const r = await recover(work, ['--tables', 'parcels'], cfgTl3);
+    // the probe said so first (the source is degraded: the target lies beyond the missing segment)
+    expect(r.stderr).toMatch(/Source: wal \(pitr\) — best-ranked degraded source/);
+    await expectFailedRun(r, { exitCode: 1, code: 'WAL_SEGMENT_MISSING', message: /^Recovery ended before the target was reached: WAL segment 000000010000000000000003 is missing from the archive\.$/, hint: /Find 000000010000000000000003 \(another archive copy, the primary's pg_wal, a replica's pg_wal\) and add it to the archive, or choose a source whose recovery point lies before the gap\.$/, work, sideSchemas, step: 'materialize' });
+  });
+});
+
 describe('a base backup with a corrupted data file (one byte flipped)', () => {
   it('probe: the manifest check (pg_verifybackup) marks that backup unusable; the source falls back to the older one (degraded)', async () => {
     const r = await undrop(['-c', cfg, '--json', 'probe', '--source', 'wal'], { timeoutMs: 300_000 });
@@ -227,6 +255,18 @@ describe('a base backup with a corrupted data file (one byte flipped)', () => {
     const work = join(base, 'work-pages');
     const r = await recover(work, ['--tables', 'crates', '--source', 'unchecked']);
     await expectFailedRun(r, { exitCode: 1, code: 'SOURCE_DATA_CORRUPT', message: /table public\.crates has a damaged page \(invalid page in block 0 of relation base\/\d+\/\d+\): PostgreSQL's page checksum caught/, hint: /Do not use this copy\. Use another base backup \(--set LABEL/, work, sideSchemas, step: 'materialize' });
+  });
+});
+
+describe('a tar.gz base backup with a byte flipped', () => {
+  it('probe --deep extracts it and marks it unusable; recover stops at the extraction: exit 1, nothing written, nothing left', async () => {
+    const p = await undrop(['-c', cfg, '--json', 'probe', '--deep', '--source', 'tarred'], { timeoutMs: 300_000 });
+    const tarred = JSON.parse(p.stdout).sources[0];
+    expect(tarred.status).toBe('unusable');
+    expect(tarred.items[0].findings.find((f: any) => f.level === 'error')).toMatchObject({ code: 'BACKUP_TAR_BROKEN', hint: expect.stringMatching(/damaged or truncated; use another backup/) });
+    const work = join(base, 'work-tar');
+    const r = await recover(work, ['--tables', 'crates', '--source', 'tarred']);
+    await expectFailedRun(r, { exitCode: 1, code: 'BACKUP_EXTRACT_FAILED', message: /^(Reading|Listing|Extracting) \S+base\.tar\.gz failed\.$/, hint: /The archive may be truncated; check it with tar -tzf\./, work, sideSchemas, step: 'materialize' });
   });
 });
 

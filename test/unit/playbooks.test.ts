@@ -18,14 +18,14 @@ afterAll(() => {
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 const tables = parseTableList('shipments,shipment_events,invoices');
-const values = { os_user: 'postgres', work: '/r', socket: '/r/sock', port: '55435', data: '/r/x', database: 'shop', schema: 'recovered_x', 'production.dsn': 'host=/s dbname=shop', 'target.xid': '777', 'source.wal_archive': '/wal', 'source.wal': '/wal', 'source.dsn': 'host=/s port=2', 'source.config': '/c', 'source.stanza': 'main', backup: '/b/1', set: '2026F', snapshot: '/snap/1', dump: '/d/x.sql', 'pg.major': '15', 'pg.bin': '/bin', ...tableValues(tables, 'recovered_x') };
+const values = { os_user: 'postgres', work: '/r', socket: '/r/sock', port: '55435', data: '/r/x', database: 'shop', schema: 'recovered_x', 'production.dsn': 'host=/s dbname=shop', 'target.xid': '777', 'source.wal_archive': '/wal', 'source.wal': '/wal', 'source.dsn': 'host=/s port=2', 'source.config': '/c', 'source.stanza': 'main', 'source.server': 'pg-main', backup: '/b/1', set: '2026F', snapshot: '/snap/1', dump: '/d/x.sql', 'pg.major': '15', 'pg.bin': '/bin', ...tableValues(tables, 'recovered_x') };
 const filled = (name: string) => fillPlaybook(getPlaybook(name), { values: { ...values, data: `/r/${getPlaybook(name).data ?? 'x'}` }, source: null, notes: [] });
 const allRuns = (name: string) => filled(name).steps.flatMap((s) => s.commands.map((c) => c.run)).join('\n');
 
 describe('playbooks as data', () => {
   it('every file is valid, renders in every format, and fills every placeholder from the inventory values', () => {
     const all = listPlaybooks();
-    expect(all.map((p) => p.name).sort()).toEqual(['delayed-replica', 'dump', 'incident', 'pgbackrest', 'pitr', 'snapshot']);
+    expect(all.map((p) => p.name).sort()).toEqual(['barman', 'delayed-replica', 'dump', 'incident', 'pgbackrest', 'pitr', 'snapshot']);
     for (const p of all) {
       const d = filled(p.name);
       expect(d.unfilled, p.name).toEqual([]);

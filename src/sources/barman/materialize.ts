@@ -5,7 +5,7 @@
 // target written again), started on a private socket, promoted at the target.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { failure } from '../../errors.js';
+import { type UndropError, failure, isUndropError } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { barmanRecover, chownForBarman } from '../../postgres/barman-programs.js';
 import { dataDirMajor, findBinaries } from '../../postgres/binaries.js';
@@ -35,6 +35,19 @@ export function barmanTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time' 
   return undefined;
 }
 
+/** barman recover stops when a WAL file the target needs is gone from its archive: say which, and what to do. */
+export function walMissing(e: unknown, server: string): UndropError | undefined {
+  if (!isUndropError(e)) return undefined;
+  const text = e.details.join('\n');
+  if (!/Failure copying WAL files/i.test(text)) return undefined;
+  const seg = /([0-9A-F]{24})" failed: No such file/.exec(text)?.[1];
+  return failure('BARMAN_WAL_MISSING', `Barman could not copy the WAL this recovery needs: ${seg ? `segment ${seg} is` : 'a segment is'} missing from server ${server}'s archive.`, {
+    hint: 'undrop probe names the gap (WAL_GAP) and the last commit before it: recover to a target before the gap (--target time:…), or use another source.',
+    details: e.details,
+    cause: e,
+  });
+}
+
 export async function materializeBarman(config: SourceConfigOf<'barman'>, req: MaterializeRequest, _probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
   const opts = barmanOptions(config);
@@ -61,7 +74,7 @@ export async function materializeBarman(config: SourceConfigOf<'barman'>, req: M
     await chownForServer(stage);
   } catch (e) {
     removeStage(stage);
-    throw e;
+    throw walMissing(e, config.server) ?? e;
   }
   let inst: TempInstance;
   try {

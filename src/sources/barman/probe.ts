@@ -2,7 +2,7 @@
 // check` failures, the WAL it holds (its wals folder, listed read-only) with
 // gaps, and the newest commit it can reach (barman get-wal + pg_waldump).
 import type { SourceConfigOf } from '../../inventory/schema.js';
-import { barmanJson, type BarmanOptions } from '../../postgres/barman-programs.js';
+import { barmanJson, type BarmanOptions, barmanVerifyBackup } from '../../postgres/barman-programs.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { parseSegmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } from '../types.js';
@@ -139,6 +139,11 @@ export async function probeBarman(config: SourceConfigOf<'barman'>, ctx: ProbeCo
       continue;
     }
     if (b.status === 'WAITING_FOR_WALS') f.push(warn('BACKUP_WAITING_FOR_WALS', `Barman has not yet received every WAL file backup ${b.id} needs (status WAITING_FOR_WALS).`, 'Barman marks it DONE once they arrive (barman cron); check that WAL still reaches Barman.'));
+    if (ctx.deep) {
+      const v = await barmanVerifyBackup({ ...opts, timeoutMs: 600_000 }, b.id);
+      if (v.exitCode === 0) f.push(info('BARMAN_VERIFIED', `barman verify-backup: backup ${b.id} matches its manifest.`));
+      else f.push(error('BACKUP_VERIFY_FAILED', `barman verify-backup failed for ${b.id}: ${firstLine((v.stdout + v.stderr).split('\n').filter((l) => /error|missing|mismatch|fail|not/i.test(l)).join('; ') || v.stderr || v.stdout)}`, 'Files of this backup are missing or changed; use another backup.'));
+    }
     f.push(...checkAge(t, b.endTime ? new Date(b.endTime) : null, ctx.now, 'The backup'), ...checkSize(t, b.sizeBytes, 'The backup'));
     if (!listing || !b.beginLsn) {
       f.push(warn('REACH_UNKNOWN', 'The WAL Barman holds after this backup could not be read.'));
