@@ -2,6 +2,7 @@
 // PostgreSQL layer, as one value: the CLI sets it once per command
 // (configurePostgres); program discovery, the work directory and the
 // server OS user read it here, instead of each module keeping a setter.
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface PostgresSettings {
@@ -9,11 +10,12 @@ export interface PostgresSettings {
   pgBin?: string;
   /** --work-dir: where temporary instances, staging folders and incident folders go. */
   workDir?: string;
-  /** --os-user (or $UNDROP_OS_USER, default postgres): who runs the server programs when undrop runs as root. */
+  /** --os-user (or $UNDROP_OS_USER, default postgres): who runs the server programs when undrop runs as root; as an ordinary user, that user. */
   serverOsUser: string;
 }
 
-const defaults = (): PostgresSettings => ({ serverOsUser: process.env.UNDROP_OS_USER || 'postgres' });
+// As an ordinary user the server programs run as that user: tools told who runs them (barman_user) must hear that name.
+const defaults = (): PostgresSettings => ({ serverOsUser: process.env.UNDROP_OS_USER || (process.getuid?.() === 0 ? 'postgres' : userInfo().username) });
 
 let current: PostgresSettings = defaults();
 
