@@ -65,6 +65,8 @@ export async function barmanFlush(config: string): Promise<void> {
 /** `barman backup --wait`: a DONE backup whose WAL is in Barman's archive. */
 export async function barmanBackup(config: string): Promise<{ id: string | null; takenAt: string }> {
   const takenAt = new Date().toISOString();
+  // receive-wal stops when the primary restarts (the snapshot step does): cron starts it again.
+  await barmanLabRun(config, ['cron'], 120_000);
   await barmanLabRun(config, ['backup', '--immediate-checkpoint', '--wait', '--wait-timeout', '300', LAB_BARMAN_SERVER], 60 * 60_000);
   const r = await barmanLabRun(config, ['-f', 'json', 'list-backups', LAB_BARMAN_SERVER], 60_000);
   let id: string | null = null;
