@@ -10,12 +10,18 @@ import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { TempInstance } from '../postgres/instance.js';
 import { barmanLabRun } from '../postgres/lab-programs.js';
-import { chownForServer } from '../postgres/os-user.js';
+import { userInfo } from 'node:os';
+import { chownForServer, isRoot } from '../postgres/os-user.js';
 import { postgresSettings } from '../postgres/settings.js';
 import type { LabLayout } from './layout.js';
 
 export const LAB_BARMAN_SERVER = 'lab';
 const SLOT = 'barman';
+
+/** Barman runs as the server OS user when undrop runs as root, else as undrop's own user (Barman insists on its barman_user). */
+export function labBarmanUser(): string {
+  return isRoot() ? postgresSettings().serverOsUser : userInfo().username;
+}
 
 export async function barmanAvailable(): Promise<boolean> {
   const r = await execa('barman', ['--version'], { reject: false, timeout: 20_000 }).catch(() => undefined);
@@ -28,7 +34,7 @@ export function barmanConfigText(layout: LabLayout, bin: PgBinaries, primary: { 
     "# Written by `undrop lab up`: the lab's Barman (its home is in the lab folder).",
     '[barman]',
     `barman_home = ${layout.barmanHome}`,
-    `barman_user = ${postgresSettings().serverOsUser}`,
+    `barman_user = ${labBarmanUser()}`,
     `log_file = ${join(layout.barman, 'barman.log')}`,
     'log_level = INFO',
     `barman_lock_directory = ${layout.barmanHome}`,
