@@ -49,6 +49,12 @@ export interface TablespaceScan {
   creates: (TablespaceCreate & { lsn: Lsn })[];
 }
 
+/** An earlier scan when it has already finished (never wait for it: reading the WAL here may be as quick). */
+export async function scanIfDone(scan: Promise<TablespaceScan | undefined> | undefined): Promise<TablespaceScan | undefined> {
+  if (!scan) return undefined;
+  return Promise.race([scan.catch(() => undefined), new Promise<undefined>((r) => setImmediate(() => r(undefined)))]);
+}
+
 /**
  * The CREATEs a replay from `startLsn` to `endLsn` would run, from an earlier
  * scan of the same source's WAL on the same timeline; undefined when that
@@ -88,16 +94,21 @@ export async function assertReplayLeavesTablespacesAlone(bin: PgBinaries, o: { w
  */
 export async function assertFetchedReplayLeavesTablespacesAlone(
   bin: PgBinaries,
-  o: { fetch: (segment: string, dest: string) => Promise<boolean>; stageDir: string; startLsn: string; endLsn?: string; timeline: number; label: string; maxSegments?: number },
+  o: { fetch: (segment: string, dest: string) => Promise<boolean>; stageDir: string; startLsn: string; endLsn?: string; timeline: number; label: string; maxSegments?: number; parallel?: number },
 ): Promise<boolean> {
   const max = BigInt(o.maxSegments ?? 256);
   const first = segnoOfLsn(o.startLsn);
   const wanted = o.endLsn ? segnoOfLsn(o.endLsn) : first + max; // one past the cap: "to the end" may be longer
   const last = wanted - first + 1n > max ? first + max - 1n : wanted;
   let complete = last === wanted;
-  for (let s = first; s <= last; s++) {
-    const name = segmentName(o.timeline, s);
-    if (!(await o.fetch(name, join(o.stageDir, name)))) {
+  const names: string[] = [];
+  for (let s = first; s <= last; s++) names.push(segmentName(o.timeline, s));
+  // A few fetches at once: each is a program start, and the replay reuses what is fetched here.
+  const atOnce = o.parallel ?? 4;
+  for (let i = 0; i < names.length; i += atOnce) {
+    const batch = names.slice(i, i + atOnce);
+    const got = await Promise.all(batch.map((name) => o.fetch(name, join(o.stageDir, name))));
+    if (got.includes(false)) {
       complete = true; // the end of the archive (or a timeline switch): replay reads no further on this timeline
       break;
     }

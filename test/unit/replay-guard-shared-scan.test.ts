@@ -3,7 +3,7 @@
 // counts only when one stretch it read holds the whole replay range.
 import { describe, expect, it } from 'vitest';
 import { EventDetector } from '../../src/recovery/locate/detector.js';
-import { type TablespaceScan, createsFromScan } from '../../src/postgres/replay-guard.js';
+import { type TablespaceScan, createsFromScan, scanIfDone } from '../../src/postgres/replay-guard.js';
 
 const lines = [
   'rmgr: Heap        len (rec/tot):     59/    59, tx:        749, lsn: 0/0B0000D8, prev 0/0B0000A0, desc: INSERT off 2 flags 0x00, blkref #0: rel 1663/5/16384 blk 0',
@@ -39,5 +39,15 @@ describe('replay guard on a shared WAL scan', () => {
     expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/B000110', endLsn: '0/B000110' })).toHaveLength(1);
     expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/B000111', endLsn: '0/C000000' })).toEqual([]);
     expect(createsFromScan(scan, { source: 'pitr', timeline: 1, startLsn: '0/A000000', endLsn: '0/B00010F' })).toEqual([]);
+  });
+});
+
+describe('the guard never waits for the other scan', () => {
+  it('takes a finished scan, and none while it still runs or when it failed', async () => {
+    const done: TablespaceScan = { timeline: 1, spans: [], creates: [] };
+    expect(await scanIfDone(Promise.resolve(done))).toBe(done);
+    expect(await scanIfDone(new Promise(() => {}))).toBeUndefined();
+    expect(await scanIfDone(Promise.reject(new Error('no WAL')))).toBeUndefined();
+    expect(await scanIfDone(undefined)).toBeUndefined();
   });
 });

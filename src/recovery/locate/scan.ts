@@ -218,7 +218,9 @@ export async function scanWal(o: ScanOptions): Promise<ScanResult> {
     gaps,
     warnings,
     bin,
-    tablespaces: { timeline: timelines[0]!, spans, creates },
+    // Several timelines: a replay crosses the fork onto a newer one, whose records past the fork the oldest
+    // timeline's spans do not hold; the guard then reads the WAL itself (no spans, no shared answer).
+    tablespaces: { timeline: timelines[0]!, spans: timelines.length === 1 ? spans : [], creates },
   };
 }
 

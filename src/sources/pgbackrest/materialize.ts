@@ -16,7 +16,7 @@ import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestArchiveGet, pgbackrestInfo, pgControldata } from '../../postgres/programs.js';
-import { assertCreatesLeaveTablespacesAlone, assertFetchedReplayLeavesTablespacesAlone, createsFromScan } from '../../postgres/replay-guard.js';
+import { assertCreatesLeaveTablespacesAlone, assertFetchedReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
@@ -25,6 +25,7 @@ import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { shellQuote } from '../../util/redact.js';
 import { archiveGetCommand } from './wal.js';
 
 /** Always restored by pgBackRest; naming one in --db-include is refused. */
@@ -83,7 +84,7 @@ async function guardTablespaces(
   opts: { stanza: string; config?: string; repo?: number },
   req: MaterializeRequest,
   label: string,
-  stage: string,
+  wal: string,
   progress: (m: string) => void,
   notes: string[],
   sourceName: string,
@@ -96,10 +97,10 @@ async function guardTablespaces(
     notes.push('The WAL to replay was not checked for tablespaces it would re-create (no redo point in pg_control).');
     return;
   }
-  // locate fetched and read this stanza's WAL already: its findings, when they cover the whole range
-  const seen = createsFromScan(await req.walScanned?.catch(() => undefined), { source: sourceName, startLsn: start, endLsn: end ?? undefined, timeline });
+  // locate fetched and read this stanza's WAL already (when its scan has finished): its findings, when they cover the whole range
+  const seen = createsFromScan(await scanIfDone(req.walScanned), { source: sourceName, startLsn: start, endLsn: end ?? undefined, timeline });
   if (seen) return assertCreatesLeaveTablespacesAlone(seen, label);
-  const wal = join(stage, 'guard-wal');
+  // `wal` outlives this check: the replay reads the segments fetched here instead of fetching them again.
   await mkdir(wal, { recursive: true });
   await chownForServer(wal);
   progress('checking the WAL to replay for tablespaces it would create');
@@ -113,8 +114,9 @@ async function guardTablespaces(
       label,
     });
     if (!checked) notes.push('The WAL to replay was too long to fetch twice: only its first 4 GB were checked for tablespaces it would re-create.');
-  } finally {
+  } catch (e) {
     await rm(wal, { recursive: true, force: true });
+    throw e;
   }
 }
 
@@ -160,9 +162,12 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     throw e;
   }
   const bin = await findBinaries(await dataDirMajor(data));
+  // The WAL the tablespace check fetches, kept for the replay (removed once the instance is recovered).
+  const fetched = await makeStage(req.workDir, 'pgbackrest-wal');
+  await chownForServer(fetched);
   let inst: TempInstance;
   try {
-    await guardTablespaces(bin, data, opts, req, `pgBackRest backup ${set.label}`, stage, progress, notes, config.name);
+    await guardTablespaces(bin, data, opts, req, `pgBackRest backup ${set.label}`, fetched, progress, notes, config.name);
     inst = await TempInstance.fromDataDir(data, {
       bin,
       workDir: req.workDir,
@@ -174,12 +179,17 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
       // restored configuration: the same target is written again into undrop's own.
       settings: { hot_standby: true, ...(target || req.target.kind === 'latest' ? targetSettings(req.target) : { recovery_target: 'immediate', recovery_target_action: 'promote' }) },
     });
+  } catch (e) {
+    removeStage(fetched);
+    throw e;
   } finally {
     removeStage(stage);
   }
   try {
     // archive-get insists that the server's data directory is its pg1-path: name the temp one.
-    await inst.configure({ restore_command: archiveGetCommand(config, inst.dataDir) });
+    // Segments the tablespace check fetched are copied, not fetched again; the rest come from the repository.
+    const fetchedWal = shellQuote(fetched);
+    await inst.configure({ restore_command: `cp ${fetchedWal}/%f "%p" 2>/dev/null || ${archiveGetCommand(config, inst.dataDir)}` });
     progress('replaying WAL from the repository');
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn });
@@ -187,5 +197,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   } catch (e) {
     await inst.destroy();
     throw e;
+  } finally {
+    removeStage(fetched);
   }
 }

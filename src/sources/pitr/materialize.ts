@@ -17,7 +17,7 @@ import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
-import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan } from '../../postgres/replay-guard.js';
+import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
@@ -196,8 +196,8 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
     // On this host a CREATE TABLESPACE in the replayed WAL would empty the live tablespace (replay-guard.ts).
     if (config.wal_archive) {
       const range = { startLsn: backup.startLsn, endLsn: req.target.commitLsn ?? req.target.firstLsn ?? undefined, timeline: backup.timeline };
-      // locate read this WAL already (it may still be reading it, alongside the extraction): its findings, or our own pass
-      const seen = createsFromScan(await req.walScanned?.catch(() => undefined), { source: config.name, ...range });
+      // locate read this WAL already (when its scan, running alongside, has finished): its findings, else our own pass
+      const seen = createsFromScan(await scanIfDone(req.walScanned), { source: config.name, ...range });
       if (seen) assertCreatesLeaveTablespacesAlone(seen, backup.path);
       else {
         progress('checking the WAL to replay for tablespaces it would create');
