@@ -10,7 +10,7 @@ export interface FoundSource {
   description: string;
   /** The inventory entry (without its name) when undrop can use it. */
   source?: Record<string, unknown> & { kind: string };
-  /** Why it cannot be added (Barman: not a source kind yet). */
+  /** Why it cannot be added (a WAL archive without base backups). */
   note?: string;
 }
 
@@ -92,15 +92,27 @@ export function pgbackrestStanzas(conf: string): string[] {
   }
 }
 
+/** Barman servers: every [section] but [barman] of Barman's configuration and its barman.d files. */
+export function barmanServers(mainFiles: readonly string[] = ['/etc/barman.conf', '/etc/barman/barman.conf'], dirs: readonly string[] = ['/etc/barman.d', '/etc/barman/conf.d']): FoundSource[] {
+  const main = mainFiles.find((f) => existsSync(f));
+  const files = [...(main ? [main] : []), ...dirs.flatMap((d) => list(d).filter((f) => f.endsWith('.conf')).map((f) => join(d, f)))];
+  const out: FoundSource[] = [];
+  for (const f of files) {
+    for (const server of pgbackrestStanzas(f).filter((s) => s !== 'barman')) {
+      // A barman.d file is read through the main file (configuration_files_directory): name the main one.
+      out.push({ description: `Barman server "${server}" in ${f}`, source: { kind: 'barman', server, ...(main ? { config: main } : {}) } });
+    }
+  }
+  return out;
+}
+
 /** Scan the usual places (and `extra` folders the person named). */
 export function scanUsualPlaces(extra: string[] = [], roots: string[] = USUAL_PLACES): FoundSource[] {
   const out: FoundSource[] = [];
   for (const conf of ['/etc/pgbackrest/pgbackrest.conf', '/etc/pgbackrest.conf']) {
     for (const stanza of pgbackrestStanzas(conf)) out.push({ description: `pgBackRest stanza "${stanza}" in ${conf}`, source: { kind: 'pgbackrest', stanza, config: conf } });
   }
-  for (const b of ['/etc/barman.conf', '/etc/barman.d']) {
-    if (existsSync(b)) out.push({ description: `Barman configuration ${b}`, note: 'Barman is not a source kind yet: point a pitr source at a Barman backup folder and its WAL folder by hand' });
-  }
+  out.push(...barmanServers());
   for (const r of [...extra, ...roots]) out.push(...classifyTree(r));
   return out;
 }

@@ -10,12 +10,18 @@ import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { TempInstance } from '../postgres/instance.js';
 import { barmanLabRun } from '../postgres/lab-programs.js';
-import { chownForServer } from '../postgres/os-user.js';
+import { userInfo } from 'node:os';
+import { chownForServer, isRoot } from '../postgres/os-user.js';
 import { postgresSettings } from '../postgres/settings.js';
 import type { LabLayout } from './layout.js';
 
 export const LAB_BARMAN_SERVER = 'lab';
 const SLOT = 'barman';
+
+/** Barman runs as the server OS user when undrop runs as root, else as undrop's own user (Barman insists on its barman_user). */
+export function labBarmanUser(): string {
+  return isRoot() ? postgresSettings().serverOsUser : userInfo().username;
+}
 
 export async function barmanAvailable(): Promise<boolean> {
   const r = await execa('barman', ['--version'], { reject: false, timeout: 20_000 }).catch(() => undefined);
@@ -28,7 +34,7 @@ export function barmanConfigText(layout: LabLayout, bin: PgBinaries, primary: { 
     "# Written by `undrop lab up`: the lab's Barman (its home is in the lab folder).",
     '[barman]',
     `barman_home = ${layout.barmanHome}`,
-    `barman_user = ${postgresSettings().serverOsUser}`,
+    `barman_user = ${labBarmanUser()}`,
     `log_file = ${join(layout.barman, 'barman.log')}`,
     'log_level = INFO',
     `barman_lock_directory = ${layout.barmanHome}`,
@@ -65,6 +71,8 @@ export async function barmanFlush(config: string): Promise<void> {
 /** `barman backup --wait`: a DONE backup whose WAL is in Barman's archive. */
 export async function barmanBackup(config: string): Promise<{ id: string | null; takenAt: string }> {
   const takenAt = new Date().toISOString();
+  // receive-wal stops when the primary restarts (the snapshot step does): cron starts it again.
+  await barmanLabRun(config, ['cron'], 120_000);
   await barmanLabRun(config, ['backup', '--immediate-checkpoint', '--wait', '--wait-timeout', '300', LAB_BARMAN_SERVER], 60 * 60_000);
   const r = await barmanLabRun(config, ['-f', 'json', 'list-backups', LAB_BARMAN_SERVER], 60_000);
   let id: string | null = null;

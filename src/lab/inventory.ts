@@ -3,7 +3,7 @@
 // schema before it is written.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { chownForServer } from '../postgres/os-user.js';
-import { postgresSettings } from '../postgres/settings.js';
+import { labBarmanUser } from './barman.js';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { validateInventory } from '../inventory/load.js';
@@ -30,7 +30,7 @@ export function inventoryDocument(layout: LabLayout, state: LabState): Record<st
     sources.push({ name: SOURCE_NAMES.pgbackrest, kind: 'pgbackrest', stanza: state.pgbackrest.stanza, config: state.pgbackrest.config });
   }
   if (state.barman) {
-    sources.push({ name: SOURCE_NAMES.barman, kind: 'barman', server: state.barman.server, config: state.barman.config, barman_user: postgresSettings().serverOsUser });
+    sources.push({ name: SOURCE_NAMES.barman, kind: 'barman', server: state.barman.server, config: state.barman.config, barman_user: labBarmanUser() });
   }
   if (state.snapshots.length) {
     sources.push({ name: SOURCE_NAMES.snapshot, kind: 'snapshot', paths: [join(layout.snapshots, '*', 'pgdata')], superuser: 'postgres' });

@@ -146,7 +146,8 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
     for (const t of doc.tables) expect(t.identity).toBe('proven');
   });
 
-  it('the barman runbook, executed as printed, leaves a side schema equal to truth.json', async () => {
+  // Runbooks are written for the server's OS user (its default role owns the copy): executed as root only, like runbooks.test.ts.
+  (process.getuid?.() === 0 ? it : it.skip)('the barman runbook, executed as printed, leaves a side schema equal to truth.json', async () => {
     const r = await undrop(['-c', cfg, '--json', 'playbook', 'barman', '--target', `xid:${truth.incident.xid}`, '--schema', 'rb_barman', '--restore-dir', join(root, 'rb')]);
     expect(r.exitCode, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as PlaybookDocument;
@@ -173,14 +174,23 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
       const state = (await readState(layout))!;
       // A backup throttled to 32 kB/s cannot finish before its pg_basebackup is stopped: Barman marks it FAILED.
       const run = execa('barman', ['-c', state.barman!.config, 'backup', '--immediate-checkpoint', '--bwlimit', '32', 'lab'], { reject: false });
-      let child: number | undefined;
-      await waitUntil('barman backup starts pg_basebackup', async () => {
-        const ps = await execa('ps', ['-o', 'pid=,comm=', '--ppid', String(run.pid)], { reject: false });
-        child = ps.stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[1] === 'pg_basebackup')?.map(Number)[0];
-        return child !== undefined;
-      }, { tries: 600, everyMs: 100 });
-      process.kill(child!, 'SIGTERM');
-      await run;
+      try {
+        // The copying pg_basebackup (it writes --pgdata=…), not the `pg_basebackup --version` Barman runs first.
+        await waitUntil('barman backup\'s pg_basebackup is stopped', async () => {
+          const ps = await execa('ps', ['-o', 'pid=,args=', '--ppid', String(run.pid)], { reject: false });
+          const line = ps.stdout.split('\n').find((l) => l.includes('pg_basebackup') && l.includes('--pgdata='));
+          if (!line) return false;
+          try {
+            process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGTERM');
+            return true;
+          } catch {
+            return false;
+          }
+        }, { tries: 600, everyMs: 100 });
+        await run;
+      } finally {
+        run.kill('SIGTERM');
+      }
       before = fingerprint();
       const rep = await probeAll(inv, { target: targetOfTruth() });
       const b = rep.sources.find((s) => s.name === 'barman')!;
@@ -190,6 +200,14 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
       expect(failed!.label).not.toBe(state.barman!.backups[0]!.id);
       expect(b.status).toBe('usable');
       expect(rep.ranking[0]).toBe('barman');
+      // --set pins a backup: a FAILED one is refused (exit 1), an unknown id is bad input (exit 2); nothing is restored.
+      const pin = (set: string) => undrop(['-c', cfg, '--json', 'recover', '--tables', 'shipments', '--source', 'barman', '--target', `xid:${truth.incident.xid}`, '--set', set, '--schema', 'rec_pin', '--yes']);
+      const bad = await pin(failed!.label);
+      expect(bad.exitCode, bad.stderr.slice(-800)).toBe(1);
+      expect(JSON.parse(bad.stdout).error.code).toBe('BACKUP_NOT_DONE');
+      const unknown = await pin('20200101T000000');
+      expect(unknown.exitCode, unknown.stderr.slice(-800)).toBe(2);
+      expect(JSON.parse(unknown.stdout).error.code).toBe('SET_UNKNOWN');
     });
 
     it('a WAL gap in Barman\'s folder: WAL_GAP names the segment and the last reachable commit; the loss window is not zero', async () => {

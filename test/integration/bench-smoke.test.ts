@@ -1,7 +1,7 @@
 // CI's smoke of `npm run bench`: the end-to-end bench at its smallest scale,
 // one run per side, every source kind. Correctness only (rows back equal to
 // what the manual procedure restored and to the lab's truth), never timings.
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ const out = join(root, 'results');
 
 afterAll(async () => {
   if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
+  if (!existsSync(dir)) rmSync(root, { recursive: true, force: true });
 });
 
 describe('npm run bench (smoke scale)', () => {

@@ -15,7 +15,7 @@ describe('undrop playbook', () => {
   it('lists the runbooks (fragments left out)', async () => {
     const r = await run(['--json', 'playbook']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).playbooks.map((p: { name: string }) => p.name)).toEqual(['delayed-replica', 'dump', 'incident', 'pgbackrest', 'pitr', 'snapshot']);
+    expect(JSON.parse(r.stdout).playbooks.map((p: { name: string }) => p.name)).toEqual(['barman', 'delayed-replica', 'dump', 'incident', 'pgbackrest', 'pitr', 'snapshot']);
   });
 
   it('prints Markdown by default, plain text and JSON on request; without an inventory the placeholders stay and are listed', async () => {

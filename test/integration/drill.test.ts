@@ -1,6 +1,6 @@
 // The README's main command, as a user runs it: a whole drill from the
 // incident to recovered tables, scored against the lab's ground truth.
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { labDown } from '../../src/lab/down.js';
@@ -14,6 +14,7 @@ const dir = join(root, 'lab');
 
 afterAll(async () => {
   if (existsSync(dir)) await labDown(labLayout(dir)).catch(() => {});
+  if (!existsSync(dir)) rmSync(root, { recursive: true, force: true });
 });
 
 describe('undrop lab drill', () => {

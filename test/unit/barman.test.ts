@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { chooseBackup, parseBackupList, parseCheck, parseShowBackup, parseShowServer } from '../../src/sources/barman/catalog.js';
 import { barmanTarget } from '../../src/sources/barman/materialize.js';
 import { parseScenario } from '../../src/lab/scenarios.js';
+import { barmanServers } from '../../src/inventory/scan.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const LIST = JSON.stringify({
   lab: [
@@ -64,5 +68,21 @@ describe('Barman catalog', () => {
     const base = { name: 'x', title: 't', briefing: 'b', replica_delay: '0', components: { archive: false, base_backups: false, pgbackrest: false, snapshots: false, replica: false, dumps: false, barman: false } };
     expect(() => parseScenario({ ...base, defects: [{ kind: 'wal-gap', from: ['barman'] }] }, 'x.yaml')).toThrow(/not consistent/);
     expect(parseScenario({ ...base, components: { ...base.components, barman: true }, defects: [{ kind: 'wal-gap', from: ['barman'] }] }, 'x.yaml').name).toBe('x');
+  });
+
+  it('the inventory wizard finds Barman servers (never the [barman] section), naming the main configuration file', () => {
+    const d = mkdtempSync(join(tmpdir(), 'barman-scan-'));
+    try {
+      writeFileSync(join(d, 'barman.conf'), '[barman]\nbarman_home = /var/lib/barman\n\n[pg-main]\nconninfo = host=db1\n');
+      mkdirSync(join(d, 'barman.d'));
+      writeFileSync(join(d, 'barman.d', 'pg-reports.conf'), '[pg-reports]\nbackup_method = postgres\n');
+      const found = barmanServers([join(d, 'barman.conf')], [join(d, 'barman.d')]);
+      expect(found.map((f) => f.source)).toEqual([
+        { kind: 'barman', server: 'pg-main', config: join(d, 'barman.conf') },
+        { kind: 'barman', server: 'pg-reports', config: join(d, 'barman.conf') },
+      ]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });

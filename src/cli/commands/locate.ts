@@ -44,7 +44,7 @@ export const registerLocate: RegisterCommand = (program, ctx) => {
     .option('--ignore <pattern>', 'set aside events on these tables as routine (glob, e.g. pgbench_history or public.tmp_*); they are still listed as ignored', collect, [])
     .option('--threshold <n>', 'DELETE/UPDATE rows of one transaction on one table that count as a mass delete', positiveInt, 1000)
     .option('--wal-dir <dir>', 'read WAL from this folder (a WAL archive, a pg_wal folder or a data directory) instead of the inventory')
-    .option('--source <name>', 'inventory source to read WAL from (default: the first pitr / pgbackrest source)')
+    .option('--source <name>', 'inventory source to read WAL from (default: the first pitr / pgbackrest / barman source)')
     .addOption(new Option('--catalog <mode>', 'where table names come from: auto (delayed replica, base backup copy, production), production, none').choices(['auto', 'production', 'none']).default('auto'))
     .action(async (flags: LocateFlags) => {
       await runLocate(ctx(), flags);

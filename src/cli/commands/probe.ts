@@ -68,7 +68,7 @@ export const registerProbe: RegisterCommand = (program: Command, ctx: () => Cont
     .command('probe')
     .description('Probe every recovery source (read-only) and rank them: usable or not and why, recovery point, loss window.')
     .option('--strict', 'exit 3 when any source is degraded or unusable (for cron and monitoring)')
-    .option('--deep', 'read whole dumps, extract and verify tar backups, run pgbackrest verify (slower)')
+    .option('--deep', 'read whole dumps, extract and verify tar backups, run pgbackrest verify and barman verify-backup (slower)')
     .option('--tables <list>', 'tables to look for (comma-separated, schema-qualified or not)')
     .option('--incident-time <time>', 'when the incident happened (ISO 8601): loss windows and time left are computed against it')
     .option('--target <spec>', 'an exact target instead: xid:N, lsn:X/Y, time:ISO-8601 with zone, name:RESTORE_POINT')

@@ -35,6 +35,7 @@ export function printUp(state: LabState, scenario: Scenario, durationMs: number)
   if (state.replica) say(`  replica      port ${state.replica.port}, slot ${state.replica.slot}, recovery_min_apply_delay ${state.replica.delay}`);
   for (const b of state.baseBackups) say(`  base backup  ${b.path} (${b.format === 'tar' ? 'tar + gzip' : 'plain'}, with manifest)`);
   if (state.pgbackrest) say(`  pgbackrest   stanza ${state.pgbackrest.stanza}, config ${state.pgbackrest.config}, ${state.pgbackrest.backups.length} full backup(s)`);
+  if (state.barman) say(`  barman       server ${state.barman.server}, config ${state.barman.config}, ${state.barman.backups.length} backup(s), WAL streamed through a replication slot`);
   for (const s of state.snapshots) say(`  snapshot     ${s.path} (the primary was stopped with -m immediate, copied and restarted: a crash-consistent copy)`);
   for (const d of [...state.dumps].sort((a, b) => a.labelledAt.localeCompare(b.labelledAt))) say(`  dump         ${d.path}`);
   say(`  inventory    ${state.dir}/undrop.yaml`);
