@@ -4,6 +4,7 @@ import { connect } from '../../src/postgres/connect.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { copyBack } from '../../src/recovery/copy-back.js';
 import { type Pair, SOURCE_DATA_SQL, startPair } from './copyback-fixture.js';
+import { waitUntil } from '../helpers.js';
 
 let pair: Pair;
 beforeAll(async () => {
@@ -43,8 +44,8 @@ describe('copy back failures (real PostgreSQL)', () => {
     // the tables load in parallel into a staging schema: it is dropped, and no loader is left running
     const staging = await killer.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'undrop_staging_%'`);
     expect(staging.rows).toEqual([]);
-    const loaders = await killer.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'undrop copy back%'`);
-    expect(loaders.rows[0].n).toBe(0);
+    // a terminated backend leaves pg_stat_activity a moment after its client saw the error
+    await waitUntil('the copy back sessions to leave production', async () => (await killer.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'undrop copy back%'`)).rows[0].n === 0, { tries: 100, everyMs: 100 });
     await killer.end();
     const src = await pair.source.query(`SELECT (SELECT count(*) FROM public.orders)::int AS o, (SELECT count(*) FROM pg_namespace WHERE nspname = 'doomed')::int AS s`);
     expect(src.rows[0]).toEqual({ o: 405000, s: 0 });
