@@ -24,8 +24,9 @@ describe('copy back failures (real PostgreSQL)', () => {
     let killed: number | undefined;
     let stop = false;
     const hunt = (async () => {
+      // the big table's COPY: the small one commits on its own connection within milliseconds (tables load in parallel)
       while (!stop && killed === undefined) {
-        const r = await killer.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'undrop copy back' AND query LIKE 'COPY %FROM STDIN%'`);
+        const r = await killer.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'undrop copy back' AND query LIKE 'COPY %orders%FROM STDIN%'`);
         if (r.rows[0]) {
           await new Promise((res) => setTimeout(res, 50));
           killed = r.rows[0].pid;
