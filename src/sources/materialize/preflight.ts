@@ -8,6 +8,7 @@ import type { ConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, qualified } from '../../postgres/identifiers.js';
 import { formatBytes } from '../../util/time.js';
 import { execClean } from '../../postgres/run.js';
+import { isLsn, parseLsn } from '../../postgres/wal/lsn.js';
 
 /** Bytes used by a file or folder tree (du, so sparse files count as they are). */
 export async function diskUsage(path: string): Promise<number> {
@@ -66,6 +67,36 @@ export async function diskFullError(e: unknown, workDir: string, step: string): 
   }
   return failure('DISK_FULL', `The work directory ${workDir} ran out of disk space during ${step} (free when it failed: ${free}). Nothing was written to production.`, {
     hint: 'Something else is filling that filesystem, or the restore is larger than estimated: free space there (df -h) or point --work-dir at a larger filesystem, then run the same command again.',
+    details: isUndropError(e) ? [e.message, ...e.details] : [errorMessage(e)],
+    cause: e,
+  });
+}
+
+/** WAL between two LSNs (the replay's start and its target), when both are known. Pure. */
+export function walBetween(from: string | null | undefined, to: string | null | undefined): number | undefined {
+  if (!from || !to || !isLsn(from) || !isLsn(to)) return undefined;
+  const n = parseLsn(to) - parseLsn(from);
+  return n > 0n ? Number(n) : undefined;
+}
+
+/**
+ * The temporary instance died of a full work directory while it replayed WAL (the pre-check counts the
+ * restored data; what replay writes arrives later). Call before the instance is removed: the figures are
+ * the requirement, what it is made of, and what is free once the instance is gone.
+ */
+export async function replayDiskFull(e: unknown, workDir: string, need: SpaceNeed, what: string, removeInstance: () => Promise<void>): Promise<UndropError> {
+  await removeInstance().catch(() => {});
+  let free = 'an unknown amount';
+  try {
+    const s = await statfs(workDir);
+    free = formatBytes(Number(s.bavail) * Number(s.bsize));
+  } catch {
+    /* the folder may be gone already */
+  }
+  const margin = marginFor(need);
+  const wal = need.wal ? '' : ' (WAL to replay: unknown, the target has no LSN)';
+  return failure('DISK_FULL', `The work directory ${workDir} ran out of disk space during WAL replay (${what}): it needs about ${describeNeed(need, margin)}${wal}, but only ${free} is free there once the temporary instance is removed. Nothing was written to production.`, {
+    hint: 'Free space there (df -h) or point --work-dir at a larger filesystem, then run the same command again; a target closer to the backup (or a newer base backup, --set) replays less WAL.',
     details: isUndropError(e) ? [e.message, ...e.details] : [errorMessage(e)],
     cause: e,
   });

@@ -21,7 +21,7 @@ import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.j
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
 import { type ResolvedTarget, pgTargetTime } from '../target.js';
-import { assertDiskSpace } from '../materialize/preflight.js';
+import { assertDiskSpace, isDiskFull, replayDiskFull, walBetween } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -195,6 +195,11 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label} (--process-max ${processMax}); ${outcome.stopLine ?? 'recovery ended'}.`, ...notes]);
   } catch (e) {
+    if (isDiskFull(e)) {
+      // from the backup's end: the WAL inside the backup itself is a small part of it
+      const need = { data: set.size, wal: walBetween(set.stopLsn, req.target.commitLsn ?? req.target.firstLsn) };
+      throw await replayDiskFull(e, req.workDir, need, `pgBackRest backup ${set.label}`, () => inst.destroy());
+    }
     await inst.destroy();
     throw e;
   } finally {

@@ -15,7 +15,7 @@ import { prepareWorkDir, removeStage } from '../../postgres/work-dir.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
-import { assertDiskSpace } from '../materialize/preflight.js';
+import { assertDiskSpace, isDiskFull, replayDiskFull, walBetween } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -57,6 +57,8 @@ interface PreparedRestore {
   bin: PgBinaries;
   plan?: SelectivePlan;
   notes: string[];
+  /** What the disk pre-check counted as data written (a full work directory during replay names it). */
+  dataBytes: number;
 }
 
 const fpwReason = (p: string) => `${p}: replay could read old pages of the left-out databases`;
@@ -84,16 +86,18 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
         : await decideSelective(backup.path, await plainBaseOids(backup.path), bin.major, bin, req.database);
       if (d.selective) {
         const whole = await treeBytes(backup.path);
-        await assertDiskSpace(req.workDir, await plainSelectiveBytes(backup.path, d.plan), `Restoring base backup ${backup.path} (selective)`);
+        const dataBytes = await plainSelectiveBytes(backup.path, d.plan);
+        await assertDiskSpace(req.workDir, dataBytes, `Restoring base backup ${backup.path} (selective)`);
         progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn}) selectively: databases ${d.plan.full.join(', ')} in full, ${d.plan.sparse.join(', ')} sparse`);
         const { dataDir, stats } = await stagePlainSelective(backup.path, req.workDir, d.plan);
-        return { source: dataDir, copy: false, bin, plan: d.plan, notes: [selectiveNote(d.plan, stats, whole)] };
+        return { source: dataDir, copy: false, bin, plan: d.plan, notes: [selectiveNote(d.plan, stats, whole)], dataBytes };
       }
       fullNote(d.reason);
     }
-    await assertDiskSpace(req.workDir, await treeBytes(backup.path), `Restoring base backup ${backup.path}`);
+    const dataBytes = await treeBytes(backup.path);
+    await assertDiskSpace(req.workDir, dataBytes, `Restoring base backup ${backup.path}`);
     progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn})`);
-    return { source: backup.path, copy: true, bin, notes };
+    return { source: backup.path, copy: true, bin, notes, dataBytes };
   }
   // tar / tar.gz
   const walTarBytes = backup.walTar ? (await stat(backup.walTar)).size * (backup.walTar.endsWith('.gz') ? 4 : 1) : 0;
@@ -131,9 +135,9 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
           progress('full_page_writes is off in the backup: extracting the left-out databases too');
           await fillSparseFromTar(backup.baseTar!, source, plan);
           fullNote(fpwReason(fpw));
-          return { source, copy: false, bin: bin!, notes };
+          return { source, copy: false, bin: bin!, notes, dataBytes: split.fullBytes + walTarBytes };
         }
-        return { source, copy: false, bin: bin!, plan, notes: [selectiveNote(plan, stats, split.fullBytes + stats.sparseBytes)] };
+        return { source, copy: false, bin: bin!, plan, notes: [selectiveNote(plan, stats, split.fullBytes + stats.sparseBytes)], dataBytes: split.fullBytes + walTarBytes };
       }
       fullNote(d.reason);
     } finally {
@@ -143,7 +147,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
   await assertDiskSpace(req.workDir, backup.sizeBytes * 4, `Restoring base backup ${backup.path}`);
   progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn})`);
   const source = await extractTarBackup(backup, req.workDir, { onProgress: progress });
-  return { source, copy: false, bin: await findBinaries(await dataDirMajor(source)), notes };
+  return { source, copy: false, bin: await findBinaries(await dataDirMajor(source)), notes, dataBytes: backup.sizeBytes * 4 };
 }
 
 /** Probed backups that must not be restored, by path, with the probe's first error. */
@@ -245,6 +249,10 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
       ...(outcome.timeline ? [`The temporary instance switched to timeline ${outcome.timeline}; it never archives.`] : []),
     ]);
   } catch (e) {
+    if (isDiskFull(e)) {
+      const need = { data: prepared.dataBytes, wal: walBetween(backup.startLsn, req.target.commitLsn ?? req.target.firstLsn) };
+      throw await replayDiskFull(e, req.workDir, need, `restoring base backup ${backup.path}`, () => inst.destroy());
+    }
     await inst.destroy();
     throw e;
   }

@@ -1,0 +1,103 @@
+// The fault matrix, environment: the work directory fills up during WAL
+// replay, after the disk pre-check passed. Genuine, no filler: the base
+// backup is small (the pre-check counts it, plus its margin), but the WAL
+// archived after it writes a table larger than that margin, so the
+// temporary instance runs out of space while it replays. Exit 1, a message
+// that names the replay, what it needs (data + WAL + margin) and what is
+// free, nothing written to production, nothing left behind, the incident
+// folder written. Needs root (mount); skipped otherwise.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archiveCommand } from '../../src/lab/layout.js';
+import { findBinaries } from '../../src/postgres/binaries.js';
+import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { TempInstance } from '../../src/postgres/instance.js';
+import { pgBasebackup } from '../../src/postgres/lab-programs.js';
+import { chownForServer } from '../../src/postgres/os-user.js';
+import { diskUsage } from '../../src/sources/materialize/preflight.js';
+import { undrop } from '../cli.js';
+import { expectFailedRun } from '../fault-checks.js';
+import { testWorkDir, waitUntil } from '../helpers.js';
+
+const root = process.getuid?.() === 0;
+const MB = 1024 * 1024;
+let base: string;
+let mnt: string;
+let cfg: string;
+let prod: TempInstance;
+let tmpfsMb = 0;
+
+beforeAll(async () => {
+  if (!root) return;
+  base = mkdtempSync(join(testWorkDir(), 'frep-'));
+  chmodSync(base, 0o755);
+  mnt = join(base, 'mnt');
+  const archive = join(base, 'archive');
+  const backups = join(base, 'base');
+  for (const d of [archive, backups]) {
+    mkdirSync(d);
+    await chownForServer(d);
+  }
+  const bin = await findBinaries();
+  prod = await TempInstance.create({ bin, workDir: testWorkDir(), name: 'frep-prod', settings: { wal_level: 'replica', archive_mode: 'on', archive_command: archiveCommand(archive), max_wal_senders: 5, max_wal_size: '1GB' } });
+  await prod.start();
+  await prod.query('CREATE ROLE replicator WITH REPLICATION LOGIN');
+  await prod.query('CREATE TABLE parcels (id int PRIMARY KEY, note text); INSERT INTO parcels SELECT g, md5(g::text) FROM generate_series(1, 2000) g');
+  await pgBasebackup(bin, { host: prod.socketDir, port: prod.port, user: 'replicator', dir: join(backups, 'b1'), format: 'plain' });
+  // After the backup: a table of ~320 MB (rows just under the TOAST threshold, so never compressed),
+  // more than the pre-check's 256 MB margin: replaying it cannot fit.
+  await prod.query("CREATE TABLE ledger (id int, pad text); INSERT INTO ledger SELECT g, repeat('x', 1800) FROM generate_series(1, 170000) g");
+  await prod.query('DROP TABLE parcels');
+  const seg = (await prod.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0]!.w;
+  await waitUntil(`segment ${seg} archived`, async () => ((await prod.query<{ w: string | null }>('SELECT last_archived_wal AS w FROM pg_stat_archiver')).rows[0]!.w ?? '') >= seg, { tries: 600, everyMs: 200 });
+  // Room for the backup and the margin the pre-check asks for, and 24 MB more: the pre-check passes.
+  tmpfsMb = Math.ceil((await diskUsage(join(backups, 'b1'))) / MB) + 256 + 24;
+  const c = prod.connParams('postgres');
+  cfg = join(base, 'undrop.yaml');
+  writeFileSync(cfg, `production:\n  dsn: "host=${c.host} port=${c.port} user=${c.user ?? 'postgres'} dbname=postgres"\nsources:\n  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${archive}\n`);
+}, 300_000);
+
+afterAll(async () => {
+  if (!root) return;
+  try {
+    execFileSync('umount', [mnt]);
+  } catch {
+    /* not mounted */
+  }
+  await prod?.destroy();
+  await runAllCleanups();
+  rmSync(base, { recursive: true, force: true });
+});
+
+const sideSchemas = async () => (await prod.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'undrop%'")).rows.map((r) => r.n);
+
+describe.skipIf(!root)('the work directory fills up during WAL replay', () => {
+  it('pitr: the pre-check passes, replay runs out: DISK_FULL naming the replay, data + WAL + margin against what is free; nothing written, nothing left', async () => {
+    mkdirSync(mnt, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsMb}m,mode=0755`, 'tmpfs', mnt]);
+    const work = join(mnt, 'work');
+    const r = await undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', 'parcels', '--source', 'wal', '--yes'], { timeoutMs: 300_000 });
+    const { report } = await expectFailedRun(r, {
+      exitCode: 1,
+      code: 'DISK_FULL',
+      message: /^The work directory \S+ ran out of disk space during WAL replay \(restoring base backup \S+\): it needs about ([\d.]+) MB \([\d.]+ MB of data written \+ ([\d.]+) MB of WAL to replay \+ a 256 MB margin\), but only ([\d.]+) MB is free there once the temporary instance is removed\. Nothing was written to production\.$/,
+      hint: /Free space there \(df -h\) or point --work-dir at a larger filesystem/,
+      work,
+      sideSchemas,
+      step: 'materialize',
+    });
+    // the figures agree with each other and with what happened: the WAL to replay is the big table's, need > free
+    const m = /needs about ([\d.]+) MB .* \+ ([\d.]+) MB of WAL to replay .* only ([\d.]+) MB is free/.exec(r.stderr)!;
+    const [need, wal, free] = [m[1], m[2], m[3]].map(Number);
+    expect(wal).toBeGreaterThan(300);
+    expect(need).toBeGreaterThan(free!);
+    expect(free).toBeLessThanOrEqual(tmpfsMb);
+    // the pre-check passed: the run got as far as the replay
+    expect(r.stderr).toMatch(/replaying WAL/);
+    // PostgreSQL's own words stay visible under the message
+    expect(r.stderr).toMatch(/No space left on device/);
+    expect(report).toMatch(/WAL replay/);
+  }, 300_000);
+});
