@@ -1,15 +1,16 @@
-// The fault matrix, environment: the work directory fills up during WAL
-// replay, after the disk pre-check passed. Genuine, no filler: the base
-// backup is small (the pre-check counts it, plus its margin), but the WAL
-// archived after it writes a table larger than that margin, so the
-// temporary instance runs out of space while it replays. Exit 1, a message
-// that names the replay, what it needs (data + WAL + margin) and what is
-// free, nothing written to production, nothing left behind, the incident
-// folder written. Needs root (mount); skipped otherwise.
+// The fault matrix, environment: WAL replay needs more of the work directory
+// than the restored backup. Genuine, no filler: the base backup is small, but
+// the WAL archived after it writes a table larger than the pre-check's
+// margin. With the incident located (its LSN known) the pre-check counts
+// that WAL and refuses; with a time target (no LSN) it cannot, passes, and
+// the temporary instance runs out of space while it replays. Either way:
+// exit 1, what it needs (data + WAL + margin) against what is free, nothing
+// written to production, nothing left behind, the incident folder written.
+// Needs root (mount); skipped otherwise.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { archiveCommand } from '../../src/lab/layout.js';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
@@ -28,6 +29,7 @@ let mnt: string;
 let cfg: string;
 let prod: TempInstance;
 let tmpfsMb = 0;
+let beforeDrop = '';
 
 beforeAll(async () => {
   if (!root) return;
@@ -49,6 +51,7 @@ beforeAll(async () => {
   // After the backup: a table of ~320 MB (rows just under the TOAST threshold, so never compressed),
   // more than the pre-check's 256 MB margin: replaying it cannot fit.
   await prod.query("CREATE TABLE ledger (id int, pad text); INSERT INTO ledger SELECT g, repeat('x', 1800) FROM generate_series(1, 170000) g");
+  beforeDrop = (await prod.query<{ t: string }>("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS t")).rows[0]!.t;
   await prod.query('DROP TABLE parcels');
   const seg = (await prod.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0]!.w;
   await waitUntil(`segment ${seg} archived`, async () => ((await prod.query<{ w: string | null }>('SELECT last_archived_wal AS w FROM pg_stat_archiver')).rows[0]!.w ?? '') >= seg, { tries: 600, everyMs: 200 });
@@ -61,24 +64,52 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!root) return;
-  try {
-    execFileSync('umount', [mnt]);
-  } catch {
-    /* not mounted */
-  }
+  umount();
   await prod?.destroy();
   await runAllCleanups();
   rmSync(base, { recursive: true, force: true });
 });
 
+function umount() {
+  try {
+    execFileSync('umount', [mnt], { stdio: 'ignore' });
+  } catch {
+    /* not mounted */
+  }
+}
+/** A fresh tmpfs as the work directory's filesystem, sized in beforeAll. */
+function mountWork(): string {
+  mkdirSync(mnt, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsMb}m,mode=0755`, 'tmpfs', mnt]);
+  return join(mnt, 'work');
+}
+const recover = (work: string, args: string[]) => undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', 'parcels', '--source', 'wal', '--yes', ...args], { timeoutMs: 300_000 });
 const sideSchemas = async () => (await prod.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'undrop%'")).rows.map((r) => r.n);
 
 describe.skipIf(!root)('the work directory fills up during WAL replay', () => {
-  it('pitr: the pre-check passes, replay runs out: DISK_FULL naming the replay, data + WAL + margin against what is free; nothing written, nothing left', async () => {
-    mkdirSync(mnt, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsMb}m,mode=0755`, 'tmpfs', mnt]);
-    const work = join(mnt, 'work');
-    const r = await undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', 'parcels', '--source', 'wal', '--yes'], { timeoutMs: 300_000 });
+  afterEach(umount);
+
+  it('pitr, incident located: the pre-check counts the WAL to replay and refuses before anything is written', async () => {
+    const work = mountWork();
+    const r = await recover(work, []);
+    await expectFailedRun(r, {
+      exitCode: 1,
+      code: 'DISK_SPACE',
+      message: /^Restoring base backup \S+ needs ([\d.]+) MB \([\d.]+ MB of data written \+ ([\d.]+) MB of WAL to replay \+ a 256 MB margin\) in \S+, but only ([\d.]+) MB is free there \([\d.]+ MB short\)\. Nothing was written\.$/,
+      hint: /.*--work-dir/,
+      work,
+      sideSchemas,
+    });
+    const m = /needs ([\d.]+) MB .* \+ ([\d.]+) MB of WAL to replay .* only ([\d.]+) MB is free/.exec(r.stderr)!;
+    const [need, wal, free] = [m[1], m[2], m[3]].map(Number);
+    expect(wal).toBeGreaterThan(300);
+    expect(need).toBeGreaterThan(free!);
+    expect(r.stderr).not.toMatch(/replaying WAL/);
+  }, 300_000);
+
+  it('pitr, time target (no LSN to count): the pre-check passes, replay runs out: DISK_FULL naming the replay, data + WAL + margin against what is free; nothing written, nothing left', async () => {
+    const work = mountWork();
+    const r = await recover(work, ['--target', `time:${beforeDrop}`]);
     const { report } = await expectFailedRun(r, {
       exitCode: 1,
       code: 'DISK_FULL',

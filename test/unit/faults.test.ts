@@ -8,6 +8,7 @@ import { tlsOptions } from '../../src/postgres/tls.js';
 import { pgpassHasEntry } from '../../src/postgres/pgpass.js';
 import { resolveConnParams, toConninfo } from '../../src/postgres/conninfo.js';
 import { assertProductionSpace, describeCopyBackNeed, needOn } from '../../src/recovery/production-disk.js';
+import { archivedWalFrom, describeNeed, marginFor, walBetween } from '../../src/sources/materialize/preflight.js';
 
 describe('what a stopped run says about production', () => {
   const base = { startedAt: '2026-11-29T00:00:00Z' };
@@ -107,5 +108,24 @@ describe("production's disk before copy back", () => {
         hint: 'Free space there first (a pg_wal that fills up stops PostgreSQL), or copy fewer tables per run (--tables).',
       }),
     );
+  });
+});
+
+describe('the work directory during WAL replay', () => {
+  it('the WAL to replay is the distance from the backup to the target, when both LSNs are known', () => {
+    expect(walBetween('0/2000028', '0/15F3C090')).toBe(0x15f3c090 - 0x2000028);
+    expect(walBetween('0/2000028', undefined)).toBeUndefined();
+    expect(walBetween(null, '0/15F3C090')).toBeUndefined();
+    expect(walBetween('0/3000000', '0/2000000')).toBeUndefined();
+  });
+  it('without a target LSN: the archive segments from the backup on (older ones and other files not counted)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arch-'));
+    for (const f of ['000000010000000000000001', '000000010000000000000002', '000000010000000000000003.gz', '00000002.history']) writeFileSync(join(dir, f), Buffer.alloc(f.endsWith('.gz') ? 10 : 100));
+    expect(await archivedWalFrom(dir, '0/2000028')).toBe(110);
+    expect(await archivedWalFrom(undefined, '0/2000028')).toBeUndefined();
+  });
+  it('the requirement names what it is made of', () => {
+    const need = { data: 38 * 2 ** 20, wal: 319 * 2 ** 20 };
+    expect(describeNeed(need, marginFor(need))).toBe('613 MB (38 MB of data written + 319 MB of WAL to replay + a 256 MB margin)');
   });
 });

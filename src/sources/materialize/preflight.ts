@@ -1,6 +1,7 @@
 // Checks every materialize runs: enough disk in the work directory, and the
 // requested tables really present in what was materialized.
-import { statfs } from 'node:fs/promises';
+import { readdir, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { prepareWorkDir } from '../../postgres/work-dir.js';
 import { errorMessage, failure, isUndropError, type UndropError, usageError } from '../../errors.js';
 import { withClient } from '../../postgres/connect.js';
@@ -9,6 +10,7 @@ import { type TableName, displayName, qualified } from '../../postgres/identifie
 import { formatBytes } from '../../util/time.js';
 import { execClean } from '../../postgres/run.js';
 import { isLsn, parseLsn } from '../../postgres/wal/lsn.js';
+import { segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 
 /** Bytes used by a file or folder tree (du, so sparse files count as they are). */
 export async function diskUsage(path: string): Promise<number> {
@@ -79,6 +81,18 @@ export function walBetween(from: string | null | undefined, to: string | null | 
   return n > 0n ? Number(n) : undefined;
 }
 
+/** Bytes of the segments in a WAL archive folder from the one holding `from` on (the most replay could read). */
+export async function archivedWalFrom(archive: string | undefined, from: string | null | undefined): Promise<number | undefined> {
+  if (!archive || !from || !isLsn(from)) return undefined;
+  const first = segmentName(1, segnoOfLsn(from)).slice(8);
+  let total = 0;
+  for (const f of await readdir(archive).catch(() => [] as string[])) {
+    if (!/^[0-9A-F]{24}(\.gz|\.zst|\.lz4)?$/.test(f) || f.slice(8, 24) < first) continue;
+    total += (await stat(join(archive, f)).catch(() => ({ size: 0 }))).size;
+  }
+  return total || undefined;
+}
+
 /**
  * The temporary instance died of a full work directory while it replayed WAL (the pre-check counts the
  * restored data; what replay writes arrives later). Call before the instance is removed: the figures are
@@ -94,7 +108,7 @@ export async function replayDiskFull(e: unknown, workDir: string, need: SpaceNee
     /* the folder may be gone already */
   }
   const margin = marginFor(need);
-  const wal = need.wal ? '' : ' (WAL to replay: unknown, the target has no LSN)';
+  const wal = need.wal ? '' : ' (WAL to replay: unknown)';
   return failure('DISK_FULL', `The work directory ${workDir} ran out of disk space during WAL replay (${what}): it needs about ${describeNeed(need, margin)}${wal}, but only ${free} is free there once the temporary instance is removed. Nothing was written to production.`, {
     hint: 'Free space there (df -h) or point --work-dir at a larger filesystem, then run the same command again; a target closer to the backup (or a newer base backup, --set) replays less WAL.',
     details: isUndropError(e) ? [e.message, ...e.details] : [errorMessage(e)],

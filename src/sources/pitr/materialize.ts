@@ -15,7 +15,7 @@ import { prepareWorkDir, removeStage } from '../../postgres/work-dir.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
-import { assertDiskSpace, isDiskFull, replayDiskFull, walBetween } from '../materialize/preflight.js';
+import { archivedWalFrom, assertDiskSpace, isDiskFull, replayDiskFull, walBetween } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -76,6 +76,8 @@ async function decideSelective(dir: string, baseOids: number[], major: number, b
 async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progress: (m: string) => void): Promise<PreparedRestore> {
   const wantSelective = req.selective !== false;
   prepareWorkDir(req.workDir);
+  // What replay writes on top of the restored data, when the target's LSN is known (locate, lsn:, a found xid).
+  const wal = walBetween(backup.startLsn, req.target.commitLsn ?? req.target.firstLsn);
   const notes: string[] = [];
   const fullNote = (reason: string) => notes.push(`Full restore (not selective): ${reason}.`);
   if (backup.format === 'plain') {
@@ -87,7 +89,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
       if (d.selective) {
         const whole = await treeBytes(backup.path);
         const dataBytes = await plainSelectiveBytes(backup.path, d.plan);
-        await assertDiskSpace(req.workDir, dataBytes, `Restoring base backup ${backup.path} (selective)`);
+        await assertDiskSpace(req.workDir, { data: dataBytes, wal }, `Restoring base backup ${backup.path} (selective)`);
         progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn}) selectively: databases ${d.plan.full.join(', ')} in full, ${d.plan.sparse.join(', ')} sparse`);
         const { dataDir, stats } = await stagePlainSelective(backup.path, req.workDir, d.plan);
         return { source: dataDir, copy: false, bin, plan: d.plan, notes: [selectiveNote(d.plan, stats, whole)], dataBytes };
@@ -95,7 +97,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
       fullNote(d.reason);
     }
     const dataBytes = await treeBytes(backup.path);
-    await assertDiskSpace(req.workDir, dataBytes, `Restoring base backup ${backup.path}`);
+    await assertDiskSpace(req.workDir, { data: dataBytes, wal }, `Restoring base backup ${backup.path}`);
     progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn})`);
     return { source: backup.path, copy: true, bin, notes, dataBytes };
   }
@@ -118,7 +120,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
       if (d.selective) {
         const plan = d.plan;
         const split = tarSplit(members, plan);
-        await assertDiskSpace(req.workDir, split.fullBytes + walTarBytes, `Restoring base backup ${backup.path} (selective)`);
+        await assertDiskSpace(req.workDir, { data: split.fullBytes + walTarBytes, wal }, `Restoring base backup ${backup.path} (selective)`);
         progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn}) selectively: databases ${plan.full.join(', ')} in full, ${plan.sparse.join(', ')} sparse`);
         let stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
         const source = await extractTarBackup(backup, req.workDir, {
@@ -144,7 +146,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
       removeStage(probeDir);
     }
   }
-  await assertDiskSpace(req.workDir, backup.sizeBytes * 4, `Restoring base backup ${backup.path}`);
+  await assertDiskSpace(req.workDir, { data: backup.sizeBytes * 4, wal }, `Restoring base backup ${backup.path}`);
   progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn})`);
   const source = await extractTarBackup(backup, req.workDir, { onProgress: progress });
   return { source, copy: false, bin: await findBinaries(await dataDirMajor(source)), notes, dataBytes: backup.sizeBytes * 4 };
@@ -250,7 +252,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
     ]);
   } catch (e) {
     if (isDiskFull(e)) {
-      const need = { data: prepared.dataBytes, wal: walBetween(backup.startLsn, req.target.commitLsn ?? req.target.firstLsn) };
+      const need = { data: prepared.dataBytes, wal: walBetween(backup.startLsn, req.target.commitLsn ?? req.target.firstLsn) ?? (await archivedWalFrom(config.wal_archive, backup.startLsn)) };
       throw await replayDiskFull(e, req.workDir, need, `restoring base backup ${backup.path}`, () => inst.destroy());
     }
     await inst.destroy();
