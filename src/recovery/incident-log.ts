@@ -6,7 +6,7 @@
 // The recover command feeds it what it learns (probe results, the chosen
 // source, the materialized instance, copy back, verify, promote) and passes
 // it as the Timeline of the library calls.
-import { closeSync, constants, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, isUndropError } from '../errors.js';
 import { onCommand } from '../postgres/run.js';
@@ -81,7 +81,7 @@ export class IncidentLog implements Timeline {
         this.timelineFd = this.timelineCreated ? openSync(this.timelinePath, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW) : createExclusive(this.timelinePath);
         this.timelineCreated = true;
       }
-      writeSync(this.timelineFd, this.pending.map((l) => `${l}\n`).join(''));
+      appendWhole(this.timelineFd, Buffer.from(this.pending.map((l) => `${l}\n`).join('')));
       this.pending = [];
     } catch (e) {
       // Never let the log break the recovery it records (a full work directory): keep the lines, say so at the end.
@@ -160,6 +160,24 @@ export class IncidentLog implements Timeline {
       this.unwritable = errorMessage(e);
     }
     return this.reportPath;
+  }
+}
+
+/**
+ * Append all of `text` or nothing: a disk that fills mid-write leaves a short write and then ENOSPC;
+ * the file is cut back to where it was, so the timeline never holds a torn line (the lines are retried).
+ */
+function appendWhole(fd: number, text: Buffer): void {
+  const before = fstatSync(fd).size;
+  try {
+    for (let done = 0; done < text.length; ) done += writeSync(fd, text, done);
+  } catch (e) {
+    try {
+      ftruncateSync(fd, before);
+    } catch {
+      /* nothing more to do: the error below says the timeline is incomplete */
+    }
+    throw e;
   }
 }
 

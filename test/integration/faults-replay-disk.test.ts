@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { archiveCommand } from '../../src/lab/layout.js';
+import { archiveCommand, labLayout } from '../../src/lab/layout.js';
+import { pgbackrestAvailable, pgbackrestFullBackup, setUpPgbackrest } from '../../src/lab/pgbackrest.js';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { TempInstance } from '../../src/postgres/instance.js';
@@ -23,6 +24,7 @@ import { expectFailedRun } from '../fault-checks.js';
 import { testWorkDir, waitUntil } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
+const hasBackrest = root && (await pgbackrestAvailable());
 const MB = 1024 * 1024;
 let base: string;
 let mnt: string;
@@ -36,8 +38,8 @@ beforeAll(async () => {
   base = mkdtempSync(join(testWorkDir(), 'frep-'));
   chmodSync(base, 0o755);
   mnt = join(base, 'mnt');
-  const archive = join(base, 'archive');
-  const backups = join(base, 'base');
+  const layout = labLayout(base);
+  const { archive, base: backups } = layout;
   for (const d of [archive, backups]) {
     mkdirSync(d);
     await chownForServer(d);
@@ -48,6 +50,9 @@ beforeAll(async () => {
   await prod.query('CREATE ROLE replicator WITH REPLICATION LOGIN');
   await prod.query('CREATE TABLE parcels (id int PRIMARY KEY, note text); INSERT INTO parcels SELECT g, md5(g::text) FROM generate_series(1, 2000) g');
   await pgBasebackup(bin, { host: prod.socketDir, port: prod.port, user: 'replicator', dir: join(backups, 'b1'), format: 'plain' });
+  // The same cluster in a pgBackRest repository too (its archive_command pushes every segment there as well).
+  const backrest = hasBackrest ? await setUpPgbackrest(layout, prod) : undefined;
+  if (hasBackrest) await pgbackrestFullBackup(layout);
   // After the backup: a table of ~320 MB (rows just under the TOAST threshold, so never compressed),
   // more than the pre-check's 256 MB margin: replaying it cannot fit.
   await prod.query("CREATE TABLE ledger (id int, pad text); INSERT INTO ledger SELECT g, repeat('x', 1800) FROM generate_series(1, 170000) g");
@@ -55,11 +60,12 @@ beforeAll(async () => {
   await prod.query('DROP TABLE parcels');
   const seg = (await prod.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0]!.w;
   await waitUntil(`segment ${seg} archived`, async () => ((await prod.query<{ w: string | null }>('SELECT last_archived_wal AS w FROM pg_stat_archiver')).rows[0]!.w ?? '') >= seg, { tries: 600, everyMs: 200 });
-  // Room for the backup and the margin the pre-check asks for, and 24 MB more: the pre-check passes.
-  tmpfsMb = Math.ceil((await diskUsage(join(backups, 'b1'))) / MB) + 256 + 24;
+  // Room for the backup and the margin the pre-check asks for, and 40 MB more (pgBackRest's size of the
+  // same cluster may differ a little): the pre-check passes unless it counts the WAL to replay.
+  tmpfsMb = Math.ceil((await diskUsage(join(backups, 'b1'))) / MB) + 256 + 40;
   const c = prod.connParams('postgres');
   cfg = join(base, 'undrop.yaml');
-  writeFileSync(cfg, `production:\n  dsn: "host=${c.host} port=${c.port} user=${c.user ?? 'postgres'} dbname=postgres"\nsources:\n  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${archive}\n`);
+  writeFileSync(cfg, `production:\n  dsn: "host=${c.host} port=${c.port} user=${c.user ?? 'postgres'} dbname=postgres"\nsources:\n  - name: wal\n    kind: pitr\n    base_backups: ${backups}\n    wal_archive: ${archive}\n${backrest ? `  - name: backrest\n    kind: pgbackrest\n    stanza: ${backrest.stanza}\n    config: ${backrest.config}\n` : ''}`);
 }, 300_000);
 
 afterAll(async () => {
@@ -83,7 +89,7 @@ function mountWork(): string {
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${tmpfsMb}m,mode=0755`, 'tmpfs', mnt]);
   return join(mnt, 'work');
 }
-const recover = (work: string, args: string[]) => undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', 'parcels', '--source', 'wal', '--yes', ...args], { timeoutMs: 300_000 });
+const recover = (work: string, args: string[], source = 'wal') => undrop(['-c', cfg, '--work-dir', work, 'recover', '--tables', 'parcels', '--source', source, '--yes', ...args], { timeoutMs: 300_000 });
 const sideSchemas = async () => (await prod.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'undrop%'")).rows.map((r) => r.n);
 
 describe.skipIf(!root)('the work directory fills up during WAL replay', () => {
@@ -128,7 +134,28 @@ describe.skipIf(!root)('the work directory fills up during WAL replay', () => {
     // the pre-check passed: the run got as far as the replay
     expect(r.stderr).toMatch(/replaying WAL/);
     // PostgreSQL's own words stay visible under the message
-    expect(r.stderr).toMatch(/No space left on device/);
+    expect(r.stderr).toMatch(/No space left on device|could not extend file/);
     expect(report).toMatch(/WAL replay/);
+  }, 300_000);
+
+  it.skipIf(!hasBackrest)('pgBackRest, time target: the pre-check passes, fetching the WAL for the replay runs out: DISK_FULL naming the replay, data + WAL (to the end of the repository archive) + margin; nothing written, nothing left', async () => {
+    const work = mountWork();
+    const r = await recover(work, ['--target', `time:${beforeDrop}`], 'backrest');
+    await expectFailedRun(r, {
+      exitCode: 1,
+      code: 'DISK_FULL',
+      message: /^The work directory \S+ ran out of disk space during WAL replay \(pgBackRest backup \S+(, fetching the WAL to replay)?\): it needs about ([\d.]+) MB \([\d.]+ MB of data written \+ ([\d.]+) MB of WAL to replay \+ a 256 MB margin\), but only ([\d.]+) MB is free there once the temporary instance is removed\. Nothing was written to production\.$/,
+      hint: /Free space there \(df -h\) or point --work-dir at a larger filesystem/,
+      work,
+      sideSchemas,
+      step: 'materialize',
+    });
+    const m = /needs about ([\d.]+) MB .* \+ ([\d.]+) MB of WAL to replay .* only ([\d.]+) MB is free/.exec(r.stderr)!;
+    const [need, wal, free] = [m[1], m[2], m[3]].map(Number);
+    expect(wal).toBeGreaterThan(300);
+    expect(need).toBeGreaterThan(free!);
+    // the pre-check passed: the WAL is fetched for the replay (and its tablespace check) into the work directory, where it runs out
+    expect(r.stderr).toMatch(/checking the WAL to replay/);
+    expect(r.stderr).toMatch(/No space left on device|could not extend file|ENOSPC/);
   }, 300_000);
 });

@@ -8,7 +8,7 @@ import { tlsOptions } from '../../src/postgres/tls.js';
 import { pgpassHasEntry } from '../../src/postgres/pgpass.js';
 import { resolveConnParams, toConninfo } from '../../src/postgres/conninfo.js';
 import { assertProductionSpace, describeCopyBackNeed, needOn } from '../../src/recovery/production-disk.js';
-import { archivedWalFrom, describeNeed, marginFor, walBetween } from '../../src/sources/materialize/preflight.js';
+import { archivedWalFrom, describeNeed, marginFor, walBetween, walToSegmentEnd } from '../../src/sources/materialize/preflight.js';
 
 describe('what a stopped run says about production', () => {
   const base = { startedAt: '2026-11-29T00:00:00Z' };
@@ -123,6 +123,11 @@ describe('the work directory during WAL replay', () => {
     for (const f of ['000000010000000000000001', '000000010000000000000002', '000000010000000000000003.gz', '00000002.history']) writeFileSync(join(dir, f), Buffer.alloc(f.endsWith('.gz') ? 10 : 100));
     expect(await archivedWalFrom(dir, '0/2000028')).toBe(110);
     expect(await archivedWalFrom(undefined, '0/2000028')).toBeUndefined();
+  });
+  it("pgBackRest without a target LSN: from the backup's end to the end of the repository's newest segment", () => {
+    expect(walToSegmentEnd('0/2000100', '000000010000000000000003')).toBe(0x4000000 - 0x2000100);
+    expect(walToSegmentEnd('0/2000100', null)).toBeUndefined();
+    expect(walToSegmentEnd('0/5000000', '000000010000000000000003')).toBeUndefined();
   });
   it('the requirement names what it is made of', () => {
     const need = { data: 38 * 2 ** 20, wal: 319 * 2 ** 20 };

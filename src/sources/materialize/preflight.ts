@@ -10,7 +10,7 @@ import { type TableName, displayName, qualified } from '../../postgres/identifie
 import { formatBytes } from '../../util/time.js';
 import { execClean } from '../../postgres/run.js';
 import { isLsn, parseLsn } from '../../postgres/wal/lsn.js';
-import { segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
+import { DEFAULT_SEGMENT_SIZE, isSegmentName, parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 
 /** Bytes used by a file or folder tree (du, so sparse files count as they are). */
 export async function diskUsage(path: string): Promise<number> {
@@ -78,6 +78,14 @@ export async function diskFullError(e: unknown, workDir: string, step: string): 
 export function walBetween(from: string | null | undefined, to: string | null | undefined): number | undefined {
   if (!from || !to || !isLsn(from) || !isLsn(to)) return undefined;
   const n = parseLsn(to) - parseLsn(from);
+  return n > 0n ? Number(n) : undefined;
+}
+
+/** WAL from an LSN to the end of the archive's last segment (pgBackRest's archive max), when both are known. Pure. */
+export function walToSegmentEnd(from: string | null | undefined, lastSegment: string | null | undefined): number | undefined {
+  if (!from || !isLsn(from) || !lastSegment || !isSegmentName(lastSegment)) return undefined;
+  const end = (parseSegmentName(lastSegment).segno + 1n) * BigInt(DEFAULT_SEGMENT_SIZE);
+  const n = end - parseLsn(from);
   return n > 0n ? Number(n) : undefined;
 }
 

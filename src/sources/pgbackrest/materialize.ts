@@ -4,6 +4,7 @@
 // pgBackRest does the heavy lifting: --process-max restores files in parallel
 // (default: every core here), --db-include leaves the other databases' files
 // sparse (zeroed), as undrop's own selective PITR restore does.
+import { parsePgbackrestInfo } from './info.js';
 import { availableParallelism } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.j
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem } from '../materialize/choose.js';
 import { type ResolvedTarget, pgTargetTime } from '../target.js';
-import { assertDiskSpace, isDiskFull, replayDiskFull, walBetween } from '../materialize/preflight.js';
+import { assertDiskSpace, isDiskFull, replayDiskFull, walBetween, walToSegmentEnd } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -48,6 +49,15 @@ export function backupSets(infoJson: string): BackrestSet[] {
     stopTime: b.timestamp?.stop ? b.timestamp.stop * 1000 : null,
     size: b.info?.size ?? 0,
   }));
+}
+
+/** The repository's newest archived segment, or null when info does not say. */
+function archiveMax(infoJson: string, stanza: string): string | null {
+  try {
+    return parsePgbackrestInfo(infoJson, stanza)?.archiveMax ?? null;
+  } catch {
+    return null;
+  }
 }
 
 export function chooseSet(sets: readonly BackrestSet[], target: ResolvedTarget): BackrestSet | undefined {
@@ -127,7 +137,12 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   if (info.exitCode !== 0) throw failure('PGBACKREST_INFO_FAILED', `pgbackrest info failed for stanza ${config.stanza}.`, { details: info.stderr.split('\n').slice(-5) });
   const set = req.set ? pinnedItem(backupSets(info.stdout), req.set, (s) => [s.label], config.name) : chooseSet(backupSets(info.stdout), req.target);
   if (!set) throw failure('NO_BASE_BACKUP', `pgBackRest stanza ${config.stanza} has no backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });
-  await assertDiskSpace(req.workDir, set.size, `Restoring pgBackRest backup ${set.label}`);
+  // What replay writes on top of the restored data (from the backup's end), when the target's LSN is known.
+  const targetLsn = req.target.commitLsn ?? req.target.firstLsn;
+  await assertDiskSpace(req.workDir, { data: set.size, wal: walBetween(set.stopLsn, targetLsn) }, `Restoring pgBackRest backup ${set.label}`);
+  // A full work directory while the WAL is fetched or replayed: the same figures, the WAL to the archive's end when the target has no LSN.
+  const replayFull = async (e: unknown, what: string, remove: () => Promise<void>) =>
+    replayDiskFull(e, req.workDir, { data: set.size, wal: walBetween(set.stopLsn, targetLsn) ?? walToSegmentEnd(set.stopLsn, archiveMax(info.stdout, config.stanza)) }, what, remove);
 
   const stage = await makeStage(req.workDir, 'pgbackrest');
   const data = join(stage, 'data');
@@ -181,6 +196,9 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     });
   } catch (e) {
     removeStage(fetched);
+    if (isDiskFull(e)) {
+      throw await replayFull(e, `pgBackRest backup ${set.label}, fetching the WAL to replay`, async () => removeStage(stage));
+    }
     throw e;
   } finally {
     removeStage(stage);
@@ -195,11 +213,10 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label} (--process-max ${processMax}); ${outcome.stopLine ?? 'recovery ended'}.`, ...notes]);
   } catch (e) {
-    if (isDiskFull(e)) {
-      // from the backup's end: the WAL inside the backup itself is a small part of it
-      const need = { data: set.size, wal: walBetween(set.stopLsn, req.target.commitLsn ?? req.target.firstLsn) };
-      throw await replayDiskFull(e, req.workDir, need, `pgBackRest backup ${set.label}`, () => inst.destroy());
-    }
+    if (isDiskFull(e)) throw await replayFull(e, `pgBackRest backup ${set.label}`, async () => {
+      await inst.destroy();
+      removeStage(fetched);
+    });
     await inst.destroy();
     throw e;
   } finally {
