@@ -217,7 +217,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, t)) : await sizeEstimate(src, t), req.onProgress!) : undefined;
+    const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
       { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }) },
       tl,
@@ -284,8 +284,9 @@ function defaultParallel(tables: number): number {
   return Math.max(1, Math.min(tables, 4));
 }
 
-/** The source's own estimate of a table: planner rows and bytes on disk (what progress counts against). */
-async function sizeEstimate(src: pg.Client, t: ResolvedTable): Promise<{ rows: number; bytes: number }> {
+/** The source's own estimate of a table where its rows are read (the staging schema, or the paused replica's
+ * own table): planner rows and bytes on disk, what progress counts against. */
+async function sizeEstimate(src: pg.Client, t: { schema: string; name: string }): Promise<{ rows: number; bytes: number }> {
   const r = await src.query<{ rows: string; bytes: string }>('SELECT greatest(reltuples, 0)::int8::text AS rows, pg_relation_size(oid)::text AS bytes FROM pg_class WHERE oid = to_regclass($1)', [`${quoteIdent(t.schema)}.${quoteIdent(t.name)}`]);
   return { rows: Number(r.rows[0]?.rows ?? 0), bytes: Number(r.rows[0]?.bytes ?? 0) };
 }

@@ -107,6 +107,7 @@ describe('guided recovery in a real terminal', () => {
     console.log('progress lines seen:', { replay: replay.length, copy: copy.length }, replay.slice(0, 3), copy.slice(0, 3));
     expect(replay.length).toBeGreaterThanOrEqual(1);
     expect(copy.length).toBeGreaterThanOrEqual(2);
+    expect(copy.filter((l) => / of ~0 B /.test(l))).toEqual([]); // the estimate is read where the rows are
     expect(last).toMatch(/building the keys and indexes of .*shipments/);
     expect(last).toMatch(/What came back — from \S+, recovery point/);
     expect(last).toMatch(/public\.shipments → undrop_\d+_\d+\.shipments: [\d,]+ rows; identity proven/);
