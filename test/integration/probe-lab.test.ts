@@ -46,7 +46,14 @@ describe('probe on lab scenarios', () => {
     const rep = await probeAll(inv, { target, tables: [{ schema: 'public', name: 'shipments' }] });
     console.log(`probe of the default lab (${rep.sources.length} sources): ${Date.now() - started} ms`);
     expect(rep.sources.map((r) => r.kind).sort()).toEqual(['delayed-replica', 'dump', 'pgbackrest', 'pitr', 'snapshot']);
-    for (const r of rep.sources) expect(r.status, `${r.name}: ${JSON.stringify(r.findings.filter((f) => f.level !== 'info'))}`).toBe('usable');
+    // Usable, all of them. The one honest exception depends on timing: a running delayed replica that has
+    // already replayed the incident's lock records (its COMMIT still waits out the delay) is degraded by
+    // exactly that warning, and by nothing else.
+    for (const r of rep.sources) {
+      const notInfo = r.findings.filter((f) => f.level !== 'info');
+      const lockTrapOnly = r.kind === 'delayed-replica' && notInfo.length > 0 && notInfo.every((f) => f.code === 'REPLICA_LOCK_TRAP');
+      expect(r.status, `${r.name}: ${JSON.stringify(notInfo)}`).toBe(lockTrapOnly ? 'degraded' : 'usable');
+    }
     // The replica and the WAL-based sources reach the target; dumps and snapshots are older.
     const replica = by(rep.sources, 'delayed-replica');
     expect(replica.timeLeftMs).toBeGreaterThan(0);
@@ -57,12 +64,15 @@ describe('probe on lab scenarios', () => {
     const lastDump = Math.max(...truth!.dumps.filter((d) => d.valid).map((d) => Date.parse(d.takenAt)));
     const snapshotAt = Math.max(...truth!.snapshots.map((s) => Date.parse(s.takenAt)));
     const older = lastDump > snapshotAt ? ['dump', 'snapshot'] : ['snapshot', 'dump'];
-    // Equal (zero) loss: the quickest kind first (replica, then PITR, then pgBackRest).
-    expect(rep.ranking).toEqual(['delayed-replica', 'pitr', 'pgbackrest', ...older].map((k) => by(rep.sources, k).name));
+    // Equal (zero) loss: usable before degraded, then the quickest kind first (replica, then PITR, then pgBackRest).
+    const trapped = by(rep.sources, 'delayed-replica').status === 'degraded';
+    const zeroLoss = trapped ? ['pitr', 'pgbackrest', 'delayed-replica'] : ['delayed-replica', 'pitr', 'pgbackrest'];
+    expect(rep.ranking).toEqual([...zeroLoss, ...older].map((k) => by(rep.sources, k).name));
     const doc = probeDocument(rep) as { sources: { name: string; status: string }[]; ranking: string[] };
     expect(doc.ranking).toEqual(rep.ranking);
-    expect(doc.sources.map((s) => s.status)).toEqual(['usable', 'usable', 'usable', 'usable', 'usable']);
-    expect(exitCodeFor(rep, true)).toBe(0);
+    expect(doc.sources.filter((s) => s.status !== 'usable').length).toBe(trapped ? 1 : 0);
+    // --strict fails on a degraded source: the armed lock trap is worth a page.
+    expect(exitCodeFor(rep, true)).toBe(trapped ? 3 : 0);
   });
 
   it('short-retention: the error-text dumps are unusable, the old dump degraded by age', async () => {
