@@ -6,9 +6,9 @@ import { barmanJson, type BarmanOptions, barmanVerifyBackup } from '../../postgr
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { parseSegmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } from '../types.js';
-import { aggregateItems } from '../common/aggregate.js';
+import { backupSetResult } from '../common/backup-set-result.js';
 import { error, firstLine, info, statusOf, warn } from '../common/findings.js';
-import { lossWindowMs, targetTime } from '../common/loss.js';
+import { targetTime } from '../common/loss.js';
 import { checkAge, checkSize, thresholdsFor } from '../common/thresholds.js';
 import { type ArchiveListing, analyzeGaps, lsnReachable } from '../common/wal-archive.js';
 import type { LastCommit } from '../../postgres/wal/commits.js';
@@ -80,22 +80,7 @@ export async function probeBarman(config: SourceConfigOf<'barman'>, ctx: ProbeCo
   const opts = barmanOptions(config, Math.max(ctx.timeoutMs, 10_000));
   const user = config.barman_user ?? DEFAULT_BARMAN_USER;
   let reachesTarget = false;
-  const done = (items: ProbeItem[]): ProbeResult => {
-    const agg = aggregateItems(items, sourceFindings, 'backup', (a, b) => b.label.localeCompare(a.label));
-    return {
-      name: config.name,
-      kind: 'barman',
-      status: agg.status,
-      recoveryPoint: agg.recoveryPoint,
-      tables: [],
-      findings: agg.findings,
-      items: agg.items,
-      lossWindowMs: lossWindowMs(agg.recoveryPoint, ctx.target, reachesTarget),
-      timeLeftMs: null,
-      estimatedMaterializeMs: agg.chosen ? 10_000 : null,
-      durationMs: Date.now() - started,
-    };
-  };
+  const done = (items: ProbeItem[]): ProbeResult => backupSetResult(config, ctx, started, items, sourceFindings, reachesTarget);
 
   const { backups, failure } = await barmanBackups(opts);
   if (failure) {

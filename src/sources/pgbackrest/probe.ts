@@ -11,9 +11,9 @@ import { parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/se
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestArchiveGet, pgbackrestInfo, pgbackrestVerify } from '../../postgres/programs.js';
 import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } from '../types.js';
-import { aggregateItems } from '../common/aggregate.js';
+import { backupSetResult } from '../common/backup-set-result.js';
 import { error, firstLine, info, statusOf, warn } from '../common/findings.js';
-import { lossWindowMs, targetTime } from '../common/loss.js';
+import { targetTime } from '../common/loss.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { checkAge, thresholdsFor } from '../common/thresholds.js';
 import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
@@ -56,22 +56,7 @@ export async function probePgbackrest(config: SourceConfigOf<'pgbackrest'>, ctx:
   const t = thresholdsFor(config);
   const sourceFindings: Finding[] = [];
   const opts = { stanza: config.stanza, config: config.config, repo: config.repo, timeoutMs: Math.max(ctx.timeoutMs, 10_000) };
-  const done = (items: ProbeItem[], reachesTarget = false): ProbeResult => {
-    const agg = aggregateItems(items, sourceFindings, 'backup', (a, b) => b.label.localeCompare(a.label));
-    return {
-      name: config.name,
-      kind: 'pgbackrest',
-      status: agg.status,
-      recoveryPoint: agg.recoveryPoint,
-      tables: [],
-      findings: agg.findings,
-      items: agg.items,
-      lossWindowMs: lossWindowMs(agg.recoveryPoint, ctx.target, reachesTarget),
-      timeLeftMs: null,
-      estimatedMaterializeMs: agg.chosen ? 10_000 : null,
-      durationMs: Date.now() - started,
-    };
-  };
+  const done = (items: ProbeItem[], reachesTarget = false): ProbeResult => backupSetResult(config, ctx, started, items, sourceFindings, reachesTarget);
   const r = await pgbackrestInfo(opts);
   if (r.exitCode !== 0) {
     sourceFindings.push(
