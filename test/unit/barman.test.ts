@@ -26,8 +26,8 @@ const show = (id: string, status: string, begin: string, end: string, endTs: num
 describe('Barman catalog', () => {
   it('list-backups: ids and statuses, FAILED ones included', () => {
     expect(parseBackupList(LIST, 'lab')).toEqual([
-      { id: '20261129T194553', status: 'FAILED', endTime: null, sizeBytes: null },
-      { id: '20261129T194534', status: 'DONE', endTime: '2026-11-29T19:45:35.000Z', sizeBytes: 39907206 },
+      { id: '20261129T194553', status: 'FAILED', endTime: null, sizeBytes: null, tablespaces: [] },
+      { id: '20261129T194534', status: 'DONE', endTime: '2026-11-29T19:45:35.000Z', sizeBytes: 39907206, tablespaces: [] },
     ]);
     expect(parseBackupList(LIST, 'other')).toEqual([]);
     expect(() => parseBackupList('ERROR: Unknown server', 'lab')).toThrow();
@@ -35,7 +35,13 @@ describe('Barman catalog', () => {
 
   it('show-backup: LSNs, WAL, times, size', () => {
     const b = parseShowBackup(show('A', 'DONE', '0/3000028', '0/4000000', 1795981535), 'lab')!;
-    expect(b).toMatchObject({ id: 'A', status: 'DONE', beginLsn: '0/3000028', endLsn: '0/4000000', endWal: '000000010000000000000003', timeline: 1, sizeBytes: 23129990, endTime: '2026-11-29T19:45:35.000Z' });
+    expect(b).toMatchObject({ id: 'A', status: 'DONE', beginLsn: '0/3000028', endLsn: '0/4000000', endWal: '000000010000000000000003', timeline: 1, sizeBytes: 23129990, endTime: '2026-11-29T19:45:35.000Z', tablespaces: [] });
+  });
+
+  it('show-backup: tablespaces, which barman recover would write back to their original locations (materialize refuses them)', () => {
+    const doc = JSON.parse(show('T', 'DONE', '0/3000028', '0/4000000', 1795981535));
+    doc.lab.tablespaces = [{ name: 'fast', location: '/srv/pg/fast', oid: 16390 }];
+    expect(parseShowBackup(JSON.stringify(doc), 'lab')!.tablespaces).toEqual([{ name: 'fast', location: '/srv/pg/fast' }]);
   });
 
   it('check: only the failing checks, with their hints', () => {

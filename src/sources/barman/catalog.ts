@@ -18,6 +18,8 @@ export interface BarmanBackup {
   sizeBytes: number | null;
   /** The error Barman recorded for a failed backup. */
   error: string | null;
+  /** Tablespaces outside the data directory: `barman recover` writes them back to these locations. */
+  tablespaces: { name: string; location: string }[];
 }
 
 type Json = Record<string, any>;
@@ -35,13 +37,15 @@ const isoTime = (v: unknown): string | null => {
   const t = Date.parse(s.replace(' ', 'T'));
   return Number.isNaN(t) ? null : new Date(t).toISOString();
 };
+const tablespacesOf = (v: unknown): { name: string; location: string }[] =>
+  Array.isArray(v) ? (v as Json[]).map((t) => ({ name: String(t.name), location: String(t.location) })) : [];
 const epoch = (v: unknown): string | null => {
   const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
   return Number.isFinite(n) && n > 0 ? new Date(n * 1000).toISOString() : null;
 };
 
 /** `list-backups`: ids and statuses, newest first as Barman lists them. */
-export function parseBackupList(json: string, server: string): { id: string; status: BarmanStatus; endTime: string | null; sizeBytes: number | null }[] {
+export function parseBackupList(json: string, server: string): { id: string; status: BarmanStatus; endTime: string | null; sizeBytes: number | null; tablespaces: { name: string; location: string }[] }[] {
   const list = serverPart(json, server);
   if (!Array.isArray(list)) return [];
   return (list as Json[]).map((b) => ({
@@ -49,6 +53,7 @@ export function parseBackupList(json: string, server: string): { id: string; sta
     status: String(b.status ?? 'UNKNOWN'),
     endTime: epoch(b.end_time_timestamp),
     sizeBytes: typeof b.size_bytes === 'number' ? b.size_bytes : null,
+    tablespaces: tablespacesOf(b.tablespaces),
   }));
 }
 
@@ -69,6 +74,7 @@ export function parseShowBackup(json: string, server: string): BarmanBackup | nu
     timeline: typeof i.timeline === 'number' ? i.timeline : 1,
     sizeBytes: typeof i.disk_usage_bytes === 'number' ? i.disk_usage_bytes : null,
     error: str(b.error),
+    tablespaces: tablespacesOf(b.tablespaces),
   };
 }
 

@@ -57,6 +57,13 @@ export async function materializeBarman(config: SourceConfigOf<'barman'>, req: M
   const backup = req.set ? pinnedItem(backups, req.set, (b) => [b.id], config.name) : chooseBackup(backups, req.target);
   if (!backup) throw failure('NO_BASE_BACKUP', `Barman server ${config.server} has no DONE backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });
   if (backup.status !== 'DONE') throw failure('BACKUP_NOT_DONE', `Barman backup ${backup.id} is ${backup.status}, not DONE: it cannot be restored.`, { hint: 'Pin another backup with --set (undrop probe lists them).' });
+  // barman recover writes each tablespace back to its original location, outside the work folder (on this
+  // host, possibly a live one): refused until undrop relocates them into its own folder.
+  if (backup.tablespaces.length > 0) {
+    throw failure('BARMAN_TABLESPACES', `Barman backup ${backup.id} has tablespaces (${backup.tablespaces.map((t) => `${t.name} at ${t.location}`).join(', ')}): barman recover would write them back to those locations, outside undrop's work folder.`, {
+      hint: 'Restore it by hand with barman recover --tablespace NAME:LOCATION into an empty folder (undrop playbook barman), then describe the copy as a snapshot source; or use another source.',
+    });
+  }
   await assertDiskSpace(req.workDir, backup.sizeBytes ?? 0, `Restoring Barman backup ${backup.id}`);
 
   const stage = await makeStage(req.workDir, 'barman');

@@ -46,7 +46,7 @@ export async function barmanBackups(opts: BarmanOptions): Promise<{ backups: Bar
     } catch {
       b = null;
     }
-    backups.push(b ?? { id: l.id, status: l.status, beginTime: null, endTime: l.endTime, beginLsn: null, endLsn: null, beginWal: null, endWal: null, timeline: 1, sizeBytes: l.sizeBytes, error: null });
+    backups.push(b ?? { id: l.id, status: l.status, beginTime: null, endTime: l.endTime, beginLsn: null, endLsn: null, beginWal: null, endWal: null, timeline: 1, sizeBytes: l.sizeBytes, error: null, tablespaces: l.tablespaces });
   }
   return { backups };
 }
