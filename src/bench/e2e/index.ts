@@ -10,6 +10,7 @@ import { execSync } from 'node:child_process';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { registerCleanup } from '../../postgres/cleanup.js';
 import { withClient } from '../../postgres/connect.js';
 import { parseTableName } from '../../postgres/identifiers.js';
 import { type TableChecksum, tableChecksum } from '../../recovery/checksum.js';
@@ -106,6 +107,8 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
   const log = o.log;
   const layout = labLayout(o.dir);
   await labDown(layout).catch(() => undefined);
+  // Ctrl-C stops the lab's servers and workload too (a seed-scale lab holds tens of GB)
+  const unregister = registerCleanup({ label: 'bench lab', run: () => labDown(layout).then(() => undefined), runSync: () => {} });
   log(`building the lab in ${layout.dir}: scale ${o.scale} (${(scaleCounts(o.scale).shipments * 3).toLocaleString('en')} rows in the lost tables), other database ${o.otherRows.toLocaleString('en')} rows`);
   const up = await labUp({ dir: layout.dir, scale: o.scale, otherDatabase: { name: 'ledger', rows: o.otherRows }, progress: (e) => (e.type === 'done' ? log(`  lab: ${e.title} (${e.durationMs} ms)`) : undefined) });
   try {
@@ -238,6 +241,7 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
     machine.loadAvgAtEnd = loadavg().map(r2);
     return { scale: o.scale, rowsLost: tables.reduce((n, t) => n + (truthOf(t)?.rows ?? 0), 0), otherRows: o.otherRows, runs: o.runs, machine, labUpMs: up.durationMs, cases };
   } finally {
+    unregister();
     await labDown(layout).catch((e: unknown) => log(`lab down failed: ${String(e)}`));
   }
 }
