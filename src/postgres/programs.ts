@@ -114,6 +114,8 @@ export interface SchemaDumpOptions {
   schemas?: string[];
   /** Tables as schema + name (exact). */
   tables?: { schema: string; name: string }[];
+  /** --lock-wait-timeout: fail rather than wait longer for a table's lock (a server others use). */
+  lockWaitSec?: number;
   timeoutMs?: number;
 }
 
@@ -127,6 +129,7 @@ export function pgDumpSchema(bin: PgBinaries, conn: ConnParams, o: SchemaDumpOpt
   const args = ['-d', toConninfo(conn), '-Fc', '--schema-only', '--no-tablespaces', '--no-security-labels', '-f', o.file];
   for (const s of o.schemas ?? []) args.push('-n', exactPattern(s));
   for (const t of o.tables ?? []) args.push('-t', `${exactPattern(t.schema)}.${exactPattern(t.name)}`);
+  if (o.lockWaitSec !== undefined) args.push(`--lock-wait-timeout=${o.lockWaitSec}s`);
   return runProgram(bin.path('pg_dump'), args, { env: programEnv(conn), timeoutMs: o.timeoutMs ?? 10 * 60_000 });
 }
 

@@ -27,7 +27,8 @@ import { displayName, quoteIdent, type TableName } from '../postgres/identifiers
 import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedTable, resolveTables, schemaExists, type SequenceState, sequencesIn } from './catalog.js';
 import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
 import { stagingSchemaName, unionMs, writeStaged } from './copy-staged.js';
-import { schemaDdl } from './ddl.js';
+import { type SchemaDdl, schemaDdl } from './ddl.js';
+import { objectsOf, schemaDdlInPlace, sequenceStates } from './ddl-in-place.js';
 import { assertProductionSpace, copyBackSizes, needOn, productionDisk, productionDiskFullError } from './production-disk.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -42,6 +43,12 @@ export interface CopyBackSource {
    * under their own names); the instance then holds their schema only.
    */
   rows?: ConnParams;
+  /**
+   * `conn` itself is read-only (a paused replica read in place, no
+   * temporary instance): the DDL is dumped from the tables where they are
+   * (ddl-in-place.ts) and the rows read from them; nothing is written there.
+   */
+  readOnly?: boolean;
 }
 
 export interface CopyBackRequest {
@@ -57,7 +64,11 @@ export interface CopyBackRequest {
   now?: Date;
   /** maintenance_work_mem for each table's index builds (default 256MB). */
   maintenanceWorkMem?: string;
-  /** Tables loaded at once, each on its own connections (default: the tables, up to 4). */
+  /**
+   * Production connections open at once (--jobs): the tables loaded at once,
+   * each on its own connection (default: the tables, up to 4). The control
+   * connection is closed before the loads start, so this is the maximum.
+   */
   parallel?: number;
   /** Progress lines: bytes and rows per table against the source's estimate, index builds by name. */
   onProgress?: (message: string) => void;
@@ -81,8 +92,8 @@ export interface CopyBackResult {
   sequences: SequenceState[];
   /** FKs from recovered tables to tables that were not recovered: not created. */
   foreignKeysLeftOut: ForeignKeyInfo[];
-  /** Where the tables now are in the materialized instance (the side schema there). */
-  sourceSchema: string;
+  /** Where the tables now are in the materialized instance (the staging schema there); null: read in place under their own names. */
+  sourceSchema: string | null;
   production: { lsnBefore: string | null; lsnAfter: string | null };
   timings: { ddlMs: number; preDataMs: number;
     /** The parallel loads: rows, production checksums, each table's keys and indexes. */
@@ -159,15 +170,17 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
   // The tables are built under this name (source and production) until one rename publishes them.
   const staging = stagingSchemaName();
   const sourceConn: ConnParams = { ...req.source.conn, database: req.source.database };
-  const src = await connect(sourceConn, { applicationName: 'undrop copy back (source)' });
+  const readOnly = !!req.source.readOnly;
+  // a read-only source is never waited on long for a lock (a paused replica: its startup process may hold some)
+  const src = await connect(sourceConn, { applicationName: 'undrop copy back (source)', ...(readOnly ? { lockTimeoutMs: 10_000, statementTimeoutMs: 60_000 } : {}) });
   let prod: pg.Client | undefined;
   let moved: ResolvedTable[] | undefined;
   let committed = false;
   let sourcePending: Promise<unknown> | undefined;
   try {
     const tables = await resolveTables(src, req.tables, sourceLabel);
-    await assertWritable(src);
-    if (await schemaExists(src, staging)) {
+    if (!readOnly) await assertWritable(src);
+    if (!readOnly && (await schemaExists(src, staging))) {
       throw usageError('SIDE_SCHEMA_EXISTS', `Schema ${staging} already exists in ${sourceLabel}.`, 'Run the same command again (the staging name is drawn at random).');
     }
     prod = await connect(req.production, { applicationName: 'undrop copy back' });
@@ -179,19 +192,28 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       tl.event('foreign-key-left-out', { table: displayName(fk.table), constraint: fk.name, references: displayName(fk.references), definition: fk.definition });
     }
 
-    await tl.step('prepare source', () => moveInSource(src, tables, staging), { schema: staging });
-    moved = tables;
-
     const ddlStarted = Date.now();
-    const ddl = await tl.step('take DDL (pg_dump --schema-only)', () => schemaDdl(req.bin, sourceConn, staging, { workDir: req.workDir, excludeConstraintOids: leftOut.map((f) => f.oid) }));
-    const sequences = await sequencesIn(src, staging);
+    const excludeConstraintOids = leftOut.map((f) => f.oid);
+    let ddl: SchemaDdl;
+    let sequences: SequenceState[];
+    if (readOnly) {
+      // Nothing is moved on a read-only source: its tables' own DDL, renamed to the staging schema.
+      const owned = await objectsOf(src, tables);
+      ddl = await tl.step('take DDL (pg_dump --schema-only -t, read in place)', () => schemaDdlInPlace(req.bin, sourceConn, tables, [...owned.sequences, ...owned.indexes], staging, { workDir: req.workDir, excludeConstraintOids }));
+      sequences = await sequenceStates(src, owned.sequences);
+    } else {
+      await tl.step('prepare source', () => moveInSource(src, tables, staging), { schema: staging });
+      moved = tables;
+      ddl = await tl.step('take DDL (pg_dump --schema-only)', () => schemaDdl(req.bin, sourceConn, staging, { workDir: req.workDir, excludeConstraintOids }));
+      sequences = await sequencesIn(src, staging);
+    }
     const columns = new Map<number, string[]>();
     for (const t of tables) columns.set(t.oid, await copyColumns(src, t.oid));
     const ddlMs = Date.now() - ddlStarted;
 
     // Same encoding and byte order on both servers: the cheap hash; otherwise md5 (checksum.ts).
     // Rows read from elsewhere (a paused replica): its tables under their own names, never waiting long for a lock.
-    const rowsConn = req.source.rows;
+    const rowsConn = req.source.rows ?? (readOnly ? sourceConn : undefined);
     const rowsAt = (t: ResolvedTable) => (rowsConn ? { schema: t.schema, name: t.name } : { schema: staging, name: t.name });
     const rowsSession = { statementTimeoutMs: 0, ...(rowsConn ? { lockTimeoutMs: 10_000 } : {}) };
     const algorithm = chooseAlgorithm(rowsConn ? await withClient(rowsConn, hashFingerprint) : await hashFingerprint(src), await hashFingerprint(prod));
@@ -217,6 +239,9 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
+    // The control connection is not needed during the loads: closed, so `parallel` is every connection open on production then.
+    await prod.end().catch(() => {});
+    prod = undefined;
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
       { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }) },
@@ -230,7 +255,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     // wall time during which production checksums ran (the tables load in parallel: overlaps counted once)
     const checksumMs = unionMs(w.tables.map((x) => x.checksumSpan));
     const checksumSumMs = w.tables.reduce((n, x) => n + x.checksumSpan[1] - x.checksumSpan[0], 0);
-    const lsnAfter = await currentLsn(prod);
+    const lsnAfter = await withClient(req.production, currentLsn, { applicationName: 'undrop copy back' }).catch(() => null);
     tl.lsn('production after copy back (commit)', lsnAfter, 'production');
     const waitStarted = Date.now();
     const sourceChecksums = await sourceSums.catch((e: unknown) => {
@@ -245,7 +270,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       tables: copied,
       sequences,
       foreignKeysLeftOut: leftOut,
-      sourceSchema: staging,
+      sourceSchema: readOnly ? null : staging,
       production: { lsnBefore, lsnAfter },
       timings: { ddlMs, preDataMs: w.preDataMs, dataMs: w.loadMs, postDataMs: w.postDataMs, publishMs: w.publishMs, totalMs: Date.now() - started, checksumMs, sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted },
       checksums: { algorithm, source: sourceChecksums, copy: w.tables.map((x) => x.checksum) },
@@ -270,10 +295,12 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
 /** Put the recovered tables back in their original schemas in the materialized instance (after verify, or to copy again). */
 export async function moveBackInSource(source: CopyBackSource, result: Pick<CopyBackResult, 'tables' | 'sourceSchema'>): Promise<void> {
+  const schema = result.sourceSchema;
+  if (schema === null) return; // read in place: nothing was moved
   const src = await connect({ ...source.conn, database: source.database }, { applicationName: 'undrop copy back (source)' });
   try {
     const tables = result.tables.map((t) => ({ schema: t.original.schema, name: t.original.name, oid: 0 }));
-    await restoreInSource(src, tables, result.sourceSchema);
+    await restoreInSource(src, tables, schema);
   } finally {
     await src.end().catch(() => {});
   }

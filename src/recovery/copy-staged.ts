@@ -26,6 +26,7 @@ import { commitOrFindOut } from './commit.js';
 import { copyStatements, copyTable } from './copy-data.js';
 import { hasStatements, type SchemaDdl } from './ddl.js';
 import { productionWriteError } from './pg-errors.js';
+import { maintenanceWorkers, WORKER_POOLS_SQL } from './index-workers.js';
 import { splitPostData } from './post-data-split.js';
 import type { Timeline } from './timeline.js';
 import { formatBytes } from '../util/time.js';
@@ -167,7 +168,11 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     // 1. The empty tables and sequences, committed: the loaders' connections must see them.
     let t0 = Date.now();
     tl.event('staging-schema', { schema: staging, publishAs: plan.schema });
+    let workers = 0;
     await onProduction(plan, busy, tl, async (p) => {
+      const pools = (await p.query<{ wp: number; pw: number }>(WORKER_POOLS_SQL)).rows[0]!;
+      workers = maintenanceWorkers({ maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw }, Math.min(plan.parallel, plan.tables.length));
+      tl.event('index-build-workers', { perTable: workers, parallel: plan.parallel, maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw });
       await tl.step('create staging schema and tables (pre-data)', () => p.query(plan.ddl.preData));
       for (const s of plan.sequences) {
         await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${q}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
@@ -180,7 +185,7 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     const post = splitPostData(plan.ddl.postData, staging, plan.tables.map((t) => t.name));
     t0 = Date.now();
     const loaded = await tl.step('copy rows, checksums, keys and indexes (tables in parallel)', () =>
-      inParallel(plan.tables, plan.parallel, (t) => loadOne(plan, t, post.header, post.perTable.get(t.name), busy, tl), stop),
+      inParallel(plan.tables, plan.parallel, (t) => loadOne(plan, t, post.header, post.perTable.get(t.name), busy, tl, workers), stop),
     );
     const loadMs = Date.now() - t0;
 
@@ -220,7 +225,7 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
   }
 }
 
-async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, keys: string | undefined, busy: Set<number>, tl: Timeline): Promise<StagedTable> {
+async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, keys: string | undefined, busy: Set<number>, tl: Timeline, workers: number): Promise<StagedTable> {
   const to = { schema: plan.staging, name: t.name };
   const src = await connect(plan.source, { applicationName: `${APP} (source)`, ...plan.sourceSession });
   const name = displayName(t);
@@ -228,6 +233,8 @@ async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, k
   try {
     return await onProduction(plan, busy, tl, async (prod) => {
       await prod.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
+      // this table's index builds: its share of the server's worker pools (index-workers.ts)
+      await prod.query(`SET LOCAL max_parallel_maintenance_workers = ${workers}`);
       // Truncated in this transaction: COPY may write the rows already frozen.
       await prod.query(`TRUNCATE ${quoteIdent(to.schema)}.${quoteIdent(to.name)}`);
       const meter = await plan.meter?.(t);

@@ -69,12 +69,14 @@ export interface CopyBackPipelineRequest {
   log: IncidentLog;
   /** Name of the source the instance came from (for the report). */
   sourceName: string;
-  materialized: Pick<Materialized, 'conn' | 'database' | 'recoveryPoint' | 'tables' | 'notes' | 'rowsFrom'>;
+  materialized: Pick<Materialized, 'conn' | 'database' | 'recoveryPoint' | 'tables' | 'notes' | 'rowsFrom' | 'inPlace'>;
   production: ConnParams;
   tables: TableName[];
   mode: RecoverMode;
   schema?: string;
   workDir: string;
+  /** --jobs: production connections copy back opens at once (default: the tables, up to 4). */
+  jobs?: number;
   lockTimeoutMs?: number;
   statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
@@ -100,7 +102,7 @@ export interface CopyBackPipelineResult {
 
 export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promise<CopyBackPipelineResult> {
   const { log } = req;
-  const source = { conn: req.materialized.conn, database: req.materialized.database, rows: req.materialized.rowsFrom };
+  const source = { conn: req.materialized.conn, database: req.materialized.database, rows: req.materialized.rowsFrom, readOnly: !!req.materialized.inPlace };
   log.record('mode', req.mode);
   log.record('production', describe(req.production));
   if (!log.facts.tables) log.record('tables', req.tables.map((t) => displayName(t)));
@@ -109,7 +111,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
   }
   if (req.materialized.recoveryPoint.lsn) log.lsn('recovery point', req.materialized.recoveryPoint.lsn, req.sourceName);
 
-  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, timeline: log, onProgress: req.onProgress }), { schema: req.schema ?? null });
+  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, timeline: log, onProgress: req.onProgress }), { schema: req.schema ?? null });
   log.record('copyBack', cb);
   // both sides were checksummed during the copy: this compares them
   const verify = await log.step('verify', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb), timeline: log, known: cb.checksums }));

@@ -14,7 +14,7 @@ import { pgDumpSchema, pgRestoreList, pgRestoreSql } from '../postgres/programs.
 import { makeStage, removeStage } from '../postgres/work-dir.js';
 
 /** The TOC of an archive undrop just wrote; a failure here is a failure of the copy back. */
-async function tocOf(bin: PgBinaries, archive: string): Promise<string> {
+export async function tocOf(bin: PgBinaries, archive: string): Promise<string> {
   const r = await pgRestoreList(bin, archive);
   if (r.exitCode !== 0) throw failure('PG_PROGRAM_FAILED', `pg_restore -l ${archive} failed (exit ${r.exitCode}).`, { details: r.stderr.split('\n').slice(-5) });
   return r.stdout;

@@ -43,6 +43,8 @@ export interface RecoverOptions {
   keep: boolean;
   /** pgBackRest restore processes (--process-max). */
   processMax?: number;
+  /** --jobs: production connections copy back opens at once (default: the tables, up to 4). */
+  jobs?: number;
   workDir: string;
   lockTimeoutMs?: number;
   /** Promote: statement_timeout while the live tables are locked. */
@@ -212,7 +214,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const detached = detachedSessionWarning(process.env);
     if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
-      ui.step(`Extracting the tables from ${choice.config.name} into a temporary instance`, (p) =>
+      ui.step(`Extracting the tables from ${choice.config.name}${choice.config.kind === 'delayed-replica' && !o.keep ? '' : ' into a temporary instance'}`, (p) =>
         materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, walScanned, targetEnd, rowsInPlace: true, onProgress: p }, choice.probe),
       ),
     );
@@ -236,7 +238,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     assertIdentity(identity);
 
     // 6. Copy back, verify, promote.
-    const bin = m.instance?.bin ?? (await findBinaries());
+    const bin = m.inPlace?.bin ?? m.instance?.bin ?? (await findBinaries());
     const result = await ui.step('Copying back into production (tables in parallel, published at once), then verifying checksums', (progress) =>
       copyBackVerifyPromote({
         onProgress: progress,
@@ -249,6 +251,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         mode: o.mode,
         schema: o.schema,
         workDir: o.workDir,
+        jobs: o.jobs,
         lockTimeoutMs: o.lockTimeoutMs,
         statementTimeoutMs: o.statementTimeoutMs,
         recreateForeignKeys: o.recreateForeignKeys,

@@ -39,7 +39,8 @@ export interface VerifyResult {
 export function verifyPairs(copy: Pick<CopyBackResult, 'tables' | 'sourceSchema'>, productionSide: 'side-schema' | 'original' = 'side-schema'): VerifyPair[] {
   return copy.tables.map((t) => ({
     name: t.name,
-    source: { schema: copy.sourceSchema, name: t.original.name },
+    // read in place (sourceSchema null): the source's tables are under their own names
+    source: copy.sourceSchema === null ? t.original : { schema: copy.sourceSchema, name: t.original.name },
     production: productionSide === 'original' ? t.original : t.recoveredAs,
   }));
 }

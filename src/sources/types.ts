@@ -1,5 +1,6 @@
 // One interface for every source kind. A source module lives in
 // src/sources/<kind>/ and is listed in src/sources/registry.ts.
+import type { PgBinaries } from '../postgres/binaries.js';
 import type { TablespaceScan } from '../postgres/replay-guard.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import type { TableName } from '../postgres/identifiers.js';
@@ -111,17 +112,17 @@ export interface MaterializeRequest {
    */
   targetEnd?: Promise<string | undefined>;
   /**
-   * The caller can read the rows from a read-only source (copy back can):
-   * a paused replica's tables are then not copied into the instance, which
-   * gets only their schema (Materialized.rowsFrom says where the rows are).
+   * The caller can read the schema and the rows from a read-only source
+   * (copy back can): a paused replica that holds no startup lock on the
+   * tables is then read in place, with no temporary instance (without
+   * `keep`; Materialized.inPlace).
    */
   rowsInPlace?: boolean;
   onProgress?: (message: string) => void;
 }
 
-export interface Materialized {
-  /** The running temporary instance, or undefined when reading straight from a paused replica. */
-  instance?: TempInstance;
+interface MaterializedCommon {
+  /** Where copy back reads the schema (and the rows, unless rowsFrom says otherwise). */
   conn: ConnParams;
   database: string;
   recoveryPoint: RecoveryPoint;
@@ -133,11 +134,32 @@ export interface Materialized {
    * the identity check compares them with the located event.
    */
   sourceRelfilenodes?: Record<string, number | null>;
-  /** With rowsInPlace: the read-only server the rows are read from (same table names); the instance holds the schema only. */
+  /** With rowsInPlace: the read-only server the rows are read from (same table names). */
   rowsFrom?: ConnParams;
-  /** Stop and remove what was created (no-op for a kept instance). */
+  /** Stop and remove what was created (no-op for a kept instance, or when nothing was created). */
   release(): Promise<void>;
 }
+
+/** In a temporary instance copy back may write to (it moves the tables into a staging schema there). */
+export interface MaterializedInInstance extends MaterializedCommon {
+  /** The running temporary instance (a source module may leave it out when nothing outlives the call). */
+  instance?: TempInstance;
+  inPlace?: undefined;
+}
+
+/**
+ * Read in place, no temporary instance: a paused replica serves the schema
+ * and the rows itself (conn and rowsFrom are the replica), read-only;
+ * nothing is written there.
+ */
+export interface MaterializedInPlace extends MaterializedCommon {
+  instance?: undefined;
+  /** The PostgreSQL programs of the source's major (pg_dump of its schema). */
+  inPlace: { bin: PgBinaries };
+  rowsFrom: ConnParams;
+}
+
+export type Materialized = MaterializedInInstance | MaterializedInPlace;
 
 export interface SourceModule<K extends SourceKind = SourceKind> {
   kind: K;

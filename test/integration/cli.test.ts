@@ -37,6 +37,21 @@ describe('CLI frame', () => {
     expect(noSchema.stderr).toContain("required option '--schema <name>' not specified");
   });
 
+  it('--jobs: a whole number of 1 or more, else JOBS_INVALID (exit 2, one HINT, no stack); --json gets an error document', async () => {
+    for (const bad of ['0', '-1', '2.5', 'two', '1e2', '']) {
+      const r = await undrop(['recover', '--tables', 't', '--jobs', bad, '--yes']);
+      expect(r.exitCode, `--jobs ${bad}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/error \[JOBS_INVALID\]: --jobs .* is not a whole number of 1 or more/);
+      expect(r.stderr).toMatch(/^HINT: For example --jobs 2/m);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+    const j = await undrop(['--json', 'recover', '--tables', 't', '--jobs', '0', '--yes']);
+    expect(JSON.parse(j.stdout).error).toMatchObject({ code: 'JOBS_INVALID', exitCode: 2 });
+    const missing = await undrop(['recover', '--tables', 't', '--jobs']);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("option '--jobs <n>' argument missing");
+  });
+
   it('refuses an unknown option with exit 2', async () => {
     const r = await undrop(['--bogus']);
     expect(r.exitCode).toBe(2);

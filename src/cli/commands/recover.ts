@@ -10,6 +10,7 @@ import { recoverIncident } from '../../recovery/recover-checklist.js';
 import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
 import { type Context, lockRun } from '../context.js';
 import { timeoutFlag } from '../timeouts.js';
+import { jobsFlag } from '../jobs.js';
 import { printJson, say } from '../output.js';
 import { humanSummary } from '../render/recover.js';
 import { stepUi } from '../steps.js';
@@ -30,6 +31,7 @@ export interface RecoverFlags extends TargetFlags {
   allowDependents?: boolean;
   onConflict?: OnConflict;
   processMax?: string;
+  jobs?: string;
 }
 
 export function registerRecover(program: Command, ctx: () => Context): void {
@@ -50,6 +52,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--database <name>', 'database the tables are in (default: production DSN\'s)')
     .option('--keep', 'keep the temporary instance and print how to connect and remove it')
     .option('--process-max <n>', 'pgBackRest sources: parallel restore processes (default: the cores available)')
+    .option('--jobs <n>', 'copy back: at most N connections to production at once, one table loading on each (default: the tables, up to 4)')
     .option('--lock-timeout <time>', 'how long promote waits for a lock on a live table (5000 = ms, or 5s, 500ms)', '5000')
     .option('--statement-timeout <time>', 'promote: the longest any one statement may run while it holds the live tables\' locks (default: none; 30s, 2min)')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')
@@ -72,6 +75,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
   if (processMax !== undefined && !(Number.isInteger(processMax) && processMax >= 1 && processMax <= 999)) {
     throw usageError('PROCESS_MAX_INVALID', `--process-max ${flags.processMax} is not a whole number from 1 to 999.`, 'For example --process-max 4 (pgBackRest restore processes), or leave it out for one per core.');
   }
+  const jobs = jobsFlag(flags.jobs);
   const ui = stepUi(c);
   if (!c.yes && !c.interactive) {
     // Fail before anything happens, not halfway.
@@ -92,6 +96,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       schema: flags.schema,
       keep: !!flags.keep,
       processMax,
+      jobs,
       workDir,
       lockTimeoutMs,
       statementTimeoutMs,

@@ -1,6 +1,8 @@
 // Delayed replica → temporary instance. First, within seconds, pause replay:
 // every minute that passes moves the replica toward the DROP. Then either
-// dump the tables from the paused replica into a fresh instance, or — when
+// read the paused replica in place (copy back takes schema and rows from it;
+// no instance), or dump the tables from it into a fresh instance (--keep,
+// verify), or — when
 // the destructive transaction's locks were already replayed (an idle
 // primary) — take a copy with pg_basebackup and recover the copy to just
 // before that transaction, promoting it so the locks vanish. The replica
@@ -55,7 +57,7 @@ export async function materializeReplica(config: SourceConfigOf<'delayed-replica
       ? { time: pause.replayTime, lsn: pause.replayLsn, basis: 'last commit replayed by the paused replica' }
       : { time: _probe.recoveryPoint?.time ?? null, lsn: pause.replayLsn, basis: _probe.recoveryPoint?.basis ?? 'no commit replayed since the replica started: time unknown' };
     if (locked.length === 0) {
-      if (req.rowsInPlace && !req.keep) return await schemaFromReplica(bin, replica, req, recoveryPoint, [resumeNote]);
+      if (req.rowsInPlace && !req.keep) return await readInPlace(bin, replica, req, recoveryPoint, [resumeNote]);
       return await dumpFromReplica(bin, replica, req, recoveryPoint, [resumeNote]);
     }
     progress(`the startup process holds locks on ${locked.join(', ')}: recovering a copy instead`);
@@ -112,42 +114,27 @@ async function dumpFromReplica(
 }
 
 /**
- * The paused replica serves the rows itself (its replay is paused, so every
- * connection reads the same state); the temporary instance gets only the
- * schema, empty, from which copy back takes the DDL. The rows then move
- * once — replica to production — instead of twice.
+ * The paused replica serves the schema and the rows itself (its replay is
+ * paused, so every connection reads the same state): no temporary instance.
+ * Copy back dumps the tables' DDL from the replica (pg_dump --schema-only -t,
+ * read-only) and streams the rows from it; the rows move once, replica to
+ * production, and no initdb or server start waits in between.
  */
-async function schemaFromReplica(
+async function readInPlace(
   bin: Awaited<ReturnType<typeof findBinaries>>,
   replica: ConnParams,
   req: MaterializeRequest,
   recoveryPoint: Materialized['recoveryPoint'],
   notes: string[],
 ): Promise<Materialized> {
-  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'replica', keep: false, throwaway: true });
-  try {
-    req.onProgress?.('taking the schema of the paused replica (the rows are read from it directly)');
-    const ddlFile = join(inst.root, 'replica-schema.dump');
-    // The instance starts while the replica is read (its schema, the tables' files and row counts).
-    const [, sourceRelfilenodes, tables] = await Promise.all([
-      inst.start().then(() => inst.ensureDatabase(req.database)),
-      replicaRelfilenodes(replica, req.tables),
-      // the counts come from where the rows are
-      verifyTables(replica, req.tables, 'The paused replica'),
-      withClient(replica, (c) => startupLocks(c), { statementTimeoutMs: 10_000 })
-        .catch(() => [])
-        .then((locked) => pgDumpSchema(bin, replica, ddlFile, locked.filter((l) => l.schema && l.name).map((l) => ({ schema: l.schema!, name: l.name! })))),
-    ]);
-    const conn = inst.connParams(req.database);
-    for (const section of ['pre-data', 'post-data'] as const) {
-      const r = await pgRestoreInto(bin, conn, ddlFile, { section });
-      if (r.exitCode !== 0) notes.push(`Schema restore (${section}) reported errors (often missing roles or extensions): ${tail(r.stderr, 3).join(' | ')}`);
-    }
-    return { instance: inst, conn, database: req.database, recoveryPoint, tables, notes, sourceRelfilenodes, rowsFrom: replica, release: () => inst.destroy() };
-  } catch (e) {
-    await inst.destroy();
-    throw e;
-  }
+  req.onProgress?.('reading the paused replica in place (schema and rows, no temporary instance)');
+  const [sourceRelfilenodes, tables] = await Promise.all([
+    // The identity check needs the tables' files on the replica itself.
+    replicaRelfilenodes(replica, req.tables),
+    // the counts come from where the rows are
+    verifyTables(replica, req.tables, 'The paused replica'),
+  ]);
+  return { inPlace: { bin }, conn: replica, database: req.database, recoveryPoint, tables, notes, sourceRelfilenodes, rowsFrom: replica, release: async () => {} };
 }
 
 async function replicaRelfilenodes(replica: ConnParams, tables: readonly TableName[]): Promise<Record<string, number | null>> {
