@@ -170,9 +170,9 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     tl.event('staging-schema', { schema: staging, publishAs: plan.schema });
     let workers = 0;
     await onProduction(plan, busy, tl, async (p) => {
-      const pools = (await p.query<{ wp: number; pw: number }>(WORKER_POOLS_SQL)).rows[0]!;
-      workers = maintenanceWorkers({ maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw }, Math.min(plan.parallel, plan.tables.length));
-      tl.event('index-build-workers', { perTable: workers, parallel: plan.parallel, maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw });
+      const pools = (await p.query<{ wp: number; pw: number; busy: number }>(WORKER_POOLS_SQL)).rows[0]!;
+      workers = maintenanceWorkers({ maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy }, Math.min(plan.parallel, plan.tables.length));
+      tl.event('index-build-workers', { perTable: workers, parallel: plan.parallel, maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy });
       await tl.step('create staging schema and tables (pre-data)', () => p.query(plan.ddl.preData));
       for (const s of plan.sequences) {
         await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${q}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);

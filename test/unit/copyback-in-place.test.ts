@@ -73,14 +73,17 @@ describe('--jobs', () => {
 });
 
 describe('index build workers per loading session', () => {
-  it('all loads together take at most half of the smaller pool', () => {
-    const pools = { maxWorkerProcesses: 8, maxParallelWorkers: 8 };
-    expect(maintenanceWorkers(pools, 1)).toBe(4);
-    expect(maintenanceWorkers(pools, 2)).toBe(2);
-    expect(maintenanceWorkers(pools, 4)).toBe(1);
-    expect(maintenanceWorkers(pools, 5)).toBe(0);
-    expect(maintenanceWorkers({ maxWorkerProcesses: 16, maxParallelWorkers: 4 }, 1)).toBe(2);
-    expect(maintenanceWorkers({ maxWorkerProcesses: 0, maxParallelWorkers: 8 }, 1)).toBe(0);
-    for (const parallel of [1, 2, 3, 4, 7]) expect(maintenanceWorkers(pools, parallel) * parallel).toBeLessThanOrEqual(4);
+  it('all loads together ask for at most what the pool has free', () => {
+    const pools = { maxWorkerProcesses: 8, maxParallelWorkers: 8, busy: 0 };
+    expect(maintenanceWorkers(pools, 1)).toBe(8);
+    expect(maintenanceWorkers(pools, 3)).toBe(2);
+    expect(maintenanceWorkers(pools, 4)).toBe(2);
+    expect(maintenanceWorkers(pools, 5)).toBe(1);
+    expect(maintenanceWorkers(pools, 9)).toBe(0);
+    expect(maintenanceWorkers({ ...pools, busy: 6 }, 1)).toBe(2);
+    expect(maintenanceWorkers({ ...pools, busy: 12 }, 1)).toBe(0);
+    expect(maintenanceWorkers({ maxWorkerProcesses: 16, maxParallelWorkers: 4, busy: 0 }, 1)).toBe(4);
+    expect(maintenanceWorkers({ maxWorkerProcesses: 0, maxParallelWorkers: 8, busy: 0 }, 1)).toBe(0);
+    for (const parallel of [1, 2, 3, 4, 7, 9]) expect(maintenanceWorkers(pools, parallel) * parallel).toBeLessThanOrEqual(8);
   });
 });
