@@ -42,6 +42,8 @@ export interface UpOptions {
   progress?: Progress;
   /** Another application's database beside the lab's (the bench: what selective restore skips). */
   otherDatabase?: OtherDatabase;
+  /** Build only some of the scenario's sources (the bench at seed scale: a full lab does not fit every disk). */
+  components?: Partial<Scenario['components']>;
 }
 
 export interface OtherDatabase {
@@ -404,7 +406,8 @@ export async function labUp(o: UpOptions = {}): Promise<{ state: LabState; scena
   const started = Date.now();
   const progress = o.progress ?? silent;
   const layout = labLayout(o.dir);
-  const scenario = loadScenario(o.scenario ?? 'happy');
+  const loaded = loadScenario(o.scenario ?? 'happy');
+  const scenario: Scenario = o.components ? { ...loaded, components: { ...loaded.components, ...o.components } } : loaded;
   const scale = parseScale(o.scale);
   const delayText = o.delay ?? scenario.replica_delay;
   const ms = delayMs(delayText);

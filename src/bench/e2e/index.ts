@@ -110,9 +110,11 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
   // Ctrl-C stops the lab's servers and workload too (a seed-scale lab holds tens of GB)
   const unregister = registerCleanup({ label: 'bench lab', run: () => labDown(layout).then(() => undefined), runSync: () => {} });
   log(`building the lab in ${layout.dir}: scale ${o.scale} (${(scaleCounts(o.scale).shipments * 3).toLocaleString('en')} rows in the lost tables), other database ${o.otherRows.toLocaleString('en')} rows`);
-  const up = await labUp({ dir: layout.dir, scale: o.scale, otherDatabase: { name: 'ledger', rows: o.otherRows }, progress: (e) => (e.type === 'done' ? log(`  lab: ${e.title} (${e.durationMs} ms)`) : undefined) });
+  const kinds = o.kinds ?? (['delayed-replica', 'pitr', 'pgbackrest', 'snapshot', 'dump'] as SourceKind[]);
+  // only the sources the chosen kinds need: at seed scale the whole lab is ~40 GB before any restore
+  const components = { archive: true, base_backups: kinds.includes('pitr'), pgbackrest: kinds.includes('pgbackrest'), snapshots: kinds.includes('snapshot'), replica: kinds.includes('delayed-replica'), dumps: kinds.includes('dump') };
+  const up = await labUp({ dir: layout.dir, scale: o.scale, otherDatabase: { name: 'ledger', rows: o.otherRows }, components, progress: (e) => (e.type === 'done' ? log(`  lab: ${e.title} (${e.durationMs} ms)`) : undefined) });
   try {
-    const kinds = o.kinds ?? (['delayed-replica', 'pitr', 'pgbackrest', 'snapshot', 'dump'] as SourceKind[]);
     // The replica paused before the incident (as a responder's first step does): its manual dump
     // never meets the lock trap, which otherwise depends on timing (shared notes §3).
     const { truth } = kinds.includes('delayed-replica') ? await labIncidentWithReplica({ dir: layout.dir, replica: 'paused-before-incident' }) : await labIncident({ dir: layout.dir });
