@@ -10,8 +10,9 @@
 // (pgBackRest again with --process-max 1). The part benches run with UNDROP_BENCH_ONLY
 // (copyback|locate|pitr|all) and their sizes via environment:
 // UNDROP_BENCH_ROWS (copy back, default 1,000,000), UNDROP_BENCH_WAL_MB
-// (locate, default 1100), UNDROP_BENCH_PITR_GB (other database for the
-// selective-restore bench, default 3), UNDROP_BENCH_RUNS (default 3).
+// (locate, default 1100), UNDROP_BENCH_PITR_GB (the large database of the
+// selective-restore bench, default 3), UNDROP_BENCH_PITR_CASE (database,
+// relations or both: default), UNDROP_BENCH_RUNS (default 3).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -73,15 +74,23 @@ async function main(): Promise<void> {
     log(`  locate ${formatDuration(r.locateMs)} | bare pg_waldump ${formatDuration(r.bareMs)} → ratio ${r.ratio.toFixed(2)} (goal ≤ 1.20); RSS ${r.rssStartMb} → ${r.rssPeakMb} MB`);
   }
   if (only === 'all' || only === 'pitr') {
-    log('PITR materialize: selective restore (one database) vs full restore …');
-    const r = await benchPitrSelective({ otherBytes: Number(process.env.UNDROP_BENCH_PITR_GB ?? 3) * 1024 ** 3, onProgress: (m) => log(`  ${m}`) });
-    results.pitrSelective = r;
-    log(`  other database ${formatBytes(r.otherDbBytes)}, target database ${formatBytes(r.targetDbBytes)}`);
-    for (const f of ['plain', 'tar'] as const) {
-      const on = r.runs.find((x) => x.format === f && x.selective);
-      const off = r.runs.find((x) => x.format === f && !x.selective);
-      if (on && off) log(`  ${f}: selective ${formatDuration(on.ms)} / ${formatBytes(on.dataDirAllocated)} vs full ${formatDuration(off.ms)} / ${formatBytes(off.dataDirAllocated)} → ratio ${(on.ms / off.ms).toFixed(2)}; verified ${on.verified && off.verified}`);
+    const gb = Number(process.env.UNDROP_BENCH_PITR_GB ?? 3) * 1024 ** 3;
+    // UNDROP_BENCH_PITR_CASE: database (a large other database), relations (one large database, the lost tables ~5 %), both (default).
+    const cases = (process.env.UNDROP_BENCH_PITR_CASE ?? 'both') === 'both' ? ['database', 'relations'] : [process.env.UNDROP_BENCH_PITR_CASE!];
+    const out: Record<string, unknown> = {};
+    for (const c of cases) {
+      log(`PITR materialize, ${c === 'relations' ? 'one database with the lost tables ~5 %' : 'a large other database'}: --selective relations / database / off …`);
+      const r = await benchPitrSelective({ ...(c === 'relations' ? { sameDbBytes: gb } : { otherBytes: gb }), onProgress: (m) => log(`  ${m}`) });
+      out[c] = r;
+      log(`  other database ${formatBytes(r.otherDbBytes)}, target database ${formatBytes(r.targetDbBytes)} (lost tables ${formatBytes(r.lostBytes)})`);
+      for (const f of ['plain', 'tar'] as const) {
+        const full = r.runs.find((x) => x.format === f && x.level === 'off');
+        for (const x of r.runs.filter((y) => y.format === f)) {
+          log(`  ${f} --selective ${x.level}: ${formatDuration(x.ms)}, data directory ${formatBytes(x.dataDirAllocated)} allocated${x.deviceWritten !== undefined ? `, device wrote ${formatBytes(x.deviceWritten)}` : ''}${full ? ` → ${(x.ms / full.ms).toFixed(2)}× full` : ''}; verified ${x.verified}`);
+        }
+      }
     }
+    results.pitrSelective = out;
   }
   if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }

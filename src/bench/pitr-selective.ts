@@ -1,10 +1,14 @@
-// PITR with and without selective restore, on the same backups, in one run.
-// A primary with data checksums and WAL archiving holds a small target
-// database ("shop") and a large other database ("bulk"); a plain and/or a tar
-// base backup are taken, both databases are written to afterwards, then two
-// of shop's tables are dropped. materializePitr brings them back to just
-// before the DROP, once with selective restore (bulk left sparse) and once
-// without; the figures are wall time and what was really written.
+// PITR at each selective level, on the same backups, in one run. A primary
+// with data checksums and WAL archiving holds a target database ("shop") and
+// another database ("bulk"); a plain and/or a tar base backup are taken, both
+// databases are written to afterwards, then two of shop's tables are dropped.
+// materializePitr brings them back to just before the DROP at each level
+// (relations: bulk and shop's other tables left sparse; database: bulk left
+// sparse; off: everything restored); the figures are wall time and what was
+// really written. Two cases: a large other database (what database-level
+// restore skips) and one large database in which the lost tables are about
+// 5 % (what relation-level restore skips: shop.archive_big, with TOAST and
+// indexes, written heavily after the backup).
 //
 // buildPitrSelectiveFixture is shared with test/integration/pitr-selective.test.ts.
 import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -20,7 +24,7 @@ import { chownForServer } from '../postgres/os-user.js';
 import { tableChecksum, type TableChecksum } from '../recovery/checksum.js';
 import type { ResolvedTarget } from '../sources/target.js';
 import { materializePitr } from '../sources/pitr/materialize.js';
-import type { Materialized, ProbeResult } from '../sources/types.js';
+import type { Materialized, ProbeResult, SelectiveLevel } from '../sources/types.js';
 import { sleep } from '../util/time.js';
 
 export interface PitrFixtureOptions {
@@ -33,6 +37,8 @@ export interface PitrFixtureOptions {
   formats?: ('plain' | 'tar')[];
   /** Also create a database "late" after the backups (for the full-restore fallback). */
   late?: boolean;
+  /** Approximate size of shop.archive_big (same database as the lost tables, TOAST and indexes; written heavily after the backup). Default none. */
+  sameDbBytes?: number;
   onProgress?: (message: string) => void;
 }
 
@@ -47,6 +53,8 @@ export interface PitrFixture {
   tables: TableName[];
   /** Checksums of the dropped tables just before the DROP. */
   before: Record<string, TableChecksum>;
+  /** pg_total_relation_size of the dropped tables just before the DROP. */
+  lostBytes: number;
   target: ResolvedTarget;
   oids: Record<string, number>;
   /** late.public.t checksum (when late was asked for). */
@@ -104,6 +112,16 @@ export async function buildPitrSelectiveFixture(o: PitrFixtureOptions = {}): Pro
     // A database loaded long ago is vacuumed: without this, autovacuum would rewrite (and WAL-log with
     // full-page images) every page of big right after the backup, and replay would fill its sparse files.
     await q('vacuum (freeze, analyze) big', 'bulk');
+    const archiveRows = o.sameDbBytes ? Math.max(1000, Math.round(o.sameDbBytes / 1400)) : 0;
+    if (archiveRows) {
+      // shop's own large table: ~900 bytes inline per row, and every 4th row a 2 kB value moved out to TOAST.
+      log(`loading shop.archive_big (${archiveRows.toLocaleString()} rows, ~${Math.round(o.sameDbBytes! / 1024 / 1024)} MB with TOAST and indexes)`);
+      await q(`create table archive_big (id bigint primary key, kind int not null, pad text not null, blob text) with (fillfactor = 100);
+        alter table archive_big alter column pad set storage plain, alter column blob set storage external;
+        insert into archive_big select g, g % 13, repeat(md5(g::text), ${Math.round(ROW_PAD / 32)}), case when g % 4 = 0 then repeat(md5((-g)::text), 64) end from generate_series(1, ${archiveRows}) g;
+        create index archive_big_kind on archive_big (kind);
+        vacuum (freeze, analyze) archive_big;`, 'shop');
+    }
     await q('checkpoint');
     await primary.configure({ archive_command: archiveCommand });
     await q('select pg_reload_conf()');
@@ -126,6 +144,14 @@ export async function buildPitrSelectiveFixture(o: PitrFixtureOptions = {}): Pro
     await q(`insert into orders (customer_id, amount, note) select 1 + g % 500, g, 'after backup ' || g from generate_series(1, 300) g;
       update items set qty = qty + 10 where line % 7 = 0;
       delete from orders o where o.id between 11 and 20 and not exists (select 1 from items i where i.order_id = o.id);`, 'shop');
+    if (archiveRows) {
+      // Heavy writes to the table relation-level restore leaves sparse: updates (inline and TOASTed), inserts, deletes, a VACUUM.
+      await q(`update archive_big set pad = upper(pad) where id % 40 = 0;
+        update archive_big set blob = repeat(md5(id::text || 'x'), 64) where id % 97 = 0;
+        insert into archive_big select g, g % 13, repeat(md5(g::text), ${Math.round(ROW_PAD / 32)}), repeat(md5((-g)::text), 64) from generate_series(${archiveRows + 1}, ${archiveRows + Math.max(500, Math.round(archiveRows / 20))}) g;
+        delete from archive_big where id between 100 and ${100 + Math.max(200, Math.round(archiveRows / 50))};`, 'shop');
+      await q('vacuum archive_big', 'shop');
+    }
     await q(`update big set pad = upper(pad) where id <= 200;
       insert into big select g, repeat(md5(g::text), ${Math.round(ROW_PAD / 32)}) from generate_series(${bulkRows + 1}, ${bulkRows + 2000}) g;
       delete from big where id between 1000 and 1100;`, 'bulk');
@@ -137,8 +163,10 @@ export async function buildPitrSelectiveFixture(o: PitrFixtureOptions = {}): Pro
     }
     const tables = parseTableList('public.orders, public.items');
     const before: Record<string, TableChecksum> = {};
+    let lostBytes = 0;
     await withClient(primary.connParams('shop'), async (c) => {
       for (const t of tables) before[`public.${t.name}`] = await tableChecksum(c, t);
+      lostBytes = Number((await c.query<{ n: string }>("select (pg_total_relation_size('orders') + pg_total_relation_size('items'))::text as n")).rows[0]!.n);
     });
     // The destructive transaction.
     const xid = await withClient(primary.connParams('shop'), async (c) => {
@@ -170,6 +198,7 @@ export async function buildPitrSelectiveFixture(o: PitrFixtureOptions = {}): Pro
       database: 'shop',
       tables,
       before,
+      lostBytes,
       target: { kind: 'xid', xid, inclusive: false, origin: 'test' },
       oids,
       lateBefore,
@@ -204,7 +233,7 @@ async function deviceWrittenBytes(path: string): Promise<number | undefined> {
 
 export interface PitrSelectiveRun {
   format: 'plain' | 'tar';
-  selective: boolean;
+  level: SelectiveLevel;
   ms: number;
   /** Allocated bytes of the temporary instance's data directory right after materialize. */
   dataDirAllocated: number;
@@ -218,6 +247,8 @@ export interface PitrSelectiveRun {
 export interface PitrSelectiveBenchResult {
   otherDbBytes: number;
   targetDbBytes: number;
+  /** Of the target database: the lost tables with their indexes and TOAST, just before the DROP. */
+  lostBytes: number;
   backupBytes: Partial<Record<'plain' | 'tar', number>>;
   runs: PitrSelectiveRun[];
 }
@@ -225,16 +256,21 @@ export interface PitrSelectiveBenchResult {
 export interface PitrSelectiveBenchOptions {
   /** Size of the other database (default 3 GiB; UNDROP_BENCH_PITR_GB). */
   otherBytes?: number;
+  /** Size of the target database's own other table (the relation-level case); the lost tables are then sized to about 5 % of it. */
+  sameDbBytes?: number;
+  levels?: SelectiveLevel[];
   targetRows?: number;
   formats?: ('plain' | 'tar')[];
   workDir?: string;
   onProgress?: (message: string) => void;
 }
 
-/** Materialize the same PITR target with and without selective restore; one run each, per format. */
+/** Materialize the same PITR target at each selective level; one run each, per format. */
 export async function benchPitrSelective(o: PitrSelectiveBenchOptions = {}): Promise<PitrSelectiveBenchResult> {
   const log = o.onProgress ?? (() => {});
-  const fx = await buildPitrSelectiveFixture({ otherBytes: o.otherBytes ?? 3 * 1024 ** 3, targetRows: o.targetRows ?? 20_000, formats: o.formats ?? ['plain', 'tar'], workDir: o.workDir, onProgress: log });
+  // About 220 bytes per order (with its items and the indexes of both): lost tables ≈ 5 % of the database.
+  const targetRows = o.targetRows ?? (o.sameDbBytes ? Math.round((o.sameDbBytes * 0.05) / 220) : 20_000);
+  const fx = await buildPitrSelectiveFixture({ otherBytes: o.otherBytes ?? (o.sameDbBytes ? 24 * 1024 ** 2 : 3 * 1024 ** 3), sameDbBytes: o.sameDbBytes, targetRows, formats: o.formats ?? ['plain', 'tar'], workDir: o.workDir, onProgress: log });
   try {
     const sizes = (await fx.primary.query<{ d: string; s: string }>("select datname as d, pg_database_size(oid)::text as s from pg_database where datname in ('shop','bulk')")).rows;
     const size = (d: string) => Number(sizes.find((r) => r.d === d)?.s ?? 0);
@@ -244,13 +280,13 @@ export async function benchPitrSelective(o: PitrSelectiveBenchOptions = {}): Pro
     const runs: PitrSelectiveRun[] = [];
     const probe = { name: 'bench', kind: 'pitr', status: 'usable', recoveryPoint: null, tables: [], findings: [], durationMs: 0 } as ProbeResult;
     for (const format of Object.keys(fx.backups) as ('plain' | 'tar')[]) {
-      for (const selective of [true, false]) {
-        log(`materialize PITR (${format}, selective ${selective ? 'on' : 'off'})`);
-        const workDir = join(fx.root, `work-${format}-${selective ? 'sel' : 'full'}`);
+      for (const level of o.levels ?? (['relations', 'database', 'off'] as const)) {
+        log(`materialize PITR (${format}, --selective ${level})`);
+        const workDir = join(fx.root, `work-${format}-${level}`);
         await execa('sync');
         const w0 = await deviceWrittenBytes(fx.root);
         const t0 = performance.now();
-        const m: Materialized = await materializePitr(fx.config(format), { tables: fx.tables, database: fx.database, target: fx.target, keep: false, workDir, selective, onProgress: (msg) => log(`  ${Math.round(performance.now() - t0)} ms: ${msg}`) }, probe);
+        const m: Materialized = await materializePitr(fx.config(format), { tables: fx.tables, database: fx.database, target: fx.target, keep: false, workDir, selective: level, onProgress: (msg) => log(`  ${Math.round(performance.now() - t0)} ms: ${msg}`) }, probe);
         const ms = performance.now() - t0;
         try {
           const du = await duBytes(m.instance!.dataDir);
@@ -262,14 +298,14 @@ export async function benchPitrSelective(o: PitrSelectiveBenchOptions = {}): Pro
             return out;
           });
           const verified = JSON.stringify(sums) === JSON.stringify(fx.before);
-          runs.push({ format, selective, ms, dataDirAllocated: du.allocated, dataDirApparent: du.apparent, deviceWritten: w0 !== undefined && w1 !== undefined ? w1 - w0 : undefined, verified, notes: m.notes });
+          runs.push({ format, level, ms, dataDirAllocated: du.allocated, dataDirApparent: du.apparent, deviceWritten: w0 !== undefined && w1 !== undefined ? w1 - w0 : undefined, verified, notes: m.notes });
         } finally {
           await m.release();
           await rm(workDir, { recursive: true, force: true });
         }
       }
     }
-    return { otherDbBytes: size('bulk'), targetDbBytes: size('shop'), backupBytes, runs };
+    return { otherDbBytes: size('bulk'), targetDbBytes: size('shop'), lostBytes: fx.lostBytes, backupBytes, runs };
   } finally {
     await fx.cleanup();
   }

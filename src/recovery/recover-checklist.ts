@@ -13,7 +13,7 @@ import { type ConnParams, describe as describeConn, resolveConnParams } from '..
 import { type TableName, displayName, parseTableName, qualified } from '../postgres/identifiers.js';
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
 import { freezeStepOf, materializeSource, walArchiveAmong } from '../sources/registry.js';
-import type { Materialized, ProbeResult } from '../sources/types.js';
+import type { Materialized, ProbeResult, SelectiveLevel } from '../sources/types.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { interruptedError, watchInterrupt } from './interrupt.js';
 import { diskFullError, isDiskFull } from '../sources/materialize/preflight.js';
@@ -45,6 +45,8 @@ export interface RecoverOptions {
   processMax?: number;
   /** --jobs: production connections copy back opens at once (default: the tables, up to 4). */
   jobs?: number;
+  /** --selective: how much of a base backup to leave out (default relations). */
+  selective?: SelectiveLevel;
   workDir: string;
   lockTimeoutMs?: number;
   /** Promote: statement_timeout while the live tables are locked. */
@@ -215,7 +217,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name}${choice.config.kind === 'delayed-replica' && !o.keep ? '' : ' into a temporary instance'}`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, walScanned, targetEnd, rowsInPlace: true, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, selective: o.selective, walScanned, targetEnd, rowsInPlace: true, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;

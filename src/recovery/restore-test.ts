@@ -149,7 +149,7 @@ async function testOne(cfg: SourceConfig, s: Shared): Promise<RestoreTestResult>
   }
   s.reserved.bytes += need;
   try {
-    const m = await materializeSource(cfg, { tables: s.o.tables, database: s.database, target, keep: false, workDir: s.o.workDir, selective: false, onProgress: (msg) => s.o.onProgress?.(cfg.name, msg) }, p);
+    const m = await materializeSource(cfg, { tables: s.o.tables, database: s.database, target, keep: false, workDir: s.o.workDir, selective: 'off', onProgress: (msg) => s.o.onProgress?.(cfg.name, msg) }, p);
     try {
       checks.push({ check: 'restore', ok: true, message: `Restored; recovery point ${m.recoveryPoint.time ?? m.recoveryPoint.lsn ?? 'unknown'}.` });
       notes.push(...m.notes);

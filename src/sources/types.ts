@@ -79,6 +79,9 @@ export interface ProbeContext {
   walArchive?: string;
 }
 
+export const SELECTIVE_LEVELS = ['relations', 'database', 'off'] as const;
+export type SelectiveLevel = (typeof SELECTIVE_LEVELS)[number];
+
 export interface MaterializeRequest {
   tables: TableName[];
   /** Database the tables live in. */
@@ -89,11 +92,14 @@ export interface MaterializeRequest {
   /** A WAL archive folder from the inventory (a pitr source), for recovering copies. */
   walArchive?: string;
   /**
-   * PITR: restore only `database` (plus global/ and the system databases) and
-   * leave the other databases' files sparse, as pgBackRest's --db-include does.
-   * Default true; falls back to a full restore (with a note) when unsure.
+   * How much of a base backup to leave out (--selective). 'database': restore
+   * only `database` (plus global/ and the system databases) and leave the
+   * other databases' files sparse, as pgBackRest's --db-include does;
+   * 'relations' (PITR; default): inside `database` too, leave the other user
+   * tables' files (with their TOAST and indexes) sparse; 'off': restore
+   * everything. Each level falls back to the one above (with a note) when unsure.
    */
-  selective?: boolean;
+  selective?: SelectiveLevel;
   /** --set LABEL: use this base backup / backup set / dump file / snapshot, not the newest before the target. */
   set?: string;
   /** pgBackRest restore processes (--process-max); default: the cores available. */

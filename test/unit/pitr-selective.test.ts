@@ -3,7 +3,8 @@
 // not look right. The parser on a real global/1262 is in
 // test/integration/pitr-selective.test.ts.
 import { describe, expect, it } from 'vitest';
-import { PgDatabaseParseError, parsePgDatabase } from '../../src/sources/pitr/pg-database.js';
+import { parsePgDatabase } from '../../src/sources/pitr/pg-database.js';
+import { HeapParseError } from '../../src/sources/pitr/heap-reader.js';
 import { confSetting, isOff, isSparseMember, parseTarListing, planSelective, tarExcludes, tarSplit } from '../../src/sources/pitr/selective.js';
 
 const rows = (list: [number, string][]) => list.map(([oid, datname], i) => ({ oid, datname, block: 0, item: i + 1 }));
@@ -38,12 +39,12 @@ describe('pg_database parser', () => {
   });
 
   it('refuses what it cannot read with certainty', () => {
-    expect(() => parsePgDatabase(Buffer.alloc(100), { major: 15 })).toThrow(PgDatabaseParseError);
+    expect(() => parsePgDatabase(Buffer.alloc(100), { major: 15 })).toThrow(HeapParseError);
     expect(() => parsePgDatabase(page([[1, 'template1']], { sizeVersion: 4096 | 4 }), { major: 15 })).toThrow(/page size/);
     expect(() => parsePgDatabase(page([[1, 'template1']], { hoff: 27 }), { major: 15 })).toThrow(/t_hoff/);
     expect(() => parsePgDatabase(page([[16384, 'shop']]), { major: 15 })).toThrow(/template1/);
     const garbage = Buffer.alloc(8192, 0x41);
-    expect(() => parsePgDatabase(garbage, { major: 15 })).toThrow(PgDatabaseParseError);
+    expect(() => parsePgDatabase(garbage, { major: 15 })).toThrow(HeapParseError);
     // before PostgreSQL 12 the oid lives in the tuple header: a 15-style page does not parse as 11
     expect(() => parsePgDatabase(page([[1, 'template1']]), { major: 11 })).toThrow(/no OID/);
   });

@@ -151,7 +151,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   progress(`pgbackrest restore of backup ${set.label} (${set.type})`);
   const target = backrestTarget(req.target);
   const processMax = req.processMax ?? availableParallelism();
-  const include = req.selective !== false && !SYSTEM_DATABASES.has(req.database) ? [req.database] : [];
+  const include = req.selective !== 'off' && !SYSTEM_DATABASES.has(req.database) ? [req.database] : [];
   const notes: string[] = [];
   try {
     // Tablespaces are restored into the stage, never to their original paths.

@@ -3,10 +3,11 @@
 // (recovery_target_xid, exclusive), promote, and prove the tables are there.
 // A target is always set: without one a missing segment is silent data loss.
 // When the tables live in one database, only that database (plus global/ and
-// the system databases) is restored; the others are left sparse (selective.ts).
+// the system databases) is restored; the others are left sparse (selective.ts),
+// and so are the files of that database's other user tables (relation-plan.ts).
 import { realpathSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries, type PgBinaries } from '../../postgres/binaries.js';
@@ -19,6 +20,9 @@ import { archivedWalFrom, assertDiskSpace, isDiskFull, replayDiskFull, walBetwee
 import { recoveredInstance } from '../materialize/recovered.js';
 import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
+import { decideRelations, plainCatalog, tarCatalog } from './relation-source.js';
+import { lostRelationsLeftSparse } from './relation-check.js';
+import type { BackupCatalog } from './pg-class.js';
 import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
@@ -61,20 +65,38 @@ interface PreparedRestore {
   dataBytes: number;
 }
 
-const fpwReason = (p: string) => `${p}: replay could read old pages of the left-out databases`;
+const fpwReason = (p: string) => `${p}: replay could read old pages of what selective restore leaves out`;
+
+/** For progress lines: what is restored and what left sparse. */
+function scopeText(plan: SelectivePlan): string {
+  const dbs = `databases ${plan.full.join(', ')} in full${plan.sparse.length ? `, ${plan.sparse.join(', ')} sparse` : ''}`;
+  return plan.relations ? `${dbs}, but in ${plan.relations.database} the files of ${plan.relations.sparseTables.length} other table(s) sparse` : dbs;
+}
 
 /** Can this backup be restored selectively for `database`? The plan, or why not. `checkFpw: false` leaves the full_page_writes check to the caller. */
-async function decideSelective(dir: string, baseOids: number[], major: number, bin: PgBinaries, database: string, checkFpw = true): Promise<SelectiveDecision> {
+async function decideSelective(dir: string, baseOids: number[], major: number, bin: PgBinaries, database: string, checkFpw = true, relationLevel = false): Promise<SelectiveDecision> {
   const rows = await readPgDatabase(dir, major);
   if (typeof rows === 'string') return { selective: false, reason: rows };
   const fpw = checkFpw ? await fullPageWritesProblem(dir, bin) : undefined;
   if (fpw) return { selective: false, reason: fpwReason(fpw) };
-  return planSelective(rows, database, baseOids);
+  return planSelective(rows, database, baseOids, { relationLevel });
+}
+
+/** Take a database-level plan down to relations when that is certain; else keep it (with a note), or give up when it leaves nothing out. */
+async function withRelations(d: SelectiveDecision, baseOids: number[], major: number, req: MaterializeRequest, catalog: (dboid: number) => Promise<BackupCatalog>, notes: string[]): Promise<SelectiveDecision> {
+  if (!d.selective) return d;
+  const r = await decideRelations(d.plan, baseOids, major, req.tables, catalog);
+  if ('plan' in r) return { selective: true, plan: { ...d.plan, relations: r.plan } };
+  if (!d.plan.sparse.length) return { selective: false, reason: `the backup holds no other database to leave out, and relation-level restore does not apply: ${r.reason}` };
+  notes.push(`Relation-level restore not used (database-level instead): ${r.reason}.`);
+  return d;
 }
 
 /** Lay the chosen backup out as a data directory, selectively when allowed and safe. */
 async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progress: (m: string) => void): Promise<PreparedRestore> {
-  const wantSelective = req.selective !== false;
+  const level = req.selective ?? 'relations';
+  const wantSelective = level !== 'off';
+  const wantRelations = level === 'relations';
   prepareWorkDir(req.workDir);
   // What replay writes on top of the restored data, when the target's LSN is known (locate, lsn:, a found xid).
   const wal = walBetween(backup.startLsn, req.target.commitLsn ?? req.target.firstLsn);
@@ -83,16 +105,18 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
   if (backup.format === 'plain') {
     const bin = await findBinaries(await dataDirMajor(backup.path));
     if (wantSelective) {
-      const d = (await hasTablespaces(backup.path))
-        ? ({ selective: false, reason: 'the backup has tablespaces (pg_tblspc), which selective restore does not handle' } as const)
-        : await decideSelective(backup.path, await plainBaseOids(backup.path), bin.major, bin, req.database);
+      const baseOids = await plainBaseOids(backup.path);
+      let d: SelectiveDecision = (await hasTablespaces(backup.path))
+        ? { selective: false, reason: 'the backup has tablespaces (pg_tblspc), which selective restore does not handle' }
+        : await decideSelective(backup.path, baseOids, bin.major, bin, req.database, true, wantRelations);
+      if (wantRelations) d = await withRelations(d, baseOids, bin.major, req, (oid) => plainCatalog(join(backup.path, 'base', String(oid))), notes);
       if (d.selective) {
         const whole = await treeBytes(backup.path);
         const dataBytes = await plainSelectiveBytes(backup.path, d.plan);
         await assertDiskSpace(req.workDir, { data: dataBytes, wal }, `Restoring base backup ${backup.path} (selective)`);
-        progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn}) selectively: databases ${d.plan.full.join(', ')} in full, ${d.plan.sparse.join(', ')} sparse`);
+        progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn}) selectively: ${scopeText(d.plan)}`);
         const { dataDir, stats } = await stagePlainSelective(backup.path, req.workDir, d.plan);
-        return { source: dataDir, copy: false, bin, plan: d.plan, notes: [selectiveNote(d.plan, stats, whole)], dataBytes };
+        return { source: dataDir, copy: false, bin, plan: d.plan, notes: [...notes, selectiveNote(d.plan, stats, whole)], dataBytes };
       }
       fullNote(d.reason);
     }
@@ -115,31 +139,37 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
       else if (others.length) d = { selective: false, reason: `the backup has tablespaces (${others.join(', ')}), which selective restore does not handle` };
       else {
         members = (await tarMembers(backup)).members;
-        d = await decideSelective(probeDir, listedBaseOids(members), major, bin, req.database, false);
+        const baseOids = listedBaseOids(members);
+        d = await decideSelective(probeDir, baseOids, major, bin, req.database, false, wantRelations);
+        if (wantRelations) d = await withRelations(d, baseOids, major, req, (oid) => tarCatalog(backup.baseTar!, members, oid, req.workDir), notes);
       }
       if (d.selective) {
         const plan = d.plan;
         const split = tarSplit(members, plan);
+        // The target database's left-out files by exact name (tar reads the list from a file).
+        const relationList = split.relation.length ? join(probeDir, 'relation-members') : undefined;
+        if (relationList) await writeFile(relationList, `${split.relation.map((m) => m.path).join('\n')}\n`);
         await assertDiskSpace(req.workDir, { data: split.fullBytes + walTarBytes, wal }, `Restoring base backup ${backup.path} (selective)`);
-        progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn}) selectively: databases ${plan.full.join(', ')} in full, ${plan.sparse.join(', ')} sparse`);
+        progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn}) selectively: ${scopeText(plan)}`);
         let stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
         const source = await extractTarBackup(backup, req.workDir, {
           onProgress: progress,
-          exclude: tarExcludes(plan),
+          exclude: tarExcludes(plan, relationList),
           beforeChown: async (data) => {
             stats = await createSparseMembers(data, split.sparse);
           },
         });
         stats.fullBytes = split.fullBytes;
+        stats.relationSparseBytes = split.relation.reduce((n, m) => n + m.size, 0);
         // pg_control comes last in base.tar: full_page_writes is checked on what was extracted.
         const fpw = await fullPageWritesProblem(source, bin);
         if (fpw) {
-          progress('full_page_writes is off in the backup: extracting the left-out databases too');
-          await fillSparseFromTar(backup.baseTar!, source, plan);
+          progress('full_page_writes is off in the backup: extracting what was left out too');
+          await fillSparseFromTar(backup.baseTar!, source, plan, relationList);
           fullNote(fpwReason(fpw));
           return { source, copy: false, bin: bin!, notes, dataBytes: split.fullBytes + walTarBytes };
         }
-        return { source, copy: false, bin: bin!, plan, notes: [selectiveNote(plan, stats, split.fullBytes + stats.sparseBytes)], dataBytes: split.fullBytes + walTarBytes };
+        return { source, copy: false, bin: bin!, plan, notes: [...notes, selectiveNote(plan, stats, split.fullBytes + stats.sparseBytes)], dataBytes: split.fullBytes + walTarBytes };
       }
       fullNote(d.reason);
     } finally {
@@ -239,8 +269,16 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
       const now = r.rows.map((x) => Number(x.oid));
       if (now.length && !now.some((o) => plan.full.includes(o))) {
         await inst.destroy();
-        const again = await materializePitr(config, { ...req, selective: false }, probe);
+        const again = await materializePitr(config, { ...req, selective: 'off' }, probe);
         again.notes.unshift(`Selective restore was retried as a full restore: at the recovery point database "${req.database}" has OID ${now.join(', ')}, which the backup's pg_database did not give that name.`);
+        return again;
+      }
+      // A lost table whose file was left sparse (renamed onto another table's after the backup): restore its database in full.
+      const sparseLost = plan.relations ? await lostRelationsLeftSparse(inst.connParams(req.database), req.tables, plan.relations) : [];
+      if (sparseLost.length) {
+        await inst.destroy();
+        const again = await materializePitr(config, { ...req, selective: 'database' }, probe);
+        again.notes.unshift(`Relation-level restore was retried at the database level: at the recovery point ${sparseLost.join(', ')} use${sparseLost.length === 1 ? 's' : ''} a file that was left sparse.`);
         return again;
       }
     }

@@ -26,6 +26,7 @@ import { execClean, tail } from '../../postgres/run.js';
 import { formatBytes } from '../../util/time.js';
 import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
 import { type PgDatabaseRow, parsePgDatabase } from './pg-database.js';
+import { isSparseRelationFile, type RelationPlan } from './relation-plan.js';
 import type { BaseBackup } from './restore.js';
 
 /** Files of a left-out database that stay real copies (PostgreSQL reads them when the database is touched). */
@@ -43,12 +44,14 @@ export interface SelectivePlan {
   unknown: number[];
   /** OID → names seen for it (for notes). */
   names: Map<number, string[]>;
+  /** Relation-level: inside the target database, the other user tables' files left sparse too (relation-plan.ts). */
+  relations?: RelationPlan;
 }
 
 export type SelectiveDecision = { selective: true; plan: SelectivePlan } | { selective: false; reason: string };
 
 /** Pure: which base/ folders to restore in full and which to leave sparse. */
-export function planSelective(rows: readonly PgDatabaseRow[], database: string, baseOids: readonly number[]): SelectiveDecision {
+export function planSelective(rows: readonly PgDatabaseRow[], database: string, baseOids: readonly number[], o: { relationLevel?: boolean } = {}): SelectiveDecision {
   const names = new Map<number, string[]>();
   for (const r of rows) names.set(r.oid, [...new Set([...(names.get(r.oid) ?? []), r.datname])]);
   const matched = [...new Set(rows.filter((r) => r.datname === database).map((r) => r.oid))].sort((a, b) => a - b);
@@ -64,7 +67,8 @@ export function planSelective(rows: readonly PgDatabaseRow[], database: string, 
     } else sparse.push(oid);
   }
   if (!matched.some((o) => baseOids.includes(o))) return { selective: false, reason: `base/ of the backup has no folder for database "${database}" (OID ${matched.join(', ')})` };
-  if (!sparse.length) return { selective: false, reason: 'the backup holds no other database to leave out' };
+  // With relation-level restore still to try, nothing to leave out at this level is not the end.
+  if (!sparse.length && !o.relationLevel) return { selective: false, reason: 'the backup holds no other database to leave out' };
   return { selective: true, plan: { database, matched, full, sparse, unknown, names } };
 }
 
@@ -120,6 +124,8 @@ export interface StageStats {
   /** Apparent bytes of the sparse files (what was not written). */
   sparseBytes: number;
   sparseFiles: number;
+  /** Of sparseBytes, what the target database's other tables account for (relation-level). */
+  relationSparseBytes?: number;
 }
 
 /** Sum of regular file sizes under a path (apparent sizes). */
@@ -142,15 +148,16 @@ export async function createSparse(path: string, size: number, mode = 0o600): Pr
   }
 }
 
-async function sparseTree(from: string, to: string, stats: StageStats): Promise<void> {
+/** Copy a folder, leaving the regular files `leaveOut` names as sparse files of the same size. */
+async function sparseTree(from: string, to: string, stats: StageStats, leaveOut: (name: string) => boolean = (e) => !KEEP_REAL.has(e)): Promise<void> {
   const st = await stat(from);
   await mkdir(to, { mode: st.mode & 0o7777 });
   for (const e of await readdir(from)) {
     const src = join(from, e);
     const dst = join(to, e);
     const s = await lstat(src);
-    if (s.isDirectory()) await sparseTree(src, dst, stats);
-    else if (s.isFile() && !KEEP_REAL.has(e)) {
+    if (s.isDirectory()) await sparseTree(src, dst, stats, leaveOut);
+    else if (s.isFile() && leaveOut(e)) {
       await createSparse(dst, s.size, s.mode & 0o7777);
       stats.sparseBytes += s.size;
       stats.sparseFiles++;
@@ -177,6 +184,8 @@ export async function plainSelectiveBytes(backupDir: string, plan: SelectivePlan
   for (const e of await readdir(join(backupDir, 'base'))) {
     if (/^\d+$/.test(e) && plan.sparse.includes(Number(e))) {
       for (const k of KEEP_REAL) n += (await stat(join(backupDir, 'base', e, k)).catch(() => ({ size: 0 }))).size;
+    } else if (plan.relations && e === String(plan.relations.database)) {
+      for (const f of await readdir(join(backupDir, 'base', e))) if (!isSparseRelationFile(f, plan.relations)) n += await treeBytes(join(backupDir, 'base', e, f));
     } else n += await treeBytes(join(backupDir, 'base', e));
   }
   return n;
@@ -203,7 +212,12 @@ export async function stagePlainSelective(backupDir: string, workDir: string, pl
     await mkdir(join(data, 'base'), { mode: (await stat(baseSrc)).mode & 0o7777 });
     for (const e of await readdir(baseSrc)) {
       if (/^\d+$/.test(e) && plan.sparse.includes(Number(e))) await sparseTree(join(baseSrc, e), join(data, 'base', e), stats);
-      else {
+      else if (plan.relations && e === String(plan.relations.database)) {
+        const rel = plan.relations;
+        const before = stats.sparseBytes;
+        await sparseTree(join(baseSrc, e), join(data, 'base', e), stats, (f) => isSparseRelationFile(f, rel));
+        stats.relationSparseBytes = (stats.relationSparseBytes ?? 0) + stats.sparseBytes - before;
+      } else {
         await copyTree(join(baseSrc, e), join(data, 'base', e));
         stats.fullBytes += await treeBytes(join(baseSrc, e));
       }
@@ -302,28 +316,42 @@ export function isSparseMember(path: string, sparse: ReadonlySet<number>): boole
  * (names start with a digit: 16390, 16390.1, 16390_fsm…), so PG_VERSION and
  * pg_filenode.map are still extracted.
  */
-export function tarExcludes(plan: SelectivePlan): string[] {
-  return ['--anchored', ...plan.sparse.map((oid) => `--exclude=base/${oid}/[0-9]*`)];
+export function tarExcludes(plan: SelectivePlan, relationList?: string): string[] {
+  // Relation-level: the exact member names (written to a file: a database may hold thousands), matched literally.
+  const relations = relationList ? ['--no-wildcards', `--exclude-from=${relationList}`] : [];
+  return ['--anchored', ...plan.sparse.map((oid) => `--exclude=base/${oid}/[0-9]*`), ...relations];
 }
 
-/** Bytes a selective extraction writes, and the sparse files to create afterwards. */
-export function tarSplit(members: readonly TarMember[], plan: SelectivePlan): { fullBytes: number; sparse: TarMember[] } {
+/** Pure: is this member one of the target database's relation files left sparse (relation-level)? */
+export function isSparseRelationMember(path: string, relations: RelationPlan | undefined): boolean {
+  if (!relations) return false;
+  const prefix = `base/${relations.database}/`;
+  return path.startsWith(prefix) && isSparseRelationFile(path.slice(prefix.length), relations);
+}
+
+/** Bytes a selective extraction writes, and the sparse files to create afterwards (`relation`: those of the target database). */
+export function tarSplit(members: readonly TarMember[], plan: SelectivePlan): { fullBytes: number; sparse: TarMember[]; relation: TarMember[] } {
   const sparseSet = new Set(plan.sparse);
   let fullBytes = 0;
   const sparse: TarMember[] = [];
+  const relation: TarMember[] = [];
   for (const m of members) {
     if (isSparseMember(m.path, sparseSet)) sparse.push(m);
-    else fullBytes += m.size;
+    else if (isSparseRelationMember(m.path, plan.relations)) {
+      sparse.push(m);
+      relation.push(m);
+    } else fullBytes += m.size;
   }
-  return { fullBytes, sparse };
+  return { fullBytes, sparse, relation };
 }
 
 /**
  * Undo a selective extraction: extract the left-out databases' relation files
- * over their sparse placeholders (when full_page_writes turns out to be off).
+ * (and, relation-level, the listed member names in `relationList`) over their
+ * sparse placeholders (when full_page_writes turns out to be off).
  */
-export async function fillSparseFromTar(baseTar: string, dataDir: string, plan: SelectivePlan): Promise<void> {
-  const r = await execClean('tar', ['--anchored', '--wildcards', '-xf', baseTar, '-C', dataDir, ...plan.sparse.map((oid) => `base/${oid}/[0-9]*`)], { reject: false });
+export async function fillSparseFromTar(baseTar: string, dataDir: string, plan: SelectivePlan, relationList?: string): Promise<void> {
+  const r = await execClean('tar', ['--anchored', '--wildcards', '-xf', baseTar, '-C', dataDir, ...plan.sparse.map((oid) => `base/${oid}/[0-9]*`), ...(relationList ? ['-T', relationList] : [])], { reject: false });
   if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
   await chownForServer(join(dataDir, 'base'));
 }
@@ -349,10 +377,13 @@ export function selectiveNote(plan: SelectivePlan, stats: StageStats, wholeBytes
     const n = plan.names.get(oid);
     return n?.length ? `${oid} (${n.join('/')})` : `${oid}`;
   };
+  const rel = plan.relations;
+  const shown = rel ? rel.sparseTables.slice(0, 8).join(', ') + (rel.sparseTables.length > 8 ? ` and ${rel.sparseTables.length - 8} more` : '') : '';
   const parts = [
-    `Selective restore for database "${plan.database}": base/ ${plan.full.map(label).join(', ')} restored in full${plan.unknown.length ? ` (${plan.unknown.join(', ')} named by no pg_database row, kept to be safe)` : ''}`,
-    `base/ ${plan.sparse.map(label).join(', ')} left as ${stats.sparseFiles} sparse file(s) (their PG_VERSION and pg_filenode.map real): ${formatBytes(stats.fullBytes)} written, ${formatBytes(stats.sparseBytes)} saved${wholeBytes ? ` of ${formatBytes(wholeBytes)}` : ''}`,
-    'the left-out databases are placeholders in the temporary instance: do not read them there (autovacuum is off)',
+    `Selective restore for database "${plan.database}"${rel ? ' (relation-level)' : ''}: base/ ${plan.full.map(label).join(', ')} restored in full${rel ? ` except, in base/${rel.database}, the files of ${rel.sparseTables.length} other table(s) with their TOAST and indexes (${shown}): ${formatBytes(stats.relationSparseBytes ?? 0)} left sparse; catalogs, sequences and the lost tables with their TOAST and indexes are real` : ''}${plan.unknown.length ? ` (${plan.unknown.join(', ')} named by no pg_database row, kept to be safe)` : ''}`,
+    ...(plan.sparse.length ? [`base/ ${plan.sparse.map(label).join(', ')} left sparse (their PG_VERSION and pg_filenode.map real)`] : []),
+    `${stats.sparseFiles} sparse file(s): ${formatBytes(stats.fullBytes)} written, ${formatBytes(stats.sparseBytes)} saved${wholeBytes ? ` of ${formatBytes(wholeBytes)}` : ''}`,
+    `what was left sparse is a placeholder in the temporary instance: do not read it there (autovacuum is off)`,
   ];
   return `${parts.join('; ')}.`;
 }
