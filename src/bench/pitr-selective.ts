@@ -119,8 +119,8 @@ export async function buildPitrSelectiveFixture(o: PitrFixtureOptions = {}): Pro
       await q(`create table archive_big (id bigint primary key, kind int not null, pad text not null, blob text) with (fillfactor = 100);
         alter table archive_big alter column pad set storage plain, alter column blob set storage external;
         insert into archive_big select g, g % 13, repeat(md5(g::text), ${Math.round(ROW_PAD / 32)}), case when g % 4 = 0 then repeat(md5((-g)::text), 64) end from generate_series(1, ${archiveRows}) g;
-        create index archive_big_kind on archive_big (kind);
-        vacuum (freeze, analyze) archive_big;`, 'shop');
+        create index archive_big_kind on archive_big (kind);`, 'shop');
+      await q('vacuum (freeze, analyze) archive_big', 'shop');
     }
     await q('checkpoint');
     await primary.configure({ archive_command: archiveCommand });
