@@ -185,11 +185,12 @@ describe('pg_class, pg_namespace, pg_index from the files equal the server\'s ow
       await inst.query(`create schema "Sales Ä";
         create table "Sales Ä"."Order Items" (id serial primary key, doc jsonb, note text);
         create unlogged table scratch (x int);
-        create table renamed_from (x int); alter table renamed_from rename to renamed_to;
         create table rewritten (x int primary key);
         create index on "Sales Ä"."Order Items" ((doc->>'k'));`);
       // VACUUM runs alone (not in a multi-statement query's implicit transaction)
-      for (const v of ['vacuum full rewritten', 'vacuum full pg_class', 'vacuum full pg_namespace', 'checkpoint']) await inst.query(v);
+      for (const v of ['vacuum full rewritten', 'vacuum full pg_class', 'vacuum full pg_namespace']) await inst.query(v);
+      // after pg_class's rewrite (which drops dead rows): a rename leaves the old version on the page
+      await inst.query('create table renamed_from (x int); alter table renamed_from rename to renamed_to; checkpoint;');
       const db = (await inst.query<{ oid: number }>("select oid::int as oid from pg_database where datname = 'postgres'")).rows[0]!.oid;
       const dir = join(inst.dataDir, 'base', String(db));
       const live = (
@@ -203,7 +204,7 @@ describe('pg_class, pg_namespace, pg_index from the files equal the server\'s ow
       const missing = live.filter((r) => !parsed.has(key(r)));
       expect(missing).toEqual([]);
       // mapped catalogs (relfilenode 0) have their filenode in pg_filenode.map; pg_class was rewritten and moved
-      for (const r of live.filter((x) => x.relfilenode === 0 && x.reltablespace === 0)) expect(map.get(r.oid as number)).toBe(r.fn);
+      for (const r of live.filter((x) => x.relfilenode === 0 && x.reltablespace === 0 && x.fn !== null)) expect(map.get(r.oid as number)).toBe(r.fn);
       expect(map.get(1259)).not.toBe(1259);
       // dead versions are kept: the renamed table's old name is there too
       expect(cat.classes.filter((c) => c.relname === 'renamed_from').length).toBeGreaterThan(0);
