@@ -94,7 +94,8 @@ async function withRelations(d: SelectiveDecision, baseOids: number[], major: nu
 
 /** Lay the chosen backup out as a data directory, selectively when allowed and safe. */
 async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progress: (m: string) => void): Promise<PreparedRestore> {
-  const level = req.selective ?? 'relations';
+  // A kept instance is one someone may go on reading: by default its database is whole (other tables would read as garbage).
+  const level = req.selective ?? (req.keep ? 'database' : 'relations');
   const wantSelective = level !== 'off';
   const wantRelations = level === 'relations';
   prepareWorkDir(req.workDir);
