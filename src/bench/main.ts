@@ -16,6 +16,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadavg } from 'node:os';
+import { execa } from 'execa';
 import { runAllCleanups } from '../postgres/cleanup.js';
 import { defaultWorkDir } from '../postgres/instance.js';
 import { benchE2e } from './e2e/index.js';
@@ -25,7 +27,8 @@ import { scaleOf } from './e2e/scales.js';
 import { formatBytes, formatDuration } from '../util/time.js';
 import { benchCopyBack } from './copyback.js';
 import { benchLocate } from './locate.js';
-import { benchPitrSelective } from './pitr-selective.js';
+import { benchPitrSelective, type PitrSelectiveBenchResult } from './pitr-selective.js';
+import { pitrSelectiveMarkdown } from './pitr-selective-report.js';
 
 const { values: args } = parseArgs({
   options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' }, kinds: { type: 'string' }, 'process-max-compare': { type: 'boolean' } },
@@ -77,7 +80,9 @@ async function main(): Promise<void> {
     const gb = Number(process.env.UNDROP_BENCH_PITR_GB ?? 3) * 1024 ** 3;
     // UNDROP_BENCH_PITR_CASE: database (a large other database), relations (one large database, the lost tables ~5 %), both (default).
     const cases = (process.env.UNDROP_BENCH_PITR_CASE ?? 'both') === 'both' ? ['database', 'relations'] : [process.env.UNDROP_BENCH_PITR_CASE!];
-    const out: Record<string, unknown> = {};
+    const out: Record<string, PitrSelectiveBenchResult> = {};
+    const at = new Date().toISOString();
+    const loadAtStart = loadavg();
     for (const c of cases) {
       log(`PITR materialize, ${c === 'relations' ? 'one database with the lost tables ~5 %' : 'a large other database'}: --selective relations / database / off …`);
       const r = await benchPitrSelective({ ...(c === 'relations' ? { sameDbBytes: gb } : { otherBytes: gb }), onProgress: (m) => log(`  ${m}`) });
@@ -91,6 +96,12 @@ async function main(): Promise<void> {
       }
     }
     results.pitrSelective = out;
+    const dir = resolve(args.out ?? 'bench/results');
+    await mkdir(dir, { recursive: true });
+    const commit = (await execa('git', ['rev-parse', '--short', 'HEAD'], { reject: false })).stdout || undefined;
+    await writeFile(join(dir, 'pitr-selective.json'), `${JSON.stringify(out, null, 2)}\n`);
+    await writeFile(join(dir, 'pitr-selective.md'), pitrSelectiveMarkdown(out, { commit, at, loadAtStart }));
+    log(`  results: ${join(dir, 'pitr-selective.md')}`);
   }
   if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
