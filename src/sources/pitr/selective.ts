@@ -19,7 +19,7 @@ import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { join } from 'node:path';
 import { failure } from '../../errors.js';
 import type { PgBinaries } from '../../postgres/binaries.js';
-import { copyTree } from '../../postgres/instance.js';
+import { copyFilesInto, copyTree } from '../../postgres/instance.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgControldata } from '../../postgres/programs.js';
 import { execClean, tail } from '../../postgres/run.js';
@@ -152,20 +152,21 @@ export async function createSparse(path: string, size: number, mode = 0o600): Pr
 async function sparseTree(from: string, to: string, stats: StageStats, leaveOut: (name: string) => boolean = (e) => !KEEP_REAL.has(e)): Promise<void> {
   const st = await stat(from);
   await mkdir(to, { mode: st.mode & 0o7777 });
+  const copies: string[] = [];
   for (const e of await readdir(from)) {
     const src = join(from, e);
-    const dst = join(to, e);
     const s = await lstat(src);
-    if (s.isDirectory()) await sparseTree(src, dst, stats, leaveOut);
+    if (s.isDirectory()) await sparseTree(src, join(to, e), stats, leaveOut);
     else if (s.isFile() && leaveOut(e)) {
-      await createSparse(dst, s.size, s.mode & 0o7777);
+      await createSparse(join(to, e), s.size, s.mode & 0o7777);
       stats.sparseBytes += s.size;
       stats.sparseFiles++;
     } else {
-      await copyTree(src, dst);
+      copies.push(src);
       if (s.isFile()) stats.fullBytes += s.size;
     }
   }
+  await copyFilesInto(copies, to);
 }
 
 /** Numeric folders of base/ in a plain backup. */
