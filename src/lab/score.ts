@@ -12,7 +12,7 @@ import { loadInventory } from '../inventory/load.js';
 import { withClient } from '../postgres/connect.js';
 import { resolveConnParams } from '../postgres/conninfo.js';
 import { parseTableName } from '../postgres/identifiers.js';
-import { tableChecksum } from '../recovery/checksum.js';
+import { algorithmOf, tableChecksum } from '../recovery/checksum.js';
 import { STEP_REFS } from '../playbooks/refs.js';
 import type { Truth } from './incident.js';
 import { labLayout } from './layout.js';
@@ -132,7 +132,7 @@ export async function labScore(o: { dir?: string; now?: Date } = {}): Promise<Sc
       );
       let best: ScoreTable = { name, expectedRows: expected.rows, recoveredRows: 0, lostRows: expected.rows, exact: false, foundIn: null };
       for (const { nspname } of found.rows) {
-        const sums = await tableChecksum(c, { schema: nspname, name: t.name });
+        const sums = await tableChecksum(c, { schema: nspname, name: t.name }, { algorithm: algorithmOf(expected.checksum) }); // truth's own yardstick
         const exact = sums.checksum === expected.checksum && sums.rows === expected.rows;
         // The live table after the incident counts only when a promote made it exact (it also holds new rows).
         if (nspname === (t.schema ?? 'public') && !exact) continue;

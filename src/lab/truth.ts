@@ -12,7 +12,8 @@ export const CHECKSUM_METHOD =
 
 /** Count and checksum of one table; `inTransaction` keeps the caller's open transaction (its snapshot, its locks). */
 export async function tableChecksum(client: pg.Client, qualifiedTable: string, o: { inTransaction?: boolean } = {}): Promise<{ rows: number; checksum: string }> {
-  return checksumOf(client, parseTableName(qualifiedTable), o);
+  // always hash128 (text): every comparison with truth.json recomputes with the algorithm it names
+  return checksumOf(client, parseTableName(qualifiedTable), { ...o, algorithm: 'hash128' });
 }
 
 export async function tablesChecksums(client: pg.Client, tables: readonly string[], o: { inTransaction?: boolean } = {}): Promise<TableTruths> {

@@ -25,7 +25,7 @@ import { connect } from '../postgres/connect.js';
 import { type ConnParams, describe } from '../postgres/conninfo.js';
 import { displayName, quoteIdent, type TableName } from '../postgres/identifiers.js';
 import { copyColumns, type ForeignKeyInfo, foreignKeysLeavingSet, type ResolvedTable, resolveTables, schemaExists, type SequenceState, sequencesIn } from './catalog.js';
-import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
+import { type ChecksumAlgorithm, hashFingerprint, type TableChecksum, tableAlgorithms, tableChecksum } from './checksum.js';
 import { stagingSchemaName, unionMs, writeStaged } from './copy-staged.js';
 import { type SchemaDdl, schemaDdl } from './ddl.js';
 import { objectsOf, schemaDdlInPlace, sequenceStates } from './ddl-in-place.js';
@@ -110,8 +110,8 @@ export interface CopyBackResult {
     /** What the source side still took after the commit (0 when it finished during the copy). */
     sourceWaitMs: number;
   };
-  /** Checksums taken during the copy, per table in `tables` order: what verify compares. */
-  checksums: { algorithm: ChecksumAlgorithm; source: TableChecksum[]; copy: TableChecksum[] };
+  /** Checksums taken during the copy, per table in `tables` order (each with its algorithm): what verify compares. */
+  checksums: { algorithms: ChecksumAlgorithm[]; source: TableChecksum[]; copy: TableChecksum[] };
 }
 
 const sourceLabel = 'the materialized source';
@@ -211,18 +211,23 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     for (const t of tables) columns.set(t.oid, await copyColumns(src, t.oid));
     const ddlMs = Date.now() - ddlStarted;
 
-    // Same encoding and byte order on both servers: the cheap hash; otherwise md5 (checksum.ts).
+    // Per table, the cheapest yardstick both servers share (checksum.ts): rowhash128 where the column types
+    // allow it, else hash128 (same encoding and byte order), else md5. Types are read where the rows are.
     // Rows read from elsewhere (a paused replica): its tables under their own names, never waiting long for a lock.
     const rowsConn = req.source.rows ?? (readOnly ? sourceConn : undefined);
     const rowsAt = (t: ResolvedTable) => (rowsConn ? { schema: t.schema, name: t.name } : { schema: staging, name: t.name });
     const rowsSession = { statementTimeoutMs: 0, ...(rowsConn ? { lockTimeoutMs: 10_000 } : {}) };
-    const algorithm = chooseAlgorithm(rowsConn ? await withClient(rowsConn, hashFingerprint) : await hashFingerprint(src), await hashFingerprint(prod));
-    tl.event('checksum-algorithm', { algorithm });
+    const fpProd = await hashFingerprint(prod);
+    const chosen = rowsConn
+      ? await withClient(rowsConn, async (c) => tableAlgorithms(c, await hashFingerprint(c), fpProd, tables.map(rowsAt)))
+      : await tableAlgorithms(src, await hashFingerprint(src), fpProd, tables.map(rowsAt));
+    const algorithms = new Map(tables.map((t, i) => [t.oid, chosen.algorithms[i]!]));
+    tl.event('checksum-algorithm', { tables: tables.map((t, i) => ({ table: displayName(t), algorithm: chosen.algorithms[i], ...(chosen.reasons[i] ? { fallback: chosen.reasons[i] } : {}) })) });
     const sourceStarted = Date.now();
     let sourceChecksumMs = 0;
     const sourceSums = Promise.all(
       tables.map((t) =>
-        withClient(rowsConn ?? sourceConn, (c) => tableChecksum(c, rowsAt(t), { algorithm }), { applicationName: 'undrop verify (source)', ...rowsSession }),
+        withClient(rowsConn ?? sourceConn, (c) => tableChecksum(c, rowsAt(t), { algorithm: algorithms.get(t.oid) }), { applicationName: 'undrop verify (source)', ...rowsSession }),
       ),
     ).finally(() => {
       sourceChecksumMs = Date.now() - sourceStarted;
@@ -244,7 +249,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     prod = undefined;
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }) },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }) },
       tl,
     );
     committed = true;
@@ -264,7 +269,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
         cause: e,
       });
     });
-    tl.event('checksums-taken', { algorithm, productionMs: checksumMs, productionSumMs: checksumSumMs, sourceMs: sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted });
+    tl.event('checksums-taken', { algorithms: chosen.algorithms, productionMs: checksumMs, productionSumMs: checksumSumMs, sourceMs: sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted });
     return {
       schema,
       tables: copied,
@@ -273,7 +278,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       sourceSchema: readOnly ? null : staging,
       production: { lsnBefore, lsnAfter },
       timings: { ddlMs, preDataMs: w.preDataMs, dataMs: w.loadMs, postDataMs: w.postDataMs, publishMs: w.publishMs, totalMs: Date.now() - started, checksumMs, sourceChecksumMs, sourceWaitMs: Date.now() - waitStarted },
-      checksums: { algorithm, source: sourceChecksums, copy: w.tables.map((x) => x.checksum) },
+      checksums: { algorithms: chosen.algorithms, source: sourceChecksums, copy: w.tables.map((x) => x.checksum) },
     };
   } finally {
     if (!committed && moved) {

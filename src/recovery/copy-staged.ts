@@ -48,7 +48,8 @@ export interface StagedCopyPlan {
   maintenanceWorkMem: string;
   /** Tables loaded at once (each on its own pair of connections). */
   parallel: number;
-  algorithm: ChecksumAlgorithm;
+  /** Each table's checksum algorithm (the source side uses the same). */
+  algorithm: (t: ResolvedTable) => ChecksumAlgorithm;
   production: ConnParams;
   /** Where the rows are read: the instance, or a read-only server (rowsAt names the tables there). */
   source: ConnParams;
@@ -248,7 +249,7 @@ async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, k
       tl.event('table-copied', { table: displayName(t), recoveredAs: displayName({ schema: plan.schema, name: t.name }), rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs });
       const c0 = Date.now();
       plan.onProgress?.(`checksumming ${displayName({ schema: plan.schema, name: t.name })} (${stats.rows.toLocaleString('en-US')} rows copied)`);
-      const checksum = await tableChecksum(prod, to, { inTransaction: true, algorithm: plan.algorithm });
+      const checksum = await tableChecksum(prod, to, { inTransaction: true, algorithm: plan.algorithm(t) });
       const checksumSpan: [number, number] = [c0, Date.now()];
       if (keys && hasStatements(keys)) {
         phase = `while building the keys and indexes of ${name}, after its ${formatBytes(stats.bytes)} of rows`;

@@ -156,7 +156,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
     out.replace = await log.step('promote (replace)', () => promoteReplace({ production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, statementTimeoutMs: req.statementTimeoutMs, recreateForeignKeys: req.recreateForeignKeys, allowDependents: req.allowDependents, timeline: log }));
     log.record('replace', out.replace);
     // the promoted tables are the recovered ones under their original names: check them again
-    out.verify = await log.step('verify after replace', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb, 'original'), timeline: log, known: { algorithm: cb.checksums.algorithm, source: cb.checksums.source } }));
+    out.verify = await log.step('verify after replace', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb, 'original'), timeline: log, known: { algorithms: cb.checksums.algorithms, source: cb.checksums.source } }));
     log.record('verify', out.verify);
   } else {
     out.merge = await runMerge(log, { production: req.production, tables: cb.tables, lockTimeoutMs: req.lockTimeoutMs, statementTimeoutMs: req.statementTimeoutMs, onConflict: onConflict ?? 'fail' });

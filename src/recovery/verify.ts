@@ -2,12 +2,13 @@
 // computed in PostgreSQL on both sides (the materialized source and
 // production), compared. Any difference fails loudly. Sums copy back already
 // took (during the copy) are used as they are; the rest are computed here,
-// tables in parallel, with the algorithm both servers agree on.
+// tables in parallel, each with the algorithm both servers agree on for it
+// (rowhash128 where its column types allow, checksum.ts).
 import { failure } from '../errors.js';
 import { withClient } from '../postgres/connect.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { displayName } from '../postgres/identifiers.js';
-import { type ChecksumAlgorithm, chooseAlgorithm, hashFingerprint, type TableChecksum, tableChecksum } from './checksum.js';
+import { type ChecksumAlgorithm, hashFingerprint, type TableChecksum, tableAlgorithms, tableChecksum } from './checksum.js';
 import type { CopyBackResult, CopyBackSource } from './copy-back.js';
 import { silentTimeline, type Timeline } from './timeline.js';
 
@@ -52,24 +53,24 @@ export interface VerifyRequest {
   timeline?: Timeline;
   /** Return the result instead of throwing VERIFY_MISMATCH (default: throw). */
   noThrow?: boolean;
-  /** Sums already taken (copy back's), per pair in order, with their algorithm; a missing side is computed. */
-  known?: { algorithm: ChecksumAlgorithm; source?: TableChecksum[]; copy?: TableChecksum[] };
+  /** Sums already taken (copy back's), per pair in order, with each pair's algorithm; a missing side is computed. */
+  known?: { algorithms: ChecksumAlgorithm[]; source?: TableChecksum[]; copy?: TableChecksum[] };
 }
 
-async function sideSums(conn: ConnParams, tables: { schema: string; name: string }[], algorithm: ChecksumAlgorithm, applicationName: string): Promise<TableChecksum[]> {
-  return Promise.all(tables.map((t) => withClient(conn, (c) => tableChecksum(c, t, { algorithm }), { applicationName, statementTimeoutMs: 0 })));
+async function sideSums(conn: ConnParams, tables: { schema: string; name: string }[], algorithms: ChecksumAlgorithm[], applicationName: string): Promise<TableChecksum[]> {
+  return Promise.all(tables.map((t, i) => withClient(conn, (c) => tableChecksum(c, t, { algorithm: algorithms[i] }), { applicationName, statementTimeoutMs: 0 })));
 }
 
 export async function verifyCopy(req: VerifyRequest): Promise<VerifyResult> {
   const tl = req.timeline ?? silentTimeline;
   const started = Date.now();
   const sourceConn = { ...req.source.conn, database: req.source.database };
-  const algorithm =
-    req.known?.algorithm ??
-    chooseAlgorithm(...(await Promise.all([withClient(sourceConn, hashFingerprint), withClient(req.production, hashFingerprint)])));
+  const algorithms =
+    req.known?.algorithms ??
+    (await withClient(sourceConn, async (c) => (await tableAlgorithms(c, await hashFingerprint(c), await withClient(req.production, hashFingerprint), req.pairs.map((p) => p.source))).algorithms));
   const sides = await Promise.all([
-    req.known?.source ?? sideSums(sourceConn, req.pairs.map((p) => p.source), algorithm, 'undrop verify (source)'),
-    req.known?.copy ?? sideSums(req.production, req.pairs.map((p) => p.production), algorithm, 'undrop verify'),
+    req.known?.source ?? sideSums(sourceConn, req.pairs.map((p) => p.source), algorithms, 'undrop verify (source)'),
+    req.known?.copy ?? sideSums(req.production, req.pairs.map((p) => p.production), algorithms, 'undrop verify'),
   ]);
   const tables = req.pairs.map((p, i) => {
     const source = sides[0][i]!;

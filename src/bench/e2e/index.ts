@@ -194,8 +194,14 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
           const u = await runUndrop({ config: layout.inventoryFile, source: sourceName, tables, xid, schema, extra: v.extra });
           undropRuns.push(u);
           rowsBack = u.tables.reduce((n, t) => n + t.rows, 0);
-          undropSums.push(Object.fromEntries(u.tables.map((t) => [t.name, t.checksum])));
-          for (const t of u.tables) {
+          // on the lab truth's yardstick (hash128, the default), not the run's own (rowhash128 where the types allow)
+          const sums = await withClient(prodConn, async (c) => {
+            const out: Record<string, TableChecksum> = {};
+            for (const t of u.tables) out[t.name] = await tableChecksum(c, { schema, name: parseTableName(t.name).name });
+            return out;
+          });
+          undropSums.push(Object.fromEntries(Object.entries(sums).map(([n, x]) => [n, x.checksum])));
+          for (const t of u.tables.map((x) => ({ name: x.name, ...sums[x.name]! }))) {
             const want = truthOf(t.name);
             // physical sources reach the moment before the DROP: exactly the truth
             if ((v.kind === 'pitr' || v.kind === 'pgbackrest' || v.kind === 'delayed-replica') && want && (want.rows !== t.rows || want.checksum !== t.checksum)) equal = false;
