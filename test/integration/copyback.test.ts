@@ -21,6 +21,7 @@ describe('copy back into a side schema (real PostgreSQL)', () => {
   it('copies tables, keys, indexes, identity/serial, FKs, comments and TOASTed rows; checksums match', async () => {
     const tables = parseTableList(TABLES);
     const before = await withClient(pair.sourceConn, (c) => tableChecksums(c, tables));
+    const rowBefore = await withClient(pair.sourceConn, (c) => tableChecksums(c, tables, { algorithm: 'rowhash128' }));
     const r = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables, schema: 'recovered', workDir: pair.workDir });
     expect(r.schema).toBe('recovered');
     expect(r.tables.map((t) => [t.name, t.recoveredAsName, t.rows])).toEqual([
@@ -30,9 +31,10 @@ describe('copy back into a side schema (real PostgreSQL)', () => {
       ['public."we""ird;name"', 'recovered."we""ird;name"', 3],
     ]);
     // verification rode along: both sides' sums, taken during the copy, equal the source's before it
-    expect(r.checksums.algorithm).toBe('hash128');
-    expect(r.checksums.source).toEqual(before);
-    expect(r.checksums.copy).toEqual(before);
+    // (every column type here hashes by value: rowhash128 for all four)
+    expect(r.checksums.algorithms).toEqual(['rowhash128', 'rowhash128', 'rowhash128', 'rowhash128']);
+    expect(r.checksums.source).toEqual(rowBefore);
+    expect(r.checksums.copy).toEqual(rowBefore);
     // the fallback yardstick agrees too
     const md5Before = await withClient(pair.sourceConn, (c) => tableChecksums(c, r.tables.map((t) => ({ schema: r.sourceSchema, name: t.original.name })), { algorithm: 'md5sum' }));
     const md5After = await withClient(pair.prodConn, (c) => tableChecksums(c, r.tables.map((t) => t.recoveredAs), { algorithm: 'md5sum' }));
