@@ -15,7 +15,7 @@ import { materializeSource } from '../sources/registry.js';
 import type { ProbeResult, RecoveryPoint } from '../sources/types.js';
 import type { ResolvedTarget } from '../sources/target.js';
 import { withClient } from '../postgres/connect.js';
-import { tableChecksum } from './checksum.js';
+import { algorithmOf, tableChecksum } from './checksum.js';
 import { type ProductionPoint, createProductionPoint } from '../verify/restore-point.js';
 import { type CheckResult, productionTables, runSuite } from '../verify/suite.js';
 import type { CountedTable } from '../verify/tables.js';
@@ -73,7 +73,7 @@ async function checksumCheck(conn: ConnParams, point: ProductionPoint): Promise<
   const differ: string[] = [];
   await withClient(conn, async (c) => {
     for (const [name, prod] of Object.entries(point.checksums)) {
-      const got = await tableChecksum(c, parseTableName(name)).catch((e: Error) => ({ rows: -1, checksum: `error: ${e.message}` }));
+      const got = await tableChecksum(c, parseTableName(name), { algorithm: algorithmOf(prod.checksum) }).catch((e: Error) => ({ rows: -1, checksum: `error: ${e.message}` }));
       if (got.checksum !== prod.checksum || got.rows !== prod.rows) differ.push(`${name} (${got.rows} rows ${got.checksum}, production ${prod.rows} rows ${prod.checksum})`);
     }
   }, { statementTimeoutMs: 0 });
