@@ -147,6 +147,19 @@ describe('relation-level selective PITR restore (real PostgreSQL)', () => {
     }
   });
 
+  it('a kept instance (--keep) is restored at the database level by default: its other tables are readable', async () => {
+    const m = await materializePitr(fx.config('plain') as any, request({ keep: true }), probe);
+    try {
+      expect(m.notes.join(' ')).not.toContain('relation-level');
+      const n = await withClient(m.conn, (c) => c.query<{ n: string }>('select count(*)::text as n from customers'));
+      expect(n.rows[0]!.n).toBe('500');
+    } finally {
+      // kept instances are not removed by destroy(): stop and remove it here
+      await m.instance!.stop('fast');
+      await rm(m.instance!.root, { recursive: true, force: true });
+    }
+  });
+
   it("--selective database leaves shop whole", async () => {
     const m = await materializePitr(fx.config('plain') as any, request({ selective: 'database' }), probe);
     try {
