@@ -111,9 +111,9 @@ describe('relation-level selective PITR restore (real PostgreSQL)', () => {
     expect(await treeFingerprint(fx.backups.plain!)).toBe(before);
   });
 
-  it('tar.gz backup: the same, the backup untouched', async () => {
+  it('tar.gz backup with --selective relations: the same, the backup untouched', async () => {
     const before = await treeFingerprint(fx.backups.tar!);
-    const m = await materializePitr(fx.config('tar') as any, request(), probe);
+    const m = await materializePitr(fx.config('tar') as any, request({ selective: 'relations' }), probe);
     try {
       await expectLostTablesEqualTruth(m);
       expect(m.notes.find((n) => n.startsWith('Selective restore'))).toContain('(relation-level)');
@@ -122,6 +122,18 @@ describe('relation-level selective PITR restore (real PostgreSQL)', () => {
       await m.release();
     }
     expect(await treeFingerprint(fx.backups.tar!)).toBe(before);
+  });
+
+  it('tar.gz backup without --selective: the database level (its catalog would cost another decompression pass)', async () => {
+    const m = await materializePitr(fx.config('tar') as any, request(), probe);
+    try {
+      await expectLostTablesEqualTruth(m);
+      const note = m.notes.find((n) => n.startsWith('Selective restore'));
+      expect(note).toBeDefined();
+      expect(note).not.toContain('relation-level');
+    } finally {
+      await m.release();
+    }
   });
 
   it('tar backup with full_page_writes = off: what was left out is extracted after all', async () => {
@@ -135,7 +147,7 @@ describe('relation-level selective PITR restore (real PostgreSQL)', () => {
     await execa('tar', ['-czf', join(folder, 'b1', 'base.tar.gz'), '-C', x, ...(await readdir(x))]);
     await execa('cp', [join(src, 'pg_wal.tar.gz'), join(src, 'backup_manifest'), join(folder, 'b1')]);
     await rm(x, { recursive: true, force: true });
-    const m = await materializePitr({ ...fx.config('tar'), base_backups: folder } as any, request(), probe);
+    const m = await materializePitr({ ...fx.config('tar'), base_backups: folder } as any, request({ selective: 'relations' }), probe);
     try {
       expect(m.notes.join(' ')).toContain('Full restore (not selective): full_page_writes = off');
       await expectLostTablesEqualTruth(m);
