@@ -72,6 +72,8 @@ export interface CopyBackRequest {
   parallel?: number;
   /** Progress lines: bytes and rows per table against the source's estimate, index builds by name. */
   onProgress?: (message: string) => void;
+  /** Awaited right before the side schema is published; a rejection drops the staging schema and is thrown as is. */
+  beforePublish?: () => Promise<void>;
 }
 
 export interface CopiedTable {
@@ -249,7 +251,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     prod = undefined;
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }) },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), beforePublish: req.beforePublish },
       tl,
     );
     committed = true;

@@ -60,6 +60,12 @@ export interface StagedCopyPlan {
   meter?: (table: ResolvedTable) => Promise<((n: number) => void) | undefined>;
   /** Production's disk filled (53100): the error with the copy's figures, given where it stopped. */
   diskFull?: (e: unknown, phase: string) => Promise<UndropError>;
+  /**
+   * Awaited just before the publishing transaction, with no production connection open; a rejection drops the
+   * staging schema like any other failure and is thrown as is (recover: the identity verdict, when copy back
+   * started before it).
+   */
+  beforePublish?: () => Promise<void>;
 }
 
 const isDiskFull = (e: unknown) => (e as { code?: string })?.code === '53100';
@@ -203,7 +209,11 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     }
     const postDataMs = Date.now() - t0;
 
-    // 4. Publish: one rename, alone in the last transaction.
+    // 4. Publish: one rename, alone in the last transaction — once the caller's gate (if any) says so.
+    if (plan.beforePublish) {
+      phase = 'while waiting to publish the side schema';
+      await plan.beforePublish();
+    }
     t0 = Date.now();
     phase = 'while publishing the side schema';
     await tl.step('publish (ALTER SCHEMA … RENAME)', () => onProduction(plan, busy, tl, (p) => p.query(`ALTER SCHEMA ${q} RENAME TO ${quoteIdent(plan.schema)}`)));

@@ -89,6 +89,8 @@ export interface CopyBackPipelineRequest {
   chooseOnConflict?: (plan: PromotePlan) => Promise<OnConflict>;
   /** Copy back's progress lines (bytes and rows per table, index builds). */
   onProgress?: (message: string) => void;
+  /** Awaited right before the side schema is published (before any verify, preview or promote); a rejection drops the staging schema. */
+  beforePublish?: () => Promise<void>;
 }
 
 export interface CopyBackPipelineResult {
@@ -111,7 +113,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
   }
   if (req.materialized.recoveryPoint.lsn) log.lsn('recovery point', req.materialized.recoveryPoint.lsn, req.sourceName);
 
-  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, timeline: log, onProgress: req.onProgress }), { schema: req.schema ?? null });
+  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, timeline: log, onProgress: req.onProgress, beforePublish: req.beforePublish }), { schema: req.schema ?? null });
   log.record('copyBack', cb);
   // both sides were checksummed during the copy: this compares them
   const verify = await log.step('verify', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb), timeline: log, known: cb.checksums }));

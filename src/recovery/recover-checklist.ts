@@ -120,6 +120,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   const unhook = watchInterrupt(log, (l) => ui.info(l), replicaState);
   // A hand-given target's WAL scan, running alongside probe and materialize (see step 2).
   let located: Promise<LocatedEvent | undefined> | undefined;
+  let locatedSettled = false;
   let walScanned: Promise<TablespaceScan | undefined> | undefined;
   let targetEnd: Promise<string | undefined> | undefined;
   try {
@@ -162,6 +163,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       target = resolveExplicit(o.target);
       const scan = log.step('check the target in WAL (alongside)', () => checkExplicitTarget(o, prod, target));
       located = scan.then((r) => r.event);
+      located.then(() => (locatedSettled = true), () => (locatedSettled = true));
       walScanned = scan.then((r) => r.tablespaces);
       targetEnd = scan.then((r) => r.end);
       located.catch(() => {}); // awaited at the identity check; never fails (best effort)
@@ -225,19 +227,36 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, sourceConfig });
     for (const n of m.notes) ui.info(n);
 
-    // 5b. The identity check: the source holds the lost table, not its successor. Before any write.
-    if (located) {
-      event = await located;
-      located = undefined;
-      await warnRecreated(event);
+    // 5b. The identity check: the source holds the lost table, not its successor. Before anything is published.
+    // Started now (so the report lists it before copy back); it waits for a hand-given target's WAL scan.
+    const identityChecked = log
+      .step('identity check', async () => {
+        if (located) {
+          event = await located;
+          await warnRecreated(event);
+        }
+        const relfilenodes = await materializedRelfilenodes(m, tables);
+        return judgeIdentity({ tables, event, targetOrigin: target.origin, sourceKind: choice.config.kind, sourceName: choice.config.name, materialized: m, relfilenodes });
+      })
+      .then((identity) => {
+        log.record('identity', identity);
+        for (const i of identity) ui.info(`Identity of ${i.name}: ${i.status} — ${i.reason}`);
+        assertIdentity(identity);
+      });
+    // Only the WAL scan's event is missing (a replica read in place materializes in under a second): copy back
+    // starts now and its publish waits for the verdict. Writing the staging schema first is safe: it bears
+    // undrop's own name (undrop_staging_…), nothing reads it, any failure (a failed verdict too) drops it, and
+    // only the publishing rename — after the verdict — makes anything visible; merge and replace touch live
+    // tables only after that. Production consent was given before materialize, as before.
+    const early = located !== undefined && !locatedSettled;
+    let beforePublish: (() => Promise<void>) | undefined;
+    if (early) {
+      identityChecked.catch(() => {}); // awaited before publish, or after a failed copy back
+      log.event('copy-back-before-identity', { reason: 'the WAL scan that checks the hand-given target is still running; the side schema is published only after the identity verdict' });
+      beforePublish = () => log.step('wait for the identity check (before publish)', () => identityChecked);
+    } else {
+      await identityChecked;
     }
-    const identity = await log.step('identity check', async () => {
-      const relfilenodes = await materializedRelfilenodes(m, tables);
-      return judgeIdentity({ tables, event, targetOrigin: target.origin, sourceKind: choice.config.kind, sourceName: choice.config.name, materialized: m, relfilenodes });
-    });
-    log.record('identity', identity);
-    for (const i of identity) ui.info(`Identity of ${i.name}: ${i.status} — ${i.reason}`);
-    assertIdentity(identity);
 
     // 6. Copy back, verify, promote.
     const bin = m.inPlace?.bin ?? m.instance?.bin ?? (await findBinaries());
@@ -261,6 +280,11 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         chooseOnConflict: ui.pickOnConflict ? (plan) => ui.pickOnConflict!(plan) : undefined,
         allowDependents: o.allowDependents,
         confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), promotePlanLines(plan)),
+        beforePublish,
+      }).catch(async (e: unknown) => {
+        // copy back failed before the verdict: a failed identity check is the run's answer (the source was wrong)
+        if (early) await identityChecked;
+        throw e;
       }),
     );
     await recordOwnObjects(prod, result.copyBack.schema, log).catch(() => {});
