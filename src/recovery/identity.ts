@@ -3,7 +3,8 @@
 // (PITR, pgBackRest, snapshot, replica): the materialized table's relfilenode
 // is one the located event removed, or its row count is the one the event
 // removed. Dumps: the dump was taken before the event. A mismatch stops the
-// run before production is written.
+// run before anything is published in production (recover may gate copy
+// back's publish on the verdict while a hand-given target's WAL scan ends).
 import { failure } from '../errors.js';
 import { withClient } from '../postgres/connect.js';
 import { type TableName, displayName, qualified } from '../postgres/identifiers.js';

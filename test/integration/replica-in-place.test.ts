@@ -5,8 +5,8 @@
 // the incident: the pre-incident tables). Then --jobs 1: the same rows, and
 // never more than one undrop connection on production during copy back
 // (sampled from a side connection).
-import { mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect, withClient } from '../../src/postgres/connect.js';
 import { resolveConnParams } from '../../src/postgres/conninfo.js';
@@ -98,6 +98,17 @@ describe('recover from a paused delayed replica, read in place', () => {
     const idxLive = await withClient({ ...resolveConnParams(replicaDsnOf(lab)), database: 'shipping' }, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY($1)", [[...SHORT]])).rows[0].n as number);
     expect(idx).toBe(idxLive);
     expect(idx).toBeGreaterThan(0);
+    // The side schema is published only after the identity verdict, whether copy back waited for the WAL scan
+    // or started before it (then the timeline says so and the publish waited at the gate).
+    const timeline = readFileSync(join(dirname(doc.report), 'timeline.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const at = (pred: (e: any) => boolean) => timeline.findIndex(pred);
+    const verdict = at((e) => e.type === 'step-end' && e.step === 'identity check');
+    const publish = at((e) => e.type === 'step-start' && e.step === 'publish (ALTER SCHEMA … RENAME)');
+    expect(verdict).toBeGreaterThanOrEqual(0);
+    expect(publish).toBeGreaterThan(verdict);
+    const early = at((e) => e.type === 'copy-back-before-identity');
+    if (early >= 0) expect(early).toBeLessThan(at((e) => e.type === 'step-start' && e.step === 'copy back'));
+    else expect(verdict).toBeLessThan(at((e) => e.type === 'step-start' && e.step === 'copy back'));
     const after = await replicaState();
     expect(after).toEqual(before);
   }, 600_000);
