@@ -248,7 +248,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // undrop's own name (undrop_staging_…), nothing reads it, any failure (a failed verdict too) drops it, and
     // only the publishing rename — after the verdict — makes anything visible; merge and replace touch live
     // tables only after that. Production consent was given before materialize, as before.
-    const early = located !== undefined && !locatedSettled;
+    // Not with --jobs: its cap counts every production connection, and the scan reads production's catalog.
+    const early = located !== undefined && !locatedSettled && o.jobs === undefined;
     let beforePublish: (() => Promise<void>) | undefined;
     if (early) {
       identityChecked.catch(() => {}); // awaited before publish, or after a failed copy back
