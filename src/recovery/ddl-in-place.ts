@@ -6,16 +6,12 @@
 // tables, their sequences, their indexes — are rewritten to the staging
 // schema. Everything else they refer to (types, functions, other tables)
 // keeps its schema, as in the dump of a staging schema (ddl.ts).
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type pg from 'pg';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { quoteIdent } from '../postgres/identifiers.js';
-import { pgDumpSchema, pgRestoreSql } from '../postgres/programs.js';
-import { makeStage, removeStage } from '../postgres/work-dir.js';
 import type { ResolvedTable, SequenceState } from './catalog.js';
-import { cleanRestoreSql, filterToc, type SchemaDdl, tocOf } from './ddl.js';
+import { dumpSchemaSections, type SchemaDdl } from './ddl.js';
 
 export interface QualifiedName {
   schema: string;
@@ -84,28 +80,12 @@ export async function schemaDdlInPlace(
   staging: string,
   o: { workDir: string; excludeConstraintOids?: number[] },
 ): Promise<SchemaDdl> {
-  const dir = await makeStage(o.workDir, 'ddl');
-  try {
-    const archive = join(dir, 'schema.dump');
-    // never waits long for a lock: the tables are the replica's own, read while replay is paused
-    await pgDumpSchema(bin, source, { file: archive, tables: tables.map((t) => ({ schema: t.schema, name: t.name })), lockWaitSec: 10 });
-    const exclude = o.excludeConstraintOids ?? [];
-    let toc = '';
-    let list: string | undefined;
-    if (exclude.length) {
-      toc = filterToc(await tocOf(bin, archive), exclude);
-      list = join(dir, 'schema.list');
-      await writeFile(list, toc);
-    }
-    const opts = { listFile: list, noOwner: true, noPrivileges: true };
-    const [preData, postData] = await Promise.all([pgRestoreSql(bin, archive, { ...opts, section: 'pre-data' }), pgRestoreSql(bin, archive, { ...opts, section: 'post-data' })]);
-    const names = [...tables.map((t) => ({ schema: t.schema, name: t.name })), ...moved];
-    return {
-      preData: `CREATE SCHEMA ${quoteIdent(staging)};\n${moveNames(cleanRestoreSql(preData), names, staging)}`,
-      postData: moveNames(cleanRestoreSql(postData), names, staging),
-      toc,
-    };
-  } finally {
-    removeStage(dir);
-  }
+  // never waits long for a lock: the tables are the replica's own, read while replay is paused
+  const d = await dumpSchemaSections(bin, source, { tables: tables.map((t) => ({ schema: t.schema, name: t.name })), lockWaitSec: 10 }, o);
+  const names = [...tables.map((t) => ({ schema: t.schema, name: t.name })), ...moved];
+  return {
+    preData: `CREATE SCHEMA ${quoteIdent(staging)};\n${moveNames(d.preData, names, staging)}`,
+    postData: moveNames(d.postData, names, staging),
+    toc: d.toc,
+  };
 }

@@ -10,7 +10,7 @@ import { failure } from '../errors.js';
 import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { ConnParams } from '../postgres/conninfo.js';
-import { pgDumpSchema, pgRestoreList, pgRestoreSql } from '../postgres/programs.js';
+import { pgDumpSchema, pgRestoreList, pgRestoreSql, type SchemaDumpOptions } from '../postgres/programs.js';
 import { makeStage, removeStage } from '../postgres/work-dir.js';
 
 /** The TOC of an archive undrop just wrote; a failure here is a failure of the copy back. */
@@ -62,10 +62,25 @@ export function hasStatements(sql: string): boolean {
 }
 
 export async function schemaDdl(bin: PgBinaries, source: ConnParams, schema: string, o: { workDir: string; excludeConstraintOids?: number[] }): Promise<SchemaDdl> {
+  const d = await dumpSchemaSections(bin, source, { schemas: [schema] }, o);
+  return { preData: d.preData, postData: d.postData, toc: d.toc };
+}
+
+/**
+ * pg_dump --schema-only of what `dump` selects, split by pg_restore into
+ * pre-data and post-data SQL (cleaned), FKs to tables that are not recovered
+ * cut by constraint OID. Shared by the side-schema and the in-place paths.
+ */
+export async function dumpSchemaSections(
+  bin: PgBinaries,
+  source: ConnParams,
+  dump: Omit<SchemaDumpOptions, 'file'>,
+  o: { workDir: string; excludeConstraintOids?: number[] },
+): Promise<SchemaDdl> {
   const dir = await makeStage(o.workDir, 'ddl');
   try {
     const archive = join(dir, 'schema.dump');
-    await pgDumpSchema(bin, source, { file: archive, schemas: [schema] });
+    await pgDumpSchema(bin, source, { ...dump, file: archive });
     // The table of contents is only needed to cut FKs out; skip a program run when there are none.
     const exclude = o.excludeConstraintOids ?? [];
     let toc = '';
