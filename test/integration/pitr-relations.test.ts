@@ -94,9 +94,20 @@ async function expectArchiveSparse(m: Materialized): Promise<void> {
 }
 
 describe('relation-level selective PITR restore (real PostgreSQL)', () => {
-  it('plain backup: the lost tables equal the truth, archive_big (heap, TOAST, indexes) sparse, the backup untouched', async () => {
-    const before = await treeFingerprint(fx.backups.plain!);
+  it('plain backup by default: 50 MB of other tables is below what pays, so the database level, said in a note; the lost tables equal the truth', async () => {
     const m = await materializePitr(fx.config('plain') as any, request(), probe);
+    try {
+      await expectLostTablesEqualTruth(m);
+      expect(m.notes.join(' ')).toMatch(/Relation-level restore not used \(database-level instead\): it would leave only .* below 256 MB/);
+      expect(m.notes.find((n) => n.startsWith('Selective restore'))).not.toContain('(relation-level)');
+    } finally {
+      await m.release();
+    }
+  });
+
+  it('plain backup with --selective relations: the lost tables equal the truth, archive_big (heap, TOAST, indexes) sparse, the backup untouched', async () => {
+    const before = await treeFingerprint(fx.backups.plain!);
+    const m = await materializePitr(fx.config('plain') as any, request({ selective: 'relations' }), probe);
     try {
       await expectLostTablesEqualTruth(m);
       const note = m.notes.find((n) => n.startsWith('Selective restore'));

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { HeapParseError } from '../../src/sources/pitr/heap-reader.js';
 import { type BackupCatalog, type ClassRow, parseFilenodeMap } from '../../src/sources/pitr/pg-class.js';
-import { isSparseRelationFile, planRelations, relationFile } from '../../src/sources/pitr/relation-plan.js';
+import { isSparseRelationFile, planRelations, RELATION_LEVEL_MIN_BYTES, relationFile, relationSparseBytes } from '../../src/sources/pitr/relation-plan.js';
 import { mainSegments } from '../../src/sources/pitr/relation-source.js';
 import { type SelectivePlan, tarExcludes, tarSplit } from '../../src/sources/pitr/selective.js';
 
@@ -147,5 +147,22 @@ describe('pg_filenode.map', () => {
     expect(() => parseFilenodeMap(map(0x123, [[1259, 1259]]))).toThrow(HeapParseError);
     expect(() => parseFilenodeMap(map(0x592717, []))).toThrow(/mappings/);
     expect(() => parseFilenodeMap(Buffer.alloc(4))).toThrow(HeapParseError);
+  });
+});
+
+describe('relation level by default: only when it leaves enough out', () => {
+  it('counts the bytes of the sparse relations\' files, every fork but _init, every segment', () => {
+    const plan = { database: 16384, sparse: new Set([16500]), sparseTables: ['public.big'], lost: [16400] };
+    const files = [
+      { name: '16500', size: 1 << 30 },
+      { name: '16500.1', size: 1 << 29 },
+      { name: '16500_fsm', size: 24576 },
+      { name: '16500_init', size: 8192 },
+      { name: '16400', size: 1 << 30 },
+      { name: 'PG_VERSION', size: 3 },
+    ];
+    expect(relationSparseBytes(files, plan)).toBe((1 << 30) + (1 << 29) + 24576);
+    expect(relationSparseBytes(files.slice(4), plan)).toBe(0);
+    expect(RELATION_LEVEL_MIN_BYTES).toBe(256 * 1024 ** 2);
   });
 });

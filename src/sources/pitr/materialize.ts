@@ -16,6 +16,7 @@ import { prepareWorkDir, removeStage } from '../../postgres/work-dir.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
+import { formatBytes } from '../../util/time.js';
 import { archivedWalFrom, assertDiskSpace, isDiskFull, replayDiskFull, walBetween } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
@@ -23,6 +24,7 @@ import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js'
 import { decideRelations, plainCatalog, tarCatalog } from './relation-source.js';
 import { lostRelationsLeftSparse } from './relation-check.js';
 import type { BackupCatalog } from './pg-class.js';
+import { RELATION_LEVEL_MIN_BYTES, relationSparseBytes } from './relation-plan.js';
 import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
@@ -83,12 +85,26 @@ async function decideSelective(dir: string, baseOids: number[], major: number, b
 }
 
 /** Take a database-level plan down to relations when that is certain; else keep it (with a note), or give up when it leaves nothing out. */
-async function withRelations(d: SelectiveDecision, baseOids: number[], major: number, req: MaterializeRequest, catalog: (dboid: number) => Promise<BackupCatalog>, notes: string[]): Promise<SelectiveDecision> {
+async function withRelations(
+  d: SelectiveDecision,
+  baseOids: number[],
+  major: number,
+  req: MaterializeRequest,
+  catalog: (dboid: number) => Promise<BackupCatalog>,
+  files: (dboid: number) => Promise<{ name: string; size: number }[]>,
+  notes: string[],
+): Promise<SelectiveDecision> {
   if (!d.selective) return d;
   const r = await decideRelations(d.plan, baseOids, major, req.tables, catalog);
-  if ('plan' in r) return { selective: true, plan: { ...d.plan, relations: r.plan } };
-  if (!d.plan.sparse.length) return { selective: false, reason: `the backup holds no other database to leave out, and relation-level restore does not apply: ${r.reason}` };
-  notes.push(`Relation-level restore not used (database-level instead): ${r.reason}.`);
+  let reason = 'reason' in r ? r.reason : '';
+  if ('plan' in r) {
+    // asked for by name: always; by default: only when it leaves enough out to pay for itself
+    const left = req.selective === 'relations' ? Infinity : relationSparseBytes(await files(r.plan.database), r.plan);
+    if (left >= RELATION_LEVEL_MIN_BYTES) return { selective: true, plan: { ...d.plan, relations: r.plan } };
+    reason = `it would leave only ${formatBytes(left)} of other tables out, below ${formatBytes(RELATION_LEVEL_MIN_BYTES)}, where staging file by file costs more than it saves (--selective relations asks for it anyway)`;
+  }
+  if (!d.plan.sparse.length) return { selective: false, reason: `the backup holds no other database to leave out, and relation-level restore does not apply: ${reason}` };
+  notes.push(`Relation-level restore not used (database-level instead): ${reason}.`);
   return d;
 }
 
@@ -113,7 +129,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
       let d: SelectiveDecision = (await hasTablespaces(backup.path))
         ? { selective: false, reason: 'the backup has tablespaces (pg_tblspc), which selective restore does not handle' }
         : await decideSelective(backup.path, baseOids, bin.major, bin, req.database, true, wantRelations);
-      if (wantRelations) d = await withRelations(d, baseOids, bin.major, req, (oid) => plainCatalog(join(backup.path, 'base', String(oid))), notes);
+      if (wantRelations) d = await withRelations(d, baseOids, bin.major, req, (oid) => plainCatalog(join(backup.path, 'base', String(oid))), (oid) => folderFiles(join(backup.path, 'base', String(oid))), notes);
       if (d.selective) {
         const whole = await treeBytes(backup.path);
         const dataBytes = await plainSelectiveBytes(backup.path, d.plan);
@@ -145,7 +161,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
         members = (await tarMembers(backup)).members;
         const baseOids = listedBaseOids(members);
         d = await decideSelective(probeDir, baseOids, major, bin, req.database, false, wantRelations);
-        if (wantRelations) d = await withRelations(d, baseOids, major, req, (oid) => tarCatalog(backup.baseTar!, members, oid, req.workDir), notes);
+        if (wantRelations) d = await withRelations(d, baseOids, major, req, (oid) => tarCatalog(backup.baseTar!, members, oid, req.workDir), async (oid) => membersOf(members, oid), notes);
       }
       if (d.selective) {
         const plan = d.plan;
@@ -300,4 +316,17 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
     await inst.destroy();
     throw e;
   }
+}
+
+/** Regular files directly in a folder, with their sizes. */
+async function folderFiles(dir: string): Promise<{ name: string; size: number }[]> {
+  const out: { name: string; size: number }[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) if (e.isFile()) out.push({ name: e.name, size: (await stat(join(dir, e.name))).size });
+  return out;
+}
+
+/** A tar listing's files directly in base/<oid>/, with their sizes. Pure. */
+function membersOf(members: readonly TarMember[], oid: number): { name: string; size: number }[] {
+  const prefix = `base/${oid}/`;
+  return members.filter((m) => m.path.startsWith(prefix) && !m.path.slice(prefix.length).includes('/')).map((m) => ({ name: m.path.slice(prefix.length), size: m.size }));
 }

@@ -102,3 +102,16 @@ export function isSparseRelationFile(name: string, plan: RelationPlan): boolean 
   const f = relationFile(name);
   return !!f && f.fork !== 'init' && plan.sparse.has(f.filenode);
 }
+
+/**
+ * Below this many bytes left out, the relation level is not the default:
+ * staging a database file by file cost ~1.5 s more than copying its folder
+ * whole when it left ~30 MB out (the lab, 1 M lost rows), and saved ~9 s per
+ * GB left out (bench/results/pitr-selective.md); the crossover is near 170 MB.
+ */
+export const RELATION_LEVEL_MIN_BYTES = 256 * 1024 ** 2;
+
+/** Pure: bytes of a database folder's files (name, size) that the plan leaves sparse. */
+export function relationSparseBytes(files: readonly { name: string; size: number }[], plan: RelationPlan): number {
+  return files.reduce((n, f) => n + (isSparseRelationFile(f.name, plan) ? f.size : 0), 0);
+}
