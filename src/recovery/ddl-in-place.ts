@@ -9,7 +9,8 @@
 import type pg from 'pg';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { ConnParams } from '../postgres/conninfo.js';
-import { quoteIdent } from '../postgres/identifiers.js';
+import { quoteIdent, quoteLiteral } from '../postgres/identifiers.js';
+import { loadModule, type ScanToken, scanSync } from 'libpg-query';
 import type { ResolvedTable, SequenceState } from './catalog.js';
 import { dumpSchemaSections, type SchemaDdl } from './ddl.js';
 
@@ -18,28 +19,57 @@ export interface QualifiedName {
   name: string;
 }
 
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A token that names something: an identifier, or a keyword used as one (pg_dump leaves unreserved ones bare). */
+const isName = (t: ScanToken | undefined): t is ScanToken => !!t && (t.tokenName === 'IDENT' || t.keywordKind !== 0);
+const isDot = (t: ScanToken | undefined) => t?.text === '.';
 
-/** The spellings pg_dump may give one identifier: always quoted, and bare when it is a plain lower-case name. */
-function spellings(id: string): string[] {
-  const quoted = quoteIdent(id);
-  return /^[a-z_][a-z0-9_$]*$/.test(id) ? [quoted, id] : [quoted];
+/** The identifier a name token spells: quoted as written (with "" undoubled), bare folded to lower case. */
+function identifier(text: string): string {
+  return text.startsWith('"') ? text.slice(1, -1).replace(/""/g, '"') : text.toLowerCase();
+}
+
+/** `schema.name` starting at token i (not preceded by a dot: x.public.t is another name), or undefined. */
+function qualifiedAt(tokens: readonly ScanToken[], i: number): QualifiedName | undefined {
+  const [a, dot, b] = [tokens[i], tokens[i + 1], tokens[i + 2]];
+  if (!isName(a) || !isDot(dot) || !isName(b) || isDot(tokens[i - 1])) return undefined;
+  return { schema: identifier(a.text), name: identifier(b.text) };
 }
 
 /**
- * Rewrite `schema.name` (any spelling pg_dump uses, also inside a quoted
- * regclass literal) of each object to `"to".name`. A name is matched only
- * whole: `public.t` is not part of `public.t2` or `x.public.t`. Pure.
+ * Rewrite `schema.name` of each object to `"to"."name"`, where the SQL names
+ * it: as qualified identifiers (any spelling) and inside a `'…'::regclass`
+ * literal (sequence defaults). Tokens come from PostgreSQL's own scanner
+ * (libpg-query), so string literals (a COMMENT's text), quoted identifiers
+ * and comments are never rewritten, and a name matches only whole. Needs
+ * loadSqlScanner() first.
  */
 export function moveNames(sql: string, objects: readonly QualifiedName[], to: string): string {
-  let out = sql;
-  for (const o of objects) {
-    const alt = (id: string) => `(?:${spellings(id).map(escapeRe).join('|')})`;
-    const re = new RegExp(`(?<![\\w$."])${alt(o.schema)}\\.${alt(o.name)}(?![\\w$"])`, 'g');
-    out = out.replace(re, () => `${quoteIdent(to)}.${quoteIdent(o.name)}`);
+  const key = (q: QualifiedName) => `${q.schema}\u0000${q.name}`;
+  const wanted = new Set(objects.map(key));
+  const target = (q: QualifiedName | undefined) => (q && wanted.has(key(q)) ? `${quoteIdent(to)}.${quoteIdent(q.name)}` : undefined);
+  const tokens = scanSync(sql).tokens;
+  const edits: { start: number; end: number; text: string }[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const moved = target(qualifiedAt(tokens, i));
+    if (moved) {
+      edits.push({ start: t.start, end: tokens[i + 2]!.end, text: moved });
+      i += 2;
+    } else if (t.tokenName === 'SCONST' && tokens[i + 1]?.tokenName === 'TYPECAST' && tokens[i + 2]?.text.toLowerCase() === 'regclass') {
+      // pg_dump writes a regclass as '<schema>.<name>' with both parts quoted as needed
+      const inner = scanSync(t.text.slice(1, -1).replace(/''/g, "'")).tokens;
+      const regclass = inner.length === 3 ? target(qualifiedAt(inner, 0)) : undefined;
+      if (regclass) edits.push({ start: t.start, end: t.end, text: quoteLiteral(regclass) });
+    }
   }
-  return out;
+  // the scanner's offsets are in bytes of the UTF-8 text
+  let buf = Buffer.from(sql, 'utf8');
+  for (const e of edits.reverse()) buf = Buffer.concat([buf.subarray(0, e.start), Buffer.from(e.text, 'utf8'), buf.subarray(e.end)]);
+  return buf.toString('utf8');
 }
+
+/** Load PostgreSQL's scanner (WebAssembly) once, before moveNames. */
+export const loadSqlScanner: () => Promise<void> = loadModule;
 
 /** What moves with the tables: their owned/identity sequences and their indexes (names in the tables' schemas). */
 export async function objectsOf(c: pg.Client, tables: readonly ResolvedTable[]): Promise<{ sequences: QualifiedName[]; indexes: QualifiedName[] }> {
@@ -81,7 +111,7 @@ export async function schemaDdlInPlace(
   o: { workDir: string; excludeConstraintOids?: number[] },
 ): Promise<SchemaDdl> {
   // never waits long for a lock: the tables are the replica's own, read while replay is paused
-  const d = await dumpSchemaSections(bin, source, { tables: tables.map((t) => ({ schema: t.schema, name: t.name })), lockWaitSec: 10 }, o);
+  const [d] = await Promise.all([dumpSchemaSections(bin, source, { tables: tables.map((t) => ({ schema: t.schema, name: t.name })), lockWaitSec: 10 }, o), loadSqlScanner()]);
   const names = [...tables.map((t) => ({ schema: t.schema, name: t.name })), ...moved];
   return {
     preData: `CREATE SCHEMA ${quoteIdent(staging)};\n${moveNames(d.preData, names, staging)}`,

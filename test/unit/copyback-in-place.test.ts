@@ -1,8 +1,8 @@
 // Pure parts of copy back from a paused replica read in place (no temporary
 // instance), --jobs and the index builds' share of the worker pools.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { jobsFlag } from '../../src/cli/jobs.js';
-import { moveNames } from '../../src/recovery/ddl-in-place.js';
+import { loadSqlScanner, moveNames } from '../../src/recovery/ddl-in-place.js';
 import { maintenanceWorkers } from '../../src/recovery/index-workers.js';
 import { splitPostData } from '../../src/recovery/post-data-split.js';
 
@@ -15,6 +15,19 @@ const moved = [
 ];
 
 describe('moveNames: the recovered objects, and only they, into the staging schema', () => {
+  beforeAll(() => loadSqlScanner());
+
+  it('never rewrites a string literal that is not a regclass (a comment\'s text), and keeps multibyte text around an edit intact', () => {
+    const sql = `COMMENT ON TABLE public.shipments IS 'copied from public.shipments ≥ 2024';\nALTER TABLE "Sales"."Order Items" ADD CONSTRAINT "price ≥ 0" CHECK (unit_price >= 0);\n-- public.shipments in a comment line`;
+    expect(moveNames(sql, moved, S)).toBe(
+      `COMMENT ON TABLE "${S}"."shipments" IS 'copied from public.shipments ≥ 2024';\nALTER TABLE "${S}"."Order Items" ADD CONSTRAINT "price ≥ 0" CHECK (unit_price >= 0);\n-- public.shipments in a comment line`,
+    );
+  });
+
+  it('matches names as PostgreSQL reads them: bare names fold to lower case, quoted ones do not; a regclass literal with quoted parts', () => {
+    const sql = `CREATE TABLE PUBLIC.Shipments (id int);\nCREATE TABLE public."Shipments" (id int);\nSELECT nextval('"Sales"."Order Items"'::regclass);`;
+    expect(moveNames(sql, moved, S)).toBe(`CREATE TABLE "${S}"."shipments" (id int);\nCREATE TABLE public."Shipments" (id int);\nSELECT nextval('"${S}"."Order Items"'::regclass);`);
+  });
   it('rewrites tables, sequences (also in regclass literals and OWNED BY), indexes, quoted names', () => {
     const sql = [
       'CREATE TABLE public.shipments (',
