@@ -475,7 +475,6 @@ async function waitForExit(pid: number | undefined, timeoutMs: number): Promise<
   }
 }
 
-/** Copy a directory tree, preserving modes; reflinks where the filesystem allows. */
 /** Copy files (no folders) into an existing folder, many per `cp` (one process per file is slow when a database holds thousands). */
 export async function copyFilesInto(files: readonly string[], toDir: string): Promise<void> {
   for (let i = 0; i < files.length; i += 500) {
@@ -492,6 +491,7 @@ function copyFailed(from: string, msg: string): never {
   throw failure('COPY_FAILED', `Copying ${from} failed.`, { hint: 'Check that undrop can read every file of the source.', details: tail(msg) });
 }
 
+/** Copy a directory tree, preserving modes; reflinks where the filesystem allows. */
 export async function copyTree(from: string, to: string): Promise<void> {
   const r = await execClean('cp', ['-a', '--reflink=auto', resolve(from), to], { reject: false });
   if (r.exitCode !== 0) {

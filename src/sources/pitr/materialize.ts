@@ -24,7 +24,7 @@ import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js'
 import { decideRelations, plainCatalog, tarCatalog } from './relation-source.js';
 import { lostRelationsLeftSparse } from './relation-check.js';
 import type { BackupCatalog } from './pg-class.js';
-import { RELATION_LEVEL_MIN_BYTES, relationSparseBytes } from './relation-plan.js';
+import { RELATION_LEVEL_MIN_BYTES, type RelationPlan, relationSparseBytes } from './relation-plan.js';
 import { pinnedItem } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
@@ -84,7 +84,7 @@ async function decideSelective(dir: string, baseOids: number[], major: number, b
   return planSelective(rows, database, baseOids, { relationLevel });
 }
 
-/** Take a database-level plan down to relations when that is certain; else keep it (with a note), or give up when it leaves nothing out. */
+/** Take a database-level plan down to relations when that is certain and pays; else keep it (with a note), or give up when it leaves nothing out. */
 async function withRelations(
   d: SelectiveDecision,
   baseOids: number[],
@@ -95,17 +95,36 @@ async function withRelations(
   notes: string[],
 ): Promise<SelectiveDecision> {
   if (!d.selective) return d;
-  const r = await decideRelations(d.plan, baseOids, major, req.tables, catalog);
-  let reason = 'reason' in r ? r.reason : '';
-  if ('plan' in r) {
-    // asked for by name: always; by default: only when it leaves enough out to pay for itself
-    const left = req.selective === 'relations' ? Infinity : relationSparseBytes(await files(r.plan.database), r.plan);
-    if (left >= RELATION_LEVEL_MIN_BYTES) return { selective: true, plan: { ...d.plan, relations: r.plan } };
-    reason = `it would leave only ${formatBytes(left)} of other tables out, below ${formatBytes(RELATION_LEVEL_MIN_BYTES)}, where staging file by file costs more than it saves (--selective relations asks for it anyway)`;
-  }
-  if (!d.plan.sparse.length) return { selective: false, reason: `the backup holds no other database to leave out, and relation-level restore does not apply: ${reason}` };
-  notes.push(`Relation-level restore not used (database-level instead): ${reason}.`);
+  const r = await relationLevel(d.plan, baseOids, major, req, catalog, files);
+  if (typeof r !== 'string') return { selective: true, plan: { ...d.plan, relations: r } };
+  if (!d.plan.sparse.length) return { selective: false, reason: `the backup holds no other database to leave out, and relation-level restore does not apply: ${r}` };
+  notes.push(`Relation-level restore not used (database-level instead): ${r}.`);
   return d;
+}
+
+/**
+ * The relation plan, or why not. Asked for by name (--selective relations):
+ * whenever it is certain. By default only when it leaves enough out to pay
+ * for itself, and the backup's catalog is not even read when the whole
+ * database folder is smaller than that.
+ */
+async function relationLevel(
+  plan: SelectivePlan,
+  baseOids: number[],
+  major: number,
+  req: MaterializeRequest,
+  catalog: (dboid: number) => Promise<BackupCatalog>,
+  files: (dboid: number) => Promise<{ name: string; size: number }[]>,
+): Promise<RelationPlan | string> {
+  const byDefault = req.selective !== 'relations';
+  const tooLittle = (what: string, bytes: number) => `${what} only ${formatBytes(bytes)}, below ${formatBytes(RELATION_LEVEL_MIN_BYTES)}, where staging file by file costs more than it saves (--selective relations asks for it anyway)`;
+  const listed = new Map(await Promise.all(plan.matched.filter((o) => baseOids.includes(o)).map(async (o) => [o, await files(o)] as const)));
+  const folderBytes = [...listed.values()].flat().reduce((n, f) => n + f.size, 0);
+  if (byDefault && folderBytes < RELATION_LEVEL_MIN_BYTES) return tooLittle("the database's folder holds", folderBytes);
+  const r = await decideRelations(plan, baseOids, major, req.tables, catalog);
+  if ('reason' in r) return r.reason;
+  const left = relationSparseBytes(listed.get(r.plan.database) ?? [], r.plan);
+  return byDefault && left < RELATION_LEVEL_MIN_BYTES ? tooLittle('it would leave out', left) : r.plan;
 }
 
 /** Lay the chosen backup out as a data directory, selectively when allowed and safe. */
