@@ -121,7 +121,7 @@ export function assertIdentity(results: readonly TableIdentity[]): void {
   const bad = results.filter((r) => r.status === 'failed');
   if (!bad.length) return;
   throw failure('IDENTITY_MISMATCH', `The source does not hold the lost table${bad.length > 1 ? 's' : ''}: ${bad.map((b) => b.reason).join('; ')}.`, {
-    hint: 'Nothing was written to production. The target is probably after the incident: run `undrop locate --tables …` and pass the incident\'s --target xid:N (or choose another source with --source).',
+    hint: 'Nothing was published in production, and nothing undrop wrote is left there. The target is probably after the incident: run `undrop locate --tables …` and pass the incident\'s --target xid:N (or choose another source with --source).',
     details: bad.map((b) => `${b.name}: source relfilenode ${b.source.relfilenode ?? '?'}, ${b.source.rows ?? '?'} rows; event xid ${b.event?.xid ?? '?'} removed relfilenode ${b.event?.relfilenodes.join('/') || '?'}${b.event?.rows != null ? `, ${b.event.rows} rows` : ''}`),
   });
 }
