@@ -1,26 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { describe, expect, it } from 'vitest';
 import { connect } from '../../src/postgres/connect.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { copyBack } from '../../src/recovery/copy-back.js';
-import { type Pair, SOURCE_DATA_SQL, startPair } from './copyback-fixture.js';
+import { SOURCE_DATA_SQL, usePair } from './copyback-fixture.js';
 import { waitUntil } from '../helpers.js';
 
-let pair: Pair;
-beforeAll(async () => {
-  // enough rows that the COPY runs for a while
-  pair = await startPair({
-    sourceData: SOURCE_DATA_SQL + `INSERT INTO orders (customer_id, total, payload) SELECT 1 + g % 1000, 1, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g;`,
-  });
-});
-afterAll(async () => {
-  await pair?.destroy();
-  await runAllCleanups();
+// enough rows that the COPY runs for a while
+const fx = usePair({
+  sourceData: SOURCE_DATA_SQL + `INSERT INTO orders (customer_id, total, payload) SELECT 1 + g % 1000, 1, repeat(md5(g::text), 8) FROM generate_series(1, 400000) g;`,
 });
 
 describe('copy back failures (real PostgreSQL)', () => {
   it('production connection killed mid-copy: clear error, no side schema and no staging schema left, source tables back in place', async () => {
-    const killer = await connect(pair.prodConn, { applicationName: 'killer' });
+    const killer = await connect(fx.pair.prodConn, { applicationName: 'killer' });
     let killed: number | undefined;
     let stop = false;
     const hunt = (async () => {
@@ -34,7 +26,7 @@ describe('copy back failures (real PostgreSQL)', () => {
         } else await new Promise((res) => setTimeout(res, 5));
       }
     })();
-    const err = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: parseTableList('customers, orders'), schema: 'doomed', workDir: pair.workDir }).catch((e) => e);
+    const err = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: parseTableList('customers, orders'), schema: 'doomed', workDir: fx.pair.workDir }).catch((e) => e);
     stop = true;
     await hunt;
     expect(killed).toBeDefined();
@@ -48,7 +40,7 @@ describe('copy back failures (real PostgreSQL)', () => {
     // a terminated backend leaves pg_stat_activity a moment after its client saw the error
     await waitUntil('the copy back sessions to leave production', async () => (await killer.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'undrop copy back%'`)).rows[0].n === 0, { tries: 100, everyMs: 100 });
     await killer.end();
-    const src = await pair.source.query(`SELECT (SELECT count(*) FROM public.orders)::int AS o, (SELECT count(*) FROM pg_namespace WHERE nspname = 'doomed')::int AS s`);
+    const src = await fx.pair.source.query(`SELECT (SELECT count(*) FROM public.orders)::int AS o, (SELECT count(*) FROM pg_namespace WHERE nspname = 'doomed')::int AS s`);
     expect(src.rows[0]).toEqual({ o: 405000, s: 0 });
   });
 });

@@ -1,7 +1,9 @@
 // Two real PostgreSQL instances: a "materialized source" holding the tables as
 // they were before the incident, and a "production" where they were dropped
 // and recreated, with a few post-incident rows (ids re-used, other content).
+import { afterAll, beforeAll } from 'vitest';
 import { findBinaries, type PgBinaries } from '../../src/postgres/binaries.js';
+import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import type { ConnParams } from '../../src/postgres/conninfo.js';
 import { TempInstance } from '../../src/postgres/instance.js';
 import { testWorkDir } from '../helpers.js';
@@ -72,6 +74,29 @@ export async function startPair(o: { sourceData?: string; productionData?: strin
     workDir,
     async destroy() {
       await Promise.all([source.destroy(), production.destroy()]);
+    },
+  };
+}
+
+/**
+ * One pair for a test file: started in beforeAll (then `setup`, e.g. more
+ * SQL in production), destroyed with every temporary instance the tests left
+ * behind in afterAll. Read `.pair` inside the tests.
+ */
+export function usePair(o: Parameters<typeof startPair>[0] & { setup?: (p: Pair) => Promise<void>; timeoutMs?: number } = {}): { readonly pair: Pair } {
+  let current: Pair | undefined;
+  beforeAll(async () => {
+    current = await startPair(o);
+    await o.setup?.(current);
+  }, o.timeoutMs);
+  afterAll(async () => {
+    await current?.destroy();
+    await runAllCleanups();
+  });
+  return {
+    get pair(): Pair {
+      if (!current) throw new Error('usePair: the pair is started in beforeAll');
+      return current;
     },
   };
 }

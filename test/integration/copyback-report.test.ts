@@ -1,21 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { describe, expect, it } from 'vitest';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { IncidentLog } from '../../src/recovery/incident-log.js';
 import { copyBackVerifyPromote } from '../../src/recovery/copy-verify-promote.js';
 import { recoverJson } from '../../src/recovery/report.js';
 import { parseRecordComment } from '../../src/recovery/side-record.js';
-import { type Pair, startPair } from './copyback-fixture.js';
+import { startPair, usePair } from './copyback-fixture.js';
 
-let pair: Pair;
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await pair?.destroy();
-  await runAllCleanups();
-});
+const fx = usePair();
 
 describe('copy back → verify → merge, with the incident log (real PostgreSQL)', () => {
   it('guided flow: with collisions and no --on-conflict, the resolution is asked with the counts, then used', async () => {
@@ -48,18 +40,18 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
 
 
   it('records steps, commands and LSNs in timeline.jsonl and writes a postmortem report', async () => {
-    const log = IncidentLog.open({ workDir: pair.workDir });
+    const log = IncidentLog.open({ workDir: fx.pair.workDir });
     const plans: unknown[] = [];
     const r = await copyBackVerifyPromote({
-      bin: pair.bin,
+      bin: fx.pair.bin,
       log,
       sourceName: 'nightly',
-      materialized: { conn: pair.sourceConn, database: 'postgres', recoveryPoint: { time: '2026-11-25T01:00:00.000Z', lsn: '0/3000000', basis: 'dump start' }, tables: [{ name: 'public.orders', rows: 5000 }], notes: [] },
-      production: pair.prodConn,
+      materialized: { conn: fx.pair.sourceConn, database: 'postgres', recoveryPoint: { time: '2026-11-25T01:00:00.000Z', lsn: '0/3000000', basis: 'dump start' }, tables: [{ name: 'public.orders', rows: 5000 }], notes: [] },
+      production: fx.pair.prodConn,
       tables: parseTableList('customers, orders'),
       mode: 'merge',
       onConflict: 'keep-live',
-      workDir: pair.workDir,
+      workDir: fx.pair.workDir,
       confirmPromote: async (plan) => {
         plans.push(plan);
         return true;
@@ -80,7 +72,7 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
     ]);
     expect(r.merge!.tables.map((t) => [t.inserted, t.conflicts, t.resolution])).toEqual([[998, 2, 'kept-live'], [4997, 3, 'kept-live']]);
     // the side schema carries what verify proved (undrop promote checks it again)
-    const comment = await pair.production.query(`SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = $1`, [r.copyBack.schema]);
+    const comment = await fx.pair.production.query(`SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = $1`, [r.copyBack.schema]);
     const rec = parseRecordComment(comment.rows[0].c)!;
     expect(rec).toMatchObject({ version: 1, source: 'nightly', report: log.reportPath });
     expect(rec.tables.map((t) => [t.name, t.rows, t.checksum])).toEqual(r.verify.tables.map((v) => [v.name, v.copy.rows, v.copy.checksum]));

@@ -3,14 +3,13 @@
 // and differs when one row does; enum, json and nondeterministic-collation
 // tables fall back to hash128 and still verify equal.
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { parseTableList, type TableName } from '../../src/postgres/identifiers.js';
 import { type ChecksumAlgorithm, hashFingerprint, tableAlgorithms, tableChecksum } from '../../src/recovery/checksum.js';
 import { copyBack, moveBackInSource } from '../../src/recovery/copy-back.js';
 import { verifyCopy, verifyPairs } from '../../src/recovery/verify.js';
-import { type Pair, startPair } from './copyback-fixture.js';
+import { usePair } from './copyback-fixture.js';
 
 // The types exist on both servers; production makes one enum first, so the enum's OIDs differ there.
 const TYPES_SQL = `
@@ -36,56 +35,49 @@ INSERT INTO with_ci SELECT g, CASE WHEN g % 2 = 0 THEN 'ABC' ELSE 'abc' END FROM
 
 const PRODUCTION_SQL = `CREATE TYPE shifts_the_oids AS ENUM ('x');\n${TYPES_SQL}`;
 
-let pair: Pair;
-beforeAll(async () => {
-  pair = await startPair({ sourceData: SOURCE_SQL, productionData: PRODUCTION_SQL });
-}, 120_000);
-afterAll(async () => {
-  await pair?.destroy();
-  await runAllCleanups();
-});
+const fx = usePair({ sourceData: SOURCE_SQL, productionData: PRODUCTION_SQL, timeoutMs: 120_000 });
 
 const TABLES = parseTableList('eligible, with_enum, with_json, with_ci');
-const sum = (conn: typeof pair.prodConn, t: TableName, algorithm: ChecksumAlgorithm) => withClient(conn, (c) => tableChecksum(c, t, { algorithm }));
+const sum = (conn: typeof fx.pair.prodConn, t: TableName, algorithm: ChecksumAlgorithm) => withClient(conn, (c) => tableChecksum(c, t, { algorithm }));
 
 describe('rowhash128, per table, across two real servers', () => {
   it('copy back picks rowhash128 for the eligible table, hash128 for enum, json and nondeterministic collation; every table verifies equal', async () => {
-    const r = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: TABLES, schema: 'rh', workDir: pair.workDir });
+    const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: TABLES, schema: 'rh', workDir: fx.pair.workDir });
     try {
       expect(r.checksums.algorithms).toEqual(['rowhash128', 'hash128', 'hash128', 'hash128']);
       expect(r.checksums.copy).toEqual(r.checksums.source);
       expect(r.checksums.copy.map((c) => c.checksum.split(':')[0])).toEqual(['rowhash128', 'hash128', 'hash128', 'hash128']);
       expect(r.checksums.copy.map((c) => c.rows)).toEqual([3000, 500, 500, 500]);
       // verify from scratch (no sums handed over) chooses the same way and agrees
-      const v = await verifyCopy({ source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, pairs: verifyPairs(r), noThrow: true });
+      const v = await verifyCopy({ source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, pairs: verifyPairs(r), noThrow: true });
       expect(v.ok).toBe(true);
       expect(v.tables.map((t) => t.copy)).toEqual(r.checksums.copy);
       // why each fell back, read on the source (where copy back left the tables: its staging schema)
-      const why = await withClient(pair.sourceConn, async (c) => tableAlgorithms(c, await hashFingerprint(c), await withClient(pair.prodConn, hashFingerprint), verifyPairs(r).map((p) => p.source)));
+      const why = await withClient(fx.pair.sourceConn, async (c) => tableAlgorithms(c, await hashFingerprint(c), await withClient(fx.pair.prodConn, hashFingerprint), verifyPairs(r).map((p) => p.source)));
       expect(why.reasons[0]).toBeNull();
       expect(why.reasons[1]).toMatch(/mood is an enum/);
       expect(why.reasons[2]).toMatch(/json has no by-value hash/);
       expect(why.reasons[3]).toMatch(/collation ci is nondeterministic/);
       // the fallback is needed: the enum hashes by OID, so the same rows hash differently on the two servers
       const enumAt = { schema: r.sourceSchema, name: 'with_enum' };
-      expect((await sum(pair.sourceConn, enumAt, 'rowhash128')).checksum).not.toBe((await sum(pair.prodConn, { schema: 'rh', name: 'with_enum' }, 'rowhash128')).checksum);
+      expect((await sum(fx.pair.sourceConn, enumAt, 'rowhash128')).checksum).not.toBe((await sum(fx.pair.prodConn, { schema: 'rh', name: 'with_enum' }, 'rowhash128')).checksum);
       // and a recorded rowhash128 checksum is recomputed alike later (promote's check)
-      expect(await sum(pair.prodConn, { schema: 'rh', name: 'eligible' }, 'rowhash128')).toEqual(r.checksums.copy[0]);
+      expect(await sum(fx.pair.prodConn, { schema: 'rh', name: 'eligible' }, 'rowhash128')).toEqual(r.checksums.copy[0]);
     } finally {
-      await moveBackInSource({ conn: pair.sourceConn, database: 'postgres' }, r);
-      await withClient(pair.prodConn, (c) => c.query('DROP SCHEMA rh CASCADE'));
+      await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
+      await withClient(fx.pair.prodConn, (c) => c.query('DROP SCHEMA rh CASCADE'));
     }
   }, 300_000);
 
   it('an eligible table: equal across servers when the rows are, different when one row differs', async () => {
-    const r = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: parseTableList('eligible'), schema: 'rh2', workDir: pair.workDir });
+    const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: parseTableList('eligible'), schema: 'rh2', workDir: fx.pair.workDir });
     const copy = { schema: 'rh2', name: 'eligible' };
-    const source = await sum(pair.sourceConn, { schema: r.sourceSchema, name: 'eligible' }, 'rowhash128');
+    const source = await sum(fx.pair.sourceConn, { schema: r.sourceSchema, name: 'eligible' }, 'rowhash128');
     try {
-      expect(await sum(pair.prodConn, copy, 'rowhash128')).toEqual(source);
+      expect(await sum(fx.pair.prodConn, copy, 'rowhash128')).toEqual(source);
       // Each change in a transaction on production that is rolled back: the checksum of the changed table, both yardsticks.
       const changed = async (sql: string) =>
-        withClient(pair.prodConn, async (c: pg.Client) => {
+        withClient(fx.pair.prodConn, async (c: pg.Client) => {
           await c.query('BEGIN');
           try {
             const n = (await c.query(sql)).rowCount;
@@ -111,10 +103,10 @@ describe('rowhash128, per table, across two real servers', () => {
       // What rowhash128 does not claim (README): numeric scale, equal under numeric's own `=`, hashes alike; the text yardstick sees it.
       const scale = await changed(`UPDATE rh2.eligible SET n = 1.5 WHERE id = 1`);
       expect(scale.rowhash.checksum).toBe(source.checksum);
-      expect(scale.text.checksum).not.toBe((await sum(pair.prodConn, copy, 'hash128')).checksum);
+      expect(scale.text.checksum).not.toBe((await sum(fx.pair.prodConn, copy, 'hash128')).checksum);
     } finally {
-      await moveBackInSource({ conn: pair.sourceConn, database: 'postgres' }, r);
-      await withClient(pair.prodConn, (c) => c.query('DROP SCHEMA rh2 CASCADE'));
+      await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
+      await withClient(fx.pair.prodConn, (c) => c.query('DROP SCHEMA rh2 CASCADE'));
     }
   }, 300_000);
 });

@@ -1,28 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { tableChecksum, tableChecksums } from '../../src/recovery/checksum.js';
 import { copyBack, moveBackInSource } from '../../src/recovery/copy-back.js';
-import { type Pair, startPair } from './copyback-fixture.js';
+import { usePair } from './copyback-fixture.js';
 
-let pair: Pair;
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await pair?.destroy();
-  await runAllCleanups();
-});
+const fx = usePair();
 
 const TABLES = 'customers, orders, "Sales"."Order Items", "we""ird;name"';
 
 describe('copy back into a side schema (real PostgreSQL)', () => {
   it('copies tables, keys, indexes, identity/serial, FKs, comments and TOASTed rows; checksums match', async () => {
     const tables = parseTableList(TABLES);
-    const before = await withClient(pair.sourceConn, (c) => tableChecksums(c, tables));
-    const rowBefore = await withClient(pair.sourceConn, (c) => tableChecksums(c, tables, { algorithm: 'rowhash128' }));
-    const r = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables, schema: 'recovered', workDir: pair.workDir });
+    const before = await withClient(fx.pair.sourceConn, (c) => tableChecksums(c, tables));
+    const rowBefore = await withClient(fx.pair.sourceConn, (c) => tableChecksums(c, tables, { algorithm: 'rowhash128' }));
+    const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables, schema: 'recovered', workDir: fx.pair.workDir });
     expect(r.schema).toBe('recovered');
     expect(r.tables.map((t) => [t.name, t.recoveredAsName, t.rows])).toEqual([
       ['public.customers', 'recovered.customers', 1000],
@@ -36,15 +28,15 @@ describe('copy back into a side schema (real PostgreSQL)', () => {
     expect(r.checksums.source).toEqual(rowBefore);
     expect(r.checksums.copy).toEqual(rowBefore);
     // the fallback yardstick agrees too
-    const md5Before = await withClient(pair.sourceConn, (c) => tableChecksums(c, r.tables.map((t) => ({ schema: r.sourceSchema, name: t.original.name })), { algorithm: 'md5sum' }));
-    const md5After = await withClient(pair.prodConn, (c) => tableChecksums(c, r.tables.map((t) => t.recoveredAs), { algorithm: 'md5sum' }));
+    const md5Before = await withClient(fx.pair.sourceConn, (c) => tableChecksums(c, r.tables.map((t) => ({ schema: r.sourceSchema, name: t.original.name })), { algorithm: 'md5sum' }));
+    const md5After = await withClient(fx.pair.prodConn, (c) => tableChecksums(c, r.tables.map((t) => t.recoveredAs), { algorithm: 'md5sum' }));
     expect(md5After).toEqual(md5Before);
     expect(md5After[0]!.checksum).toMatch(/^md5sum:/);
     // the FK to regions (not recovered) is reported, not created
     expect(r.foreignKeysLeftOut.map((f) => [f.name, f.references.name])).toEqual([['customers_region_id_fkey', 'regions']]);
 
     try {
-    await withClient(pair.prodConn, async (c) => {
+    await withClient(fx.pair.prodConn, async (c) => {
       for (const [i, t] of r.tables.entries()) {
         const got = await tableChecksum(c, t.recoveredAs);
         expect(got).toEqual(before[i]);
@@ -80,31 +72,31 @@ describe('copy back into a side schema (real PostgreSQL)', () => {
       expect(live.rows[0]).toEqual({ o: 3, c: 2 });
     });
     } finally {
-      await moveBackInSource({ conn: pair.sourceConn, database: 'postgres' }, r);
+      await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
     }
   });
 
   it('never overwrites an existing side schema (exit 2) and leaves the source as it was', async () => {
-    const err = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: parseTableList('orders'), schema: 'recovered', workDir: pair.workDir }).catch((e) => e);
+    const err = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: parseTableList('orders'), schema: 'recovered', workDir: fx.pair.workDir }).catch((e) => e);
     expect(err.code).toBe('SIDE_SCHEMA_EXISTS');
     expect(err.exitCode).toBe(2);
-    const n = await pair.source.query(`SELECT count(*)::int AS n FROM public.orders`);
+    const n = await fx.pair.source.query(`SELECT count(*)::int AS n FROM public.orders`);
     expect(n.rows[0].n).toBe(5000);
   });
 
   it('refuses an unknown table before writing anything (exit 2)', async () => {
-    const err = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: parseTableList('orders, nosuch, "Orders"'), workDir: pair.workDir }).catch((e) => e);
+    const err = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: parseTableList('orders, nosuch, "Orders"'), workDir: fx.pair.workDir }).catch((e) => e);
     expect(err.code).toBe('TABLE_NOT_IN_SOURCE');
     expect(err.exitCode).toBe(2);
     expect(err.message).toContain('public.nosuch, public."Orders"');
-    const s = await pair.production.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname LIKE 'undrop_%'`);
+    const s = await fx.pair.production.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname LIKE 'undrop_%'`);
     expect(s.rows[0].n).toBe(0);
   });
 
   it('uses undrop_YYYYMMDD_HHMMSS by default', async () => {
     const now = new Date('2026-11-25T02:45:12Z');
-    const r = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: parseTableList('"we""ird;name"'), workDir: pair.workDir, now });
+    const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: parseTableList('"we""ird;name"'), workDir: fx.pair.workDir, now });
     expect(r.schema).toBe('undrop_20261125_024512');
-    await moveBackInSource({ conn: pair.sourceConn, database: 'postgres' }, r);
+    await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
   });
 });

@@ -3,8 +3,7 @@
 // must reconnect, read the transaction's status and say what really
 // happened: never "nothing was written" when the copy back (or the promote)
 // committed, never "done" when it did not.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import type { ConnParams } from '../../src/postgres/conninfo.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
@@ -13,16 +12,9 @@ import { copyBack, moveBackInSource } from '../../src/recovery/copy-back.js';
 import { promoteReplace } from '../../src/recovery/promote-replace.js';
 import type { Timeline } from '../../src/recovery/timeline.js';
 import { commitProxy } from '../fixtures/commit-proxy.js';
-import { type Pair, startPair } from './copyback-fixture.js';
+import { usePair } from './copyback-fixture.js';
 
-let pair: Pair;
-beforeAll(async () => {
-  pair = await startPair();
-}, 120_000);
-afterAll(async () => {
-  await pair?.destroy();
-  await runAllCleanups();
-});
+const fx = usePair({ timeoutMs: 120_000 });
 
 function recorder(): Timeline & { events: { type: string; data: Record<string, unknown> }[] } {
   const events: { type: string; data: Record<string, unknown> }[] = [];
@@ -30,13 +22,13 @@ function recorder(): Timeline & { events: { type: string; data: Record<string, u
 }
 
 async function through(cut: 'before-commit' | 'after-commit', after?: RegExp) {
-  const sock = pair.prodConn;
+  const sock = fx.pair.prodConn;
   const proxy = await commitProxy({ socketDir: sock.host!, port: sock.port!, cut, after });
   const production: ConnParams = { ...sock, host: '127.0.0.1', port: proxy.port };
   return { proxy, production };
 }
 
-const schemaExists = (name: string) => withClient(pair.prodConn, async (c) => (await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name])).rowCount === 1);
+const schemaExists = (name: string) => withClient(fx.pair.prodConn, async (c) => (await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name])).rowCount === 1);
 const TABLES = parseTableList('customers, orders');
 
 describe('connection lost at COMMIT', () => {
@@ -44,7 +36,7 @@ describe('connection lost at COMMIT', () => {
     const { proxy, production } = await through('before-commit');
     const tl = recorder();
     try {
-      const err = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production, tables: TABLES, schema: 'cut_before', workDir: pair.workDir, timeline: tl }).catch((e) => e);
+      const err = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production, tables: TABLES, schema: 'cut_before', workDir: fx.pair.workDir, timeline: tl }).catch((e) => e);
       expect(proxy.cut).toBe(1);
       expect(err.code, String(err)).toBe('PRODUCTION_CONNECTION_LOST');
       expect(err.message).toMatch(/lost at the COMMIT of copy back\. undrop reconnected and read the transaction's status: transaction \d+ was NOT committed/);
@@ -54,7 +46,7 @@ describe('connection lost at COMMIT', () => {
       await proxy.close();
     }
     expect(await schemaExists('cut_before')).toBe(false);
-    expect((await pair.source.query<{ n: number }>("SELECT count(*)::int AS n FROM public.customers")).rows[0]!.n).toBe(1000);
+    expect((await fx.pair.source.query<{ n: number }>("SELECT count(*)::int AS n FROM public.customers")).rows[0]!.n).toBe(1000);
   });
 
   it('copy back, cut after the server got the COMMIT: undrop finds it committed and goes on (the side schema is there, rows equal the source)', async () => {
@@ -63,7 +55,7 @@ describe('connection lost at COMMIT', () => {
     let moved: Awaited<ReturnType<typeof copyBack>>['tables'] = [];
     const tl = recorder();
     try {
-      const r = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production, tables: TABLES, schema: 'cut_after', workDir: pair.workDir, timeline: tl });
+      const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production, tables: TABLES, schema: 'cut_after', workDir: fx.pair.workDir, timeline: tl });
       sourceSchema = r.sourceSchema;
       moved = r.tables;
       expect(proxy.cut).toBe(1);
@@ -73,10 +65,10 @@ describe('connection lost at COMMIT', () => {
       await proxy.close();
     }
     expect(await schemaExists('cut_after')).toBe(true);
-    const src = await withClient({ ...pair.sourceConn, database: 'postgres' }, (c) => tableChecksum(c, { schema: sourceSchema, name: 'orders' }));
-    const got = await withClient(pair.prodConn, (c) => tableChecksum(c, { schema: 'cut_after', name: 'orders' }));
+    const src = await withClient({ ...fx.pair.sourceConn, database: 'postgres' }, (c) => tableChecksum(c, { schema: sourceSchema, name: 'orders' }));
+    const got = await withClient(fx.pair.prodConn, (c) => tableChecksum(c, { schema: 'cut_after', name: 'orders' }));
     expect(got).toEqual(src);
-    await moveBackInSource({ conn: pair.sourceConn, database: 'postgres' }, { tables: moved, sourceSchema });
+    await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, { tables: moved, sourceSchema });
   });
 
   // The tables load in parallel and are published by one rename in the last transaction: the same two cuts there.
@@ -84,7 +76,7 @@ describe('connection lost at COMMIT', () => {
     const { proxy, production } = await through('before-commit', /^ALTER SCHEMA /);
     const tl = recorder();
     try {
-      const err = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production, tables: TABLES, schema: 'cut_publish', workDir: pair.workDir, timeline: tl }).catch((e) => e);
+      const err = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production, tables: TABLES, schema: 'cut_publish', workDir: fx.pair.workDir, timeline: tl }).catch((e) => e);
       expect(proxy.cut).toBe(1);
       expect(err.code, String(err)).toBe('PRODUCTION_CONNECTION_LOST');
       expect(err.message).toMatch(/transaction \d+ was NOT committed/);
@@ -93,8 +85,8 @@ describe('connection lost at COMMIT', () => {
       await proxy.close();
     }
     expect(await schemaExists('cut_publish')).toBe(false);
-    expect(await withClient(pair.prodConn, async (c) => (await c.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'undrop_staging_%'")).rows)).toEqual([]);
-    expect((await pair.source.query<{ n: number }>('SELECT count(*)::int AS n FROM public.customers')).rows[0]!.n).toBe(1000);
+    expect(await withClient(fx.pair.prodConn, async (c) => (await c.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'undrop_staging_%'")).rows)).toEqual([]);
+    expect((await fx.pair.source.query<{ n: number }>('SELECT count(*)::int AS n FROM public.customers')).rows[0]!.n).toBe(1000);
   });
 
   it('copy back, cut after the server got the publishing COMMIT: undrop finds it committed; the side schema holds the source rows', async () => {
@@ -102,16 +94,16 @@ describe('connection lost at COMMIT', () => {
     const tl = recorder();
     let r: Awaited<ReturnType<typeof copyBack>> | undefined;
     try {
-      r = await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production, tables: TABLES, schema: 'cut_publish_after', workDir: pair.workDir, timeline: tl });
+      r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production, tables: TABLES, schema: 'cut_publish_after', workDir: fx.pair.workDir, timeline: tl });
       expect(proxy.cut).toBe(1);
       expect(tl.events.find((e) => e.type === 'commit-connection-lost')?.data).toMatchObject({ step: 'copy back', status: 'committed' });
     } finally {
       await proxy.close();
     }
-    const src = await withClient({ ...pair.sourceConn, database: 'postgres' }, (c) => tableChecksum(c, { schema: r!.sourceSchema, name: 'orders' }));
-    const got = await withClient(pair.prodConn, (c) => tableChecksum(c, { schema: 'cut_publish_after', name: 'orders' }));
+    const src = await withClient({ ...fx.pair.sourceConn, database: 'postgres' }, (c) => tableChecksum(c, { schema: r!.sourceSchema, name: 'orders' }));
+    const got = await withClient(fx.pair.prodConn, (c) => tableChecksum(c, { schema: 'cut_publish_after', name: 'orders' }));
     expect(got).toEqual(src);
-    await moveBackInSource({ conn: pair.sourceConn, database: 'postgres' }, r!);
+    await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r!);
   });
 
   it('promote (replace), cut after the COMMIT: undrop finds it committed; the live table is renamed aside and the recovered one is in place', async () => {
@@ -125,7 +117,7 @@ describe('connection lost at COMMIT', () => {
     } finally {
       await proxy.close();
     }
-    const n = await withClient(pair.prodConn, async (c) => (await c.query('SELECT count(*)::int AS n FROM public.customers')).rows[0].n);
+    const n = await withClient(fx.pair.prodConn, async (c) => (await c.query('SELECT count(*)::int AS n FROM public.customers')).rows[0].n);
     expect(n).toBe(1000);
   });
 });

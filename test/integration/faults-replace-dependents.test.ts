@@ -4,14 +4,13 @@
 // publication, a partition attachment and another table's trigger that names
 // it would all keep pointing at the renamed post-incident table. They are
 // listed before the question, and replace is refused unless --allow-dependents.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAllCleanups } from '../../src/postgres/cleanup.js';
+import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { copyBack } from '../../src/recovery/copy-back.js';
 import { dependentLines, replacePreview } from '../../src/recovery/live-dependents.js';
 import { promoteReplace } from '../../src/recovery/promote-replace.js';
-import { type Pair, startPair } from './copyback-fixture.js';
+import { usePair } from './copyback-fixture.js';
 
 const DEPENDENTS_SQL = `
 CREATE VIEW open_orders AS SELECT id, total FROM orders WHERE total > 0;
@@ -26,19 +25,16 @@ CREATE FUNCTION touch_orders() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDA
 CREATE TRIGGER notes_touch AFTER INSERT ON notes FOR EACH ROW EXECUTE FUNCTION touch_orders();
 `;
 
-let pair: Pair;
 let liveOrders = 0;
-beforeAll(async () => {
-  pair = await startPair();
-  await pair.production.query(DEPENDENTS_SQL);
-  await copyBack({ bin: pair.bin, source: { conn: pair.sourceConn, database: 'postgres' }, production: pair.prodConn, tables: parseTableList('orders, regions'), schema: 'undrop_dep', workDir: pair.workDir });
-  // regions becomes a partition-attached table: its attachment would stay on the renamed table
-  await pair.production.query(`CREATE TABLE part_parent (id int, name text) PARTITION BY LIST (id); ALTER TABLE part_parent ATTACH PARTITION regions FOR VALUES IN (1, 2, 3, 4, 5)`);
-  liveOrders = (await pair.production.query<{ n: number }>('SELECT count(*)::int AS n FROM orders')).rows[0]!.n;
-}, 180_000);
-afterAll(async () => {
-  await pair?.destroy();
-  await runAllCleanups();
+const fx = usePair({
+  setup: async (p) => {
+    await p.production.query(DEPENDENTS_SQL);
+    await copyBack({ bin: p.bin, source: { conn: p.sourceConn, database: 'postgres' }, production: p.prodConn, tables: parseTableList('orders, regions'), schema: 'undrop_dep', workDir: p.workDir });
+    // regions becomes a partition-attached table: its attachment would stay on the renamed table
+    await p.production.query(`CREATE TABLE part_parent (id int, name text) PARTITION BY LIST (id); ALTER TABLE part_parent ATTACH PARTITION regions FOR VALUES IN (1, 2, 3, 4, 5)`);
+    liveOrders = (await p.production.query<{ n: number }>('SELECT count(*)::int AS n FROM orders')).rows[0]!.n;
+  },
+  timeoutMs: 180_000,
 });
 
 const tables = [
@@ -48,7 +44,7 @@ const tables = [
 
 describe('replace with dependents other than foreign keys', () => {
   it('the preview lists every kind, by name, for the confirmation', async () => {
-    const found = await replacePreview(pair.prodConn, tables);
+    const found = await replacePreview(fx.pair.prodConn, tables);
     const orders = found.find((f) => f.table === 'public.orders')!.dependents;
     expect(orders).toEqual(
       expect.arrayContaining([
@@ -65,23 +61,23 @@ describe('replace with dependents other than foreign keys', () => {
   });
 
   it('refused without --allow-dependents (LIVE_TABLE_DEPENDENTS, exit 1): nothing live changed', async () => {
-    const err = await promoteReplace({ production: pair.prodConn, tables }).catch((e) => e);
+    const err = await promoteReplace({ production: fx.pair.prodConn, tables }).catch((e) => e);
     expect(err).toMatchObject({ code: 'LIVE_TABLE_DEPENDENTS', exitCode: 1 });
     expect(err.message).toMatch(/view open_orders/);
     expect(err.message).toMatch(/Nothing live was changed/);
     expect(err.hint).toMatch(/--allow-dependents/);
-    const still = await withClient(pair.prodConn, async (c) => (await c.query("SELECT count(*)::int AS n FROM orders")).rows[0].n);
+    const still = await withClient(fx.pair.prodConn, async (c) => (await c.query("SELECT count(*)::int AS n FROM orders")).rows[0].n);
     expect(still).toBe(liveOrders);
-    expect((await pair.production.query("SELECT to_regclass('undrop_dep.orders') IS NOT NULL AS e")).rows[0].e).toBe(true);
+    expect((await fx.pair.production.query("SELECT to_regclass('undrop_dep.orders') IS NOT NULL AS e")).rows[0].e).toBe(true);
   });
 
   it('with --allow-dependents: replaced; the view still reads the renamed post-incident table, as the confirmation said', async () => {
-    const r = await promoteReplace({ production: pair.prodConn, tables, allowDependents: true });
+    const r = await promoteReplace({ production: fx.pair.prodConn, tables, allowDependents: true });
     const renamed = r.tables.find((t) => t.name === 'public.orders')!.liveRenamedToName!;
     expect(renamed).toMatch(/^public\.orders_before_undrop_/);
-    const n = await withClient(pair.prodConn, async (c) => (await c.query('SELECT count(*)::int AS n FROM orders')).rows[0].n);
+    const n = await withClient(fx.pair.prodConn, async (c) => (await c.query('SELECT count(*)::int AS n FROM orders')).rows[0].n);
     expect(n).toBe(5000);
-    const def = await withClient(pair.prodConn, async (c) => (await c.query("SELECT pg_get_viewdef('open_orders'::regclass) AS d")).rows[0].d);
+    const def = await withClient(fx.pair.prodConn, async (c) => (await c.query("SELECT pg_get_viewdef('open_orders'::regclass) AS d")).rows[0].d);
     expect(def).toContain(renamed.replace(/^public\./, ''));
   });
 });
