@@ -7,9 +7,8 @@
 // sparse in the temporary data directory, and leave the backups untouched.
 // The catalog reader is checked against the server's own pg_class.
 import { createHash } from 'node:crypto';
-import { appendFile, lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPitrSelectiveFixture, type PitrFixture } from '../../src/bench/pitr-selective.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
@@ -22,6 +21,7 @@ import { planRelations } from '../../src/sources/pitr/relation-plan.js';
 import { materializePitr } from '../../src/sources/pitr/materialize.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../../src/sources/types.js';
 import { testWorkDir } from '../helpers.js';
+import { tarBackupWithFpwOff } from '../helpers/pitr-backups.js';
 
 let fx: PitrFixture;
 const probe = { name: 'pitr', kind: 'pitr', status: 'usable', recoveryPoint: null, tables: [], findings: [], durationMs: 0 } as ProbeResult;
@@ -149,15 +149,7 @@ describe('relation-level selective PITR restore (real PostgreSQL)', () => {
 
   it('tar backup with full_page_writes = off: what was left out is extracted after all', async () => {
     const folder = join(fx.root, 'backups', 'nofpw-tar-rel');
-    const x = join(fx.root, 'nofpw-x-rel');
-    await mkdir(join(folder, 'b1'), { recursive: true });
-    await mkdir(x);
-    const src = join(fx.backups.tar!, 'b1');
-    await execa('tar', ['-xzf', join(src, 'base.tar.gz'), '-C', x]);
-    await appendFile(join(x, 'postgresql.auto.conf'), '\nfull_page_writes = off\n');
-    await execa('tar', ['-czf', join(folder, 'b1', 'base.tar.gz'), '-C', x, ...(await readdir(x))]);
-    await execa('cp', [join(src, 'pg_wal.tar.gz'), join(src, 'backup_manifest'), join(folder, 'b1')]);
-    await rm(x, { recursive: true, force: true });
+    await tarBackupWithFpwOff(join(fx.backups.tar!, 'b1'), folder, join(fx.root, 'nofpw-x-rel'));
     const m = await materializePitr({ ...fx.config('tar'), base_backups: folder } as any, request({ selective: 'relations' }), probe);
     try {
       expect(m.notes.join(' ')).toContain('Full restore (not selective): full_page_writes = off');

@@ -4,7 +4,7 @@
 // backups, then DROP TABLE in shop. Materializing with selective restore must
 // bring the dropped tables back exactly as they were before the DROP, with
 // bulk's files left sparse in the temporary data directory.
-import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { parsePgDatabase } from '../../src/sources/pitr/pg-database.js';
 import { materializePitr } from '../../src/sources/pitr/materialize.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../../src/sources/types.js';
 import { testWorkDir } from '../helpers.js';
+import { tarBackupWithFpwOff } from '../helpers/pitr-backups.js';
 
 let fx: PitrFixture;
 const probe = { name: 'pitr', kind: 'pitr', status: 'usable', recoveryPoint: null, tables: [], findings: [], durationMs: 0 } as ProbeResult;
@@ -122,15 +123,7 @@ describe('selective PITR restore (real PostgreSQL)', () => {
 
   it('tar backup with full_page_writes = off: the left-out database is extracted after all', async () => {
     const folder = join(fx.root, 'backups', 'nofpw-tar');
-    const x = join(fx.root, 'nofpw-x');
-    await mkdir(join(folder, 'b1'), { recursive: true });
-    await mkdir(x);
-    const src = join(fx.backups.tar!, 'b1');
-    await execa('tar', ['-xzf', join(src, 'base.tar.gz'), '-C', x]);
-    await appendFile(join(x, 'postgresql.auto.conf'), '\nfull_page_writes = off\n');
-    await execa('tar', ['-czf', join(folder, 'b1', 'base.tar.gz'), '-C', x, ...(await readdir(x))]);
-    await execa('cp', [join(src, 'pg_wal.tar.gz'), join(src, 'backup_manifest'), join(folder, 'b1')]);
-    await rm(x, { recursive: true, force: true });
+    await tarBackupWithFpwOff(join(fx.backups.tar!, 'b1'), folder, join(fx.root, 'nofpw-x'));
     const m = await materializePitr({ ...fx.config('tar'), base_backups: folder } as any, request(), probe);
     try {
       expect(m.notes.join(' ')).toContain("Full restore (not selective): full_page_writes = off in the backup's postgresql.auto.conf");
