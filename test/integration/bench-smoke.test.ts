@@ -2,7 +2,7 @@
 // one run per side, every source kind. Correctness only (rows back equal to
 // what the manual procedure restored and to the lab's truth), never timings.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { E2eResult } from '../../src/bench/e2e/index.js';
@@ -23,7 +23,7 @@ afterAll(async () => {
 describe('npm run bench (smoke scale)', () => {
   it('runs undrop, the manual procedure and the floor for every source kind; rows equal; writes Markdown, JSON and SVG', async () => {
     // The bench pauses the replica before the incident, so its manual dump never meets the lock trap.
-    const r = await execa(process.execPath, ['--import', 'tsx', 'src/bench/main.ts', '--scale', 'smoke', '--out', out, '--dir', dir], { reject: false, stdin: 'ignore' });
+    const r = await execa(process.execPath, [resolve('dist/bench/main.js'), '--scale', 'smoke', '--out', out, '--dir', dir], { reject: false, stdin: 'ignore' });
     expect(r.exitCode, String(r.stderr).slice(-3000)).toBe(0);
     const doc = JSON.parse(readFileSync(join(out, 'e2e-smoke.json'), 'utf8')) as E2eResult;
     expect(doc.cases.map((c) => c.kind)).toEqual(['delayed-replica', 'pitr', 'pgbackrest', 'snapshot', 'dump']);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { TempInstance } from '../../src/postgres/instance.js';
+import { cliArgs } from '../cli.js';
 import { testWorkDir } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -55,7 +56,7 @@ afterAll(async () => {
   rmSync(base, { recursive: true, force: true });
 });
 
-const run = (args: string[]) => execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '-c', cfg, '--work-dir', join(mnt, 'work'), 'recover', '--tables', 'parcels', '--source', 'nightly', '--target', 'latest', '--yes', ...args], { reject: false, stdin: 'ignore', timeout: 300_000 });
+const run = (args: string[]) => execa(process.execPath, cliArgs(['-c', cfg, '--work-dir', join(mnt, 'work'), 'recover', '--tables', 'parcels', '--source', 'nightly', '--target', 'latest', '--yes', ...args]), { reject: false, stdin: 'ignore', timeout: 300_000 });
 const schemas = async () => (await prod.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'undrop%'")).rows.map((r) => r.n);
 const leftovers = () => (existsSync(join(mnt, 'work', 'instances')) ? readdirSync(join(mnt, 'work', 'instances')) : []);
 

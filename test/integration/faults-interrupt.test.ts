@@ -15,7 +15,7 @@ import { readState } from '../../src/lab/state.js';
 import { stopWorkload } from '../../src/lab/workload.js';
 import { connect, withClient } from '../../src/postgres/connect.js';
 import { type ConnParams } from '../../src/postgres/conninfo.js';
-import { undrop } from '../cli.js';
+import { cliArgs, undrop } from '../cli.js';
 import { useLab } from '../helpers/lab.js';
 
 const lab = useLab({ name: 'faults', scale: 1000, delay: '10min' });
@@ -42,7 +42,7 @@ interface Run {
 function start(args: string[], env: Record<string, string> = {}): Run {
   let err = '';
   // PGPASSWORD is a secret the run must never print or record.
-  const child = execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { reject: false, stdin: 'ignore', env: { PGPASSWORD: secret, ...env }, timeout: 300_000 });
+  const child = execa(process.execPath, cliArgs(args), { reject: false, stdin: 'ignore', env: { PGPASSWORD: secret, ...env }, timeout: 300_000 });
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
   });
@@ -212,7 +212,7 @@ describe('a signal during a recover run', () => {
  * usually Ctrl-C. Fails loudly when a question never comes.
  */
 async function onTerminal(args: string[], answers: [RegExp, string][]) {
-  const cmd = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const cmd = [process.execPath, ...cliArgs(args)].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // A pty of size 0x0 makes the spinner redraw forever: give it a real terminal's size.
   const child = execa('script', ['-qfec', `stty cols 120 rows 40; ${cmd}`, '/dev/null'], { reject: false, stdin: 'pipe', env: { PGPASSWORD: secret, TERM: 'xterm' }, timeout: 300_000 });
   let out = '';

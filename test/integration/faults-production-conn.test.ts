@@ -15,6 +15,7 @@ import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { chownForServer } from '../../src/postgres/os-user.js';
 import { TempInstance } from '../../src/postgres/instance.js';
+import { cliArgs } from '../cli.js';
 import { testWorkDir } from '../helpers.js';
 
 const base = join(testWorkDir(), `tls-${process.pid}`);
@@ -89,7 +90,7 @@ async function recover(dsn: string | undefined, env: Record<string, string> = {}
   writeFileSync(cfg, `${dsn === undefined ? '' : `production:\n  dsn: "${dsn}"\n`}sources:\n  - name: nightly\n    kind: dump\n    paths: ["${dump}"]\n`);
   // HOME without ~/.postgresql and ~/.pgpass unless a test says otherwise; no PG* from the caller.
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
-  const r = await execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '-c', cfg, '--work-dir', join(base, 'work'), 'recover', '--tables', 'parcels', '--source', 'nightly', '--target', 'latest', '--schema', schema, '--yes'], {
+  const r = await execa(process.execPath, cliArgs(['-c', cfg, '--work-dir', join(base, 'work'), 'recover', '--tables', 'parcels', '--source', 'nightly', '--target', 'latest', '--schema', schema, '--yes']), {
     reject: false,
     stdin: 'ignore',
     timeout: 300_000,

@@ -18,6 +18,7 @@ import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { connect } from '../../src/postgres/connect.js';
 import { TempInstance } from '../../src/postgres/instance.js';
+import { cliArgs } from '../cli.js';
 import { testWorkDir, waitUntil } from '../helpers.js';
 
 const root = process.getuid?.() === 0;
@@ -82,7 +83,7 @@ afterAll(async () => {
 });
 
 const run = (schema: string) =>
-  execa(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '-c', cfg, '--work-dir', work, 'recover', '--tables', 'parcels', '--source', 'nightly', '--target', 'latest', '--schema', schema, '--yes'], { reject: false, stdin: 'ignore', timeout: 300_000 });
+  execa(process.execPath, cliArgs(['-c', cfg, '--work-dir', work, 'recover', '--tables', 'parcels', '--source', 'nightly', '--target', 'latest', '--schema', schema, '--yes']), { reject: false, stdin: 'ignore', timeout: 300_000 });
 
 /** The incident report the run names, read back. */
 function report(stderr: string): string {

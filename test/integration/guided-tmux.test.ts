@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
-import { undrop } from '../cli.js';
+import { cliArgs, undrop } from '../cli.js';
 import { replicaDsnOf, useLab } from '../helpers/lab.js';
 
 const lab = useLab({ name: 'guided', scale: 20_000, delay: '10min', timeoutMs: 900_000 });
@@ -30,7 +30,7 @@ const keys = (s: string, ...k: string[]) => tmux('send-keys', '-t', s, ...k);
 async function start(session: string, extra: string[] = [], envExtra = ''): Promise<string> {
   const exitFile = join(root, `${session}.exit`);
   const env = `env -u NO_COLOR -u FORCE_COLOR TMPDIR=${process.env.TMPDIR ?? '/tmp'} PATH=${process.env.PATH} TERM=xterm-256color ${envExtra}`;
-  const cmd = `${env} ${process.execPath} --import tsx src/cli/main.ts -c ${cfg} ${extra.join(' ')}; echo $? > ${exitFile}; sleep 3600`;
+  const cmd = `${env} ${[process.execPath, ...cliArgs(['-c', cfg, ...extra])].join(' ')}; echo $? > ${exitFile}; sleep 3600`;
   await tmux('new-session', '-d', '-s', session, '-x', '220', '-y', '60', '-c', process.cwd(), cmd);
   return exitFile;
 }

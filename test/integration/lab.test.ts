@@ -3,7 +3,7 @@
 // process and no file, bad input is refused. Small --scale keeps it short.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isUndropError } from '../../src/errors.js';
@@ -23,6 +23,7 @@ import { labStatus } from '../../src/lab/status.js';
 import { tablesChecksums } from '../../src/lab/truth.js';
 import { labUp } from '../../src/lab/up.js';
 import { sleep } from '../../src/util/time.js';
+import { cliArgs } from '../cli.js';
 import { testWorkDir, waitUntil } from '../helpers.js';
 
 const SCALE = 2000;
@@ -63,10 +64,9 @@ afterAll(async () => {
   await execa('rm', ['-rf', root]);
 });
 
-const CLI = resolve('src/cli/main.ts');
 /** The CLI as one node process (no npx wrapper), so its pid is the CLI itself. */
 function cli(args: string[]) {
-  return execa(process.execPath, ['--import', 'tsx', CLI, ...args], { reject: false, env: { NO_COLOR: '1' } });
+  return execa(process.execPath, cliArgs(args), { reject: false, env: { NO_COLOR: '1' } });
 }
 
 describe('lab: happy scenario', () => {
