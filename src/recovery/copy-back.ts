@@ -179,6 +179,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
   let moved: ResolvedTable[] | undefined;
   let committed = false;
   let sourcePending: Promise<unknown> | undefined;
+  let ddlInFlight: Promise<unknown> | undefined;
   try {
     const tables = await resolveTables(src, req.tables, sourceLabel);
     if (!readOnly) await assertWritable(src);
@@ -196,33 +197,50 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const ddlStarted = Date.now();
     const excludeConstraintOids = leftOut.map((f) => f.oid);
-    let ddl: SchemaDdl;
+    // pg_dump (its own connection) runs while the catalog reads, the checksum choice and the disk check below go on:
+    // the DDL is first needed when the staging schema is created.
+    let ddlPending: Promise<SchemaDdl>;
     let sequences: SequenceState[];
     if (readOnly) {
       // Nothing is moved on a read-only source: its tables' own DDL, renamed to the staging schema.
       const owned = await objectsOf(src, tables);
-      ddl = await tl.step('take DDL (pg_dump --schema-only -t, read in place)', () => schemaDdlInPlace(req.bin, sourceConn, tables, [...owned.sequences, ...owned.indexes], staging, { workDir: req.workDir, excludeConstraintOids }));
+      ddlPending = tl.step('take DDL (pg_dump --schema-only -t, read in place)', () => schemaDdlInPlace(req.bin, sourceConn, tables, [...owned.sequences, ...owned.indexes], staging, { workDir: req.workDir, excludeConstraintOids }));
+      ddlInFlight = ddlPending.catch(() => {}); // awaited below, or before cleanup on a failure
       sequences = await sequenceStates(src, owned.sequences);
     } else {
       await tl.step('prepare source', () => moveInSource(src, tables, staging), { schema: staging });
       moved = tables;
-      ddl = await tl.step('take DDL (pg_dump --schema-only)', () => schemaDdl(req.bin, sourceConn, staging, { workDir: req.workDir, excludeConstraintOids }));
+      ddlPending = tl.step('take DDL (pg_dump --schema-only)', () => schemaDdl(req.bin, sourceConn, staging, { workDir: req.workDir, excludeConstraintOids }));
+      ddlInFlight = ddlPending.catch(() => {});
       sequences = await sequencesIn(src, staging);
     }
-    const columns = new Map<number, string[]>();
-    for (const t of tables) columns.set(t.oid, await copyColumns(src, t.oid));
-    const ddlMs = Date.now() - ddlStarted;
-
     // Per table, the cheapest yardstick both servers share (checksum.ts): rowhash128 where the column types
     // allow it, else hash128 (same encoding and byte order), else md5. Types are read where the rows are.
     // Rows read from elsewhere (a paused replica): its tables under their own names, never waiting long for a lock.
     const rowsConn = req.source.rows ?? (readOnly ? sourceConn : undefined);
     const rowsAt = (t: ResolvedTable) => (rowsConn ? { schema: t.schema, name: t.name } : { schema: staging, name: t.name });
     const rowsSession = { statementTimeoutMs: 0, ...(rowsConn ? { lockTimeoutMs: 10_000 } : {}) };
-    const fpProd = await hashFingerprint(prod);
-    const chosen = rowsConn
-      ? await withClient(rowsConn, async (c) => tableAlgorithms(c, await hashFingerprint(c), fpProd, tables.map(rowsAt)))
-      : await tableAlgorithms(src, await hashFingerprint(src), fpProd, tables.map(rowsAt));
+    // Independent reads, at once: the columns (source), the yardstick and the sizes (where the rows are, one
+    // connection), production's side of the yardstick and its disk (the control connection).
+    const control = prod;
+    const fpProd = hashFingerprint(control);
+    const rowsSide = async (c: pg.Client, exact: boolean) => {
+      const [fp, fpP] = await Promise.all([hashFingerprint(c), fpProd]);
+      const chosen = await tableAlgorithms(c, fp, fpP, tables.map(rowsAt));
+      // Production's disk is checked against these sizes below: refuse before writing rather than fill it.
+      return { chosen, sizes: await copyBackSizes(c, tables.map(rowsAt), { exact }) };
+    };
+    const [columnList, { chosen, sizes }, disk] = await Promise.all([
+      (async () => {
+        const out: string[][] = [];
+        for (const t of tables) out.push(await copyColumns(src, t.oid));
+        return out;
+      })(),
+      rowsConn ? withClient(rowsConn, (c) => rowsSide(c, false), { lockTimeoutMs: 10_000 }) : rowsSide(src, true),
+      // a full pg_wal stops PostgreSQL
+      fpProd.then(() => productionDisk(control, req.production)),
+    ]);
+    const columns = new Map(tables.map((t, i) => [t.oid, columnList[i]!]));
     const algorithms = new Map(tables.map((t, i) => [t.oid, chosen.algorithms[i]!]));
     tl.event('checksum-algorithm', { tables: tables.map((t, i) => ({ table: displayName(t), algorithm: chosen.algorithms[i], ...(chosen.reasons[i] ? { fallback: chosen.reasons[i] } : {}) })) });
     const sourceStarted = Date.now();
@@ -237,12 +255,12 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     sourceSums.catch(() => {}); // awaited below; a failure before that must not go unhandled
     sourcePending = sourceSums;
 
-    // Production's disk, when this host can see it: refuse before writing rather than fill it (a full pg_wal stops PostgreSQL).
-    const disk = await productionDisk(prod, req.production);
-    const sizes = rowsConn ? await withClient(rowsConn, (c) => copyBackSizes(c, tables.map(rowsAt), { exact: false }), { lockTimeoutMs: 10_000 }) : await copyBackSizes(src, tables.map(rowsAt), { exact: true });
+    // Production's disk, when this host can see it.
     const need = needOn(disk, sizes);
     tl.event('production-disk', { need, ...(disk ? { path: disk.path, free: disk.free, walSameFs: disk.walSameFs } : { visible: false }) });
     assertProductionSpace(disk, need);
+    const ddl = await ddlPending;
+    const ddlMs = Date.now() - ddlStarted;
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
@@ -283,6 +301,8 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       checksums: { algorithms: chosen.algorithms, source: sourceChecksums, copy: w.tables.map((x) => x.checksum) },
     };
   } finally {
+    // pg_dump may still run after an early failure: let it end (it reads the tables moving back below)
+    await ddlInFlight;
     if (!committed && moved) {
       // Let the source checksums finish (they hold the tables) before moving the tables back.
       await sourcePending?.catch(() => {});

@@ -27,7 +27,8 @@ import { sideSchemaName } from './side-schema.js';
 import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit } from '../sources/target.js';
 import { namesTable } from './locate/rank.js';
 import type { TablespaceScan } from '../postgres/replay-guard.js';
-import { assertIdentity, identityEventFor, judgeIdentity, materializedRelfilenodes } from './identity.js';
+import { assertIdentity, judgeIdentity, materializedRelfilenodes } from './identity.js';
+import { scanForTarget } from './target-scan.js';
 
 export interface RecoverOptions {
   inventory: Inventory;
@@ -123,6 +124,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   let locatedSettled = false;
   let walScanned: Promise<TablespaceScan | undefined> | undefined;
   let targetEnd: Promise<string | undefined> | undefined;
+  let recreatedWarned: Promise<void> | undefined;
   try {
     log.record('mode', o.mode);
 
@@ -161,7 +163,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       // A target given by hand is still checked against what the WAL says was lost (best effort). Only the
       // identity check (after materialize) and the replay guard (before replay) need that scan: it runs alongside.
       target = resolveExplicit(o.target);
-      const scan = log.step('check the target in WAL (alongside)', () => checkExplicitTarget(o, prod, target));
+      const scan = log.step('check the target in WAL (alongside)', () => scanForTarget({ inventory: o.inventory, tables: o.tables, production: prod, workDir: o.workDir, target, source: chosenConfig, timeline: log }));
       located = scan.then((r) => r.event);
       located.then(() => (locatedSettled = true), () => (locatedSettled = true));
       walScanned = scan.then((r) => r.tablespaces);
@@ -233,7 +235,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       .step('identity check', async () => {
         if (located) {
           event = await located;
-          await warnRecreated(event);
+          // only a warning (it counts the live tables' rows): the verdict does not wait for it, unless --jobs caps
+          // production's connections (it reads production on one of its own)
+          recreatedWarned = warnRecreated(event);
+          if (o.jobs !== undefined) await recreatedWarned;
         }
         const relfilenodes = await materializedRelfilenodes(m, tables);
         return judgeIdentity({ tables, event, targetOrigin: target.origin, sourceKind: choice.config.kind, sourceName: choice.config.name, materialized: m, relfilenodes });
@@ -290,6 +295,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     );
     await recordOwnObjects(prod, result.copyBack.schema, log).catch(() => {});
     recorded = true;
+    await recreatedWarned;
     if (!result.verify.ok) {
       throw failure('VERIFY_MISMATCH', 'The copy in production does not match the recovered source (row counts or checksums differ).', { hint: 'Do not promote; see the report for the tables that differ. The side schema is left for inspection.' });
     }
@@ -330,6 +336,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     unhook();
     // the alongside scan may hold a catalog instance: let it finish and clean up before the run ends
     await located?.catch(() => {});
+    await recreatedWarned;
     if (materialized && !o.keep) await materialized.release().catch(() => {});
   }
 }
@@ -351,19 +358,6 @@ async function checkProduction(prod: ConnParams, schema: string | undefined): Pr
     },
     { applicationName: 'undrop recover', statementTimeoutMs: 10_000 },
   );
-}
-
-/** A hand-given target: the event it undoes, from the WAL (best effort: undefined when the scan fails). */
-async function checkExplicitTarget(o: RecoverOptions, production: ConnParams, target: ResolvedTarget): Promise<{ event?: LocatedEvent; tablespaces?: TablespaceScan; end?: string }> {
-  // an xid target: nothing after that transaction's commit matters to the identity check or to the replay
-  const stopAfterXid = target.kind === 'xid' ? target.xid : undefined;
-  const r = await locate(o.inventory, { tables: o.tables, database: production.database, production, workDir: o.workDir, stopAfterXid }).catch(() => undefined);
-  if (!r) return {};
-  const all = [...r.events, ...r.undrop, ...r.ignored];
-  const named = r.events.filter((e) => o.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));
-  // An xid target stops just before that transaction's commit record: where the replay ends, when the scan saw it.
-  const own = target.kind === 'xid' && target.xid ? all.find((e) => e.xid === target.xid) : undefined;
-  return { event: identityEventFor(target, named, all), tablespaces: r.tablespaces, end: own?.commitLsn };
 }
 
 async function resolveTarget(o: RecoverOptions, production: ConnParams, progress: (m: string) => void): Promise<{ target: ResolvedTarget; event?: LocatedEvent; tablespaces?: TablespaceScan }> {

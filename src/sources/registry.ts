@@ -8,7 +8,7 @@ import { dumpSource } from './dump/index.js';
 import { pgbackrestSource } from './pgbackrest/index.js';
 import { pitrSource } from './pitr/index.js';
 import { snapshotSource } from './snapshot/index.js';
-import type { BaseBackupRef, FreezeContext, Frozen, Materialized, MaterializeRequest, ProbeContext, ProbeResult, SourceModule, WalAccess } from './types.js';
+import type { BaseBackupRef, FreezeContext, Frozen, Materialized, MaterializeRequest, ProbeContext, ProbeResult, SourceModule, WalAccess, WalScanStart } from './types.js';
 
 /** Call fn with the module of the config's kind and the config narrowed to that kind. */
 function withModule<R>(config: SourceConfig, fn: <K extends SourceKind>(module: SourceModule<K>, config: SourceConfigOf<K>) => R): R {
@@ -60,6 +60,11 @@ export async function walOf(config: SourceConfig): Promise<WalAccess | null> {
 /** This source's base backups, newest start first (empty for sources without any). */
 export async function baseBackupsOf(config: SourceConfig): Promise<BaseBackupRef[]> {
   return (await withModule(config, (m, c) => m.baseBackups?.(c))) ?? [];
+}
+
+/** Where a WAL scan may start and still read all of transaction `xid` (a paused replica's replay position); undefined: the usual start. */
+export async function walScanStartOf(config: SourceConfig, req: { database: string; xid: string }): Promise<WalScanStart | undefined> {
+  return withModule(config, (m, c) => m.walScanStart?.(c, req));
 }
 
 /** A WAL archive folder among the inventory's sources, for copies that replay WAL (a replica's copy). */

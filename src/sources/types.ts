@@ -183,6 +183,18 @@ export interface SourceModule<K extends SourceKind = SourceKind> {
   wal?(config: SourceConfigOf<K>): Promise<WalAccess | null>;
   /** Only for sources made of base backups: each one, newest start first (locate replays a copy for table names). */
   baseBackups?(config: SourceConfigOf<K>): Promise<BaseBackupRef[]>;
+  /**
+   * Only for sources that stand at a WAL position (a paused delayed replica):
+   * an LSN from which the WAL holds every record of transaction `xid`, when
+   * the source can vouch for it; undefined otherwise (scan from the usual start).
+   */
+  walScanStart?(config: SourceConfigOf<K>, req: { database: string; xid: string }): Promise<WalScanStart | undefined>;
+}
+
+/** Where a WAL scan for one transaction may start, and why that is enough. */
+export interface WalScanStart {
+  lsn: string;
+  reason: string;
 }
 
 /** A source's WAL, as locate reads it: a folder pg_waldump reads as is, or a restore_command that fetches one segment. */

@@ -52,6 +52,11 @@ export interface LocateOptions {
   now?: Date;
   /** Read the WAL only up to this transaction's destructive event (recover checking a hand-given xid target). */
   stopAfterXid?: string;
+  /**
+   * Read the WAL from the segment holding this LSN and keep only events committed at or after it (recover:
+   * a paused replica's replay position, when it vouches that the wanted transaction lies wholly after it).
+   */
+  fromLsn?: string;
 }
 
 /** Find destructive transactions. */
@@ -62,27 +67,32 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
   if (!Number.isInteger(threshold) || threshold < 1) throw usageError('THRESHOLD_INVALID', `--threshold ${options.threshold} must be a positive whole number.`);
   const tables = typeof options.tables === 'string' ? parseTableList(options.tables) : (options.tables ?? []);
   const production = options.production ?? (inventory?.production ? safeConn(inventory.production.dsn) : undefined);
-  const wal = await openWalSource({ inventory, walDir: options.walDir, source: options.source, workDir, onProgress: options.onProgress, fetchFrom: options.since && Lsn.isLsn(options.since) ? segmentForLsn(1, options.since) : undefined });
+  const startLsn = options.since && Lsn.isLsn(options.since) ? options.since : options.since ? undefined : options.fromLsn;
+  const wal = await openWalSource({ inventory, walDir: options.walDir, source: options.source, workDir, onProgress: options.onProgress, fetchFrom: startLsn ? segmentForLsn(1, startLsn) : undefined });
   const catalogs: Catalog[] = [];
   try {
     let defaultStartLsn: string | undefined;
-    if (!options.since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
+    const since = options.since ?? options.fromLsn;
+    if (!since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
     const prodFacts = production ? await productionControl(production) : undefined;
     const expectSystemId = prodFacts?.systemId;
     const stopAfterXid = options.stopAfterXid && /^\d+$/.test(options.stopAfterXid) ? Number(options.stopAfterXid) : undefined;
-    const scan = await scanWal({ dir: wal.dir, threshold, since: options.since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress, stopAfterXid });
+    const scan = await scanWal({ dir: wal.dir, threshold, since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress, stopAfterXid });
     const warnings = [...scan.warnings];
-    if (!options.since && !defaultStartLsn) warnings.push({ code: 'SINCE_DEFAULT', message: 'No base backup to start from: scanned the last 24 hours of WAL.', hint: 'Pass --since TIME or --since LSN to scan another range.' });
+    if (!since && !defaultStartLsn) warnings.push({ code: 'SINCE_DEFAULT', message: 'No base backup to start from: scanned the last 24 hours of WAL.', hint: 'Pass --since TIME or --since LSN to scan another range.' });
     let raw = scan.events;
     if (options.until) raw = raw.filter((e) => Date.parse(e.commitTime) <= Date.parse(options.until!));
     if (options.since && !Lsn.isLsn(options.since)) raw = raw.filter((e) => Date.parse(e.commitTime) >= Date.parse(options.since!));
+    // committed before the replay position: the replica holds their outcome, and naming them could cost a catalog copy
+    else if (!options.since && options.fromLsn) raw = raw.filter((e) => !Lsn.before(e.commitLsn, options.fromLsn!));
 
     // Catalogs, best first.
     const mode = options.catalog ?? 'auto';
     if (mode === 'auto' && raw.length > 0) {
       catalogs.push(...(await replicaCatalogs(inventory)));
       const needsPast = raw.filter((e) => e.kind !== 'delete');
-      if (needsPast.length > 0 && (await wal.baseBackups()).length > 0 && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn)))) {
+      // the replicas' catalogs first: listing base backups reads a tar's backup_label (a gzip pass)
+      if (needsPast.length > 0 && !catalogs.some((c) => needsPast.every((e) => c.predates(e.firstLsn))) && (await wal.baseBackups()).length > 0) {
         const oldest = needsPast.reduce((a, b) => (Lsn.before(a.firstLsn, b.firstLsn) ? a : b));
         const bb = await baseBackupCatalog({ bin: scan.bin, backups: await wal.baseBackups(), restoreCommand: wal.restoreCommand, walDir: wal.dir, stopBefore: oldest.firstLsn, workDir, onProgress: options.onProgress }).catch(() => undefined);
         if (bb) catalogs.push(bb);

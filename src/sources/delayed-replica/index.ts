@@ -2,6 +2,7 @@ import type { SourceModule } from '../types.js';
 import { freezeReplica } from './freeze.js';
 import { materializeReplica } from './materialize.js';
 import { probeDelayedReplica } from './probe.js';
+import { replicaScanStart } from './scan-start.js';
 import { replicaWal } from './wal.js';
 
 export const delayedReplicaSource: SourceModule<'delayed-replica'> = {
@@ -11,4 +12,5 @@ export const delayedReplicaSource: SourceModule<'delayed-replica'> = {
   materialize: materializeReplica,
   freeze: freezeReplica,
   wal: replicaWal,
+  walScanStart: replicaScanStart,
 };

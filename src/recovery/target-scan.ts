@@ -1,0 +1,65 @@
+// A hand-given target is still checked against what the WAL says was lost
+// (best effort): the scan that finds the event the identity check compares
+// with. An xid target needs nothing after that transaction, and, when the
+// chosen source is a paused delayed replica that has replayed none of that
+// transaction, nothing before the replica's replay position either: the scan
+// then reads only from there (sources/delayed-replica/scan-start.ts), not
+// from the newest base backup's start or the last 24 hours of the archive.
+import type { Inventory, SourceConfig } from '../inventory/schema.js';
+import type { ConnParams } from '../postgres/conninfo.js';
+import type { TableName } from '../postgres/identifiers.js';
+import type { TablespaceScan } from '../postgres/replay-guard.js';
+import { walScanStartOf } from '../sources/registry.js';
+import type { ResolvedTarget } from '../sources/target.js';
+import { identityEventFor } from './identity.js';
+import { locate, type LocatedEvent } from './locate/index.js';
+import { namesTable } from './locate/rank.js';
+import type { Timeline } from './timeline.js';
+
+export interface TargetScanRequest {
+  inventory: Inventory;
+  tables: TableName[];
+  production: ConnParams;
+  workDir: string;
+  target: ResolvedTarget;
+  /** The source chosen by name (a paused replica may vouch for a later start). */
+  source?: SourceConfig;
+  timeline: Timeline;
+}
+
+export interface TargetScan {
+  event?: LocatedEvent;
+  tablespaces?: TablespaceScan;
+  /** The xid target's commit record, when the scan saw it (where the replay ends). */
+  end?: string;
+}
+
+/** The event a hand-given target undoes, from the WAL (best effort: an empty answer when the scan fails). */
+export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan> {
+  const { target } = req;
+  // an xid target: nothing after that transaction's commit matters to the identity check or to the replay
+  const xid = target.kind === 'xid' ? target.xid : undefined;
+  const database = req.production.database ?? '';
+  const vouch = async (x: string) => (req.source ? await walScanStartOf(req.source, { database, xid: x }).catch(() => undefined) : undefined);
+  const start = xid ? await vouch(xid) : undefined;
+  if (xid && req.source?.kind === 'delayed-replica') {
+    req.timeline.event('wal-scan-start', start ? { from: start.lsn, reason: start.reason } : { from: null, reason: `${req.source.name} cannot vouch that it replayed no record of transaction ${xid} (it holds part of it, or already committed it): the scan reads from its usual start` });
+  }
+  const once = async (fromLsn?: string) => {
+    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn }).catch(() => undefined);
+    if (!r) return undefined;
+    const all = [...r.events, ...r.undrop, ...r.ignored];
+    const named = r.events.filter((e) => req.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));
+    // An xid target stops just before that transaction's commit record: where the replay ends, when the scan saw it.
+    const own = xid ? all.find((e) => e.xid === xid) : undefined;
+    return { event: identityEventFor(target, named, all), tablespaces: r.tablespaces, end: own?.commitLsn };
+  };
+  let found = await once(start?.lsn);
+  // Another transaction than the target's is compared with (the target names none of the tables): it too must lie
+  // wholly after the start, else read the WAL from the usual start.
+  if (start && (!found || (found.event && found.event.xid !== xid && !(await vouch(found.event.xid))))) {
+    req.timeline.event('wal-scan-start', { from: null, reason: found ? `transaction ${found.event!.xid} may have records before ${start.lsn}: read again from the usual start` : 'the scan from the replay position failed: read again from the usual start' });
+    found = await once();
+  }
+  return found ?? {};
+}
