@@ -130,8 +130,8 @@ async function readInPlace(
   const [sourceRelfilenodes, tables] = await Promise.all([
     // The identity check needs the tables' files on the replica itself.
     replicaRelfilenodes(replica, req.tables),
-    // the counts come from where the rows are
-    verifyTables(replica, req.tables, 'The paused replica'),
+    // the counts come from where the rows are (paused: nothing else runs there; a connection per table)
+    verifyTables(replica, req.tables, 'The paused replica', { parallel: true }),
   ]);
   return { inPlace: { bin }, conn: replica, database: req.database, recoveryPoint, tables, notes, sourceRelfilenodes, rowsFrom: replica, release: async () => {} };
 }

@@ -4,6 +4,7 @@ import { readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareWorkDir } from '../../postgres/work-dir.js';
 import { errorMessage, failure, isUndropError, type UndropError, usageError } from '../../errors.js';
+import type pg from 'pg';
 import { withClient } from '../../postgres/connect.js';
 import type { ConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, qualified } from '../../postgres/identifiers.js';
@@ -130,24 +131,26 @@ export interface TableCount {
 }
 
 /** Every requested table must exist in the materialized instance; returns exact row counts. */
-export async function verifyTables(conn: ConnParams, tables: readonly TableName[], sourceLabel: string): Promise<TableCount[]> {
+export async function verifyTables(conn: ConnParams, tables: readonly TableName[], sourceLabel: string, o: { parallel?: boolean } = {}): Promise<TableCount[]> {
+  const count = async (c: pg.Client, t: TableName): Promise<TableCount> => {
+    const r = await c.query<{ n: string }>(`select count(*)::text as n from ${qualified(t)}`).catch((e: unknown) => {
+      throw corruptPage(e, sourceLabel, displayName(t)) ?? e;
+    });
+    return { name: displayName(t), rows: Number(r.rows[0]!.n) };
+  };
   return withClient(conn, async (c) => {
     const missing: string[] = [];
-    const out: TableCount[] = [];
     for (const t of tables) {
       const exists = await c.query('select to_regclass($1) as r', [qualified(t)]);
-      if (!exists.rows[0].r) {
-        missing.push(displayName(t));
-        continue;
-      }
-      const r = await c.query<{ n: string }>(`select count(*)::text as n from ${qualified(t)}`).catch((e: unknown) => {
-        throw corruptPage(e, sourceLabel, displayName(t)) ?? e;
-      });
-      out.push({ name: displayName(t), rows: Number(r.rows[0]!.n) });
+      if (!exists.rows[0].r) missing.push(displayName(t));
     }
     if (missing.length) {
       throw usageError('TABLE_NOT_IN_SOURCE', `${sourceLabel} does not contain ${missing.join(', ')} (database ${conn.database}).`, 'Check the table names (schema.table, SQL spelling) and the database; `undrop probe --tables …` shows which sources hold them.');
     }
+    // parallel: each table counted on its own connection (a server nothing else loads: the counts use its cores)
+    if (o.parallel && tables.length > 1) return Promise.all(tables.map((t, i) => (i === 0 ? count(c, t) : withClient(conn, (own) => count(own, t), { statementTimeoutMs: 0 }))));
+    const out: TableCount[] = [];
+    for (const t of tables) out.push(await count(c, t));
     return out;
   }, { statementTimeoutMs: 0 });
 }
