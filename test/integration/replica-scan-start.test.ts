@@ -41,8 +41,8 @@ function waldumpStarts(timeline: any[]): string[] {
   return timeline.filter((e) => e.type === 'command-start' && /pg_waldump/.test(e.command)).map((e) => /\s(0[0-9A-F]{23})\s/.exec(e.command)?.[1]).filter((s): s is string => !!s);
 }
 
-async function recover(xid: string, schema: string) {
-  const r = await undrop(['-c', lab.cfg, '--json', 'recover', '--tables', TABLES, '--source', 'delayed-replica', '--target-xid', xid, '--schema', schema, '--yes'], { timeoutMs: 600_000 });
+async function recover(xid: string, schema: string, tables = TABLES) {
+  const r = await undrop(['-c', lab.cfg, '--json', 'recover', '--tables', tables, '--source', 'delayed-replica', '--target-xid', xid, '--schema', schema, '--yes'], { timeoutMs: 600_000 });
   return { ...r, doc: r.stdout ? JSON.parse(r.stdout) : undefined };
 }
 
@@ -69,11 +69,13 @@ describe('the target WAL scan on a paused delayed replica', () => {
     for (const s of read) expect(parseSegmentName(s).segno).toBeGreaterThanOrEqual(segno(replay));
   }, 900_000);
 
-  it('still rejects a target the replica does not sit just before (a later DROP): IDENTITY_MISMATCH, nothing published', async () => {
-    // The recreated tables are dropped again on the primary: transaction Y removes the successors' files.
+  it('still rejects a target the replica does not sit just before (a later mass DELETE): IDENTITY_MISMATCH, nothing published', async () => {
+    // After the incident, transaction Y deletes rows from the recreated invoices (its successor): Y removed rows
+    // of a file the paused replica does not hold, so the replica is not "just before Y".
     const y = await withClient(lab.prod, async (c) => {
+      await c.query("INSERT INTO invoices (shipment_id, customer, amount, issued_at) SELECT g, 'wrong-target', 1, now() FROM generate_series(1, 2000) g");
       await c.query('BEGIN');
-      await c.query('DROP TABLE shipment_events, shipments, invoices CASCADE');
+      await c.query("DELETE FROM invoices WHERE customer = 'wrong-target'");
       const x = (await c.query('SELECT txid_current()::text AS x')).rows[0].x as string;
       await c.query('COMMIT');
       const seg = (await c.query('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0].w as string;
@@ -84,7 +86,7 @@ describe('the target WAL scan on a paused delayed replica', () => {
       return x;
     });
     const replay = await replayLsn();
-    const r = await recover(y, 'scan_wrong_target');
+    const r = await recover(y, 'scan_wrong_target', 'invoices');
     expect(r.exitCode, r.stderr.slice(-3000)).toBe(1);
     expect(r.stderr).toMatch(/does not hold the lost table/);
     expect(r.stderr).toContain(`transaction ${y} removed`);
