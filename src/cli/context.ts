@@ -5,7 +5,6 @@ import { usageError } from '../errors.js';
 import { configurePostgres } from '../postgres/settings.js';
 import { setLongTimeouts } from '../postgres/timeouts.js';
 import { parseDuration } from '../inventory/units.js';
-import { lockWorkDir } from '../postgres/work-lock.js';
 import { setOutputMode } from './output.js';
 
 export interface GlobalOptions {
@@ -64,9 +63,4 @@ function durationFlag(text: string | undefined, flag: string): number | undefine
   const ms = parseDuration(text);
   if (!ms || ms <= 0) throw usageError('DURATION_INVALID', `${flag} ${text} is not a duration.`, `Write it like 90s, 30min, 12h (${flag} 12h).`);
   return ms;
-}
-
-/** Hold the work directory for this run (refused while another run holds it); returns the release function. */
-export function lockRun(workDir: string): () => void {
-  return lockWorkDir(workDir, ['undrop', ...process.argv.slice(2)].join(' '));
 }

@@ -1,10 +1,10 @@
 // Visible steps for long flows: a spinner (render/progress.ts) on a terminal, plain lines
 // otherwise (CI logs, --json). Confirmations go through one function so the
-// guided flow and --no-input share the same code path.
-import { confirm, select } from '@inquirer/prompts';
+// guided flow and --no-input share the same code path. The prompt library
+// is imported when a question is asked: a run that cannot ask (--yes,
+// --no-input, no terminal) never loads it.
 import type { LocatedEvent } from '../recovery/locate/index.js';
 import type { OnConflict } from '../recovery/merge-conflicts.js';
-import { mergePlanLines } from '../recovery/copy-verify-promote.js';
 import type { RecoverUi } from '../recovery/recover-checklist.js';
 import type { Ora } from 'ora';
 import { EXIT, UndropError, usageError } from '../errors.js';
@@ -76,6 +76,7 @@ export function promptStopped(e: unknown): unknown {
 
 /** Named events first; unnamed ones folded under one line (opened on request); undrop's own drops shown apart. */
 async function pickEvent(events: LocatedEvent[], undrop: LocatedEvent[], out: { output: NodeJS.WritableStream }): Promise<LocatedEvent> {
+  const { select } = await import('@inquirer/prompts');
   const now = Date.now();
   const choice = await select<LocatedEvent | typeof FOLD>(eventPrompt(events, undrop, now), out);
   if (choice !== FOLD) return choice;
@@ -98,14 +99,16 @@ function pickers(ctx: Context): Pick<RecoverUi, 'pickEvent' | 'pickSource' | 'co
     confirmUnnamed: (message, details) =>
       ask(message, async () => {
         for (const d of details) note(`  ${d}`);
+        const { confirm } = await import('@inquirer/prompts');
         return confirm(confirmPrompt(message), out);
       }),
-    pickSource: (report, best) => ask('which source', () => select(sourcePrompt(report, best), out)),
-    pickOnConflict: (plan) => {
+    pickSource: (report, best) => ask('which source', async () => (await import('@inquirer/prompts')).select(sourcePrompt(report, best), out)),
+    pickOnConflict: async (plan) => {
+      const { mergePlanLines } = await import('../recovery/copy-verify-promote.js');
       const n = (plan.merge ?? []).reduce((a, t) => a + t.conflicts, 0);
       for (const l of mergePlanLines(plan.merge ?? [])) note(`  ${l}`);
       lastDetails = mergePlanLines(plan.merge ?? []).join('\n');
-      return ask('merge collisions (--on-conflict)', () => select<OnConflict>(onConflictPrompt(n), out));
+      return ask('merge collisions (--on-conflict)', async () => (await import('@inquirer/prompts')).select<OnConflict>(onConflictPrompt(n), out));
     },
   };
 }
@@ -129,7 +132,7 @@ export function stepUi(ctx: Context): StepUi {
         note(`✔ ${title} (${formatDuration(elapsed())})`);
         return out;
       }
-      const spinner = startSpinner(title);
+      const spinner = await startSpinner(title);
       active = spinner;
       // -v: progress also as lines that stay (a few a second at most).
       const keep = throttle((m) => info(`    ${m}`), 250);
@@ -161,7 +164,7 @@ export function stepUi(ctx: Context): StepUi {
       if (!ctx.interactive) {
         throw usageError('CONFIRMATION_NEEDED', `${message} — this needs a confirmation and undrop cannot ask (--no-input or no terminal).`, 'Add --yes to confirm from a script.');
       }
-      return ask(message, () => confirm(confirmPrompt(message), { output: process.stderr }));
+      return ask(message, async () => (await import('@inquirer/prompts')).confirm(confirmPrompt(message), { output: process.stderr }));
     },
     info,
     bindLog: bindAnswers,

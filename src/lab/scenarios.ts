@@ -1,13 +1,13 @@
 // Scenarios are data (playbooks/scenarios/<name>.yaml): a title and briefing
 // for the facilitator, which components the lab builds, and the defects it
 // plants. This module only reads and validates them.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { usageError } from '../errors.js';
 import { parseDuration } from '../inventory/units.js';
+import { listScenarios, scenariosDir } from './scenario-names.js';
 
 const duration = z.string().refine((s) => s.trim() === '0' || parseDuration(s) !== undefined, { message: 'expected a duration such as "10min" or "0"' });
 
@@ -49,29 +49,6 @@ export const scenarioSchema = z.strictObject({
     .optional(),
 });
 export type Scenario = z.infer<typeof scenarioSchema>;
-
-/** playbooks/scenarios, found from the source tree and from dist/. */
-export function scenariosDir(): string {
-  if (process.env.UNDROP_PLAYBOOKS) return join(resolve(process.env.UNDROP_PLAYBOOKS), 'scenarios');
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(d, 'playbooks', 'scenarios');
-    if (existsSync(candidate)) return candidate;
-    d = dirname(d);
-  }
-  return join(process.cwd(), 'playbooks', 'scenarios');
-}
-
-export function listScenarios(): string[] {
-  try {
-    return readdirSync(scenariosDir())
-      .filter((f) => f.endsWith('.yaml'))
-      .map((f) => f.slice(0, -5))
-      .sort();
-  } catch {
-    return [];
-  }
-}
 
 /** Validate a parsed scenario document (pure; unit-tested). */
 export function parseScenario(doc: unknown, where: string): Scenario {

@@ -19,6 +19,7 @@ import { stopLabProcesses } from './down.js';
 import { takeDumps } from './dumps.js';
 import { writeInventory } from './inventory.js';
 import { labLayout, type LabLayout } from './layout.js';
+import { parseScale } from './scale.js';
 import { pgbackrestAvailable, pgbackrestFullBackup, setUpPgbackrest } from './pgbackrest.js';
 import { barmanAvailable, barmanBackup, barmanFlush, setUpBarman } from './barman.js';
 import { createPrimary } from './primary.js';
@@ -29,8 +30,6 @@ import { delayMs, loadScenario, type Scenario } from './scenarios.js';
 import { takeSnapshot } from './snapshots.js';
 import { type LabState, dirHasEntries, readState, saveState } from './state.js';
 import { startWorkload } from './workload.js';
-
-export const DEFAULT_SCALE = 100_000;
 
 export interface UpOptions {
   dir?: string;
@@ -367,14 +366,6 @@ function initialState(layout: LabLayout, scenario: Scenario, bin: PgBinaries, o:
 }
 
 export const LAB_PROGRAMS = ['initdb', 'pg_ctl', 'postgres', 'pg_basebackup', 'pg_dump', 'pg_restore', 'pgbench', 'pg_waldump', 'pg_archivecleanup', 'pg_controldata'];
-
-export function parseScale(v: number | undefined): number {
-  const scale = v ?? DEFAULT_SCALE;
-  if (!Number.isInteger(scale) || scale < 100 || scale > 100_000_000) {
-    throw usageError('LAB_SCALE_INVALID', `--scale ${String(v)} is not a number of shipments between 100 and 100000000.`, `Use for example --scale ${DEFAULT_SCALE} (the default) or --scale 5000000 (15 million rows in all).`);
-  }
-  return scale;
-}
 
 /** Refuse a folder that is not empty and not a lab, and a lab that already exists. */
 export async function checkDirFree(layout: LabLayout): Promise<void> {

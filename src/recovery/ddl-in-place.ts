@@ -10,9 +10,18 @@ import type pg from 'pg';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { quoteIdent, quoteLiteral } from '../postgres/identifiers.js';
-import { loadModule, type ScanToken, scanSync } from 'libpg-query';
+import type { ScanToken } from 'libpg-query';
 import type { ResolvedTable, SequenceState } from './catalog.js';
 import { dumpSchemaSections, type SchemaDdl } from './ddl.js';
+
+// PostgreSQL's scanner (libpg-query, WebAssembly): imported and initialised by
+// loadSqlScanner, only when names are moved (a paused replica read in place).
+let scanner: typeof import('libpg-query') | undefined;
+
+function scanSync(sql: string): { tokens: ScanToken[] } {
+  if (!scanner) throw new Error('moveNames: loadSqlScanner() first');
+  return scanner.scanSync(sql);
+}
 
 export interface QualifiedName {
   schema: string;
@@ -69,7 +78,11 @@ export function moveNames(sql: string, objects: readonly QualifiedName[], to: st
 }
 
 /** Load PostgreSQL's scanner (WebAssembly) once, before moveNames. */
-export const loadSqlScanner: () => Promise<void> = loadModule;
+export async function loadSqlScanner(): Promise<void> {
+  const lib = await import('libpg-query');
+  await lib.loadModule();
+  scanner = lib;
+}
 
 /** What moves with the tables: their owned/identity sequences and their indexes (names in the tables' schemas). */
 export async function objectsOf(c: pg.Client, tables: readonly ResolvedTable[]): Promise<{ sequences: QualifiedName[]; indexes: QualifiedName[] }> {

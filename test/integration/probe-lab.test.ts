@@ -13,7 +13,7 @@ import { probeAll } from '../../src/sources/probe-all.js';
 import { parseLsn } from '../../src/postgres/wal/lsn.js';
 import { parseSegmentName, segnoOfLsn } from '../../src/postgres/wal/segments.js';
 import type { ProbeResult } from '../../src/sources/types.js';
-import { exitCodeFor, probeDocument } from '../../src/cli/commands/probe.js';
+import { exitCodeFor, probeDocument } from '../../src/cli/actions/probe.js';
 import { testWorkDir } from '../helpers.js';
 
 const SCALE = 2000;

@@ -3,7 +3,7 @@
 // functions the commands use) and typed in src/contract.ts.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { probeDocument } from '../../src/cli/commands/probe.js';
+import { probeDocument } from '../../src/cli/actions/probe.js';
 import { errorDocument } from '../../src/cli/output.js';
 import type { PauseDocument, PromoteDocument, ResumeDocument, VerifyDocument } from '../../src/contract.js';
 import { usageError } from '../../src/errors.js';

@@ -8,8 +8,9 @@ import { scaleCounts } from '../../src/lab/dataset.js';
 import { chooseGapSegment, recentNights } from '../../src/lab/defects.js';
 import { parseXactRecords } from '../../src/lab/incident.js';
 import { archiveCommand, fileStamp, labLayout, socketPathFits } from '../../src/lab/layout.js';
-import { delayMs, parseScenario, scenariosDir } from '../../src/lab/scenarios.js';
-import { parseScale } from '../../src/lab/up.js';
+import { delayMs, parseScenario } from '../../src/lab/scenarios.js';
+import { scenariosDir } from '../../src/lab/scenario-names.js';
+import { parseScale } from '../../src/lab/scale.js';
 
 describe('lab layout', () => {
   it('keeps the socket dir inside the lab only when the socket path fits', () => {

@@ -19,7 +19,8 @@ import { delayedReplicas, pauseReplicas } from '../../sources/delayed-replica/pa
 import { parseTableName } from '../../postgres/identifiers.js';
 import { EXIT, failure, isUndropError, UndropError } from '../../errors.js';
 import { recordAnswer, recordEvent } from '../answers.js';
-import { type Context, lockRun } from '../context.js';
+import type { Context } from '../context.js';
+import { lockRun } from '../lock-run.js';
 import { note, say } from '../output.js';
 import { pauseLine } from '../render/pause.js';
 import { probeLine, replicaBanner } from '../render/probe.js';

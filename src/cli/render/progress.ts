@@ -3,7 +3,9 @@
 // and leave a ✔/✖ line as each finishes. ora over listr2: every long flow
 // but probe is a sequence of steps that may stop for a question, and a
 // spinner pauses around a prompt with stop()/start(); one library is enough.
-import ora, { type Ora } from 'ora';
+// ora is imported on first use: a run that draws no spinner (--json, a log
+// file, a script) does not pay for loading it.
+import type { Ora } from 'ora';
 import type { Progress } from '../../lab/progress.js';
 import { formatDuration } from '../../util/time.js';
 import { note } from '../output.js';
@@ -15,13 +17,21 @@ import { colorEnabled } from '../color-env.js';
  */
 const animated = () => !!process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
 
+type OraFn = typeof import('ora').default;
+let oraFn: OraFn | undefined;
+const loadOra = async (): Promise<OraFn> => (oraFn ??= (await import('ora')).default);
+
+const startSpinner = (ora: OraFn, title: string): Ora => ora({ text: title, stream: process.stderr, discardStdin: false, isEnabled: animated(), color: colorEnabled() ? 'cyan' : false }).start();
+
 /** A spinner for one step, on stderr (ora prints plain ✔/✖ lines when stderr is not a terminal). */
-export function spinner(title: string): Ora {
-  return ora({ text: title, stream: process.stderr, discardStdin: false, isEnabled: animated(), color: colorEnabled() ? 'cyan' : false }).start();
+export async function spinner(title: string): Promise<Ora> {
+  return startSpinner(await loadOra(), title);
 }
 
 /** The lab's progress events as spinners. */
-export function labProgress(): Progress {
+export async function labProgress(): Promise<Progress> {
+  const ora = await loadOra();
+  const spinner = (title: string) => startSpinner(ora, title);
   let current: Ora | undefined;
   const finish = () => {
     const s = current ?? ora({ stream: process.stderr, discardStdin: false, isEnabled: animated() });
@@ -54,10 +64,10 @@ export interface ParallelProgress {
 }
 
 /** Tasks running at once (probe's sources): one spinner naming those still running; silent when not on a terminal. */
-export function parallelProgress(names: readonly string[], onTerminal: boolean): ParallelProgress {
+export async function parallelProgress(names: readonly string[], onTerminal: boolean): Promise<ParallelProgress> {
   const running = new Set(names);
   const label = () => `probing ${[...running].join(', ')}`;
-  const s = onTerminal && running.size ? spinner(label()) : undefined;
+  const s = onTerminal && running.size ? await spinner(label()) : undefined;
   return {
     done(name, text, ok) {
       running.delete(name);
