@@ -21,8 +21,9 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function undrop(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
-  const r = await execa(process.execPath, cliArgs(args), {
+/** nodeArgs: more options for node itself (an --import hook of a test). */
+export async function undrop(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<CliResult> {
+  const r = await execa(process.execPath, [...(opts.nodeArgs ?? []), ...cliArgs(args)], {
     reject: false,
     env: { ...ownUser, ...opts.env },
     cwd: opts.cwd,

@@ -1,0 +1,69 @@
+// Startup (issue 16): a command loads what it runs, nothing else. --version
+// and help load no command's code; a run that cannot ask (--yes, --no-input,
+// no terminal) never loads the prompt library or the spinner; libpg-query
+// waits for a paused replica's names to be moved. Asserts modules, not
+// milliseconds: an ESM resolve hook (test/fixtures/record-imports.mjs) lists
+// every module the real CLI process resolved.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { undrop } from '../cli.js';
+import { testWorkDir } from '../helpers.js';
+
+const root = mkdtempSync(join(testWorkDir(), 'startup-'));
+chmodSync(root, 0o755);
+const hook = new URL('../fixtures/record-imports.mjs', import.meta.url).href;
+// Nothing listens there: the run stops at its first server contact (the replica's pause).
+const nowhere = `host=${join(root, 'no-server')} port=5432 dbname=shop user=app`;
+const inventory = join(root, 'undrop.yaml');
+writeFileSync(inventory, `production:\n  dsn: "${nowhere}"\nsources:\n  - name: replica\n    kind: delayed-replica\n    dsn: "${nowhere}"\n`);
+
+const INTERACTIVE = ['@inquirer/prompts', '@inquirer/core', 'ora'];
+const HEAVY = ['pg', 'execa', 'zod', 'yaml', 'libpg-query', 'pg-copy-streams', ...INTERACTIVE];
+
+let n = 0;
+/** Run the CLI; the npm packages and the project's own modules (src/…) it loaded. */
+async function loaded(args: string[]): Promise<{ exitCode: number; stderr: string; packages: Set<string>; own: Set<string> }> {
+  const log = join(root, `imports-${++n}.log`);
+  const r = await undrop(args, { nodeArgs: ['--import', hook], env: { UNDROP_IMPORTS_LOG: log } });
+  const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  const packages = new Set(urls.flatMap((u) => /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []));
+  // the built CLI's modules (dist/…/x.js), named as their sources (src/…/x)
+  const own = new Set(urls.flatMap((u) => /\/(?:dist|src)\/(.+)\.[jt]s$/.exec(u)?.[1] ?? []).map((m) => `src/${m}`));
+  return { exitCode: r.exitCode, stderr: r.stderr, packages, own };
+}
+
+const none = (set: Set<string>, names: string[]) => names.filter((x) => set.has(x));
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('startup: each command loads what it runs', () => {
+  it('--version and help load commander and no command code', async () => {
+    for (const args of [['--version'], ['--help'], ['recover', '--help'], ['lab', 'up', '--help']]) {
+      const r = await loaded(args);
+      expect(r.exitCode, args.join(' ')).toBe(0);
+      expect(r.packages.has('commander')).toBe(true);
+      expect(none(r.packages, HEAVY), args.join(' ')).toEqual([]);
+      expect([...r.own].filter((m) => /^src\/(recovery\/recover-checklist|sources\/registry|lab\/up|cli\/actions\/)/.test(m)), args.join(' ')).toEqual([]);
+    }
+  });
+
+  it('recover --yes without a terminal runs the recovery code and never loads the prompts, the spinner or libpg-query', async () => {
+    const r = await loaded(['-c', inventory, '--work-dir', join(root, 'work'), 'recover', '--tables', 't', '--target', 'xid:1000', '--source', 'replica', '--yes']);
+    // it reached the first server contact: the replica's pause, which finds no server
+    expect(r.stderr).toContain('Could NOT pause delayed replica replica');
+    expect(r.exitCode).toBe(1);
+    expect(r.own.has('src/recovery/recover-checklist')).toBe(true);
+    expect(r.packages.has('pg')).toBe(true);
+    expect(none(r.packages, [...INTERACTIVE, 'libpg-query'])).toEqual([]);
+    expect([...r.own].filter((m) => /^src\/(cli\/guided\/(flow|inventory-wizard)|lab\/(up|drill|incident)|verify\/)/.test(m))).toEqual([]);
+  });
+
+  it('probe --json loads neither the prompts nor the spinner, nor the recover, lab or verify code', async () => {
+    const r = await loaded(['-c', inventory, 'probe', '--json']);
+    expect(r.exitCode).toBe(1); // the one source is unreachable
+    expect(r.own.has('src/sources/probe-all')).toBe(true);
+    expect(none(r.packages, [...INTERACTIVE, 'libpg-query'])).toEqual([]);
+    expect([...r.own].filter((m) => /^src\/(recovery\/recover-checklist|lab\/up|verify\/|cli\/guided\/flow)/.test(m))).toEqual([]);
+  });
+});
