@@ -8,11 +8,11 @@
 // bench/results/e2e-<scale>.{md,json,svg} (`--out DIR` elsewhere).
 // `--runs N` (default 3; smoke 1), `--kinds a,b`, `--process-max-compare`
 // (pgBackRest again with --process-max 1). The part benches run with UNDROP_BENCH_ONLY
-// (copyback|locate|pitr|all) and their sizes via environment:
+// (copyback|locate|pitr|startup|all) and their sizes via environment:
 // UNDROP_BENCH_ROWS (copy back, default 1,000,000), UNDROP_BENCH_WAL_MB
 // (locate, default 1100), UNDROP_BENCH_PITR_GB (the large database of the
 // selective-restore bench, default 3), UNDROP_BENCH_PITR_CASE (database,
-// relations or both: default), UNDROP_BENCH_RUNS (default 3).
+// relations or both: default), UNDROP_BENCH_RUNS (default 3; startup: 10).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,7 @@ import { benchCopyBack } from './copyback.js';
 import { benchLocate } from './locate.js';
 import { benchPitrSelective, type PitrSelectiveBenchResult } from './pitr-selective.js';
 import { pitrSelectiveMarkdown } from './pitr-selective-report.js';
+import { benchStartup } from './startup.js';
 
 const { values: args } = parseArgs({
   options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' }, kinds: { type: 'string' }, 'process-max-compare': { type: 'boolean' } },
@@ -102,6 +103,13 @@ async function main(): Promise<void> {
     await writeFile(join(dir, 'pitr-selective.json'), `${JSON.stringify(out, null, 2)}\n`);
     await writeFile(join(dir, 'pitr-selective.md'), pitrSelectiveMarkdown(out, { commit, at, loadAtStart }));
     log(`  results: ${join(dir, 'pitr-selective.md')}`);
+  }
+  if (only === 'all' || only === 'startup') {
+    log(`CLI start: median of ${process.env.UNDROP_BENCH_RUNS ?? 10} spawns (no server; load average ${loadavg().map((x) => x.toFixed(1)).join(', ')}) …`);
+    const r = await benchStartup({ runs: Number(process.env.UNDROP_BENCH_RUNS ?? 10) });
+    results.startup = r;
+    for (const c of r) log(`  ${c.name}: wall ${formatDuration(c.wallMs)}, CPU ${formatDuration(c.cpuMs)}`);
+    log(`  load average at the end: ${loadavg().map((x) => x.toFixed(1)).join(', ')}`);
   }
   if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
