@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirst } from './test/sequencer.js';
 
 // Integration tests start real PostgreSQL instances: keep them in one worker
 // pool with generous timeouts; the machine has 2 cores.
@@ -12,5 +13,7 @@ export default defineConfig({
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     reporters: ['default'],
+    // Longest files first, so that neither fork is left idle at the end (test/sequencer.ts).
+    sequence: { sequencer: LongestFirst },
   },
 });
