@@ -20,7 +20,7 @@ import { labLayout } from '../../src/lab/layout.js';
 import { readState } from '../../src/lab/state.js';
 import { labUp } from '../../src/lab/up.js';
 import { stopWorkload } from '../../src/lab/workload.js';
-import { barmanFlush } from '../../src/lab/barman.js';
+import { barmanBackupEndWal, barmanFlush } from '../../src/lab/barman.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { withClient } from '../../src/postgres/connect.js';
 import { resolveConnParams } from '../../src/postgres/conninfo.js';
@@ -212,8 +212,9 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
 
     it('a WAL gap in Barman\'s folder: WAL_GAP names the segment and the last reachable commit; the loss window is not zero', async () => {
       const state = (await readState(layout))!;
-      const b0 = (await probeAll(inv, {})).sources[0]!;
-      const backupEnd = /WAL [0-9A-F]{24} … ([0-9A-F]{24})/.exec(b0.findings.find((f) => f.code === 'BACKUP' && !/FAILED/.test(f.message))!.message)![1]!;
+      // The WAL segment Barman's DONE backup ends in, from Barman's own catalog (show-backup latest).
+      const backupEnd = (await barmanBackupEndWal(state.barman!.config))!;
+      expect(backupEnd).toMatch(/^[0-9A-F]{24}$/);
       const incidentSeg = segmentForLsn(1, truth.incident.firstLsn);
       const wals = readdirSync(join(serverHome, 'wals', incidentSeg.slice(0, 16))).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
       // the last segment before the incident's: the WAL still reachable then holds commits after the backup

@@ -1,6 +1,7 @@
 // The lab, end to end on real PostgreSQL: every scenario builds and shows its
-// defect, truth.json matches an independent PITR restore, lab down leaves no
-// process and no file, bad input is refused. Small --scale keeps it short.
+// defect, truth.json matches an independent PITR restore, probe finds and names
+// each scenario's defect on the same lab, lab down leaves no process and no
+// file, bad input is refused. Small --scale keeps it short.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +23,11 @@ import { readState, type LabState } from '../../src/lab/state.js';
 import { labStatus } from '../../src/lab/status.js';
 import { tablesChecksums } from '../../src/lab/truth.js';
 import { labUp } from '../../src/lab/up.js';
+import { parseLsn } from '../../src/postgres/wal/lsn.js';
+import { parseSegmentName, segnoOfLsn } from '../../src/postgres/wal/segments.js';
+import { probeAll } from '../../src/sources/probe-all.js';
+import type { ProbeResult } from '../../src/sources/types.js';
+import { exitCodeFor, probeDocument } from '../../src/cli/actions/probe.js';
 import { sleep } from '../../src/util/time.js';
 import { cliArgs } from '../cli.js';
 import { testWorkDir, waitUntil } from '../helpers.js';
@@ -64,15 +70,18 @@ afterAll(async () => {
   await execa('rm', ['-rf', root]);
 });
 
+const by = (rs: ProbeResult[], kind: string) => rs.find((r) => r.kind === kind)!;
+const codes = (r: ProbeResult) => r.findings.map((f) => f.code);
+
 /** The CLI as one node process (no npx wrapper), so its pid is the CLI itself. */
 function cli(args: string[]) {
   return execa(process.execPath, cliArgs(args), { reject: false, env: { NO_COLOR: '1' } });
 }
 
 describe('lab: happy scenario', () => {
-  it('builds, runs the incident, and truth.json matches an independent PITR restore to the incident xid', async () => {
+  it('builds, runs the incident, and truth.json matches an independent PITR restore to the incident xid; probe: every source usable, in the full expected order (zero loss by kind, then the newer of the last dump and the snapshot)', async () => {
     const dir = newDir('happy');
-    const up = await labUp({ dir, scale: SCALE, delay: '2min' });
+    const up = await labUp({ dir, scale: SCALE, delay: '30min' });
     const s = up.state;
     expect(s.state).toBe('up');
     expect(s.primary && s.replica && s.workload && s.pgbackrest).toBeTruthy();
@@ -99,6 +108,41 @@ describe('lab: happy scenario', () => {
     expect(truth.incident.commitTime).toBeTruthy();
     expect(truth.beforeIncident.tables['public.shipments']!.rows).toBeGreaterThanOrEqual(SCALE);
     expect(truth.beforeIncident.tables['public.shipment_events']!.rows).toBeGreaterThanOrEqual(SCALE * 1.5);
+
+    // probe of the lab's sources, right after the incident (its duration is logged, the bench measures speed);
+    // a replica delay far above the 5 min under which probe warns of the time left (a non-default one: --delay is honoured)
+    const target = { kind: 'time' as const, time: truth.incident.commitTime!, inclusive: false as const, origin: 'test' };
+    const started = Date.now();
+    const rep = await probeAll(inv, { target, tables: [{ schema: 'public', name: 'shipments' }] });
+    console.log(`probe of the default lab (${rep.sources.length} sources): ${Date.now() - started} ms`);
+    expect(rep.sources.map((r) => r.kind).sort()).toEqual(['delayed-replica', 'dump', 'pgbackrest', 'pitr', 'snapshot']);
+    // Usable, all of them. The one honest exception depends on timing: a running delayed replica that has
+    // already replayed the incident's lock records (its COMMIT still waits out the delay) is degraded by
+    // exactly that warning, and by nothing else.
+    for (const r of rep.sources) {
+      const notInfo = r.findings.filter((f) => f.level !== 'info');
+      const lockTrapOnly = r.kind === 'delayed-replica' && notInfo.length > 0 && notInfo.every((f) => f.code === 'REPLICA_LOCK_TRAP');
+      expect(r.status, `${r.name}: ${JSON.stringify(notInfo)}`).toBe(lockTrapOnly ? 'degraded' : 'usable');
+    }
+    // The replica and the WAL-based sources reach the target; dumps and snapshots are older.
+    const replica = by(rep.sources, 'delayed-replica');
+    expect(replica.timeLeftMs).toBeGreaterThan(0);
+    expect(replica.tables[0]).toMatchObject({ name: 'public.shipments', present: true, rowsKind: 'estimate' });
+    for (const k of ['delayed-replica', 'pitr', 'pgbackrest']) expect(by(rep.sources, k).lossWindowMs, k).toBe(0);
+    for (const k of ['snapshot', 'dump']) expect(by(rep.sources, k).lossWindowMs, k).toBeGreaterThan(0);
+    // The lab's truth says which of the two older sources is newer: the last valid dump or the snapshot.
+    const lastDump = Math.max(...truth.dumps.filter((d) => d.valid).map((d) => Date.parse(d.takenAt)));
+    const snapshotAt = Math.max(...truth.snapshots.map((x) => Date.parse(x.takenAt)));
+    const older = lastDump > snapshotAt ? ['dump', 'snapshot'] : ['snapshot', 'dump'];
+    // Equal (zero) loss: usable before degraded, then the quickest kind first (replica, then PITR, then pgBackRest).
+    const trapped = by(rep.sources, 'delayed-replica').status === 'degraded';
+    const zeroLoss = trapped ? ['pitr', 'pgbackrest', 'delayed-replica'] : ['delayed-replica', 'pitr', 'pgbackrest'];
+    expect(rep.ranking).toEqual([...zeroLoss, ...older].map((k) => by(rep.sources, k).name));
+    const doc = probeDocument(rep) as { sources: { name: string; status: string }[]; ranking: string[] };
+    expect(doc.ranking).toEqual(rep.ranking);
+    expect(doc.sources.filter((x) => x.status !== 'usable').length).toBe(trapped ? 1 : 0);
+    // --strict fails on a degraded source: the armed lock trap is worth a page.
+    expect(exitCodeFor(rep, true)).toBe(trapped ? 3 : 0);
 
     // the workload keeps writing into the recreated tables
     const bin = await findBinaries();
@@ -145,14 +189,14 @@ describe('lab: happy scenario', () => {
     const st = await labStatus({ dir });
     expect(st.state).toBe('incident');
     expect(st.healthy).toBe(true);
-    expect(st.components.find((c) => c.kind === 'replica')?.detail).toMatch(/2min/);
+    expect(st.components.find((c) => c.kind === 'replica')?.detail).toMatch(/30min/);
 
     await downAndCheck(dir);
-  }, 180_000);
+  }, 240_000);
 });
 
 describe('lab: failure scenarios show their defects', () => {
-  it('short-retention: broken newest dumps, an old good dump, short WAL retention, a snapshot, no replica', async () => {
+  it('short-retention: broken newest dumps, an old good dump, short WAL retention, a snapshot, no replica; probe: the error-text dumps are unusable, the old dump degraded by age', async () => {
     const dir = newDir('retention');
     const { state: s } = await labUp({ dir, scenario: 'short-retention', scale: SCALE });
     try {
@@ -181,12 +225,23 @@ describe('lab: failure scenarios show their defects', () => {
       expect(archived).not.toContain(plain.startWalFile);
       expect(archived).toContain(tar.startWalFile);
       expect(s.defects.map((d) => d.code)).toContain('archive-retention');
+
+      const rep = await probeAll(await loadInventory(join(dir, 'undrop.yaml')), {});
+      const dumps = by(rep.sources, 'dump');
+      const unusable = dumps.items!.filter((i) => i.findings.some((f) => f.code === 'DUMP_ERROR_TEXT'));
+      expect(unusable.length).toBeGreaterThanOrEqual(1);
+      for (const b of unusable) expect(b.status).toBe('unusable');
+      expect(unusable[0]!.findings[0]!.message).toContain('pg_dump: error');
+      const old = dumps.items!.find((i) => i.findings.some((f) => f.code === 'TOO_OLD'));
+      expect(old?.status).toBe('degraded');
+      expect(dumps.status).not.toBe('usable');
+      expect(exitCodeFor(rep, true)).toBe(3);
     } finally {
       await downAndCheck(dir);
     }
-  }, 90_000);
+  }, 120_000);
 
-  it('replica-too-late: the replica has no delay and replays the DROP at once', async () => {
+  it('replica-too-late: the replica has no delay and replays the DROP at once; probe: that replica is unusable, ranked last', async () => {
     const dir = newDir('too-late');
     const { state: s } = await labUp({ dir, scenario: 'replica-too-late', scale: SCALE });
     try {
@@ -200,12 +255,18 @@ describe('lab: failure scenarios show their defects', () => {
         rows = Number((await withClient(conn, (c) => c.query<{ n: string }>('select count(*) as n from shipments'), { lockTimeoutMs: 1000 }).catch(() => ({ rows: [{ n: 'Infinity' }] }))).rows[0]!.n);
       }
       expect(rows).toBeLessThan(truth.beforeIncident.tables['public.shipments']!.rows);
+
+      const rep = await probeAll(await loadInventory(join(dir, 'undrop.yaml')), {});
+      const replica = by(rep.sources, 'delayed-replica');
+      expect(replica.status).toBe('unusable');
+      expect(codes(replica)).toContain('REPLICA_NO_DELAY');
+      expect(rep.ranking[rep.ranking.length - 1]).toBe(replica.name);
     } finally {
       await downAndCheck(dir);
     }
-  }, 90_000);
+  }, 120_000);
 
-  it('wal-gap: one archived segment between the base backup and the incident is missing', async () => {
+  it('wal-gap: one archived segment between the base backup and the incident is missing; probe names it and the last reachable time', async () => {
     const dir = newDir('wal-gap');
     await labUp({ dir, scenario: 'wal-gap', scale: SCALE, delay: '2min' });
     try {
@@ -222,12 +283,29 @@ describe('lab: failure scenarios show their defects', () => {
       const names = readdirSync(s.archive!).filter((n) => /^[0-9A-F]{24}$/.test(n));
       expect(names.some((n) => n > seg)).toBe(true);
       expect(names.some((n) => n < seg)).toBe(true);
+
+      const target = { kind: 'lsn' as const, commitLsn: truth.incident.commitLsn!, firstLsn: truth.incident.firstLsn!, time: truth.incident.commitTime!, inclusive: false as const, origin: 'test' };
+      const rep = await probeAll(await loadInventory(join(dir, 'undrop.yaml')), { target });
+      const pitr = by(rep.sources, 'pitr');
+      const finding = pitr.findings.find((f) => f.code === 'WAL_GAP');
+      expect(finding, JSON.stringify(pitr.findings)).toBeDefined();
+      expect(finding!.message).toContain(seg);
+      // The last reachable commit, always named: before the missing segment, after the newest base backup started, and it is the source's recovery point.
+      const [, time, lsn] = /last reachable commit is (\S+) \(LSN ([0-9A-F]+\/[0-9A-F]+)\)/.exec(finding!.message) ?? [];
+      expect(time, finding!.message).toBeDefined();
+      expect(segnoOfLsn(lsn!)).toBeLessThan(parseSegmentName(seg).segno);
+      const newestBackup = truth.baseBackups.filter((b) => b.startLsn).sort((a, b) => Number(parseLsn(b.startLsn!) - parseLsn(a.startLsn!)))[0]!;
+      expect(parseLsn(lsn!) > parseLsn(newestBackup.startLsn!), `${lsn} after ${newestBackup.startLsn}`).toBe(true);
+      expect(Date.parse(time!)).toBeLessThan(Date.parse(truth.incident.commitTime!));
+      expect(pitr.recoveryPoint).toMatchObject({ time, lsn });
+      // microseconds kept in the time, milliseconds in the window
+      expect(Math.abs(pitr.lossWindowMs! - (Date.parse(truth.incident.commitTime!) - Date.parse(time!)))).toBeLessThanOrEqual(1);
     } finally {
       await downAndCheck(dir);
     }
-  }, 90_000);
+  }, 120_000);
 
-  it('dump-only: only dumps, the newest custom dump truncated halfway (its TOC still lists)', async () => {
+  it('dump-only: only dumps, the newest custom dump truncated halfway (its TOC still lists); probe flags it by size, and as truncated under --deep', async () => {
     const dir = newDir('dump-only');
     const { state: s } = await labUp({ dir, scenario: 'dump-only', scale: SCALE });
     try {
@@ -248,10 +326,18 @@ describe('lab: failure scenarios show their defects', () => {
       expect(read.exitCode).not.toBe(0);
       const older = s.dumps.find((d) => d.format === 'custom' && d.valid)!;
       expect((await runProgram(bin.path('pg_restore'), ['-f', '/dev/null', older.path], { allowFailure: true })).exitCode).toBe(0);
+
+      const shallow = by((await probeAll(inv, {})).sources, 'dump');
+      const deep = by((await probeAll(inv, { deep: true })).sources, 'dump');
+      const flagged = deep.items!.find((i) => i.findings.some((f) => f.code === 'DUMP_TRUNCATED'));
+      expect(flagged, JSON.stringify(deep.items)).toBeDefined();
+      expect(flagged!.status).toBe('unusable');
+      const same = shallow.items!.find((i) => i.label === flagged!.label)!;
+      expect(same.findings.map((f) => f.code)).toContain('DUMP_SIZE_DROP');
     } finally {
       await downAndCheck(dir);
     }
-  }, 60_000);
+  }, 90_000);
 });
 
 describe('lab: bad input and crashes', () => {
