@@ -1,6 +1,6 @@
 // The lab, end to end on real PostgreSQL: every scenario builds and shows its
 // defect, truth.json matches an independent PITR restore, probe finds and names
-// each scenario's defect on the same lab, lab down leaves no process and no
+// each scenario's defect on the same lab (and verify short-retention's), lab down leaves no process and no
 // file, bad input is refused. Small --scale keeps it short.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -29,7 +29,7 @@ import { probeAll } from '../../src/sources/probe-all.js';
 import type { ProbeResult } from '../../src/sources/types.js';
 import { exitCodeFor, probeDocument } from '../../src/cli/actions/probe.js';
 import { sleep } from '../../src/util/time.js';
-import { cliArgs } from '../cli.js';
+import { cliArgs, undrop } from '../cli.js';
 import { testWorkDir, waitUntil } from '../helpers.js';
 
 const SCALE = 2000;
@@ -196,7 +196,7 @@ describe('lab: happy scenario', () => {
 });
 
 describe('lab: failure scenarios show their defects', () => {
-  it('short-retention: broken newest dumps, an old good dump, short WAL retention, a snapshot, no replica; probe: the error-text dumps are unusable, the old dump degraded by age', async () => {
+  it('short-retention: broken newest dumps, an old good dump, short WAL retention, a snapshot, no replica; probe: the error-text dumps are unusable, the old dump degraded by age; undrop verify restores every source and exits 3 because of them', async () => {
     const dir = newDir('retention');
     const { state: s } = await labUp({ dir, scenario: 'short-retention', scale: SCALE });
     try {
@@ -236,10 +236,27 @@ describe('lab: failure scenarios show their defects', () => {
       expect(old?.status).toBe('degraded');
       expect(dumps.status).not.toBe('usable');
       expect(exitCodeFor(rep, true)).toBe(3);
+
+      // verify catches the silent failure before any incident: the dump source is unhealthy although an old dump still restores
+      const r = await undrop(['--json', '-c', join(dir, 'undrop.yaml'), 'verify']);
+      expect(r.exitCode, r.stderr.slice(-1500)).toBe(3);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.healthy).toBe(false);
+      const byName = Object.fromEntries(doc.sources.map((x: { name: string }) => [x.name, x]));
+      expect(byName.dumps).toMatchObject({ ok: false, checked: 'restored', probeStatus: 'degraded' });
+      expect(byName.dumps.problems.map((p: { code: string }) => p.code)).toContain('DUMP_ERROR_TEXT');
+      // The failed check is the probe's (the newest dumps are error text); the old dump itself restored and passed the suite.
+      expect(byName.dumps.checks.filter((c: { ok: boolean }) => !c.ok).map((c: { check: string }) => c.check)).toEqual(['probe']);
+      expect(byName.dumps.checks.find((c: { check: string }) => c.check === 'restore').ok).toBe(true);
+      expect(byName.dumps.tables.find((t: { name: string }) => t.name === 'public.shipments').rows).toBeGreaterThan(0);
+      expect(byName.snapshot).toMatchObject({ ok: true, checked: 'restored' });
+      expect(byName.snapshot.tables.length).toBeGreaterThanOrEqual(3);
+      expect(byName.pitr.error).toBeUndefined();
+      expect(byName.pitr.tables.find((t: { name: string }) => t.name === 'public.shipments').rows).toBeGreaterThan(0);
     } finally {
       await downAndCheck(dir);
     }
-  }, 120_000);
+  }, 300_000);
 
   it('replica-too-late: the replica has no delay and replays the DROP at once; probe: that replica is unusable, ranked last', async () => {
     const dir = newDir('too-late');
