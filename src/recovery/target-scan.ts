@@ -46,7 +46,9 @@ export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan>
     req.timeline.event('wal-scan-start', start ? { from: start.lsn, reason: start.reason } : { from: null, reason: `${req.source.name} cannot vouch that it replayed no record of transaction ${xid} (it holds part of it, or already committed it): the scan reads from its usual start` });
   }
   const once = async (fromLsn?: string) => {
-    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn }).catch(() => undefined);
+    // From a vouched start the catalog that names the files is the paused replica itself: counting its rows there
+    // (the rows copy back reads anyway) proves nothing the relfilenode does not, and would compete with the copy.
+    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn, exactCounts: !fromLsn }).catch(() => undefined);
     if (!r) return undefined;
     const all = [...r.events, ...r.undrop, ...r.ignored];
     const named = r.events.filter((e) => req.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));

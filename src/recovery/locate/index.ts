@@ -57,6 +57,8 @@ export interface LocateOptions {
    * a paused replica's replay position, when it vouches that the wanted transaction lies wholly after it).
    */
   fromLsn?: string;
+  /** false: leave the lost tables' row counts as the catalog's estimate (no count(*) in a past catalog). */
+  exactCounts?: boolean;
 }
 
 /** Find destructive transactions. */
@@ -106,7 +108,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     const dbNameCache = new Map<number, string | null>();
     // Oldest first, so a base backup copy only ever replays forward.
     const ordered = [...raw].sort((a, b) => Lsn.compare(a.commitLsn, b.commitLsn));
-    for (const e of ordered) events.push(await nameEvent(e, catalogs, dbNameCache, own, scan.births));
+    for (const e of ordered) events.push(await nameEvent(e, catalogs, dbNameCache, own, scan.births, options));
     // Try harder before leaving files unnamed when no named event answers the question:
     // a base backup copy replayed to just before the oldest unnamed event (and on, event by event).
     const answered = events.some((e) => !isMaintenance(e) && !isUndropEvent(e, own.schemas) && classifyEvent(e, tables) === 'named');
@@ -116,7 +118,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       if (bb) {
         catalogs.splice(catalogs.length - (prod ? 1 : 0), 0, bb);
         for (let i = unnamedAt; i < events.length; i++) {
-          if (events[i]!.relations.some((r) => r.name === null)) events[i] = await nameEvent(ordered[i]!, catalogs, dbNameCache, own, scan.births);
+          if (events[i]!.relations.some((r) => r.name === null)) events[i] = await nameEvent(ordered[i]!, catalogs, dbNameCache, own, scan.births, options);
         }
       }
     }

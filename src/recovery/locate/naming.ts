@@ -90,7 +90,7 @@ function isCatalogRel(r: EventRelation): boolean {
   return CATALOG_SCHEMAS.has(schema) || (r.oid !== undefined && r.oid < FIRST_NORMAL_OBJECT_ID);
 }
 
-export async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, string | null>, own: OwnObjects, births: Map<number, FileBirth>): Promise<LocatedEvent> {
+export async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<number, string | null>, own: OwnObjects, births: Map<number, FileBirth>, o: { exactCounts?: boolean } = {}): Promise<LocatedEvent> {
   const notes: string[] = [];
   const past = catalogs.filter((c) => c.kind !== 'production' && c.predates(e.firstLsn));
   const prod = catalogs.filter((c) => c.kind === 'production');
@@ -166,7 +166,7 @@ export async function nameEvent(e: RawEvent, catalogs: Catalog[], dbCache: Map<n
       recreated = groupByOwner(e.createdFiles, now.rows).filter((r) => r.name !== null && r.relkind !== 'i');
     }
     // Exact counts from a past catalog when cheap.
-    if (used && used.kind !== 'production' && db) {
+    if (used && used.kind !== 'production' && db && o.exactCounts !== false) {
       for (const r of relations) {
         if (!r.name || !r.relkind || !['r', 'p', 'm'].includes(r.relkind)) continue;
         const { schema = 'public', name: table } = parseTableName(r.name);
