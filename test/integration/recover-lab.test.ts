@@ -4,7 +4,8 @@
 // recreate: refused by default, then `undrop promote` with keep-live and
 // rekey-live) and replace with pitr, and the failures a responder can cause
 // (unknown table, no confirmation, busy live table, existing schema, unknown
-// source, a side schema changed after verify). One lab for the whole file.
+// source, a side schema changed after verify); first of all, locate (the library
+// call) names exactly truth.json's transaction. One lab for the whole file.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
@@ -16,7 +17,9 @@ import { connect, withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/identifiers.js';
 import { algorithmOf, type ChecksumAlgorithm, type TableChecksum, tableChecksum } from '../../src/recovery/checksum.js';
+import { locate, locateIncident } from '../../src/recovery/locate/index.js';
 import { undrop } from '../cli.js';
+import { testWorkDir } from '../helpers.js';
 import { replicaDsnOf, useLab } from '../helpers/lab.js';
 
 const lab = useLab({ name: 'recover-lab', scale: 3000, delay: '10min' });
@@ -94,6 +97,24 @@ async function expectRecovered(doc: any, o: { source: string; schema: string; mo
     expect(await sumsOf(prod, o.schema, SHORT, {}, 'rowhash128')).toEqual(Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }])));
   }
 }
+
+describe('locate on the lab', () => {
+  // First: nothing but the workload has written since the incident.
+  it('returns exactly the incident of truth.json with the three table names', async () => {
+    const incident = truth.incident as { xid: string; commitLsn: string; firstLsn: string; database: string; tables: string[] };
+    const r = await locate(lab.inventory, { workDir: testWorkDir() });
+    const e = r.events.find((x) => x.xid === incident.xid);
+    expect(e, JSON.stringify(r.events.map((x) => [x.kind, x.xid, x.relations.map((y) => y.name)]))).toBeDefined();
+    expect(e!.kind).toBe('drop');
+    expect(e!.commitLsn).toBe(incident.commitLsn);
+    expect(e!.firstLsn).toBe(incident.firstLsn);
+    expect(e!.database.name).toBe(incident.database);
+    expect(e!.relations.map((x) => x.name).sort()).toEqual([...incident.tables].sort());
+    expect(e!.recreated.map((x) => x.name).sort()).toEqual([...incident.tables].sort());
+    const t = await locateIncident(lab.inventory, { tables: incident.tables.join(','), workDir: testWorkDir() });
+    expect(t).toMatchObject({ kind: 'xid', xid: incident.xid, commitLsn: incident.commitLsn, inclusive: false });
+  });
+});
 
 describe('recover into a side schema, one run per source kind', () => {
   it('pitr: zero loss — the pre-incident truth, recovery point just before the incident transaction', async () => {
