@@ -231,6 +231,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     // 5b. The identity check: the source holds the lost table, not its successor. Before anything is published.
     // Started now (so the report lists it before copy back); it waits for a hand-given target's WAL scan.
+    // The tables' relfilenodes are read first: copy back, which may start before the verdict, moves the tables
+    // into its staging schema in the instance, where their names no longer find them.
+    const relfilenodes = await materializedRelfilenodes(m, tables);
     const identityChecked = log
       .step('identity check', async () => {
         if (located) {
@@ -240,7 +243,6 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
           recreatedWarned = warnRecreated(event);
           if (o.jobs !== undefined) await recreatedWarned;
         }
-        const relfilenodes = await materializedRelfilenodes(m, tables);
         return judgeIdentity({ tables, event, targetOrigin: target.origin, sourceKind: choice.config.kind, sourceName: choice.config.name, materialized: m, relfilenodes });
       })
       .then((identity) => {
