@@ -17,6 +17,7 @@
 // materialized instance is otherwise idle), and each table's production side
 // in its loading transaction right after its load, while its pages are still
 // in memory. verify.ts compares the two.
+import { availableParallelism } from 'node:os';
 import type pg from 'pg';
 import { failure, usageError } from '../errors.js';
 import { withClient } from '../postgres/connect.js';
@@ -247,7 +248,16 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     let sourceChecksumMs = 0;
     const sourceSums = Promise.all(
       tables.map((t) =>
-        withClient(rowsConn ?? sourceConn, (c) => tableChecksum(c, rowsAt(t), { algorithm: algorithms.get(t.oid) }), { applicationName: 'undrop verify (source)', ...rowsSession }),
+        withClient(
+          rowsConn ?? sourceConn,
+          async (c) => {
+            const t0 = Date.now();
+            const sum = await tableChecksum(c, rowsAt(t), { algorithm: algorithms.get(t.oid) });
+            tl.event('source-checksum', { table: displayName(t), durationMs: Date.now() - t0 });
+            return sum;
+          },
+          { applicationName: 'undrop verify (source)', ...rowsSession },
+        ),
       ),
     ).finally(() => {
       sourceChecksumMs = Date.now() - sourceStarted;
@@ -269,7 +279,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     prod = undefined;
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), beforePublish: req.beforePublish },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), beforePublish: req.beforePublish },
       tl,
     );
     committed = true;

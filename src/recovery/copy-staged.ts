@@ -48,6 +48,8 @@ export interface StagedCopyPlan {
   maintenanceWorkMem: string;
   /** Tables loaded at once (each on its own pair of connections). */
   parallel: number;
+  /** Production's CPUs, when it runs on this host (index builds then get workers only from spare cores). */
+  productionCores?: number;
   /** Each table's checksum algorithm (the source side uses the same). */
   algorithm: (t: ResolvedTable) => ChecksumAlgorithm;
   production: ConnParams;
@@ -178,8 +180,8 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     let workers = 0;
     await onProduction(plan, busy, tl, async (p) => {
       const pools = (await p.query<{ wp: number; pw: number; busy: number }>(WORKER_POOLS_SQL)).rows[0]!;
-      workers = maintenanceWorkers({ maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy }, Math.min(plan.parallel, plan.tables.length));
-      tl.event('index-build-workers', { perTable: workers, parallel: plan.parallel, maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy });
+      workers = maintenanceWorkers({ maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy }, Math.min(plan.parallel, plan.tables.length), plan.productionCores);
+      tl.event('index-build-workers', { perTable: workers, parallel: plan.parallel, maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy, ...(plan.productionCores ? { productionCores: plan.productionCores } : {}) });
       await tl.step('create staging schema and tables (pre-data)', () => p.query(plan.ddl.preData));
       for (const s of plan.sequences) {
         await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${q}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
@@ -266,6 +268,8 @@ async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, k
         plan.onProgress?.(`building the keys and indexes of ${displayName({ schema: plan.schema, name: t.name })}`);
         await prod.query(`${header}\n${keys}`);
       }
+      // where this table's load spent its time (the bench reads it)
+      tl.event('table-loaded', { table: name, copyMs: stats.durationMs, checksumMs: checksumSpan[1] - c0, keysMs: Date.now() - checksumSpan[1] });
       return { table: t, rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs, checksum, checksumSpan };
     });
   } catch (e) {

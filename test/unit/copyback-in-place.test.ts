@@ -98,5 +98,10 @@ describe('index build workers per loading session', () => {
     expect(maintenanceWorkers({ maxWorkerProcesses: 16, maxParallelWorkers: 4, busy: 0 }, 1)).toBe(4);
     expect(maintenanceWorkers({ maxWorkerProcesses: 0, maxParallelWorkers: 8, busy: 0 }, 1)).toBe(0);
     for (const parallel of [1, 2, 3, 4, 7, 9]) expect(maintenanceWorkers(pools, parallel) * parallel).toBeLessThanOrEqual(8);
+    // production on this host: no worker while the loads alone fill its cores
+    expect(maintenanceWorkers(pools, 3, 2)).toBe(0);
+    expect(maintenanceWorkers(pools, 2, 2)).toBe(0);
+    expect(maintenanceWorkers(pools, 1, 2)).toBe(8);
+    expect(maintenanceWorkers(pools, 3, 16)).toBe(2);
   });
 });
