@@ -11,6 +11,14 @@ function stepLine(c: CaseResult): string {
     .join(', ');
 }
 
+/** Per table: "t copy / checksum / keys; source checksum" from the loads' timeline events (— in results from before them). */
+function loadPartsLine(c: CaseResult): string {
+  const parts = c.undrop.loadParts ?? {};
+  const tables = [...new Set(Object.keys(parts).map((k) => k.slice(0, k.lastIndexOf(': '))))];
+  if (!tables.length) return '—';
+  return tables.map((t) => `${t} ${s(parts[`${t}: copy`])} / ${s(parts[`${t}: checksum`])} / ${s(parts[`${t}: keys`])}; ${s(parts[`${t}: source checksum`])}`).join(', ');
+}
+
 export function e2eMarkdown(r: E2eResult): string {
   const m = r.machine;
   const out = [
@@ -29,6 +37,10 @@ export function e2eMarkdown(r: E2eResult): string {
     '| source | manual: copy / replay / rows | floor: copy + replay + one binary COPY per table | undrop steps (median) | replica paused after |',
     '|---|---|---|---|---|',
     ...r.cases.map((c) => `| ${c.label} | ${s(c.manual.phases.copyMs)} / ${s(c.manual.phases.replayMs)} / ${s(c.manual.phases.rowsMs)} | ${c.floorParts ? `${s(c.floorParts.copyMs)} + ${s(c.floorParts.replayMs)} + ${s(c.floorParts.rowsMs)}` : '—'} | ${stepLine(c)} | ${s(c.undrop.replicaPausedMs)} |`),
+    '',
+    '| source | inside the loads, per table (median): COPY / production checksum / keys and indexes; source checksum (alongside) |',
+    '|---|---|',
+    ...r.cases.map((c) => `| ${c.label} | ${loadPartsLine(c)} |`),
     '',
     'What each column is: **undrop** is `undrop recover --source S --tables … --target xid:N --yes` started as a new process, until it exits with the side schema copied and verified (node start, probe, materialize, identity check, copy back with checksums of both sides, report). **manual** is the script an expert would type (src/bench/e2e/manual.ts): copy the backup (`cp -a`, `pgbackrest restore`), the same exclusive recovery target, `pg_ctl start`, wait for promotion, `pg_dump -Fc -t … | pg_restore` into a scratch database on production — with no verification; for the dump, `pg_restore -t` (tables and rows, no indexes); for the replica, pause replay then dump. **floor** is the manual run\'s own copy and replay phases plus one binary COPY per table into unindexed tables. The dump has no floor (the manual restore is already only the rows). **verification share**: the wall time during which production-side checksums ran (tables load in parallel; overlapping checksums counted once, other tables\' loads run meanwhile, so this is an upper bound), plus any wait for the source side after the publishing commit, plus the comparison, over the whole run. Steps overlap: "check the target in WAL (alongside)" runs during probe and materialize, and the per-table loads run together.',
     '',

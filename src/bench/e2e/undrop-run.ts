@@ -10,6 +10,8 @@ export interface UndropRun {
   wallMs: number;
   /** Top-level steps of the incident log: name → ms. */
   steps: Record<string, number>;
+  /** Inside the loads, per table: "table: copy|checksum|keys|source checksum" → ms (timeline events table-loaded, source-checksum). */
+  loadParts: Record<string, number>;
   /** Checksums inside copy back: production side in the transaction, the wait for the source side after commit. */
   verifyMs: number;
   /** Replica sources: from spawn to "replay paused". */
@@ -31,17 +33,20 @@ export async function runUndrop(o: { config: string; source: string; tables: str
   const doc = JSON.parse(String(r.stdout)) as { tables: { name: string; rows: number; checksum: string }[]; report: string; schema: string };
   const dir = dirname(doc.report);
   const steps: Record<string, number> = {};
+  const loadParts: Record<string, number> = {};
   let verifyMs = 0;
   let replicaPausedMs: number | undefined;
   for (const line of (await readFile(join(dir, 'timeline.jsonl'), 'utf8')).split('\n')) {
     if (!line.trim()) continue;
-    const e = JSON.parse(line) as { type: string; step?: string; durationMs?: number; productionMs?: number; sourceWaitMs?: number };
+    const e = JSON.parse(line) as { type: string; step?: string; table?: string; durationMs?: number; productionMs?: number; sourceWaitMs?: number; copyMs?: number; checksumMs?: number; keysMs?: number };
     if (e.type === 'step-end' && e.step) steps[e.step] = (steps[e.step] ?? 0) + (e.durationMs ?? 0);
+    if (e.type === 'table-loaded' && e.table) Object.assign(loadParts, { [`${e.table}: copy`]: e.copyMs ?? 0, [`${e.table}: checksum`]: e.checksumMs ?? 0, [`${e.table}: keys`]: e.keysMs ?? 0 });
+    if (e.type === 'source-checksum' && e.table) loadParts[`${e.table}: source checksum`] = e.durationMs ?? 0;
     if (e.type === 'checksums-taken') verifyMs += (e.productionMs ?? 0) + (e.sourceWaitMs ?? 0);
   }
   const report = await readFile(doc.report, 'utf8').catch(() => '');
   const paused = /PAUSED \(since ([^)]+)\)/.exec(report);
   if (paused) replicaPausedMs = Date.parse(paused[1]!) - started;
   verifyMs += steps.verify ?? 0;
-  return { wallMs, steps, verifyMs, replicaPausedMs, tables: doc.tables, schema: doc.schema };
+  return { wallMs, steps, loadParts, verifyMs, replicaPausedMs, tables: doc.tables, schema: doc.schema };
 }
