@@ -26,6 +26,7 @@ import { findFreePort, releasePort } from './ports.js';
 import { initdb, pgControldata, pgCtlStart, pgCtlStop } from './programs.js';
 import { execClean, tail } from './run.js';
 import { mustMatchSettings, type SetAside, setAsideConfig } from './server-config.js';
+import { phase } from './phases.js';
 import { postgresSettings } from './settings.js';
 import { defaultWorkDirFor, instanceArea } from './work-dir.js';
 
@@ -232,15 +233,16 @@ export class TempInstance {
         await execClean('mv', [resolved, inst.dataDir], {});
         inst.copyRecord = { source, resolved, ...(await internalizeLinks(inst.dataDir, a.root, { moveFrom: dirname(resolved) })) };
       } else {
-        inst.copyRecord = await copyDataDir(source, a.root);
+        inst.copyRecord = await phase(`${o.name}: copy the data directory`, () => copyDataDir(source, a.root));
       }
-      inst.sourceConfig = await setAsideConfig(inst.dataDir, join(a.root, 'source-config'));
-      await inst.prepareCopy(o.recovery ?? 'none');
-      const control = await pgControldata(o.bin, inst.dataDir);
-      await chownForServer(a.root);
-      await chmod(inst.dataDir, 0o700);
-      // a copy is always throwaway (unless kept)
-      await inst.writeFreshConfig(o.tcp ?? false, { ...(o.keep ? {} : THROWAWAY_SETTINGS), ...mustMatchSettings(control), ...(o.settings ?? {}) });
+      await phase(`${o.name}: prepare the copy (configuration, ownership)`, async () => {
+        inst.sourceConfig = await setAsideConfig(inst.dataDir, join(a.root, 'source-config'));
+        await inst.prepareCopy(o.recovery ?? 'none');
+        const control = await pgControldata(o.bin, inst.dataDir);
+        await chmod(inst.dataDir, 0o700);
+        // a copy is always throwaway (unless kept); writeFreshConfig gives the whole folder to the server user last
+        await inst.writeFreshConfig(o.tcp ?? false, { ...(o.keep ? {} : THROWAWAY_SETTINGS), ...mustMatchSettings(control), ...(o.settings ?? {}) });
+      });
     } catch (e) {
       await inst.destroy();
       throw e;
@@ -307,7 +309,11 @@ export class TempInstance {
   }
 
   /** Start and wait until connections are accepted (read-only ones count, as for pg_ctl -w). */
-  async start(timeoutSec = 300): Promise<void> {
+  start(timeoutSec = 300): Promise<void> {
+    return phase(`${this.name}: start`, () => this.startNow(timeoutSec));
+  }
+
+  private async startNow(timeoutSec: number): Promise<void> {
     // Nothing under the data directory may lead outside the instance's folder (a copy's pg_wal, a tablespace).
     if (this.copyRecord) await assertContained(this.dataDir, this.root);
     for (let attempt = 0; attempt < 4; attempt++) {
@@ -389,19 +395,27 @@ export class TempInstance {
     this.running = false;
   }
 
-  /** Stop and remove everything: data, log, socket directory. */
+  /**
+   * Stop and remove everything: data, log, socket directory. An immediate
+   * stop: the data is removed next, so the shutdown checkpoint a fast stop
+   * writes (every page still dirty, after a promotion that skipped its own)
+   * would be work thrown away.
+   */
   async destroy(): Promise<void> {
     if (this.kept) return;
     this.unregister?.();
-    try {
-      await this.stop('fast');
-    } catch {
-      this.killSync();
-    }
-    await waitForExit(this.postmasterPid, 15_000);
-    await rm(this.root, { recursive: true, force: true });
-    if (this.ownsSocketDir) await rm(this.socketDir, { recursive: true, force: true });
-    releasePort(this.port);
+    await phase(`${this.name}: stop and remove`, async () => {
+      try {
+        await this.stop('immediate');
+      } catch {
+        /* signalled below */
+      }
+      if (readPostmasterPid(this.dataDir)) this.killSync();
+      await waitForExit(this.postmasterPid, 15_000);
+      await rm(this.root, { recursive: true, force: true });
+      if (this.ownsSocketDir) await rm(this.socketDir, { recursive: true, force: true });
+      releasePort(this.port);
+    });
   }
 
   /** Keep the instance after undrop exits; returns how to connect and how to remove it. */

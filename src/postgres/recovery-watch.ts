@@ -1,13 +1,18 @@
 // Following an instance through archive or crash recovery. `pg_ctl -w start`
 // returns as soon as read-only connections are accepted — long before a
 // recovery target is reached — so the server log and pg_is_in_recovery()
-// are watched until the instance is promoted, or fails.
+// are watched (on one connection, every 25 ms) until the instance is
+// promoted, or fails; an instance paused at its target is promoted here.
 import { UndropError, failure } from '../errors.js';
 import { segmentName, segnoOfLsn } from './wal/segments.js';
 import { formatBytes, formatDuration, sleep } from '../util/time.js';
 import { isLsn, parseLsn } from './wal/lsn.js';
 import { replayTimeoutMs } from './timeouts.js';
-import { withClient } from './connect.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { connect, withClient } from './connect.js';
+import { phase } from './phases.js';
 import type { TempInstance } from './instance.js';
 import { readPostmasterPid } from './instance.js';
 
@@ -77,13 +82,46 @@ export function recoveryShortError(log: string, logFile: string, cause?: unknown
   );
 }
 
-/** Start an instance that is about to do archive recovery; a start that dies in recovery becomes a clear error. */
+/**
+ * Start an instance that is about to do archive recovery; a start that dies
+ * in recovery becomes a clear error. Meanwhile its promotion is asked for
+ * the moment it takes connections (tried every 20 ms, not at pg_ctl's next
+ * look), so that the request is in before replay pauses at the target even
+ * when little WAL is left to replay by then (waitForPromotion says why).
+ */
 export async function startRecovery(inst: TempInstance): Promise<void> {
+  const early = earlyPromotion(inst);
   try {
     await inst.start();
   } catch (e) {
     throw recoveryShortError(await inst.log(), inst.logFile, e) ?? e;
+  } finally {
+    await early.stop();
   }
+}
+
+/** Ask for the promotion as soon as a connection succeeds (archive recovery only: see waitForPromotion); stop() ends the attempts. */
+function earlyPromotion(inst: TempInstance): { stop: () => Promise<void> } {
+  if (existsSync(join(inst.dataDir, 'standby.signal'))) return { stop: async () => {} };
+  let stopped = false;
+  const attempts = (async () => {
+    while (!stopped) {
+      try {
+        await withClient(inst.connParams('postgres'), (c) => c.query('select pg_promote(wait => false)'), { connectTimeoutMs: 2000 });
+        return;
+      } catch (e) {
+        // another superuser than the one tried (start() finds it): waitForPromotion asks then
+        if ((e as { code?: string }).code === 'AUTH_FAILED' || /role .* does not exist/.test(String((e as Error).message))) return;
+      }
+      await sleep(20);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await attempts;
+    },
+  };
 }
 
 function fatalLines(log: string): string[] {
@@ -119,9 +157,27 @@ export function replayMeter(targetLsn: string | undefined, from?: string): (lsn:
   };
 }
 
+/** How often the watch looks (one small query on a connection kept open; the log read too). */
+const POLL_MS = 25;
+
+/** The server says it paused at its recovery target (recovery_target_action = 'pause'). Pure. */
+export function pausedAtTarget(log: string): boolean {
+  return /LOG:\s+pausing at the end of recovery/.test(log);
+}
+
 /**
  * Wait until the instance has left recovery (promoted at its target) and
- * accepts writes. Fails with the missing segment named when recovery ended
+ * accepts writes. The promotion is asked for here with pg_promote(), as soon
+ * as the instance takes connections: archive recovery (recovery.signal, not
+ * standby.signal) reads that request only where it pauses at its target
+ * (recovery_target_action = 'pause', targetSettings; PostgreSQL's
+ * recoveryPausesHere), so replay still runs to the target, and the server
+ * then promotes at once with only an end-of-recovery record, where the
+ * 'promote' action makes the startup process write a whole checkpoint first
+ * (every page replay dirtied). Asked for only once paused, the request
+ * would wait out the pause loop's one-second sleep; a standby-mode copy is
+ * promoted that way (there an early request ends replay where the WAL
+ * runs out). Fails with the missing segment named when recovery ended
  * before the target, and with the log tail when the server died.
  */
 export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: number; onProgress?: (msg: string) => void; targetLsn?: string; fromLsn?: string } = {}): Promise<RecoveryOutcome> {
@@ -129,30 +185,77 @@ export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: numb
   const deadline = started + (o.timeoutMs ?? replayTimeoutMs());
   let lastReport = 0;
   const meter = replayMeter(o.targetLsn, o.fromLsn);
-  while (Date.now() < deadline) {
-    const log = await inst.log();
-    if (/recovery ended before configured recovery target was reached/.test(log) || /startup process .* exited with exit code/.test(log) || /shutting down due to startup process failure/.test(log)) {
-      throw recoveryShortError(log, inst.logFile) ?? failure('RECOVERY_FAILED', 'Recovery failed.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });
-    }
-    if (!readPostmasterPid(inst.dataDir) && Date.now() - started > 2000) {
-      throw failure('RECOVERY_FAILED', 'The temporary instance stopped during recovery.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });
-    }
-    try {
-      const row = await withClient(inst.connParams('postgres'), async (c) => {
-        const r = await c.query<{ rec: boolean; lsn: string | null; ts: Date | null }>('select pg_is_in_recovery() as rec, pg_last_wal_replay_lsn()::text as lsn, pg_last_xact_replay_timestamp() as ts');
-        return r.rows[0]!;
-      }, { connectTimeoutMs: 5000 });
-      if (!row.rec) {
-        return { ...parseRecoveryLog(await inst.log()), durationMs: Date.now() - started };
+  const standby = existsSync(join(inst.dataDir, 'standby.signal'));
+  // One connection for the whole watch: a hot-standby session lives on through the promotion.
+  let client: pg.Client | undefined;
+  const drop = async () => {
+    await client?.end().catch(() => {});
+    client = undefined;
+  };
+  let asked = false;
+  // asked again only when a call failed (a lost connection: the watch starts over on a new one)
+  const promote = async () => {
+    if (!asked) asked = !!(await client!.query<{ ok: boolean }>('select pg_promote(wait => false) as ok')).rows[0]?.ok;
+  };
+  /** Look every POLL_MS until `done` says what was reached. */
+  const until = async (done: (row: WatchRow, log: string) => Promise<'stopped' | 'promoted' | undefined>, report: boolean): Promise<'stopped' | 'promoted'> => {
+    while (Date.now() < deadline) {
+      const log = await inst.log();
+      if (/recovery ended before configured recovery target was reached/.test(log) || /startup process .* exited with exit code/.test(log) || /shutting down due to startup process failure/.test(log)) {
+        throw recoveryShortError(log, inst.logFile) ?? failure('RECOVERY_FAILED', 'Recovery failed.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });
       }
-      if (o.onProgress && Date.now() - lastReport > 1000) {
-        lastReport = Date.now();
-        o.onProgress(`replaying WAL: at ${row.lsn ?? '?'}${meter(row.lsn, Date.now())}${row.ts ? `, commits of ${row.ts.toISOString()}` : ''}`);
+      if (!readPostmasterPid(inst.dataDir) && Date.now() - started > 2000) {
+        throw failure('RECOVERY_FAILED', 'The temporary instance stopped during recovery.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });
       }
-    } catch {
-      /* not accepting connections yet, or restarting: look again */
+      try {
+        client ??= await connect(inst.connParams('postgres'), { connectTimeoutMs: 5000 });
+        const row = (await client.query<WatchRow>(WATCH_SQL)).rows[0]!;
+        const reached = await done(row, log);
+        if (reached) return reached;
+        if (report && o.onProgress && Date.now() - lastReport > 1000) {
+          lastReport = Date.now();
+          o.onProgress(`replaying WAL: at ${row.lsn ?? '?'}${meter(row.lsn, Date.now())}${row.ts ? `, commits of ${row.ts.toISOString()}` : ''}`);
+        }
+      } catch {
+        /* not accepting connections yet, or restarting: look again on a new connection */
+        await drop();
+      }
+      await sleep(POLL_MS);
     }
-    await sleep(250);
+    throw failure('RECOVERY_TIMEOUT', 'Recovery did not reach its target in time.', { hint: `See the server log ${inst.logFile}; a large WAL range may need more time.` });
+  };
+  try {
+    await phase(`${inst.name}: replay to the target`, () =>
+      until(async (row, log) => {
+        if (!row.rec) return 'promoted';
+        if (!standby) await promote();
+        return stoppedAtTarget(log) ? 'stopped' : undefined;
+      }, true),
+    );
+    await phase(`${inst.name}: promote (end of recovery)`, () =>
+      until(async (row, log) => {
+        if (!row.rec) return 'promoted';
+        if (row.paused && pausedAtTarget(log)) await promote();
+        return undefined;
+      }, false),
+    );
+    return { ...parseRecoveryLog(await inst.log()), durationMs: Date.now() - started };
+  } finally {
+    await drop();
   }
-  throw failure('RECOVERY_TIMEOUT', 'Recovery did not reach its target in time.', { hint: `See the server log ${inst.logFile}; a large WAL range may need more time.` });
 }
+
+/** The server log says replay reached its target ("recovery stopping before commit of transaction …"). Pure. */
+function stoppedAtTarget(log: string): boolean {
+  return /LOG:\s+recovery stopping /.test(log);
+}
+
+interface WatchRow {
+  rec: boolean;
+  paused: boolean;
+  lsn: string | null;
+  ts: Date | null;
+}
+
+const WATCH_SQL =
+  "select pg_is_in_recovery() as rec, pg_is_in_recovery() and pg_get_wal_replay_pause_state() = 'paused' as paused, pg_last_wal_replay_lsn()::text as lsn, pg_last_xact_replay_timestamp() as ts";

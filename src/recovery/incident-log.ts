@@ -1,5 +1,6 @@
 // The incident folder: <work dir>/incidents/incident_<YYYYMMDD_HHMMSS>/ with
-//   timeline.jsonl  every step (start, end, duration, failure), every program
+//   timeline.jsonl  every step (start, end, duration, failure) and the phases
+//                   inside (phases.ts), every program
 //                   run (redacted command line, exit code, duration), every
 //                   LSN and fact, one JSON object per line, written as it happens;
 //   report.md       the postmortem summary, written by finish().
@@ -9,6 +10,7 @@
 import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage, isUndropError } from '../errors.js';
+import { onPhase } from '../postgres/phases.js';
 import { onCommand } from '../postgres/run.js';
 import { incidentsDir } from '../postgres/work-dir.js';
 import { redact, redactValue } from '../util/redact.js';
@@ -40,7 +42,13 @@ export class IncidentLog implements Timeline {
     this.reportPath = join(dir, 'report.md');
     this.facts = { startedAt: now.toISOString() };
     if (!noCommands) {
-      this.unsubscribe = onCommand((e) => this.write({ type: e.exitCode === undefined ? 'command-start' : 'command-end', ...e }));
+      const commands = onCommand((e) => this.write({ type: e.exitCode === undefined ? 'command-start' : 'command-end', ...e }));
+      // The parts of a step (materialize's copy, start, replay …): phase-end carries the duration.
+      const phases = onPhase((e) => this.write({ type: e.durationMs === undefined ? 'phase-start' : e.failed ? 'phase-failed' : 'phase-end', ...e }));
+      this.unsubscribe = () => {
+        commands();
+        phases();
+      };
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { missingSegmentFromLog, parseRecoveryLog, recoveryShortError } from '../../src/postgres/recovery-watch.js';
+import { missingSegmentFromLog, parseRecoveryLog, pausedAtTarget, recoveryShortError } from '../../src/postgres/recovery-watch.js';
 import { parseCommitLine } from '../../src/postgres/wal/records.js';
 import { dataList, referencedTable, unwantedForeignKeys } from '../../src/sources/common/restore-list.js';
 import type { TocEntry } from '../../src/sources/common/toc.js';
@@ -34,6 +34,12 @@ describe('recovery log reading', () => {
       lastTransactionTime: '2026-11-25T01:42:48.602Z',
       timeline: 2,
     });
+  });
+  it('knows a server paused at its target (to be promoted) from one still replaying', () => {
+    expect(pausedAtTarget(`${PITR_LOG}2026-11-25 01:44:04.430 UTC [1] LOG:  pausing at the end of recovery\n2026-11-25 01:44:04.430 UTC [1] HINT:  Execute pg_wal_replay_resume() to promote.\n`)).toBe(true);
+    expect(pausedAtTarget(PITR_LOG)).toBe(false);
+    // a pause for another reason (too low max_connections) is not the target
+    expect(pausedAtTarget('LOG:  recovery has paused\nDETAIL:  If recovery is unpaused, the server will shut down.\n')).toBe(false);
   });
   it('names the missing segment, not the timeline history probe', () => {
     expect(missingSegmentFromLog(GAP_LOG)).toBe('000000010000000000000012');
@@ -95,7 +101,9 @@ describe('choosing what to restore', () => {
     expect(targetSettings({ kind: 'xid', xid: '29519', inclusive: false, origin: 't' })).toEqual({
       recovery_target_xid: '29519',
       recovery_target_inclusive: false,
-      recovery_target_action: 'promote',
+      // paused at the target, then promoted by pg_promote() (no end-of-recovery checkpoint); pausing needs hot_standby
+      recovery_target_action: 'pause',
+      hot_standby: true,
       recovery_target_timeline: 'latest',
     });
     expect(targetSettings({ kind: 'lsn', xid: '822', commitLsn: '0/EA9C168', inclusive: false, origin: 'locate: DROP DATABASE' })).toMatchObject({ recovery_target_lsn: '0/EA9C168' });

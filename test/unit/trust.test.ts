@@ -181,7 +181,7 @@ describe('a delayed replica that replayed no commit since it started', () => {
 describe('targets as recovery settings', () => {
   it('a restore point and a timeline reach PostgreSQL and pgBackRest as such', async () => {
     const { targetSettings } = await import('../../src/sources/materialize/target-settings.js');
-    expect(targetSettings(resolveExplicit({ kind: 'name', name: 'before_migration', timeline: '2' }))).toEqual({ recovery_target_name: 'before_migration', recovery_target_action: 'promote', recovery_target_timeline: '2' });
+    expect(targetSettings(resolveExplicit({ kind: 'name', name: 'before_migration', timeline: '2' }))).toEqual({ recovery_target_name: 'before_migration', recovery_target_action: 'pause', hot_standby: true, recovery_target_timeline: '2' });
     expect(targetSettings(resolveExplicit({ kind: 'xid', xid: '745' }))).toMatchObject({ recovery_target_xid: '745', recovery_target_inclusive: false, recovery_target_timeline: 'latest' });
     expect(targetSettings(resolveExplicit({ kind: 'time', time: '2026-11-25T01:42:48.123456Z' }))).toMatchObject({ recovery_target_time: '2026-11-25 01:42:48.123456+00' });
   });

@@ -2,13 +2,14 @@
 // recovered copy of a replica): the promoted instance, its tables checked,
 // and the recovery point as the server log tells it.
 import type { TempInstance } from '../../postgres/instance.js';
+import { phase } from '../../postgres/phases.js';
 import type { RecoveryOutcome } from '../../postgres/recovery-watch.js';
 import type { Materialized, MaterializeRequest } from '../types.js';
 import { verifyTables } from './preflight.js';
 
 export async function recoveredInstance(inst: TempInstance, req: MaterializeRequest, outcome: RecoveryOutcome, label: string, notes: string[]): Promise<Materialized> {
   const conn = inst.connParams(req.database);
-  const tables = await verifyTables(conn, req.tables, label);
+  const tables = await phase(`${inst.name}: count the tables' rows`, () => verifyTables(conn, req.tables, label));
   return {
     instance: inst,
     conn,

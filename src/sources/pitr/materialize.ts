@@ -12,6 +12,7 @@ import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries, type PgBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
+import { phase } from '../../postgres/phases.js';
 import { prepareWorkDir, removeStage } from '../../postgres/work-dir.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { targetSettings } from '../materialize/target-settings.js';
@@ -154,7 +155,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
         const dataBytes = await plainSelectiveBytes(backup.path, d.plan);
         await assertDiskSpace(req.workDir, { data: dataBytes, wal }, `Restoring base backup ${backup.path} (selective)`);
         progress(`restoring base backup ${backup.path} (plain, start ${backup.startLsn}) selectively: ${scopeText(d.plan)}`);
-        const { dataDir, stats } = await stagePlainSelective(backup.path, req.workDir, d.plan);
+        const { dataDir, stats } = await phase('pitr: copy the backup (selective)', () => stagePlainSelective(backup.path, req.workDir, d.plan));
         return { source: dataDir, copy: false, bin, plan: d.plan, notes: [...notes, selectiveNote(d.plan, stats, whole)], dataBytes };
       }
       fullNote(d.reason);
@@ -191,13 +192,13 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
         await assertDiskSpace(req.workDir, { data: split.fullBytes + walTarBytes, wal }, `Restoring base backup ${backup.path} (selective)`);
         progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn}) selectively: ${scopeText(plan)}`);
         let stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
-        const source = await extractTarBackup(backup, req.workDir, {
+        const source = await phase('pitr: extract the backup (selective)', () => extractTarBackup(backup, req.workDir, {
           onProgress: progress,
           exclude: tarExcludes(plan, relationList),
           beforeChown: async (data) => {
             stats = await createSparseMembers(data, split.sparse);
           },
-        });
+        }));
         stats.fullBytes = split.fullBytes;
         stats.relationSparseBytes = split.relation.reduce((n, m) => n + m.size, 0);
         // pg_control comes last in base.tar: full_page_writes is checked on what was extracted.
@@ -217,7 +218,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
   }
   await assertDiskSpace(req.workDir, { data: backup.sizeBytes * 4, wal }, `Restoring base backup ${backup.path}`);
   progress(`extracting base backup ${backup.path} (tar, start ${backup.startLsn})`);
-  const source = await extractTarBackup(backup, req.workDir, { onProgress: progress });
+  const source = await phase('pitr: extract the backup', () => extractTarBackup(backup, req.workDir, { onProgress: progress }));
   return { source, copy: false, bin: await findBinaries(await dataDirMajor(source)), notes, dataBytes: backup.sizeBytes * 4 };
 }
 
@@ -264,19 +265,22 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
     });
   }
   for (const n of skipped) progress(n);
-  const prepared = await prepareRestore(backup, req, progress);
+  const prepared = await phase('pitr: plan and lay out the backup', () => prepareRestore(backup, req, progress));
   const { plan, bin } = prepared;
   let inst: TempInstance;
   try {
     // On this host a CREATE TABLESPACE in the replayed WAL would empty the live tablespace (replay-guard.ts).
-    if (config.wal_archive) {
-      const range = { startLsn: backup.startLsn, endLsn: req.target.commitLsn ?? req.target.firstLsn ?? (await req.targetEnd?.catch(() => undefined)) ?? undefined, timeline: backup.timeline };
+    const walDir = config.wal_archive;
+    if (walDir) {
+      // an xid given by hand: its commit's LSN comes from locate's scan, running alongside (shown as a phase: under load it is what materialize waits for)
+      const end = req.target.commitLsn ?? req.target.firstLsn ?? (req.targetEnd ? await phase("pitr: wait for the target's LSN (locate's scan)", () => req.targetEnd!.catch(() => undefined)) : undefined);
+      const range = { startLsn: backup.startLsn, endLsn: end ?? undefined, timeline: backup.timeline };
       // locate read this WAL already (when its scan, running alongside, has finished): its findings, else our own pass
       const seen = createsFromScan(await scanIfDone(req.walScanned), { source: config.name, ...range });
       if (seen) assertCreatesLeaveTablespacesAlone(seen, backup.path);
       else {
         progress('checking the WAL to replay for tablespaces it would create');
-        await assertReplayLeavesTablespacesAlone(bin, { walDir: config.wal_archive, ...range, label: backup.path });
+        await phase('pitr: check the WAL to replay for tablespaces', () => assertReplayLeavesTablespacesAlone(bin, { walDir, ...range, label: backup.path }));
       }
     }
     inst = await TempInstance.fromDataDir(prepared.source, {

@@ -8,6 +8,7 @@ import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 import { chownForServer } from '../../postgres/os-user.js';
+import { phase } from '../../postgres/phases.js';
 import { pgControldata, pgVerifybackup } from '../../postgres/programs.js';
 import { runProgram } from '../../postgres/run.js';
 import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } from '../types.js';
@@ -228,8 +229,8 @@ export async function probePitr(config: SourceConfigOf<'pitr'>, ctx: ProbeContex
     return result([]);
   }
   if (dirs.length === 0) sourceFindings.push(error('NO_BASE_BACKUPS', `${config.base_backups} holds no base backup.`, 'Check that the backup job writes there (one pg_basebackup output per folder).'));
-  const backups = await Promise.all(dirs.map((d) => readBaseBackup(d, ctx.timeoutMs)));
-  const { view, cleanup } = await openArchive(config, backups, ctx, sourceFindings, Math.max(2000, ctx.timeoutMs * 0.6));
+  const backups = await phase(`probe ${config.name}: read the base backups`, () => Promise.all(dirs.map((d) => readBaseBackup(d, ctx.timeoutMs))));
+  const { view, cleanup } = await phase(`probe ${config.name}: list the WAL archive`, () => openArchive(config, backups, ctx, sourceFindings, Math.max(2000, ctx.timeoutMs * 0.6)));
   try {
     const bin = await pickBinaries(view, backups);
     if (view) {
@@ -253,12 +254,13 @@ export async function probePitr(config: SourceConfigOf<'pitr'>, ctx: ProbeContex
         const raw = [firstName, last.name].map((n) => view!.listing.files.get(n) ?? n);
         if (raw.some((n) => !existsSync(join(view!.dir, n)) || /\.(gz|zst|lz4|xz|bz2|br)$/.test(n))) {
           p = Promise.resolve({ commit: null, error: 'segments are compressed or not on disk; pg_waldump cannot read them' });
-        } else p = lastCommitInSegments(bin, view!.dir, firstName, last.name, Math.max(ctx.timeoutMs, 10_000));
+        } else p = phase(`probe ${config.name}: read the last commit (pg_waldump)`, () => lastCommitInSegments(bin, view!.dir, firstName, last.name, Math.max(ctx.timeoutMs, 10_000)));
         dumps.set(key, p);
       }
       return p;
     };
-    const items = await Promise.all(backups.map((b) => probeBackup(b, view, bin, ctx, t, lastCommit).catch((e): BackupProbe => ({
+    const verify = (b: BaseBackup) => phase(`probe ${config.name}: verify ${b.name}`, () => verifyBackup(b, view, bin, ctx));
+    const items = await Promise.all(backups.map((b) => probeBackup(b, view, bin, ctx, t, lastCommit, verify).catch((e): BackupProbe => ({
       item: { label: b.name, path: b.dir, status: 'unusable', recoveryPoint: null, findings: [error('PROBE_FAILED', errorMessage(e))] },
       backup: b,
       gaps: null,
@@ -279,6 +281,37 @@ async function probeBackup(
   ctx: ProbeContext,
   t: ReturnType<typeof thresholdsFor>,
   lastCommit: (g: GapAnalysis) => Promise<{ commit: LastCommit | null; error: string | null }>,
+  verify: (b: BaseBackup) => Promise<Finding[]>,
+): Promise<BackupProbe> {
+  // Verification reads the whole backup: it runs beside the checks below (each a program of its own) instead of after them.
+  const verifying = b.problem ? undefined : verify(b);
+  let verified = false;
+  try {
+    return await checkBackup(b, view, bin, ctx, t, lastCommit, async () => {
+      verified = true;
+      return verifying ? await verifying : [];
+    });
+  } finally {
+    // An early verdict (unusable before verification counts) still waits for it: no program is left running.
+    if (verifying && !verified) await verifying.catch(() => undefined);
+  }
+}
+
+/** What is run on one backup's files (pg_verifybackup on a plain one, a test extraction with --deep). */
+async function verifyBackup(b: BaseBackup, view: ArchiveView | null, bin: PgBinaries, ctx: ProbeContext): Promise<Finding[]> {
+  if (b.format === 'plain') return verifyPlain(bin, b, null, view, Math.max(ctx.timeoutMs, 60_000));
+  if (ctx.deep) return verifyTarDeep(bin, b, ctx, view);
+  return [info('BACKUP_NOT_VERIFIED', `Tar backup: not verified (PostgreSQL ${bin.major} pg_verifybackup reads only plain backups; --deep extracts and verifies it).`)];
+}
+
+async function checkBackup(
+  b: BaseBackup,
+  view: ArchiveView | null,
+  bin: PgBinaries,
+  ctx: ProbeContext,
+  t: ReturnType<typeof thresholdsFor>,
+  lastCommit: (g: GapAnalysis) => Promise<{ commit: LastCommit | null; error: string | null }>,
+  verified: () => Promise<Finding[]>,
 ): Promise<BackupProbe> {
   const findings: Finding[] = [];
   const out: BackupProbe = {
@@ -393,10 +426,8 @@ async function probeBackup(
       findings.push(warn('TARGET_UNREACHABLE', `The incident (${tgt.time}) lies beyond missing segment ${g.firstGap.name}: recovery stops at ${lc.commit?.time ?? 'an unknown time'}.`));
     }
   }
-  // Verification.
-  if (b.format === 'plain') findings.push(...(await verifyPlain(bin, b, g, view, Math.max(ctx.timeoutMs, 60_000))));
-  else if (ctx.deep) findings.push(...(await verifyTarDeep(bin, b, ctx, view)));
-  else findings.push(info('BACKUP_NOT_VERIFIED', `Tar backup: not verified (PostgreSQL ${bin.major} pg_verifybackup reads only plain backups; --deep extracts and verifies it).`));
+  // Verification (started beside the checks above).
+  findings.push(...(await verified()));
   findings.push(...checkAge(t, label.startTime ? new Date(label.startTime) : null, ctx.now, 'The base backup'));
   return finish(point);
 }

@@ -15,6 +15,7 @@ import type { ResolvedTarget } from '../target.js';
 import { parseBackupLabel } from './backup-label.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { manifestEndLsn, parseManifest } from './manifest.js';
+import { extractTar } from './tar-extract.js';
 
 export interface BaseBackup {
   path: string;
@@ -105,8 +106,8 @@ export async function extractTarBackup(b: BaseBackup, workDir: string, o: { excl
     const total = jobs.some(([f]) => f.endsWith('.gz')) ? null : archived;
     for (const [file, into] of jobs) {
       await mkdir(into, { recursive: true });
-      const r = await withRestoreProgress(stage, `extracting ${basename(file)}`, total, o.onProgress, () => execClean('tar', [...(file === b.baseTar ? (o.exclude ?? []) : []), '-xf', file, '-C', into], { reject: false }));
-      if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${file} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
+      const r = await withRestoreProgress(stage, `extracting ${basename(file)}`, total, o.onProgress, () => extractTar(file, into, file === b.baseTar ? (o.exclude ?? []) : []));
+      if (!r.ok) throw failure('BACKUP_EXTRACT_FAILED', `Extracting ${file} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(r.error) });
     }
     if (!existsSync(join(data, 'PG_VERSION'))) throw failure('BACKUP_EXTRACT_FAILED', `${b.baseTar} did not contain a data directory.`);
     await rewriteTablespaceMap(data, join(stage, 'tablespaces'));
