@@ -24,7 +24,7 @@ export type { IncidentFacts, RecoverMode, StepRecord } from './incident-facts.js
 export interface IncidentLogOptions {
   workDir: string;
   now?: Date;
-  /** Do not record program runs (tests). */
+  /** Do not record program runs nor phases (tests). */
   noCommands?: boolean;
 }
 

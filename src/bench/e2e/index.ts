@@ -46,7 +46,7 @@ export interface CaseResult {
   kind: SourceKind;
   label: string;
   runs: number;
-  undrop: { medianMs: number; runsMs: number[]; verifyMedianMs: number; steps: Record<string, number>; loadParts?: Record<string, number>; replicaPausedMs?: number };
+  undrop: { medianMs: number; runsMs: number[]; verifyMedianMs: number; steps: Record<string, number>; loadParts?: Record<string, number>; phases: Record<string, number>; replicaPausedMs?: number };
   manual: { medianMs: number; runsMs: number[]; phases: ManualPhases };
   floorMs: number | null;
   floorParts: { copyMs: number; replayMs: number; rowsMs: number } | null;
@@ -228,12 +228,14 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
       const steps = Object.fromEntries(stepNames.map((s) => [s, median(undropRuns.map((u) => u.steps[s] ?? 0))]));
       const partNames = [...new Set(undropRuns.flatMap((u) => Object.keys(u.loadParts)))];
       const loadParts = Object.fromEntries(partNames.map((p) => [p, median(undropRuns.map((u) => u.loadParts[p] ?? 0))]));
+      const phaseNames = [...new Set(undropRuns.flatMap((u) => Object.keys(u.phases)))];
+      const phases = Object.fromEntries(phaseNames.map((s) => [s, median(undropRuns.map((u) => u.phases[s] ?? 0))]));
       const paused = undropRuns.map((u) => u.replicaPausedMs).filter((x): x is number => x !== undefined);
       const c: CaseResult = {
         kind: v.kind,
         label: v.label,
         runs: o.runs,
-        undrop: { medianMs: median(uMs), runsMs: uMs, verifyMedianMs: median(undropRuns.map((u) => u.verifyMs)), steps, loadParts, ...(paused.length ? { replicaPausedMs: median(paused) } : {}) },
+        undrop: { medianMs: median(uMs), runsMs: uMs, verifyMedianMs: median(undropRuns.map((u) => u.verifyMs)), steps, loadParts, phases, ...(paused.length ? { replicaPausedMs: median(paused) } : {}) },
         manual: { medianMs: median(mMs), runsMs: mMs, phases: { copyMs: median(manualRuns.map((m) => m.copyMs)), replayMs: median(manualRuns.map((m) => m.replayMs)), rowsMs: median(manualRuns.map((m) => m.rowsMs)), totalMs: median(mMs) } },
         floorMs,
         floorParts,

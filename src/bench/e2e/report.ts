@@ -4,6 +4,14 @@ import type { CaseResult, E2eResult } from './index.js';
 const s = (ms: number | null | undefined) => (ms === null || ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`);
 const x = (r: number | null) => (r === null ? '—' : `${r.toFixed(2)}×`);
 
+/** Phases of materialize and probe (the parts inside those steps), in the order they ran. */
+function phaseLine(c: CaseResult): string {
+  return Object.entries(c.undrop.phases ?? {})
+    .filter(([, ms]) => ms >= 20)
+    .map(([k, ms]) => `${k} ${s(ms)}`)
+    .join(', ');
+}
+
 function stepLine(c: CaseResult): string {
   return Object.entries(c.undrop.steps)
     .filter(([, ms]) => ms >= 50)
@@ -42,7 +50,13 @@ export function e2eMarkdown(r: E2eResult): string {
     '|---|---|',
     ...r.cases.map((c) => `| ${c.label} | ${loadPartsLine(c)} |`),
     '',
-    'What each column is: **undrop** is `undrop recover --source S --tables … --target xid:N --yes` started as a new process, until it exits with the side schema copied and verified (node start, probe, materialize, identity check, copy back with checksums of both sides, report). **manual** is the script an expert would type (src/bench/e2e/manual.ts): copy the backup (`cp -a`, `pgbackrest restore`), the same exclusive recovery target, `pg_ctl start`, wait for promotion, `pg_dump -Fc -t … | pg_restore` into a scratch database on production — with no verification; for the dump, `pg_restore -t` (tables and rows, no indexes); for the replica, pause replay then dump. **floor** is the manual run\'s own copy and replay phases plus one binary COPY per table into unindexed tables. The dump has no floor (the manual restore is already only the rows). **verification share**: the wall time during which production-side checksums ran (tables load in parallel; overlapping checksums counted once, other tables\' loads run meanwhile, so this is an upper bound), plus any wait for the source side after the publishing commit, plus the comparison, over the whole run. Steps overlap: "check the target in WAL (alongside)" runs during probe and materialize, and the per-table loads run together.',
+    '### Inside probe and materialize (phases, median)',
+    '',
+    '| source | phases |',
+    '|---|---|',
+    ...r.cases.map((c) => `| ${c.label} | ${phaseLine(c) || '—'} |`),
+    '',
+    'What each column is: **undrop** is `undrop recover --source S --tables … --target xid:N --yes` started as a new process, until it exits with the side schema copied and verified (node start, probe, materialize, identity check, copy back with checksums of both sides, report). **manual** is the script an expert would type (src/bench/e2e/manual.ts): copy the backup (`cp -a`, `pgbackrest restore`), the same exclusive recovery target, `pg_ctl start`, wait for promotion, `pg_dump -Fc -t … | pg_restore` into a scratch database on production — with no verification; for the dump, `pg_restore -t` (tables and rows, no indexes); for the replica, pause replay then dump. **floor** is the manual run\'s own copy and replay phases plus one binary COPY per table into unindexed tables. The dump has no floor (the manual restore is already only the rows). **verification share**: the wall time during which production-side checksums ran (tables load in parallel; overlapping checksums counted once, other tables\' loads run meanwhile, so this is an upper bound), plus any wait for the source side after the publishing commit, plus the comparison, over the whole run. Steps overlap: "check the target in WAL (alongside)" runs during probe and materialize, and the per-table loads run together. **Phases** are the timed parts inside probe and materialize (timeline `phase-end` events), named by the instance or source they belong to ("pitr: …", "probe pitr: …"; "locate-catalog: …" is the alongside WAL scan\'s own temporary instance); nested and overlapping phases are each shown whole.',
     '',
   ];
   return out.join('\n');

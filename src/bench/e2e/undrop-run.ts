@@ -12,6 +12,8 @@ export interface UndropRun {
   steps: Record<string, number>;
   /** Inside the loads, per table: "table: copy|checksum|keys|source checksum" → ms (timeline events table-loaded, source-checksum). */
   loadParts: Record<string, number>;
+  /** Phases inside the steps (materialize's copy, start, replay, promotion; probe's parts): name → ms. */
+  phases: Record<string, number>;
   /** Checksums inside copy back: production side in the transaction, the wait for the source side after commit. */
   verifyMs: number;
   /** Replica sources: from spawn to "replay paused". */
@@ -34,19 +36,21 @@ export async function runUndrop(o: { config: string; source: string; tables: str
   const dir = dirname(doc.report);
   const steps: Record<string, number> = {};
   const loadParts: Record<string, number> = {};
+  const phases: Record<string, number> = {};
   let verifyMs = 0;
   let replicaPausedMs: number | undefined;
   for (const line of (await readFile(join(dir, 'timeline.jsonl'), 'utf8')).split('\n')) {
     if (!line.trim()) continue;
-    const e = JSON.parse(line) as { type: string; step?: string; table?: string; durationMs?: number; productionMs?: number; sourceWaitMs?: number; copyMs?: number; checksumMs?: number; keysMs?: number };
+    const e = JSON.parse(line) as { type: string; step?: string; table?: string; durationMs?: number; productionMs?: number; sourceWaitMs?: number; phase?: string; copyMs?: number; checksumMs?: number; keysMs?: number };
     if (e.type === 'step-end' && e.step) steps[e.step] = (steps[e.step] ?? 0) + (e.durationMs ?? 0);
     if (e.type === 'table-loaded' && e.table) Object.assign(loadParts, { [`${e.table}: copy`]: e.copyMs ?? 0, [`${e.table}: checksum`]: e.checksumMs ?? 0, [`${e.table}: keys`]: e.keysMs ?? 0 });
     if (e.type === 'source-checksum' && e.table) loadParts[`${e.table}: source checksum`] = e.durationMs ?? 0;
+    if (e.type === 'phase-end' && e.phase) phases[e.phase] = (phases[e.phase] ?? 0) + (e.durationMs ?? 0);
     if (e.type === 'checksums-taken') verifyMs += (e.productionMs ?? 0) + (e.sourceWaitMs ?? 0);
   }
   const report = await readFile(doc.report, 'utf8').catch(() => '');
   const paused = /PAUSED \(since ([^)]+)\)/.exec(report);
   if (paused) replicaPausedMs = Date.parse(paused[1]!) - started;
   verifyMs += steps.verify ?? 0;
-  return { wallMs, steps, loadParts, verifyMs, replicaPausedMs, tables: doc.tables, schema: doc.schema };
+  return { wallMs, steps, loadParts, phases, verifyMs, replicaPausedMs, tables: doc.tables, schema: doc.schema };
 }
