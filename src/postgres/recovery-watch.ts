@@ -197,6 +197,15 @@ export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: numb
   const promote = async () => {
     if (!asked) asked = !!(await client!.query<{ ok: boolean }>('select pg_promote(wait => false) as ok')).rows[0]?.ok;
   };
+  // Paused before any request got in (little WAL left after the server opened): a request now waits out the
+  // pause loop's one-second sleep, so a copy in archive recovery is resumed instead (the end-of-recovery
+  // checkpoint then writes what replay dirtied: little, when the pause came that soon); a standby-mode copy
+  // can only be promoted.
+  let woken = false;
+  const wake = async () => {
+    if (standby) return promote();
+    if (!woken) woken = !!(await client!.query('select pg_wal_replay_resume()'));
+  };
   /** Look every POLL_MS until `done` says what was reached. */
   const until = async (done: (row: WatchRow, log: string) => Promise<'stopped' | 'promoted' | undefined>, report: boolean): Promise<'stopped' | 'promoted'> => {
     while (Date.now() < deadline) {
@@ -235,7 +244,7 @@ export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: numb
     await phase(`${inst.name}: promote (end of recovery)`, () =>
       until(async (row, log) => {
         if (!row.rec) return 'promoted';
-        if (row.paused && pausedAtTarget(log)) await promote();
+        if (row.paused && pausedAtTarget(log) && !/received promote request/.test(log)) await wake();
         return undefined;
       }, false),
     );
