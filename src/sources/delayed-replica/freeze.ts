@@ -17,7 +17,7 @@ export const freezeReplica: FreezeHook<'delayed-replica'> = {
       c = await connect({ ...resolveConnParams(config.dsn), database: ctx.database }, { statementTimeoutMs: 10_000, lockTimeoutMs: 2000, connectTimeoutMs: 5000 });
     } catch (e) {
       // Not reachable from here: it may still be replaying toward the incident. Say so now, not after the restore.
-      const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      const why = (e instanceof Error ? e.message.split('\n')[0]! : String(e)).replace(/[.\s]+$/, '');
       return {
         paused: false,
         nextSteps: [],
