@@ -12,6 +12,7 @@ import { failure } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { dataDirMajor, findBinaries, type PgBinaries } from '../../postgres/binaries.js';
 import { TempInstance } from '../../postgres/instance.js';
+import { phase } from '../../postgres/phases.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
@@ -133,7 +134,7 @@ async function guardTablespaces(
 export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>, req: MaterializeRequest, _probe: ProbeResult): Promise<Materialized> {
   const progress = req.onProgress ?? (() => {});
   const opts = { stanza: config.stanza, config: config.config, repo: config.repo };
-  const info = await pgbackrestInfo(opts);
+  const info = await phase('pgbackrest: read the repository (pgbackrest info)', () => pgbackrestInfo(opts));
   if (info.exitCode !== 0) throw failure('PGBACKREST_INFO_FAILED', `pgbackrest info failed for stanza ${config.stanza}.`, { details: info.stderr.split('\n').slice(-5) });
   const set = req.set ? pinnedItem(backupSets(info.stdout), req.set, (s) => [s.label], config.name) : chooseSet(backupSets(info.stdout), req.target);
   if (!set) throw failure('NO_BASE_BACKUP', `pgBackRest stanza ${config.stanza} has no backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });
@@ -160,7 +161,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
         pgbackrestRestore({ ...opts, pgPath: data, tablespaceDir: join(stage, 'tablespaces'), set: set.label, target, latest: req.target.kind === 'latest', dbInclude, processMax }),
       );
     try {
-      await restore(include);
+      await phase('pgbackrest: restore the backup set', () => restore(include));
       if (include.length) notes.push(`pgBackRest restored database ${req.database} and the system databases only (--db-include); the others were left sparse.`);
     } catch (e) {
       // The database may not be in this backup (created after it, then replayed from WAL): restore everything.
@@ -170,7 +171,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
       await mkdir(data, { mode: 0o700 });
       await chownForServer(stage);
       notes.push(`Full restore (not --db-include): ${(e as Error).message}`);
-      await restore([]);
+      await phase('pgbackrest: restore the backup set (whole)', () => restore([]));
     }
   } catch (e) {
     removeStage(stage);
@@ -182,7 +183,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   await chownForServer(fetched);
   let inst: TempInstance;
   try {
-    await guardTablespaces(bin, data, opts, req, `pgBackRest backup ${set.label}`, fetched, progress, notes, config.name);
+    await phase('pgbackrest: check the WAL to replay for tablespaces', () => guardTablespaces(bin, data, opts, req, `pgBackRest backup ${set.label}`, fetched, progress, notes, config.name));
     inst = await TempInstance.fromDataDir(data, {
       bin,
       workDir: req.workDir,
