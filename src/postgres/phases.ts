@@ -5,6 +5,8 @@
 // passed down through the callers, and with no listener a phase costs a
 // clock read.
 
+import { channel } from '../util/channel.js';
+
 export interface PhaseEvent {
   phase: string;
   /** Set on the end: how long the phase took (also when it failed). */
@@ -12,18 +14,11 @@ export interface PhaseEvent {
   failed?: boolean;
 }
 
-type Listener = (e: PhaseEvent) => void;
-const listeners = new Set<Listener>();
+const phases = channel<PhaseEvent>();
 
 /** Subscribe to every phase's start and end. */
-export function onPhase(listener: Listener): () => void {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
-}
-
-function announce(e: PhaseEvent): void {
-  for (const l of listeners) l(e);
-}
+export const onPhase = phases.on;
+const announce = phases.emit;
 
 /** Run fn as a named phase ("materialize: start (to consistency)"). */
 export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@
 // reach a temporary server, pgBackRest or a restore_command.
 import { execa, type Options, type ResultPromise } from 'execa';
 import { failure } from '../errors.js';
+import { channel } from '../util/channel.js';
 import { commandLine, redact } from '../util/redact.js';
 import { registerCleanup } from './cleanup.js';
 import { asServerUserPrefix } from './os-user.js';
@@ -38,18 +39,11 @@ export interface CommandEvent {
   durationMs?: number;
 }
 
-type Listener = (e: CommandEvent) => void;
-const listeners = new Set<Listener>();
+const commands = channel<CommandEvent>();
 
 /** Subscribe to every program undrop runs (redacted command lines). */
-export function onCommand(listener: Listener): () => void {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
-}
-
-function announce(e: CommandEvent): void {
-  for (const l of listeners) l(e);
-}
+export const onCommand = commands.on;
+const announce = commands.emit;
 
 function argv(program: string, args: readonly string[], opts: RunOptions): [string, string[]] {
   const prefix = opts.asServerUser ? asServerUserPrefix() : [];
