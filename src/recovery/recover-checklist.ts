@@ -193,7 +193,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     await warnRecreated(event);
 
     // 3. Probe and rank.
-    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined, onDone: (_s, r) => ui.probeDone?.(r) })));
+    const report = await log.step('probe', () => ui.step('Probing every source', () => probeAll(o.inventory, { tables, target, workDir: o.workDir, only: chosenConfig ? [chosenConfig.name] : undefined, verify: 'chosen', pinned: o.set, onDone: (_s, r) => ui.probeDone?.(r) })));
     log.record('probes', report.sources);
     log.record('ranking', report.ranking);
     // A replica that replayed the incident is the worst news a probe can bring: said before anything else.

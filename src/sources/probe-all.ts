@@ -35,6 +35,10 @@ export interface ProbeAllOptions {
   onDone?: (s: SourceConfig, r: ProbeResult) => void;
   /** Skip contacting production (system identifier comparisons are then skipped). */
   skipProduction?: boolean;
+  /** See ProbeContext.verify (default 'every'). */
+  verify?: 'every' | 'chosen';
+  /** See ProbeContext.pinned. */
+  pinned?: string;
 }
 
 export interface ProbeReport {
@@ -128,6 +132,8 @@ export async function probeAll(inv: Inventory, o: ProbeAllOptions = {}): Promise
         workDir: o.workDir ?? inv.workDir ?? defaultWorkDir(),
         now,
         walArchive: inv.sources.flatMap((x) => (x.kind === 'pitr' && x.wal_archive ? [x.wal_archive] : []))[0],
+        ...(o.verify ? { verify: o.verify } : {}),
+        ...(o.pinned ? { pinned: o.pinned } : {}),
       };
       const r = withSharedThresholds(s, await probeOne(s, ctx), now);
       o.onDone?.(s, r);

@@ -77,6 +77,14 @@ export interface ProbeContext {
   now: Date;
   /** A WAL archive folder from the inventory (a pitr source): a replica's replay position is read there. */
   walArchive?: string;
+  /**
+   * Which restorable items to verify (pg_verifybackup reads every file of a backup): 'every' (probe,
+   * verify), or 'chosen' (recover): the one a recovery restores (`pinned`, else the best), and older ones
+   * only while the newer fail verification.
+   */
+  verify?: 'every' | 'chosen';
+  /** --set: the item recover restores (verified in 'chosen' mode even when it is not the best). */
+  pinned?: string;
 }
 
 export const SELECTIVE_LEVELS = ['relations', 'database', 'off'] as const;

@@ -87,6 +87,32 @@ describe('probe on fixtures', () => {
     expect(r.recoveryPoint?.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
   });
 
+  it('pitr as recover probes it (verify: chosen): only the backup it restores is verified; a pin, or a broken newer one, moves the verification', async () => {
+    const inv = inventory([{ name: 'wal', kind: 'pitr', base_backups: base, wal_archive: archive }]);
+    // The newest (2-tar) is the one restored: pg_verifybackup never reads 1-plain.
+    let r = one((await probeAll(inv, { verify: 'chosen' })).sources, 'wal');
+    expect(r.status).toBe('usable');
+    expect(codesOf(item(r, '2-tar').findings)).toContain('BACKUP_NOT_VERIFIED');
+    expect(codesOf(item(r, '1-plain').findings)).toContain('BACKUP_VERIFY_SKIPPED');
+    expect(codesOf(item(r, '1-plain').findings)).not.toContain('BACKUP_VERIFIED');
+    // --set 1-plain: that one is verified.
+    r = one((await probeAll(inv, { verify: 'chosen', pinned: '1-plain' })).sources, 'wal');
+    expect(codesOf(item(r, '1-plain').findings)).toContain('BACKUP_VERIFIED');
+    expect(codesOf(item(r, '2-tar').findings)).toContain('BACKUP_VERIFY_SKIPPED');
+    // A damaged copy that sorts first (same start): it fails verification, and the next one is verified.
+    const two = join(root, 'base-two');
+    mkdirSync(two);
+    await copyTree(join(base, '1-plain'), join(two, '0-damaged'));
+    await copyTree(join(base, '1-plain'), join(two, '1-plain'));
+    writeFileSync(join(two, '0-damaged', 'PG_VERSION'), '99\n');
+    await chownForServer(two);
+    r = one((await probeAll(inventory([{ name: 'wal2', kind: 'pitr', base_backups: two, wal_archive: archive }]), { verify: 'chosen' })).sources, 'wal2');
+    expect(codesOf(item(r, '0-damaged').findings)).toContain('BACKUP_VERIFY_FAILED');
+    expect(item(r, '0-damaged').status).toBe('unusable');
+    expect(codesOf(item(r, '1-plain').findings)).toContain('BACKUP_VERIFIED');
+    expect(r.items!.find((i) => i.status !== 'unusable')?.label).toBe('1-plain');
+  });
+
   it('pitr --deep: the tar backup is extracted and verified', async () => {
     const rep = await probeAll(inventory([{ name: 'wal', kind: 'pitr', base_backups: join(base, '2-tar'), wal_archive: archive }]), { deep: true });
     expect(codesOf(one(rep.sources, 'wal').findings)).toContain('BACKUP_VERIFIED');

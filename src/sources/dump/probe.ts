@@ -1,9 +1,10 @@
 // Probe a dump source: every file the paths match, each classified, its TOC
 // read, and (under --deep) read completely.
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import pMap from 'p-map';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
 import { pgRestoreList, pgRestoreToNull } from '../../postgres/programs.js';
@@ -26,6 +27,7 @@ import {
   sniffFindings,
 } from './classify.js';
 import { type Toc, parseToc, tocTables } from '../common/toc.js';
+import { plainTables } from './plain-tables.js';
 
 export interface DumpFileProbe {
   item: ProbeItem;
@@ -37,24 +39,6 @@ export interface DumpFileProbe {
 }
 
 const PLAIN_SCAN_LIMIT = 256 * 1024 * 1024;
-
-/** Tables of a plain dump: CREATE TABLE and COPY lines (streamed). */
-async function plainTables(path: string): Promise<KnownTable[]> {
-  const tables = new Map<string, KnownTable>();
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  const split = (q: string): [string, string] => {
-    const m = /^("(?:[^"]|"")+"|[^.\s(]+)\.("(?:[^"]|"")+"|[^\s(]+)/.exec(q);
-    const un = (s: string) => (s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s);
-    return m ? [un(m[1]!), un(m[2]!)] : ['public', un(q.split(/[\s(]/)[0]!)];
-  };
-  for await (const line of rl) {
-    if (line.startsWith('CREATE TABLE ')) {
-      const [schema, name] = split(line.slice(13).replace(/^IF NOT EXISTS /, ''));
-      tables.set(`${schema}.${name}`, { schema, name, rows: null });
-    }
-  }
-  return [...tables.values()];
-}
 
 export async function probeDumpFile(path: string, ctx: ProbeContext, t: Thresholds, bin: () => Promise<PgBinaries>): Promise<DumpFileProbe> {
   const label = basename(path);
@@ -163,20 +147,19 @@ export async function probeDump(config: SourceConfigOf<'dump'>, ctx: ProbeContex
   const sourceFindings: Finding[] = [];
   let binP: Promise<PgBinaries> | undefined;
   const bin = () => (binP ??= findBinaries());
-  const files: DumpFileProbe[] = [];
-  for (const p of paths) {
-    try {
-      files.push(await probeDumpFile(p, ctx, t, bin));
-    } catch (e) {
-      files.push({
+  // Files one after another took seconds with a month of nightly dumps: a few at a time (each is a read or a pg_restore -l).
+  const files = await pMap(
+    paths,
+    (p): Promise<DumpFileProbe> =>
+      probeDumpFile(p, ctx, t, bin).catch((e: unknown) => ({
         item: { label: basename(p), path: p, status: 'unusable', recoveryPoint: null, findings: [error('PROBE_FAILED', errorMessage(e))] },
         format: null,
         toc: null,
         tables: [],
         isDump: false,
-      });
-    }
-  }
+      })),
+    { concurrency: Math.max(2, availableParallelism()) },
+  );
   // Default truncation check: each dump against the older dumps of the same format.
   if (!ctx.deep) {
     for (const f of files) {

@@ -1,7 +1,7 @@
 // Probe a PITR source: base backups + WAL archive (folder or restore_command).
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
@@ -12,7 +12,7 @@ import { phase } from '../../postgres/phases.js';
 import { pgControldata, pgVerifybackup } from '../../postgres/programs.js';
 import { runProgram } from '../../postgres/run.js';
 import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } from '../types.js';
-import { aggregateItems } from '../common/aggregate.js';
+import { aggregateItems, sortItems } from '../common/aggregate.js';
 import { fsErrorText } from '../common/files.js';
 import { error, firstLine, info, statusOf, warn } from '../common/findings.js';
 import { lossWindowMs, targetTime } from '../common/loss.js';
@@ -197,13 +197,7 @@ export async function probePitr(config: SourceConfigOf<'pitr'>, ctx: ProbeContex
       items.map((i) => i.item),
       sourceFindings,
       'base backup',
-      // Same recovery point: the newest backup first (least WAL to replay).
-      (a, b) => {
-        const la = items.find((i) => i.item === a)?.backup.label?.startLsn;
-        const lb = items.find((i) => i.item === b)?.backup.label?.startLsn;
-        if (!la || !lb) return 0;
-        return Lsn.compare(lb, la);
-      },
+      newerStartFirst(items),
     );
     const chosen = items.find((i) => i.item === agg.chosen);
     return {
@@ -259,8 +253,17 @@ export async function probePitr(config: SourceConfigOf<'pitr'>, ctx: ProbeContex
       }
       return p;
     };
-    const verify = (b: BaseBackup) => phase(`probe ${config.name}: verify ${b.name}`, () => verifyBackup(b, view, bin, ctx));
-    const items = await Promise.all(backups.map((b) => probeBackup(b, view, bin, ctx, t, lastCommit, verify).catch((e): BackupProbe => ({
+    const verifications = new Map<BaseBackup, Promise<Finding[]>>();
+    const verify = (b: BaseBackup): Promise<Finding[]> => {
+      let p = verifications.get(b);
+      if (!p) verifications.set(b, (p = phase(`probe ${config.name}: verify ${b.name}`, () => verifyBackup(b, view, bin, ctx))));
+      return p;
+    };
+    const chosenOnly = ctx.verify === 'chosen';
+    // Recover verifies what it restores: the likeliest backup starts verifying beside the checks.
+    const likely = chosenOnly ? likelyRestored(backups, ctx) : undefined;
+    if (likely) verify(likely).catch(() => undefined);
+    const items = await Promise.all(backups.map((b) => probeBackup(b, view, bin, ctx, t, lastCommit, chosenOnly ? undefined : verify).catch((e): BackupProbe => ({
       item: { label: b.name, path: b.dir, status: 'unusable', recoveryPoint: null, findings: [error('PROBE_FAILED', errorMessage(e))] },
       backup: b,
       gaps: null,
@@ -268,10 +271,69 @@ export async function probePitr(config: SourceConfigOf<'pitr'>, ctx: ProbeContex
       reach: null,
       reachesTarget: false,
     }))));
+    try {
+      if (chosenOnly) await verifyRestored(items, verify, ctx.pinned);
+    } finally {
+      // No pg_verifybackup is left running (a speculative one may not have been needed).
+      await Promise.allSettled(verifications.values());
+    }
     return result(items);
   } finally {
     await cleanup();
   }
+}
+
+/** Same recovery point: the newer base backup first (least WAL to replay). */
+function newerStartFirst(items: readonly BackupProbe[]): (a: ProbeItem, b: ProbeItem) => number {
+  return (a, b) => {
+    const la = items.find((i) => i.item === a)?.backup.label?.startLsn;
+    const lb = items.find((i) => i.item === b)?.backup.label?.startLsn;
+    if (!la || !lb) return 0;
+    return Lsn.compare(lb, la);
+  };
+}
+
+const isPinned = (b: BaseBackup, pinned: string | undefined) => pinned !== undefined && (b.dir === pinned || basename(b.dir) === pinned);
+
+/** The backup recover will most likely restore: the pinned one, else the newest that starts before the target. */
+function likelyRestored(backups: readonly BaseBackup[], ctx: ProbeContext): BaseBackup | undefined {
+  const pin = backups.find((b) => isPinned(b, ctx.pinned));
+  if (pin) return pin.problem ? undefined : pin;
+  const limit = ctx.target?.firstLsn ?? ctx.target?.commitLsn;
+  return backups
+    .filter((b) => !b.problem && b.label?.startLsn && (!limit || Lsn.before(b.label.startLsn, limit)))
+    .sort((a, b) => Lsn.compare(b.label!.startLsn!, a.label!.startLsn!))[0];
+}
+
+/**
+ * 'chosen' mode: verify the backup recover restores (the pinned one, else the best), and an older one only
+ * while the newer fail; the others say they were not verified. A large cluster keeps several base
+ * backups, and reading each whole would hold up the recovery for minutes.
+ */
+async function verifyRestored(items: BackupProbe[], verify: (b: BaseBackup) => Promise<Finding[]>, pinned: string | undefined): Promise<void> {
+  const pin = items.find((i) => isPinned(i.backup, pinned));
+  const order = pin ? [pin] : sortItems(items.map((i) => i.item), newerStartFirst(items)).map((it) => items.find((i) => i.item === it)!);
+  const verified = new Set<BackupProbe>();
+  let restored: BackupProbe | undefined;
+  const usable = (bp: BackupProbe) => bp.item.status !== 'unusable';
+  for (const bp of order) {
+    if (!usable(bp)) continue;
+    addFindings(bp, await verify(bp.backup));
+    verified.add(bp);
+    if (usable(bp)) {
+      restored = bp;
+      break;
+    }
+  }
+  for (const bp of items) {
+    if (verified.has(bp) || !usable(bp) || !bp.backup.label) continue;
+    addFindings(bp, [info('BACKUP_VERIFY_SKIPPED', `Not verified by this recovery: it restores ${restored ? `base backup ${restored.backup.name}` : 'another base backup'} (undrop probe verifies every one).`)]);
+  }
+}
+
+function addFindings(bp: BackupProbe, findings: readonly Finding[]): void {
+  bp.item.findings.push(...findings);
+  bp.item.status = statusOf(bp.item.findings);
 }
 
 async function probeBackup(
@@ -281,10 +343,10 @@ async function probeBackup(
   ctx: ProbeContext,
   t: ReturnType<typeof thresholdsFor>,
   lastCommit: (g: GapAnalysis) => Promise<{ commit: LastCommit | null; error: string | null }>,
-  verify: (b: BaseBackup) => Promise<Finding[]>,
+  verify: ((b: BaseBackup) => Promise<Finding[]>) | undefined,
 ): Promise<BackupProbe> {
   // Verification reads the whole backup: it runs beside the checks below (each a program of its own) instead of after them.
-  const verifying = b.problem ? undefined : verify(b);
+  const verifying = b.problem || !verify ? undefined : verify(b);
   let verified = false;
   try {
     return await checkBackup(b, view, bin, ctx, t, lastCommit, async () => {
