@@ -4,7 +4,7 @@
 // The sources say where their WAL and base backups are (wal(),
 // baseBackups()); this file only chooses one and fetches.
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
@@ -45,6 +45,8 @@ export interface WalSourceRequest {
 }
 
 const noop = async () => {};
+/** Segments fetched at once by a restore_command, archive-get or get-wal. */
+const FETCH_AT_ONCE = 4;
 const none = async (): Promise<BaseBackupRef[]> => [];
 
 function hasWal(s: SourceConfig): boolean {
@@ -115,12 +117,21 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: W
     const start = parseSegmentName(first);
     const how = wal.via === 'pgbackrest' ? 'pgbackrest archive-get' : wal.via === 'barman' ? 'barman get-wal' : 'restore_command';
     let fetched = 0;
-    for (let segno = start.segno; ; segno++) {
-      const name = segmentName(start.timeline, segno);
-      if (last && name > last) break;
-      req.onProgress?.(`fetching ${name} with ${how}`);
-      if ((await fetchWalFile(command, name, dir, 300_000)).ok) fetched++;
-      else if (!last) break; // without a known end, the first miss is the end; with one, a gap: keep going
+    // A few at once: each fetch is a program start (and a round trip to object storage), not a read.
+    for (let segno = start.segno, end = false; !end; segno += BigInt(FETCH_AT_ONCE)) {
+      const batch = Array.from({ length: FETCH_AT_ONCE }, (_, i) => segmentName(start.timeline, segno + BigInt(i))).filter((n) => !last || n <= last);
+      if (batch.length === 0) break;
+      req.onProgress?.(`fetching ${batch[0]}${batch.length > 1 ? ` (and ${batch.length - 1} more)` : ''} with ${how}`);
+      const got = await Promise.all(batch.map((name) => fetchWalFile(command, name, dir, 300_000)));
+      for (const [i, r] of got.entries()) {
+        if (r.ok) fetched++;
+        else if (!last) {
+          // Without a known end, the first miss is the end: what was fetched past it is not read.
+          for (const after of batch.slice(i + 1)) await rm(join(dir, after), { force: true });
+          end = true;
+          break;
+        } // with a known end, a miss is a gap: keep going
+      }
     }
     if (fetched === 0) {
       throw failure('WAL_FETCH_FAILED', `${wal.label}: could not fetch ${first}.`, { hint: `Run the command by hand to see why: ${expandRestoreCommand(command, first, `/tmp/${first}`)}` });
