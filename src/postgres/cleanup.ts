@@ -4,6 +4,9 @@
 // Interrupt hooks run first on a signal (synchronously): the incident log
 // writes its report ("interrupted at step X") and the run prints what a
 // person must know (a paused replica) before anything is torn down.
+// stoppable() groups the cleanups registered inside one piece of work, so
+// that work alone can be stopped (and cleaned up) as a signal would.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EXIT } from '../errors.js';
 
 export interface CleanupItem {
@@ -21,6 +24,13 @@ let running: Promise<void> | undefined;
 let onInterrupt: ((signal: string) => void) | undefined;
 const hooks = new Map<number, (signal: NodeJS.Signals) => void>();
 let interruptedBy: NodeJS.Signals | undefined;
+
+/** The cleanups registered inside one stoppable piece of work (ids into `items`). */
+interface Scope {
+  ids: Set<number>;
+  stopped: boolean;
+}
+const scopes = new AsyncLocalStorage<Scope>();
 
 /** The signal that stopped this run, once one arrived. The rest of the run's errors are then noise. */
 export function interruptedSignal(): NodeJS.Signals | undefined {
@@ -46,32 +56,68 @@ export function registerCleanup(item: CleanupItem): () => void {
   installSignalHandlers();
   const id = nextId++;
   items.set(id, item);
+  const scope = scopes.getStore();
+  scope?.ids.add(id);
+  // Work that was stopped may still start a program or make a folder before it notices: undone at once.
+  if (scope?.stopped) void runOne(id);
   return () => {
     items.delete(id);
+    scope?.ids.delete(id);
   };
+}
+
+/** One cleanup, once (whoever runs it first: a signal, the end of the run, a stopped scope). */
+async function runOne(id: number): Promise<void> {
+  const item = items.get(id);
+  if (!item) return;
+  items.delete(id);
+  try {
+    await item.run();
+  } catch {
+    try {
+      item.runSync();
+    } catch {
+      /* best effort */
+    }
+  }
 }
 
 /** Run every registered cleanup, newest first (instances started last are stopped first). */
 export function runAllCleanups(): Promise<void> {
   if (running) return running;
   running = (async () => {
-    const list = [...items.entries()].reverse();
-    for (const [id, item] of list) {
-      items.delete(id);
-      try {
-        await item.run();
-      } catch {
-        try {
-          item.runSync();
-        } catch {
-          /* best effort */
-        }
-      }
-    }
+    for (const id of [...items.keys()].reverse()) await runOne(id);
   })().finally(() => {
     running = undefined;
   });
   return running;
+}
+
+export interface Stoppable<T> {
+  done: Promise<T>;
+  /** Stop it as a signal would (its programs killed, its instances and folders removed); resolves once they are. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Run `fn` as work that may be abandoned half way (recover's alongside WAL
+ * scan when the run fails first): the cleanups it registers — programs,
+ * temporary instances, staging folders — stay registered as usual and also
+ * belong to it; stop() runs them now, newest first, and any registered later.
+ */
+export function stoppable<T>(fn: () => Promise<T>): Stoppable<T> {
+  const scope: Scope = { ids: new Set(), stopped: false };
+  const done = scopes.run(scope, fn);
+  return {
+    done,
+    async stop() {
+      scope.stopped = true;
+      for (const id of [...scope.ids].reverse()) {
+        scope.ids.delete(id);
+        await runOne(id);
+      }
+    },
+  };
 }
 
 /** The CLI sets this to print a line before cleanup starts. */

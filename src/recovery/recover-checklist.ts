@@ -6,7 +6,7 @@ import type { PromoteSummary, RecoverDocument } from '../contract.js';
 import { failure, isUndropError, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries, installHint } from '../postgres/binaries.js';
-import { interruptedSignal } from '../postgres/cleanup.js';
+import { interruptedSignal, stoppable } from '../postgres/cleanup.js';
 import { withClient } from '../postgres/connect.js';
 import { detachedSessionWarning } from '../util/session.js';
 import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
@@ -17,6 +17,7 @@ import type { Materialized, ProbeResult, SelectiveLevel } from '../sources/types
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { interruptedError, watchInterrupt } from './interrupt.js';
 import { diskFullError, isDiskFull } from '../sources/materialize/preflight.js';
+import { pinnedItem, pinnedProbeItem } from '../sources/materialize/choose.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
 import type { ReplaceResult } from './promote-replace.js';
@@ -125,6 +126,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   let walScanned: Promise<TablespaceScan | undefined> | undefined;
   let targetEnd: Promise<string | undefined> | undefined;
   let recreatedWarned: Promise<void> | undefined;
+  // Stops that scan (its programs, catalog instance and folders) when the run fails before it finished.
+  let stopScan: (() => Promise<void>) | undefined;
   try {
     log.record('mode', o.mode);
 
@@ -163,7 +166,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       // A target given by hand is still checked against what the WAL says was lost (best effort). Only the
       // identity check (after materialize) and the replay guard (before replay) need that scan: it runs alongside.
       target = resolveExplicit(o.target);
-      const scan = log.step('check the target in WAL (alongside)', () => scanForTarget({ inventory: o.inventory, tables: o.tables, production: prod, workDir: o.workDir, target, source: chosenConfig, timeline: log }));
+      const running = stoppable(() => log.step('check the target in WAL (alongside)', () => scanForTarget({ inventory: o.inventory, tables: o.tables, production: prod, workDir: o.workDir, target, source: chosenConfig, timeline: log })));
+      stopScan = running.stop;
+      const scan = running.done;
       located = scan.then((r) => r.event);
       located.then(() => (locatedSettled = true), () => (locatedSettled = true));
       walScanned = scan.then((r) => r.tablespaces);
@@ -209,6 +214,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const choice = chooseSource(o.inventory, report, named);
     log.record('chosen', choice.reason);
     ui.info(`Source: ${choice.config.name} (${choice.config.kind}) — ${choice.reason.reason}`);
+    // A wrong --set is said now, from the probe, not after the long steps (materialize checks again).
+    if (o.set && choice.probe.items) await log.step('check the pinned set (--set)', async () => checkPinned(choice.probe, o.set!));
 
     // 4. Consent before production is written.
     const schemaNote = o.schema ? `schema ${o.schema}` : 'a new schema undrop_<timestamp>';
@@ -317,6 +324,11 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   } catch (caught) {
     // Ctrl-C at a question: say where production stands (the side schema may already be written).
     let e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
+    // Nothing waits for the alongside scan any more: stopped, not waited for (it may read WAL for minutes).
+    if (located && !locatedSettled && stopScan) {
+      log.event('wal-scan-stopped', { reason: 'the run failed before the scan finished' });
+      await stopScan();
+    }
     // The work directory filled up after the pre-check passed: say so, with the figures, not the program's errno.
     if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_SPACE', 'PRODUCTION_DISK_FULL'].includes(e.code))) {
       const failed = log.steps.filter((s) => s.ok === false).map((s) => s.name);
@@ -336,7 +348,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     throw e;
   } finally {
     unhook();
-    // the alongside scan may hold a catalog instance: let it finish and clean up before the run ends
+    // the alongside scan may hold a catalog instance: it ends (stopped above on a failure) and cleans up before the run ends
     await located?.catch(() => {});
     await recreatedWarned;
     if (materialized && !o.keep) await materialized.release().catch(() => {});
@@ -481,6 +493,20 @@ export function chooseSource(inv: Inventory, report: ProbeReport, named: string 
   return { probe: best, config: configOf(best.name), reason: { name: best.name, reason: `best-ranked ${best.status} source (newest recovery point${loss})` } };
 }
 
+
+/**
+ * --set against the chosen source's probe: unknown (SET_UNKNOWN, exit 2) or unusable (the code materialize
+ * would end with) is refused before materialize. A pinned item unusable only because this host lacks its
+ * PostgreSQL programs is the host's problem (exit 2, what to install).
+ */
+function checkPinned(probe: ProbeResult, set: string): void {
+  try {
+    pinnedProbeItem(probe, set);
+  } catch (e) {
+    if (isUndropError(e) && e.code !== 'SET_UNKNOWN') missingPrograms([{ ...probe, findings: pinnedItem(probe.items ?? [], set, (i) => [i.label, i.path], probe.name).findings }]);
+    throw e;
+  }
+}
 
 /** The UI's Ctrl-C at a prompt (no signal: the terminal was in raw mode). */
 function isInterruptedAtPrompt(e: unknown): boolean {

@@ -44,6 +44,8 @@ export interface ProbeItem {
   recoveryPoint: RecoveryPoint | null;
   sizeBytes?: number;
   findings: Finding[];
+  /** The backup manager's own status word, where it has one (Barman: DONE, FAILED, WAITING_FOR_WALS…). */
+  backupStatus?: string;
 }
 
 export interface ProbeResult {

@@ -248,7 +248,7 @@ describe('a base backup with a corrupted data file (one byte flipped)', () => {
   it('recover --set b2 refuses it: exit 1 naming the check that failed; nothing written, nothing left, report written', async () => {
     const work = join(base, 'work-set');
     const r = await recover(work, ['--tables', 'parcels', '--source', 'wal', '--set', 'b2']);
-    await expectFailedRun(r, { exitCode: 1, code: 'BACKUP_UNUSABLE', message: /^Base backup \S+\/b2 \(--set b2\) cannot be used: pg_verifybackup failed: .*checksum mismatch for file "base\/\d+\/\d+"/, hint: /Choose another backup with --set/, work, sideSchemas, step: 'materialize' });
+    await expectFailedRun(r, { exitCode: 1, code: 'BACKUP_UNUSABLE', message: /^Base backup \S+\/b2 \(--set b2\) cannot be used: pg_verifybackup failed: .*checksum mismatch for file "base\/\d+\/\d+"/, hint: /Choose another backup with --set/, work, sideSchemas, step: 'check the pinned set (--set)' });
   });
 
   it('no manifest to check it: the page checksum catches the flipped byte when the table is read; exit 1, nothing written, nothing left', async () => {

@@ -16,7 +16,7 @@ import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.j
 import { assertReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { shellQuote } from '../../util/redact.js';
-import { pinnedItem } from '../materialize/choose.js';
+import { backupNotDone, pinnedItem, pinnedProbeItem } from '../materialize/choose.js';
 import { assertDiskSpace } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
@@ -48,7 +48,8 @@ export function walMissing(e: unknown, server: string): UndropError | undefined 
   });
 }
 
-export async function materializeBarman(config: SourceConfigOf<'barman'>, req: MaterializeRequest, _probe: ProbeResult): Promise<Materialized> {
+export async function materializeBarman(config: SourceConfigOf<'barman'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
+  if (req.set) pinnedProbeItem(probe, req.set); // recover asked already; the catalog is asked again below
   const progress = req.onProgress ?? (() => {});
   const opts = barmanOptions(config);
   const user = config.barman_user ?? DEFAULT_BARMAN_USER;
@@ -56,7 +57,7 @@ export async function materializeBarman(config: SourceConfigOf<'barman'>, req: M
   if (listFailure) throw failure('BARMAN_FAILED', listFailure.message, { hint: listFailure.hint });
   const backup = req.set ? pinnedItem(backups, req.set, (b) => [b.id], config.name) : chooseBackup(backups, req.target);
   if (!backup) throw failure('NO_BASE_BACKUP', `Barman server ${config.server} has no DONE backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });
-  if (backup.status !== 'DONE') throw failure('BACKUP_NOT_DONE', `Barman backup ${backup.id} is ${backup.status}, not DONE: it cannot be restored.`, { hint: 'Pin another backup with --set (undrop probe lists them).' });
+  if (backup.status !== 'DONE') throw backupNotDone(backup.id, backup.status);
   // barman recover writes each tablespace back to its original location, outside the work folder (on this
   // host, possibly a live one): refused until undrop relocates them into its own folder.
   if (backup.tablespaces.length > 0) {

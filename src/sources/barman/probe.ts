@@ -112,7 +112,7 @@ export async function probeBarman(config: SourceConfigOf<'barman'>, ctx: ProbeCo
   const items: ProbeItem[] = [];
   for (const b of backups) {
     const f: Finding[] = [info('BACKUP', `Barman backup ${b.id} (${b.status}), ${b.beginTime ?? '?'} … ${b.endTime ?? '?'}, LSN ${b.beginLsn ?? '?'} … ${b.endLsn ?? '?'}, WAL ${b.beginWal ?? '?'} … ${b.endWal ?? '?'}.`)];
-    const item = (point: RecoveryPoint | null): ProbeItem => ({ label: b.id, status: statusOf(f), recoveryPoint: point, ...(b.sizeBytes !== null ? { sizeBytes: b.sizeBytes } : {}), findings: f });
+    const item = (point: RecoveryPoint | null): ProbeItem => ({ label: b.id, status: statusOf(f), recoveryPoint: point, ...(b.sizeBytes !== null ? { sizeBytes: b.sizeBytes } : {}), findings: f, backupStatus: b.status });
     if (b.status === 'FAILED') {
       f.push(error('BACKUP_FAILED', `Barman marked backup ${b.id} FAILED${b.error ? `: ${b.error}` : ''}.`, `It cannot be restored; use another backup, and look at Barman's log for why (then barman delete ${config.server} ${b.id}).`));
       items.push(item(null));

@@ -2,7 +2,8 @@
 // recovery point does not pass the target (a snapshot or dump taken after
 // the DROP no longer holds the tables).
 import { basename } from 'node:path';
-import { failure, usageError } from '../../errors.js';
+import { type UndropError, failure, usageError } from '../../errors.js';
+import type { SourceKind } from '../../inventory/schema.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import type { ResolvedTarget } from '../target.js';
 import type { ProbeItem, ProbeResult } from '../types.js';
@@ -40,8 +41,36 @@ export function pinnedItem<T>(items: readonly T[], set: string, names: (i: T) =>
   throw usageError('SET_UNKNOWN', `--set ${set}: source "${source}" has no backup, dump or snapshot of that name.`, `Known: ${known.join(', ') || '(none)'} (\`undrop probe\` lists them).`);
 }
 
+/** A Barman backup that is not DONE (FAILED, STARTED, WAITING_FOR_WALS…) cannot be restored. */
+export function backupNotDone(id: string, status: string): UndropError {
+  return failure('BACKUP_NOT_DONE', `Barman backup ${id} is ${status}, not DONE: it cannot be restored.`, { hint: 'Pin another backup with --set (undrop probe lists them).' });
+}
+
+const PINNED_NOUN: Record<SourceKind, string> = { pitr: 'Base backup', pgbackrest: 'pgBackRest backup', barman: 'Barman backup', snapshot: 'Snapshot', dump: 'Dump', 'delayed-replica': 'Replica' };
+
+/** A pinned item the probe found unusable, with the probe's reason: DUMP_INVALID for a dump, BACKUP_UNUSABLE otherwise (exit 1). */
+export function pinnedUnusable(kind: SourceKind, what: string, set: string, why: string | undefined): UndropError {
+  const message = `${PINNED_NOUN[kind]} ${what} (--set ${set}) cannot be used: ${why ?? 'the probe found it unusable.'}`;
+  if (kind === 'dump') return failure('DUMP_INVALID', message, { hint: 'Choose another dump with --set (`undrop probe` lists them and why), or another source with --source.' });
+  return failure('BACKUP_UNUSABLE', message, { hint: 'Choose another backup with --set (`undrop probe` lists them and why), or another source with --source.' });
+}
+
+/**
+ * --set LABEL against a probe's items: the pinned item, or the refusal
+ * materialize would end with — SET_UNKNOWN (exit 2), BACKUP_NOT_DONE (a
+ * Barman backup not DONE), BACKUP_UNUSABLE or DUMP_INVALID (the probe found
+ * it unusable). Recover asks right after the probe, before anything long
+ * runs; materialize asks again.
+ */
+export function pinnedProbeItem(probe: ProbeResult, set: string): ProbeItem {
+  const item = pinnedItem(probe.items ?? [], set, (i) => [i.label, i.path], probe.name);
+  if (item.backupStatus !== undefined && item.backupStatus !== 'DONE') throw backupNotDone(item.label, item.backupStatus);
+  if (item.status === 'unusable') throw pinnedUnusable(probe.kind, item.path ?? item.label, set, item.findings.find((f) => f.level === 'error')?.message);
+  return item;
+}
+
 export function chooseItem(probe: ProbeResult, target: ResolvedTarget, set?: string): ProbeItem {
-  if (set) return pinnedItem(probe.items ?? [], set, (i) => [i.label, i.path], probe.name);
+  if (set) return pinnedProbeItem(probe, set);
   const chosen = chooseItems(probe, target)[0];
   if (!chosen) {
     const reasons = (probe.items ?? []).map((i) => `${i.label}: ${i.status}${i.findings[0] ? ` (${i.findings[0].message})` : ''}`);

@@ -21,7 +21,7 @@ import { pgbackrestArchiveGet, pgbackrestInfo, pgControldata } from '../../postg
 import { assertCreatesLeaveTablespacesAlone, assertFetchedReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
-import { pinnedItem } from '../materialize/choose.js';
+import { pinnedItem, pinnedProbeItem } from '../materialize/choose.js';
 import { type ResolvedTarget, pgTargetTime } from '../target.js';
 import { assertDiskSpace, isDiskFull, replayDiskFull, walBetween, walToSegmentEnd } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
@@ -131,7 +131,8 @@ async function guardTablespaces(
   }
 }
 
-export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>, req: MaterializeRequest, _probe: ProbeResult): Promise<Materialized> {
+export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>, req: MaterializeRequest, probe: ProbeResult): Promise<Materialized> {
+  if (req.set) pinnedProbeItem(probe, req.set); // recover asked already; pgbackrest info is asked again below
   const progress = req.onProgress ?? (() => {});
   const opts = { stanza: config.stanza, config: config.config, repo: config.repo };
   const info = await phase('pgbackrest: read the repository (pgbackrest info)', () => pgbackrestInfo(opts));

@@ -26,7 +26,7 @@ import { decideRelations, plainCatalog, tarCatalog } from './relation-source.js'
 import { lostRelationsLeftSparse } from './relation-check.js';
 import type { BackupCatalog } from './pg-class.js';
 import { RELATION_LEVEL_MIN_BYTES, type RelationPlan, relationSparseBytes } from './relation-plan.js';
-import { pinnedItem } from '../materialize/choose.js';
+import { pinnedItem, pinnedUnusable } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
   createSparseMembers,
@@ -253,7 +253,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
   if (req.set) {
     backup = pinnedItem(all, req.set, (b) => [b.path], config.name);
     const why = broken.get(backup.path);
-    if (why) throw failure('BACKUP_UNUSABLE', `Base backup ${backup.path} (--set ${req.set}) cannot be used: ${why}`, { hint: 'Choose another backup with --set (`undrop probe` lists them and why), or another source with --source.' });
+    if (why) throw pinnedUnusable('pitr', backup.path, req.set, why);
   } else {
     const wanted = chooseBackup(all, req.target);
     backup = chooseBackup(all.filter((b) => !broken.has(b.path)), req.target);
