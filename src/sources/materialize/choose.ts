@@ -30,14 +30,34 @@ export function chooseItems(probe: ProbeResult, target: ResolvedTarget): ProbeIt
   return items.sort((a, b) => rank(a) - rank(b) || (timeOf(b) ?? -Infinity) - (timeOf(a) ?? -Infinity));
 }
 
+/** How a pinned item may be named: its label or path, the path's last folders (`2026-11-25/pgdata`), or the folder it is in (a snapshot's). */
+function namedBy(n: string, set: string): boolean {
+  const want = set.replace(/\/+$/, '');
+  return n === want || basename(n) === want || n.endsWith(`/${want}`) || n.split('/').at(-2) === want;
+}
+
+/** The names `undrop probe` users can type: a path's folder name, with the one above it where several share it (snapshots' `pgdata`). */
+function shortNames(names: string[]): string[] {
+  const base = names.map((n) => basename(n));
+  return names.map((n, i) => (base.filter((b) => b === base[i]).length > 1 && n.includes('/') ? n.split('/').slice(-2).join('/') : base[i]!));
+}
+
 /**
  * --set LABEL: the one item (base backup, backup set, dump file, snapshot)
- * whose label, path or folder name is LABEL; exit 2 naming the ones there are.
+ * whose label or path is LABEL, ends with it, or is in a folder of that name;
+ * an exact label or path wins. Exit 2 naming the ones there are when none
+ * matches, or when several do (snapshots all end in pgdata).
  */
 export function pinnedItem<T>(items: readonly T[], set: string, names: (i: T) => (string | undefined)[], source: string): T {
-  const found = items.find((i) => names(i).some((n) => n !== undefined && (n === set || basename(n) === set)));
-  if (found) return found;
-  const known = items.map((i) => names(i).find((n) => n !== undefined)).filter((n): n is string => !!n).map((n) => basename(n));
+  const named = (i: T) => names(i).filter((n): n is string => n !== undefined);
+  const exact = items.filter((i) => named(i).includes(set));
+  const found = exact.length ? exact : items.filter((i) => named(i).some((n) => namedBy(n, set)));
+  if (found.length === 1) return found[0]!;
+  if (found.length > 1) {
+    const these = shortNames(found.map((i) => named(i)[0] ?? '?'));
+    throw usageError('SET_AMBIGUOUS', `--set ${set}: ${found.length} backups, dumps or snapshots of source "${source}" match it (${these.join(', ')}).`, `Name one: --set ${these[0]} (its folder name with the one above it, or its whole path).`);
+  }
+  const known = shortNames(items.map((i) => named(i)[0]).filter((n): n is string => !!n));
   throw usageError('SET_UNKNOWN', `--set ${set}: source "${source}" has no backup, dump or snapshot of that name.`, `Known: ${known.join(', ') || '(none)'} (\`undrop probe\` lists them).`);
 }
 
