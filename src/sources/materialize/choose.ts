@@ -42,6 +42,19 @@ function shortNames(names: string[]): string[] {
   return names.map((n, i) => (base.filter((b) => b === base[i]).length > 1 && n.includes('/') ? n.split('/').slice(-2).join('/') : base[i]!));
 }
 
+function pinnedCandidates<T>(items: readonly T[], set: string, names: (i: T) => (string | undefined)[]): T[] {
+  const named = (i: T) => names(i).filter((n): n is string => n !== undefined);
+  const exact = items.filter((i) => named(i).includes(set));
+  return exact.length ? exact : items.filter((i) => named(i).some((n) => namedBy(n, set)));
+}
+
+/** The item --set names, by the same rules as pinnedItem; undefined when none or several (for the probe, which never throws). */
+export function findPinned<T>(items: readonly T[], set: string | undefined, names: (i: T) => (string | undefined)[]): T | undefined {
+  if (set === undefined) return undefined;
+  const found = pinnedCandidates(items, set, names);
+  return found.length === 1 ? found[0] : undefined;
+}
+
 /**
  * --set LABEL: the one item (base backup, backup set, dump file, snapshot)
  * whose label or path is LABEL, ends with it, or is in a folder of that name;
@@ -50,8 +63,7 @@ function shortNames(names: string[]): string[] {
  */
 export function pinnedItem<T>(items: readonly T[], set: string, names: (i: T) => (string | undefined)[], source: string): T {
   const named = (i: T) => names(i).filter((n): n is string => n !== undefined);
-  const exact = items.filter((i) => named(i).includes(set));
-  const found = exact.length ? exact : items.filter((i) => named(i).some((n) => namedBy(n, set)));
+  const found = pinnedCandidates(items, set, names);
   if (found.length === 1) return found[0]!;
   if (found.length > 1) {
     const these = shortNames(found.map((i) => named(i)[0] ?? '?'));

@@ -1,7 +1,7 @@
 // Probe a PITR source: base backups + WAL archive (folder or restore_command).
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { errorMessage } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import { type PgBinaries, findBinaries } from '../../postgres/binaries.js';
@@ -26,6 +26,7 @@ import { type ArchiveListing, type GapAnalysis, analyzeGaps, listArchiveDir, lsn
 import { type LastCommit, lastCommitInSegments } from '../../postgres/wal/commits.js';
 import { readSegmentHeader, walFileMajor } from '../../postgres/wal/segments.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
+import { findPinned } from '../materialize/choose.js';
 
 export interface BackupProbe {
   item: ProbeItem;
@@ -293,11 +294,9 @@ function newerStartFirst(items: readonly BackupProbe[]): (a: ProbeItem, b: Probe
   };
 }
 
-const isPinned = (b: BaseBackup, pinned: string | undefined) => pinned !== undefined && (b.dir === pinned || basename(b.dir) === pinned);
-
 /** The backup recover will most likely restore: the pinned one, else the newest that starts before the target. */
 function likelyRestored(backups: readonly BaseBackup[], ctx: ProbeContext): BaseBackup | undefined {
-  const pin = backups.find((b) => isPinned(b, ctx.pinned));
+  const pin = findPinned(backups, ctx.pinned, (b) => [b.dir]); // the lookup recover's --set check and materialize use
   if (pin) return pin.problem ? undefined : pin;
   const limit = ctx.target?.firstLsn ?? ctx.target?.commitLsn;
   return backups
@@ -311,7 +310,7 @@ function likelyRestored(backups: readonly BaseBackup[], ctx: ProbeContext): Base
  * backups, and reading each whole would hold up the recovery for minutes.
  */
 async function verifyRestored(items: BackupProbe[], verify: (b: BaseBackup) => Promise<Finding[]>, pinned: string | undefined): Promise<void> {
-  const pin = items.find((i) => isPinned(i.backup, pinned));
+  const pin = findPinned(items, pinned, (i) => [i.backup.dir]);
   const order = pin ? [pin] : sortItems(items.map((i) => i.item), newerStartFirst(items)).map((it) => items.find((i) => i.item === it)!);
   const verified = new Set<BackupProbe>();
   let restored: BackupProbe | undefined;
