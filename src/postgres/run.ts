@@ -11,6 +11,7 @@ import { channel } from '../util/channel.js';
 import { commandLine, redact } from '../util/redact.js';
 import { registerCleanup } from './cleanup.js';
 import { asServerUserPrefix } from './os-user.js';
+import { descendants, signalAll } from './process-tree.js';
 
 export interface RunOptions {
   timeoutMs?: number;
@@ -74,15 +75,23 @@ interface Killable extends PromiseLike<unknown> {
 
 function tracked<T extends Killable>(child: T, label: string): T {
   if (child.pid === undefined) return child;
+  const pid = child.pid;
   const unregister = registerCleanup({
     label: `program ${label}`,
     run: async () => {
+      // what runs under it too (runuser → sh → barman get-wal), taken before they are orphaned
+      const under = descendants(pid);
+      signalAll(under, 'SIGTERM');
       child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const killer = setTimeout(() => {
+        signalAll(under, 'SIGKILL');
+        child.kill('SIGKILL');
+      }, 5000);
       await Promise.resolve(child).catch(() => {});
       clearTimeout(killer);
     },
     runSync: () => {
+      signalAll(descendants(pid), 'SIGKILL');
       child.kill('SIGKILL');
     },
   });

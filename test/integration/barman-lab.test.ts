@@ -233,7 +233,7 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
       // recover to the incident cannot cross the gap: a typed failure naming the segment, exit 1, production untouched.
       const r = await undrop(['-c', cfg, '--json', 'recover', '--tables', 'shipments', '--source', 'barman', '--target', `xid:${truth.incident.xid}`, '--schema', 'rec_gap', '--yes']);
       expect(r.exitCode, r.stderr.slice(-1500)).toBe(1);
-      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'BARMAN_WAL_MISSING' });
+      expect(JSON.parse(r.stdout).error, r.stderr.slice(-1500)).toMatchObject({ code: 'BARMAN_WAL_MISSING' });
       expect(JSON.parse(r.stdout).error.message).toContain(gap!);
       const prod = { ...resolveConnParams(inv.production.dsn), database: 'shipping' };
       expect(await withClient(prod, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'rec_gap'")).rows[0].n)).toBe(0);

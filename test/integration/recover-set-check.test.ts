@@ -90,21 +90,23 @@ describe('recover --set, checked right after the probe', () => {
 });
 
 describe('stopping work that runs alongside (the WAL scan of a run that failed)', () => {
-  it('stop() kills its programs and removes its folders, and a program it starts afterwards is stopped at once', async () => {
+  it('stop() kills its programs (and what runs under them) and removes its folders; a program it starts afterwards is stopped at once', async () => {
     const work = join(base, 'work-stop');
     mkdirSync(work, { recursive: true });
     let folder = '';
     const marker = `${process.pid}${Date.now() % 100000}`;
     const scan = stoppable(async () => {
       folder = await makeStage(work, 'scan');
-      await runProgram('sleep', [`${marker}1`], { allowFailure: true });
+      // as a restore_command runs: runuser → sh → the program, which must not be orphaned
+      await runProgram('sh', ['-c', `sleep ${marker}1; true`], { asServerUser: true, allowFailure: true });
       // what the scan does when its program fails: try another way, which must not run either
       await runProgram('sleep', [`${marker}2`], { allowFailure: true });
       return 'ended';
     });
     const alive = async () => (await execa('ps', ['-eo', 'args='])).stdout.split('\n').filter((l) => l.includes(`sleep ${marker}`));
-    for (let i = 0; i < 100 && (await alive()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await alive()).toHaveLength(1);
+    const running = async () => (await alive()).some((l) => l.startsWith('sleep '));
+    for (let i = 0; i < 200 && !(await running()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await running()).toBe(true);
     expect(existsSync(folder)).toBe(true);
     await scan.stop();
     expect(await scan.done).toBe('ended');
