@@ -40,6 +40,12 @@ describe('which item --set names', () => {
     expect(refusal(() => pinnedItem(backups, 'b3', names, 'wal')).hint).toBe('Known: b1, b2 (`undrop probe` lists them).');
   });
 
+  it('two dumps of one file name in two folders: ambiguous by the name, each by its folder and name', () => {
+    const dumps = ['/d/mon/x.dump', '/d/tue/x.dump'].map((p) => item('x.dump', { path: p }));
+    expect(refusal(() => pinnedItem(dumps, 'x.dump', names, 'd')).message).toContain('(mon/x.dump, tue/x.dump)');
+    expect(pinnedItem(dumps, 'tue/x.dump', names, 'd').path).toBe('/d/tue/x.dump');
+  });
+
   it('a base backup or dump by its folder or file name; an exact label wins', () => {
     const backups = [item('b1', { path: '/backups/base/b1' }), item('b2', { path: '/backups/base/b2' })];
     expect(pinnedItem(backups, 'b2', names, 'wal').label).toBe('b2');

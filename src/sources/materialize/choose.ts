@@ -62,14 +62,15 @@ export function findPinned<T>(items: readonly T[], set: string | undefined, name
  * matches, or when several do (snapshots all end in pgdata).
  */
 export function pinnedItem<T>(items: readonly T[], set: string, names: (i: T) => (string | undefined)[], source: string): T {
-  const named = (i: T) => names(i).filter((n): n is string => n !== undefined);
+  // shown by the most telling name (a path, where an item has one)
+  const shown = (i: T) => names(i).filter((n): n is string => !!n).at(-1);
   const found = pinnedCandidates(items, set, names);
   if (found.length === 1) return found[0]!;
   if (found.length > 1) {
-    const these = shortNames(found.map((i) => named(i)[0] ?? '?'));
+    const these = shortNames(found.map((i) => shown(i) ?? '?'));
     throw usageError('SET_AMBIGUOUS', `--set ${set}: ${found.length} backups, dumps or snapshots of source "${source}" match it (${these.join(', ')}).`, `Name one: --set ${these[0]} (its folder name with the one above it, or its whole path).`);
   }
-  const known = shortNames(items.map((i) => named(i)[0]).filter((n): n is string => !!n));
+  const known = shortNames(items.map(shown).filter((n): n is string => !!n));
   throw usageError('SET_UNKNOWN', `--set ${set}: source "${source}" has no backup, dump or snapshot of that name.`, `Known: ${known.join(', ') || '(none)'} (\`undrop probe\` lists them).`);
 }
 
