@@ -202,12 +202,21 @@ describe.skipIf(!installed)('Barman source on the barman-only lab', () => {
       expect(rep.ranking[0]).toBe('barman');
       // --set pins a backup: a FAILED one is refused (exit 1), an unknown id is bad input (exit 2); nothing is restored.
       const pin = (set: string) => undrop(['-c', cfg, '--json', 'recover', '--tables', 'shipments', '--source', 'barman', '--target', `xid:${truth.incident.xid}`, '--set', set, '--schema', 'rec_pin', '--yes']);
+      // Refused right after the probe: the target's WAL scan (barman get-wal, pg_waldump, a catalog instance) is stopped, not waited for.
+      const leftBehind = async () => {
+        const work = join(dir, 'work');
+        const ps = (await execa('ps', ['-eo', 'args='])).stdout.split('\n').filter((l) => l.includes(work) || (l.includes('get-wal') && l.includes(state.barman!.config)));
+        const area = join(work, 'instances');
+        return { ps, folders: existsSync(area) ? readdirSync(area) : [] };
+      };
       const bad = await pin(failed!.label);
       expect(bad.exitCode, bad.stderr.slice(-800)).toBe(1);
       expect(JSON.parse(bad.stdout).error.code).toBe('BACKUP_NOT_DONE');
+      expect(await leftBehind()).toEqual({ ps: [], folders: [] });
       const unknown = await pin('20200101T000000');
       expect(unknown.exitCode, unknown.stderr.slice(-800)).toBe(2);
       expect(JSON.parse(unknown.stdout).error.code).toBe('SET_UNKNOWN');
+      expect(await leftBehind()).toEqual({ ps: [], folders: [] });
     });
 
     it('a WAL gap in Barman\'s folder: WAL_GAP names the segment and the last reachable commit; the loss window is not zero', async () => {
