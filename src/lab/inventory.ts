@@ -30,7 +30,8 @@ export function inventoryDocument(layout: LabLayout, state: LabState): Record<st
     sources.push({ name: SOURCE_NAMES.pgbackrest, kind: 'pgbackrest', stanza: state.pgbackrest.stanza, config: state.pgbackrest.config });
   }
   if (state.barman) {
-    sources.push({ name: SOURCE_NAMES.barman, kind: 'barman', server: state.barman.server, config: state.barman.config, barman_user: labBarmanUser() });
+    // Every barman command is a Python start: on a lab host shared with other work the 30 s default probe can run out.
+    sources.push({ name: SOURCE_NAMES.barman, kind: 'barman', server: state.barman.server, config: state.barman.config, barman_user: labBarmanUser(), timeout: '2min' });
   }
   if (state.snapshots.length) {
     sources.push({ name: SOURCE_NAMES.snapshot, kind: 'snapshot', paths: [join(layout.snapshots, '*', 'pgdata')], superuser: 'postgres' });

@@ -2,6 +2,7 @@
 // check` failures, the WAL it holds (its wals folder, listed read-only) with
 // gaps, and the newest commit it can reach (barman get-wal + pg_waldump).
 import type { SourceConfigOf } from '../../inventory/schema.js';
+import pMap from 'p-map';
 import { barmanJson, type BarmanOptions, barmanVerifyBackup } from '../../postgres/barman-programs.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { parseSegmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
@@ -37,8 +38,9 @@ export async function barmanBackups(opts: BarmanOptions): Promise<{ backups: Bar
   } catch (e) {
     return { backups: [], failure: error('BARMAN_FAILED', `barman list-backups did not return JSON: ${(e as Error).message}`) };
   }
-  const backups: BarmanBackup[] = [];
-  for (const l of list) {
+  // Each show-backup is a Python start (about a second on a busy host): a month of backups one after another
+  // outlasted the probe's timeout. A few at once, in list order.
+  const backups = await pMap(list, async (l): Promise<BarmanBackup> => {
     const s = await barmanJson(opts, 'show-backup', [l.id]);
     let b: BarmanBackup | null = null;
     try {
@@ -46,14 +48,15 @@ export async function barmanBackups(opts: BarmanOptions): Promise<{ backups: Bar
     } catch {
       b = null;
     }
-    backups.push(b ?? { id: l.id, status: l.status, beginTime: null, endTime: l.endTime, beginLsn: null, endLsn: null, beginWal: null, endWal: null, timeline: 1, sizeBytes: l.sizeBytes, error: null, tablespaces: l.tablespaces });
-  }
+    return b ?? { id: l.id, status: l.status, beginTime: null, endTime: l.endTime, beginLsn: null, endLsn: null, beginWal: null, endWal: null, timeline: 1, sizeBytes: l.sizeBytes, error: null, tablespaces: l.tablespaces };
+  }, { concurrency: 4 });
   return { backups };
 }
 
 async function serverFindings(opts: BarmanOptions): Promise<{ findings: Finding[]; walsDir: string | null }> {
   const findings: Finding[] = [];
-  const c = await barmanJson(opts, 'check');
+  // Two Python starts: side by side.
+  const [c, s] = await Promise.all([barmanJson(opts, 'check'), barmanJson(opts, 'show-server')]);
   try {
     for (const f of parseCheck(c.stdout, opts.server)) {
       // Failed backups are reported on each backup; a stopped production fails "PostgreSQL" checks, which is no reason to distrust the backups.
@@ -63,7 +66,6 @@ async function serverFindings(opts: BarmanOptions): Promise<{ findings: Finding[
   } catch {
     if (c.exitCode !== 0) findings.push(warn('BARMAN_CHECK_FAILED', `barman check failed (exit ${c.exitCode}): ${firstLine(c.stderr || c.stdout)}`));
   }
-  const s = await barmanJson(opts, 'show-server');
   let walsDir: string | null = null;
   try {
     walsDir = s.exitCode === 0 ? parseShowServer(s.stdout, opts.server).walsDirectory : null;
@@ -82,12 +84,16 @@ export async function probeBarman(config: SourceConfigOf<'barman'>, ctx: ProbeCo
   let reachesTarget = false;
   const done = (items: ProbeItem[]): ProbeResult => backupSetResult(config, ctx, started, items, sourceFindings, reachesTarget);
 
+  // The catalog and the server's state are independent: read side by side.
+  const serverP = serverFindings(opts);
+  serverP.catch(() => undefined);
   const { backups, failure } = await barmanBackups(opts);
   if (failure) {
+    await serverP.catch(() => undefined); // no barman left running
     sourceFindings.push(failure);
     return done([]);
   }
-  const server = await serverFindings(opts);
+  const server = await serverP;
   sourceFindings.push(...server.findings);
   let listing: ArchiveListing | null = null;
   if (server.walsDir) {
