@@ -11,7 +11,7 @@ import { labDown } from '../../src/lab/down.js';
 import { labIncident } from '../../src/lab/incident.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { labIncidentWithReplica, type ReplicaIncidentState } from '../../src/lab/replica-state.js';
-import { labUp } from '../../src/lab/up.js';
+import { labUp, type UpOptions } from '../../src/lab/up.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
 import { testWorkDir } from '../helpers.js';
@@ -39,7 +39,12 @@ export interface LabFixtureOptions {
   incident?: boolean | ReplicaIncidentState;
   /** For beforeAll (lab up under load takes minutes). */
   timeoutMs?: number;
+  /** Leave out sources the file never reads (pgBackRest's backup alone is seconds of every build). */
+  components?: UpOptions['components'];
 }
+
+/** What a file about the delayed replica reads: the replica, and the archive and base backups that locate and the WAL scan read. */
+export const REPLICA_AND_WAL: UpOptions['components'] = { pgbackrest: false, snapshots: false, dumps: false };
 
 export function useLab(o: LabFixtureOptions): LabFixture {
   const root = mkdtempSync(join(testWorkDir(), `${o.name}-`));
@@ -48,7 +53,7 @@ export function useLab(o: LabFixtureOptions): LabFixture {
   const lab = { root, dir, cfg: join(dir, 'undrop.yaml') } as LabFixture;
 
   beforeAll(async () => {
-    await labUp({ dir, scale: o.scale, ...(o.delay ? { delay: o.delay } : {}), ...(o.scenario ? { scenario: o.scenario } : {}) });
+    await labUp({ dir, scale: o.scale, ...(o.delay ? { delay: o.delay } : {}), ...(o.scenario ? { scenario: o.scenario } : {}), ...(o.components ? { components: o.components } : {}) });
     lab.inventory = await loadInventory(lab.cfg);
     lab.prod = { ...resolveConnParams(lab.inventory.production.dsn), database: 'shipping' };
     const incident = o.incident ?? true;

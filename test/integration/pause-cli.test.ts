@@ -6,9 +6,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { resolveConnParams } from '../../src/postgres/conninfo.js';
 import { undrop } from '../cli.js';
-import { replicaDsnOf, useLab } from '../helpers/lab.js';
+import { replicaDsnOf, REPLICA_AND_WAL, useLab } from '../helpers/lab.js';
 
-const lab = useLab({ name: 'pause', scale: 500, delay: '10min', incident: false });
+const lab = useLab({ name: 'pause', scale: 500, delay: '10min', incident: false, components: REPLICA_AND_WAL });
 const { root, cfg } = lab;
 let replicaDsn: string;
 

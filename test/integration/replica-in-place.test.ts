@@ -13,9 +13,9 @@ import { resolveConnParams } from '../../src/postgres/conninfo.js';
 import { type ChecksumAlgorithm, type TableChecksum, tableChecksum } from '../../src/recovery/checksum.js';
 import { sleep } from '../../src/util/time.js';
 import { undrop } from '../cli.js';
-import { replicaDsnOf, useLab } from '../helpers/lab.js';
+import { replicaDsnOf, REPLICA_AND_WAL, useLab } from '../helpers/lab.js';
 
-const lab = useLab({ name: 'inplace', scale: 3000, delay: '10min', incident: 'paused-before-incident' });
+const lab = useLab({ name: 'inplace', scale: 3000, delay: '10min', incident: 'paused-before-incident', components: REPLICA_AND_WAL });
 const SHORT = ['shipments', 'shipment_events', 'invoices'] as const;
 
 type Sums = Record<string, TableChecksum>;

@@ -14,9 +14,9 @@ import { readReplicaPosition } from '../../src/lab/replica-state.js';
 import { tableChecksum } from '../../src/recovery/checksum.js';
 import { materializeReplica } from '../../src/sources/delayed-replica/materialize.js';
 import { lockedByStartup } from '../../src/sources/delayed-replica/pause.js';
-import { useLab } from '../helpers/lab.js';
+import { REPLICA_AND_WAL, useLab } from '../helpers/lab.js';
 
-const lab = useLab({ name: 'trap', scale: 2000, delay: '10min', incident: 'holding-incident-locks' });
+const lab = useLab({ name: 'trap', scale: 2000, delay: '10min', incident: 'holding-incident-locks', components: REPLICA_AND_WAL });
 
 describe('delayed replica on an idle primary', () => {
   it('returns the pre-incident tables although the replica holds the DROP\'s locks', async () => {

@@ -20,9 +20,9 @@ import { scanForTarget } from '../../src/recovery/target-scan.js';
 import { resolveExplicit } from '../../src/sources/target.js';
 import { replicaScanStart } from '../../src/sources/delayed-replica/scan-start.js';
 import { undrop } from '../cli.js';
-import { replicaDsnOf, useLab } from '../helpers/lab.js';
+import { replicaDsnOf, REPLICA_AND_WAL, useLab } from '../helpers/lab.js';
 
-const lab = useLab({ name: 'scanstart', scale: 2000, delay: '10min', incident: 'paused-before-incident' });
+const lab = useLab({ name: 'scanstart', scale: 2000, delay: '10min', incident: 'paused-before-incident', components: REPLICA_AND_WAL });
 const TABLES = 'shipments,shipment_events,invoices';
 
 const replicaConn = () => ({ ...resolveConnParams(replicaDsnOf(lab)), database: 'shipping' });

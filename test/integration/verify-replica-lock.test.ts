@@ -8,9 +8,9 @@ import { resolveConnParams } from '../../src/postgres/conninfo.js';
 import { labIncidentWithReplica } from '../../src/lab/replica-state.js';
 import { lockedByStartup } from '../../src/sources/delayed-replica/pause.js';
 import { undrop } from '../cli.js';
-import { useLab } from '../helpers/lab.js';
+import { REPLICA_AND_WAL, useLab } from '../helpers/lab.js';
 
-const lab = useLab({ name: 'vlock', scale: 2000, delay: '10min', incident: false });
+const lab = useLab({ name: 'vlock', scale: 2000, delay: '10min', incident: false, components: REPLICA_AND_WAL });
 
 describe('verify on a delayed replica holding the incident\'s locks', () => {
   it('finishes, reports the locked tables as not counted, and leaves replay running', async () => {
