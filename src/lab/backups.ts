@@ -32,7 +32,7 @@ export async function takeBaseBackup(bin: PgBinaries, layout: LabLayout, primary
   const takenAt = new Date();
   const dir = join(layout.base, `${fileStamp(takenAt)}-${format}`);
   const label = `undrop lab ${format} base backup`;
-  await pgBasebackup(bin, { host: primary.socketDir, port: primary.port, user: REPLICATION_ROLE, dir, format, gzip: format === 'tar', label });
+  await pgBasebackup(bin, { host: primary.socketDir, port: primary.port, user: REPLICATION_ROLE, dir, format, gzip: format === 'tar', label, noSync: true });
   const manifest = join(dir, 'backup_manifest');
   const range = existsSync(manifest) ? manifestWalRange(await readFile(manifest, 'utf8')) : undefined;
   return {

@@ -75,7 +75,7 @@ export async function addProductionLayouts(dirArg: string): Promise<ProductionLa
   await chownForServer(store, false);
   await mkdir(baseBackups, { recursive: true });
   const backup = join(store, `${fileStamp(new Date())}-tar`);
-  await pgBasebackup(bin, { host: primary.socketDir, port: primary.port, user: REPLICATION_ROLE, dir: backup, format: 'tar', gzip: true, label: 'undrop lab tar backup with a tablespace' });
+  await pgBasebackup(bin, { host: primary.socketDir, port: primary.port, user: REPLICATION_ROLE, dir: backup, format: 'tar', gzip: true, label: 'undrop lab tar backup with a tablespace', noSync: true });
   const latest = join(baseBackups, 'latest');
   await symlink(backup, latest);
   let pgbackrest = false;

@@ -20,6 +20,7 @@ export async function createReplica(bin: PgBinaries, layout: LabLayout, primary:
     format: 'plain',
     writeRecoveryConf: true,
     createSlot: REPLICA_SLOT,
+    noSync: true,
   });
   const replica = await TempInstance.fromDataDir(layout.replicaIncoming, {
     bin,

@@ -27,12 +27,15 @@ export interface BasebackupOptions {
   /** The connection's password (PGPASSWORD), never in argv. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** --no-sync: the lab's throwaway copies skip fsync (seconds per backup when other programs write). */
+  noSync?: boolean;
 }
 
 /** pg_basebackup with WAL streamed, a fast checkpoint and a manifest (the default since PG 13). */
 export function pgBasebackup(bin: PgBinaries, o: BasebackupOptions): Promise<RunResult> {
   const args = ['-h', o.host, '-p', String(o.port), '-U', o.user, '-D', o.dir, o.format === 'tar' ? '-Ft' : '-Fp', '-X', 'stream', '-c', 'fast', '--manifest-checksums=CRC32C'];
   if (o.gzip) args.push('-z');
+  if (o.noSync) args.push('--no-sync');
   if (o.label) args.push('-l', o.label);
   if (o.writeRecoveryConf) args.push('-R');
   if (o.createSlot) args.push('-C', '-S', o.createSlot);

@@ -45,6 +45,8 @@ export interface LabFixtureOptions {
 
 /** What a file about the delayed replica reads: the replica, and the archive and base backups that locate and the WAL scan read. */
 export const REPLICA_AND_WAL: UpOptions['components'] = { pgbackrest: false, snapshots: false, dumps: false };
+/** What a file that recovers by WAL replay reads (auto and the guided flow choose PITR or pgBackRest): every source but the snapshot and the dumps. */
+export const REPLAY_SOURCES: UpOptions['components'] = { snapshots: false, dumps: false };
 
 export function useLab(o: LabFixtureOptions): LabFixture {
   const root = mkdtempSync(join(testWorkDir(), `${o.name}-`));

@@ -16,9 +16,9 @@ import { stopWorkload } from '../../src/lab/workload.js';
 import { connect, withClient } from '../../src/postgres/connect.js';
 import { type ConnParams } from '../../src/postgres/conninfo.js';
 import { cliArgs, undrop } from '../cli.js';
-import { useLab } from '../helpers/lab.js';
+import { REPLAY_SOURCES, useLab } from '../helpers/lab.js';
 
-const lab = useLab({ name: 'faults', scale: 1000, delay: '10min' });
+const lab = useLab({ name: 'faults', scale: 1000, delay: '10min', components: REPLAY_SOURCES });
 const { dir, cfg } = lab;
 const work = join(dir, 'work');
 const TABLES = 'shipments,shipment_events,invoices';

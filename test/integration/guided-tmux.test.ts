@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
 import { cliArgs, undrop } from '../cli.js';
-import { replicaDsnOf, useLab } from '../helpers/lab.js';
+import { REPLAY_SOURCES, replicaDsnOf, useLab } from '../helpers/lab.js';
 
-const lab = useLab({ name: 'guided', scale: 20_000, delay: '10min', timeoutMs: 900_000 });
+const lab = useLab({ name: 'guided', scale: 20_000, delay: '10min', timeoutMs: 900_000, components: REPLAY_SOURCES });
 const { root, cfg } = lab;
 const SOCKET = `undrop-guided-${process.pid}`; // a tmux server of our own
 const LOST = ['public.shipments', 'public.shipment_events', 'public.invoices', '"Sales"."Order Items"'];
