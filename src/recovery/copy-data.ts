@@ -3,6 +3,11 @@
 // DDL on both sides is the same pg_dump output, so binary format is safe and
 // spares both servers the text conversion. FREEZE: the table was created in
 // this very transaction, so its rows are written already frozen.
+// Measured (1 M rows, 207 MB, 2 cores): pg-copy-streams 7 already hands on one
+// buffer per socket read (~50 kB), not one per row, and node spends ~0.4-0.5 s
+// of CPU per million rows on it. A psql child feeding COPY FROM (psql's own CPU
+// ~0.45 s) and forwarding the source's CopyData frames unparsed both cost as
+// much; the stream stays as it is.
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type pg from 'pg';

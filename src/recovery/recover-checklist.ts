@@ -233,7 +233,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     );
     materialized = m;
     const sourceConfig = m.instance?.sourceConfig;
-    log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: m.tables, notes: m.notes, sourceConfig });
+    // Rows still being counted (a replica read in place counts alongside copy back): the tables are recorded
+    // again, with their rows, once the counts are in (in the identity check).
+    const recordMaterialized = (counted: boolean) => log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: counted ? m.tables : [], notes: m.notes, sourceConfig });
+    recordMaterialized(!m.counting);
     for (const n of m.notes) ui.info(n);
 
     // 5b. The identity check: the source holds the lost table, not its successor. Before anything is published.
@@ -243,6 +246,11 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const relfilenodes = await materializedRelfilenodes(m, tables);
     const identityChecked = log
       .step('identity check', async () => {
+        // a replica read in place counts its rows alongside copy back: the verdict (and so the publish) waits for them
+        if (m.counting) {
+          await m.counting;
+          recordMaterialized(true);
+        }
         if (located) {
           event = await located;
           // only a warning (it counts the live tables' rows): the verdict does not wait for it, unless --jobs caps
@@ -263,11 +271,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // only the publishing rename — after the verdict — makes anything visible; merge and replace touch live
     // tables only after that. Production consent was given before materialize, as before.
     // Not with --jobs: its cap counts every production connection, and the scan reads production's catalog.
-    const early = located !== undefined && !locatedSettled && o.jobs === undefined;
+    // Likewise when the row counts are still running (a replica read in place): they read the source, not production.
+    const early = o.jobs === undefined && ((located !== undefined && !locatedSettled) || m.counting !== undefined);
     let beforePublish: (() => Promise<void>) | undefined;
     if (early) {
       identityChecked.catch(() => {}); // awaited before publish, or after a failed copy back
-      log.event('copy-back-before-identity', { reason: 'the WAL scan that checks the hand-given target is still running; the side schema is published only after the identity verdict' });
+      log.event('copy-back-before-identity', { reason: `${located !== undefined && !locatedSettled ? 'the WAL scan that checks the hand-given target is still running' : 'the source\'s row counts are still running'}; the side schema is published only after the identity verdict` });
       beforePublish = () => log.step('wait for the identity check (before publish)', () => identityChecked);
     } else {
       await identityChecked;

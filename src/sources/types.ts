@@ -152,6 +152,13 @@ interface MaterializedCommon {
   sourceRelfilenodes?: Record<string, number | null>;
   /** With rowsInPlace: the read-only server the rows are read from (same table names). */
   rowsFrom?: ConnParams;
+  /**
+   * The row counts in `tables`, still being taken (a paused replica read in place: nothing moves there, so
+   * they run alongside copy back); `tables` holds them once this resolves. Rejects as materialize would
+   * have (SOURCE_DATA_CORRUPT). Await it before using the rows (recover: before the identity verdict,
+   * which gates copy back's publish).
+   */
+  counting?: Promise<void>;
   /** Stop and remove what was created (no-op for a kept instance, or when nothing was created). */
   release(): Promise<void>;
 }

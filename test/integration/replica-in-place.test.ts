@@ -106,6 +106,11 @@ describe('recover from a paused delayed replica, read in place', () => {
     const publish = at((e) => e.type === 'step-start' && e.step === 'publish (ALTER SCHEMA … RENAME)');
     expect(verdict).toBeGreaterThanOrEqual(0);
     expect(publish).toBeGreaterThan(verdict);
+    // the row counts ran alongside copy back: the recorded source rows are the exact ones, in before the publish
+    const materialized = timeline.map((e, i) => (e.type === 'fact' && e.key === 'materialized' ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
+    expect(materialized).toBeGreaterThanOrEqual(0);
+    expect(materialized).toBeLessThan(publish);
+    expect(Object.fromEntries(timeline[materialized].value.tables.map((t: any) => [t.name, t.rows]))).toEqual(Object.fromEntries(doc.tables.map((t: any) => [t.name, lab.truth.beforeIncident.tables[t.name].rows])));
     const early = at((e) => e.type === 'copy-back-before-identity');
     if (early >= 0) expect(early).toBeLessThan(at((e) => e.type === 'step-start' && e.step === 'copy back'));
     else expect(verdict).toBeLessThan(at((e) => e.type === 'step-start' && e.step === 'copy back'));

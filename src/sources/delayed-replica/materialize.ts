@@ -25,7 +25,7 @@ import { pgDumpSchema, pgDumpTables } from '../../postgres/restore-programs.js';
 import { restoreArchive } from '../common/restore-archive.js';
 import { parseToc } from '../common/toc.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
-import { verifyTables } from '../materialize/preflight.js';
+import { verifyTables, verifyTablesCountLater } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -127,13 +127,13 @@ async function readInPlace(
   notes: string[],
 ): Promise<Materialized> {
   req.onProgress?.('reading the paused replica in place (schema and rows, no temporary instance)');
-  const [sourceRelfilenodes, tables] = await Promise.all([
+  const [sourceRelfilenodes, { tables, counting }] = await Promise.all([
     // The identity check needs the tables' files on the replica itself.
     replicaRelfilenodes(replica, req.tables),
-    // the counts come from where the rows are (paused: nothing else runs there; a connection per table)
-    verifyTables(replica, req.tables, 'The paused replica', { parallel: true }),
+    // the counts come from where the rows are (paused: nothing else runs there; a connection per table), alongside copy back
+    verifyTablesCountLater(replica, req.tables, 'The paused replica'),
   ]);
-  return { inPlace: { bin }, conn: replica, database: req.database, recoveryPoint, tables, notes, sourceRelfilenodes, rowsFrom: replica, release: async () => {} };
+  return { inPlace: { bin }, conn: replica, database: req.database, recoveryPoint, tables, counting, notes, sourceRelfilenodes, rowsFrom: replica, release: async () => {} };
 }
 
 async function replicaRelfilenodes(replica: ConnParams, tables: readonly TableName[]): Promise<Record<string, number | null>> {

@@ -130,29 +130,56 @@ export interface TableCount {
   rows: number;
 }
 
-/** Every requested table must exist in the materialized instance; returns exact row counts. */
-export async function verifyTables(conn: ConnParams, tables: readonly TableName[], sourceLabel: string, o: { parallel?: boolean } = {}): Promise<TableCount[]> {
-  const count = async (c: pg.Client, t: TableName): Promise<TableCount> => {
-    const r = await c.query<{ n: string }>(`select count(*)::text as n from ${qualified(t)}`).catch((e: unknown) => {
+/** Every requested table must exist in the materialized instance (TABLE_NOT_IN_SOURCE otherwise). */
+async function assertPresent(c: pg.Client, conn: ConnParams, tables: readonly TableName[], sourceLabel: string): Promise<void> {
+  const missing: string[] = [];
+  for (const t of tables) {
+    const exists = await c.query('select to_regclass($1) as r', [qualified(t)]);
+    if (!exists.rows[0].r) missing.push(displayName(t));
+  }
+  if (missing.length) {
+    throw usageError('TABLE_NOT_IN_SOURCE', `${sourceLabel} does not contain ${missing.join(', ')} (database ${conn.database}).`, 'Check the table names (schema.table, SQL spelling) and the database; `undrop probe --tables …` shows which sources hold them.');
+  }
+}
+
+/** Exact row counts; a damaged page is SOURCE_DATA_CORRUPT. */
+async function countRows(c: pg.Client, conn: ConnParams, tables: readonly TableName[], sourceLabel: string, parallel: boolean): Promise<TableCount[]> {
+  const count = async (own: pg.Client, t: TableName): Promise<TableCount> => {
+    const r = await own.query<{ n: string }>(`select count(*)::text as n from ${qualified(t)}`).catch((e: unknown) => {
       throw corruptPage(e, sourceLabel, displayName(t)) ?? e;
     });
     return { name: displayName(t), rows: Number(r.rows[0]!.n) };
   };
+  // parallel: each table counted on its own connection (a server nothing else loads: the counts use its cores)
+  if (parallel && tables.length > 1) return Promise.all(tables.map((t, i) => (i === 0 ? count(c, t) : withClient(conn, (own) => count(own, t), { statementTimeoutMs: 0 }))));
+  const out: TableCount[] = [];
+  for (const t of tables) out.push(await count(c, t));
+  return out;
+}
+
+/** Every requested table must exist in the materialized instance; returns exact row counts. */
+export async function verifyTables(conn: ConnParams, tables: readonly TableName[], sourceLabel: string, o: { parallel?: boolean } = {}): Promise<TableCount[]> {
   return withClient(conn, async (c) => {
-    const missing: string[] = [];
-    for (const t of tables) {
-      const exists = await c.query('select to_regclass($1) as r', [qualified(t)]);
-      if (!exists.rows[0].r) missing.push(displayName(t));
-    }
-    if (missing.length) {
-      throw usageError('TABLE_NOT_IN_SOURCE', `${sourceLabel} does not contain ${missing.join(', ')} (database ${conn.database}).`, 'Check the table names (schema.table, SQL spelling) and the database; `undrop probe --tables …` shows which sources hold them.');
-    }
-    // parallel: each table counted on its own connection (a server nothing else loads: the counts use its cores)
-    if (o.parallel && tables.length > 1) return Promise.all(tables.map((t, i) => (i === 0 ? count(c, t) : withClient(conn, (own) => count(own, t), { statementTimeoutMs: 0 }))));
-    const out: TableCount[] = [];
-    for (const t of tables) out.push(await count(c, t));
-    return out;
+    await assertPresent(c, conn, tables, sourceLabel);
+    return countRows(c, conn, tables, sourceLabel, !!o.parallel);
   }, { statementTimeoutMs: 0 });
+}
+
+/**
+ * The tables' presence checked now; their exact row counts taken in the background (`counting`), filled into
+ * `tables` when done. For a source nothing moves in while copy back reads it (a paused replica read in place):
+ * the counts then run alongside copy back instead of before it. `counting` rejects as verifyTables would.
+ */
+export async function verifyTablesCountLater(conn: ConnParams, tables: readonly TableName[], sourceLabel: string): Promise<{ tables: TableCount[]; counting: Promise<void> }> {
+  await withClient(conn, (c) => assertPresent(c, conn, tables, sourceLabel), { statementTimeoutMs: 30_000 });
+  const out: TableCount[] = tables.map((t) => ({ name: displayName(t), rows: 0 }));
+  const counting = withClient(conn, (c) => countRows(c, conn, tables, sourceLabel, true), { statementTimeoutMs: 0 }).then((counted) => {
+    counted.forEach((x, i) => {
+      out[i]!.rows = x.rows;
+    });
+  });
+  counting.catch(() => {}); // awaited by the caller (recover: before copy back publishes); a failure before then must not go unhandled
+  return { tables: out, counting };
 }
 
 /** A page checksum failure (SQLSTATE XX001) reading a table: the source's copy is damaged, not the run. */
