@@ -34,6 +34,7 @@ import { assertProductionSpace, copyBackSizes, needOn, productionDisk, productio
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
 import { formatBytes } from '../util/time.js';
+import { corruptPage } from '../sources/materialize/preflight.js';
 
 export interface CopyBackSource {
   /** Connection to the materialized instance (database included, or given below). */
@@ -75,6 +76,11 @@ export interface CopyBackRequest {
   onProgress?: (message: string) => void;
   /** Awaited right before the side schema is published; a rejection drops the staging schema and is thrown as is. */
   beforePublish?: () => Promise<void>;
+  /**
+   * Handed the source side's row counts as soon as its checksums start (each reads every row of the static
+   * source: exact counts). Recover takes the materialized tables' counts from here instead of counting first.
+   */
+  onSourceRows?: (rows: Promise<{ name: string; rows: number }[]>) => void;
 }
 
 export interface CopiedTable {
@@ -118,6 +124,7 @@ export interface CopyBackResult {
 }
 
 const sourceLabel = 'the materialized source';
+const SOURCE_LABEL = 'The materialized source';
 
 async function currentLsn(c: pg.Client): Promise<string | null> {
   try {
@@ -252,7 +259,9 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
           rowsConn ?? sourceConn,
           async (c) => {
             const t0 = Date.now();
-            const sum = await tableChecksum(c, rowsAt(t), { algorithm: algorithms.get(t.oid) });
+            const sum = await tableChecksum(c, rowsAt(t), { algorithm: algorithms.get(t.oid) }).catch((e: unknown) => {
+              throw corruptPage(e, SOURCE_LABEL, displayName(t)) ?? e;
+            });
             tl.event('source-checksum', { table: displayName(t), durationMs: Date.now() - t0 });
             return sum;
           },
@@ -264,6 +273,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     });
     sourceSums.catch(() => {}); // awaited below; a failure before that must not go unhandled
     sourcePending = sourceSums;
+    req.onSourceRows?.(sourceSums.then((sums) => tables.map((t, i) => ({ name: displayName(t), rows: sums[i]!.rows }))));
 
     // Production's disk, when this host can see it.
     const need = needOn(disk, sizes);
@@ -279,7 +289,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     prod = undefined;
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), beforePublish: req.beforePublish },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), sourceReadError: (e, t) => corruptPage(e, SOURCE_LABEL, displayName(t)), beforePublish: req.beforePublish },
       tl,
     );
     committed = true;

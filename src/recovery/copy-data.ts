@@ -34,8 +34,11 @@ export interface CopyStats {
   durationMs: number;
 }
 
-/** Stream one table from `source` into `target` (inside the caller's transaction on target). */
-export async function copyTable(source: pg.Client, target: pg.Client, sql: CopyTableSql, onBytes?: (n: number) => void): Promise<CopyStats> {
+/**
+ * Stream one table from `source` into `target` (inside the caller's transaction on target). `sourceError`
+ * may restate a failure of the source side's read (production's failures are thrown as they are).
+ */
+export async function copyTable(source: pg.Client, target: pg.Client, sql: CopyTableSql, onBytes?: (n: number) => void, sourceError?: (e: unknown) => Error | undefined): Promise<CopyStats> {
   const started = Date.now();
   let bytes = 0;
   const counter = new Transform({
@@ -46,7 +49,13 @@ export async function copyTable(source: pg.Client, target: pg.Client, sql: CopyT
     },
   });
   const out = source.query(copyStreams.to(sql.out));
+  let fromSource: unknown;
+  out.once('error', (e) => {
+    fromSource = e;
+  });
   const into = target.query(copyStreams.from(sql.in));
-  await pipeline(out, counter, into);
+  await pipeline(out, counter, into).catch((e: unknown) => {
+    throw (e === fromSource && sourceError?.(e)) || e;
+  });
   return { rows: into.rowCount, bytes, durationMs: Date.now() - started };
 }

@@ -62,6 +62,8 @@ export interface StagedCopyPlan {
   meter?: (table: ResolvedTable) => Promise<((n: number) => void) | undefined>;
   /** Production's disk filled (53100): the error with the copy's figures, given where it stopped. */
   diskFull?: (e: unknown, phase: string) => Promise<UndropError>;
+  /** An error reading a table's rows from the source, in the user's words when known (a damaged page); undefined: as is. */
+  sourceReadError?: (e: unknown, table: ResolvedTable) => UndropError | undefined;
   /**
    * Awaited just before the publishing transaction, with no production connection open; a rejection drops the
    * staging schema like any other failure and is thrown as is (recover: the identity verdict, when copy back
@@ -257,7 +259,7 @@ async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, k
         phase = `while copying ${name}, after ${formatBytes(written)} of its rows`;
         meter?.(n);
       };
-      const stats = await copyTable(src, prod, copyStatements(plan.rowsAt(t), to, plan.columns.get(t.oid) ?? [], { freeze: true }), count);
+      const stats = await copyTable(src, prod, copyStatements(plan.rowsAt(t), to, plan.columns.get(t.oid) ?? [], { freeze: true }), count, (e) => plan.sourceReadError?.(e, t));
       tl.event('table-copied', { table: displayName(t), recoveredAs: displayName({ schema: plan.schema, name: t.name }), rows: stats.rows, bytes: stats.bytes, durationMs: stats.durationMs });
       const c0 = Date.now();
       plan.onProgress?.(`checksumming ${displayName({ schema: plan.schema, name: t.name })} (${stats.rows.toLocaleString('en-US')} rows copied)`);

@@ -6,7 +6,7 @@ import type { PgBinaries } from '../postgres/binaries.js';
 import { type ConnParams, describe } from '../postgres/conninfo.js';
 import { displayName, type TableName } from '../postgres/identifiers.js';
 import type { Materialized } from '../sources/types.js';
-import { type CopyBackResult, copyBack } from './copy-back.js';
+import { type CopyBackRequest, type CopyBackResult, copyBack } from './copy-back.js';
 import { withClient } from '../postgres/connect.js';
 import type { IncidentLog, RecoverMode } from './incident-log.js';
 import type { OnConflict } from './merge-conflicts.js';
@@ -91,6 +91,8 @@ export interface CopyBackPipelineRequest {
   onProgress?: (message: string) => void;
   /** Awaited right before the side schema is published (before any verify, preview or promote); a rejection drops the staging schema. */
   beforePublish?: () => Promise<void>;
+  /** Copy back's source-side row counts, handed over as they start (CopyBackRequest.onSourceRows). */
+  onSourceRows?: CopyBackRequest['onSourceRows'];
 }
 
 export interface CopyBackPipelineResult {
@@ -113,7 +115,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
   }
   if (req.materialized.recoveryPoint.lsn) log.lsn('recovery point', req.materialized.recoveryPoint.lsn, req.sourceName);
 
-  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, timeline: log, onProgress: req.onProgress, beforePublish: req.beforePublish }), { schema: req.schema ?? null });
+  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, timeline: log, onProgress: req.onProgress, beforePublish: req.beforePublish, onSourceRows: req.onSourceRows }), { schema: req.schema ?? null });
   log.record('copyBack', cb);
   // both sides were checksummed during the copy: this compares them
   const verify = await log.step('verify', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb), timeline: log, known: cb.checksums }));

@@ -228,15 +228,29 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>
       ui.step(`Extracting the tables from ${choice.config.name}${choice.config.kind === 'delayed-replica' && !o.keep ? '' : ' into a temporary instance'}`, (p) =>
-        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, selective: o.selective, walScanned, targetEnd, rowsInPlace: true, onProgress: p }, choice.probe),
+        materializeSource(choice.config, { tables, database, target, keep: o.keep, workDir: o.workDir, walArchive: walArchiveAmong(o.inventory.sources), set: o.set, processMax: o.processMax, selective: o.selective, walScanned, targetEnd, rowsInPlace: true, rowsCountedByCaller: o.jobs === undefined, onProgress: p }, choice.probe),
       ),
     );
     materialized = m;
     const sourceConfig = m.instance?.sourceConfig;
-    // Rows still being counted (a replica read in place counts alongside copy back): the tables are recorded
-    // again, with their rows, once the counts are in (in the identity check).
+    // The rows are counted by copy back's source checksums (rowsCountedByCaller): the tables are recorded again,
+    // with their rows, once those are in (in the identity check, which the publish waits for).
     const recordMaterialized = (counted: boolean) => log.record('materialized', { source: choice.config.name, recoveryPoint: m.recoveryPoint, tables: counted ? m.tables : [], notes: m.notes, sourceConfig });
-    recordMaterialized(!m.counting);
+    recordMaterialized(!m.rowsPending);
+    let sourceRows: { give: (rows: Promise<{ name: string; rows: number }[]>) => void; fail: (e: unknown) => void } | undefined;
+    const counting = m.rowsPending
+      ? new Promise<void>((resolve, reject) => {
+          sourceRows = {
+            give: (rows) =>
+              rows.then((counted) => {
+                for (const t of m.tables) t.rows = counted.find((x) => x.name === t.name)?.rows ?? t.rows;
+                resolve();
+              }, reject),
+            fail: reject,
+          };
+        })
+      : undefined;
+    counting?.catch(() => {}); // awaited by the identity check
     for (const n of m.notes) ui.info(n);
 
     // 5b. The identity check: the source holds the lost table, not its successor. Before anything is published.
@@ -246,9 +260,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     const relfilenodes = await materializedRelfilenodes(m, tables);
     const identityChecked = log
       .step('identity check', async () => {
-        // a replica read in place counts its rows alongside copy back: the verdict (and so the publish) waits for them
-        if (m.counting) {
-          await m.counting;
+        // rows counted by copy back's source checksums: the verdict (and so the publish) waits for them
+        if (counting) {
+          await counting;
           recordMaterialized(true);
         }
         if (located) {
@@ -271,12 +285,12 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // only the publishing rename — after the verdict — makes anything visible; merge and replace touch live
     // tables only after that. Production consent was given before materialize, as before.
     // Not with --jobs: its cap counts every production connection, and the scan reads production's catalog.
-    // Likewise when the row counts are still running (a replica read in place): they read the source, not production.
-    const early = o.jobs === undefined && ((located !== undefined && !locatedSettled) || m.counting !== undefined);
+    // Always when the rows are counted by copy back (rowsCountedByCaller, asked for only without --jobs).
+    const early = o.jobs === undefined && ((located !== undefined && !locatedSettled) || counting !== undefined);
     let beforePublish: (() => Promise<void>) | undefined;
     if (early) {
       identityChecked.catch(() => {}); // awaited before publish, or after a failed copy back
-      log.event('copy-back-before-identity', { reason: `${located !== undefined && !locatedSettled ? 'the WAL scan that checks the hand-given target is still running' : 'the source\'s row counts are still running'}; the side schema is published only after the identity verdict` });
+      log.event('copy-back-before-identity', { reason: `${located !== undefined && !locatedSettled ? 'the WAL scan that checks the hand-given target is still running' : 'the rows are counted by copy back\'s source checksums'}; the side schema is published only after the identity verdict` });
       beforePublish = () => log.step('wait for the identity check (before publish)', () => identityChecked);
     } else {
       await identityChecked;
@@ -305,7 +319,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         allowDependents: o.allowDependents,
         confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), promotePlanLines(plan)),
         beforePublish,
+        onSourceRows: sourceRows?.give,
       }).catch(async (e: unknown) => {
+        // copy back failed before it counted the rows: the verdict waits for them no longer
+        sourceRows?.fail(e);
         // copy back failed before the verdict: a failed identity check is the run's answer (the source was wrong)
         if (early) await identityChecked;
         throw e;

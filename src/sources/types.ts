@@ -134,6 +134,12 @@ export interface MaterializeRequest {
    * `keep`; Materialized.inPlace).
    */
   rowsInPlace?: boolean;
+  /**
+   * The caller counts the rows itself (recover: copy back's source checksums read every row of the same
+   * static copy, so the counts come with them): materialize then only checks that the tables exist and
+   * sets Materialized.rowsPending (a temporary instance after WAL replay, a paused replica read in place).
+   */
+  rowsCountedByCaller?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -153,12 +159,10 @@ interface MaterializedCommon {
   /** With rowsInPlace: the read-only server the rows are read from (same table names). */
   rowsFrom?: ConnParams;
   /**
-   * The row counts in `tables`, still being taken (a paused replica read in place: nothing moves there, so
-   * they run alongside copy back); `tables` holds them once this resolves. Rejects as materialize would
-   * have (SOURCE_DATA_CORRUPT). Await it before using the rows (recover: before the identity verdict,
-   * which gates copy back's publish).
+   * With rowsCountedByCaller: `tables` names the tables (all present) with rows 0; the caller fills in
+   * the exact counts.
    */
-  counting?: Promise<void>;
+  rowsPending?: boolean;
   /** Stop and remove what was created (no-op for a kept instance, or when nothing was created). */
   release(): Promise<void>;
 }

@@ -254,7 +254,10 @@ describe('a base backup with a corrupted data file (one byte flipped)', () => {
   it('no manifest to check it: the page checksum catches the flipped byte when the table is read; exit 1, nothing written, nothing left', async () => {
     const work = join(base, 'work-pages');
     const r = await recover(work, ['--tables', 'crates', '--source', 'unchecked']);
-    await expectFailedRun(r, { exitCode: 1, code: 'SOURCE_DATA_CORRUPT', message: /table public\.crates has a damaged page \(invalid page in block 0 of relation base\/\d+\/\d+\): PostgreSQL's page checksum caught/, hint: /Do not use this copy\. Use another base backup \(--set LABEL/, work, sideSchemas, step: 'materialize' });
+    const { timeline } = await expectFailedRun(r, { exitCode: 1, code: 'SOURCE_DATA_CORRUPT', message: /table public\.crates has a damaged page \(invalid page in block 0 of relation base\/\d+\/\d+\): PostgreSQL's page checksum caught/, hint: /Do not use this copy\. Use another base backup \(--set LABEL/, work, sideSchemas });
+    // caught where the rows are first read, before anything is published: copy back's COPY or its source
+    // checksums, which count the rows for the identity check (materialize no longer counts them first)
+    expect(timeline.find((e) => e.type === 'step-failed')).toMatchObject({ step: expect.stringMatching(/^(identity check|copy back|copy rows, checksums, keys and indexes \(tables in parallel\))$/), code: 'SOURCE_DATA_CORRUPT' });
   });
 });
 

@@ -25,7 +25,7 @@ import { pgDumpSchema, pgDumpTables } from '../../postgres/restore-programs.js';
 import { restoreArchive } from '../common/restore-archive.js';
 import { parseToc } from '../common/toc.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
-import { verifyTables, verifyTablesCountLater } from '../materialize/preflight.js';
+import { tablesPresent, verifyTables } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -127,13 +127,13 @@ async function readInPlace(
   notes: string[],
 ): Promise<Materialized> {
   req.onProgress?.('reading the paused replica in place (schema and rows, no temporary instance)');
-  const [sourceRelfilenodes, { tables, counting }] = await Promise.all([
+  const [sourceRelfilenodes, tables] = await Promise.all([
     // The identity check needs the tables' files on the replica itself.
     replicaRelfilenodes(replica, req.tables),
-    // the counts come from where the rows are (paused: nothing else runs there; a connection per table), alongside copy back
-    verifyTablesCountLater(replica, req.tables, 'The paused replica'),
+    // the counts come from where the rows are (paused: nothing else runs there; a connection per table), or from the caller
+    req.rowsCountedByCaller ? tablesPresent(replica, req.tables, 'The paused replica') : verifyTables(replica, req.tables, 'The paused replica', { parallel: true }),
   ]);
-  return { inPlace: { bin }, conn: replica, database: req.database, recoveryPoint, tables, counting, notes, sourceRelfilenodes, rowsFrom: replica, release: async () => {} };
+  return { inPlace: { bin }, conn: replica, database: req.database, recoveryPoint, tables, ...(req.rowsCountedByCaller ? { rowsPending: true } : {}), notes, sourceRelfilenodes, rowsFrom: replica, release: async () => {} };
 }
 
 async function replicaRelfilenodes(replica: ConnParams, tables: readonly TableName[]): Promise<Record<string, number | null>> {

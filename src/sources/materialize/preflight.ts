@@ -166,20 +166,12 @@ export async function verifyTables(conn: ConnParams, tables: readonly TableName[
 }
 
 /**
- * The tables' presence checked now; their exact row counts taken in the background (`counting`), filled into
- * `tables` when done. For a source nothing moves in while copy back reads it (a paused replica read in place):
- * the counts then run alongside copy back instead of before it. `counting` rejects as verifyTables would.
+ * The tables' presence only, rows left at 0 (Materialized.rowsPending): for a caller that takes the exact
+ * counts from reading every row later (recover: copy back's source checksums).
  */
-export async function verifyTablesCountLater(conn: ConnParams, tables: readonly TableName[], sourceLabel: string): Promise<{ tables: TableCount[]; counting: Promise<void> }> {
+export async function tablesPresent(conn: ConnParams, tables: readonly TableName[], sourceLabel: string): Promise<TableCount[]> {
   await withClient(conn, (c) => assertPresent(c, conn, tables, sourceLabel), { statementTimeoutMs: 30_000 });
-  const out: TableCount[] = tables.map((t) => ({ name: displayName(t), rows: 0 }));
-  const counting = withClient(conn, (c) => countRows(c, conn, tables, sourceLabel, true), { statementTimeoutMs: 0 }).then((counted) => {
-    counted.forEach((x, i) => {
-      out[i]!.rows = x.rows;
-    });
-  });
-  counting.catch(() => {}); // awaited by the caller (recover: before copy back publishes); a failure before then must not go unhandled
-  return { tables: out, counting };
+  return tables.map((t) => ({ name: displayName(t), rows: 0 }));
 }
 
 /** A page checksum failure (SQLSTATE XX001) reading a table: the source's copy is damaged, not the run. */
