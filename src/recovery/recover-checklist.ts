@@ -242,10 +242,21 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       ? new Promise<void>((resolve, reject) => {
           sourceRows = {
             give: (rows) =>
-              rows.then((counted) => {
-                for (const t of m.tables) t.rows = counted.find((x) => x.name === t.name)?.rows ?? t.rows;
-                resolve();
-              }, reject),
+              rows.then(
+                (counted) => {
+                  for (const t of m.tables) t.rows = counted.find((x) => x.name === t.name)?.rows ?? t.rows;
+                  resolve();
+                },
+                (e: unknown) =>
+                  reject(
+                    isUndropError(e)
+                      ? e
+                      : failure('VERIFY_FAILED', `Could not checksum the tables in the materialized source: ${e instanceof Error ? e.message : String(e)}.`, {
+                          hint: 'Nothing was published in production; run recover again.',
+                          cause: e,
+                        }),
+                  ),
+              ),
             fail: reject,
           };
         })
