@@ -51,6 +51,7 @@ export async function runUndrop(o: { config: string; source: string; tables: str
   const report = await readFile(doc.report, 'utf8').catch(() => '');
   const paused = /PAUSED \(since ([^)]+)\)/.exec(report);
   if (paused) replicaPausedMs = Date.parse(paused[1]!) - started;
-  verifyMs += steps.verify ?? 0;
+  // The publish waits for the identity verdict, which waits for the source checksums' row counts: verification too.
+  verifyMs += (steps.verify ?? 0) + (steps['wait for the identity check (before publish)'] ?? 0);
   return { wallMs, steps, loadParts, phases, verifyMs, replicaPausedMs, tables: doc.tables, schema: doc.schema };
 }
