@@ -1,5 +1,5 @@
-// The order test files start in. Two forks take files from one queue: a long
-// file started last leaves the other fork idle for its whole length. vitest
+// The order test files start in. The forks take files from one queue: a long
+// file started last leaves the other forks idle for its whole length. vitest
 // orders by the durations in its cache, but CI runs a clean clone (no cache:
 // it then runs larger files first, and some short files are the slowest).
 // Here the longest known files go first (test/durations.json, seconds from a

@@ -10,9 +10,12 @@ import type { ResolvedTarget } from '../../src/sources/target.js';
 import { materializeDump } from '../../src/sources/dump/materialize.js';
 import { materializeSource } from '../../src/sources/registry.js';
 import type { ProbeResult } from '../../src/sources/types.js';
+import { type UpOptions } from '../../src/lab/up.js';
 import { useLab } from '../helpers/lab.js';
 
-const lab = useLab({ name: 'matfail', scale: 2000, scenario: 'wal-gap', timeoutMs: 300_000 });
+// PITR, pgBackRest and a dump are all it reads: no replica, no snapshot.
+const ONLY_BACKUPS: UpOptions['components'] = { replica: false, snapshots: false };
+const lab = useLab({ name: 'matfail', scale: 2000, scenario: 'wal-gap', timeoutMs: 300_000, components: ONLY_BACKUPS });
 const { root } = lab;
 const TABLES = parseTableList('public.shipments,public.shipment_events,public.invoices');
 let inv: Inventory;
