@@ -3,8 +3,8 @@
 // orders by the durations in its cache, but CI runs a clean clone (no cache:
 // it then runs larger files first, and some short files are the slowest).
 // Here the longest known files go first (test/durations.json, seconds from a
-// CI run: refresh it now and then; it only decides the order), unknown ones
-// before them all, as vitest does.
+// CI run, last at load ~9 with 3 forks: refresh it now and then; it only
+// decides the order), unknown ones before them all, as vitest does.
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
