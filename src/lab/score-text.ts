@@ -14,7 +14,7 @@ export function scorecardMarkdownText(c: Scorecard): string {
   out.push('');
   out.push(`- Time from the incident to the replica's pause: ${time(c.timeToPauseMs, 'not recorded (no undrop pause, or no delayed replica)')}`);
   out.push(`- Time from the incident to the rows back: ${time(c.timeToRecoveredMs, 'not recovered')}${c.recoveredBasis === 'scored at' ? ' (at the latest: when scored; no undrop verify recorded)' : ''}`);
-  out.push(`- Source used: ${c.source.used ?? 'unknown'}${c.source.basis ? ` (from ${c.source.basis})` : ''}; best available: ${c.source.best ?? 'unknown'} — ${c.source.matchesBest ? 'as good as the best' : 'not the best'}`);
+  out.push(`- Source used: ${c.source.used ?? 'unknown'}${c.source.basis ? ` (from ${c.source.basis})` : ''}; the scenario's best source (when the incident happened): ${c.source.best ?? 'unknown'} — ${c.source.matchesBest ? (c.rowsLost === 0 ? 'as good as the best (no row lost)' : 'as good as the best') : 'not the best'}`);
   out.push(`- Production writes before verification: ${c.productionWritesBeforeVerification}`);
   if (c.rowsLost > 0) out.push(`- Loss window: ${c.tables.filter((t) => t.lostRows > 0).map((t) => `${t.name} ${n(t.lostRows)} rows`).join(', ')} written before the incident are not in the recovered copy.`);
   out.push('');
