@@ -137,7 +137,8 @@ export interface MaterializeRequest {
   /**
    * The caller counts the rows itself (recover: copy back's source checksums read every row of the same
    * static copy, so the counts come with them): materialize then only checks that the tables exist and
-   * sets Materialized.rowsPending (a temporary instance after WAL replay, a paused replica read in place).
+   * sets Materialized.rowsPending (a temporary instance after WAL replay, a started snapshot copy, a restored
+   * dump, a paused replica read in place).
    */
   rowsCountedByCaller?: boolean;
   onProgress?: (message: string) => void;

@@ -14,7 +14,7 @@ import { psqlFile } from '../../postgres/restore-programs.js';
 import { tail } from '../../postgres/run.js';
 import { readHead } from '../common/files.js';
 import { chooseItem } from '../materialize/choose.js';
-import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
+import { assertDiskSpace, diskUsage, copyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { sniffDump } from './classify.js';
 import { findForbiddenMetaCommand } from './plain-check.js';
@@ -80,8 +80,9 @@ export async function materializeDump(_config: SourceConfigOf<'dump'>, req: Mate
     } else {
       await restoreArchive(bin, conn, file, toc!, req.tables, join(inst.root, 'lists'), notes, progress);
     }
-    const tables = await verifyTables(conn, req.tables, `Dump ${item.label}`);
+    const { tables, rowsPending } = await copyTables(conn, req, `Dump ${item.label}`, inst.name);
     return {
+      ...(rowsPending ? { rowsPending } : {}),
       instance: inst,
       conn,
       database: req.database,

@@ -9,6 +9,7 @@ import { withClient } from '../../postgres/connect.js';
 import type { ConnParams } from '../../postgres/conninfo.js';
 import { type TableName, displayName, qualified } from '../../postgres/identifiers.js';
 import { formatBytes } from '../../util/time.js';
+import { phase } from '../../postgres/phases.js';
 import { execClean } from '../../postgres/run.js';
 import { isLsn, parseLsn } from '../../postgres/wal/lsn.js';
 import { DEFAULT_SEGMENT_SIZE, isSegmentName, parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
@@ -172,6 +173,15 @@ export async function verifyTables(conn: ConnParams, tables: readonly TableName[
 export async function tablesPresent(conn: ConnParams, tables: readonly TableName[], sourceLabel: string): Promise<TableCount[]> {
   await withClient(conn, (c) => assertPresent(c, conn, tables, sourceLabel), { statementTimeoutMs: 30_000 });
   return tables.map((t) => ({ name: displayName(t), rows: 0 }));
+}
+
+/**
+ * The lost tables in a materialized copy: counted, or only found when the caller takes the counts from
+ * copy back's source checksums (rowsCountedByCaller), which read every row and page of the same copy anyway.
+ */
+export async function copyTables(conn: ConnParams, req: { tables: readonly TableName[]; rowsCountedByCaller?: boolean }, sourceLabel: string, instName: string): Promise<{ tables: TableCount[]; rowsPending?: true }> {
+  if (req.rowsCountedByCaller) return { tables: await phase(`${instName}: check the tables are there`, () => tablesPresent(conn, req.tables, sourceLabel)), rowsPending: true };
+  return { tables: await phase(`${instName}: count the tables' rows`, () => verifyTables(conn, req.tables, sourceLabel)) };
 }
 
 /** A page checksum failure (SQLSTATE XX001) reading a table: the source's copy is damaged, not the run. */

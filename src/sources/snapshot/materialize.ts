@@ -10,7 +10,7 @@ import { ASIDE_NOTE } from '../../postgres/server-config.js';
 import { pgControldata } from '../../postgres/programs.js';
 import { lastCommitInWal } from '../../postgres/wal/commits.js';
 import { chooseItem } from '../materialize/choose.js';
-import { assertDiskSpace, diskUsage, verifyTables } from '../materialize/preflight.js';
+import { assertDiskSpace, diskUsage, copyTables } from '../materialize/preflight.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 
 /** Both names of the source, and what was brought inside the copy. */
@@ -40,8 +40,9 @@ export async function materializeSnapshot(config: SourceConfigOf<'snapshot'>, re
     progress('starting the copy; crash recovery replays the WAL since the last checkpoint');
     await inst.start();
     const conn = inst.connParams(req.database);
-    const tables = await verifyTables(conn, req.tables, `Snapshot ${item.label}`);
+    const { tables, rowsPending } = await copyTables(conn, req, `Snapshot ${item.label}`, inst.name);
     return {
+      ...(rowsPending ? { rowsPending } : {}),
       instance: inst,
       conn,
       database: req.database,
