@@ -1,7 +1,9 @@
 // Logical dumps in D/dumps with dates in their names: nightly-style custom
 // format dumps and a plain SQL dump. Each dump's table checksums are taken in
 // the very snapshot pg_dump uses (--snapshot), so they are exact.
+import { existsSync } from 'node:fs';
 import { mkdir, stat, utimes } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { TempInstance } from '../postgres/instance.js';
@@ -25,6 +27,9 @@ export function dumpFileName(at: Date, format: 'custom' | 'plain'): string {
 export async function takeDumps(bin: PgBinaries, layout: LabLayout, primary: TempInstance, formats: ('custom' | 'plain')[], labelledAt?: Date): Promise<DumpInfo[]> {
   await mkdir(layout.dumps, { recursive: true });
   await chownForServer(layout.dumps, false);
+  // Names carry the second: two dumps within one second (a lab with nothing to build between its nightly and
+  // latest dumps) would share a file, the second overwriting the first. The second waits for the next second.
+  while (!labelledAt && formats.some((f) => existsSync(join(layout.dumps, dumpFileName(new Date(), f))))) await delay(100);
   const client = await primary.connect(LAB_DATABASE);
   const out: DumpInfo[] = [];
   try {

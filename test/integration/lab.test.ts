@@ -333,6 +333,8 @@ describe('lab: failure scenarios show their defects', () => {
       expect(s.pgbackrest).toBeNull();
       const inv = await loadInventory(join(dir, 'undrop.yaml'));
       expect(inv.sources.map((x) => x.kind)).toEqual(['dump']);
+      // every dump its own file (two taken within one second once shared a name, the latest overwriting the nightly)
+      expect(new Set(s.dumps.map((d) => d.path)).size).toBe(s.dumps.length);
       const truncated = s.dumps.find((d) => d.defect === 'truncated')!;
       expect(truncated).toBeTruthy();
       expect(statSync(truncated.path).size).toBe(truncated.bytes);
