@@ -124,7 +124,8 @@ export interface CopyBackResult {
 }
 
 const sourceLabel = 'the materialized source';
-const SOURCE_LABEL = 'The materialized source';
+/** A damaged page met reading a table of the source (its COPY or its checksum): SOURCE_DATA_CORRUPT, else undefined. */
+const sourceDamaged = (e: unknown, t: TableName) => corruptPage(e, 'The materialized source', displayName(t));
 
 async function currentLsn(c: pg.Client): Promise<string | null> {
   try {
@@ -260,7 +261,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
           async (c) => {
             const t0 = Date.now();
             const sum = await tableChecksum(c, rowsAt(t), { algorithm: algorithms.get(t.oid) }).catch((e: unknown) => {
-              throw corruptPage(e, SOURCE_LABEL, displayName(t)) ?? e;
+              throw sourceDamaged(e, t) ?? e;
             });
             tl.event('source-checksum', { table: displayName(t), durationMs: Date.now() - t0 });
             return sum;
@@ -289,7 +290,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     prod = undefined;
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), sourceReadError: (e, t) => corruptPage(e, SOURCE_LABEL, displayName(t)), beforePublish: req.beforePublish },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), sourceReadError: sourceDamaged, beforePublish: req.beforePublish },
       tl,
     );
     committed = true;
