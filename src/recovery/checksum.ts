@@ -4,11 +4,14 @@
 //
 // Each row's text form (the row as a composite value, columns in table order)
 // is hashed; the sums over all rows do not depend on row order, and
-// duplicates count. Three algorithms, named in the checksum string:
-//   rowhash128  the row's values hashed as stored, without rendering text
-//            (rowhash.ts): chosen per table by copy back and verify where
-//            both servers are PostgreSQL ≥ 14, hash alike, and every column
-//            type hashes by value identically on both; 2–3× cheaper.
+// duplicates count. Four algorithms, named in the checksum string:
+//   rowhash64  the row's values hashed as stored, without rendering text
+//            (rowhash.ts), one 64-bit hash per row summed through two
+//            independent mixes: chosen per table by copy back and verify
+//            where both servers are PostgreSQL ≥ 14, hash alike, and every
+//            column type hashes by value identically on both; ~4× cheaper.
+//   rowhash128  the same, with the row hashed twice (seeds 0 and 1): chosen
+//            before rowhash64, kept to recompute checksums recorded with it.
 //   hash128  sum of hashtextextended(row, 0) and of hashtextextended(row, 1)
 //            (two independent 64-bit hashes, 128 bits together): about 3×
 //            cheaper than md5, the default.
@@ -24,15 +27,15 @@
 // the same way.
 import type pg from 'pg';
 import { qualified, type TableName } from '../postgres/identifiers.js';
-import { ROWHASH_MIN_VERSION, rowCanarySql, rowHashTerms, type RowHashVerdict, rowHashVerdicts } from './rowhash.js';
+import { ROWHASH_MIN_VERSION, rowCanarySql, rowHashMixes, rowHashTerms, rowHashValue, type RowHashVerdict, rowHashVerdicts } from './rowhash.js';
 
-export type ChecksumAlgorithm = 'rowhash128' | 'hash128' | 'md5sum';
+export type ChecksumAlgorithm = 'rowhash64' | 'rowhash128' | 'hash128' | 'md5sum';
 
 export const DEFAULT_ALGORITHM: ChecksumAlgorithm = 'hash128';
 
 export interface TableChecksum {
   rows: number;
-  /** "<algorithm>:<sum 1>:<sum 2>" (rowhash128, hash128 or md5sum), or "empty" for no rows. */
+  /** "<algorithm>:<sum 1>:<sum 2>" (rowhash64, rowhash128, hash128 or md5sum), or "empty" for no rows. */
   checksum: string;
 }
 
@@ -52,27 +55,29 @@ export function checksumSettingsSql(): string {
     .join(';\n');
 }
 
+// The whole row is `r.*`, never a bare `r`: a table with a column named r
+// would make `r` that column, and the checksum would cover one column only.
+const ROW = 'r.*';
+
 /** SELECT returning one row (rows bigint, hi numeric, lo numeric) for the table. Pure: no I/O. */
 export function checksumSql(table: TableName, algorithm: ChecksumAlgorithm = DEFAULT_ALGORITHM): string {
   const t = qualified(table);
   if (algorithm === 'rowhash128') {
-    const [a, b] = rowHashTerms('r');
+    const [a, b] = rowHashTerms(ROW);
     return ['SELECT count(*)::bigint AS rows,', `  coalesce(sum(${a}), 0)::text AS hi,`, `  coalesce(sum(${b}), 0)::text AS lo`, `FROM ${t} AS r`].join('\n');
   }
-  if (algorithm === 'hash128') {
-    // OFFSET 0 keeps the subquery: the row text is built once, hashed twice.
-    return [
-      'SELECT count(*)::bigint AS rows,',
-      '  coalesce(sum(hashtextextended(h, 0)), 0)::text AS hi,',
-      '  coalesce(sum(hashtextextended(h, 1)), 0)::text AS lo',
-      `FROM (SELECT r::text AS h FROM ${t} AS r OFFSET 0) AS hashed`,
-    ].join('\n');
+  if (algorithm === 'rowhash64' || algorithm === 'hash128') {
+    // OFFSET 0 keeps the subquery from being flattened into the sums: the row
+    // (its value hash, or its text) is built once per row and mixed twice.
+    const [a, b] = algorithm === 'rowhash64' ? rowHashMixes('h') : ['hashtextextended(h, 0)', 'hashtextextended(h, 1)'];
+    const h = algorithm === 'rowhash64' ? rowHashValue(ROW) : `(${ROW})::text`;
+    return ['SELECT count(*)::bigint AS rows,', `  coalesce(sum(${a}), 0)::text AS hi,`, `  coalesce(sum(${b}), 0)::text AS lo`, `FROM (SELECT ${h} AS h FROM ${t} AS r OFFSET 0) AS hashed`].join('\n');
   }
   return [
     'SELECT count(*)::bigint AS rows,',
     "  coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text AS hi,",
     "  coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text AS lo",
-    `FROM (SELECT md5(r::text) AS h FROM ${t} AS r) AS hashed`,
+    `FROM (SELECT md5((${ROW})::text) AS h FROM ${t} AS r) AS hashed`,
   ].join('\n');
 }
 
@@ -82,6 +87,7 @@ export function formatChecksum(rows: number, hi: string, lo: string, algorithm: 
 
 /** The algorithm a stored checksum was computed with (undefined for "empty": any will do). Pure. */
 export function algorithmOf(checksum: string): ChecksumAlgorithm | undefined {
+  if (checksum.startsWith('rowhash64:')) return 'rowhash64';
   if (checksum.startsWith('rowhash128:')) return 'rowhash128';
   if (checksum.startsWith('hash128:')) return 'hash128';
   if (checksum.startsWith('md5sum:')) return 'md5sum';
@@ -130,7 +136,7 @@ export interface HashFingerprint {
   canary: string;
   /** server_version_num (absent: not read, as in fingerprints recorded before). */
   version?: number;
-  /** A record of every type rowhash128 accepts, hashed as a row is (null: PostgreSQL < 14). */
+  /** A record of every type rowhash64 accepts, hashed as a row is (null: PostgreSQL < 14). */
   rowCanary?: string | null;
 }
 
@@ -156,14 +162,14 @@ export function chooseAlgorithm(a: HashFingerprint, b: HashFingerprint): 'hash12
 }
 
 /**
- * One table's algorithm: rowhash128 when both servers hash text alike, both
+ * One table's algorithm: rowhash64 when both servers hash text alike, both
  * are PostgreSQL ≥ 14 and agree on the row canary, and the table's column
  * types allow it (verdict read where the rows are read); else the
  * cross-server choice above. Pure.
  */
 export function tableAlgorithm(a: HashFingerprint, b: HashFingerprint, verdict: RowHashVerdict): ChecksumAlgorithm {
   const base = chooseAlgorithm(a, b);
-  return base === 'hash128' && rowHashAgrees(a, b) && verdict.eligible ? 'rowhash128' : base;
+  return base === 'hash128' && rowHashAgrees(a, b) && verdict.eligible ? 'rowhash64' : base;
 }
 
 /** Both servers can hash rows by value, and alike. Pure. */
@@ -174,14 +180,14 @@ export function rowHashAgrees(a: HashFingerprint, b: HashFingerprint): boolean {
 export interface TableAlgorithms {
   /** Per table, in the order asked. */
   algorithms: ChecksumAlgorithm[];
-  /** Per table: why it is not rowhash128 (null when it is). */
+  /** Per table: why it is not rowhash64 (null when it is). */
   reasons: (string | null)[];
 }
 
 /**
  * Each table's algorithm for comparing `source` (the server where the rows
  * are read, `tables` named there) with `production`: the column types are
- * read on the source, in one catalog query, only when rowhash128 is possible at all.
+ * read on the source, in one catalog query, only when rowhash64 is possible at all.
  */
 export async function tableAlgorithms(source: pg.Client, fpSource: HashFingerprint, fpProduction: HashFingerprint, tables: readonly TableName[]): Promise<TableAlgorithms> {
   const base = chooseAlgorithm(fpSource, fpProduction);

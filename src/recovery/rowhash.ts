@@ -1,6 +1,7 @@
-// rowhash128: a table checksum that hashes each row's values as stored
-// (hash_record_extended, PostgreSQL ≥ 14) instead of the row's text, about
-// 2–3× cheaper than hash128, which spends most of its time rendering text.
+// rowhash64 (and rowhash128, kept for checksums recorded before): table
+// checksums that hash each row's values as stored (hash_record_extended,
+// PostgreSQL ≥ 14) instead of the row's text, several times cheaper than
+// hash128, which spends most of its time rendering text.
 //
 // Hashing by value is only a yardstick when both servers hash every column
 // alike, so it is chosen per table, from the column types read where the
@@ -58,21 +59,39 @@ export const ROWHASH_TYPES: ReadonlyMap<number, string> = new Map([
 export const ROWHASH_MIN_VERSION = 140000;
 
 /**
- * Per row: its value hash under seed 0 and under seed 1, each mixed through
+ * rowhash128 (no longer chosen; recomputes checksums recorded with it): per
+ * row, its value hash under seed 0 and under seed 1, each mixed through
  * hashtextextended. hash_record_extended combines column hashes linearly
  * (h = 31·h + column), so a plain sum over rows would be the per-column sums
  * only, blind to values swapped between rows; the mix makes each row's
- * contribution a non-linear function of the whole row. `r` is the row.
+ * contribution a non-linear function of the whole row. `r` is the row. Each
+ * reference builds and hashes the row again: twice per row.
  */
 export function rowHashTerms(r: string): [string, string] {
   return [`hashtextextended(hash_record_extended(${r}, 0)::text, 0)`, `hashtextextended(hash_record_extended(${r}, 1)::text, 0)`];
 }
 
-/** One record of every listed type, hashed as a row is: two servers that agree on it hash those types alike. */
+/**
+ * rowhash64: one 64-bit value hash per row (seed 0), as text, computed once
+ * (the caller keeps it in a subquery that is not flattened), then mixed twice,
+ * independently, by rowHashMixes. The row's identity is those 64 bits: two
+ * different rows collide with probability 2⁻⁶⁴, ample against accidental
+ * damage, which is what verification guards against (not an adversary).
+ */
+export function rowHashValue(r: string): string {
+  return `hash_record_extended(${r}, 0)::text`;
+}
+
+/** The two sums' terms for a row hash `h` (rowHashValue): non-linear, so values swapped between rows show. */
+export function rowHashMixes(h: string): [string, string] {
+  return [`hashtextextended(${h}, 0)`, `hashtextextended(${h}, 1)`];
+}
+
+/** One record of every listed type, hashed as rowhash64 hashes a row: two servers that agree on it hash those types alike. */
 export function rowCanarySql(): string {
   const row = `ROW(${[...ROWHASH_TYPES.values()].join(', ')})`;
-  const [a, b] = rowHashTerms(row);
-  return `SELECT (${a})::text || '/' || (${b})::text AS canary`;
+  const [a, b] = rowHashMixes('h');
+  return `SELECT (${a})::text || '/' || (${b})::text AS canary FROM (SELECT ${rowHashValue(row)} AS h OFFSET 0) AS hashed`;
 }
 
 /** One type met under a table's columns (looking through domains, composites, ranges). */
