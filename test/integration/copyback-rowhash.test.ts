@@ -1,12 +1,13 @@
-// rowhash128 on two real PostgreSQL instances: chosen per table from its
+// rowhash64 on two real PostgreSQL instances: chosen per table from its
 // column types; an eligible table is equal across servers when its rows are
 // and differs when one row does; enum, json and nondeterministic-collation
-// tables fall back to hash128 and still verify equal.
+// tables fall back to hash128 and still verify equal. rowhash128, no longer
+// chosen, still recomputes and verifies a checksum recorded with it.
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { parseTableList, type TableName } from '../../src/postgres/identifiers.js';
-import { type ChecksumAlgorithm, hashFingerprint, tableAlgorithms, tableChecksum } from '../../src/recovery/checksum.js';
+import { algorithmOf, type ChecksumAlgorithm, checksumSql, hashFingerprint, tableAlgorithms, type TableChecksum, tableChecksum } from '../../src/recovery/checksum.js';
 import { copyBack, moveBackInSource } from '../../src/recovery/copy-back.js';
 import { verifyCopy, verifyPairs } from '../../src/recovery/verify.js';
 import { usePair } from './copyback-fixture.js';
@@ -38,15 +39,17 @@ const PRODUCTION_SQL = `CREATE TYPE shifts_the_oids AS ENUM ('x');\n${TYPES_SQL}
 const fx = usePair({ sourceData: SOURCE_SQL, productionData: PRODUCTION_SQL, timeoutMs: 120_000 });
 
 const TABLES = parseTableList('eligible, with_enum, with_json, with_ci');
+/** The Output lists of the scan nodes in an EXPLAIN (VERBOSE, FORMAT JSON) plan. */
+const scanOutputs = (n: any): string[][] => (/Scan/.test(n['Node Type']) ? [n.Output] : (n.Plans ?? []).flatMap(scanOutputs));
 const sum = (conn: typeof fx.pair.prodConn, t: TableName, algorithm: ChecksumAlgorithm) => withClient(conn, (c) => tableChecksum(c, t, { algorithm }));
 
-describe('rowhash128, per table, across two real servers', () => {
-  it('copy back picks rowhash128 for the eligible table, hash128 for enum, json and nondeterministic collation; every table verifies equal', async () => {
+describe('rowhash64, per table, across two real servers', () => {
+  it('copy back picks rowhash64 for the eligible table, hash128 for enum, json and nondeterministic collation; every table verifies equal', async () => {
     const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: TABLES, schema: 'rh', workDir: fx.pair.workDir });
     try {
-      expect(r.checksums.algorithms).toEqual(['rowhash128', 'hash128', 'hash128', 'hash128']);
+      expect(r.checksums.algorithms).toEqual(['rowhash64', 'hash128', 'hash128', 'hash128']);
       expect(r.checksums.copy).toEqual(r.checksums.source);
-      expect(r.checksums.copy.map((c) => c.checksum.split(':')[0])).toEqual(['rowhash128', 'hash128', 'hash128', 'hash128']);
+      expect(r.checksums.copy.map((c) => c.checksum.split(':')[0])).toEqual(['rowhash64', 'hash128', 'hash128', 'hash128']);
       expect(r.checksums.copy.map((c) => c.rows)).toEqual([3000, 500, 500, 500]);
       // verify from scratch (no sums handed over) chooses the same way and agrees
       const v = await verifyCopy({ source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, pairs: verifyPairs(r), noThrow: true });
@@ -60,21 +63,31 @@ describe('rowhash128, per table, across two real servers', () => {
       expect(why.reasons[3]).toMatch(/collation ci is nondeterministic/);
       // the fallback is needed: the enum hashes by OID, so the same rows hash differently on the two servers
       const enumAt = { schema: r.sourceSchema, name: 'with_enum' };
-      expect((await sum(fx.pair.sourceConn, enumAt, 'rowhash128')).checksum).not.toBe((await sum(fx.pair.prodConn, { schema: 'rh', name: 'with_enum' }, 'rowhash128')).checksum);
-      // and a recorded rowhash128 checksum is recomputed alike later (promote's check)
-      expect(await sum(fx.pair.prodConn, { schema: 'rh', name: 'eligible' }, 'rowhash128')).toEqual(r.checksums.copy[0]);
+      expect((await sum(fx.pair.sourceConn, enumAt, 'rowhash64')).checksum).not.toBe((await sum(fx.pair.prodConn, { schema: 'rh', name: 'with_enum' }, 'rowhash64')).checksum);
+      // and a recorded rowhash64 checksum is recomputed alike later (promote's check)
+      expect(await sum(fx.pair.prodConn, { schema: 'rh', name: 'eligible' }, 'rowhash64')).toEqual(r.checksums.copy[0]);
+      // A checksum recorded with rowhash128 (a recovery made before rowhash64): recomputed with the algorithm it names
+      // (promote's and the side records' check), and verify with it handed over compares on rowhash128, equal.
+      const recorded = await sum(fx.pair.sourceConn, { schema: r.sourceSchema!, name: 'eligible' }, 'rowhash128');
+      expect(recorded.checksum).toMatch(/^rowhash128:/);
+      expect(await sum(fx.pair.prodConn, { schema: 'rh', name: 'eligible' }, algorithmOf(recorded.checksum)!)).toEqual(recorded);
+      const older = await verifyCopy({ source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, pairs: verifyPairs(r).slice(0, 1), known: { algorithms: ['rowhash128'], source: [recorded] }, noThrow: true });
+      expect(older.ok).toBe(true);
+      expect(older.tables[0]!.copy).toEqual(recorded);
     } finally {
       await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
       await withClient(fx.pair.prodConn, (c) => c.query('DROP SCHEMA rh CASCADE'));
     }
   }, 300_000);
 
-  it('an eligible table: equal across servers when the rows are, different when one row differs', async () => {
+  it('an eligible table: equal across servers when the rows are, different when one row differs (rowhash64 and rowhash128)', async () => {
     const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: parseTableList('eligible'), schema: 'rh2', workDir: fx.pair.workDir });
     const copy = { schema: 'rh2', name: 'eligible' };
-    const source = await sum(fx.pair.sourceConn, { schema: r.sourceSchema, name: 'eligible' }, 'rowhash128');
+    const source = await sum(fx.pair.sourceConn, { schema: r.sourceSchema!, name: 'eligible' }, 'rowhash64');
+    const source128 = await sum(fx.pair.sourceConn, { schema: r.sourceSchema!, name: 'eligible' }, 'rowhash128');
     try {
-      expect(await sum(fx.pair.prodConn, copy, 'rowhash128')).toEqual(source);
+      expect(await sum(fx.pair.prodConn, copy, 'rowhash64')).toEqual(source);
+      expect(await sum(fx.pair.prodConn, copy, 'rowhash128')).toEqual(source128);
       // Each change in a transaction on production that is rolled back: the checksum of the changed table, both yardsticks.
       const changed = async (sql: string) =>
         withClient(fx.pair.prodConn, async (c: pg.Client) => {
@@ -82,31 +95,83 @@ describe('rowhash128, per table, across two real servers', () => {
           try {
             const n = (await c.query(sql)).rowCount;
             expect(n, sql).toBeGreaterThan(0);
-            return { rowhash: await tableChecksum(c, copy, { inTransaction: true, algorithm: 'rowhash128' }), text: await tableChecksum(c, copy, { inTransaction: true, algorithm: 'hash128' }) };
+            const rowhash = await tableChecksum(c, copy, { inTransaction: true, algorithm: 'rowhash64' });
+            const rowhash128 = await tableChecksum(c, copy, { inTransaction: true, algorithm: 'rowhash128' });
+            // the bare sum of the row hashes modulo 2⁶⁴: what a checksum without the mix would see
+            const bare = (await c.query<{ s: string }>(`SELECT mod(mod(sum(hash_record_extended(r.*, 0)), 18446744073709551616) + 18446744073709551616, 18446744073709551616)::text AS s FROM rh2.eligible AS r`)).rows[0]!.s;
+            return { rowhash, rowhash128, bare, text: await tableChecksum(c, copy, { inTransaction: true, algorithm: 'hash128' }) };
           } finally {
             await c.query('ROLLBACK');
           }
         });
+      // Both by-value yardsticks see the change.
+      const differs = async (sql: string) => {
+        const x = await changed(sql);
+        expect(x.rowhash.checksum, sql).not.toBe(source.checksum);
+        expect(x.rowhash128.checksum, sql).not.toBe(source128.checksum);
+        return x;
+      };
       // one byte in a (TOASTed) jsonb
-      expect((await changed(`UPDATE rh2.eligible SET doc = jsonb_set(doc, '{big}', to_jsonb(overlay(doc->>'big' placing 'X' from 17 for 1))) WHERE id = 100`)).rowhash.checksum).not.toBe(source.checksum);
-      expect((await changed(`UPDATE rh2.eligible SET doc = jsonb_set(doc, '{v}', '"y7"') WHERE id = 7`)).rowhash.checksum).not.toBe(source.checksum);
+      await differs(`UPDATE rh2.eligible SET doc = jsonb_set(doc, '{big}', to_jsonb(overlay(doc->>'big' placing 'X' from 17 for 1))) WHERE id = 100`);
+      await differs(`UPDATE rh2.eligible SET doc = jsonb_set(doc, '{v}', '"y7"') WHERE id = 7`);
       // NULL vs empty string
-      expect((await changed(`UPDATE rh2.eligible SET name = '' WHERE id = 10`)).rowhash.checksum).not.toBe(source.checksum);
-      // values swapped between two rows (a plain sum of hash_record_extended would not see it: column hashes combine linearly)
-      expect((await changed(`UPDATE rh2.eligible e SET amount = o.amount FROM rh2.eligible o WHERE (e.id, o.id) IN ((1, 2), (2, 1))`)).rowhash.checksum).not.toBe(source.checksum);
+      await differs(`UPDATE rh2.eligible SET name = '' WHERE id = 10`);
+      // Values swapped between two rows: each column holds the same multiset of values, the rows differ. The bare
+      // sum of hash_record_extended does not see it (column hashes combine linearly: 31·h + column); the mix does.
+      const unchanged = await changed(`UPDATE rh2.eligible SET id = id WHERE id = 1`);
+      for (const swap of ['amount', 'name', 'at']) {
+        const x = await differs(`UPDATE rh2.eligible e SET ${swap} = o.${swap} FROM rh2.eligible o WHERE (e.id, o.id) IN ((1, 2), (2, 1))`);
+        expect(x.rowhash.rows).toBe(source.rows);
+        expect(x.bare, swap).toBe(unchanged.bare);
+      }
       // a field inside a composite, a timestamp one microsecond off, a boolean
-      expect((await changed(`UPDATE rh2.eligible SET p.currency = 'EUx' WHERE id = 5`)).rowhash.checksum).not.toBe(source.checksum);
-      expect((await changed(`UPDATE rh2.eligible SET at = at + interval '1 microsecond' WHERE id = 3`)).rowhash.checksum).not.toBe(source.checksum);
-      expect((await changed(`UPDATE rh2.eligible SET flag = NOT flag WHERE id = 3`)).rowhash.checksum).not.toBe(source.checksum);
-      // a row deleted and one duplicated (the count alone would not see the pair)
-      expect((await changed(`WITH gone AS (DELETE FROM rh2.eligible WHERE id = 11 RETURNING id) INSERT INTO rh2.eligible SELECT 100000, name, amount, n, doc, at, q, p, flag, u FROM rh2.eligible WHERE id = 12 AND EXISTS (SELECT FROM gone)`)).rowhash.checksum).not.toBe(source.checksum);
-      // What rowhash128 does not claim (README): numeric scale, equal under numeric's own `=`, hashes alike; the text yardstick sees it.
+      await differs(`UPDATE rh2.eligible SET p.currency = 'EUx' WHERE id = 5`);
+      await differs(`UPDATE rh2.eligible SET at = at + interval '1 microsecond' WHERE id = 3`);
+      await differs(`UPDATE rh2.eligible SET flag = NOT flag WHERE id = 3`);
+      // Duplicates count: a row deleted and another duplicated (same count)
+      await differs(`WITH gone AS (DELETE FROM rh2.eligible WHERE id = 11 RETURNING id) INSERT INTO rh2.eligible SELECT 100000, name, amount, n, doc, at, q, p, flag, u FROM rh2.eligible WHERE id = 12 AND EXISTS (SELECT FROM gone)`);
+      // What the by-value yardsticks do not claim (README): numeric scale, equal under numeric's own `=`, hashes alike; the text yardstick sees it.
       const scale = await changed(`UPDATE rh2.eligible SET n = 1.5 WHERE id = 1`);
       expect(scale.rowhash.checksum).toBe(source.checksum);
+      expect(scale.rowhash128.checksum).toBe(source128.checksum);
       expect(scale.text.checksum).not.toBe((await sum(fx.pair.prodConn, copy, 'hash128')).checksum);
     } finally {
       await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
       await withClient(fx.pair.prodConn, (c) => c.query('DROP SCHEMA rh2 CASCADE'));
     }
   }, 300_000);
+  it('rowhash64 on one server: each row hashed once (EXPLAIN VERBOSE), duplicates count, a column named r is not the row', async () => {
+    await withClient(fx.pair.prodConn, async (c) => {
+      await c.query('BEGIN');
+      try {
+        await c.query(`CREATE TABLE public.dups (a int, r text); INSERT INTO public.dups VALUES (1, 'x'), (1, 'x'), (2, 'y')`);
+        const t = { schema: 'public', name: 'dups' };
+        const all = async () => {
+          const out: Record<string, TableChecksum> = {};
+          for (const a of ['rowhash64', 'rowhash128', 'hash128', 'md5sum'] as const) out[a] = await tableChecksum(c, t, { inTransaction: true, algorithm: a });
+          return out;
+        };
+        // The plan: the scan under the sums outputs only the row hash, so the sums cannot build or hash the row again.
+        const plan = (await c.query<{ 'QUERY PLAN': any[] }>(`EXPLAIN (VERBOSE, FORMAT JSON) ${checksumSql(t, 'rowhash64')}`)).rows[0]!['QUERY PLAN'][0].Plan;
+        expect(scanOutputs(plan)).toEqual([[`(hash_record_extended(r.*, '0'::bigint))::text`]]);
+        // rowhash128 for contrast: its scan hands the whole row up, which is built and hashed for each of the two sums
+        const plan128 = (await c.query<{ 'QUERY PLAN': any[] }>(`EXPLAIN (VERBOSE, FORMAT JSON) ${checksumSql(t, 'rowhash128')}`)).rows[0]!['QUERY PLAN'][0].Plan;
+        expect(scanOutputs(plan128)).toEqual([['r.*']]);
+        const before = await all();
+        // {1x, 1x, 2y} and {1x, 2y, 2y}: the same count and the same distinct rows, not the same table
+        await c.query(`DELETE FROM public.dups WHERE ctid = (SELECT min(ctid) FROM public.dups WHERE a = 1); INSERT INTO public.dups VALUES (2, 'y')`);
+        const moved = await all();
+        for (const a of Object.keys(before)) {
+          expect(moved[a]!.rows, a).toBe(3);
+          expect(moved[a]!.checksum, a).not.toBe(before[a]!.checksum);
+        }
+        // The column named r holds the same values after this; only the other column changed: every algorithm sees it.
+        await c.query(`UPDATE public.dups SET a = a + 10`);
+        const renumbered = await all();
+        for (const a of Object.keys(before)) expect(renumbered[a]!.checksum, a).not.toBe(moved[a]!.checksum);
+      } finally {
+        await c.query('ROLLBACK');
+      }
+    });
+  }, 120_000);
 });
