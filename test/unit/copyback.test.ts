@@ -11,7 +11,7 @@ describe('checksum SQL', () => {
   it('quotes every identifier and hashes each row as a whole', () => {
     const sql = checksumSql({ schema: 'Sales', name: 'we"ird;name' }, 'md5sum');
     expect(sql).toContain('FROM "Sales"."we""ird;name" AS r');
-    expect(sql).toContain('md5(r::text)');
+    expect(sql).toContain('md5((r.*)::text)'); // r.*: a column named r would shadow a bare r
     const fast = checksumSql({ schema: 'Sales', name: 'we"ird;name' });
     expect(fast).toContain('FROM "Sales"."we""ird;name" AS r');
     expect(fast).toContain('hashtextextended(h, 0)');
