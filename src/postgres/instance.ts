@@ -9,7 +9,7 @@
 // Instances live in the work directory's instance area (work-dir.ts).
 // Registered for cleanup on exit, error and Ctrl-C unless kept.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
@@ -230,7 +230,7 @@ export class TempInstance {
         // A folder undrop made (an extraction, a restore): moved in, its tablespaces with it.
         const resolved = await realpath(source);
         await rm(inst.dataDir, { recursive: true, force: true });
-        await execClean('mv', [resolved, inst.dataDir], {});
+        await moveFolder(resolved, inst.dataDir);
         inst.copyRecord = { source, resolved, ...(await internalizeLinks(inst.dataDir, a.root, { moveFrom: dirname(resolved) })) };
       } else {
         inst.copyRecord = await phase(`${o.name}: copy the data directory`, () => copyDataDir(source, a.root));
@@ -390,6 +390,10 @@ export class TempInstance {
       this.running = false;
       return;
     }
+    if (mode === 'immediate' && (await stopImmediately(this.dataDir))) {
+      this.running = false;
+      return;
+    }
     const r = await pgCtlStop(this.bin, this.dataDir, mode);
     if (r.exitCode !== 0 && mode === 'fast') await pgCtlStop(this.bin, this.dataDir, 'immediate');
     this.running = false;
@@ -476,16 +480,52 @@ export function readPostmasterPid(dataDir: string): number | undefined {
   }
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, owned by someone we may not signal
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function waitForExit(pid: number | undefined, timeoutMs: number): Promise<void> {
   if (!pid) return;
   const until = Date.now() + timeoutMs;
+  while (Date.now() < until && alive(pid)) await sleep(100);
+}
+
+/**
+ * What `pg_ctl stop -m immediate` does, without two programs (runuser, pg_ctl)
+ * per stop: SIGQUIT to the postmaster named in postmaster.pid, then wait for
+ * it to exit. False (the caller falls back to pg_ctl) when it cannot be
+ * signalled or does not exit within the time pg_ctl would wait.
+ */
+async function stopImmediately(dataDir: string, timeoutMs = 60_000): Promise<boolean> {
+  const pid = readPostmasterPid(dataDir);
+  if (!pid) return false;
+  try {
+    process.kill(pid, 'SIGQUIT');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') return false;
+  }
+  // Stopped, as for pg_ctl, when the pid file is gone or the process is (pg_ctl polls every 100 ms).
+  const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(100);
+    if (readPostmasterPid(dataDir) !== pid || !alive(pid)) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+/** mv: a rename within one filesystem (no program to start), mv itself across filesystems. */
+async function moveFolder(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    await execClean('mv', [from, to], {});
   }
 }
 

@@ -1,6 +1,7 @@
 // initdb and postgres refuse to run as root. When undrop runs as root (CI
 // does), server programs run as an unprivileged OS user (default `postgres`,
 // `--os-user` changes it) and the files they touch are handed to that user.
+import { chown, lstat } from 'node:fs/promises';
 import { execa } from 'execa';
 import { usageError } from '../errors.js';
 import { postgresSettings } from './settings.js';
@@ -17,11 +18,21 @@ export function asServerUserPrefix(): string[] {
   return isRoot() ? ['runuser', '-u', postgresSettings().serverOsUser, '--'] : [];
 }
 
+/**
+ * The uid and gid `chown USER:` gave (chown resolves the name, NSS included),
+ * read back from its first result: later single paths are chowned directly,
+ * without a program per path.
+ */
+const serverIds = new Map<string, { uid: number; gid: number }>();
+
 /** Give a path (recursively) to the server OS user; no-op unless root. */
 export async function chownForServer(path: string, recursive = true): Promise<void> {
   if (!isRoot()) return;
+  const user = postgresSettings().serverOsUser;
+  const ids = serverIds.get(user);
+  if (ids && !recursive) return chown(path, ids.uid, ids.gid);
   try {
-    await execa('chown', [...(recursive ? ['-R'] : []), `${postgresSettings().serverOsUser}:`, path], bare());
+    await execa('chown', [...(recursive ? ['-R'] : []), `${user}:`, path], bare());
   } catch (e) {
     const msg = (e as { stderr?: string }).stderr ?? String(e);
     if (/invalid (user|spec)/i.test(msg)) {
@@ -32,6 +43,10 @@ export async function chownForServer(path: string, recursive = true): Promise<vo
       );
     }
     throw e;
+  }
+  if (!serverIds.has(user)) {
+    const st = await lstat(path).catch(() => undefined);
+    if (st && !st.isSymbolicLink()) serverIds.set(user, { uid: st.uid, gid: st.gid });
   }
 }
 

@@ -8,6 +8,7 @@
 // of CPU per million rows on it. A psql child feeding COPY FROM (psql's own CPU
 // ~0.45 s) and forwarding the source's CopyData frames unparsed both cost as
 // much; the stream stays as it is.
+import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type pg from 'pg';
@@ -26,6 +27,33 @@ export function copyStatements(from: { schema: string; name: string }, to: { sch
     out: `COPY ${quoteIdent(from.schema)}.${quoteIdent(from.name)}${cols} TO STDOUT (FORMAT binary)`,
     in: `COPY ${quoteIdent(to.schema)}.${quoteIdent(to.name)}${cols} FROM STDIN (FORMAT binary${o.freeze ? ', FREEZE' : ''})`,
   };
+}
+
+/** What copy-from does per chunk in pg-copy-streams 7 (not in its typings). */
+interface CopyFromInternals {
+  connection: { stream: Socket } | null;
+  flushChunk(chunk: Buffer): boolean;
+}
+
+/**
+ * COPY FROM whose CopyData frame goes out in one socket write: pg-copy-streams
+ * writes the 5-byte header and the chunk separately (two syscalls per chunk);
+ * corking the socket around the pair makes node send both with one writev,
+ * without copying the chunk.
+ */
+export function copyFromStream(sql: string): copyStreams.CopyStreamQuery {
+  const into = copyStreams.from(sql) as copyStreams.CopyStreamQuery & CopyFromInternals;
+  const flushChunk = into.flushChunk;
+  into.flushChunk = function (this: CopyFromInternals, chunk: Buffer): boolean {
+    const socket = this.connection?.stream;
+    socket?.cork();
+    try {
+      return flushChunk.call(this, chunk);
+    } finally {
+      socket?.uncork();
+    }
+  };
+  return into;
 }
 
 export interface CopyStats {
@@ -53,7 +81,7 @@ export async function copyTable(source: pg.Client, target: pg.Client, sql: CopyT
   out.once('error', (e) => {
     fromSource = e;
   });
-  const into = target.query(copyStreams.from(sql.in));
+  const into = target.query(copyFromStream(sql.in));
   await pipeline(out, counter, into).catch((e: unknown) => {
     throw (e === fromSource && sourceError?.(e)) || e;
   });

@@ -6,6 +6,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isSegmentName } from '../../postgres/wal/segments.js';
 import { runProgram } from '../../postgres/run.js';
+import { memoizeAsync } from '../../util/memo.js';
 import { fsErrorText, readHead, readTail } from '../common/files.js';
 import { type BackupLabel, isValidLabel, parseBackupLabel } from './backup-label.js';
 import { type ManifestInfo, parseManifestParts } from './manifest.js';
@@ -55,7 +56,18 @@ async function readManifest(path: string): Promise<ManifestInfo | null> {
   }
 }
 
-async function labelFromTar(tarFile: string, timeoutMs: number): Promise<{ text: string | null; error: string | null }> {
+/** backup_label out of a base.tar[.gz], read once per process and archive version (probe and materialize both ask). */
+export async function labelFromTar(tarFile: string, timeoutMs: number): Promise<{ text: string | null; error: string | null }> {
+  const st = await stat(tarFile).catch(() => undefined);
+  return st ? tarLabel(tarFile, `${st.size}:${st.mtimeMs}`, timeoutMs) : readTarLabel(tarFile, timeoutMs);
+}
+
+const tarLabel = memoizeAsync(
+  (tarFile: string, _version: string, timeoutMs: number) => readTarLabel(tarFile, timeoutMs),
+  (tarFile, version) => `${tarFile}\0${version}`,
+);
+
+async function readTarLabel(tarFile: string, timeoutMs: number): Promise<{ text: string | null; error: string | null }> {
   const r = await runProgram('tar', ['-xOf', tarFile, '--occurrence=1', 'backup_label'], { allowFailure: true, timeoutMs });
   if (r.exitCode === 0 && r.stdout.length > 0) return { text: r.stdout, error: null };
   return { text: null, error: (r.stderr.split('\n').find((l) => l.trim()) ?? `tar exited ${r.exitCode}`).trim() };

@@ -9,10 +9,11 @@ import { basename, join } from 'node:path';
 import { failure } from '../../errors.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
-import { execClean, tail } from '../../postgres/run.js';
+import { tail } from '../../postgres/run.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import type { ResolvedTarget } from '../target.js';
 import { parseBackupLabel } from './backup-label.js';
+import { labelFromTar } from './backups.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { manifestEndLsn, parseManifest } from './manifest.js';
 import { extractTar } from './tar-extract.js';
@@ -30,18 +31,12 @@ export interface BaseBackup {
   sizeBytes: number;
 }
 
-/** One member's text; --occurrence stops at the first match (backup_label comes first in pg_basebackup's base.tar) instead of reading the whole archive. */
-async function tarMember(tarFile: string, member: string): Promise<string | undefined> {
-  const r = await execClean('tar', ['-xOf', tarFile, '--occurrence=1', member], { reject: false });
-  return r.exitCode === 0 ? String(r.stdout) : undefined;
-}
-
 async function describeBackup(path: string): Promise<BaseBackup | undefined> {
   const entries = await readdir(path).catch(() => [] as string[]);
   const baseTar = entries.find((e) => /^base\.tar(\.gz)?$/.test(e));
   let labelText: string | undefined;
   if (entries.includes('backup_label')) labelText = await readFile(join(path, 'backup_label'), 'utf8');
-  else if (baseTar) labelText = await tarMember(join(path, baseTar), 'backup_label');
+  else if (baseTar) labelText = (await labelFromTar(join(path, baseTar), 10 * 60_000)).text ?? undefined;
   if (!labelText) return undefined;
   const label = parseBackupLabel(labelText);
   if (!label.startLsn) return undefined;
