@@ -10,10 +10,11 @@
 // much; the stream stays as it is.
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import type pg from 'pg';
 import * as copyStreams from 'pg-copy-streams';
 import { quoteIdent } from '../postgres/identifiers.js';
+import { CopyOutSplitter } from './copy-out-split.js';
 
 export interface CopyTableSql {
   out: string;
@@ -56,6 +57,45 @@ export function copyFromStream(sql: string): copyStreams.CopyStreamQuery {
   return into;
 }
 
+/** What copy-to's parsing works with in pg-copy-streams 7 (not in its typings). */
+interface CopyToInternals extends Readable {
+  _buffer: { push(chunk: Buffer): void };
+  _detach(): void;
+  _cleanup(): void;
+  _parse(chunk: Buffer): boolean | undefined;
+}
+
+// pg-copy-streams exports factories only; its class is reached through an instance.
+const CopyToQuery = Object.getPrototypeOf(copyStreams.to('')).constructor as new (text: string) => CopyToInternals;
+const internalsKnown = ['_detach', '_cleanup', '_parse'].every((m) => typeof (CopyToQuery.prototype as unknown as Record<string, unknown>)[m] === 'function');
+
+/** COPY TO whose rows are split out by CopyOutSplitter (no Buffer per row); the library's own parsing should its internals differ. */
+class CopyToRows extends CopyToQuery {
+  private readonly splitter = new CopyOutSplitter();
+
+  override _parse(chunk: Buffer): boolean | undefined {
+    const r = this.splitter.feed(chunk);
+    if (r.end === 'error') {
+      // as the library does: pg gets the rest from the ErrorResponse on, the stream errors
+      this._buffer.push(r.rest!);
+      this._detach();
+      return undefined;
+    }
+    const drained = r.data ? this.push(r.data) : true;
+    if (r.end === 'end') {
+      if (r.rest!.length > 0) this._buffer.push(r.rest!);
+      this._detach();
+      this.push(null);
+      this._cleanup();
+    }
+    return drained;
+  }
+}
+
+export function copyToStream(sql: string): copyStreams.CopyToStreamQuery {
+  return (internalsKnown ? new CopyToRows(sql) : copyStreams.to(sql)) as unknown as copyStreams.CopyToStreamQuery;
+}
+
 export interface CopyStats {
   rows: number;
   bytes: number;
@@ -76,7 +116,7 @@ export async function copyTable(source: pg.Client, target: pg.Client, sql: CopyT
       cb(null, chunk);
     },
   });
-  const out = source.query(copyStreams.to(sql.out));
+  const out = source.query(copyToStream(sql.out));
   let fromSource: unknown;
   out.once('error', (e) => {
     fromSource = e;
