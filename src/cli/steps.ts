@@ -46,18 +46,20 @@ function stepClock(): () => number {
 }
 
 /**
- * Off a terminal: at most one progress line every few seconds, except that
- * a new phase ("copying public.invoices", "building 4 indexes") always shows
- * (the text before the first colon changed). Pure given the clock.
+ * Off a terminal: at most one progress line every few seconds per phase
+ * ("copying public.invoices", "building 4 indexes": the text before the first
+ * colon), and a new phase always shows. Per phase, because tables copied in
+ * parallel take turns: one shared clock let every chunk's line through (~1,000
+ * lines per recover). Pure given the clock.
  */
 export function throttle(print: (m: string) => void, everyMs: number, now: () => number = Date.now): (m: string) => void {
-  let last = -Infinity;
-  let phase: string | undefined;
+  const last = new Map<string, number>();
   return (m) => {
-    const p = m.split(':')[0];
-    if (p === phase && now() - last < everyMs) return;
-    last = now();
-    phase = p;
+    const p = m.split(':')[0]!;
+    const t = now();
+    const before = last.get(p);
+    if (before !== undefined && t - before < everyMs) return;
+    last.set(p, t);
     print(m);
   };
 }

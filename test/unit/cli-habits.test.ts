@@ -37,6 +37,17 @@ describe('progress lines', () => {
     expect(out).toEqual(['copying a: 1', 'copying a: 3', 'building 2 indexes: a_pkey, a_x', 'building 2 indexes: a_pkey, a_x']);
   });
 
+  it('off a terminal, tables copied in parallel: each table at most once per interval, not every chunk', () => {
+    let t = 0;
+    const out: string[] = [];
+    const p = throttle((m) => out.push(m), 5000, () => t);
+    for (; t < 9000; t += 100) {
+      p(`copying a: ${t}`);
+      p(`copying b: ${t}`);
+    }
+    expect(out).toEqual(['copying a: 0', 'copying b: 0', 'copying a: 5000', 'copying b: 5000']);
+  });
+
   it('WAL replay: percent of the distance to the target LSN, rate and ETA', () => {
     const m = replayMeter('0/2000000');
     expect(m('0/1000000', 0)).toBe(' — 0% of 16 MB to 0/2000000');
