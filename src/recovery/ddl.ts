@@ -4,17 +4,20 @@
 // identity sequences, defaults, comments, indexes, constraints, FKs between
 // them), and pg_restore splits it into pre-data (before the rows) and
 // post-data (after). FKs to tables that are not recovered are cut from the
-// archive's list by constraint OID.
-import { writeFile } from 'node:fs/promises';
+// archive's list by constraint OID; the list is built from the archive's own
+// table of contents (archive-toc.ts), pg_restore -l only for an archive
+// version that is not read there.
+import { readFile, writeFile } from 'node:fs/promises';
 import { failure } from '../errors.js';
 import { join } from 'node:path';
+import { parseArchiveToc, restoreList } from '../postgres/archive-toc.js';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { pgDumpSchema, pgRestoreList, pgRestoreSql, type SchemaDumpOptions } from '../postgres/programs.js';
 import { makeStage, removeStage } from '../postgres/work-dir.js';
 
 /** The TOC of an archive undrop just wrote; a failure here is a failure of the copy back. */
-export async function tocOf(bin: PgBinaries, archive: string): Promise<string> {
+async function tocOf(bin: PgBinaries, archive: string): Promise<string> {
   const r = await pgRestoreList(bin, archive);
   if (r.exitCode !== 0) throw failure('PG_PROGRAM_FAILED', `pg_restore -l ${archive} failed (exit ${r.exitCode}).`, { details: r.stderr.split('\n').slice(-5) });
   return r.stdout;
@@ -25,9 +28,11 @@ export interface SchemaDdl {
   preData: string;
   /** Primary keys, unique/check/exclusion constraints, indexes, FKs, triggers. */
   postData: string;
-  /** The archive's table of contents as used (after filtering); empty when nothing was cut. */
+  /** The pg_restore -L list used (after filtering); empty when nothing was cut. */
   toc: string;
 }
+
+const PG_CONSTRAINT = '2606';
 
 /** Drop the TOC lines of the given pg_constraint OIDs (FK CONSTRAINT entries: "id; 2606 OID FK CONSTRAINT …"). Pure. */
 export function filterToc(toc: string, excludeConstraintOids: Iterable<number>): string {
@@ -37,7 +42,7 @@ export function filterToc(toc: string, excludeConstraintOids: Iterable<number>):
     .filter((line) => {
       const m = /^\s*\d+;\s+(\d+)\s+(\d+)\s/.exec(line);
       if (!m) return true;
-      return !(m[1] === '2606' && exclude.has(m[2]!));
+      return !(m[1] === PG_CONSTRAINT && exclude.has(m[2]!));
     })
     .join('\n');
 }
@@ -86,7 +91,7 @@ export async function dumpSchemaSections(
     let toc = '';
     let list: string | undefined;
     if (exclude.length) {
-      toc = filterToc(await tocOf(bin, archive), exclude);
+      toc = await listWithout(bin, archive, exclude);
       list = join(dir, 'schema.list');
       await writeFile(list, toc);
     }
@@ -96,4 +101,16 @@ export async function dumpSchemaSections(
   } finally {
     removeStage(dir);
   }
+}
+
+/** The archive's entries but the given pg_constraint OIDs, as a pg_restore -L list; read from the file, without a program. */
+async function listWithout(bin: PgBinaries, archive: string, excludeConstraintOids: number[]): Promise<string> {
+  let entries;
+  try {
+    entries = parseArchiveToc(await readFile(archive));
+  } catch {
+    return filterToc(await tocOf(bin, archive), excludeConstraintOids); // an archive version archive-toc.ts does not read
+  }
+  const exclude = new Set(excludeConstraintOids.map(String));
+  return restoreList(entries.filter((e) => !(e.tableoid === PG_CONSTRAINT && exclude.has(e.oid))));
 }
