@@ -133,7 +133,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
 
     // 1. Seconds matter: a delayed replica moves toward the DROP every minute.
     for (const s of o.inventory.sources.filter((s) => !chosenConfig || s === chosenConfig)) {
-      const freeze = freezeStepOf(s);
+      const freeze = await freezeStepOf(s);
       if (!freeze) continue;
       const frozen = await log.step(freeze.name, () => ui.step(freeze.title, () => freeze.run({ database })));
       if (frozen?.warning) {
