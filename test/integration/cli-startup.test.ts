@@ -1,6 +1,7 @@
 // Startup (issue 16): a command loads what it runs, nothing else. --version
 // and help load no command's code; a run that cannot ask (--yes, --no-input,
-// no terminal) never loads the prompt library or the spinner; libpg-query
+// no terminal) never loads the prompt library or the spinner, nor the code of
+// source kinds it does not use; libpg-query
 // waits for a paused replica's names to be moved. Asserts modules, not
 // milliseconds: an ESM resolve hook (test/fixtures/record-imports.mjs) lists
 // every module the real CLI process resolved.
@@ -57,6 +58,9 @@ describe('startup: each command loads what it runs', () => {
     expect(r.packages.has('pg')).toBe(true);
     expect(none(r.packages, [...INTERACTIVE, 'libpg-query'])).toEqual([]);
     expect([...r.own].filter((m) => /^src\/(cli\/guided\/(flow|inventory-wizard)|lab\/(up|drill|incident)|verify\/)/.test(m))).toEqual([]);
+    // the one source's kind only (sources/registry.ts imports a kind's module on its first use)
+    expect(r.own.has('src/sources/delayed-replica/index')).toBe(true);
+    expect([...r.own].filter((m) => /^src\/sources\/(pitr|pgbackrest|barman|snapshot|dump)\/index$/.test(m))).toEqual([]);
   });
 
   it('probe --json loads neither the prompts nor the spinner, nor the recover, lab or verify code', async () => {
