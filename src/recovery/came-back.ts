@@ -22,7 +22,8 @@ export async function cameBack(production: ConnParams, tables: readonly { name: 
       for (const t of tables) {
         const rec = parseTableName(t.recoveredAs);
         const live = parseTableName(t.name);
-        const rows = await c.query<{ r: string }>(`SELECT t::text AS r FROM ${qualified({ schema: rec.schema ?? 'public', name: rec.name })} t LIMIT ${Math.max(0, Math.floor(n))}`);
+        // (t.*): a bare t would mean a column named t, when the table has one
+        const rows = await c.query<{ r: string }>(`SELECT (t.*)::text AS r FROM ${qualified({ schema: rec.schema ?? 'public', name: rec.name })} t LIMIT ${Math.max(0, Math.floor(n))}`);
         const liveName = qualified({ schema: live.schema ?? 'public', name: live.name });
         const est = await c.query<{ n: string | null }>(`SELECT (SELECT reltuples::int8::text FROM pg_class WHERE oid = to_regclass($1)) AS n`, [liveName]);
         let liveRows = est.rows[0]?.n == null ? null : Number(est.rows[0].n);
