@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { usageError } from '../errors.js';
+import { memoizeAsync } from '../util/memo.js';
 import { postgresSettings } from './settings.js';
 
 export interface PgBinaries {
@@ -54,22 +55,36 @@ function listMajors(parent: string, pattern: RegExp): number[] {
   }
 }
 
-async function pgConfigBindir(): Promise<string | undefined> {
+// pg_config's answer and a folder's version cannot change while undrop runs: asked once per process (on Debian
+// pg_config is a wrapper script, four programs), by every findBinaries key alike.
+const pgConfigBindir = memoizeAsync(async (): Promise<string | undefined> => {
   try {
     const r = await execa('pg_config', ['--bindir'], { reject: false, timeout: 5000 });
     return r.exitCode === 0 ? String(r.stdout).trim() : undefined;
   } catch {
     return undefined;
   }
-}
+}, () => '');
 
-async function versionOf(dir: string): Promise<{ major: number; version: string } | undefined> {
+const versionOf = memoizeAsync(async (dir: string): Promise<{ major: number; version: string } | undefined> => {
   const probe = ['pg_ctl', 'postgres', 'pg_dump', 'psql'].map((p) => join(dir, p)).find((p) => existsSync(p));
   if (!probe) return undefined;
   const r = await execa(probe, ['--version'], { reject: false, timeout: 5000 });
   const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(String(r.stdout));
   if (!m) return undefined;
   return { major: Number(m[1]), version: `${m[1]}.${m[2] ?? 0}` };
+}, (dir) => dir);
+
+/**
+ * Ask pg_config (and the version of the folder discovery tries first) now, without waiting: probe calls this
+ * first, so that program discovery, needed once a source's major version is read, overlaps the production check
+ * and the first reads of the sources instead of following them.
+ */
+export function warmDiscovery(): void {
+  const pgBin = postgresSettings().pgBin;
+  void pgConfigBindir()
+    .then((dir) => (pgBin ?? dir ? versionOf((pgBin ?? dir)!) : undefined))
+    .catch(() => {});
 }
 
 function makeBinaries(dir: string, major: number, version: string): PgBinaries {

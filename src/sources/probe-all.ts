@@ -3,6 +3,7 @@
 // whole probe never fails because one source did.
 import { errorMessage, isUndropError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
+import { warmDiscovery } from '../postgres/binaries.js';
 import { withClient } from '../postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../postgres/conninfo.js';
 import { defaultWorkDir } from '../postgres/instance.js';
@@ -116,6 +117,7 @@ export async function probeOne(s: SourceConfig, ctx: ProbeContext): Promise<Prob
 
 export async function probeAll(inv: Inventory, o: ProbeAllOptions = {}): Promise<ProbeReport> {
   const started = Date.now();
+  warmDiscovery(); // pg_config and pg_ctl --version run while production is checked and the sources are read
   const sources = o.only?.length ? inv.sources.filter((s) => o.only!.includes(s.name)) : inv.sources;
   const prod = o.skipProduction ? { info: { reachable: false, systemIdentifier: null, serverVersion: null, error: 'skipped' } as ProductionInfo } : await productionInfo(inv);
   const now = o.now ?? new Date();
