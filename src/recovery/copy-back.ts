@@ -290,12 +290,12 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
 
     const lsnBefore = await currentLsn(prod);
     tl.lsn('production before copy back', lsnBefore, 'production');
-    // The control connection is not needed during the loads: closed, so `parallel` is every connection open on production then.
-    await prod.end().catch(() => {});
+    // The control connection creates the staging schema and tables (copy-staged's step 1) and is closed after it:
+    // `parallel` is every connection open on production during the loads. Handed over, not closed and opened again.
     prod = undefined;
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), sourceReadError: sourceDamaged, beforePublish: req.beforePublish },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), sourceReadError: sourceDamaged, beforePublish: req.beforePublish, control },
       tl,
     );
     committed = true;

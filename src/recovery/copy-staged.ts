@@ -53,6 +53,11 @@ export interface StagedCopyPlan {
   /** Each table's checksum algorithm (the source side uses the same). */
   algorithm: (t: ResolvedTable) => ChecksumAlgorithm;
   production: ConnParams;
+  /**
+   * An open connection to production (same parameters and application name as a new one, no session settings
+   * changed), handed over for step 1 instead of a new connection; writeStaged ends it in every case.
+   */
+  control?: pg.Client;
   /** Where the rows are read: the instance, or a read-only server (rowsAt names the tables there). */
   source: ConnParams;
   sourceSession: { statementTimeoutMs?: number; lockTimeoutMs?: number };
@@ -101,8 +106,8 @@ const APP = 'undrop copy back';
  * is dropped), and nothing commits once a signal arrived — a statement that
  * was waiting for a lock must not publish while undrop is stopping.
  */
-async function onProduction<T>(plan: StagedCopyPlan, busy: Set<number>, tl: Timeline, fn: (p: pg.Client) => Promise<T>): Promise<T> {
-  const p = await connect(plan.production, { applicationName: APP });
+async function onProduction<T>(plan: StagedCopyPlan, busy: Set<number>, tl: Timeline, fn: (p: pg.Client) => Promise<T>, open?: pg.Client): Promise<T> {
+  const p = open ?? (await connect(plan.production, { applicationName: APP }));
   let pid: number | undefined;
   try {
     pid = Number((await p.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
@@ -175,21 +180,31 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
   const unregister = registerCleanup({ label: `staging schema ${staging} in production`, run: () => dropStaging().catch(() => {}), runSync: () => {} });
   // Where a full disk stopped it, in the user's words (a table's load says it itself).
   let phase = 'while creating the tables';
+  // Step 1's connection: the caller's open one when given (onProduction ends it), else a new one.
+  let control = plan.control;
   try {
     // 1. The empty tables and sequences, committed: the loaders' connections must see them.
     let t0 = Date.now();
     tl.event('staging-schema', { schema: staging, publishAs: plan.schema });
     let workers = 0;
-    await onProduction(plan, busy, tl, async (p) => {
-      const pools = (await p.query<{ wp: number; pw: number; busy: number }>(WORKER_POOLS_SQL)).rows[0]!;
-      workers = maintenanceWorkers({ maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy }, Math.min(plan.parallel, plan.tables.length), plan.productionCores);
-      tl.event('index-build-workers', { perTable: workers, parallel: plan.parallel, maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy, ...(plan.productionCores ? { productionCores: plan.productionCores } : {}) });
-      await tl.step('create staging schema and tables (pre-data)', () => p.query(plan.ddl.preData));
-      for (const s of plan.sequences) {
-        await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${q}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
-        tl.event('sequence-set', { sequence: displayName({ schema: plan.schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
-      }
-    });
+    const open = control;
+    control = undefined;
+    await onProduction(
+      plan,
+      busy,
+      tl,
+      async (p) => {
+        const pools = (await p.query<{ wp: number; pw: number; busy: number }>(WORKER_POOLS_SQL)).rows[0]!;
+        workers = maintenanceWorkers({ maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy }, Math.min(plan.parallel, plan.tables.length), plan.productionCores);
+        tl.event('index-build-workers', { perTable: workers, parallel: plan.parallel, maxWorkerProcesses: pools.wp, maxParallelWorkers: pools.pw, busy: pools.busy, ...(plan.productionCores ? { productionCores: plan.productionCores } : {}) });
+        await tl.step('create staging schema and tables (pre-data)', () => p.query(plan.ddl.preData));
+        for (const s of plan.sequences) {
+          await p.query(`SELECT pg_catalog.setval(${quoteLiteral(`${q}.${quoteIdent(s.name)}`)}::regclass, $1::bigint, $2)`, [s.lastValue, s.isCalled]);
+          tl.event('sequence-set', { sequence: displayName({ schema: plan.schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
+        }
+      },
+      open,
+    );
     const preDataMs = Date.now() - t0;
 
     // 2. Each table on its own connections: rows, checksum, keys and indexes, commit.
@@ -237,6 +252,7 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     throw err;
   } finally {
     unregister();
+    await control?.end().catch(() => {}); // not handed to step 1 (something failed before it)
   }
 }
 
