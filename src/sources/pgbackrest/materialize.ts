@@ -36,16 +36,22 @@ const SYSTEM_DATABASES = new Set(['postgres', 'template0', 'template1']);
 interface BackrestSet {
   label: string;
   type: string;
+  /** Where the backup started: the redo point its backup_label makes replay start from. */
+  startLsn: string | null;
+  /** The timeline of its first WAL segment. */
+  timeline: number | null;
   stopLsn: string | null;
   stopTime: number | null;
   size: number;
 }
 
 export function backupSets(infoJson: string): BackrestSet[] {
-  const doc = JSON.parse(infoJson) as { backup?: { label: string; type: string; lsn?: { stop?: string }; timestamp?: { stop?: number }; info?: { size?: number } }[] }[];
+  const doc = JSON.parse(infoJson) as { backup?: { label: string; type: string; archive?: { start?: string }; lsn?: { start?: string; stop?: string }; timestamp?: { stop?: number }; info?: { size?: number } }[] }[];
   return (doc[0]?.backup ?? []).map((b) => ({
     label: b.label,
     type: b.type,
+    startLsn: b.lsn?.start ?? null,
+    timeline: /^[0-9A-F]{24}$/i.test(b.archive?.start ?? '') ? parseInt(b.archive!.start!.slice(0, 8), 16) : null,
     stopLsn: b.lsn?.stop ?? null,
     stopTime: b.timestamp?.stop ? b.timestamp.stop * 1000 : null,
     size: b.info?.size ?? 0,
@@ -83,15 +89,16 @@ function backrestTarget(t: ResolvedTarget): { type: 'xid' | 'lsn' | 'time' | 'na
 
 /**
  * Replaying a CREATE TABLESPACE would empty the live tablespace on this host
- * (replay-guard.ts): the WAL from the restored backup's redo point to the
- * target (without a target LSN: to the end of the archive, which may refuse a
- * tablespace created after the target — safe, and said) is fetched with
- * archive-get and read first. A range too long to fetch twice is read only
- * in part, and the notes say so.
+ * (replay-guard.ts): the WAL from the backup's start (the redo point its
+ * backup_label makes replay start from) to the target (without a target LSN:
+ * to the end of the archive, which may refuse a tablespace created after the
+ * target — safe, and said) is fetched with archive-get and read first. A range
+ * too long to fetch twice is read only in part, and the notes say so.
+ * `from` is the set's start and timeline from pgbackrest info, which lets the
+ * check run while the restore does; without them, the restored pg_control's.
  */
 async function guardTablespaces(
-  bin: PgBinaries,
-  data: string,
+  from: { bin: PgBinaries; startLsn: string; timeline: number } | { bin: PgBinaries; data: string },
   opts: { stanza: string; config?: string; repo?: number },
   req: MaterializeRequest,
   label: string,
@@ -100,10 +107,16 @@ async function guardTablespaces(
   notes: string[],
   sourceName: string,
 ): Promise<void> {
+  const { bin } = from;
   const end = req.target.commitLsn ?? req.target.firstLsn ?? (await req.targetEnd?.catch(() => undefined));
-  const control = await pgControldata(bin, data);
-  const start = control["Latest checkpoint's REDO location"];
-  const timeline = Number(control["Latest checkpoint's TimeLineID"] ?? 1);
+  let start: string | undefined;
+  let timeline: number;
+  if ('startLsn' in from) ({ startLsn: start, timeline } = from);
+  else {
+    const control = await pgControldata(bin, from.data);
+    start = control["Latest checkpoint's REDO location"];
+    timeline = Number(control["Latest checkpoint's TimeLineID"] ?? 1);
+  }
   if (!start) {
     notes.push('The WAL to replay was not checked for tablespaces it would re-create (no redo point in pg_control).');
     return;
@@ -155,6 +168,20 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   const processMax = req.processMax ?? availableParallelism();
   const include = req.selective !== 'off' && !SYSTEM_DATABASES.has(req.database) ? [req.database] : [];
   const notes: string[] = [];
+  // The WAL the tablespace check fetches, kept for the replay (removed once the instance is recovered).
+  const fetched = await makeStage(req.workDir, 'pgbackrest-wal');
+  await chownForServer(fetched);
+  const guardLabel = `pgBackRest backup ${set.label}`;
+  // With the set's start, timeline and major version known from pgbackrest info, the check reads the
+  // repository's WAL while the restore runs (it is off the critical path); otherwise after it, from pg_control.
+  const major = Number(parsePgbackrestInfo(info.stdout, config.stanza)?.pgVersion);
+  const early = set.startLsn && set.timeline && Number.isInteger(major) && major >= 10 ? { startLsn: set.startLsn, timeline: set.timeline, major } : null;
+  const guardEarly = early
+    ? phase('pgbackrest: check the WAL to replay for tablespaces (alongside the restore)', async () =>
+        guardTablespaces({ bin: await findBinaries(early.major), startLsn: early.startLsn, timeline: early.timeline }, opts, req, guardLabel, fetched, progress, notes, config.name),
+      )
+    : null;
+  guardEarly?.catch(() => {}); // awaited below, after the restore
   try {
     // Tablespaces are restored into the stage, never to their original paths.
     const restore = (dbInclude: string[]) =>
@@ -175,16 +202,16 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
       await phase('pgbackrest: restore the backup set (whole)', () => restore([]));
     }
   } catch (e) {
+    await guardEarly?.catch(() => {});
+    removeStage(fetched);
     removeStage(stage);
     throw e;
   }
-  const bin = await findBinaries(await dataDirMajor(data));
-  // The WAL the tablespace check fetches, kept for the replay (removed once the instance is recovered).
-  const fetched = await makeStage(req.workDir, 'pgbackrest-wal');
-  await chownForServer(fetched);
   let inst: TempInstance;
   try {
-    await phase('pgbackrest: check the WAL to replay for tablespaces', () => guardTablespaces(bin, data, opts, req, `pgBackRest backup ${set.label}`, fetched, progress, notes, config.name));
+    const bin = await findBinaries(await dataDirMajor(data));
+    if (guardEarly) await guardEarly;
+    else await phase('pgbackrest: check the WAL to replay for tablespaces', () => guardTablespaces({ bin, data }, opts, req, guardLabel, fetched, progress, notes, config.name));
     inst = await TempInstance.fromDataDir(data, {
       bin,
       workDir: req.workDir,
