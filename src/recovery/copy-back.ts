@@ -372,12 +372,17 @@ async function sizeEstimate(src: pg.Client, t: { schema: string; name: string })
 }
 
 /** onBytes for copyTable: a progress line with bytes, estimated rows and rate (the caller throttles display). */
-export function copyMeter(table: string, est: { rows: number; bytes: number }, report: (m: string) => void, now: () => number = Date.now): (n: number) => void {
+export function copyMeter(table: string, est: { rows: number; bytes: number }, report: (m: string) => void, now: () => number = Date.now, everyMs = 100): (n: number) => void {
   const t0 = now();
   let bytes = 0;
+  let last = -Infinity;
   return (n) => {
     bytes += n;
-    const s = Math.max(0.001, (now() - t0) / 1000);
+    // called per chunk (thousands per table): the line is built at most every `everyMs`
+    const at = now();
+    if (at - last < everyMs) return;
+    last = at;
+    const s = Math.max(0.001, (at - t0) / 1000);
     const frac = est.bytes > 0 ? Math.min(1, bytes / est.bytes) : 0;
     const rows = est.rows > 0 ? ` ~${Math.round(frac * est.rows).toLocaleString('en-US')} of ~${est.rows.toLocaleString('en-US')} rows,` : '';
     report(`copying ${table}: ${formatBytes(bytes)} of ~${formatBytes(est.bytes)} (${Math.round(frac * 100)}%),${rows} ${formatBytes(bytes / s)}/s`);

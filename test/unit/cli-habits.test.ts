@@ -73,6 +73,14 @@ describe('progress lines', () => {
     t = 1000;
     meter(512 * 1024);
     expect(lines.at(-1)).toBe('copying public.shipments: 512 kB of ~1.0 MB (50%), ~500 of ~1,000 rows, 512 kB/s');
+    // chunks within 100 ms of the last line build none
+    meter(256 * 1024);
+    t = 1050;
+    meter(1);
+    expect(lines).toHaveLength(1);
+    t = 1100;
+    meter(1);
+    expect(lines.at(-1)).toContain('768 kB of ~1.0 MB (75%)');
   });
 
   it('names the indexes and constraints a post-data script builds', () => {

@@ -57,19 +57,31 @@ export async function materializeDump(_config: SourceConfigOf<'dump'>, req: Mate
     const missing = req.tables.filter((t) => !present.has(`${t.schema ?? 'public'}.${t.name}`));
     if (missing.length) throw usageError('TABLE_NOT_IN_SOURCE', `Dump ${item.label} does not contain ${missing.map((t) => displayName(t)).join(', ')}.`, 'Check the names; `pg_restore -l` lists what the dump holds.');
     progress(`reading ${file} whole to prove it is complete`);
-    const full = await pgRestoreToNull(bin, file);
-    if (full.exitCode !== 0) {
+  }
+  // The whole read runs while the temporary instance is made and started; nothing is restored before it passes.
+  const whole = plain ? null : pgRestoreToNull(bin, file);
+  whole?.catch(() => {}); // awaited below
+  const proveWhole = async () => {
+    const full = await whole;
+    if (full && full.exitCode !== 0) {
       throw failure('DUMP_TRUNCATED', `Dump ${file} is damaged or truncated: reading it whole failed.`, {
         hint: 'Its table of contents looks normal, but the data ends early. Use an older dump or another source; nothing was restored.',
         details: tail(full.stderr),
       });
     }
-  }
+  };
 
-  const inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'dump', keep: req.keep, throwaway: true });
+  let inst: TempInstance;
+  try {
+    inst = await TempInstance.create({ bin, workDir: req.workDir, name: 'dump', keep: req.keep, throwaway: true });
+  } catch (e) {
+    await proveWhole(); // a damaged dump is the first thing to say
+    throw e;
+  }
   try {
     await inst.start();
     await inst.ensureDatabase(req.database);
+    await proveWhole();
     const conn = inst.connParams(req.database);
     const notes: string[] = [];
     if (plain) {
