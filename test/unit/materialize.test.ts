@@ -3,7 +3,7 @@ import { missingSegmentFromLog, parseRecoveryLog, pausedAtTarget, recoveryShortE
 import { parseCommitLine } from '../../src/postgres/wal/records.js';
 import { dataList, referencedTable, unwantedForeignKeys } from '../../src/sources/common/restore-list.js';
 import type { TocEntry } from '../../src/sources/common/toc.js';
-import { chooseSet } from '../../src/sources/pgbackrest/materialize.js';
+import { backupSets, chooseSet } from '../../src/sources/pgbackrest/materialize.js';
 import { restoreCommandFor } from '../../src/sources/pitr/materialize.js';
 import { targetSettings } from '../../src/sources/materialize/target-settings.js';
 import { type BaseBackup, chooseBackup } from '../../src/sources/pitr/restore.js';
@@ -91,11 +91,18 @@ describe('choosing what to restore', () => {
   });
   it('takes the newest pgBackRest set that stopped before the target', () => {
     const sets = [
-      { label: 'F1', type: 'full', stopLsn: '0/5000100', stopTime: 1, size: 1 },
-      { label: 'F2', type: 'full', stopLsn: '0/9000100', stopTime: 2, size: 1 },
-      { label: 'F3', type: 'full', stopLsn: '0/20000100', stopTime: 3, size: 1 },
+      { label: 'F1', type: 'full', startLsn: '0/5000028', timeline: 1, stopLsn: '0/5000100', stopTime: 1, size: 1 },
+      { label: 'F2', type: 'full', startLsn: '0/9000028', timeline: 1, stopLsn: '0/9000100', stopTime: 2, size: 1 },
+      { label: 'F3', type: 'full', startLsn: '0/20000028', timeline: 1, stopLsn: '0/20000100', stopTime: 3, size: 1 },
     ];
     expect(chooseSet(sets, { kind: 'xid', xid: '1', commitLsn: '0/16636A70', inclusive: false, origin: 't' })?.label).toBe('F2');
+  });
+  it("reads a pgBackRest set's start (where replay begins) and timeline from pgbackrest info", () => {
+    const info = JSON.stringify([{ name: 'main', backup: [{ label: '20261206-101500F', type: 'full', archive: { start: '000000030000000A000000F2', stop: '000000030000000A000000F3' }, lsn: { start: 'A/F2000028', stop: 'A/F3000100' }, timestamp: { start: 1, stop: 2 }, info: { size: 10 } }, { label: 'old', type: 'full' }] }]);
+    expect(backupSets(info)).toEqual([
+      { label: '20261206-101500F', type: 'full', startLsn: 'A/F2000028', timeline: 3, stopLsn: 'A/F3000100', stopTime: 2000, size: 10 },
+      { label: 'old', type: 'full', startLsn: null, timeline: null, stopLsn: null, stopTime: null, size: 0 },
+    ]);
   });
   it('always sets an exclusive target and never archives through restore_command quoting', () => {
     expect(targetSettings({ kind: 'xid', xid: '29519', inclusive: false, origin: 't' })).toEqual({
