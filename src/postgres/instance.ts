@@ -27,6 +27,7 @@ import { initdb, pgControldata, pgCtlStart, pgCtlStop } from './programs.js';
 import { execClean, tail } from './run.js';
 import { mustMatchSettings, type SetAside, setAsideConfig } from './server-config.js';
 import { phase } from './phases.js';
+import { alive } from './process-tree.js';
 import { postgresSettings } from './settings.js';
 import { defaultWorkDirFor, instanceArea } from './work-dir.js';
 
@@ -477,16 +478,6 @@ export function readPostmasterPid(dataDir: string): number | undefined {
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, owned by someone we may not signal
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -7,21 +7,13 @@ import { join } from 'node:path';
 import { failure } from '../errors.js';
 import { redact } from '../util/redact.js';
 import { registerCleanup } from './cleanup.js';
+import { alive } from './process-tree.js';
 import { prepareWorkDir } from './work-dir.js';
 
 interface Holder {
   pid: number;
   command: string;
   startedAt: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readHolder(path: string): Holder | undefined {
