@@ -4,13 +4,10 @@
 // identity sequences, defaults, comments, indexes, constraints, FKs between
 // them), and pg_restore splits it into pre-data (before the rows) and
 // post-data (after). FKs to tables that are not recovered are cut from the
-// archive's list by constraint OID; the list is built from the archive's own
-// table of contents (archive-toc.ts), pg_restore -l only for an archive
-// version that is not read there.
-import { readFile, writeFile } from 'node:fs/promises';
+// archive's list (pg_restore -l) by constraint OID.
+import { writeFile } from 'node:fs/promises';
 import { failure } from '../errors.js';
 import { join } from 'node:path';
-import { parseArchiveToc, restoreList } from '../postgres/archive-toc.js';
 import type { PgBinaries } from '../postgres/binaries.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { pgDumpSchema, pgRestoreList, pgRestoreSql, type SchemaDumpOptions } from '../postgres/programs.js';
@@ -91,7 +88,7 @@ export async function dumpSchemaSections(
     let toc = '';
     let list: string | undefined;
     if (exclude.length) {
-      toc = await listWithout(bin, archive, exclude);
+      toc = filterToc(await tocOf(bin, archive), exclude);
       list = join(dir, 'schema.list');
       await writeFile(list, toc);
     }
@@ -101,16 +98,4 @@ export async function dumpSchemaSections(
   } finally {
     removeStage(dir);
   }
-}
-
-/** The archive's entries but the given pg_constraint OIDs, as a pg_restore -L list; read from the file, without a program. */
-async function listWithout(bin: PgBinaries, archive: string, excludeConstraintOids: number[]): Promise<string> {
-  let entries;
-  try {
-    entries = parseArchiveToc(await readFile(archive));
-  } catch {
-    return filterToc(await tocOf(bin, archive), excludeConstraintOids); // an archive version archive-toc.ts does not read
-  }
-  const exclude = new Set(excludeConstraintOids.map(String));
-  return restoreList(entries.filter((e) => !(e.tableoid === PG_CONSTRAINT && exclude.has(e.oid))));
 }
