@@ -1,24 +1,11 @@
 // Processes the lab started, checked and stopped by pid only, after making
 // sure the pid still belongs to the program we started (pids get reused).
 import { readFileSync } from 'node:fs';
+import { alive } from '../postgres/process-tree.js';
 import { sleep } from '../util/time.js';
 
 export function isAlive(pid: number | null | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie (exited, not yet reaped) counts as gone.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return false;
-  } catch {
-    /* no /proc: trust kill(0) */
-  }
-  return true;
+  return !!pid && alive(pid);
 }
 
 /** The process's command line, or undefined when it is gone or unreadable. */

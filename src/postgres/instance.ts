@@ -8,7 +8,7 @@
 // configuration (server-config.ts: the source's is set aside, never patched).
 // Instances live in the work directory's instance area (work-dir.ts).
 // Registered for cleanup on exit, error and Ctrl-C unless kept.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -436,7 +436,7 @@ export class TempInstance {
   private postmasterPid: number | undefined;
 
   private killSync(): void {
-    const pid = readPostmasterPid(this.dataDir);
+    const pid = ownPostmasterPid(this.dataDir);
     if (pid) {
       this.postmasterPid = pid;
       try {
@@ -481,6 +481,23 @@ export function readPostmasterPid(dataDir: string): number | undefined {
   }
 }
 
+/**
+ * The postmaster named in `dataDir`'s postmaster.pid, only while that process
+ * runs in that data directory (the postmaster's working directory): the file
+ * outlives a crashed server, and its pid may since belong to any process,
+ * which undrop, as root, could signal. Without /proc the file is trusted, as
+ * pg_ctl trusts it.
+ */
+function ownPostmasterPid(dataDir: string): number | undefined {
+  const pid = readPostmasterPid(dataDir);
+  if (!pid || !existsSync('/proc/self')) return pid;
+  try {
+    return realpathSync(`/proc/${pid}/cwd`) === realpathSync(dataDir) ? pid : undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EACCES' ? pid : undefined; // unreadable: cannot tell, as pg_ctl
+  }
+}
+
 async function waitForExit(pid: number | undefined, timeoutMs: number): Promise<void> {
   if (!pid) return;
   const until = Date.now() + timeoutMs;
@@ -490,12 +507,15 @@ async function waitForExit(pid: number | undefined, timeoutMs: number): Promise<
 /**
  * What `pg_ctl stop -m immediate` does, without two programs (runuser, pg_ctl)
  * per stop: SIGQUIT to the postmaster named in postmaster.pid, then wait for
- * it to exit. False (the caller falls back to pg_ctl) when it cannot be
- * signalled or does not exit within the time pg_ctl would wait.
+ * it to exit; a stale file (its pid no longer runs in the data directory) is
+ * nothing to stop, and nothing is signalled. False (the caller falls back to
+ * pg_ctl) when it cannot be signalled or does not exit within the time
+ * pg_ctl would wait.
  */
 async function stopImmediately(dataDir: string, timeoutMs = 60_000): Promise<boolean> {
-  const pid = readPostmasterPid(dataDir);
-  if (!pid) return false;
+  if (!readPostmasterPid(dataDir)) return false;
+  const pid = ownPostmasterPid(dataDir);
+  if (!pid) return true;
   try {
     process.kill(pid, 'SIGQUIT');
   } catch (e) {

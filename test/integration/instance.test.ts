@@ -1,10 +1,13 @@
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { withClient } from '../../src/postgres/connect.js';
-import { TempInstance } from '../../src/postgres/instance.js';
+import { readPostmasterPid, TempInstance } from '../../src/postgres/instance.js';
+import { alive } from '../../src/postgres/process-tree.js';
 import { findFreePort, isPortFree } from '../../src/postgres/ports.js';
 import { testWorkDir } from '../helpers.js';
 
@@ -24,6 +27,29 @@ describe('temporary instances (real PostgreSQL)', () => {
     await inst.destroy();
     expect(existsSync(root)).toBe(false);
     expect(existsSync(inst.socketDir)).toBe(false);
+  });
+
+  it('a crashed instance whose postmaster.pid now names another process: removed, and that process never signalled', async () => {
+    const bin = await findBinaries();
+    const inst = await TempInstance.create({ bin, workDir: testWorkDir(), name: 'stale-pid' });
+    await inst.start();
+    const postmaster = readPostmasterPid(inst.dataDir)!;
+    process.kill(postmaster, 'SIGKILL'); // a crash: postmaster.pid stays behind
+    for (let i = 0; i < 100 && alive(postmaster); i++) await new Promise((r) => setTimeout(r, 50));
+    // the pid reused by an unrelated process (undrop's own user's: as root it could signal anything)
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const pidFile = join(inst.dataDir, 'postmaster.pid');
+      const lines = readFileSync(pidFile, 'utf8').split('\n');
+      lines[0] = String(other.pid);
+      writeFileSync(pidFile, lines.join('\n'));
+      const root = inst.root;
+      await inst.destroy();
+      expect(existsSync(root)).toBe(false);
+      expect(alive(other.pid!)).toBe(true);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   it('starts a copy of a running cluster\'s data directory and leaves the original untouched', async () => {
