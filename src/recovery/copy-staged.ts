@@ -180,15 +180,12 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
   const unregister = registerCleanup({ label: `staging schema ${staging} in production`, run: () => dropStaging().catch(() => {}), runSync: () => {} });
   // Where a full disk stopped it, in the user's words (a table's load says it itself).
   let phase = 'while creating the tables';
-  // Step 1's connection: the caller's open one when given (onProduction ends it), else a new one.
-  let control = plan.control;
   try {
     // 1. The empty tables and sequences, committed: the loaders' connections must see them.
     let t0 = Date.now();
     tl.event('staging-schema', { schema: staging, publishAs: plan.schema });
     let workers = 0;
-    const open = control;
-    control = undefined;
+    // the caller's open connection when given (onProduction ends it), else a new one
     await onProduction(
       plan,
       busy,
@@ -203,7 +200,7 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
           tl.event('sequence-set', { sequence: displayName({ schema: plan.schema, name: s.name }), lastValue: s.lastValue, isCalled: s.isCalled });
         }
       },
-      open,
+      plan.control,
     );
     const preDataMs = Date.now() - t0;
 
@@ -252,7 +249,6 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     throw err;
   } finally {
     unregister();
-    await control?.end().catch(() => {}); // not handed to step 1 (something failed before it)
   }
 }
 
