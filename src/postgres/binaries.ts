@@ -109,19 +109,11 @@ function missingProgram(major: number, program: string, dir: string) {
   return usageError('PG_PROGRAM_MISSING', `${program} for PostgreSQL ${major} is not in ${dir}.`, installHint(major));
 }
 
-const cache = new Map<string, Promise<PgBinaries>>();
-
-/** Find the programs of `major` (or the newest installed when omitted). */
-export function findBinaries(major?: number): Promise<PgBinaries> {
-  const key = `${postgresSettings().pgBin ?? ''}|${major ?? 'newest'}`;
-  let hit = cache.get(key);
-  if (!hit) {
-    hit = discover(major);
-    cache.set(key, hit);
-    hit.catch(() => cache.delete(key));
-  }
-  return hit;
-}
+/** Find the programs of `major` (or the newest installed when omitted); once per --pg-bin and major. */
+export const findBinaries: (major?: number) => Promise<PgBinaries> = memoizeAsync(
+  (major?: number) => discover(major),
+  (major?: number) => `${postgresSettings().pgBin ?? ''}|${major ?? 'newest'}`,
+);
 
 async function discover(major?: number): Promise<PgBinaries> {
   const configuredPgBin = postgresSettings().pgBin;
