@@ -80,7 +80,8 @@ export function safeSettings(dataDir: string, socketDir: string, port: number, t
     synchronous_standby_names: '',
     shared_preload_libraries: '',
     hot_standby_feedback: 'off',
-    external_pid_file: '',
+    // '' is not "none": the postmaster tries to open "" and logs a failure; inside the copy it is harmless and removed at exit
+    external_pid_file: join(dataDir, 'undrop_external.pid'),
     max_logical_replication_workers: 0,
     logging_collector: 'off',
     ssl: 'off',

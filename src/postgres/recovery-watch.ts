@@ -4,7 +4,7 @@
 // are watched (on one connection, every 25 ms) until the instance is
 // promoted, or fails; an instance paused at its target is promoted here.
 import { UndropError, failure } from '../errors.js';
-import { segmentName, segnoOfLsn } from './wal/segments.js';
+import { parseSegmentName, segmentForLsn, segmentName, segnoOfLsn } from './wal/segments.js';
 import { formatBytes, formatDuration, sleep } from '../util/time.js';
 import { isLsn, parseLsn } from './wal/lsn.js';
 import { replayTimeoutMs } from './timeouts.js';
@@ -59,10 +59,30 @@ export function segmentAfterRedo(log: string): string | undefined {
   return segmentName(tli ? Number(tli[1]) : 1, segnoOfLsn(redo) + 1n);
 }
 
+/**
+ * A restored backup whose own WAL is not all there never becomes consistent:
+ * the server dies before any target with "could not locate required
+ * checkpoint record" (the backup's first segment is missing) or "WAL ends
+ * before end of online backup" (a later one). The segment is named from the
+ * log: the checkpoint's, or the one after the last restored from the archive.
+ */
+export function segmentMissingBeforeConsistency(log: string): string | undefined {
+  const start = /starting backup recovery with redo LSN ([0-9A-F]+\/[0-9A-F]+), checkpoint LSN ([0-9A-F]+\/[0-9A-F]+), on timeline ID (\d+)/.exec(log);
+  if (/could not locate required checkpoint record/.test(log)) return start ? segmentForLsn(Number(start[3]), start[2]!) : undefined;
+  if (!/WAL ends before (?:end of online backup|consistent recovery point)/.test(log)) return undefined;
+  const restored = [...log.matchAll(/restored log file "([0-9A-F]{24})" from archive/g)].pop();
+  if (restored) {
+    const s = parseSegmentName(restored[1]!);
+    return segmentName(s.timeline, s.segno + 1n);
+  }
+  return start ? segmentForLsn(Number(start[3]), start[1]!) : undefined;
+}
+
 /** A recovery that stopped short of its target, as a clear error (missing WAL named when possible). */
 export function recoveryShortError(log: string, logFile: string, cause?: unknown): UndropError | undefined {
   const short = /recovery ended before configured recovery target was reached/.test(log);
-  const missing = missingSegmentFromLog(log) ?? (short ? segmentAfterRedo(log) : undefined);
+  const inBackup = short ? undefined : segmentMissingBeforeConsistency(log);
+  const missing = missingSegmentFromLog(log) ?? (short ? segmentAfterRedo(log) : inBackup);
   if (!short && !missing) return undefined;
   // A history file restored: replay left the backup's timeline for another, which may never have seen the target.
   const followed = [...new Set([...log.matchAll(/restored log file "([0-9A-F]{8})\.history"/g)].map((m) => parseInt(m[1]!, 16)))];
@@ -74,7 +94,7 @@ export function recoveryShortError(log: string, logFile: string, cause?: unknown
     missing ? `Recovery ended before the target was reached: WAL segment ${missing} is missing from the archive.` : 'Recovery ended before the target was reached.',
     {
       hint: missing
-        ? `Find ${missing} (another archive copy, the primary's pg_wal, a replica's pg_wal) and add it to the archive, or choose a source whose recovery point lies before the gap.${timelineNote}`
+        ? `Find ${missing} (another archive copy, the primary's pg_wal, a replica's pg_wal) and add it to the archive, or ${inBackup ? 'restore an older backup (--set) or another source: this backup cannot become consistent without it' : 'choose a source whose recovery point lies before the gap'}.${timelineNote}`
         : `See the server log ${logFile}.${timelineNote}`,
       details: fatalLines(log),
       cause,
@@ -127,7 +147,8 @@ function earlyPromotion(inst: TempInstance): { stop: () => Promise<void> } {
 function fatalLines(log: string): string[] {
   return log
     .split('\n')
-    .filter((l) => /FATAL|PANIC|recovery ended before|could not find|No such file/.test(l))
+    // not the refusals of the promotion request's early connection attempts
+    .filter((l) => /FATAL|PANIC|recovery ended before|could not find|No such file|starting backup recovery/.test(l) && !/the database system is starting up/.test(l))
     .slice(-8);
 }
 

@@ -51,6 +51,28 @@ describe('recovery log reading', () => {
     expect(missingSegmentFromLog('P00   INFO: unable to find 000000010000000000000012 in the archive')).toBe('000000010000000000000012');
     expect(recoveryShortError(PITR_LOG, '/x')).toBeUndefined();
   });
+  it("names the backup's own missing segment when the server never became consistent", () => {
+    // Verbatim (trimmed) from PostgreSQL 15: a pgBackRest set whose first segment was gone from the repository.
+    const noCheckpoint = `LOG:  starting point-in-time recovery to XID 783
+FATAL:  the database system is starting up
+LOG:  starting backup recovery with redo LSN 0/60000C8, checkpoint LSN 0/60081B8, on timeline ID 1
+LOG:  invalid checkpoint record
+FATAL:  could not locate required checkpoint record
+LOG:  startup process (PID 20558) exited with exit code 1
+`;
+    const err = recoveryShortError(noCheckpoint, '/x/server.log')!;
+    expect(err).toMatchObject({ code: 'WAL_SEGMENT_MISSING', message: expect.stringContaining('000000010000000000000006') });
+    expect(err.hint).toContain('--set');
+    expect(err.details).not.toContainEqual(expect.stringContaining('starting up'));
+    // a later segment of the backup's WAL: the one after the last restored
+    const endsEarly = `LOG:  starting backup recovery with redo LSN 0/60000C8, checkpoint LSN 0/60081B8, on timeline ID 1
+LOG:  restored log file "000000010000000000000006" from archive
+LOG:  redo starts at 0/60000C8
+FATAL:  WAL ends before end of online backup
+HINT:  All WAL generated while online backup was taken must be available at recovery.
+`;
+    expect(recoveryShortError(endsEarly, '/x')).toMatchObject({ code: 'WAL_SEGMENT_MISSING', message: expect.stringContaining('000000010000000000000007') });
+  });
   it('reads COMMIT records from pg_waldump', () => {
     const line = 'rmgr: Transaction len (rec/tot):     34/    34, tx:      29521, lsn: 0/1663BB28, prev 0/1663BAE8, desc: COMMIT 2026-11-25 01:42:48.900323 UTC';
     expect(parseCommitLine(line)).toEqual({ xid: '29521', lsn: '0/1663BB28', time: '2026-11-25T01:42:48.900323Z' });
