@@ -19,12 +19,13 @@ export interface TablespaceCreate {
   path: string;
 }
 
-/** `desc: CREATE 16390 "/srv/ts"` lines of pg_waldump -r Tablespace. */
-export function tablespaceCreates(waldump: string): TablespaceCreate[] {
-  const out: TablespaceCreate[] = [];
+/** `desc: CREATE 16390 "/srv/ts"` lines of pg_waldump -r Tablespace, with each record's LSN. */
+export function tablespaceCreates(waldump: string): (TablespaceCreate & { lsn?: Lsn })[] {
+  const out: (TablespaceCreate & { lsn?: Lsn })[] = [];
   for (const line of waldump.split('\n')) {
     const t = tablespaceCreateIn(line);
-    if (t) out.push(t);
+    const lsn = /\blsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)?.[1];
+    if (t) out.push(lsn ? { ...t, lsn: Lsn.canonical(lsn) } : t);
   }
   return out;
 }
@@ -49,10 +50,24 @@ export interface TablespaceScan {
   creates: (TablespaceCreate & { lsn: Lsn })[];
 }
 
-/** An earlier scan when it has already finished (never wait for it: reading the WAL here may be as quick). */
-export async function scanIfDone(scan: Promise<TablespaceScan | undefined> | undefined): Promise<TablespaceScan | undefined> {
-  if (!scan) return undefined;
-  return Promise.race([scan.catch(() => undefined), new Promise<undefined>((r) => setImmediate(() => r(undefined)))]);
+/** What a promise (an earlier scan, its end) holds when it has already settled; never waits (reading the WAL here may be as quick). */
+export async function ifSettled<T>(p: Promise<T | undefined> | undefined): Promise<T | undefined> {
+  if (!p) return undefined;
+  return Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => setImmediate(() => r(undefined)))]);
+}
+
+/**
+ * The replay's end is not always known when the guard runs: for an xid given
+ * by hand, locate's scan (alongside, reading from the oldest backup) finds
+ * its commit, at seed scale 17-30 s after the restore is done. The guard
+ * does not wait for it: it reads to the end of the archive, and only a
+ * CREATE over an existing path makes it wait for the end, so that one made
+ * after the target refuses nothing. Without an end (not found), it refuses.
+ */
+async function beforeLaterEnd<T extends { path: string; lsn?: Lsn }>(creates: T[], laterEnd: Promise<string | undefined> | undefined): Promise<T[]> {
+  if (!laterEnd || !creates.some((c) => existsSync(c.path))) return creates;
+  const end = await laterEnd.catch(() => undefined);
+  return end ? creates.filter((c) => !c.lsn || !Lsn.before(end, c.lsn)) : creates;
 }
 
 /**
@@ -79,40 +94,51 @@ export function assertCreatesLeaveTablespacesAlone(creates: TablespaceCreate[], 
   }
 }
 
-/** Refuse a replay (from `startLsn` to `endLsn`, WAL in `walDir`) that would create a tablespace over an existing path. */
-export async function assertReplayLeavesTablespacesAlone(bin: PgBinaries, o: { walDir: string; startLsn: string; endLsn?: string; timeline?: number; label: string }): Promise<void> {
+/**
+ * Refuse a replay (from `startLsn` to `endLsn`, WAL in `walDir`) that would create a tablespace over an
+ * existing path. Without `endLsn`: to the end of the archive, then `laterEnd` (beforeLaterEnd).
+ */
+export async function assertReplayLeavesTablespacesAlone(bin: PgBinaries, o: { walDir: string; startLsn: string; endLsn?: string; laterEnd?: Promise<string | undefined>; timeline?: number; label: string }): Promise<void> {
   const r = await runWaldump(bin, { dir: o.walDir, start: o.startLsn, end: o.endLsn, timeline: o.timeline, rmgrs: ['Tablespace'], timeoutMs: 30 * 60_000 });
-  assertCreatesLeaveTablespacesAlone(tablespaceCreates(r.stdout), o.label);
+  const creates = tablespaceCreates(r.stdout);
+  assertCreatesLeaveTablespacesAlone(o.endLsn ? creates : await beforeLaterEnd(creates, o.laterEnd), o.label);
 }
 
 /**
  * The same check when the WAL is only reachable one segment at a time
  * (pgBackRest archive-get, a restore_command): the segments from `startLsn`
- * to `endLsn` (without one: to the end of the archive) are fetched into
- * `stageDir` first. Returns false when the range is longer than
- * `maxSegments`: then only its first `maxSegments` were read.
+ * to `endLsn` are fetched into `stageDir` first. Without `endLsn`: to the end
+ * of the archive, or to `laterEnd` once it is known (fetching stops there).
+ * Returns false when the range is longer than `maxSegments`: then only its
+ * first `maxSegments` were read.
  */
 export async function assertFetchedReplayLeavesTablespacesAlone(
   bin: PgBinaries,
-  o: { fetch: (segment: string, dest: string) => Promise<boolean>; stageDir: string; startLsn: string; endLsn?: string; timeline: number; label: string; maxSegments?: number; parallel?: number },
+  o: { fetch: (segment: string, dest: string) => Promise<boolean>; stageDir: string; startLsn: string; endLsn?: string; laterEnd?: Promise<string | undefined>; timeline: number; label: string; maxSegments?: number; parallel?: number },
 ): Promise<boolean> {
-  const max = BigInt(o.maxSegments ?? 256);
+  let end = o.endLsn;
+  o.laterEnd?.then((e) => (end ??= e), () => {});
   const first = segnoOfLsn(o.startLsn);
-  const wanted = o.endLsn ? segnoOfLsn(o.endLsn) : first + max; // one past the cap: "to the end" may be longer
-  const last = wanted - first + 1n > max ? first + max - 1n : wanted;
-  let complete = last === wanted;
-  const names: string[] = [];
-  for (let s = first; s <= last; s++) names.push(segmentName(o.timeline, s));
+  const cap = first + BigInt(o.maxSegments ?? 256) - 1n;
   // A few fetches at once: each is a program start, and the replay reuses what is fetched here.
-  const atOnce = o.parallel ?? 4;
-  for (let i = 0; i < names.length; i += atOnce) {
-    const batch = names.slice(i, i + atOnce);
+  const atOnce = BigInt(o.parallel ?? 4);
+  let complete = false;
+  for (let s = first; ; ) {
+    const wanted = end ? segnoOfLsn(end) : undefined;
+    if (wanted !== undefined && s > wanted) {
+      complete = true;
+      break;
+    }
+    if (s > cap) break; // "to the end" may be longer
+    const stop = [wanted ?? cap, cap, s + atOnce - 1n].reduce((a, b) => (b < a ? b : a));
+    const batch: string[] = [];
+    for (; s <= stop; s++) batch.push(segmentName(o.timeline, s));
     const got = await Promise.all(batch.map((name) => o.fetch(name, join(o.stageDir, name))));
     if (got.includes(false)) {
       complete = true; // the end of the archive (or a timeline switch): replay reads no further on this timeline
       break;
     }
   }
-  await assertReplayLeavesTablespacesAlone(bin, { walDir: o.stageDir, startLsn: o.startLsn, endLsn: o.endLsn, timeline: o.timeline, label: o.label });
+  await assertReplayLeavesTablespacesAlone(bin, { walDir: o.stageDir, startLsn: o.startLsn, endLsn: end, laterEnd: o.laterEnd, timeline: o.timeline, label: o.label });
   return complete;
 }

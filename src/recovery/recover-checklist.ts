@@ -7,6 +7,7 @@ import { failure, isUndropError, usageError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import { findBinaries, installHint } from '../postgres/binaries.js';
 import { interruptedSignal, stoppable } from '../postgres/cleanup.js';
+import { sleep } from '../util/time.js';
 import { withClient } from '../postgres/connect.js';
 import { detachedSessionWarning } from '../util/session.js';
 import { type ConnParams, describe as describeConn, resolveConnParams } from '../postgres/conninfo.js';
@@ -173,6 +174,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       located.then(() => (locatedSettled = true), () => (locatedSettled = true));
       walScanned = scan.then((r) => r.tablespaces);
       targetEnd = scan.then((r) => r.end);
+      // read by the replay guard only when it needs them (a stopped scan: neither)
+      walScanned.catch(() => {});
+      targetEnd.catch(() => {});
       located.catch(() => {}); // awaited at the identity check; never fails (best effort)
     } else {
       let tablespaces: TablespaceScan | undefined;
@@ -365,6 +369,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (located && !locatedSettled && stopScan) {
       log.event('wal-scan-stopped', { reason: 'the run failed before the scan finished' });
       await stopScan();
+      // its step ends (failed, or done just then) before the incident closes, not after: briefly waited for
+      await Promise.race([located.catch(() => {}), sleep(5000)]);
     }
     // The work directory filled up after the pre-check passed: say so, with the figures, not the program's errno.
     if (isDiskFull(e) && !(isUndropError(e) && ['DISK_SPACE', 'DISK_FULL', 'PRODUCTION_DISK_SPACE', 'PRODUCTION_DISK_FULL'].includes(e.code))) {

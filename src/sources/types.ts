@@ -123,8 +123,10 @@ export interface MaterializeRequest {
   /**
    * Where the replay will stop when the target itself names no LSN (an xid
    * given by hand): that transaction's commit record, found by locate's scan
-   * (undefined when it was not found). The replay guard then reads the WAL
-   * only up to there, not to the end of the archive.
+   * (undefined when it was not found). The replay guard does not wait for
+   * it: when it is not known yet, the guard reads to the end of the archive
+   * and waits for it only to judge a CREATE TABLESPACE it found (a pgBackRest
+   * fetch stops at it once known).
    */
   targetEnd?: Promise<string | undefined>;
   /**

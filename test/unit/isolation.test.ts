@@ -131,7 +131,7 @@ describe('work directory', () => {
 describe('replay guard', () => {
   it('reads CREATE records of pg_waldump -r Tablespace', () => {
     const out = 'rmgr: Tablespace  len (rec/tot):     39/    39, tx:        750, lsn: 0/0B000110, prev 0/0B0000D8, desc: CREATE 16390 "/srv/pg ts/x"\nrmgr: Tablespace  len (rec/tot): 30/ 30, tx: 760, lsn: 0/0B000200, prev 0/0B000110, desc: DROP 16391\n';
-    expect(tablespaceCreates(out)).toEqual([{ oid: '16390', path: '/srv/pg ts/x' }]);
+    expect(tablespaceCreates(out)).toEqual([{ oid: '16390', path: '/srv/pg ts/x', lsn: '0/B000110' }]);
   });
 });
 

@@ -3,7 +3,7 @@
 // counts only when one stretch it read holds the whole replay range.
 import { describe, expect, it } from 'vitest';
 import { EventDetector } from '../../src/recovery/locate/detector.js';
-import { type TablespaceScan, createsFromScan, scanIfDone } from '../../src/postgres/replay-guard.js';
+import { type TablespaceScan, createsFromScan, ifSettled } from '../../src/postgres/replay-guard.js';
 
 const lines = [
   'rmgr: Heap        len (rec/tot):     59/    59, tx:        749, lsn: 0/0B0000D8, prev 0/0B0000A0, desc: INSERT off 2 flags 0x00, blkref #0: rel 1663/5/16384 blk 0',
@@ -45,9 +45,9 @@ describe('replay guard on a shared WAL scan', () => {
 describe('the guard never waits for the other scan', () => {
   it('takes a finished scan, and none while it still runs or when it failed', async () => {
     const done: TablespaceScan = { timeline: 1, spans: [], creates: [] };
-    expect(await scanIfDone(Promise.resolve(done))).toBe(done);
-    expect(await scanIfDone(new Promise(() => {}))).toBeUndefined();
-    expect(await scanIfDone(Promise.reject(new Error('no WAL')))).toBeUndefined();
-    expect(await scanIfDone(undefined)).toBeUndefined();
+    expect(await ifSettled(Promise.resolve(done))).toBe(done);
+    expect(await ifSettled(new Promise(() => {}))).toBeUndefined();
+    expect(await ifSettled(Promise.reject(new Error('no WAL')))).toBeUndefined();
+    expect(await ifSettled(undefined)).toBeUndefined();
   });
 });

@@ -18,7 +18,7 @@ import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { pgbackrestArchiveGet, pgbackrestInfo, pgControldata } from '../../postgres/programs.js';
-import { assertCreatesLeaveTablespacesAlone, assertFetchedReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
+import { assertCreatesLeaveTablespacesAlone, assertFetchedReplayLeavesTablespacesAlone, createsFromScan, ifSettled } from '../../postgres/replay-guard.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem, pinnedProbeItem } from '../materialize/choose.js';
@@ -108,7 +108,8 @@ async function guardTablespaces(
   sourceName: string,
 ): Promise<void> {
   const { bin } = from;
-  const end = req.target.commitLsn ?? req.target.firstLsn ?? (await req.targetEnd?.catch(() => undefined));
+  // an xid given by hand: its commit's LSN from locate's scan, if it has finished (else laterEnd below)
+  const end = req.target.commitLsn ?? req.target.firstLsn ?? (await ifSettled(req.targetEnd));
   let start: string | undefined;
   let timeline: number;
   if ('startLsn' in from) ({ startLsn: start, timeline } = from);
@@ -122,7 +123,7 @@ async function guardTablespaces(
     return;
   }
   // locate fetched and read this stanza's WAL already (when its scan has finished): its findings, when they cover the whole range
-  const seen = createsFromScan(await scanIfDone(req.walScanned), { source: sourceName, startLsn: start, endLsn: end ?? undefined, timeline });
+  const seen = createsFromScan(await ifSettled(req.walScanned), { source: sourceName, startLsn: start, endLsn: end ?? undefined, timeline });
   if (seen) return assertCreatesLeaveTablespacesAlone(seen, label);
   // `wal` outlives this check: the replay reads the segments fetched here instead of fetching them again.
   await mkdir(wal, { recursive: true });
@@ -134,6 +135,7 @@ async function guardTablespaces(
       stageDir: wal,
       startLsn: start,
       endLsn: end ?? undefined,
+      laterEnd: end ? undefined : req.targetEnd,
       timeline,
       label,
     });

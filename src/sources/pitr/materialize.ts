@@ -20,7 +20,7 @@ import { shellQuote } from '../../util/redact.js';
 import { formatBytes } from '../../util/time.js';
 import { archivedWalFrom, assertDiskSpace, isDiskFull, replayDiskFull, walBetween } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
-import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, scanIfDone } from '../../postgres/replay-guard.js';
+import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, ifSettled } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
 import { decideRelations, plainCatalog, tarCatalog } from './relation-source.js';
 import { lostRelationsLeftSparse } from './relation-check.js';
@@ -272,15 +272,16 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
     // On this host a CREATE TABLESPACE in the replayed WAL would empty the live tablespace (replay-guard.ts).
     const walDir = config.wal_archive;
     if (walDir) {
-      // an xid given by hand: its commit's LSN comes from locate's scan, running alongside (shown as a phase: under load it is what materialize waits for)
-      const end = req.target.commitLsn ?? req.target.firstLsn ?? (req.targetEnd ? await phase("pitr: wait for the target's LSN (locate's scan)", () => req.targetEnd!.catch(() => undefined)) : undefined);
+      // an xid given by hand: its commit's LSN comes from locate's scan, running alongside, if it has finished;
+      // else the guard's own pass reads to the archive's end and waits for it only over a CREATE TABLESPACE
+      const end = req.target.commitLsn ?? req.target.firstLsn ?? (await ifSettled(req.targetEnd));
       const range = { startLsn: backup.startLsn, endLsn: end ?? undefined, timeline: backup.timeline };
       // locate read this WAL already (when its scan, running alongside, has finished): its findings, else our own pass
-      const seen = createsFromScan(await scanIfDone(req.walScanned), { source: config.name, ...range });
+      const seen = createsFromScan(await ifSettled(req.walScanned), { source: config.name, ...range });
       if (seen) assertCreatesLeaveTablespacesAlone(seen, backup.path);
       else {
         progress('checking the WAL to replay for tablespaces it would create');
-        await phase('pitr: check the WAL to replay for tablespaces', () => assertReplayLeavesTablespacesAlone(bin, { walDir, ...range, label: backup.path }));
+        await phase('pitr: check the WAL to replay for tablespaces', () => assertReplayLeavesTablespacesAlone(bin, { walDir, ...range, laterEnd: end ? undefined : req.targetEnd, label: backup.path }));
       }
     }
     inst = await TempInstance.fromDataDir(prepared.source, {
