@@ -107,38 +107,31 @@ export async function assertReplayLeavesTablespacesAlone(bin: PgBinaries, o: { w
 /**
  * The same check when the WAL is only reachable one segment at a time
  * (pgBackRest archive-get, a restore_command): the segments from `startLsn`
- * to `endLsn` are fetched into `stageDir` first. Without `endLsn`: to the end
- * of the archive, or to `laterEnd` once it is known (fetching stops there).
- * Returns false when the range is longer than `maxSegments`: then only its
- * first `maxSegments` were read.
+ * to `endLsn` (without one: to the end of the archive) are fetched into
+ * `stageDir` first. Returns false when the range is longer than
+ * `maxSegments`: then only its first `maxSegments` were read.
  */
 export async function assertFetchedReplayLeavesTablespacesAlone(
   bin: PgBinaries,
-  o: { fetch: (segment: string, dest: string) => Promise<boolean>; stageDir: string; startLsn: string; endLsn?: string; laterEnd?: Promise<string | undefined>; timeline: number; label: string; maxSegments?: number; parallel?: number },
+  o: { fetch: (segment: string, dest: string) => Promise<boolean>; stageDir: string; startLsn: string; endLsn?: string; timeline: number; label: string; maxSegments?: number; parallel?: number },
 ): Promise<boolean> {
-  let end = o.endLsn;
-  o.laterEnd?.then((e) => (end ??= e), () => {});
+  const max = BigInt(o.maxSegments ?? 256);
   const first = segnoOfLsn(o.startLsn);
-  const cap = first + BigInt(o.maxSegments ?? 256) - 1n;
+  const wanted = o.endLsn ? segnoOfLsn(o.endLsn) : first + max; // one past the cap: "to the end" may be longer
+  const last = wanted - first + 1n > max ? first + max - 1n : wanted;
+  let complete = last === wanted;
+  const names: string[] = [];
+  for (let s = first; s <= last; s++) names.push(segmentName(o.timeline, s));
   // A few fetches at once: each is a program start, and the replay reuses what is fetched here.
-  const atOnce = BigInt(o.parallel ?? 4);
-  let complete = false;
-  for (let s = first; ; ) {
-    const wanted = end ? segnoOfLsn(end) : undefined;
-    if (wanted !== undefined && s > wanted) {
-      complete = true;
-      break;
-    }
-    if (s > cap) break; // "to the end" may be longer
-    const stop = [wanted ?? cap, cap, s + atOnce - 1n].reduce((a, b) => (b < a ? b : a));
-    const batch: string[] = [];
-    for (; s <= stop; s++) batch.push(segmentName(o.timeline, s));
+  const atOnce = o.parallel ?? 4;
+  for (let i = 0; i < names.length; i += atOnce) {
+    const batch = names.slice(i, i + atOnce);
     const got = await Promise.all(batch.map((name) => o.fetch(name, join(o.stageDir, name))));
     if (got.includes(false)) {
       complete = true; // the end of the archive (or a timeline switch): replay reads no further on this timeline
       break;
     }
   }
-  await assertReplayLeavesTablespacesAlone(bin, { walDir: o.stageDir, startLsn: o.startLsn, endLsn: end, laterEnd: o.laterEnd, timeline: o.timeline, label: o.label });
+  await assertReplayLeavesTablespacesAlone(bin, { walDir: o.stageDir, startLsn: o.startLsn, endLsn: o.endLsn, timeline: o.timeline, label: o.label });
   return complete;
 }

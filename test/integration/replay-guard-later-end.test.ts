@@ -12,8 +12,7 @@ import { findBinaries, type PgBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { TempInstance } from '../../src/postgres/instance.js';
 import { chownForServer } from '../../src/postgres/os-user.js';
-import { assertFetchedReplayLeavesTablespacesAlone, assertReplayLeavesTablespacesAlone } from '../../src/postgres/replay-guard.js';
-import { segnoOfLsn } from '../../src/postgres/wal/segments.js';
+import { assertReplayLeavesTablespacesAlone } from '../../src/postgres/replay-guard.js';
 import { testWorkDir } from '../helpers.js';
 
 const base = join(testWorkDir(), `guard-end-${process.pid}`);
@@ -36,7 +35,6 @@ beforeAll(async () => {
   await inst.start();
   const lsn = async () => (await inst.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l')).rows[0]!.l;
   start = (await inst.query<{ l: string }>('select redo_lsn::text as l from pg_control_checkpoint()')).rows[0]!.l;
-  // more than one segment before the CREATE: the fetching guard has something to stop short of
   await inst.query('create table filler as select g, repeat(md5(g::text), 20) as t from generate_series(1, 60000) g');
   await inst.query('select pg_switch_wal()');
   await inst.query('create table t (id int)');
@@ -70,23 +68,5 @@ describe('replay guard without the end yet', () => {
     stopped.catch(() => {}); // as recover does: the guard reads it only when it needs it
     await expect(guard(stopped)).rejects.toMatchObject({ code: 'REPLAY_WOULD_TOUCH_TABLESPACE' });
     await expect(guard()).rejects.toMatchObject({ code: 'REPLAY_WOULD_TOUCH_TABLESPACE' });
-  });
-
-  it('fetching one segment at a time: stops at the end once it is known, and judges by it', async () => {
-    const stage = join(base, 'stage');
-    mkdirSync(stage, { recursive: true });
-    await chownForServer(stage);
-    const fetched: string[] = [];
-    const fetch = async (segment: string, dest: string) => {
-      if (!readdirSync(wal).includes(segment)) return false;
-      copyFileSync(join(wal, segment), dest);
-      fetched.push(segment);
-      return true;
-    };
-    const complete = await assertFetchedReplayLeavesTablespacesAlone(bin, { fetch, stageDir: stage, startLsn: start, laterEnd: Promise.resolve(before), timeline: 1, label: 'the test set', parallel: 1 });
-    expect(complete).toBe(true);
-    // nothing past the end's segment was fetched
-    expect(fetched.map((s) => BigInt(`0x${s.slice(16)}`)).every((n) => n <= segnoOfLsn(before))).toBe(true);
-    expect(fetched.length).toBeGreaterThan(1);
   });
 });
