@@ -84,18 +84,20 @@ export function judgeIdentity(i: IdentityInput): TableIdentity[] {
  * For a target given by hand: the located event that removed the version of
  * the tables alive at the target — the first event naming them committed at
  * or after the target; when the target lies after every such event (forced
- * past the incident), the newest one, which then fails the check. Undefined
+ * past the incident), the newest one, which then fails the check. An xid's
+ * position is its event's commit, else `xidCommitLsn` (the scan's). Undefined
  * when the target's position is unknown (a restore point, an xid locate did
  * not see) or nothing names the tables.
  */
-export function identityEventFor(target: ResolvedTarget, named: readonly LocatedEvent[], all: readonly LocatedEvent[]): LocatedEvent | undefined {
+export function identityEventFor(target: ResolvedTarget, named: readonly LocatedEvent[], all: readonly LocatedEvent[], xidCommitLsn?: string): LocatedEvent | undefined {
   if (named.length === 0) return undefined;
   const oldestFirst = [...named].sort((a, b) => Lsn.compare(a.commitLsn, b.commitLsn));
   let at: ((e: LocatedEvent) => boolean) | undefined;
   if (target.kind === 'latest') at = () => false;
   else if (target.kind === 'xid' && target.xid) {
-    const own = all.find((e) => e.xid === target.xid);
-    if (own) at = (e) => Lsn.compare(e.commitLsn, own.commitLsn) >= 0;
+    // the xid's commit: its event, or where the scan read it (a DROP of other tables is no event of these)
+    const ownLsn = all.find((e) => e.xid === target.xid)?.commitLsn ?? xidCommitLsn;
+    if (ownLsn) at = (e) => Lsn.compare(e.commitLsn, ownLsn) >= 0;
   } else if (target.kind === 'lsn' && target.commitLsn) at = (e) => Lsn.compare(e.commitLsn, target.commitLsn!) >= 0;
   else if (target.kind === 'time' && target.time) at = (e) => Date.parse(e.commitTime) >= Date.parse(target.time!);
   if (!at) return undefined;

@@ -30,7 +30,11 @@ import { type ResolvedTarget, type TargetSpec, describeTarget, resolveExplicit }
 import { namesTable } from './locate/rank.js';
 import type { TablespaceScan } from '../postgres/replay-guard.js';
 import { assertIdentity, judgeIdentity, materializedRelfilenodes } from './identity.js';
-import { scanForTarget } from './target-scan.js';
+import { type TargetScan, scanForTarget } from './target-scan.js';
+import type { RecoveredCopy } from './locate/catalog.js';
+
+/** Sources whose temporary instance is replayed to the target itself (its catalog names what the target's transaction removed). */
+const REPLAYED_TO_TARGET: ReadonlySet<string> = new Set(['pitr', 'pgbackrest', 'barman']);
 
 export interface RecoverOptions {
   inventory: Inventory;
@@ -129,6 +133,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   let recreatedWarned: Promise<void> | undefined;
   // Stops that scan (its programs, catalog instance and folders) when the run fails before it finished.
   let stopScan: (() => Promise<void>) | undefined;
+  // Hands that scan the materialized copy to name the lost files with (undefined: there is none).
+  let giveCopy: ((copy: RecoveredCopy | undefined) => void) | undefined;
   try {
     log.record('mode', o.mode);
 
@@ -167,13 +173,19 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       // A target given by hand is still checked against what the WAL says was lost (best effort). Only the
       // identity check (after materialize) and the replay guard (before replay) need that scan: it runs alongside.
       target = resolveExplicit(o.target);
-      const running = stoppable(() => log.step('check the target in WAL (alongside)', () => scanForTarget({ inventory: o.inventory, tables: o.tables, production: prod, workDir: o.workDir, target, source: chosenConfig, timeline: log })));
+      // A source replayed to an xid target names the lost files itself once up: the scan makes no copy of its own.
+      const catalogAt = chosenConfig && REPLAYED_TO_TARGET.has(chosenConfig.kind) && target.kind === 'xid' ? new Promise<RecoveredCopy | undefined>((r) => (giveCopy = r)) : undefined;
+      // The replay guard's answers come once the WAL is read, before the naming (which waits for that copy).
+      let scanned: (s: Omit<TargetScan, 'event'>) => void = () => {};
+      const early = new Promise<Omit<TargetScan, 'event'>>((r) => (scanned = r));
+      const running = stoppable(() => log.step('check the target in WAL (alongside)', () => scanForTarget({ inventory: o.inventory, tables: o.tables, production: prod, workDir: o.workDir, target, source: chosenConfig, timeline: log, catalogAt, onScanned: scanned })));
       stopScan = running.stop;
       const scan = running.done;
+      scan.then(scanned, () => scanned({}));
       located = scan.then((r) => r.event);
       located.then(() => (locatedSettled = true), () => (locatedSettled = true));
-      walScanned = scan.then((r) => r.tablespaces);
-      targetEnd = scan.then((r) => r.end);
+      walScanned = early.then((r) => r.tablespaces);
+      targetEnd = early.then((r) => r.end);
       // read by the replay guard only when it needs them (a stopped scan: neither)
       walScanned.catch(() => {});
       targetEnd.catch(() => {});
@@ -236,6 +248,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       ),
     );
     materialized = m;
+    giveCopy?.({ label: `${choice.config.name}'s temporary instance`, params: (db) => ({ ...m.conn, database: db }) });
     const sourceConfig = m.instance?.sourceConfig;
     // The rows are counted by copy back's source checksums (rowsCountedByCaller): the tables are recorded again,
     // with their rows, once those are in (in the identity check, which the publish waits for).
@@ -282,6 +295,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         }
         if (located) {
           event = await located;
+          // which transaction the check compares with, and which catalog named its files (null: none could)
+          if (event) log.event('wal-scan-event', { xid: event.xid, commitLsn: event.commitLsn, catalog: event.catalog, relations: event.relations.map((r) => r.name) });
           // only a warning (it counts the live tables' rows): the verdict does not wait for it, unless --jobs caps
           // production's connections (it reads production on one of its own)
           recreatedWarned = warnRecreated(event);
@@ -366,6 +381,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     // Ctrl-C at a question: say where production stands (the side schema may already be written).
     let e = isInterruptedAtPrompt(caught) ? interruptedError('Ctrl-C at a question', log.facts, []) : caught;
     // Nothing waits for the alongside scan any more: stopped, not waited for (it may read WAL for minutes).
+    giveCopy?.(undefined);
     if (located && !locatedSettled && stopScan) {
       log.event('wal-scan-stopped', { reason: 'the run failed before the scan finished' });
       await stopScan();

@@ -12,7 +12,7 @@ import type { TablespaceScan } from '../postgres/replay-guard.js';
 import { walScanStartOf } from '../sources/registry.js';
 import type { ResolvedTarget } from '../sources/target.js';
 import { identityEventFor } from './identity.js';
-import { locate, type LocatedEvent } from './locate/index.js';
+import { locate, type LocatedEvent, type LocateOptions } from './locate/index.js';
 import { namesTable } from './locate/rank.js';
 import type { Timeline } from './timeline.js';
 
@@ -25,6 +25,10 @@ export interface TargetScanRequest {
   /** The source chosen by name (a paused replica may vouch for a later start). */
   source?: SourceConfig;
   timeline: Timeline;
+  /** The chosen source's copy at the target, once up: it names the files (LocateOptions.catalogAt). */
+  catalogAt?: LocateOptions['catalogAt'];
+  /** The WAL is read: the replay guard's answers, before the naming that may wait for catalogAt. */
+  onScanned?: (s: Omit<TargetScan, 'event'>) => void;
 }
 
 export interface TargetScan {
@@ -48,13 +52,21 @@ export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan>
   const once = async (fromLsn?: string) => {
     // From a vouched start the catalog that names the files is the paused replica itself: counting its rows there
     // (the rows copy back reads anyway) proves nothing the relfilenode does not, and would compete with the copy.
-    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn, exactCounts: !fromLsn }).catch(() => undefined);
+    // The xid's commit as the scan read it: locate keeps only events that touch the tables (and undrop's own), so a
+    // target forced past the incident onto another table's DROP is not among them.
+    let xidCommit: string | undefined;
+    const onScanned = (s: { tablespaces: TablespaceScan; commitLsnOf: (x: string) => string | undefined }) => {
+      xidCommit = xid ? s.commitLsnOf(xid) : undefined;
+      if (!fromLsn) req.onScanned?.({ tablespaces: s.tablespaces, end: xidCommit });
+    };
+    // rows are not counted in the copy: copy back reads them there meanwhile
+    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn, exactCounts: !fromLsn && !req.catalogAt, onScanned, ...(fromLsn ? {} : { catalogAt: req.catalogAt }) }).catch(() => undefined);
     if (!r) return undefined;
     const all = [...r.events, ...r.undrop, ...r.ignored];
     const named = r.events.filter((e) => req.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));
     // An xid target stops just before that transaction's commit record: where the replay ends, when the scan saw it.
-    const own = xid ? all.find((e) => e.xid === xid) : undefined;
-    return { event: identityEventFor(target, named, all), tablespaces: r.tablespaces, end: own?.commitLsn };
+    const end = (xid ? all.find((e) => e.xid === xid)?.commitLsn : undefined) ?? xidCommit;
+    return { event: identityEventFor(target, named, all, end), tablespaces: r.tablespaces, end };
   };
   let found = await once(start?.lsn);
   // Another transaction than the target's is compared with (the target names none of the tables): it too must lie

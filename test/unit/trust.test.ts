@@ -156,6 +156,11 @@ describe('which event a hand-given target is checked against', () => {
     expect(identityEventFor(t({ kind: 'latest' }), named, all)).toBe(incident);
   });
 
+  it("forced past it onto another table's DROP (not among the tables' events): placed by the scan's commit LSN, still the incident", () => {
+    expect(identityEventFor(t({ kind: 'xid', xid: '400' }), named, all, '0/6000000')).toBe(incident);
+    expect(identityEventFor(t({ kind: 'xid', xid: '400' }), named, all, '0/1000000')).toBe(older);
+  });
+
   it('unknown position or nothing named: no event (identity not proven)', () => {
     expect(identityEventFor(t({ kind: 'xid', xid: '999' }), named, all)).toBeUndefined();
     expect(identityEventFor(t({ kind: 'name', name: 'x' }), named, all)).toBeUndefined();

@@ -32,7 +32,7 @@ export interface CatalogRow {
 export interface Catalog {
   /** "production (current catalog)", "base backup /b/base1 replayed to 0/165DEEE8", "delayed replica replica-4h at 0/…". */
   label: string;
-  kind: 'production' | 'delayed-replica' | 'base-backup';
+  kind: 'production' | 'delayed-replica' | 'base-backup' | 'recovered-copy';
   /** LSN the catalog reflects (undefined for production: now). */
   asOfLsn?: string;
   /** Predates an event whose first record is at this LSN. */
@@ -131,6 +131,29 @@ export function productionCatalog(inventory: Inventory | undefined, params?: Con
     kind: 'production',
     predates: () => false,
     params: (database) => ({ ...base, database }),
+    release: async () => {},
+  };
+}
+
+/** A copy of the cluster replayed to a recovery target by someone else (recover's temporary instance). */
+export interface RecoveredCopy {
+  label: string;
+  params(database: string): ConnParams;
+}
+
+/**
+ * Names from a copy replayed to just before the transaction at `cutoff` (its
+ * first record): that transaction's own changes are uncommitted there, so it
+ * still lists every relation the transaction removed, and so does every
+ * event that begins after it. Read-only.
+ */
+export function recoveredCopyCatalog(copy: RecoveredCopy, cutoff: string): Catalog {
+  return {
+    label: `${copy.label} (replayed to the target)`,
+    kind: 'recovered-copy',
+    asOfLsn: cutoff,
+    predates: (first) => !Lsn.before(first, cutoff),
+    params: copy.params,
     release: async () => {},
   };
 }
