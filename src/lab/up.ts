@@ -316,16 +316,27 @@ export const buildSteps: BuildStep[] = [
 ];
 
 /** pg_switch_wal(), then wait until the archiver has archived that segment. */
-export async function switchAndWaitArchived(primary: TempInstance, timeoutMs = 120_000): Promise<string> {
+/**
+ * Switch WAL and wait until that segment is archived. `timeoutMs` without progress: at seed scale the
+ * archiver (a copy and a gzipped pgBackRest push per segment) can be minutes behind on a busy machine
+ * (a seed bench failed at a flat 120 s, 19 segments behind) and still moving; it is stuck only when no
+ * segment gets archived for that long.
+ */
+export async function switchAndWaitArchived(primary: TempInstance, timeoutMs = 300_000): Promise<string> {
   const r = await primary.query<{ seg: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS seg');
   const seg = r.rows[0]!.seg;
-  const until = Date.now() + timeoutMs;
+  let until = Date.now() + timeoutMs;
+  let seen: string | null = null;
   for (;;) {
     const a = await primary.query<{ last: string | null; failed: string }>('SELECT last_archived_wal AS last, failed_count::text AS failed FROM pg_stat_archiver');
     const last = a.rows[0]!.last;
     if (last && last.slice(0, 24) >= seg) return last;
+    if (last !== seen) {
+      seen = last;
+      until = Date.now() + timeoutMs;
+    }
     if (Date.now() > until) {
-      throw failure('LAB_ARCHIVE_STUCK', `WAL segment ${seg} was not archived within ${timeoutMs / 1000} s (last archived: ${last ?? 'none'}, failures: ${a.rows[0]!.failed}).`, {
+      throw failure('LAB_ARCHIVE_STUCK', `WAL segment ${seg} was not archived: nothing was archived for ${timeoutMs / 1000} s (last archived: ${last ?? 'none'}, failures: ${a.rows[0]!.failed}).`, {
         hint: `Look for "archive command failed" in ${primary.logFile}.`,
       });
     }
