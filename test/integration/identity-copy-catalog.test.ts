@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../../src/postgres/connect.js';
 import { undrop } from '../cli.js';
 import { useLab } from '../helpers/lab.js';
+import { archiveNow } from '../helpers/archive.js';
 
 const lab = useLab({ name: 'idcopy', scale: 2000, timeoutMs: 600_000, components: { replica: false, snapshots: false, dumps: false } });
 const LOST = 'shipments,shipment_events,invoices';
@@ -48,11 +49,7 @@ describe('identity named by the recovered copy itself', () => {
       await c.query('drop table later_junk');
       const x = (await c.query<{ x: string }>('select pg_current_xact_id()::text as x')).rows[0]!.x;
       await c.query('commit');
-      const seg = (await c.query<{ w: string }>('select pg_walfile_name(pg_switch_wal()) as w')).rows[0]!.w;
-      for (const until = Date.now() + 60_000; ((await c.query<{ w: string | null }>('select last_archived_wal as w from pg_stat_archiver')).rows[0]!.w ?? '') < seg; ) {
-        if (Date.now() > until) throw new Error(`${seg} not archived in 60 s`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await archiveNow(c);
       return x;
     });
     const r = await undrop(['-c', lab.cfg, 'recover', '--yes', '--tables', LOST, '--source', 'pitr', '--schema', 'idcopy_forced', '--target', `xid:${xid}`], { timeoutMs: 600_000 });

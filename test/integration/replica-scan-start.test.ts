@@ -21,6 +21,7 @@ import { resolveExplicit } from '../../src/sources/target.js';
 import { replicaScanStart } from '../../src/sources/delayed-replica/scan-start.js';
 import { undrop } from '../cli.js';
 import { replicaDsnOf, REPLICA_AND_WAL, useLab } from '../helpers/lab.js';
+import { archiveNow } from '../helpers/archive.js';
 
 const lab = useLab({ name: 'scanstart', scale: 2000, delay: '10min', incident: 'paused-before-incident', components: REPLICA_AND_WAL });
 const TABLES = 'shipments,shipment_events,invoices';
@@ -84,11 +85,7 @@ describe('the target WAL scan on a paused delayed replica', () => {
       await c.query("DELETE FROM invoices WHERE customer = 'wrong-target'");
       const x = (await c.query('SELECT txid_current()::text AS x')).rows[0].x as string;
       await c.query('COMMIT');
-      const seg = (await c.query('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0].w as string;
-      for (const until = Date.now() + 60_000; ((await c.query('SELECT last_archived_wal AS w FROM pg_stat_archiver')).rows[0].w ?? '') < seg; ) {
-        if (Date.now() > until) throw new Error(`WAL segment ${seg} was not archived within 60 s`);
-        await new Promise((res) => setTimeout(res, 200));
-      }
+      await archiveNow(c);
       return x;
     });
     const replay = await replayLsn();

@@ -18,6 +18,7 @@ import { type ConnParams } from '../../src/postgres/conninfo.js';
 import { tableChecksum } from '../../src/recovery/checksum.js';
 import { undrop } from '../cli.js';
 import { useLab } from '../helpers/lab.js';
+import { archiveNow as archiveOn } from '../helpers/archive.js';
 
 const lab = useLab({ name: 'trust', scale: 2000, delay: '10min', timeoutMs: 900_000 });
 const { root, dir, cfg } = lab;
@@ -43,14 +44,7 @@ async function sql<T = any>(text: string, params: unknown[] = []): Promise<T[]> 
 
 /** Switch WAL and wait until the segment is archived: locate and PITR read the archive. */
 async function archiveNow(): Promise<void> {
-  await withClient(prod, async (c) => {
-    const seg = (await c.query('SELECT pg_walfile_name(pg_switch_wal()) AS w')).rows[0].w as string;
-    const until = Date.now() + 60_000;
-    while (((await c.query('SELECT last_archived_wal AS w FROM pg_stat_archiver')).rows[0].w ?? '') < seg) {
-      if (Date.now() > until) throw new Error(`WAL segment ${seg} was not archived within 60 s`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  });
+  await withClient(prod, (c) => archiveOn(c));
 }
 
 async function schemas(): Promise<string[]> {
