@@ -9,6 +9,7 @@ import { formatBytes, formatDuration, sleep } from '../util/time.js';
 import { isLsn, parseLsn } from './wal/lsn.js';
 import { replayTimeoutMs } from './timeouts.js';
 import { existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { connect, withClient } from './connect.js';
@@ -78,12 +79,27 @@ export function segmentMissingBeforeConsistency(log: string): string | undefined
   return start ? segmentForLsn(Number(start[3]), start[1]!) : undefined;
 }
 
-/** A recovery that stopped short of its target, as a clear error (missing WAL named when possible). */
-export function recoveryShortError(log: string, logFile: string, cause?: unknown): UndropError | undefined {
+/** Below this much free space where the WAL is restored, a segment restore_command failed to give is a full disk, not a gap. */
+const WAL_ROOM = 32 * 1024 * 1024;
+
+/**
+ * A recovery that stopped short of its target, as a clear error (missing WAL named when possible).
+ * `freeBytes`: free space where the instance restores WAL. A full disk makes restore_command fail too
+ * (pgBackRest: "FileWriteError … RECOVERYXLOG"), and the segment is then not missing from the archive.
+ */
+export function recoveryShortError(log: string, logFile: string, cause?: unknown, freeBytes?: number): UndropError | undefined {
   const short = /recovery ended before configured recovery target was reached/.test(log);
   const inBackup = short ? undefined : segmentMissingBeforeConsistency(log);
   const missing = missingSegmentFromLog(log) ?? (short ? segmentAfterRedo(log) : inBackup);
   if (!short && !missing) return undefined;
+  if (freeBytes !== undefined && freeBytes < WAL_ROOM) {
+    // "disk full" in the message: the sources' catch turns it into DISK_FULL with the figures (isDiskFull)
+    return failure('DISK_FULL', `Recovery stopped before the target: ${missing ? `WAL segment ${missing}` : 'the next WAL segment'} could not be restored, disk full (${formatBytes(freeBytes)} free where the temporary instance restores WAL).`, {
+      hint: 'Free space there (df -h) or point --work-dir at a larger filesystem.',
+      details: fatalLines(log),
+      cause,
+    });
+  }
   // A history file restored: replay left the backup's timeline for another, which may never have seen the target.
   const followed = [...new Set([...log.matchAll(/restored log file "([0-9A-F]{8})\.history"/g)].map((m) => parseInt(m[1]!, 16)))];
   // Said only when replay ran out on a timeline it followed (a missing ancestor segment is just missing).
@@ -114,7 +130,7 @@ export async function startRecovery(inst: TempInstance): Promise<void> {
   try {
     await inst.start();
   } catch (e) {
-    throw recoveryShortError(await inst.log(), inst.logFile, e) ?? e;
+    throw recoveryShortError(await inst.log(), inst.logFile, e, await freeBytes(inst.dataDir)) ?? e;
   } finally {
     await early.stop();
   }
@@ -142,6 +158,16 @@ function earlyPromotion(inst: TempInstance): { stop: () => Promise<void> } {
       await attempts;
     },
   };
+}
+
+/** Free bytes on the filesystem of `dir` (undefined when it cannot be read). */
+async function freeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return undefined;
+  }
 }
 
 function fatalLines(log: string): string[] {
@@ -232,7 +258,7 @@ export async function waitForPromotion(inst: TempInstance, o: { timeoutMs?: numb
     while (Date.now() < deadline) {
       const log = await inst.log();
       if (/recovery ended before configured recovery target was reached/.test(log) || /startup process .* exited with exit code/.test(log) || /shutting down due to startup process failure/.test(log)) {
-        throw recoveryShortError(log, inst.logFile) ?? failure('RECOVERY_FAILED', 'Recovery failed.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });
+        throw recoveryShortError(log, inst.logFile, undefined, await freeBytes(inst.dataDir)) ?? failure('RECOVERY_FAILED', 'Recovery failed.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });
       }
       if (!readPostmasterPid(inst.dataDir) && Date.now() - started > 2000) {
         throw failure('RECOVERY_FAILED', 'The temporary instance stopped during recovery.', { hint: `See the server log ${inst.logFile}.`, details: fatalLines(log) });

@@ -73,6 +73,12 @@ HINT:  All WAL generated while online backup was taken must be available at reco
 `;
     expect(recoveryShortError(endsEarly, '/x')).toMatchObject({ code: 'WAL_SEGMENT_MISSING', message: expect.stringContaining('000000010000000000000007') });
   });
+  it('a segment that could not be restored onto a full disk is a full disk, not a gap in the archive', () => {
+    const log = 'LOG:  redo done at 0/11FFE608 system usage: CPU\nrepo1: 15-1/0000000100000000/000000010000000000000012-84b2.gz [FileWriteError] unable to write \'/w/data/pg_wal/RECOVERYXLOG\': [2] No such file or directory\nFATAL:  recovery ended before configured recovery target was reached\n';
+    expect(recoveryShortError(log, '/x', undefined, 3 * 1024 * 1024)).toMatchObject({ code: 'DISK_FULL', message: expect.stringMatching(/000000010000000000000012 could not be restored, disk full/) });
+    expect(recoveryShortError(log, '/x', undefined, 10 * 1024 ** 3)).toMatchObject({ code: 'WAL_SEGMENT_MISSING' });
+    expect(recoveryShortError(log, '/x')).toMatchObject({ code: 'WAL_SEGMENT_MISSING' });
+  });
   it('reads COMMIT records from pg_waldump', () => {
     const line = 'rmgr: Transaction len (rec/tot):     34/    34, tx:      29521, lsn: 0/1663BB28, prev 0/1663BAE8, desc: COMMIT 2026-11-25 01:42:48.900323 UTC';
     expect(parseCommitLine(line)).toEqual({ xid: '29521', lsn: '0/1663BB28', time: '2026-11-25T01:42:48.900323Z' });
