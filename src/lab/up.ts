@@ -315,7 +315,6 @@ export const buildSteps: BuildStep[] = [
   },
 ];
 
-/** pg_switch_wal(), then wait until the archiver has archived that segment. */
 /**
  * Switch WAL and wait until that segment is archived. `timeoutMs` without progress: at seed scale the
  * archiver (a copy and a gzipped pgBackRest push per segment) can be minutes behind on a busy machine

@@ -6,10 +6,10 @@
 import { UndropError, failure } from '../errors.js';
 import { parseSegmentName, segmentForLsn, segmentName, segnoOfLsn } from './wal/segments.js';
 import { formatBytes, formatDuration, sleep } from '../util/time.js';
+import { freeBytes } from '../util/disk.js';
 import { isLsn, parseLsn } from './wal/lsn.js';
 import { replayTimeoutMs } from './timeouts.js';
 import { existsSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { connect, withClient } from './connect.js';
@@ -93,7 +93,7 @@ export function recoveryShortError(log: string, logFile: string, cause?: unknown
   const missing = missingSegmentFromLog(log) ?? (short ? segmentAfterRedo(log) : inBackup);
   if (!short && !missing) return undefined;
   if (freeBytes !== undefined && freeBytes < WAL_ROOM) {
-    // "disk full" in the message: the sources' catch turns it into DISK_FULL with the figures (isDiskFull)
+    // the sources' catch restates it with the figures (isDiskFull, replayDiskFull)
     return failure('DISK_FULL', `Recovery stopped before the target: ${missing ? `WAL segment ${missing}` : 'the next WAL segment'} could not be restored, disk full (${formatBytes(freeBytes)} free where the temporary instance restores WAL).`, {
       hint: 'Free space there (df -h) or point --work-dir at a larger filesystem.',
       details: fatalLines(log),
@@ -158,16 +158,6 @@ function earlyPromotion(inst: TempInstance): { stop: () => Promise<void> } {
       await attempts;
     },
   };
-}
-
-/** Free bytes on the filesystem of `dir` (undefined when it cannot be read). */
-async function freeBytes(dir: string): Promise<number | undefined> {
-  try {
-    const s = await statfs(dir);
-    return Number(s.bavail) * Number(s.bsize);
-  } catch {
-    return undefined;
-  }
 }
 
 function fatalLines(log: string): string[] {

@@ -65,8 +65,7 @@ export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan>
     const all = [...r.events, ...r.undrop, ...r.ignored];
     const named = r.events.filter((e) => req.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));
     // An xid target stops just before that transaction's commit record: where the replay ends, when the scan saw it.
-    const end = (xid ? all.find((e) => e.xid === xid)?.commitLsn : undefined) ?? xidCommit;
-    return { event: identityEventFor(target, named, all, end), tablespaces: r.tablespaces, end };
+    return { event: identityEventFor(target, named, all, xidCommit), tablespaces: r.tablespaces, end: xidCommit };
   };
   let found = await once(start?.lsn);
   // Another transaction than the target's is compared with (the target names none of the tables): it too must lie

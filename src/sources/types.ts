@@ -123,10 +123,11 @@ export interface MaterializeRequest {
   /**
    * Where the replay will stop when the target itself names no LSN (an xid
    * given by hand): that transaction's commit record, found by locate's scan
-   * (undefined when it was not found). The replay guard does not wait for
-   * it: when it is not known yet, the guard reads to the end of the archive
-   * and waits for it only to judge a CREATE TABLESPACE it found (a pgBackRest
-   * fetch stops at it once known).
+   * (undefined when it was not found), known as soon as the scan has read
+   * the WAL. PITR's replay guard does not wait for it: when it is not known
+   * yet, the guard reads to the end of the archive and waits for it only to
+   * judge a CREATE TABLESPACE it found. pgBackRest's waits for it, to fetch
+   * the WAL only up to there.
    */
   targetEnd?: Promise<string | undefined>;
   /**

@@ -35,8 +35,6 @@ beforeAll(async () => {
   await inst.start();
   const lsn = async () => (await inst.query<{ l: string }>('select pg_current_wal_insert_lsn()::text as l')).rows[0]!.l;
   start = (await inst.query<{ l: string }>('select redo_lsn::text as l from pg_control_checkpoint()')).rows[0]!.l;
-  await inst.query('create table filler as select g, repeat(md5(g::text), 20) as t from generate_series(1, 60000) g');
-  await inst.query('select pg_switch_wal()');
   await inst.query('create table t (id int)');
   before = await lsn();
   await inst.query(`create tablespace live location '${live}'`);

@@ -13,6 +13,7 @@ import { phase } from '../../postgres/phases.js';
 import { execClean } from '../../postgres/run.js';
 import { isLsn, parseLsn } from '../../postgres/wal/lsn.js';
 import { DEFAULT_SEGMENT_SIZE, isSegmentName, parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
+import { freeBytes } from '../../util/disk.js';
 
 /** Bytes used by a file or folder tree (du, so sparse files count as they are). */
 export async function diskUsage(path: string): Promise<number> {
@@ -57,18 +58,14 @@ export async function assertDiskSpace(workDir: string, needed: number | SpaceNee
 export function isDiskFull(e: unknown): boolean {
   const err = e as { code?: string; message?: string; details?: string[] };
   const text = [err?.message ?? String(e), ...(Array.isArray(err?.details) ? err.details : [])].join('\n');
-  return err?.code === 'ENOSPC' || err?.code === '53100' || /No space left on device|ENOSPC|could not extend file|disk full/i.test(text);
+  return err?.code === 'ENOSPC' || err?.code === '53100' || err?.code === 'DISK_FULL' || /No space left on device|ENOSPC|could not extend file|disk full/i.test(text);
 }
 
 /** The same quality of message as the pre-check, for a disk that filled up during the run. */
 export async function diskFullError(e: unknown, workDir: string, step: string): Promise<UndropError> {
-  let free = 'unknown';
-  try {
-    const s = await statfs(workDir);
-    free = formatBytes(Number(s.bavail) * Number(s.bsize));
-  } catch {
-    /* the folder may be gone already */
-  }
+  // the folder may be gone already
+  const bytes = await freeBytes(workDir);
+  const free = bytes === undefined ? 'unknown' : formatBytes(bytes);
   return failure('DISK_FULL', `The work directory ${workDir} ran out of disk space during ${step} (free when it failed: ${free}). Nothing was written to production.`, {
     hint: 'Something else is filling that filesystem, or the restore is larger than estimated: free space there (df -h) or point --work-dir at a larger filesystem, then run the same command again.',
     details: isUndropError(e) ? [e.message, ...e.details] : [errorMessage(e)],
@@ -110,13 +107,8 @@ export async function archivedWalFrom(archive: string | undefined, from: string 
  */
 export async function replayDiskFull(e: unknown, workDir: string, need: SpaceNeed, what: string, removeInstance: () => Promise<void>): Promise<UndropError> {
   await removeInstance().catch(() => {});
-  let free = 'an unknown amount';
-  try {
-    const s = await statfs(workDir);
-    free = formatBytes(Number(s.bavail) * Number(s.bsize));
-  } catch {
-    /* the folder may be gone already */
-  }
+  const bytes = await freeBytes(workDir); // the folder may be gone already
+  const free = bytes === undefined ? 'an unknown amount' : formatBytes(bytes);
   const margin = marginFor(need);
   const wal = need.wal ? '' : ' (WAL to replay: unknown)';
   return failure('DISK_FULL', `The work directory ${workDir} ran out of disk space during WAL replay (${what}): it needs about ${describeNeed(need, margin)}${wal}, but only ${free} is free there once the temporary instance is removed. Nothing was written to production.`, {
