@@ -1,6 +1,6 @@
 // The inventory (undrop.yaml) as data: one schema per source kind. Adding a
 // source kind touches src/sources/ and this file only.
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { type VerifyConfig, verifySchema } from './verify-schema.js';
 

@@ -1,7 +1,7 @@
 // The inventory's `verify:` block (top level, or per source; a source's
 // fields override the global ones): what a nightly restore test checks
 // beyond "it restored".
-import { z } from 'zod';
+import * as z from 'zod';
 
 const percent = z.union([z.number().min(0), z.string().regex(/^\d+(\.\d+)?\s*%$/, { message: 'expected a percentage such as "5%"' })]);
 

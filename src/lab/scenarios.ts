@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { usageError } from '../errors.js';
 import { parseDuration } from '../inventory/units.js';
 import { listScenarios, scenariosDir } from './scenario-names.js';

@@ -2,7 +2,7 @@
 // a new process, and what tests and sources read to find the lab's parts.
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { usageError } from '../errors.js';
 import type { LabLayout } from './layout.js';
 

@@ -3,7 +3,7 @@
 // commands carry their notes in `note:` (YAML comments would be dropped) and
 // what the output must show in `expect:` / must not show in `reject:`, which
 // the runbook tests assert.
-import { z } from 'zod';
+import * as z from 'zod';
 import { SOURCE_KINDS } from '../inventory/schema.js';
 
 const id = z.string().regex(/^[a-z][a-z0-9-]*$/, { message: 'expected a kebab-case id' });

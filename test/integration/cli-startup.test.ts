@@ -4,9 +4,12 @@
 // source kinds it does not use; libpg-query
 // waits for a paused replica's names to be moved. Asserts modules, not
 // milliseconds: an ESM resolve hook (test/fixtures/record-imports.mjs) lists
-// every module the real CLI process resolved.
+// every file the real CLI process resolved. The CLI is one bundle split at its
+// dynamic imports (`npm run bundle`): a loaded chunk stands for the modules
+// esbuild put in it (its metafile, dist/cli/bundle-meta.json).
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { undrop } from '../cli.js';
 import { testWorkDir } from '../helpers.js';
@@ -22,15 +25,27 @@ writeFileSync(inventory, `production:\n  dsn: "${nowhere}"\nsources:\n  - name: 
 const INTERACTIVE = ['@inquirer/prompts', '@inquirer/core', 'ora'];
 const HEAVY = ['pg', 'execa', 'zod', 'yaml', 'libpg-query', 'pg-copy-streams', ...INTERACTIVE];
 
+/** Output file (relative to the project) → the source files bundled into it. */
+const bundled = new Map(
+  Object.entries((JSON.parse(readFileSync('dist/cli/bundle-meta.json', 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> }).outputs).map(([out, o]) => [out, Object.keys(o.inputs)]),
+);
+
+/** What a resolved URL loaded: a chunk's bundled sources, or the file itself (an external package). */
+function modulesOf(url: string): string[] {
+  if (!url.startsWith('file:')) return [];
+  const file = relative(resolve('.'), fileURLToPath(url));
+  return bundled.get(file) ?? [file];
+}
+
 let n = 0;
 /** Run the CLI; the npm packages and the project's own modules (src/…) it loaded. */
 async function loaded(args: string[]): Promise<{ exitCode: number; stderr: string; packages: Set<string>; own: Set<string> }> {
   const log = join(root, `imports-${++n}.log`);
   const r = await undrop(args, { nodeArgs: ['--import', hook], env: { UNDROP_IMPORTS_LOG: log } });
-  const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
-  const packages = new Set(urls.flatMap((u) => /.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []));
-  // the built CLI's modules (dist/…/x.js), named as their sources (src/…/x)
-  const own = new Set(urls.flatMap((u) => /\/(?:dist|src)\/(.+)\.[jt]s$/.exec(u)?.[1] ?? []).map((m) => `src/${m}`));
+  const files = readFileSync(log, 'utf8').split('\n').filter(Boolean).flatMap(modulesOf);
+  const packages = new Set(files.flatMap((f) => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1] ?? []));
+  // the project's own modules, named without their extension (src/…/x)
+  const own = new Set(files.flatMap((f) => /^src\/(.+)\.ts$/.exec(f)?.[1] ?? []).map((m) => `src/${m}`));
   return { exitCode: r.exitCode, stderr: r.stderr, packages, own };
 }
 
