@@ -23,6 +23,7 @@ import { quoteIdent } from './identifiers.js';
 import { assertContained, type CopyRecord, copyDataDir, internalizeLinks } from './data-copy.js';
 import { assertServerCanWrite, chownForServer } from './os-user.js';
 import { findFreePort, releasePort } from './ports.js';
+import { initdbFromTemplate } from './initdb-template.js';
 import { initdb, pgControldata, pgCtlStart, pgCtlStop } from './programs.js';
 import { execClean, tail } from './run.js';
 import { mustMatchSettings, type SetAside, setAsideConfig } from './server-config.js';
@@ -198,14 +199,16 @@ export class TempInstance {
     return { root, socketDir, port };
   }
 
-  /** A fresh, empty cluster (initdb). */
+  /** A fresh, empty cluster (initdb; a throwaway one copies the work directory's template: initdb-template.ts). */
   static async create(o: InstanceOptions & { dataChecksums?: boolean; noSync?: boolean; throwaway?: boolean }): Promise<TempInstance> {
     const a = await TempInstance.allocate(o);
     const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
     inst.ownsSocketDir = !o.socketDir;
     try {
       await chownForServer(a.root, false);
-      await initdb(o.bin, { dataDir: inst.dataDir, superuser: inst.superuser, dataChecksums: o.dataChecksums, noSync: o.noSync ?? true });
+      const init = { dataDir: inst.dataDir, superuser: inst.superuser, dataChecksums: o.dataChecksums, noSync: o.noSync ?? true };
+      if (o.throwaway) await phase(`${o.name}: initdb (a copy of the work directory's empty cluster)`, () => initdbFromTemplate(o.bin, init, o.workDir));
+      else await initdb(o.bin, init);
       await inst.writeSafeConfig(o.tcp ?? false, { ...(o.throwaway && !o.keep ? THROWAWAY_SETTINGS : {}), ...(o.settings ?? {}) });
     } catch (e) {
       await inst.destroy();

@@ -18,6 +18,7 @@ import type { Materialized, ProbeResult, SelectiveLevel } from '../sources/types
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { interruptedError, watchInterrupt } from './interrupt.js';
 import { diskFullError, isDiskFull } from '../sources/materialize/preflight.js';
+import { loadSqlScanner } from './ddl-in-place.js';
 import { pinnedItem, pinnedProbeItem } from '../sources/materialize/choose.js';
 import { isMergeRefusal, type MergeResult } from './promote-merge.js';
 import type { OnConflict } from './merge-conflicts.js';
@@ -240,6 +241,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     }
 
     // 5. Materialize (the long step).
+    // A delayed replica is read in place: copy back will move names in its DDL with PostgreSQL's scanner, whose
+    // WebAssembly takes ~0.2 s of CPU to load; loaded now, while materialize mostly waits on the replica.
+    if (choice.config.kind === 'delayed-replica' && !o.keep) loadSqlScanner().catch(() => {});
     const detached = detachedSessionWarning(process.env);
     if (detached) ui.info(detached);
     const m = await log.step('materialize', () =>

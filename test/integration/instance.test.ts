@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findBinaries } from '../../src/postgres/binaries.js';
 import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { withClient } from '../../src/postgres/connect.js';
+import { templateName } from '../../src/postgres/initdb-template.js';
 import { readPostmasterPid, TempInstance } from '../../src/postgres/instance.js';
 import { alive } from '../../src/postgres/process-tree.js';
 import { findFreePort, isPortFree } from '../../src/postgres/ports.js';
@@ -27,6 +28,32 @@ describe('temporary instances (real PostgreSQL)', () => {
     await inst.destroy();
     expect(existsSync(root)).toBe(false);
     expect(existsSync(inst.socketDir)).toBe(false);
+  });
+
+  it('throwaway instances copy the work directory\'s empty cluster: made once by initdb, left unchanged, each copy its own', async () => {
+    const bin = await findBinaries();
+    const workDir = mkdtempSync(join(testWorkDir(), 'tmpl-'));
+    const a = await TempInstance.create({ bin, workDir, name: 'tmpl-a', throwaway: true });
+    const [made] = readdirSync(join(workDir, 'templates'));
+    expect(made).toBe(templateName(bin, {}));
+    const template = join(workDir, 'templates', made!, 'data');
+    const before = readdirSync(join(template, 'base')).sort();
+    const b = await TempInstance.create({ bin, workDir, name: 'tmpl-b', throwaway: true });
+    await Promise.all([a.start(), b.start()]);
+    await a.query('create table only_in_a as select g from generate_series(1, 1000) g');
+    expect((await a.query<{ n: string }>('select count(*) as n from only_in_a')).rows[0]!.n).toBe('1000');
+    expect((await b.query<{ r: string | null }>("select to_regclass('only_in_a')::text as r")).rows[0]!.r).toBeNull();
+    // both are ordinary clusters under undrop's settings; the template never ran
+    expect((await b.query<{ am: string }>("select current_setting('archive_mode') as am")).rows[0]!.am).toBe('off');
+    expect(existsSync(join(template, 'postmaster.pid'))).toBe(false);
+    expect(readdirSync(join(template, 'base')).sort()).toEqual(before);
+    expect(readdirSync(join(workDir, 'templates'))).toEqual([made]);
+    // other initdb options: another template
+    expect(templateName(bin, { superuser: 'other' })).not.toBe(made);
+    expect(templateName(bin, { dataChecksums: true })).not.toBe(made);
+    await Promise.all([a.destroy(), b.destroy()]);
+    expect(existsSync(template)).toBe(true);
+    rmSync(workDir, { recursive: true, force: true });
   });
 
   it('a crashed instance whose postmaster.pid now names another process: removed, and that process never signalled', async () => {
