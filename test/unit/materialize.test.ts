@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { missingSegmentFromLog, parseRecoveryLog, pausedAtTarget, recoveryShortError } from '../../src/postgres/recovery-watch.js';
 import { parseCommitLine } from '../../src/postgres/wal/records.js';
-import { dataList, referencedTable, unwantedForeignKeys } from '../../src/sources/common/restore-list.js';
+import { dataList, foreignKeysOfWanted, referencedTable, unwantedForeignKeys } from '../../src/sources/common/restore-list.js';
 import type { TocEntry } from '../../src/sources/common/toc.js';
 import { backupSets, chooseSet } from '../../src/sources/pgbackrest/materialize.js';
 import { restoreCommandFor } from '../../src/sources/pitr/materialize.js';
@@ -106,6 +106,11 @@ describe('dump restore lists', () => {
     const fk = { entry: toc[5]!, sql: 'ALTER TABLE ONLY public.shipment_events ADD CONSTRAINT f FOREIGN KEY (shipment_id) REFERENCES public.shipments(id);' };
     expect(unwantedForeignKeys([fk], [{ schema: 'public', name: 'shipment_events' }])).toHaveLength(1);
     expect(unwantedForeignKeys([fk], [{ schema: 'public', name: 'shipment_events' }, { schema: 'public', name: 'shipments' }])).toHaveLength(0);
+  });
+  it('reads the SQL of the wanted tables\' own foreign keys only', () => {
+    expect(foreignKeysOfWanted(toc, [{ schema: 'public', name: 'shipment_events' }]).map((x) => x.dumpId)).toEqual([3223]);
+    expect(foreignKeysOfWanted(toc, [{ schema: 'public', name: 'shipments' }])).toEqual([]);
+    expect(foreignKeysOfWanted(toc, [{ schema: 'other', name: 'shipment_events' }])).toEqual([]);
   });
 });
 

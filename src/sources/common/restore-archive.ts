@@ -3,6 +3,7 @@
 // indexes and constraints — foreign keys only where both ends came back.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pMap from 'p-map';
 import { failure } from '../../errors.js';
 import type { PgBinaries } from '../../postgres/binaries.js';
 import type { ConnParams } from '../../postgres/conninfo.js';
@@ -10,7 +11,7 @@ import type { TableName } from '../../postgres/identifiers.js';
 import { pgRestoreSql } from '../../postgres/programs.js';
 import { pgRestoreInto } from '../../postgres/restore-programs.js';
 import { tail } from '../../postgres/run.js';
-import { dataList, listLine, unwantedForeignKeys } from './restore-list.js';
+import { dataList, foreignKeysOfWanted, listLine, unwantedForeignKeys } from './restore-list.js';
 import { type Toc, tocTables } from './toc.js';
 
 export async function restoreArchive(
@@ -46,13 +47,18 @@ export async function restoreArchive(
   if (data.exitCode !== 0) throw failure('DUMP_RESTORE_FAILED', `Restoring the rows from ${file} failed.`, { details: tail(data.stderr) });
 
   progress('building indexes and constraints');
+  // One pg_restore per foreign key of a wanted table (its own SQL says what it references), a few at once: a
+  // database's hundreds of foreign keys were hundreds of programs one after the other. The others are left out.
   const fkEntries = ddlToc.entries.filter((e) => e.desc === 'FK CONSTRAINT');
-  const fks: { entry: (typeof fkEntries)[number]; sql: string }[] = [];
-  for (const entry of fkEntries) {
-    await writeFile(listPath('fk.list'), listLine(entry) + '\n');
-    fks.push({ entry, sql: await pgRestoreSql(bin, ddlFile, { listFile: listPath('fk.list') }) });
-  }
-  const skip = new Set(unwantedForeignKeys(fks, wanted).map((e) => e.dumpId));
+  const fks = await pMap(
+    foreignKeysOfWanted(fkEntries, wanted),
+    async (entry) => {
+      await writeFile(listPath(`fk-${entry.dumpId}.list`), listLine(entry) + '\n');
+      return { entry, sql: await pgRestoreSql(bin, ddlFile, { listFile: listPath(`fk-${entry.dumpId}.list`) }) };
+    },
+    { concurrency: 4 },
+  );
+  const skip = new Set([...fkEntries.filter((e) => !fks.some((f) => f.entry === e)), ...unwantedForeignKeys(fks, wanted)].map((e) => e.dumpId));
   const post = ddlToc.entries.filter((e) => !skip.has(e.dumpId) && e.desc !== 'TABLE DATA');
   await writeFile(listPath('post.list'), post.map(listLine).join('\n') + '\n');
   const r = await pgRestoreInto(bin, conn, ddlFile, { listFile: listPath('post.list'), section: 'post-data' });

@@ -39,6 +39,12 @@ export function referencedTable(sql: string): { schema: string; name: string } |
   return { schema: m[1] ? unq(m[1].slice(0, -1)) : 'public', name: unq(m[2]!) };
 }
 
+/** The wanted tables' own FK entries: only theirs need their SQL read (what they reference); any other is left out unread. */
+export function foreignKeysOfWanted(entries: readonly TocEntry[], wanted: readonly WantedTable[]): TocEntry[] {
+  const want = new Set(wanted.map((w) => key(w.schema, w.name)));
+  return entries.filter((e) => e.desc === 'FK CONSTRAINT' && want.has(key(e.schema, constraintTable(e))));
+}
+
 /** FK entries to leave out: those whose table or referenced table is not being recovered. */
 export function unwantedForeignKeys(fks: readonly { entry: TocEntry; sql: string }[], wanted: readonly WantedTable[]): TocEntry[] {
   const want = new Set(wanted.map((w) => key(w.schema, w.name)));
