@@ -33,12 +33,14 @@ async function newestCommit(config: SourceConfigOf<'pgbackrest'>, st: PgbrStanza
     // The newest segments can hold no commit at all (each backup ends with a WAL switch):
     // read the last two, then further back, before saying the reach is unknown.
     for (const back of [1n, 7n]) {
+      const batch: string[] = [];
       for (let s = max.segno - back; s <= max.segno; s++) {
         const name = s < 0n ? null : segmentName(max.timeline, s);
-        if (!name || names.includes(name)) continue;
-        const r = await pgbackrestArchiveGet({ stanza: config.stanza, config: config.config, repo: config.repo, timeoutMs: 30_000 }, name, join(dir, name));
-        if (r.exitCode === 0) names.push(name);
+        if (name && !names.includes(name)) batch.push(name);
       }
+      // at once: each archive-get is a program start (and a round trip to the repository)
+      const got = await Promise.all(batch.map(async (name) => ((await pgbackrestArchiveGet({ stanza: config.stanza, config: config.config, repo: config.repo, timeoutMs: 30_000 }, name, join(dir, name))).exitCode === 0 ? name : null)));
+      names.push(...got.filter((n): n is string => n !== null));
       if (names.length === 0) return { commit: null, note: `archive-get of ${st.archiveMax} failed` };
       names.sort();
       const r = await lastCommitInSegments(bin, dir, names[0]!, names[names.length - 1]!, 30_000);
