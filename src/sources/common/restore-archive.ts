@@ -58,7 +58,8 @@ export async function restoreArchive(
     },
     { concurrency: 4 },
   );
-  const skip = new Set([...fkEntries.filter((e) => !fks.some((f) => f.entry === e)), ...unwantedForeignKeys(fks, wanted)].map((e) => e.dumpId));
+  const read = new Set(fks.map((f) => f.entry.dumpId));
+  const skip = new Set([...fkEntries.filter((e) => !read.has(e.dumpId)), ...unwantedForeignKeys(fks, wanted)].map((e) => e.dumpId));
   const post = ddlToc.entries.filter((e) => !skip.has(e.dumpId) && e.desc !== 'TABLE DATA');
   await writeFile(listPath('post.list'), post.map(listLine).join('\n') + '\n');
   const r = await pgRestoreInto(bin, conn, ddlFile, { listFile: listPath('post.list'), section: 'post-data' });
