@@ -81,6 +81,8 @@ export interface CopyBackRequest {
    * source: exact counts). Recover takes the materialized tables' counts from here instead of counting first.
    */
   onSourceRows?: (rows: Promise<{ name: string; rows: number }[]>) => void;
+  /** Called just before the tables are moved into the staging schema in the source (a temporary instance). */
+  onSourceMoved?: (staging: string, tables: readonly { schema: string; name: string }[]) => void;
 }
 
 export interface CopiedTable {
@@ -217,6 +219,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       ddlInFlight = ddlPending.catch(() => {}); // awaited below, or before cleanup on a failure
       sequences = await sequenceStates(src, owned.sequences);
     } else {
+      req.onSourceMoved?.(staging, tables.map((t) => ({ schema: t.schema, name: t.name })));
       await tl.step('prepare source', () => moveInSource(src, tables, staging), { schema: staging });
       moved = tables;
       ddlPending = tl.step('take DDL (pg_dump --schema-only)', () => schemaDdl(req.bin, sourceConn, staging, { workDir: req.workDir, excludeConstraintOids }));

@@ -93,6 +93,8 @@ export interface CopyBackPipelineRequest {
   beforePublish?: () => Promise<void>;
   /** Copy back's source-side row counts, handed over as they start (CopyBackRequest.onSourceRows). */
   onSourceRows?: CopyBackRequest['onSourceRows'];
+  /** CopyBackRequest.onSourceMoved. */
+  onSourceMoved?: CopyBackRequest['onSourceMoved'];
 }
 
 export interface CopyBackPipelineResult {
@@ -115,7 +117,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
   }
   if (req.materialized.recoveryPoint.lsn) log.lsn('recovery point', req.materialized.recoveryPoint.lsn, req.sourceName);
 
-  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, timeline: log, onProgress: req.onProgress, beforePublish: req.beforePublish, onSourceRows: req.onSourceRows }), { schema: req.schema ?? null });
+  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, timeline: log, onProgress: req.onProgress, beforePublish: req.beforePublish, onSourceRows: req.onSourceRows, onSourceMoved: req.onSourceMoved }), { schema: req.schema ?? null });
   log.record('copyBack', cb);
   // both sides were checksummed during the copy: this compares them
   const verify = await log.step('verify', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb), timeline: log, known: cb.checksums }));

@@ -252,7 +252,9 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       ),
     );
     materialized = m;
-    giveCopy?.({ label: `${choice.config.name}'s temporary instance`, params: (db) => ({ ...m.conn, database: db }) });
+    // The scan may name the lost files after copy back moved the tables into its staging schema: it is told.
+    const copy: RecoveredCopy = { label: `${choice.config.name}'s temporary instance`, params: (db) => ({ ...m.conn, database: db }) };
+    giveCopy?.(copy);
     const sourceConfig = m.instance?.sourceConfig;
     // The rows are counted by copy back's source checksums (rowsCountedByCaller): the tables are recorded again,
     // with their rows, once those are in (in the identity check, which the publish waits for).
@@ -354,6 +356,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         confirmPromote: (plan) => ui.confirm(promoteQuestion(plan), promotePlanLines(plan)),
         beforePublish,
         onSourceRows: sourceRows?.give,
+        onSourceMoved: (staging, moved) => (copy.moved = { staging, tables: moved }),
       }).catch(async (e: unknown) => {
         // copy back failed before it counted the rows: the verdict waits for them no longer
         sourceRows?.fail(e);

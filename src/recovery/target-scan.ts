@@ -5,6 +5,7 @@
 // transaction, nothing before the replica's replay position either: the scan
 // then reads only from there (sources/delayed-replica/scan-start.ts), not
 // from the newest base backup's start or the last 24 hours of the archive.
+import { isUndropError } from '../errors.js';
 import type { Inventory, SourceConfig } from '../inventory/schema.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import type { TableName } from '../postgres/identifiers.js';
@@ -60,7 +61,11 @@ export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan>
       if (!fromLsn) req.onScanned?.({ tablespaces: s.tablespaces, end: xidCommit });
     };
     // rows are not counted in the copy: copy back reads them there meanwhile
-    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn, exactCounts: !fromLsn && !req.catalogAt, onScanned, ...(fromLsn ? {} : { catalogAt: req.catalogAt }) }).catch(() => undefined);
+    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn, exactCounts: !fromLsn && !req.catalogAt, onScanned, ...(fromLsn ? {} : { catalogAt: req.catalogAt }) }).catch((e: unknown) => {
+      // best effort, but never silent: the identity check then says "not proven", and the timeline says why
+      req.timeline.event('wal-scan-failed', { from: fromLsn ?? null, error: e instanceof Error ? e.message : String(e), ...(isUndropError(e) ? { code: e.code } : {}) });
+      return undefined;
+    });
     if (!r) return undefined;
     const all = [...r.events, ...r.undrop, ...r.ignored];
     const named = r.events.filter((e) => req.tables.some((t) => e.relations.some((x) => namesTable(x, [t]))));

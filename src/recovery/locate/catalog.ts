@@ -40,6 +40,8 @@ export interface Catalog {
   params(database: string): ConnParams;
   /** Replay further, to just before `lsn` (base backup copies only); false when it cannot. */
   advanceTo?(lsn: string): Promise<boolean>;
+  /** A row as the catalog named it before undrop itself renamed anything there (recover's own copy: copy back's staging move). */
+  unmove?(row: CatalogRow): CatalogRow;
   release(): Promise<void>;
 }
 
@@ -139,6 +141,18 @@ export function productionCatalog(inventory: Inventory | undefined, params?: Con
 export interface RecoveredCopy {
   label: string;
   params(database: string): ConnParams;
+  /**
+   * The tables copy back moves into its staging schema in this copy, set just before the move: the naming
+   * may read the catalog after it, and must still name them where they were (not "undrop_staging_….t").
+   */
+  moved?: { staging: string; tables: readonly { schema: string; name: string }[] };
+}
+
+/** Pure: a row named in a copy whose tables copy back moved into `moved.staging`, named as before the move. */
+export function unmovedRow(row: CatalogRow, moved: RecoveredCopy['moved']): CatalogRow {
+  if (!moved) return row;
+  const back = (schema: string, name: string) => (schema === moved.staging ? (moved.tables.find((t) => t.name === name)?.schema ?? schema) : schema);
+  return { ...row, schema: back(row.schema, row.name), ownerSchema: back(row.ownerSchema, row.ownerName) };
 }
 
 /**
@@ -154,6 +168,7 @@ export function recoveredCopyCatalog(copy: RecoveredCopy, cutoff: string): Catal
     asOfLsn: cutoff,
     predates: (first) => !Lsn.before(first, cutoff),
     params: copy.params,
+    unmove: (row) => unmovedRow(row, copy.moved),
     release: async () => {},
   };
 }

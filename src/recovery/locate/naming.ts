@@ -43,7 +43,7 @@ async function ask(catalogs: Catalog[], db: string, files: number[], oids: numbe
     if (leftFiles.length === 0 && leftOids.length === 0) break;
     let got: CatalogRow[];
     try {
-      got = await lookupRelations(c.params(db), leftFiles, leftOids);
+      got = (await lookupRelations(c.params(db), leftFiles, leftOids)).map((r) => c.unmove?.(r) ?? r);
     } catch {
       continue;
     }
