@@ -39,7 +39,7 @@ function inside(root: string, p: string): boolean {
 }
 
 /** cp -a of a folder's content (reflinks where possible); a clear error on failure. */
-async function copyInto(from: string, to: string): Promise<void> {
+export async function copyInto(from: string, to: string): Promise<void> {
   await mkdir(to, { recursive: true });
   const r = await execClean('cp', ['-a', '--reflink=auto', `${from}${sep}.`, to], { reject: false });
   if (r.exitCode !== 0) {

@@ -1,20 +1,19 @@
 // A throwaway cluster (a dump restored, a locked replica's tables pg_dumped
 // into one) starts from a copy of an empty cluster that initdb made once per
 // work directory, PostgreSQL installation and initdb options: initdb takes
-// 1.3 s of the dump path here, copying its ~40 MB result 0.1 s. Every copy
+// 1.3 s of the dump path here, copying its ~40 MB result 0.35 s. Every copy
 // shares the template's system identifier; nothing a throwaway instance does
 // depends on it (it never archives nor replicates). The lab's production
 // still runs initdb of its own.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { failure } from '../errors.js';
 import type { PgBinaries } from './binaries.js';
+import { copyInto } from './data-copy.js';
 import { chownForServer } from './os-user.js';
 import { initdb, type InitdbOptions } from './programs.js';
-import { execClean, tail } from './run.js';
-import { prepareWorkDir, ensurePrivateDir } from './work-dir.js';
+import { templateArea } from './work-dir.js';
 
 /** W/templates/pg<major>-<key>: the key covers the installation (folder, version) and the options. Pure. */
 export function templateName(bin: Pick<PgBinaries, 'dir' | 'version' | 'major'>, o: Pick<InitdbOptions, 'superuser' | 'dataChecksums'>): string {
@@ -29,8 +28,7 @@ const complete = (dataDir: string) => existsSync(join(dataDir, 'PG_VERSION')) &&
 
 /** The template's data directory, made by initdb on first use (into a fresh folder, renamed into place whole). */
 async function template(bin: PgBinaries, o: Omit<InitdbOptions, 'dataDir'>, workDir: string): Promise<string> {
-  const area = join(prepareWorkDir(workDir), 'templates');
-  ensurePrivateDir(area, process.getuid?.() === 0 ? 0o711 : 0o700);
+  const area = templateArea(workDir);
   const final = join(area, templateName(bin, o));
   if (complete(join(final, 'data'))) return join(final, 'data');
   await rm(final, { recursive: true, force: true }); // an incomplete one (a copy interrupted by hand)
@@ -49,12 +47,5 @@ async function template(bin: PgBinaries, o: Omit<InitdbOptions, 'dataDir'>, work
 
 /** initdb's result at `o.dataDir`, copied from the template (made first when missing); ownership and mode kept by cp -a. */
 export async function initdbFromTemplate(bin: PgBinaries, o: InitdbOptions, workDir: string): Promise<void> {
-  const from = await template(bin, o, workDir);
-  await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
-  const r = await execClean('cp', ['-a', '--reflink=auto', `${from}/.`, o.dataDir], { reject: false });
-  if (r.exitCode !== 0) {
-    const msg = String(r.stderr);
-    if (/No space left/i.test(msg)) throw failure('DISK_FULL', `Copying an empty cluster into ${o.dataDir} ran out of disk space.`, { hint: 'Free space in the work directory or choose another with --work-dir.', details: tail(msg) });
-    throw failure('COPY_FAILED', `Copying the empty cluster ${from} failed.`, { hint: `Remove ${from} (undrop makes it again with initdb).`, details: tail(msg) });
-  }
+  await copyInto(await template(bin, o, workDir), o.dataDir);
 }

@@ -90,6 +90,13 @@ export function instanceArea(workDir: string): string {
   return dir;
 }
 
+/** W/templates: the empty clusters throwaway instances copy (initdb-template.ts). */
+export function templateArea(workDir: string): string {
+  const dir = join(prepareWorkDir(workDir), 'templates');
+  ensurePrivateDir(dir, traverse());
+  return dir;
+}
+
 const stages = new Map<string, () => void>();
 
 /**

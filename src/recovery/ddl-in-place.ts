@@ -77,10 +77,9 @@ export function moveNames(sql: string, objects: readonly QualifiedName[], to: st
   return buf.toString('utf8');
 }
 
-/** Load PostgreSQL's scanner (WebAssembly) once, before moveNames. */
 let loading: Promise<void> | undefined;
 
-/** Import and initialise the scanner (once; ~0.2 s of CPU): recover starts it early for a replica read in place. */
+/** Load PostgreSQL's scanner (WebAssembly; ~0.2 s of CPU) once, before moveNames: recover starts it early for a replica read in place. */
 export function loadSqlScanner(): Promise<void> {
   loading ??= (async () => {
     const lib = await import('libpg-query');
