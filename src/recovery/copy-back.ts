@@ -30,6 +30,7 @@ import { type ChecksumAlgorithm, hashFingerprint, type TableChecksum, tableAlgor
 import { stagingSchemaName, unionMs, writeStaged } from './copy-staged.js';
 import { type SchemaDdl, schemaDdl } from './ddl.js';
 import { objectsOf, schemaDdlInPlace, sequenceStates } from './ddl-in-place.js';
+import { chooseToastCompression, type ToastCompressionChoice, toastCompressionOffer } from './toast-compression.js';
 import { assertProductionSpace, copyBackSizes, needOn, productionDisk, productionDiskFullError } from './production-disk.js';
 import { sideSchemaName } from './side-schema.js';
 import { silentTimeline, type Timeline } from './timeline.js';
@@ -72,6 +73,8 @@ export interface CopyBackRequest {
    * connection is closed before the loads start, so this is the maximum.
    */
   parallel?: number;
+  /** --toast-compression: lz4 (default: where production offers it) or the server's own default. */
+  toastCompression?: ToastCompressionChoice;
   /** Progress lines: bytes and rows per table against the source's estimate, index builds by name. */
   onProgress?: (message: string) => void;
   /** Awaited right before the side schema is published; a rejection drops the staging schema and is thrown as is. */
@@ -242,7 +245,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       // Production's disk is checked against these sizes below: refuse before writing rather than fill it.
       return { chosen, sizes: await copyBackSizes(c, tables.map(rowsAt), { exact }) };
     };
-    const [columnList, { chosen, sizes }, disk] = await Promise.all([
+    const [columnList, { chosen, sizes }, disk, toastOffer] = await Promise.all([
       (async () => {
         const out: string[][] = [];
         for (const t of tables) out.push(await copyColumns(src, t.oid));
@@ -251,7 +254,10 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       rowsConn ? withClient(rowsConn, (c) => rowsSide(c, false), { lockTimeoutMs: 10_000 }) : rowsSide(src, true),
       // a full pg_wal stops PostgreSQL
       fpProd.then(() => productionDisk(control, req.production)),
+      toastCompressionOffer(control),
     ]);
+    const toastCompression = chooseToastCompression(req.toastCompression ?? 'lz4', toastOffer);
+    tl.event('toast-compression', { method: toastCompression ?? toastOffer.serverDefault, serverDefault: toastOffer.serverDefault });
     const columns = new Map(tables.map((t, i) => [t.oid, columnList[i]!]));
     const algorithms = new Map(tables.map((t, i) => [t.oid, chosen.algorithms[i]!]));
     tl.event('checksum-algorithm', { tables: tables.map((t, i) => ({ table: displayName(t), algorithm: chosen.algorithms[i], ...(chosen.reasons[i] ? { fallback: chosen.reasons[i] } : {}) })) });
@@ -298,7 +304,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     prod = undefined;
     const meter = req.onProgress ? async (t: ResolvedTable) => copyMeter(displayName(t), rowsConn ? await withClient(rowsConn, (c) => sizeEstimate(c, rowsAt(t))) : await sizeEstimate(src, rowsAt(t)), req.onProgress!) : undefined;
     const w = await writeStaged(
-      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), sourceReadError: sourceDamaged, beforePublish: req.beforePublish, control },
+      { schema, staging, tables, ddl, sequences, columns, maintenanceWorkMem: req.maintenanceWorkMem ?? '256MB', toastCompression, parallel: req.parallel ?? defaultParallel(tables.length), productionCores: disk ? availableParallelism() : undefined, algorithm: (t) => algorithms.get(t.oid)!, production: req.production, source: rowsConn ?? sourceConn, sourceSession: rowsSession, rowsAt, onProgress: req.onProgress, meter, diskFull: (e, phase) => productionDiskFullError(e, { need, disk, phase, details: pgErrorLines(e) }), sourceReadError: sourceDamaged, beforePublish: req.beforePublish, control },
       tl,
     );
     committed = true;

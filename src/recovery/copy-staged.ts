@@ -46,6 +46,8 @@ export interface StagedCopyPlan {
   sequences: SequenceState[];
   columns: Map<number, string[]>;
   maintenanceWorkMem: string;
+  /** Compression of the rows' large values (toast-compression.ts); null: the server's default. */
+  toastCompression?: 'lz4' | null;
   /** Tables loaded at once (each on its own pair of connections). */
   parallel: number;
   /** Production's CPUs, when it runs on this host (index builds then get workers only from spare cores). */
@@ -262,6 +264,7 @@ async function loadOne(plan: StagedCopyPlan, t: ResolvedTable, header: string, k
       await prod.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(plan.maintenanceWorkMem)}`);
       // this table's index builds: its share of the server's worker pools (index-workers.ts)
       await prod.query(`SET LOCAL max_parallel_maintenance_workers = ${workers}`);
+      if (plan.toastCompression) await prod.query(`SET LOCAL default_toast_compression = ${plan.toastCompression}`);
       // Truncated in this transaction: COPY may write the rows already frozen.
       await prod.query(`TRUNCATE ${quoteIdent(to.schema)}.${quoteIdent(to.name)}`);
       const meter = await plan.meter?.(t);

@@ -77,6 +77,8 @@ export interface CopyBackPipelineRequest {
   workDir: string;
   /** --jobs: production connections copy back opens at once (default: the tables, up to 4). */
   jobs?: number;
+  /** --toast-compression (CopyBackRequest.toastCompression). */
+  toastCompression?: CopyBackRequest['toastCompression'];
   lockTimeoutMs?: number;
   statementTimeoutMs?: number;
   recreateForeignKeys?: boolean;
@@ -117,7 +119,7 @@ export async function copyBackVerifyPromote(req: CopyBackPipelineRequest): Promi
   }
   if (req.materialized.recoveryPoint.lsn) log.lsn('recovery point', req.materialized.recoveryPoint.lsn, req.sourceName);
 
-  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, timeline: log, onProgress: req.onProgress, beforePublish: req.beforePublish, onSourceRows: req.onSourceRows, onSourceMoved: req.onSourceMoved }), { schema: req.schema ?? null });
+  const cb = await log.step('copy back', () => copyBack({ bin: req.bin, source, production: req.production, tables: req.tables, schema: req.schema, workDir: req.workDir, parallel: req.jobs, toastCompression: req.toastCompression, timeline: log, onProgress: req.onProgress, beforePublish: req.beforePublish, onSourceRows: req.onSourceRows, onSourceMoved: req.onSourceMoved }), { schema: req.schema ?? null });
   log.record('copyBack', cb);
   // both sides were checksummed during the copy: this compares them
   const verify = await log.step('verify', () => verifyCopy({ source, production: req.production, pairs: verifyPairs(cb), timeline: log, known: cb.checksums }));

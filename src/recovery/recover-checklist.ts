@@ -33,6 +33,7 @@ import type { TablespaceScan } from '../postgres/replay-guard.js';
 import { assertIdentity, judgeIdentity, materializedRelfilenodes } from './identity.js';
 import { type TargetScan, scanForTarget } from './target-scan.js';
 import type { RecoveredCopy } from './locate/catalog.js';
+import type { ToastCompressionChoice } from './toast-compression.js';
 
 /** Sources whose temporary instance is replayed to the target itself (its catalog names what the target's transaction removed). */
 const REPLAYED_TO_TARGET: ReadonlySet<string> = new Set(['pitr', 'pgbackrest', 'barman']);
@@ -53,6 +54,8 @@ export interface RecoverOptions {
   processMax?: number;
   /** --jobs: production connections copy back opens at once (default: the tables, up to 4). */
   jobs?: number;
+  /** --toast-compression: how copy back compresses the recovered rows' large values. */
+  toastCompression?: ToastCompressionChoice;
   /** --selective: how much of a base backup to leave out (default relations). */
   selective?: SelectiveLevel;
   workDir: string;
@@ -347,6 +350,7 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
         schema: o.schema,
         workDir: o.workDir,
         jobs: o.jobs,
+        toastCompression: o.toastCompression,
         lockTimeoutMs: o.lockTimeoutMs,
         statementTimeoutMs: o.statementTimeoutMs,
         recreateForeignKeys: o.recreateForeignKeys,

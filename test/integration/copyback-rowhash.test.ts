@@ -80,6 +80,24 @@ describe('rowhash64, per table, across two real servers', () => {
     }
   }, 300_000);
 
+  it('large values: written lz4-compressed by default, with the server\'s default on --toast-compression server; equal either way', async () => {
+    const compression = (schema: string) =>
+      withClient(fx.pair.prodConn, async (c) => (await c.query<{ m: string | null; n: string }>(`SELECT pg_column_compression(doc) AS m, count(*) AS n FROM ${schema}.eligible WHERE id % 100 = 0 GROUP BY 1`)).rows);
+    for (const [choice, schema, method] of [[undefined, 'tc_default', 'lz4'], ['server', 'tc_server', 'pglz']] as const) {
+      const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: TABLES.slice(0, 1), schema, workDir: fx.pair.workDir, toastCompression: choice });
+      try {
+        expect(r.checksums.copy).toEqual(r.checksums.source);
+        // the 30 jsonb documents of 6.4 kB, all compressed, all with one method
+        expect(await compression(schema)).toEqual([{ m: method, n: '30' }]);
+      } finally {
+        await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
+        await withClient(fx.pair.prodConn, (c) => c.query(`DROP SCHEMA ${schema} CASCADE`));
+      }
+    }
+    // the server's default is left as it was
+    expect(await withClient(fx.pair.prodConn, async (c) => (await c.query('SHOW default_toast_compression')).rows[0].default_toast_compression)).toBe('pglz');
+  });
+
   it('an eligible table: equal across servers when the rows are, different when one row differs (rowhash64 and rowhash128)', async () => {
     const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: parseTableList('eligible'), schema: 'rh2', workDir: fx.pair.workDir });
     const copy = { schema: 'rh2', name: 'eligible' };

@@ -6,6 +6,7 @@ import { cleanRestoreSql, filterToc, hasStatements } from '../../src/recovery/dd
 import { mergeInsertSql, presentCountSql } from '../../src/recovery/promote-merge.js';
 import { lossWindowMs, renderReport } from '../../src/recovery/report.js';
 import { sideSchemaName, withSuffix } from '../../src/recovery/side-schema.js';
+import { chooseToastCompression } from '../../src/recovery/toast-compression.js';
 
 describe('checksum SQL', () => {
   it('quotes every identifier and hashes each row as a whole', () => {
@@ -141,5 +142,14 @@ describe('incident log', () => {
     expect(md).toContain('**failed**');
     expect(md).toContain('| fails |');
     expect(IncidentLog.open({ workDir: dir, now: new Date('2026-11-25T02:45:12Z'), noCommands: true }).dir).toMatch(/incident_20261125_024512_2$/);
+  });
+});
+
+describe('TOAST compression of the recovered rows', () => {
+  it('lz4 where production offers it and does not use it already; the server\'s default otherwise or when asked', () => {
+    expect(chooseToastCompression('lz4', { serverDefault: 'pglz', lz4: true })).toBe('lz4');
+    expect(chooseToastCompression('lz4', { serverDefault: 'lz4', lz4: true })).toBeNull();
+    expect(chooseToastCompression('lz4', { serverDefault: 'pglz', lz4: false })).toBeNull(); // built without lz4, or < 14
+    expect(chooseToastCompression('server', { serverDefault: 'pglz', lz4: true })).toBeNull();
   });
 });

@@ -5,6 +5,7 @@ import { defaultWorkDir } from '../../postgres/instance.js';
 import { parseTableList } from '../../postgres/identifiers.js';
 import type { RecoverMode } from '../../recovery/incident-log.js';
 import type { OnConflict } from '../../recovery/merge-conflicts.js';
+import type { ToastCompressionChoice } from '../../recovery/toast-compression.js';
 import { recoverIncident } from '../../recovery/recover-checklist.js';
 import { type TargetFlags, targetFromFlags } from '../../sources/target.js';
 import type { SelectiveLevel } from '../../sources/types.js';
@@ -31,6 +32,7 @@ export interface RecoverFlags extends TargetFlags {
   onConflict?: OnConflict;
   processMax?: string;
   jobs?: string;
+  toastCompression?: ToastCompressionChoice;
   selective?: SelectiveLevel;
 }
 
@@ -68,6 +70,7 @@ export async function runRecover(c: Context, flags: RecoverFlags): Promise<void>
       keep: !!flags.keep,
       processMax,
       jobs,
+      toastCompression: flags.toastCompression,
       selective: flags.selective,
       workDir,
       lockTimeoutMs,

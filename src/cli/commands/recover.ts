@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { usageError } from '../../errors.js';
 import { ON_CONFLICT_CHOICES } from '../../recovery/merge-conflicts.js';
+import { TOAST_COMPRESSION_CHOICES } from '../../recovery/toast-compression.js';
 import { SELECTIVE_LEVELS } from '../../sources/types.js';
 import type { Context } from '../context.js';
 import { suggest } from '../suggest.js';
@@ -29,6 +30,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--keep', 'keep the temporary instance and print how to connect and remove it')
     .option('--process-max <n>', 'pgBackRest sources: parallel restore processes (default: the cores available)')
     .option('--jobs <n>', 'copy back: at most N connections to production at once, one table loading on each (default: the tables, up to 4)')
+    .addOption(new Option('--toast-compression <method>', 'copy back: how the recovered rows\' large values are compressed: lz4 (default where production offers it: several times faster than pglz) or server (production\'s default_toast_compression)').choices([...TOAST_COMPRESSION_CHOICES]))
     .addOption(new Option('--selective <level>', 'base backups: what to leave out (sparse) when certainly safe: relations (default; PITR: the other tables of the lost tables\' database too), database (the other databases; default with --keep or a tar.gz backup), off (restore everything)').choices([...SELECTIVE_LEVELS]))
     .option('--lock-timeout <time>', 'how long promote waits for a lock on a live table (5000 = ms, or 5s, 500ms)', '5000')
     .option('--statement-timeout <time>', 'promote: the longest any one statement may run while it holds the live tables\' locks (default: none; 30s, 2min)')
