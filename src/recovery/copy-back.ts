@@ -275,26 +275,26 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
     // 1.4-1.76 s, publish never waited for them.
     const sourceStarted = Date.now();
     let sourceChecksumMs = 0;
-    const sourceSums = Promise.all(
-      tables.map((t) =>
-        withClient(
-          rowsConn ?? sourceConn,
-          async (c) => {
-            const t0 = Date.now();
-            const sum = await tableChecksum(c, rowsAt(t), { algorithm: algorithms.get(t.oid) }).catch((e: unknown) => {
-              throw sourceDamaged(e, t) ?? e;
-            });
-            tl.event('source-checksum', { table: displayName(t), durationMs: Date.now() - t0 });
-            return sum;
-          },
-          { applicationName: 'undrop verify (source)', ...rowsSession },
-        ),
+    const perTable = tables.map((t) =>
+      withClient(
+        rowsConn ?? sourceConn,
+        async (c) => {
+          const t0 = Date.now();
+          const sum = await tableChecksum(c, rowsAt(t), { algorithm: algorithms.get(t.oid) }).catch((e: unknown) => {
+            throw sourceDamaged(e, t) ?? e;
+          });
+          tl.event('source-checksum', { table: displayName(t), durationMs: Date.now() - t0 });
+          return sum;
+        },
+        { applicationName: 'undrop verify (source)', ...rowsSession },
       ),
-    ).finally(() => {
+    );
+    const sourceSums = Promise.all(perTable).finally(() => {
       sourceChecksumMs = Date.now() - sourceStarted;
     });
     sourceSums.catch(() => {}); // awaited below; a failure before that must not go unhandled
-    sourcePending = sourceSums;
+    // every checksum ended: one that failed does not stop the others, which still read the tables
+    sourcePending = Promise.allSettled(perTable);
     req.onSourceRows?.(sourceSums.then((sums) => tables.map((t, i) => ({ name: displayName(t), rows: sums[i]!.rows }))));
 
     const lsnBefore = await currentLsn(prod);
