@@ -7,7 +7,7 @@
 // source, a side schema changed after verify); first of all, locate (the library
 // call) names exactly truth.json's transaction. One lab for the whole file.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labLayout } from '../../src/lab/layout.js';
@@ -128,6 +128,9 @@ describe('recover into a side schema, one run per source kind', () => {
   it('pgBackRest: zero loss — the pre-incident truth', async () => {
     const doc = await recover('backrest side-schema', ['--source', 'backrest', '--schema', 'rec_backrest']);
     await expectRecovered(doc, { source: 'backrest', schema: 'rec_backrest', expected: truth.beforeIncident.tables });
+    // pgbackrest info ran once: the probe's answer, seconds old, served locate's scan and materialize
+    const timeline = readFileSync(join(dirname(doc.report), 'timeline.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(timeline.filter((e) => e.type === 'command-start' && /pgbackrest .*--output=json info/.test(e.command))).toHaveLength(1);
   });
 
   it('snapshot: the state at snapshot time', async () => {

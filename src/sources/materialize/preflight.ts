@@ -130,9 +130,13 @@ async function assertPresent(c: pg.Client, conn: ConnParams, tables: readonly Ta
     const exists = await c.query('select to_regclass($1) as r', [qualified(t)]);
     if (!exists.rows[0].r) missing.push(displayName(t));
   }
-  if (missing.length) {
-    throw usageError('TABLE_NOT_IN_SOURCE', `${sourceLabel} does not contain ${missing.join(', ')} (database ${conn.database}).`, 'Check the table names (schema.table, SQL spelling) and the database; `undrop probe --tables …` shows which sources hold them.');
-  }
+  if (missing.length) throw tableNotInSource(sourceLabel, missing, conn.database);
+}
+
+/** TABLE_NOT_IN_SOURCE: tables (display names, or names) the materialized source does not hold. */
+export function tableNotInSource(sourceLabel: string, missing: readonly (string | TableName)[], database: string | undefined): UndropError {
+  const names = missing.map((t) => (typeof t === 'string' ? t : displayName(t)));
+  return usageError('TABLE_NOT_IN_SOURCE', `${sourceLabel} does not contain ${names.join(', ')} (database ${database}).`, 'Check the table names (schema.table, SQL spelling) and the database; `undrop probe --tables …` shows which sources hold them.');
 }
 
 /** Exact row counts; a damaged page is SOURCE_DATA_CORRUPT. */

@@ -18,7 +18,8 @@ import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { stoppable } from '../../postgres/cleanup.js';
-import { pgbackrestArchiveGet, pgbackrestInfo, pgControldata } from '../../postgres/programs.js';
+import { pgbackrestArchiveGet, pgControldata } from '../../postgres/programs.js';
+import { stanzaInfo } from './info-recent.js';
 import { assertCreatesLeaveTablespacesAlone, assertFetchedReplayLeavesTablespacesAlone, createsFromScan, ifSettled } from '../../postgres/replay-guard.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
@@ -151,7 +152,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   if (req.set) pinnedProbeItem(probe, req.set); // recover asked already; pgbackrest info is asked again below
   const progress = req.onProgress ?? (() => {});
   const opts = { stanza: config.stanza, config: config.config, repo: config.repo };
-  const info = await phase('pgbackrest: read the repository (pgbackrest info)', () => pgbackrestInfo(opts));
+  const info = await phase('pgbackrest: read the repository (pgbackrest info)', () => stanzaInfo(opts, 60_000));
   if (info.exitCode !== 0) throw failure('PGBACKREST_INFO_FAILED', `pgbackrest info failed for stanza ${config.stanza}.`, { details: info.stderr.split('\n').slice(-5) });
   const set = req.set ? pinnedItem(backupSets(info.stdout), req.set, (s) => [s.label], config.name) : chooseSet(backupSets(info.stdout), req.target);
   if (!set) throw failure('NO_BASE_BACKUP', `pgBackRest stanza ${config.stanza} has no backup that ends before the target.`, { hint: 'Use another source (snapshot, dump), or a later target.' });

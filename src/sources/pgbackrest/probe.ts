@@ -9,7 +9,8 @@ import { findBinaries } from '../../postgres/binaries.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
 import { parseSegmentName, segmentName, segnoOfLsn } from '../../postgres/wal/segments.js';
 import { chownForServer } from '../../postgres/os-user.js';
-import { pgbackrestArchiveGet, pgbackrestInfo, pgbackrestVerify } from '../../postgres/programs.js';
+import { pgbackrestArchiveGet, pgbackrestVerify } from '../../postgres/programs.js';
+import { stanzaInfo } from './info-recent.js';
 import type { Finding, ProbeContext, ProbeItem, ProbeResult, RecoveryPoint } from '../types.js';
 import { backupSetResult } from '../common/backup-set-result.js';
 import { error, firstLine, info, statusOf, warn } from '../common/findings.js';
@@ -59,7 +60,7 @@ export async function probePgbackrest(config: SourceConfigOf<'pgbackrest'>, ctx:
   const sourceFindings: Finding[] = [];
   const opts = { stanza: config.stanza, config: config.config, repo: config.repo, timeoutMs: Math.max(ctx.timeoutMs, 10_000) };
   const done = (items: ProbeItem[], reachesTarget = false): ProbeResult => backupSetResult(config, ctx, started, items, sourceFindings, reachesTarget);
-  const r = await pgbackrestInfo(opts);
+  const r = await stanzaInfo(opts, 5_000); // locate's scan, started at the same time, may have asked already
   if (r.exitCode !== 0) {
     sourceFindings.push(
       error('PGBACKREST_FAILED', `pgbackrest info failed (exit ${r.exitCode}): ${firstLine(r.stderr || r.stdout)}`, 'Check that pgbackrest is installed, the stanza name and config path, and that the postgres OS user can read the repository.'),

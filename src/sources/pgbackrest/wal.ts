@@ -2,7 +2,7 @@
 // and the archive's range from `pgbackrest info`.
 import { usageError } from '../../errors.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
-import { pgbackrestInfo } from '../../postgres/programs.js';
+import { stanzaInfo } from './info-recent.js';
 import { shellQuote } from '../../util/redact.js';
 import type { WalAccess } from '../types.js';
 import { parsePgbackrestInfo } from './info.js';
@@ -27,7 +27,8 @@ export async function pgbackrestWal(config: SourceConfigOf<'pgbackrest'>): Promi
     via: 'pgbackrest',
     restoreCommand: archiveGetCommand(config),
     async range() {
-      const r = await pgbackrestInfo({ stanza: config.stanza, config: config.config, repo: config.repo });
+      // the probe's answer when it is as fresh (recover asks both at once)
+      const r = await stanzaInfo({ stanza: config.stanza, config: config.config, repo: config.repo }, 5_000);
       if (r.exitCode !== 0) {
         // 127 (runuser, sh) or -1 (no process at all): the program is not there.
         if (r.exitCode === 127 || r.exitCode === -1) {
