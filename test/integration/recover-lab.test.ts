@@ -131,6 +131,9 @@ describe('recover into a side schema, one run per source kind', () => {
     // pgbackrest info ran once: the probe's answer, seconds old, served locate's scan and materialize
     const timeline = readFileSync(join(dirname(doc.report), 'timeline.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(timeline.filter((e) => e.type === 'command-start' && /pgbackrest .*--output=json info/.test(e.command))).toHaveLength(1);
+    // the replay guard took locate's scan of the folder archive (the pitr source's), whose segments are the same
+    // bytes as the repository's: no pg_waldump of its own over the fetched WAL
+    expect(timeline.filter((e) => e.type === 'command-start' && /pg_waldump .*Tablespace/.test(e.command))).toEqual([]);
   });
 
   it('snapshot: the state at snapshot time', async () => {

@@ -3,7 +3,11 @@
 // counts only when one stretch it read holds the whole replay range.
 import { describe, expect, it } from 'vitest';
 import { EventDetector } from '../../src/recovery/locate/detector.js';
-import { type TablespaceScan, createsFromScan, ifSettled } from '../../src/postgres/replay-guard.js';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PgBinaries } from '../../src/postgres/binaries.js';
+import { type TablespaceScan, assertFetchedReplayLeavesTablespacesAlone, createsFromScan, ifSettled, sameSegments } from '../../src/postgres/replay-guard.js';
 
 const lines = [
   'rmgr: Heap        len (rec/tot):     59/    59, tx:        749, lsn: 0/0B0000D8, prev 0/0B0000A0, desc: INSERT off 2 flags 0x00, blkref #0: rel 1663/5/16384 blk 0',
@@ -49,5 +53,50 @@ describe('the guard never waits for the other scan', () => {
     expect(await ifSettled(new Promise(() => {}))).toBeUndefined();
     expect(await ifSettled(Promise.reject(new Error('no WAL')))).toBeUndefined();
     expect(await ifSettled(undefined)).toBeUndefined();
+  });
+});
+
+describe('another source\'s scan, for segments identical to the ones fetched', () => {
+  // Two "segments" (any bytes: only their equality matters here) in a scanned archive folder; the guard fetches
+  // its own copies. Its own decoding is a stand-in pg_waldump that reports one CREATE at a path that exists.
+  const names = ['000000010000000000000001', '000000010000000000000002'];
+  const setup = (over: (name: string, bytes: Buffer) => Buffer = (_n, b) => b) => {
+    const root = mkdtempSync(join(tmpdir(), 'undrop-guard-'));
+    const archive = join(root, 'archive');
+    const stage = join(root, 'stage');
+    mkdirSync(archive);
+    mkdirSync(stage);
+    for (const [i, n] of names.entries()) writeFileSync(join(archive, n), Buffer.alloc(3 << 20, i + 1));
+    const waldump = join(root, 'pg_waldump');
+    writeFileSync(waldump, `#!/bin/sh\necho 'rmgr: Tablespace len (rec/tot): 39/39, tx: 750, lsn: 0/01000110, prev 0/010000D8, desc: CREATE 16390 "${root}"'\n`, { mode: 0o755 });
+    const bin: PgBinaries = { major: 15, version: '15', dir: root, path: () => waldump };
+    const fetch = async (name: string, dest: string) => {
+      writeFileSync(dest, over(name, readFileSync(join(archive, name))));
+      return true;
+    };
+    const elsewhere: TablespaceScan = { source: 'pitr', dir: archive, timeline: 1, spans: [{ from: '0/1000000', to: '0/2000100' }], creates: [] };
+    return { root, stage, bin, fetch, elsewhere };
+  };
+  const range = { startLsn: '0/1000028', endLsn: '0/2000050', timeline: 1, label: 'backup' };
+
+  it('identical bytes: the scan\'s answer (no CREATE), and no decoding of its own', async () => {
+    const s = setup();
+    expect(await assertFetchedReplayLeavesTablespacesAlone(s.bin, { ...range, fetch: s.fetch, stageDir: s.stage, elsewhere: s.elsewhere })).toBe(true);
+    expect(await sameSegments(names, s.stage, s.elsewhere.dir!)).toBe(true);
+    rmSync(s.root, { recursive: true, force: true });
+  });
+
+  it('one byte differs, or the scan did not read the whole range: it decodes the fetched WAL itself (and refuses the CREATE it finds)', async () => {
+    const s = setup((n, b) => (n === names[1] ? Buffer.concat([b.subarray(0, b.length - 1), Buffer.from([0])]) : b));
+    expect(await sameSegments(names, s.stage, s.elsewhere.dir!)).toBe(false);
+    await expect(assertFetchedReplayLeavesTablespacesAlone(s.bin, { ...range, fetch: s.fetch, stageDir: s.stage, elsewhere: s.elsewhere })).rejects.toMatchObject({ code: 'REPLAY_WOULD_TOUCH_TABLESPACE' });
+    const t = setup();
+    const short = { ...t.elsewhere, spans: [{ from: '0/1000000', to: '0/2000040' }] };
+    await expect(assertFetchedReplayLeavesTablespacesAlone(t.bin, { ...range, fetch: t.fetch, stageDir: t.stage, elsewhere: short })).rejects.toMatchObject({ code: 'REPLAY_WOULD_TOUCH_TABLESPACE' });
+    // and the scan's own CREATE over an existing path refuses as well when the segments are identical
+    const u = setup();
+    const created = { ...u.elsewhere, creates: [{ oid: '16390', path: u.root, lsn: '0/1800000' }] };
+    await expect(assertFetchedReplayLeavesTablespacesAlone(u.bin, { ...range, fetch: u.fetch, stageDir: u.stage, elsewhere: created })).rejects.toMatchObject({ code: 'REPLAY_WOULD_TOUCH_TABLESPACE' });
+    for (const x of [s, t, u]) rmSync(x.root, { recursive: true, force: true });
   });
 });

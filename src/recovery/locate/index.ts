@@ -21,7 +21,7 @@ import { nameEvent } from './naming.js';
 import { ignoredBy } from './ignore.js';
 import { branchesLast, onTimelineHistory } from './branches.js';
 import { readHistories } from '../../postgres/wal/history.js';
-import { openWalSource } from './wal-source.js';
+import { openWalSource, type WalLocation } from './wal-source.js';
 
 export type { LocatedEvent, LocateResult } from './types.js';
 export { locateJson } from './json.js';
@@ -98,7 +98,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     // committed before the replay position: the replica holds their outcome, and naming them could cost a catalog copy
     else if (!options.since && options.fromLsn) raw = raw.filter((e) => !Lsn.before(e.commitLsn, options.fromLsn!));
 
-    options.onScanned?.({ tablespaces: { ...scan.tablespaces, source: wal.source?.name }, commitLsnOf: (x) => scan.events.find((e) => String(e.xid) === x)?.commitLsn });
+    options.onScanned?.({ tablespaces: scanned(scan.tablespaces, wal), commitLsnOf: (x) => scan.events.find((e) => String(e.xid) === x)?.commitLsn });
 
     // Catalogs, best first.
     const mode = options.catalog ?? 'auto';
@@ -189,7 +189,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       catalogs: catalogs.map((c) => c.label),
       warnings,
       durationMs: Date.now() - started,
-      tablespaces: { ...scan.tablespaces, source: wal.source?.name },
+      tablespaces: scanned(scan.tablespaces, wal),
       histories,
     };
   } finally {
@@ -280,3 +280,7 @@ function isMaintenance(e: LocatedEvent): boolean {
   return false;
 }
 
+/** What the scan saw of tablespaces, and where: the source, and the folder when its segments stay there. */
+function scanned(t: Omit<TablespaceScan, 'source' | 'dir'>, wal: WalLocation): TablespaceScan {
+  return { ...t, source: wal.source?.name, ...(wal.fetched ? {} : { dir: wal.dir }) };
+}

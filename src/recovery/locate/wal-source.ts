@@ -26,6 +26,8 @@ export interface WalLocation {
   restoreCommand?: string;
   /** The inventory source it came from. */
   source?: SourceConfig;
+  /** The segments were fetched into `dir` for this read (and are removed by release), not read where they are kept. */
+  fetched?: true;
   /** The source's base backups, newest start first (listed once, when first asked). */
   baseBackups(): Promise<BaseBackupRef[]>;
   /** Remove fetched segments. */
@@ -136,7 +138,7 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: W
     if (fetched === 0) {
       throw failure('WAL_FETCH_FAILED', `${wal.label}: could not fetch ${first}.`, { hint: `Run the command by hand to see why: ${expandRestoreCommand(command, first, `/tmp/${first}`)}` });
     }
-    return { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, baseBackups, release };
+    return { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, fetched: true, baseBackups, release };
   } catch (e) {
     await release();
     throw e;

@@ -126,7 +126,8 @@ async function guardTablespaces(
     return;
   }
   // locate fetched and read this stanza's WAL already (when its scan has finished): its findings, when they cover the whole range
-  const seen = createsFromScan(await ifSettled(req.walScanned), { source: sourceName, startLsn: start, endLsn: end ?? undefined, timeline });
+  const scan = await ifSettled(req.walScanned);
+  const seen = createsFromScan(scan, { source: sourceName, startLsn: start, endLsn: end ?? undefined, timeline });
   if (seen) return assertCreatesLeaveTablespacesAlone(seen, label);
   // `wal` outlives this check: the replay reads the segments fetched here instead of fetching them again.
   await mkdir(wal, { recursive: true });
@@ -140,6 +141,9 @@ async function guardTablespaces(
       endLsn: end ?? undefined,
       timeline,
       label,
+      // locate read another source's folder (an archive_command's copy of the same WAL): its answer holds for the
+      // segments fetched here when they are identical, and the replay needs them fetched anyway
+      elsewhere: scan,
     });
     if (!checked) notes.push('The WAL to replay was too long to fetch twice: only its first 4 GB were checked for tablespaces it would re-create.');
   } catch (e) {
