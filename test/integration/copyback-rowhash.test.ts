@@ -89,6 +89,10 @@ describe('rowhash64, per table, across two real servers', () => {
         expect(r.checksums.copy).toEqual(r.checksums.source);
         // the 30 jsonb documents of 6.4 kB, all compressed, all with one method
         expect(await compression(schema)).toEqual([{ m: method, n: '30' }]);
+        // what merge does with them: INSERT … SELECT into a table of the server's default keeps them as they are
+        await withClient(fx.pair.prodConn, (c) => c.query(`CREATE SCHEMA ${schema}_live; CREATE TABLE ${schema}_live.eligible (LIKE ${schema}.eligible); INSERT INTO ${schema}_live.eligible SELECT * FROM ${schema}.eligible`));
+        expect(await compression(`${schema}_live`)).toEqual([{ m: method, n: '30' }]);
+        await withClient(fx.pair.prodConn, (c) => c.query(`DROP SCHEMA ${schema}_live CASCADE`));
       } finally {
         await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
         await withClient(fx.pair.prodConn, (c) => c.query(`DROP SCHEMA ${schema} CASCADE`));
