@@ -111,8 +111,10 @@ export async function assertReplayLeavesTablespacesAlone(bin: PgBinaries, o: { w
  * The same check when the WAL is only reachable one segment at a time
  * (pgBackRest archive-get, a restore_command): the segments from `startLsn`
  * to `endLsn` (without one: to the end of the archive) are fetched into
- * `stageDir` first. Returns false when the range is longer than
- * `maxSegments`: then only its first `maxSegments` were read.
+ * `stageDir` first. `complete` is false when the range is longer than
+ * `maxSegments`: then only its first `maxSegments` were read. `segments`
+ * counts those fetched; `sharedWith`: the source whose scan answered (the
+ * segments identical to its folder's), else the WAL was decoded here.
  */
 export async function assertFetchedReplayLeavesTablespacesAlone(
   bin: PgBinaries,
@@ -128,7 +130,7 @@ export async function assertFetchedReplayLeavesTablespacesAlone(
     /** A scan of another source's WAL folder: its answer holds when every segment fetched here is identical to that folder's. */
     elsewhere?: TablespaceScan;
   },
-): Promise<boolean> {
+): Promise<{ complete: boolean; segments: number; sharedWith?: string }> {
   const max = BigInt(o.maxSegments ?? 256);
   const first = segnoOfLsn(o.startLsn);
   const wanted = o.endLsn ? segnoOfLsn(o.endLsn) : first + max; // one past the cap: "to the end" may be longer
@@ -138,9 +140,11 @@ export async function assertFetchedReplayLeavesTablespacesAlone(
   for (let s = first; s <= last; s++) names.push(segmentName(o.timeline, s));
   // A few fetches at once: each is a program start, and the replay reuses what is fetched here.
   const atOnce = o.parallel ?? 4;
+  let segments = 0;
   for (let i = 0; i < names.length; i += atOnce) {
     const batch = names.slice(i, i + atOnce);
     const got = await Promise.all(batch.map((name) => o.fetch(name, join(o.stageDir, name))));
+    segments += got.filter(Boolean).length;
     if (got.includes(false)) {
       complete = true; // the end of the archive (or a timeline switch): replay reads no further on this timeline
       break;
@@ -149,10 +153,10 @@ export async function assertFetchedReplayLeavesTablespacesAlone(
   const seen = o.elsewhere?.dir && complete ? createsFromScan(o.elsewhere, { timeline: o.timeline, startLsn: o.startLsn, endLsn: o.endLsn }) : undefined;
   if (seen && (await sameSegments(names, o.stageDir, o.elsewhere!.dir!))) {
     assertCreatesLeaveTablespacesAlone(seen, o.label);
-    return complete;
+    return { complete, segments, sharedWith: o.elsewhere!.source ?? o.elsewhere!.dir! };
   }
   await assertReplayLeavesTablespacesAlone(bin, { walDir: o.stageDir, startLsn: o.startLsn, endLsn: o.endLsn, timeline: o.timeline, label: o.label });
-  return complete;
+  return { complete, segments };
 }
 
 /**

@@ -137,6 +137,8 @@ describe('recover into a side schema, one run per source kind', () => {
     const tablespaceReads = timeline.filter((e) => e.type === 'command-start' && /pg_waldump .*-r Tablespace/.test(e.command));
     expect(tablespaceReads.filter((e) => /pgbackrest-wal-/.test(e.command))).toEqual([]);
     expect(tablespaceReads.every((e) => e.command.includes(join(lab.dir, 'archive')))).toBe(true);
+    // and the report says whose scan answered for the repository's WAL
+    expect(readFileSync(doc.report, 'utf8')).toMatch(/checked for tablespaces it would re-create by locate's scan of pitr: its \d+ segment\(s\) from the repository are byte-identical/);
   });
 
   it('snapshot: the state at snapshot time', async () => {

@@ -145,7 +145,8 @@ async function guardTablespaces(
       // segments fetched here when they are identical, and the replay needs them fetched anyway
       elsewhere: scan,
     });
-    if (!checked) notes.push('The WAL to replay was too long to fetch twice: only its first 4 GB were checked for tablespaces it would re-create.');
+    if (!checked.complete) notes.push('The WAL to replay was too long to fetch twice: only its first 4 GB were checked for tablespaces it would re-create.');
+    if (checked.sharedWith) notes.push(`The WAL to replay was checked for tablespaces it would re-create by locate's scan of ${checked.sharedWith}: its ${checked.segments} segment(s) from the repository are byte-identical to the ones that scan read.`);
   } catch (e) {
     await rm(wal, { recursive: true, force: true });
     throw e;
