@@ -78,8 +78,8 @@ async function beforeLaterEnd<T extends { path: string; lsn?: Lsn }>(creates: T[
  * scan of the same source's WAL on the same timeline; undefined when that
  * scan did not read the whole range (then the guard reads it itself). Pure.
  */
-export function createsFromScan(scan: TablespaceScan | undefined, o: { source?: string; timeline?: number; startLsn: string; endLsn?: string }): TablespaceCreate[] | undefined {
-  if (!scan || !o.endLsn || (o.source !== undefined && scan.source !== o.source) || (o.timeline !== undefined && scan.timeline !== o.timeline)) return undefined;
+export function createsFromScan(scan: TablespaceScan | undefined, o: { source: string | undefined; timeline?: number; startLsn: string; endLsn?: string }): TablespaceCreate[] | undefined {
+  if (!scan || !o.endLsn || scan.source !== o.source || (o.timeline !== undefined && scan.timeline !== o.timeline)) return undefined;
   const start = o.startLsn;
   const end = o.endLsn;
   if (!scan.spans.some((s) => !Lsn.before(start, s.from) && !Lsn.before(s.to, end))) return undefined;
@@ -150,7 +150,7 @@ export async function assertFetchedReplayLeavesTablespacesAlone(
       break;
     }
   }
-  const seen = o.elsewhere?.dir && complete ? createsFromScan(o.elsewhere, { timeline: o.timeline, startLsn: o.startLsn, endLsn: o.endLsn }) : undefined;
+  const seen = o.elsewhere?.dir && complete ? createsFromScan(o.elsewhere, { source: o.elsewhere.source, timeline: o.timeline, startLsn: o.startLsn, endLsn: o.endLsn }) : undefined;
   if (seen && (await sameSegments(names, o.stageDir, o.elsewhere!.dir!))) {
     assertCreatesLeaveTablespacesAlone(seen, o.label);
     return { complete, segments, sharedWith: o.elsewhere!.source ?? o.elsewhere!.dir! };
@@ -164,8 +164,9 @@ export async function assertFetchedReplayLeavesTablespacesAlone(
  * same bytes are the same records: what a scan decoded in `b` holds for the
  * copies in `a` (both archives of one cluster: a folder and a repository).
  * Comparing reads each file once, with no decoding; pg_waldump decodes every
- * record (at seed scale about as long as fetching the range). Any difference
- * or unreadable file: false.
+ * record (seed bench, pgBackRest: the guard took 17.8 s fetching and
+ * decoding, 6.8 s fetching and comparing). Any difference or unreadable
+ * file: false.
  */
 export async function sameSegments(names: readonly string[], a: string, b: string): Promise<boolean> {
   for (const name of names) if (!(await sameFile(join(a, name), join(b, name)))) return false;

@@ -133,7 +133,7 @@ async function readInPlace(
   // The identity check needs the tables' files on the replica itself. On the connection that paused it:
   // a new one costs a backend start, 30-60 ms on a busy 2-core host in the middle of an incident.
   const { files: sourceRelfilenodes, missing } = await replicaFiles(c, req.tables);
-  if (missing.length) throw tableNotInSource(label, missing, replica.database);
+  if (missing.length) throw tableNotInSource(label, missing.map((t) => displayName(t)), replica.database);
   // the counts come from where the rows are (paused: nothing else runs there; a connection per table), or from the caller
   const tables = req.rowsCountedByCaller ? req.tables.map((t) => ({ name: displayName(t), rows: 0 })) : await verifyTables(replica, req.tables, label, { parallel: true });
   return { inPlace: { bin }, conn: replica, database: req.database, recoveryPoint, tables, ...(req.rowsCountedByCaller ? { rowsPending: true } : {}), notes, sourceRelfilenodes, rowsFrom: replica, release: async () => {} };

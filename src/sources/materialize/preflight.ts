@@ -133,10 +133,9 @@ async function assertPresent(c: pg.Client, conn: ConnParams, tables: readonly Ta
   if (missing.length) throw tableNotInSource(sourceLabel, missing, conn.database);
 }
 
-/** TABLE_NOT_IN_SOURCE: tables (display names, or names) the materialized source does not hold. */
-export function tableNotInSource(sourceLabel: string, missing: readonly (string | TableName)[], database: string | undefined): UndropError {
-  const names = missing.map((t) => (typeof t === 'string' ? t : displayName(t)));
-  return usageError('TABLE_NOT_IN_SOURCE', `${sourceLabel} does not contain ${names.join(', ')} (database ${database}).`, 'Check the table names (schema.table, SQL spelling) and the database; `undrop probe --tables …` shows which sources hold them.');
+/** TABLE_NOT_IN_SOURCE: tables (display names) the materialized source does not hold. */
+export function tableNotInSource(sourceLabel: string, missing: readonly string[], database: string | undefined): UndropError {
+  return usageError('TABLE_NOT_IN_SOURCE', `${sourceLabel} does not contain ${missing.join(', ')} (database ${database}).`, 'Check the table names (schema.table, SQL spelling) and the database; `undrop probe --tables …` shows which sources hold them.');
 }
 
 /** Exact row counts; a damaged page is SOURCE_DATA_CORRUPT. */
