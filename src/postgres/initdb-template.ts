@@ -7,13 +7,13 @@
 // still runs initdb of its own.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgBinaries } from './binaries.js';
 import { copyInto } from './data-copy.js';
 import { chownForServer } from './os-user.js';
 import { initdb, type InitdbOptions } from './programs.js';
-import { templateArea } from './work-dir.js';
+import { templateArea, tempFolder } from './work-dir.js';
 
 /** W/templates/pg<major>-<key>: the key covers the installation (folder, version) and the options. Pure. */
 export function templateName(bin: Pick<PgBinaries, 'dir' | 'version' | 'major'>, o: Pick<InitdbOptions, 'superuser' | 'dataChecksums'>): string {
@@ -32,7 +32,8 @@ async function template(bin: PgBinaries, o: Omit<InitdbOptions, 'dataDir'>, work
   const final = join(area, templateName(bin, o));
   if (complete(join(final, 'data'))) return join(final, 'data');
   await rm(final, { recursive: true, force: true }); // an incomplete one (a copy interrupted by hand)
-  const fresh = await mkdtemp(join(area, '.new-'));
+  // removed on Ctrl-C too until it is renamed into place
+  const { dir: fresh, release } = tempFolder(area, '.new-');
   try {
     await chownForServer(fresh, false);
     await initdb(bin, { ...o, dataDir: join(fresh, 'data'), noSync: true });
@@ -41,6 +42,8 @@ async function template(bin: PgBinaries, o: Omit<InitdbOptions, 'dataDir'>, work
   } catch (e) {
     await rm(fresh, { recursive: true, force: true });
     throw e;
+  } finally {
+    release();
   }
   return join(final, 'data');
 }

@@ -9,7 +9,7 @@
 // Instances live in the work directory's instance area (work-dir.ts).
 // Registered for cleanup on exit, error and Ctrl-C unless kept.
 import { existsSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { appendFile, chmod, mkdir, mkdtemp, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type pg from 'pg';
@@ -30,7 +30,7 @@ import { mustMatchSettings, type SetAside, setAsideConfig } from './server-confi
 import { phase } from './phases.js';
 import { alive } from './process-tree.js';
 import { postgresSettings } from './settings.js';
-import { defaultWorkDirFor, instanceArea } from './work-dir.js';
+import { defaultWorkDirFor, instanceArea, tempFolder } from './work-dir.js';
 
 export type RecoveryMode = 'none' | 'recovery' | 'standby';
 
@@ -122,12 +122,12 @@ export function defaultWorkDir(): string {
   return postgresSettings().workDir ?? defaultWorkDirFor();
 }
 
-async function makeSocketDir(): Promise<string> {
+async function makeSocketDir(): Promise<{ dir: string; release: () => void }> {
   // Unix socket paths are limited to ~107 bytes: keep this one short, in /tmp.
-  const dir = await mkdtemp(join(tmpdir(), 'undrop-s-'));
-  await chmod(dir, 0o700);
-  await chownForServer(dir, false);
-  return dir;
+  const made = tempFolder(tmpdir(), 'undrop-s-');
+  await chmod(made.dir, 0o700);
+  await chownForServer(made.dir, false);
+  return made;
 }
 
 export class TempInstance {
@@ -168,7 +168,9 @@ export class TempInstance {
     }
   }
 
-  private static async allocate(o: InstanceOptions): Promise<{ root: string; socketDir: string; port: number }> {
+  /** The instance's folders; until `release` (once the instance registered its own cleanup) each is removed on exit or Ctrl-C. */
+  private static async allocate(o: InstanceOptions): Promise<{ root: string; socketDir: string; port: number; release: () => void }> {
+    const releases: (() => void)[] = [];
     let root: string;
     if (o.root) {
       // The lab's fixed layout: its folder is the lab's, not a work directory.
@@ -184,7 +186,9 @@ export class TempInstance {
       // Private work directory (checked), instances in its instance area; only each instance's own folder goes to the server user.
       const area = instanceArea(o.workDir);
       await assertServerCanWrite(area, false);
-      root = await mkdtemp(join(area, `${o.name}-`));
+      const made = tempFolder(area, `${o.name}-`);
+      releases.push(made.release);
+      root = made.dir;
     }
     let socketDir: string;
     if (o.socketDir) {
@@ -193,16 +197,19 @@ export class TempInstance {
       await chownForServer(o.socketDir, false);
       socketDir = resolve(o.socketDir);
     } else {
-      socketDir = await makeSocketDir();
+      const made = await makeSocketDir();
+      releases.push(made.release);
+      socketDir = made.dir;
     }
     const port = await findFreePort({ preferred: o.port, socketDirs: [socketDir] });
-    return { root, socketDir, port };
+    return { root, socketDir, port, release: () => releases.forEach((r) => r()) };
   }
 
   /** A fresh, empty cluster (initdb; a throwaway one copies the work directory's template: initdb-template.ts). */
   static async create(o: InstanceOptions & { dataChecksums?: boolean; noSync?: boolean; throwaway?: boolean }): Promise<TempInstance> {
     const a = await TempInstance.allocate(o);
     const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
+    a.release(); // the instance's own cleanup covers its folders now
     inst.ownsSocketDir = !o.socketDir;
     try {
       await chownForServer(a.root, false);
@@ -229,6 +236,7 @@ export class TempInstance {
     }
     const a = await TempInstance.allocate(o);
     const inst = new TempInstance({ ...a, bin: o.bin, name: o.name, superuser: o.superuser ?? 'postgres', keep: o.keep });
+    a.release(); // the instance's own cleanup covers its folders now
     inst.ownsSocketDir = !o.socketDir;
     try {
       if (o.copy === false) {

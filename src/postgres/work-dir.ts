@@ -7,8 +7,7 @@
 // An existing folder is checked with lstat (never followed): owned by the
 // invoking user, not a symlink, not writable by others (its subfolders: not
 // readable either).
-import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
@@ -100,18 +99,29 @@ export function templateArea(workDir: string): string {
 const stages = new Map<string, () => void>();
 
 /**
- * A fresh staging folder (a restore, an extraction) in the instance area,
- * removed at exit, on error and on Ctrl-C like an instance, unless released.
+ * A new folder `<prefix>XXXXXX` in `parent`, removed at exit, on error and on
+ * Ctrl-C until released. Made and registered in one synchronous step: with an
+ * awaited mkdtemp, a second Ctrl-C (which exits at once) could land between
+ * the two and leave the folder behind (CI caught a tarprobe- folder so).
  */
-export async function makeStage(workDir: string, prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(instanceArea(workDir), `${prefix}-`));
-  const unregister = registerCleanup({
-    label: `staging folder ${dir}`,
+export function tempFolder(parent: string, prefix: string): { dir: string; release: () => void } {
+  const dir = mkdtempSync(join(parent, prefix));
+  const release = registerCleanup({
+    label: `folder ${dir}`,
     // A program killed by the same signal may still be writing into it: retry ENOTEMPTY.
     run: async () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
     runSync: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }),
   });
-  stages.set(dir, unregister);
+  return { dir, release };
+}
+
+/**
+ * A fresh staging folder (a restore, an extraction) in the instance area,
+ * removed at exit, on error and on Ctrl-C like an instance, unless released.
+ */
+export async function makeStage(workDir: string, prefix: string): Promise<string> {
+  const { dir, release } = tempFolder(instanceArea(workDir), `${prefix}-`);
+  stages.set(dir, release);
   return dir;
 }
 
