@@ -18,7 +18,7 @@ import { runAllCleanups } from '../../src/postgres/cleanup.js';
 import { TempInstance } from '../../src/postgres/instance.js';
 import { pgBasebackup } from '../../src/postgres/lab-programs.js';
 import { chownForServer } from '../../src/postgres/os-user.js';
-import { diskUsage } from '../../src/sources/materialize/preflight.js';
+import { diskUsage, isDiskFull, isDiskFullIn } from '../../src/sources/materialize/preflight.js';
 import { undrop } from '../cli.js';
 import { expectFailedRun } from '../fault-checks.js';
 import { testWorkDir, waitUntil } from '../helpers.js';
@@ -158,7 +158,25 @@ describe.skipIf(!root)('the work directory fills up during WAL replay', () => {
     // the pre-check passed: the WAL is fetched for the replay (and its tablespace check) into the work directory, where it runs out
     expect(r.stderr).toMatch(/checking the WAL to replay/);
     // the cause in the details: the server's own write, or archive-get's when the segment no longer fits (undrop
-    // says so with the figure: pgBackRest's own words are then a FileWriteError with whatever errno it met)
-    expect(r.stderr).toMatch(/No space left on device|could not extend file|ENOSPC|disk full \([\d.]+ [kMG]?B free where the temporary instance restores WAL\)/);
+    // says so with the figure: pgBackRest's own words are then a FileWriteError with whatever errno it met), or a
+    // backend that could not write its relation cache file when the recovered instance was first connected to
+    expect(r.stderr).toMatch(/No space left on device|could not extend file|ENOSPC|could not write init file|disk full \([\d.]+ [kMG]?B free where the temporary instance restores WAL\)/);
   }, 300_000);
+
+  it('a failure whose words do not name the disk counts as a full disk while less than a WAL segment is free (as "could not write init file", seen in CI)', async () => {
+    const work = mountWork();
+    mkdirSync(work);
+    const words = new Error('Could not connect to PostgreSQL at socket /tmp/x port 5432: could not write init file');
+    expect(isDiskFull(words)).toBe(false);
+    expect(await isDiskFullIn(words, work)).toBe(false);
+    // fill the filesystem (dd stops at ENOSPC), leaving less than 16 MB
+    try {
+      execFileSync('dd', ['if=/dev/zero', `of=${join(work, 'fill')}`, 'bs=1M'], { stdio: 'ignore' });
+    } catch {
+      /* stopped by the full disk, as meant */
+    }
+    expect(await isDiskFullIn(words, work)).toBe(true);
+    rmSync(join(work, 'fill'));
+    expect(await isDiskFullIn(words, work)).toBe(false);
+  });
 });

@@ -17,7 +17,7 @@ import { assertReplayLeavesTablespacesAlone } from '../../postgres/replay-guard.
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { shellQuote } from '../../util/redact.js';
 import { backupNotDone, pinnedItem, pinnedProbeItem } from '../materialize/choose.js';
-import { assertDiskSpace } from '../materialize/preflight.js';
+import { assertDiskSpace, diskFullError, isDiskFullIn } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { withRestoreProgress } from '../materialize/restore-progress.js';
 import { targetSettings } from '../materialize/target-settings.js';
@@ -115,7 +115,9 @@ export async function materializeBarman(config: SourceConfigOf<'barman'>, req: M
     const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     return await recoveredInstance(inst, req, outcome, `Barman backup ${backup.id}`, [`barman recover restored backup ${backup.id} (--jobs ${jobs}); ${outcome.stopLine ?? 'recovery ended'}.`, ...notes]);
   } catch (e) {
+    // measured before the instance is removed, which frees the space again
+    const err = (await isDiskFullIn(e, req.workDir)) ? await diskFullError(e, req.workDir, `WAL replay (Barman backup ${backup.id})`) : e;
     await inst.destroy();
-    throw e;
+    throw err;
   }
 }

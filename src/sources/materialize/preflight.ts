@@ -61,6 +61,20 @@ export function isDiskFull(e: unknown): boolean {
   return err?.code === 'ENOSPC' || err?.code === '53100' || err?.code === 'DISK_FULL' || /No space left on device|ENOSPC|could not extend file|disk full/i.test(text);
 }
 
+/** Less free than this in the work directory when an instance fails: the full disk is the cause, whatever the words. */
+const NEARLY_FULL = 16 * 1024 * 1024;
+
+/**
+ * isDiskFull, or any failure while the work directory has less than one WAL segment free. A full disk does not
+ * always say so: a backend that cannot write its relation cache file fails the connection with "could not write
+ * init file", no errno. Ask before the instance is removed (that frees the space again).
+ */
+export async function isDiskFullIn(e: unknown, workDir: string): Promise<boolean> {
+  if (isDiskFull(e)) return true;
+  const bytes = await freeBytes(workDir);
+  return bytes !== undefined && bytes < NEARLY_FULL;
+}
+
 /** The same quality of message as the pre-check, for a disk that filled up during the run. */
 export async function diskFullError(e: unknown, workDir: string, step: string): Promise<UndropError> {
   // the folder may be gone already

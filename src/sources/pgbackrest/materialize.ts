@@ -25,7 +25,7 @@ import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.j
 import { pgbackrestRestore } from '../../postgres/restore-programs.js';
 import { pinnedItem, pinnedProbeItem } from '../materialize/choose.js';
 import { type ResolvedTarget, pgTargetTime } from '../target.js';
-import { assertDiskSpace, isDiskFull, replayDiskFull, walBetween, walToSegmentEnd } from '../materialize/preflight.js';
+import { assertDiskSpace, isDiskFullIn, replayDiskFull, walBetween, walToSegmentEnd } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -241,8 +241,9 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
       settings: { hot_standby: true, ...(target || req.target.kind === 'latest' ? targetSettings(req.target) : { recovery_target: 'immediate', recovery_target_action: 'promote' }) },
     });
   } catch (e) {
+    const full = await isDiskFullIn(e, req.workDir);
     removeStage(fetched);
-    if (isDiskFull(e)) {
+    if (full) {
       throw await replayFull(e, `pgBackRest backup ${set.label}, fetching the WAL to replay`, async () => removeStage(stage));
     }
     throw e;
@@ -259,7 +260,7 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn });
     return await recoveredInstance(inst, req, outcome, `pgBackRest backup ${set.label}`, [`pgbackrest restored backup set ${set.label} (--process-max ${processMax}); ${outcome.stopLine ?? 'recovery ended'}.`, ...notes]);
   } catch (e) {
-    if (isDiskFull(e)) throw await replayFull(e, `pgBackRest backup ${set.label}`, async () => {
+    if (await isDiskFullIn(e, req.workDir)) throw await replayFull(e, `pgBackRest backup ${set.label}`, async () => {
       await inst.destroy();
       removeStage(fetched);
     });

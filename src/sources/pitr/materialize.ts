@@ -18,7 +18,7 @@ import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.j
 import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
 import { formatBytes } from '../../util/time.js';
-import { archivedWalFrom, assertDiskSpace, isDiskFull, replayDiskFull, walBetween } from '../materialize/preflight.js';
+import { archivedWalFrom, assertDiskSpace, isDiskFullIn, replayDiskFull, walBetween } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, ifSettled } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
@@ -333,7 +333,7 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
       ...(outcome.timeline ? [`The temporary instance switched to timeline ${outcome.timeline}; it never archives.`] : []),
     ]);
   } catch (e) {
-    if (isDiskFull(e)) {
+    if (await isDiskFullIn(e, req.workDir)) {
       const need = { data: prepared.dataBytes, wal: walBetween(backup.startLsn, req.target.commitLsn ?? req.target.firstLsn) ?? (await archivedWalFrom(config.wal_archive, backup.startLsn)) };
       throw await replayDiskFull(e, req.workDir, need, `restoring base backup ${backup.path}`, () => inst.destroy());
     }
