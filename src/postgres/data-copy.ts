@@ -81,8 +81,26 @@ export async function copyDataDir(source: string, root: string): Promise<CopyRec
   const resolved = await realpath(source);
   const data = join(root, 'data');
   await copyInto(resolved, data);
+  await absolutizeLinks(data, resolved);
   const rec = await internalizeLinks(data, root, { moveFrom: undefined });
   return { source, resolved, ...rec };
+}
+
+/**
+ * A copied relative link (pg_wal → ../wal) would resolve next to the copy, not the source: point the
+ * copy's pg_wal and pg_tblspc/<oid> links at what they named from `sourceDir` (the resolved source).
+ */
+export async function absolutizeLinks(data: string, sourceDir: string): Promise<void> {
+  const tblspc = join(data, 'pg_tblspc');
+  const links = ['pg_wal', ...(existsSync(tblspc) ? (await readdir(tblspc)).map((oid) => join('pg_tblspc', oid)) : [])];
+  for (const rel of links) {
+    const link = join(data, rel);
+    if (!(await lstat(link).catch(() => undefined))?.isSymbolicLink()) continue;
+    const target = await readlink(link);
+    if (isAbsolute(target)) continue;
+    await rm(link);
+    await symlink(resolve(join(sourceDir, rel, '..'), target), link);
+  }
 }
 
 /**

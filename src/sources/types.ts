@@ -105,7 +105,7 @@ export interface MaterializeRequest {
    * How much of a base backup to leave out (--selective). 'database': restore
    * only `database` (plus global/ and the system databases) and leave the
    * other databases' files sparse, as pgBackRest's --db-include does;
-   * 'relations' (PITR; default unless `keep` or a tar.gz backup): inside `database` too, leave the
+   * 'relations' (PITR and snapshots; default unless `keep` or a tar.gz backup): inside `database` too, leave the
    * other user tables' files (with their TOAST and indexes) sparse; 'off': restore
    * everything. Each level falls back to the one above (with a note) when unsure.
    */

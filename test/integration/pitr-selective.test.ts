@@ -14,7 +14,7 @@ import { withClient } from '../../src/postgres/connect.js';
 import { parseTableList } from '../../src/postgres/identifiers.js';
 import { TempInstance } from '../../src/postgres/instance.js';
 import { tableChecksum } from '../../src/recovery/checksum.js';
-import { parsePgDatabase } from '../../src/sources/pitr/pg-database.js';
+import { parsePgDatabase } from '../../src/sources/materialize/selective/pg-database.js';
 import { materializePitr } from '../../src/sources/pitr/materialize.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../../src/sources/types.js';
 import { testWorkDir } from '../helpers.js';

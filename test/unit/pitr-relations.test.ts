@@ -3,11 +3,12 @@
 // tar splitting and exclusion. The readers on real files are in
 // test/integration/pitr-relations.test.ts.
 import { describe, expect, it } from 'vitest';
-import { HeapParseError } from '../../src/sources/pitr/heap-reader.js';
-import { type BackupCatalog, type ClassRow, parseFilenodeMap } from '../../src/sources/pitr/pg-class.js';
-import { isSparseRelationFile, planRelations, RELATION_LEVEL_MIN_BYTES, relationFile, relationSparseBytes } from '../../src/sources/pitr/relation-plan.js';
-import { mainSegments } from '../../src/sources/pitr/relation-source.js';
-import { type SelectivePlan, tarExcludes, tarSplit } from '../../src/sources/pitr/selective.js';
+import { HeapParseError } from '../../src/sources/materialize/selective/heap-reader.js';
+import { type BackupCatalog, type ClassRow, parseFilenodeMap } from '../../src/sources/materialize/selective/pg-class.js';
+import { isSparseRelationFile, planRelations, RELATION_LEVEL_MIN_BYTES, relationFile, relationSparseBytes } from '../../src/sources/materialize/selective/relation-plan.js';
+import { mainSegments } from '../../src/sources/materialize/selective/relation-source.js';
+import type { SelectivePlan } from '../../src/sources/materialize/selective/plan.js';
+import { tarExcludes, tarSplit } from '../../src/sources/pitr/selective-tar.js';
 
 const PUBLIC = 2200;
 const cls = (oid: number, relname: string, o: Partial<ClassRow> = {}): ClassRow => ({ oid, relname, relnamespace: PUBLIC, relfilenode: oid, reltablespace: 0, reltoastrelid: 0, relpersistence: 'p', relkind: 'r', ...o });

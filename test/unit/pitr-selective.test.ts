@@ -3,9 +3,10 @@
 // not look right. The parser on a real global/1262 is in
 // test/integration/pitr-selective.test.ts.
 import { describe, expect, it } from 'vitest';
-import { parsePgDatabase } from '../../src/sources/pitr/pg-database.js';
-import { HeapParseError } from '../../src/sources/pitr/heap-reader.js';
-import { confSetting, isOff, isSparseMember, parseTarListing, planSelective, tarExcludes, tarSplit } from '../../src/sources/pitr/selective.js';
+import { parsePgDatabase } from '../../src/sources/materialize/selective/pg-database.js';
+import { HeapParseError } from '../../src/sources/materialize/selective/heap-reader.js';
+import { confSetting, isOff, planSelective } from '../../src/sources/materialize/selective/plan.js';
+import { isSparseMember, parseTarListing, tarExcludes, tarSplit } from '../../src/sources/pitr/selective-tar.js';
 
 const rows = (list: [number, string][]) => list.map(([oid, datname], i) => ({ oid, datname, block: 0, item: i + 1 }));
 

@@ -31,7 +31,7 @@ export function registerRecover(program: Command, ctx: () => Context): void {
     .option('--process-max <n>', 'pgBackRest sources: parallel restore processes (default: the cores available)')
     .option('--jobs <n>', 'copy back: at most N connections to production at once, one table loading on each (default: the tables, up to 4)')
     .addOption(new Option('--toast-compression <method>', 'copy back: how the recovered rows\' large values are compressed: lz4 (default where production offers it: several times faster than pglz) or server (production\'s default_toast_compression)').choices([...TOAST_COMPRESSION_CHOICES]))
-    .addOption(new Option('--selective <level>', 'base backups: what to leave out (sparse) when certainly safe: relations (default; PITR: the other tables of the lost tables\' database too), database (the other databases; default with --keep or a tar.gz backup), off (restore everything)').choices([...SELECTIVE_LEVELS]))
+    .addOption(new Option('--selective <level>', 'base backups and snapshots: what to leave out (sparse) when certainly safe: relations (default; PITR and snapshots: the other tables of the lost tables\' database too), database (the other databases; default with --keep or a tar.gz backup), off (restore or copy everything)').choices([...SELECTIVE_LEVELS]))
     .option('--lock-timeout <time>', 'how long promote waits for a lock on a live table (5000 = ms, or 5s, 500ms)', '5000')
     .option('--statement-timeout <time>', 'promote: the longest any one statement may run while it holds the live tables\' locks (default: none; 30s, 2min)')
     .option('--recreate-foreign-keys', 'with --mode replace: re-create foreign keys from other live tables to the replaced ones')

@@ -17,39 +17,24 @@ import { prepareWorkDir, removeStage } from '../../postgres/work-dir.js';
 import { startRecovery, waitForPromotion } from '../../postgres/recovery-watch.js';
 import { targetSettings } from '../materialize/target-settings.js';
 import { shellQuote } from '../../util/redact.js';
-import { formatBytes } from '../../util/time.js';
 import { archivedWalFrom, assertDiskSpace, isDiskFullIn, replayDiskFull, walBetween } from '../materialize/preflight.js';
 import { recoveredInstance } from '../materialize/recovered.js';
 import { assertCreatesLeaveTablespacesAlone, assertReplayLeavesTablespacesAlone, createsFromScan, ifSettled } from '../../postgres/replay-guard.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../types.js';
-import { decideRelations, plainCatalog, tarCatalog } from './relation-source.js';
-import { lostRelationsLeftSparse } from './relation-check.js';
-import type { BackupCatalog } from './pg-class.js';
-import { RELATION_LEVEL_MIN_BYTES, type RelationPlan, relationSparseBytes } from './relation-plan.js';
+import { decidePlain, decideSelective, fpwReason, scopeText, selectiveStillHolds, withRelations } from '../materialize/selective/decide.js';
 import { pinnedItem, pinnedUnusable } from '../materialize/choose.js';
 import { type BaseBackup, chooseBackup, extractTarBackup, listBaseBackups } from './restore.js';
 import {
-  createSparseMembers,
-  extractTarProbe,
-  fillSparseFromTar,
   fullPageWritesProblem,
-  hasTablespaces,
-  listedBaseOids,
-  planSelective,
-  plainBaseOids,
   plainSelectiveBytes,
-  readPgDatabase,
   type SelectiveDecision,
   type SelectivePlan,
   selectiveNote,
   type StageStats,
   stagePlainSelective,
-  type TarMember,
-  tarExcludes,
-  tarMembers,
-  tarSplit,
   treeBytes,
-} from './selective.js';
+} from '../materialize/selective/plan.js';
+import { createSparseMembers, extractTarProbe, fillSparseFromTar, listedBaseOids, tarCatalog, type TarMember, tarExcludes, tarMembers, tarSplit } from './selective-tar.js';
 
 export function restoreCommandFor(config: { wal_archive?: string; restore_command?: string }): string {
   if (config.restore_command) return config.restore_command;
@@ -66,66 +51,6 @@ interface PreparedRestore {
   notes: string[];
   /** What the disk pre-check counted as data written (a full work directory during replay names it). */
   dataBytes: number;
-}
-
-const fpwReason = (p: string) => `${p}: replay could read old pages of what selective restore leaves out`;
-
-/** For progress lines: what is restored and what left sparse. */
-function scopeText(plan: SelectivePlan): string {
-  const dbs = `databases ${plan.full.join(', ')} in full${plan.sparse.length ? `, ${plan.sparse.join(', ')} sparse` : ''}`;
-  return plan.relations ? `${dbs}, but in ${plan.relations.database} the files of ${plan.relations.sparseTables.length} other table(s) sparse` : dbs;
-}
-
-/** Can this backup be restored selectively for `database`? The plan, or why not. `checkFpw: false` leaves the full_page_writes check to the caller. */
-async function decideSelective(dir: string, baseOids: number[], major: number, bin: PgBinaries, database: string, checkFpw = true, relationLevel = false): Promise<SelectiveDecision> {
-  const rows = await readPgDatabase(dir, major);
-  if (typeof rows === 'string') return { selective: false, reason: rows };
-  const fpw = checkFpw ? await fullPageWritesProblem(dir, bin) : undefined;
-  if (fpw) return { selective: false, reason: fpwReason(fpw) };
-  return planSelective(rows, database, baseOids, { relationLevel });
-}
-
-/** Take a database-level plan down to relations when that is certain and pays; else keep it (with a note), or give up when it leaves nothing out. */
-async function withRelations(
-  d: SelectiveDecision,
-  baseOids: number[],
-  major: number,
-  req: MaterializeRequest,
-  catalog: (dboid: number) => Promise<BackupCatalog>,
-  files: (dboid: number) => Promise<{ name: string; size: number }[]>,
-  notes: string[],
-): Promise<SelectiveDecision> {
-  if (!d.selective) return d;
-  const r = await relationLevel(d.plan, baseOids, major, req, catalog, files);
-  if (typeof r !== 'string') return { selective: true, plan: { ...d.plan, relations: r } };
-  if (!d.plan.sparse.length) return { selective: false, reason: `the backup holds no other database to leave out, and relation-level restore does not apply: ${r}` };
-  notes.push(`Relation-level restore not used (database-level instead): ${r}.`);
-  return d;
-}
-
-/**
- * The relation plan, or why not. Asked for by name (--selective relations):
- * whenever it is certain. By default only when it leaves enough out to pay
- * for itself, and the backup's catalog is not even read when the whole
- * database folder is smaller than that.
- */
-async function relationLevel(
-  plan: SelectivePlan,
-  baseOids: number[],
-  major: number,
-  req: MaterializeRequest,
-  catalog: (dboid: number) => Promise<BackupCatalog>,
-  files: (dboid: number) => Promise<{ name: string; size: number }[]>,
-): Promise<RelationPlan | string> {
-  const byDefault = req.selective !== 'relations';
-  const tooLittle = (what: string, bytes: number) => `${what} only ${formatBytes(bytes)}, below ${formatBytes(RELATION_LEVEL_MIN_BYTES)}, where staging file by file costs more than it saves (--selective relations asks for it anyway)`;
-  const listed = new Map(await Promise.all(plan.matched.filter((o) => baseOids.includes(o)).map(async (o) => [o, await files(o)] as const)));
-  const folderBytes = [...listed.values()].flat().reduce((n, f) => n + f.size, 0);
-  if (byDefault && folderBytes < RELATION_LEVEL_MIN_BYTES) return tooLittle("the database's folder holds", folderBytes);
-  const r = await decideRelations(plan, baseOids, major, req.tables, catalog);
-  if ('reason' in r) return r.reason;
-  const left = relationSparseBytes(listed.get(r.plan.database) ?? [], r.plan);
-  return byDefault && left < RELATION_LEVEL_MIN_BYTES ? tooLittle('it would leave out', left) : r.plan;
 }
 
 /** Lay the chosen backup out as a data directory, selectively when allowed and safe. */
@@ -145,11 +70,7 @@ async function prepareRestore(backup: BaseBackup, req: MaterializeRequest, progr
   if (backup.format === 'plain') {
     const bin = await findBinaries(await dataDirMajor(backup.path));
     if (wantSelective) {
-      const baseOids = await plainBaseOids(backup.path);
-      let d: SelectiveDecision = (await hasTablespaces(backup.path))
-        ? { selective: false, reason: 'the backup has tablespaces (pg_tblspc), which selective restore does not handle' }
-        : await decideSelective(backup.path, baseOids, bin.major, bin, req.database, true, wantRelations);
-      if (wantRelations) d = await withRelations(d, baseOids, bin.major, req, (oid) => plainCatalog(join(backup.path, 'base', String(oid))), (oid) => folderFiles(join(backup.path, 'base', String(oid))), notes);
+      const d = await decidePlain(backup.path, bin, req, wantRelations, notes, 'backup');
       if (d.selective) {
         const whole = await treeBytes(backup.path);
         const dataBytes = await plainSelectiveBytes(backup.path, d.plan);
@@ -306,25 +227,13 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
     progress(`replaying WAL to ${req.target.xid ? `just before transaction ${req.target.xid}` : (req.target.commitLsn ?? req.target.time ?? 'the end of the archive')}`);
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn, fromLsn: backup.startLsn ?? undefined });
-    if (plan) {
-      // The database's OID at the recovery point must be one that was restored in full
-      // (a rename or re-create after the backup would otherwise leave it sparse).
-      const r = await inst.query<{ oid: string }>('select oid::text as oid from pg_database where datname = $1', [req.database]);
-      const now = r.rows.map((x) => Number(x.oid));
-      if (now.length && !now.some((o) => plan.full.includes(o))) {
-        await inst.destroy();
-        const again = await materializePitr(config, { ...req, selective: 'off' }, probe);
-        again.notes.unshift(`Selective restore was retried as a full restore: at the recovery point database "${req.database}" has OID ${now.join(', ')}, which the backup's pg_database did not give that name.`);
-        return again;
-      }
-      // A lost table whose file was left sparse (renamed onto another table's after the backup): restore its database in full.
-      const sparseLost = plan.relations ? await lostRelationsLeftSparse(inst.connParams(req.database), req.tables, plan.relations) : [];
-      if (sparseLost.length) {
-        await inst.destroy();
-        const again = await materializePitr(config, { ...req, selective: 'database' }, probe);
-        again.notes.unshift(`Relation-level restore was retried at the database level: at the recovery point ${sparseLost.join(', ')} use${sparseLost.length === 1 ? 's' : ''} a file that was left sparse.`);
-        return again;
-      }
+    // The plan must still hold at the recovery point; else the same run again, less selective.
+    const again = plan ? await selectiveStillHolds(inst, req.database, req.tables, plan, 'the backup') : undefined;
+    if (again) {
+      await inst.destroy();
+      const m = await materializePitr(config, { ...req, selective: again.level }, probe);
+      m.notes.unshift(again.note);
+      return m;
     }
     return await recoveredInstance(inst, req, outcome, `PITR from ${backup.path}`, [
       `Restored ${backup.path}${backupRealNote(backup.path)} and replayed WAL (${Math.round(outcome.durationMs / 100) / 10} s of recovery); ${outcome.stopLine ?? 'recovery ended'}.`,
@@ -340,13 +249,6 @@ export async function materializePitr(config: SourceConfigOf<'pitr'>, req: Mater
     await inst.destroy();
     throw e;
   }
-}
-
-/** Regular files directly in a folder, with their sizes. */
-async function folderFiles(dir: string): Promise<{ name: string; size: number }[]> {
-  const out: { name: string; size: number }[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) if (e.isFile()) out.push({ name: e.name, size: (await stat(join(dir, e.name))).size });
-  return out;
 }
 
 /** A tar listing's files directly in base/<oid>/, with their sizes. Pure. */

@@ -9,8 +9,8 @@
 // named by a relation that stays real. When a lost table is not in the
 // backup's pg_class, or is not a plain table there, the caller falls back to
 // database-level selective restore: never guess.
-import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
-import type { TableName } from '../../postgres/identifiers.js';
+import { FIRST_NORMAL_OBJECT_ID } from '../../../postgres/object-ids.js';
+import type { TableName } from '../../../postgres/identifiers.js';
 import type { BackupCatalog, ClassRow } from './pg-class.js';
 
 const SYSTEM_SCHEMAS = new Set(['pg_catalog', 'pg_toast', 'information_schema']);

@@ -2,16 +2,12 @@
 // own catalog, read from a plain backup's folder or out of base.tar[.gz]
 // (only the members it needs: pg_filenode.map and the catalogs' files), and
 // the decision whether relation-level restore applies at all.
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { failure } from '../../errors.js';
-import type { TableName } from '../../postgres/identifiers.js';
-import { FIRST_NORMAL_OBJECT_ID } from '../../postgres/object-ids.js';
-import { execClean, tail } from '../../postgres/run.js';
-import { makeStage, removeStage } from '../../postgres/work-dir.js';
+import type { TableName } from '../../../postgres/identifiers.js';
 import { type BackupCatalog, type RelationFileReader, readBackupCatalog } from './pg-class.js';
 import { planRelations, type RelationPlan, relationFile } from './relation-plan.js';
-import type { SelectivePlan, TarMember } from './selective.js';
+import type { SelectivePlan } from './plan.js';
 
 /** Pure: a relation's main-fork segment files among `names`, in order (16390, 16390.1, …). */
 export function mainSegments(names: readonly string[], filenode: number): string[] {
@@ -19,7 +15,7 @@ export function mainSegments(names: readonly string[], filenode: number): string
   return names.filter((n) => n === String(filenode) || n.startsWith(`${filenode}.`)).filter((n) => relationFile(n)?.fork === 'main').sort((a, b) => seg(a) - seg(b));
 }
 
-async function concatSegments(dir: string, names: readonly string[], filenode: number): Promise<Buffer | undefined> {
+export async function concatSegments(dir: string, names: readonly string[], filenode: number): Promise<Buffer | undefined> {
   const segs = mainSegments(names, filenode);
   return segs.length ? Buffer.concat(await Promise.all(segs.map((s) => readFile(join(dir, s))))) : undefined;
 }
@@ -29,42 +25,6 @@ export async function plainCatalog(dbDir: string): Promise<BackupCatalog> {
   const names = await readdir(dbDir);
   const read: RelationFileReader = (fn) => concatSegments(dbDir, names, fn);
   return readBackupCatalog(await readFile(join(dbDir, 'pg_filenode.map')).catch(() => undefined), read);
-}
-
-/** Extract the named members of base.tar (names from its listing) into `dir`; --occurrence stops once all are found. */
-async function extractMembers(baseTar: string, dir: string, names: readonly string[]): Promise<void> {
-  if (!names.length) return;
-  const list = join(dir, '.members');
-  await writeFile(list, `${names.join('\n')}\n`);
-  const r = await execClean('tar', ['-xf', baseTar, '--occurrence=1', '-C', dir, '-T', list], { reject: false });
-  if (r.exitCode !== 0) throw failure('BACKUP_EXTRACT_FAILED', `Reading ${baseTar} failed.`, { hint: 'The archive may be truncated; check it with tar -tzf.', details: tail(String(r.stderr)) });
-}
-
-/**
- * The catalog of database `dboid` out of base.tar: one pass for its
- * pg_filenode.map and every system relation file (filenodes below 16384,
- * where initdb puts the catalogs), another only for a catalog rewritten since
- * (VACUUM FULL gives it a new filenode).
- */
-export async function tarCatalog(baseTar: string, members: readonly TarMember[], dboid: number, workDir: string): Promise<BackupCatalog> {
-  const prefix = `base/${dboid}/`;
-  const names = members.filter((m) => m.path.startsWith(prefix)).map((m) => m.path.slice(prefix.length)).filter((n) => !n.includes('/'));
-  const dir = await makeStage(workDir, 'catalog');
-  try {
-    const first = names.filter((n) => n === 'pg_filenode.map' || (relationFile(n)?.fork === 'main' && relationFile(n)!.filenode < FIRST_NORMAL_OBJECT_ID));
-    await extractMembers(baseTar, dir, first.map((n) => prefix + n));
-    const have = new Set(first);
-    const dbDir = join(dir, prefix);
-    const read: RelationFileReader = async (fn) => {
-      const missing = mainSegments(names, fn).filter((n) => !have.has(n));
-      await extractMembers(baseTar, dir, missing.map((n) => prefix + n));
-      for (const n of missing) have.add(n);
-      return concatSegments(dbDir, names, fn);
-    };
-    return await readBackupCatalog(have.has('pg_filenode.map') ? await readFile(join(dbDir, 'pg_filenode.map')) : undefined, read);
-  } finally {
-    removeStage(dir);
-  }
 }
 
 /**

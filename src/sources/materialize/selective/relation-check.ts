@@ -4,9 +4,9 @@
 // name that was lost could be one whose files were left sparse; its relation
 // files must then come from a fuller restore. A file rewritten by replay
 // (TRUNCATE, VACUUM FULL) has a new filenode and is whole.
-import { withClient } from '../../postgres/connect.js';
-import type { ConnParams } from '../../postgres/conninfo.js';
-import { displayName, qualified, type TableName } from '../../postgres/identifiers.js';
+import { withClient } from '../../../postgres/connect.js';
+import type { ConnParams } from '../../../postgres/conninfo.js';
+import { displayName, qualified, type TableName } from '../../../postgres/identifiers.js';
 import type { RelationPlan } from './relation-plan.js';
 
 /** The lost tables (display names) one of whose relation files was left sparse; a table that does not exist is verifyTables' to report. */
