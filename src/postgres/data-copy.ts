@@ -38,10 +38,11 @@ function inside(root: string, p: string): boolean {
   return r === '' || (!r.startsWith('..') && !isAbsolute(r));
 }
 
-/** cp -a of a folder's content (reflinks where possible); a clear error on failure. */
-export async function copyInto(from: string, to: string): Promise<void> {
-  await mkdir(to, { recursive: true });
-  const r = await execClean('cp', ['-a', '--reflink=auto', `${from}${sep}.`, to], { reject: false });
+/** Names of pg_wal's files to copy (the others are never read by the copy's recovery: crash-recovery-wal.ts). */
+export type WalFilter = (name: string) => boolean;
+
+async function cp(args: string[], from: string): Promise<void> {
+  const r = await execClean('cp', ['-a', '--reflink=auto', ...args], { reject: false });
   if (r.exitCode !== 0) {
     const msg = String(r.stderr);
     if (/No space left/i.test(msg)) throw failure('DISK_FULL', `Copying ${from} ran out of disk space.`, { hint: 'Free space in the work directory or choose another with --work-dir.', details: tail(msg) });
@@ -49,8 +50,25 @@ export async function copyInto(from: string, to: string): Promise<void> {
   }
 }
 
-/** Move when the folder is undrop's own staging, copy when it belongs to a source. */
-async function bringInside(from: string, to: string, move: boolean): Promise<void> {
+/** cp -a of a folder's content (reflinks where possible); a clear error on failure. */
+export async function copyInto(from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true });
+  await cp([`${from}${sep}.`, to], from);
+}
+
+/** cp -a of some entries of a folder into another (batches: a pg_wal may hold thousands). */
+async function copyEntries(from: string, names: readonly string[], to: string): Promise<void> {
+  for (let i = 0; i < names.length; i += 500) await cp([...names.slice(i, i + 500).map((n) => join(from, n)), to], from);
+}
+
+/** A pg_wal folder's content, only the files `keep` names (and every folder: archive_status). */
+export async function copyWalInto(from: string, to: string, keep: WalFilter): Promise<void> {
+  await mkdir(to, { recursive: true, mode: (await lstat(from)).mode & 0o7777 });
+  await copyEntries(from, (await readdir(from)).filter(keep), to);
+}
+
+/** Move when the folder is undrop's own staging, copy when it belongs to a source (a WAL folder: what `walKeep` names). */
+async function bringInside(from: string, to: string, move: boolean, walKeep?: WalFilter): Promise<void> {
   if (move) {
     try {
       await rename(from, to);
@@ -59,7 +77,7 @@ async function bringInside(from: string, to: string, move: boolean): Promise<voi
       /* another filesystem: copy */
     }
   }
-  await copyInto(from, to);
+  await (walKeep ? copyWalInto(from, to, walKeep) : copyInto(from, to));
 }
 
 async function resolveLink(link: string, what: string): Promise<string> {
@@ -76,13 +94,20 @@ async function resolveLink(link: string, what: string): Promise<string> {
 /**
  * Copy `source` (a data directory, or a link to one) to `root/data`, with
  * pg_wal and tablespaces dereferenced into `root`. The source is only read.
+ * `walKeep`: copy only these of pg_wal's files (a snapshot's crash recovery
+ * reads no others).
  */
-export async function copyDataDir(source: string, root: string): Promise<CopyRecord> {
+export async function copyDataDir(source: string, root: string, o: { walKeep?: WalFilter } = {}): Promise<CopyRecord> {
   const resolved = await realpath(source);
   const data = join(root, 'data');
-  await copyInto(resolved, data);
+  const wal = join(resolved, 'pg_wal');
+  if (o.walKeep && (await lstat(wal).catch(() => undefined))?.isDirectory()) {
+    await mkdir(data, { recursive: true, mode: (await lstat(resolved)).mode & 0o7777 });
+    await copyEntries(resolved, (await readdir(resolved)).filter((e) => e !== 'pg_wal'), data);
+    await copyWalInto(wal, join(data, 'pg_wal'), o.walKeep);
+  } else await copyInto(resolved, data); // a pg_wal link is copied as a link, and followed below
   await absolutizeLinks(data, resolved);
-  const rec = await internalizeLinks(data, root, { moveFrom: undefined });
+  const rec = await internalizeLinks(data, root, { moveFrom: undefined, walKeep: o.walKeep });
   return { source, resolved, ...rec };
 }
 
@@ -108,7 +133,7 @@ export async function absolutizeLinks(data: string, sourceDir: string): Promise<
  * outside `root` with copies inside it. Folders under `moveFrom` (undrop's
  * own staging) are moved rather than copied.
  */
-export async function internalizeLinks(data: string, root: string, o: { moveFrom?: string }): Promise<Omit<CopyRecord, 'source' | 'resolved'>> {
+export async function internalizeLinks(data: string, root: string, o: { moveFrom?: string; walKeep?: WalFilter }): Promise<Omit<CopyRecord, 'source' | 'resolved'>> {
   const out: Omit<CopyRecord, 'source' | 'resolved'> = { tablespaces: [] };
   const movable = (p: string) => !!o.moveFrom && inside(o.moveFrom, p);
   const wal = join(data, 'pg_wal');
@@ -117,7 +142,7 @@ export async function internalizeLinks(data: string, root: string, o: { moveFrom
     const target = await resolveLink(wal, `${data}/pg_wal`);
     if (!inside(root, target)) {
       await rm(wal);
-      await bringInside(target, wal, movable(target));
+      await bringInside(target, wal, movable(target), o.walKeep);
       out.walFrom = target;
     }
   }

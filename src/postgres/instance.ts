@@ -20,7 +20,7 @@ import { registerCleanup } from './cleanup.js';
 import { connect, withClient } from './connect.js';
 import type { ConnParams } from './conninfo.js';
 import { quoteIdent } from './identifiers.js';
-import { assertContained, type CopyRecord, copyDataDir, internalizeLinks } from './data-copy.js';
+import { assertContained, type CopyRecord, copyDataDir, internalizeLinks, type WalFilter } from './data-copy.js';
 import { assertServerCanWrite, chownForServer } from './os-user.js';
 import { findFreePort, releasePort } from './ports.js';
 import { initdbFromTemplate } from './initdb-template.js';
@@ -61,6 +61,8 @@ export interface FromDataDirOptions extends InstanceOptions {
   recovery?: RecoveryMode;
   /** Copy the source first (the default and the rule for snapshots); false adopts a folder undrop already owns. */
   copy?: boolean;
+  /** Of pg_wal (a folder, or where its link leads), copy only these files (a snapshot's crash recovery reads no others). */
+  walKeep?: WalFilter;
 }
 
 /** Settings every temporary instance gets, whatever its origin. */
@@ -244,9 +246,9 @@ export class TempInstance {
         const resolved = await realpath(source);
         await rm(inst.dataDir, { recursive: true, force: true });
         await moveFolder(resolved, inst.dataDir);
-        inst.copyRecord = { source, resolved, ...(await internalizeLinks(inst.dataDir, a.root, { moveFrom: dirname(resolved) })) };
+        inst.copyRecord = { source, resolved, ...(await internalizeLinks(inst.dataDir, a.root, { moveFrom: dirname(resolved), walKeep: o.walKeep })) };
       } else {
-        inst.copyRecord = await phase(`${o.name}: copy the data directory`, () => copyDataDir(source, a.root));
+        inst.copyRecord = await phase(`${o.name}: copy the data directory`, () => copyDataDir(source, a.root, { walKeep: o.walKeep }));
       }
       await phase(`${o.name}: prepare the copy (configuration, ownership)`, async () => {
         inst.sourceConfig = await setAsideConfig(inst.dataDir, join(a.root, 'source-config'));

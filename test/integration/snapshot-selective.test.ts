@@ -7,6 +7,8 @@
 // images into files that were left sparse. The lost tables must come back
 // equal to the truth counted at the crash, the other table's files and the
 // other database's must be sparse in the copy, and the snapshot untouched.
+// Of pg_wal (wal_keep_size keeps segments before the checkpoint, which also
+// recycled others ahead), only what crash recovery reads is copied.
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
@@ -34,7 +36,7 @@ beforeAll(async () => {
   mkdirSync(root, { recursive: true });
   chmodSync(root, 0o755);
   const bin = await findBinaries();
-  const prod = await TempInstance.create({ bin, workDir: root, name: 'snapsel-prod', settings: { max_wal_size: '1GB', checkpoint_timeout: '1h' } });
+  const prod = await TempInstance.create({ bin, workDir: root, name: 'snapsel-prod', settings: { max_wal_size: '1GB', checkpoint_timeout: '1h', wal_keep_size: '128MB' } });
   try {
     await prod.start();
     await prod.query('CREATE DATABASE shop');
@@ -84,6 +86,13 @@ afterAll(async () => {
 const config = () => ({ name: 'snap', kind: 'snapshot', paths: [snapshot] }) as const;
 const probe = (): ProbeResult => ({ name: 'snap', kind: 'snapshot', status: 'usable', recoveryPoint: null, tables: [], findings: [], durationMs: 0, items: [{ label: snapshot, path: snapshot, status: 'usable', recoveryPoint: null, findings: [] }] }) as ProbeResult;
 const request = (over: Partial<MaterializeRequest> = {}): MaterializeRequest => ({ tables: TABLES, database: 'shop', target: { kind: 'latest' }, keep: false, workDir: join(root, 'work'), ...over });
+
+/** Segments before the checkpoint and recycled ones were left out, and said so. */
+function expectWalNote(notes: string): void {
+  const w = /Of pg_wal, (\d+) segment\(s\) \(([\d.]+) MB\) that crash recovery never reads were not copied/.exec(notes);
+  expect(w, notes).toBeTruthy();
+  expect(Number(w![1])).toBeGreaterThanOrEqual(4);
+}
 
 /** What a DBA would compare to prove a folder was not touched: every path with its size, mtime and mode. */
 async function fingerprint(dir: string): Promise<string> {
@@ -149,6 +158,7 @@ describe('selective snapshot copy (real PostgreSQL, production layout)', () => {
       expect(big.allocated).toBeLessThan(big.apparent / 3);
       // nothing of the copy leads outside its folder (the relative pg_wal link was brought inside)
       expect((await lstat(join(m.instance!.dataDir, 'pg_wal'))).isDirectory()).toBe(true);
+      expectWalNote(notes);
     } finally {
       await m.release();
     }
@@ -175,6 +185,7 @@ describe('selective snapshot copy (real PostgreSQL, production layout)', () => {
       expect(await lostTables(m)).toEqual(truth);
       expect(m.notes.join('\n')).not.toMatch(/Selective/);
       expect(m.notes.join('\n')).toMatch(/Its pg_wal is a link to .*snap1\/wal/);
+      expectWalNote(m.notes.join('\n'));
     } finally {
       await m.release();
     }

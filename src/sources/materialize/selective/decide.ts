@@ -78,9 +78,9 @@ async function relationLevel(
 
 /** Regular files directly in a folder, with their sizes. */
 export async function folderFiles(dir: string): Promise<{ name: string; size: number }[]> {
-  const out: { name: string; size: number }[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) if (e.isFile()) out.push({ name: e.name, size: (await stat(join(dir, e.name))).size });
-  return out;
+  // stat'ed all at once: a database folder holds thousands of files, and this is on the critical path
+  const files = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile());
+  return Promise.all(files.map(async (e) => ({ name: e.name, size: (await stat(join(dir, e.name))).size })));
 }
 
 
@@ -104,11 +104,16 @@ export async function selectiveStillHolds(inst: TempInstance, database: string, 
 }
 
 /** A data directory in files (a plain base backup, a snapshot): the plan down to relations when asked and certain, or why not. */
-export async function decidePlain(dir: string, bin: PgBinaries, req: MaterializeRequest, relations: boolean, notes: string[], what: string): Promise<SelectiveDecision> {
+export async function decidePlain(dir: string, bin: PgBinaries, req: MaterializeRequest, relations: boolean, notes: string[], what: 'backup' | 'snapshot'): Promise<SelectiveDecision> {
   const baseOids = await plainBaseOids(dir);
   const d: SelectiveDecision = (await hasTablespaces(dir))
-    ? { selective: false, reason: `the ${what} has tablespaces (pg_tblspc), which selective restore does not handle` }
+    ? { selective: false, reason: `the backup has tablespaces (pg_tblspc), which selective restore does not handle` }
     : await decideSelective(dir, baseOids, bin.major, bin, req.database, true, relations);
-  if (!relations) return d;
-  return withRelations(d, baseOids, bin.major, req, (oid) => plainCatalog(join(dir, 'base', String(oid))), (oid) => folderFiles(join(dir, 'base', String(oid))), notes);
+  const added = notes.length;
+  const out = relations ? await withRelations(d, baseOids, bin.major, req, (oid) => plainCatalog(join(dir, 'base', String(oid))), (oid) => folderFiles(join(dir, 'base', String(oid))), notes) : d;
+  if (what === 'backup') return out;
+  // the reasons are worded for a base backup: name what was read
+  const say = (t: string) => t.replace(/\bthe backup\b/g, `the ${what}`).replace(/\bbackup's\b/g, `${what}'s`);
+  for (let i = added; i < notes.length; i++) notes[i] = say(notes[i]!);
+  return out.selective ? out : { selective: false, reason: say(out.reason) };
 }

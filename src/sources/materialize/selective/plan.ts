@@ -18,6 +18,7 @@ import { lstat, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
 import { makeStage, removeStage } from '../../../postgres/work-dir.js';
 import { join } from 'node:path';
 import type { PgBinaries } from '../../../postgres/binaries.js';
+import { copyWalInto, type WalFilter } from '../../../postgres/data-copy.js';
 import { copyFilesInto, copyTree } from '../../../postgres/instance.js';
 import { chownForServer } from '../../../postgres/os-user.js';
 import { pgControldata } from '../../../postgres/programs.js';
@@ -195,7 +196,7 @@ export async function plainSelectiveBytes(backupDir: string, plan: SelectivePlan
  * files, which become sparse. Returns the data directory (adopt it with
  * TempInstance.fromDataDir(…, {copy: false})).
  */
-export async function stagePlainSelective(backupDir: string, workDir: string, plan: SelectivePlan): Promise<{ dataDir: string; stats: StageStats }> {
+export async function stagePlainSelective(backupDir: string, workDir: string, plan: SelectivePlan, o: { walKeep?: WalFilter } = {}): Promise<{ dataDir: string; stats: StageStats }> {
   const stage = await makeStage(workDir, 'selective');
   const data = join(stage, 'data');
   const stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
@@ -203,6 +204,12 @@ export async function stagePlainSelective(backupDir: string, workDir: string, pl
     await mkdir(data, { mode: 0o700 });
     for (const e of await readdir(backupDir)) {
       if (e === 'base') continue;
+      // a snapshot's pg_wal: the segments its crash recovery reads (a link is copied as one, and followed by the instance)
+      if (e === 'pg_wal' && o.walKeep && (await lstat(join(backupDir, e))).isDirectory()) {
+        await copyWalInto(join(backupDir, e), join(data, e), o.walKeep);
+        stats.fullBytes += await treeBytes(join(data, e));
+        continue;
+      }
       await copyTree(join(backupDir, e), join(data, e));
       stats.fullBytes += await treeBytes(join(backupDir, e));
     }
