@@ -554,7 +554,7 @@ async function moveFolder(from: string, to: string): Promise<void> {
   }
 }
 
-/** Copy files (no folders) into an existing folder, many per `cp` (one process per file is slow when a database holds thousands). */
+/** Copy files or folders (cp -a: links as links) into an existing folder, many per `cp` (one process per file is slow when a database holds thousands). */
 export async function copyFilesInto(files: readonly string[], toDir: string): Promise<void> {
   for (let i = 0; i < files.length; i += 500) {
     const batch = files.slice(i, i + 500);

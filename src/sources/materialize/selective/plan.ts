@@ -13,13 +13,13 @@
 // pg-database.ts). Whenever something is uncertain (name not found, the
 // catalog unreadable, full_page_writes off, tablespaces) the caller restores
 // everything and says why: never guess.
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, lstatSync, openSync } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, stat } from 'node:fs/promises';
 import { makeStage, removeStage } from '../../../postgres/work-dir.js';
 import { join } from 'node:path';
 import type { PgBinaries } from '../../../postgres/binaries.js';
 import { copyWalInto, type WalFilter } from '../../../postgres/data-copy.js';
-import { copyFilesInto, copyTree } from '../../../postgres/instance.js';
+import { copyFilesInto } from '../../../postgres/instance.js';
 import { chownForServer } from '../../../postgres/os-user.js';
 import { pgControldata } from '../../../postgres/programs.js';
 import { formatBytes } from '../../../util/time.js';
@@ -126,14 +126,34 @@ export interface StageStats {
   relationSparseBytes?: number;
 }
 
-/** Sum of regular file sizes under a path (apparent sizes). */
+/**
+ * Sum of regular file sizes under a path (apparent sizes). A folder's entries are stat'ed synchronously, in one
+ * turn of the event loop: a database folder holds thousands of files, and while locate's scan parses WAL beside
+ * it, every awaited stat waited for a turn (a staging 8× slower measured so).
+ */
 export async function treeBytes(path: string): Promise<number> {
-  const st = await lstat(path);
+  const st = lstatSync(path);
   if (st.isFile()) return st.size;
   if (!st.isDirectory()) return 0;
   let n = 0;
-  for (const e of await readdir(path)) n += await treeBytes(join(path, e));
+  const folders: string[] = [];
+  for (const e of await readdir(path)) {
+    const s = lstatSync(join(path, e));
+    if (s.isFile()) n += s.size;
+    else if (s.isDirectory()) folders.push(join(path, e));
+  }
+  for (const f of folders) n += await treeBytes(f);
   return n;
+}
+
+/** An empty file extended to `size` bytes: holes only, nothing written (synchronously: see treeBytes). */
+function createSparseSync(path: string, size: number, mode: number): void {
+  const fd = openSync(path, 'w', mode);
+  try {
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** An empty file extended to `size` bytes: holes only, nothing written. */
@@ -151,12 +171,14 @@ async function sparseTree(from: string, to: string, stats: StageStats, leaveOut:
   const st = await stat(from);
   await mkdir(to, { mode: st.mode & 0o7777 });
   const copies: string[] = [];
+  const folders: string[] = [];
+  // one folder's entries in one turn of the event loop (see treeBytes)
   for (const e of await readdir(from)) {
     const src = join(from, e);
-    const s = await lstat(src);
-    if (s.isDirectory()) await sparseTree(src, join(to, e), stats, leaveOut);
+    const s = lstatSync(src);
+    if (s.isDirectory()) folders.push(e);
     else if (s.isFile() && leaveOut(e)) {
-      await createSparse(join(to, e), s.size, s.mode & 0o7777);
+      createSparseSync(join(to, e), s.size, s.mode & 0o7777);
       stats.sparseBytes += s.size;
       stats.sparseFiles++;
     } else {
@@ -165,6 +187,7 @@ async function sparseTree(from: string, to: string, stats: StageStats, leaveOut:
     }
   }
   await copyFilesInto(copies, to);
+  for (const e of folders) await sparseTree(join(from, e), join(to, e), stats, leaveOut);
 }
 
 /** Numeric folders of base/ in a plain backup. */
@@ -202,31 +225,30 @@ export async function stagePlainSelective(backupDir: string, workDir: string, pl
   const stats: StageStats = { fullBytes: 0, sparseBytes: 0, sparseFiles: 0 };
   try {
     await mkdir(data, { mode: 0o700 });
-    for (const e of await readdir(backupDir)) {
-      if (e === 'base') continue;
-      // a snapshot's pg_wal: the segments its crash recovery reads (a link is copied as one, and followed by the instance)
-      if (e === 'pg_wal' && o.walKeep && (await lstat(join(backupDir, e))).isDirectory()) {
-        await copyWalInto(join(backupDir, e), join(data, e), o.walKeep);
-        stats.fullBytes += await treeBytes(join(data, e));
-        continue;
-      }
-      await copyTree(join(backupDir, e), join(data, e));
-      stats.fullBytes += await treeBytes(join(backupDir, e));
-    }
+    // What is copied whole goes in one `cp` per folder (a process per entry cost ~1 s on a data directory's ~25).
+    // A snapshot's pg_wal: only the segments its crash recovery reads (a link is copied as one, followed by the instance).
+    const walOnly = o.walKeep && (await lstat(join(backupDir, 'pg_wal')).catch(() => undefined))?.isDirectory() ? o.walKeep : undefined;
+    const top = (await readdir(backupDir)).filter((e) => e !== 'base' && !(walOnly && e === 'pg_wal'));
     const baseSrc = join(backupDir, 'base');
+    const bases = await readdir(baseSrc);
+    const isSparseDb = (e: string) => /^\d+$/.test(e) && plan.sparse.includes(Number(e));
+    const isRelationDb = (e: string) => !!plan.relations && e === String(plan.relations.database);
+    const whole = bases.filter((e) => !isSparseDb(e) && !isRelationDb(e));
+    const counted = Promise.all([...top.map((e) => join(backupDir, e)), ...whole.map((e) => join(baseSrc, e))].map(treeBytes));
+    await copyFilesInto(top.map((e) => join(backupDir, e)), data);
+    if (walOnly) await copyWalInto(join(backupDir, 'pg_wal'), join(data, 'pg_wal'), walOnly);
     await mkdir(join(data, 'base'), { mode: (await stat(baseSrc)).mode & 0o7777 });
-    for (const e of await readdir(baseSrc)) {
-      if (/^\d+$/.test(e) && plan.sparse.includes(Number(e))) await sparseTree(join(baseSrc, e), join(data, 'base', e), stats);
-      else if (plan.relations && e === String(plan.relations.database)) {
-        const rel = plan.relations;
+    await copyFilesInto(whole.map((e) => join(baseSrc, e)), join(data, 'base'));
+    for (const e of bases) {
+      if (isSparseDb(e)) await sparseTree(join(baseSrc, e), join(data, 'base', e), stats);
+      else if (isRelationDb(e)) {
+        const rel = plan.relations!;
         const before = stats.sparseBytes;
         await sparseTree(join(baseSrc, e), join(data, 'base', e), stats, (f) => isSparseRelationFile(f, rel));
         stats.relationSparseBytes = (stats.relationSparseBytes ?? 0) + stats.sparseBytes - before;
-      } else {
-        await copyTree(join(baseSrc, e), join(data, 'base', e));
-        stats.fullBytes += await treeBytes(join(baseSrc, e));
       }
     }
+    stats.fullBytes += (await counted).reduce((n, b) => n + b, 0) + (walOnly ? await treeBytes(join(data, 'pg_wal')) : 0);
     await chownForServer(stage);
   } catch (e) {
     removeStage(stage);
