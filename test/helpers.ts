@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { chownSync, mkdirSync, statSync } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,4 +25,19 @@ export async function waitUntil(what: string, check: () => Promise<boolean> | bo
     await new Promise((r) => setTimeout(r, o.everyMs));
   }
   throw new Error(`gave up waiting (${o.tries} × ${o.everyMs} ms): ${what}`);
+}
+
+/** What a DBA would compare to prove a folder was not touched: every path with its size, mtime and mode. */
+export async function treeFingerprint(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  const walk = async (d: string): Promise<void> => {
+    for (const e of (await readdir(d)).sort()) {
+      const p = join(d, e);
+      const s = await lstat(p);
+      h.update(`${p}\0${s.size}\0${s.mtimeMs}\0${s.mode}\n`);
+      if (s.isDirectory()) await walk(p);
+    }
+  };
+  await walk(dir);
+  return h.digest('hex');
 }

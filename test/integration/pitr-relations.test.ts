@@ -6,8 +6,7 @@
 // truth taken before the DROP, with archive_big's files (heap, TOAST, indexes)
 // sparse in the temporary data directory, and leave the backups untouched.
 // The catalog reader is checked against the server's own pg_class.
-import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPitrSelectiveFixture, type PitrFixture } from '../../src/bench/pitr-selective.js';
@@ -20,7 +19,7 @@ import { plainCatalog } from '../../src/sources/materialize/selective/relation-s
 import { planRelations } from '../../src/sources/materialize/selective/relation-plan.js';
 import { materializePitr } from '../../src/sources/pitr/materialize.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../../src/sources/types.js';
-import { testWorkDir } from '../helpers.js';
+import { testWorkDir, treeFingerprint } from '../helpers.js';
 import { tarBackupWithFpwOff } from '../helpers/pitr-backups.js';
 
 let fx: PitrFixture;
@@ -37,21 +36,6 @@ afterAll(async () => {
 
 function request(over: Partial<MaterializeRequest> = {}): MaterializeRequest {
   return { tables: fx.tables, database: fx.database, target: fx.target, keep: false, workDir: join(fx.root, 'work'), ...over };
-}
-
-/** What a DBA would compare to prove a folder was not touched: every path with its size and mtime. */
-async function treeFingerprint(dir: string): Promise<string> {
-  const h = createHash('sha256');
-  const walk = async (d: string): Promise<void> => {
-    for (const e of (await readdir(d)).sort()) {
-      const p = join(d, e);
-      const s = await lstat(p);
-      h.update(`${p}\0${s.size}\0${s.mtimeMs}\0${s.mode}\n`);
-      if (s.isDirectory()) await walk(p);
-    }
-  };
-  await walk(dir);
-  return h.digest('hex');
 }
 
 async function expectLostTablesEqualTruth(m: Materialized): Promise<void> {

@@ -9,9 +9,8 @@
 // other database's must be sparse in the copy, and the snapshot untouched.
 // Of pg_wal (wal_keep_size keeps segments before the checkpoint, which also
 // recycled others ahead), only what crash recovery reads is copied.
-import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBinaries } from '../../src/postgres/binaries.js';
@@ -24,7 +23,7 @@ import { pgCtlStop } from '../../src/postgres/programs.js';
 import { type TableChecksum, tableChecksum } from '../../src/recovery/checksum.js';
 import { materializeSnapshot } from '../../src/sources/snapshot/materialize.js';
 import type { Materialized, MaterializeRequest, ProbeResult } from '../../src/sources/types.js';
-import { testWorkDir } from '../helpers.js';
+import { testWorkDir, treeFingerprint } from '../helpers.js';
 
 const TABLES = parseTableList('public.orders, public.items');
 let root: string;
@@ -94,21 +93,6 @@ function expectWalNote(notes: string): void {
   expect(Number(w![1])).toBeGreaterThanOrEqual(4);
 }
 
-/** What a DBA would compare to prove a folder was not touched: every path with its size, mtime and mode. */
-async function fingerprint(dir: string): Promise<string> {
-  const h = createHash('sha256');
-  const walk = async (d: string): Promise<void> => {
-    for (const e of (await readdir(d)).sort()) {
-      const p = join(d, e);
-      const s = await lstat(p);
-      h.update(`${p}\0${s.size}\0${s.mtimeMs}\0${s.mode}\n`);
-      if (s.isDirectory()) await walk(p);
-    }
-  };
-  await walk(dir);
-  return h.digest('hex');
-}
-
 async function lostTables(m: Materialized): Promise<Record<string, TableChecksum>> {
   return withClient(m.conn, async (c) => {
     const out: Record<string, TableChecksum> = {};
@@ -143,7 +127,7 @@ async function relationBytes(m: Materialized, db: string, table: string): Promis
 
 describe('selective snapshot copy (real PostgreSQL, production layout)', () => {
   it('--selective relations: the lost tables equal the truth at the crash, archive_big and database "other" sparse, the snapshot untouched', async () => {
-    const before = await fingerprint(join(root, 'snap1'));
+    const before = await treeFingerprint(join(root, 'snap1'));
     const m = await materializeSnapshot(config(), request({ selective: 'relations' }), probe());
     try {
       expect(await lostTables(m)).toEqual(truth);
@@ -162,7 +146,7 @@ describe('selective snapshot copy (real PostgreSQL, production layout)', () => {
     } finally {
       await m.release();
     }
-    expect(await fingerprint(join(root, 'snap1'))).toBe(before);
+    expect(await treeFingerprint(join(root, 'snap1'))).toBe(before);
   });
 
   it('by default (less than 256 MB of other tables): the database level, said in a note; database "other" sparse, the lost tables equal the truth', async () => {
