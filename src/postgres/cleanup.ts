@@ -24,6 +24,21 @@ let running: Promise<void> | undefined;
 let onInterrupt: ((signal: string) => void) | undefined;
 const hooks = new Map<number, (signal: NodeJS.Signals) => void>();
 let interruptedBy: NodeJS.Signals | undefined;
+/** COMMITs already sent: a signal waits for their answer before it says what production holds. */
+const inFlight = new Set<Promise<unknown>>();
+/** At most this long (ms) a signal waits for COMMITs in flight. */
+const IN_FLIGHT_WAIT_MS = 15_000;
+
+/**
+ * A COMMIT that was sent (a signal can no longer stop it): until it answers, a signal waits before its hooks
+ * say what production holds, so that a publish that lands just after the signal is reported as committed.
+ */
+export function holdStopUntil<T>(p: Promise<T>): Promise<T> {
+  inFlight.add(p);
+  const drop = () => inFlight.delete(p);
+  p.then(drop, drop);
+  return p;
+}
 
 /** The cleanups registered inside one stoppable piece of work (ids into `items`). */
 interface Scope {
@@ -136,15 +151,21 @@ function installSignalHandlers(): void {
     }
     interruptedBy = signal;
     onInterrupt?.(signal);
-    for (const [id, fn] of [...hooks.entries()].reverse()) {
-      hooks.delete(id);
-      try {
-        fn(signal);
-      } catch {
-        /* a hook must never stop the cleanup */
+    const stop = () => {
+      for (const [id, fn] of [...hooks.entries()].reverse()) {
+        hooks.delete(id);
+        try {
+          fn(signal);
+        } catch {
+          /* a hook must never stop the cleanup */
+        }
       }
-    }
-    runAllCleanups().finally(() => process.exit(signalExitCode(signal)));
+      runAllCleanups().finally(() => process.exit(signalExitCode(signal)));
+    };
+    if (!inFlight.size) return stop();
+    // A COMMIT already sent answers first; setImmediate lets its caller's continuation record what it did.
+    const settled = Promise.allSettled([...inFlight]).then(() => new Promise((r) => setImmediate(r)));
+    void Promise.race([settled, new Promise((r) => setTimeout(r, IN_FLIGHT_WAIT_MS).unref())]).then(stop);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

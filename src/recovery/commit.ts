@@ -5,6 +5,7 @@
 // (txid_status), and reports what really happened.
 import type pg from 'pg';
 import { failure } from '../errors.js';
+import { holdStopUntil } from '../postgres/cleanup.js';
 import { withClient } from '../postgres/connect.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { isConnectionLost } from './pg-errors.js';
@@ -37,7 +38,8 @@ export async function commitOrFindOut(c: pg.Client, production: ConnParams, step
   // The last word before COMMIT is sent (copy back: no commit once a signal arrived); throwing leaves the transaction open for the caller to roll back.
   beforeCommit?.();
   try {
-    await c.query('COMMIT');
+    // sent: a signal from now on waits for the answer before it says what production holds
+    await holdStopUntil(c.query('COMMIT'));
     return;
   } catch (e) {
     if (!isConnectionLost(e)) throw e;

@@ -45,6 +45,8 @@ export interface IncidentFacts {
     sourceConfig?: SetAside;
   };
   copyBack?: CopyBackResult;
+  /** Copy back's publish committed (recorded before copy back returns, which may be stopped later). */
+  published?: { schema: string };
   verify?: VerifyResult;
   replace?: ReplaceResult;
   merge?: MergeResult;

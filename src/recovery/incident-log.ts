@@ -17,6 +17,7 @@ import { redact, redactValue } from '../util/redact.js';
 import { stamp } from '../util/time.js';
 import type { IncidentFacts, StepRecord } from './incident-facts.js';
 import { renderReport } from './report.js';
+import { SIDE_SCHEMA_PUBLISHED } from './timeline.js';
 import type { Timeline } from './timeline.js';
 
 export type { IncidentFacts, RecoverMode, StepRecord } from './incident-facts.js';
@@ -98,6 +99,8 @@ export class IncidentLog implements Timeline {
   }
 
   event(type: string, data: Record<string, unknown> = {}): void {
+    // kept as a fact the moment it happens: a stop before copy back returns must not say nothing was written
+    if (type === SIDE_SCHEMA_PUBLISHED && typeof data.schema === 'string') this.facts.published = { schema: data.schema };
     this.write({ type, ...data });
   }
 

@@ -12,8 +12,9 @@ export function productionState(f: IncidentFacts, unfinished: string[]): string 
   const promoting = unfinished.find((s) => s.startsWith('promote'));
   const promoted = f.replace ? 'the live tables were replaced (see the report)' : f.merge?.committed ? 'the recovered rows were merged into the live tables (see the report)' : undefined;
   if (promoted) return `Production: ${promoted}.`;
-  if (f.copyBack) {
-    const side = `the recovered tables were copied into side schema ${f.copyBack.schema} (committed)`;
+  const schema = f.copyBack?.schema ?? f.published?.schema;
+  if (schema) {
+    const side = `the recovered tables were copied into side schema ${schema} (committed)`;
     return promoting ? `Production: ${side}; the promote transaction was not committed, so PostgreSQL rolls it back: nothing live was changed.` : `Production: ${side}; nothing live was changed.`;
   }
   if (unfinished.includes('copy back')) return 'Production: the copy back transaction was not committed (nothing is published before its last one; the staging schema is dropped as undrop stops): nothing was written.';

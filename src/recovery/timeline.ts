@@ -10,6 +10,9 @@ export interface Timeline {
   lsn(label: string, lsn: string | null, server: string): void;
 }
 
+/** Copy back's publishing COMMIT answered: the side schema is in production (an incident log keeps it as a fact). */
+export const SIDE_SCHEMA_PUBLISHED = 'side-schema-published';
+
 /** A Timeline that records nothing. */
 export const silentTimeline: Timeline = {
   step: (_name, fn) => fn(),

@@ -33,4 +33,24 @@ describe('Ctrl-C', () => {
     expect(existsSync(info.root)).toBe(false);
     expect(existsSync(info.socketDir)).toBe(false);
   });
+
+  it('a COMMIT already sent is waited for: the stop says what it did (committed), then everything is removed', async () => {
+    const child = execa(process.execPath, ['--import', 'tsx', 'test/fixtures/commit-in-flight.ts'], { reject: false, buffer: false });
+    let out = '';
+    const root = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /committing (\{.*\})\n/.exec(out);
+        if (m) resolve(JSON.parse(m[1]!).root);
+      });
+      child.on('exit', () => reject(new Error(`fixture exited early: ${out}`)));
+    });
+    // the COMMIT is on its way and takes a second (a deferred trigger sleeps): the signal lands in it
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(out).toContain('stopped by SIGTERM: committed=true');
+    expect(existsSync(root)).toBe(false);
+  });
 });
+

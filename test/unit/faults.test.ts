@@ -21,6 +21,10 @@ describe('what a stopped run says about production', () => {
     expect(productionState(f, [])).toBe('Production: the recovered tables were copied into side schema undrop_x (committed); nothing live was changed.');
     expect(productionState(f, ['promote (replace)'])).toMatch(/undrop_x \(committed\); the promote transaction was not committed/);
   });
+  it('published but copy back not returned yet (source checksums, or a signal that waited for the COMMIT): the side schema is committed', () => {
+    const f = { ...base, published: { schema: 'undrop_held' } } as never;
+    expect(productionState(f, ['copy back', 'publish (ALTER SCHEMA … RENAME)'])).toBe('Production: the recovered tables were copied into side schema undrop_held (committed); nothing live was changed.');
+  });
   it('SIGHUP is exit 129, the rest 130; the step chain is named', () => {
     expect(interruptedError('SIGHUP', base, ['copy back', 'copy rows (COPY binary)'], 'SIGHUP')).toMatchObject({ code: 'INTERRUPTED', exitCode: 129, message: expect.stringMatching(/^Stopped \(SIGHUP\) at step copy back › copy rows \(COPY binary\)\. Production:/) });
     expect(interruptedError('SIGTERM', base, [], 'SIGTERM').exitCode).toBe(130);
