@@ -220,6 +220,11 @@ export interface SourceModule<K extends SourceKind = SourceKind> {
 export interface WalScanStart {
   lsn: string;
   reason: string;
+  /**
+   * Only worth using when later than the scan's usual start (the newest base backup's): it saves reading, and the
+   * transaction is whole after it, but the usual start is not to be given up for an earlier one (a snapshot's).
+   */
+  ifLater?: boolean;
 }
 
 /** A source's WAL, as locate reads it: a folder pg_waldump reads as is, or a restore_command that fetches one segment. */

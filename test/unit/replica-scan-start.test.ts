@@ -1,7 +1,7 @@
 // A 32-bit xid (as pg_waldump and --target-xid spell it) made 64-bit against the replica's own
 // xid8, so pg_xact_status asks about the right epoch.
 import { describe, expect, it } from 'vitest';
-import { fullXid } from '../../src/sources/delayed-replica/scan-start.js';
+import { fullXid } from '../../src/sources/common/xid.js';
 
 describe('fullXid', () => {
   it('epoch 0: the xid itself', () => {

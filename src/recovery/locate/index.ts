@@ -67,6 +67,11 @@ export interface LocateOptions {
    * a paused replica's replay position, when it vouches that the wanted transaction lies wholly after it).
    */
   fromLsn?: string;
+  /**
+   * Start here instead of at the newest base backup's start when it is later (recover: a snapshot vouched that the
+   * wanted transaction lies wholly after its last checkpoint); never an earlier start than the usual one.
+   */
+  laterStart?: string;
   /** false: leave the lost tables' row counts as the catalog's estimate (no count(*) in a past catalog). */
   exactCounts?: boolean;
 }
@@ -86,6 +91,8 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     let defaultStartLsn: string | undefined;
     const since = options.since ?? options.fromLsn;
     if (!since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
+    const startedLater = !since && !!options.laterStart && (!defaultStartLsn || Lsn.before(defaultStartLsn, options.laterStart));
+    if (startedLater) defaultStartLsn = options.laterStart;
     const prodFacts = production ? await productionControl(production) : undefined;
     const expectSystemId = prodFacts?.systemId;
     const stopAfterXid = options.stopAfterXid && /^\d+$/.test(options.stopAfterXid) ? Number(options.stopAfterXid) : undefined;
@@ -191,6 +198,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       durationMs: Date.now() - started,
       tablespaces: scanned(scan.tablespaces, wal),
       histories,
+      ...(startedLater ? { startedLater } : {}),
     };
   } finally {
     for (const c of catalogs) await c.release().catch(() => {});

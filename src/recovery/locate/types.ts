@@ -151,6 +151,8 @@ export interface LocateResult {
   durationMs: number;
   /** Tablespace CREATEs in the scanned WAL: materialize's replay guard reads them instead of the WAL again (not in the JSON). */
   tablespaces?: TablespaceScan;
+  /** The scan started at LocateOptions.laterStart, not at the usual start (not in the JSON document). */
+  startedLater?: boolean;
   /** The timeline history files beside the WAL read (not in the JSON document). */
   histories?: ReadonlyMap<number, HistoryEntry[]>;
 }

@@ -13,6 +13,7 @@ import { withClient } from '../../postgres/connect.js';
 import { resolveConnParams } from '../../postgres/conninfo.js';
 import type { SourceConfigOf } from '../../inventory/schema.js';
 import type { WalScanStart } from '../types.js';
+import { fullXid } from '../common/xid.js';
 
 /** SQLSTATE of pg_xact_status() for an id the server has not reached ("transaction ID … is in the future"). */
 const INVALID_PARAMETER_VALUE = '22023';
@@ -36,18 +37,4 @@ export async function replicaScanStart(config: SourceConfigOf<'delayed-replica'>
     },
     { connectTimeoutMs: 5000, statementTimeoutMs: 5000, applicationName: 'undrop locate' },
   );
-}
-
-/**
- * A 32-bit transaction id (as pg_waldump and --target-xid spell it) as the
- * 64-bit one nearest to `near` (an xid8 of the same server). Pure.
- */
-export function fullXid(xid: string, near: string): string {
-  const n = BigInt(near);
-  const x = BigInt(xid);
-  const span = 1n << 32n;
-  let full = (n / span) * span + x;
-  if (full > n + span / 2n) full -= span;
-  else if (full < n - span / 2n) full += span;
-  return String(full < 0n ? x : full);
 }
