@@ -20,7 +20,7 @@ describe('crash recovery WAL', () => {
       seg('000000010000000000000015', header('0/9000000')), // recycled: an old segment's page address
       seg('000000010000000000000016', null), // zero-filled (no long header)
       seg('000000010000000000000017', header('0/17000000', { systemIdentifier: '1' })), // another cluster's
-      seg('000000010000000000000018', header('0/18000000', { magic: 0x1234, major: undefined })),
+      seg('000000010000000000000018', header('0/17000000', { magic: 0x1234, major: undefined })), // recycled, any magic
       seg('000000020000000000000014', header('0/14000000', { timeline: 2 })), // another timeline's, valid: kept
     ];
     const plan = planCrashRecoveryWal(files, c);
@@ -30,8 +30,17 @@ describe('crash recovery WAL', () => {
     for (const n of ['000000010000000000000013', '000000010000000000000014', '000000020000000000000014', '00000002.history', '000000010000000000000013.partial', '00000001000000000000000F.00000028.backup', 'archive_status']) expect(plan.keep(n), n).toBe(true);
   });
 
+  it('a major newer than the magic table still names its segments; without the redo segment kept, everything is copied', () => {
+    const newer = planCrashRecoveryWal([seg('000000010000000000000013', header('0/13000000', { magic: 0xd200, major: undefined }))], c);
+    expect(newer.skipped).toEqual([]);
+    const noRedo = planCrashRecoveryWal([seg('000000010000000000000013', header('0/9000000')), seg('000000010000000000000014', header('0/14000000'))], c);
+    expect(noRedo.skipped).toEqual([]);
+    expect(noRedo.keep('000000010000000000000013')).toBe(true);
+    expect(noRedo.keptBytes).toBe(2 * SEG);
+  });
+
   it('with a backup_label, nothing before REDO is left out (recovery starts where the label says)', () => {
-    const plan = planCrashRecoveryWal([seg('000000010000000000000012', header('0/12000000')), seg('000000010000000000000015', header('0/9000000'))], { ...c, backupLabel: true });
+    const plan = planCrashRecoveryWal([seg('000000010000000000000012', header('0/12000000')), seg('000000010000000000000013', header('0/13000000')), seg('000000010000000000000015', header('0/9000000'))], { ...c, backupLabel: true });
     expect(plan.skipped).toEqual(['000000010000000000000015']);
   });
 

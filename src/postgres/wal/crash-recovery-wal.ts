@@ -43,7 +43,8 @@ export interface CheckpointFacts {
 
 /** Pure: does this segment's header name the segment it is filed as, in this cluster? */
 export function headerNamesSegment(name: string, header: SegmentHeader | null, c: Pick<CheckpointFacts, 'systemId' | 'segmentSize'>): boolean {
-  if (!header || header.major === undefined) return false;
+  // not the magic: a major newer than undrop's table still names its segments the same way
+  if (!header) return false;
   const { segno } = parseSegmentName(name, c.segmentSize);
   return header.segmentSize === c.segmentSize && header.systemIdentifier === c.systemId && parseLsn(header.pageAddr) === segno * BigInt(c.segmentSize);
 }
@@ -54,14 +55,20 @@ export function planCrashRecoveryWal(files: readonly WalFileFacts[], c: Checkpoi
   const skipped: string[] = [];
   let skippedBytes = 0;
   let keptBytes = 0;
+  let redoKept = false;
   for (const f of files) {
     if (!isSegmentName(f.name)) continue;
-    const before = !c.backupLabel && parseSegmentName(f.name, c.segmentSize).segno < redoSegno;
-    if (before || !headerNamesSegment(f.name, f.header, c)) {
+    const segno = parseSegmentName(f.name, c.segmentSize).segno;
+    if ((!c.backupLabel && segno < redoSegno) || !headerNamesSegment(f.name, f.header, c)) {
       skipped.push(f.name);
       skippedBytes += f.size;
-    } else keptBytes += f.size;
+    } else {
+      keptBytes += f.size;
+      if (segno === redoSegno) redoKept = true;
+    }
   }
+  // Without the redo point's own segment crash recovery cannot start: never the cause, copy everything as it is.
+  if (!redoKept) return { keep: () => true, skipped: [], skippedBytes: 0, keptBytes: keptBytes + skippedBytes };
   const out = new Set(skipped);
   return { keep: (name) => !out.has(name), skipped, skippedBytes, keptBytes };
 }
