@@ -9,7 +9,7 @@ import { holdStopUntil } from '../postgres/cleanup.js';
 import { withClient } from '../postgres/connect.js';
 import type { ConnParams } from '../postgres/conninfo.js';
 import { isConnectionLost } from './pg-errors.js';
-import { silentTimeline, type Timeline } from './timeline.js';
+import { COMMITTED, silentTimeline, type Timeline } from './timeline.js';
 
 export type CommitStatus = 'committed' | 'aborted' | 'in progress' | 'unknown';
 
@@ -33,19 +33,22 @@ async function statusOf(production: ConnParams, xid: string, tries = 5): Promise
  * find out: returns normally when it committed, throws a clear error when it
  * did not (nothing written) or when nobody can tell yet (and how to check).
  */
-export async function commitOrFindOut(c: pg.Client, production: ConnParams, step: string, timeline: Timeline = silentTimeline, beforeCommit?: () => void): Promise<void> {
+export async function commitOrFindOut(c: pg.Client, production: ConnParams, step: string, timeline: Timeline = silentTimeline, beforeCommit?: () => void, detail: Record<string, string> = {}): Promise<void> {
+  // recorded in the COMMIT's own continuation: a signal waiting for that answer (holdStopUntil) reads it
+  const committed = () => timeline.event(COMMITTED, { step, ...detail });
   const xid = (await c.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]!.x;
   // The last word before COMMIT is sent (copy back: no commit once a signal arrived); throwing leaves the transaction open for the caller to roll back.
   beforeCommit?.();
   try {
     // sent: a signal from now on waits for the answer before it says what production holds
     await holdStopUntil(c.query('COMMIT'));
+    committed();
     return;
   } catch (e) {
     if (!isConnectionLost(e)) throw e;
     const status = await statusOf(production, xid);
     timeline.event('commit-connection-lost', { step, xid, status });
-    if (status === 'committed') return;
+    if (status === 'committed') return committed();
     if (status === 'aborted') {
       throw failure('PRODUCTION_CONNECTION_LOST', `The connection to production was lost at the COMMIT of ${step}. undrop reconnected and read the transaction's status: transaction ${xid} was NOT committed (PostgreSQL rolled it back), so nothing was written.`, {
         hint: 'Check that production is stable (pg_isready, its log), then run the same command again.',

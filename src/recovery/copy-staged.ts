@@ -28,7 +28,7 @@ import { hasStatements, type SchemaDdl } from './ddl.js';
 import { productionWriteError } from './pg-errors.js';
 import { maintenanceWorkers, WORKER_POOLS_SQL } from './index-workers.js';
 import { splitPostData } from './post-data-split.js';
-import { SIDE_SCHEMA_PUBLISHED, type Timeline } from './timeline.js';
+import type { Timeline } from './timeline.js';
 import { formatBytes } from '../util/time.js';
 
 /** A fresh staging schema name: undrop_ (locate treats its drop as undrop's own), never a user's. */
@@ -108,7 +108,7 @@ const APP = 'undrop copy back';
  * is dropped), and nothing commits once a signal arrived — a statement that
  * was waiting for a lock must not publish while undrop is stopping.
  */
-async function onProduction<T>(plan: StagedCopyPlan, busy: Set<number>, tl: Timeline, fn: (p: pg.Client) => Promise<T>, open?: pg.Client, afterCommit?: () => void): Promise<T> {
+async function onProduction<T>(plan: StagedCopyPlan, busy: Set<number>, tl: Timeline, fn: (p: pg.Client) => Promise<T>, open?: pg.Client, commitDetail?: Record<string, string>): Promise<T> {
   const p = open ?? (await connect(plan.production, { applicationName: APP }));
   let pid: number | undefined;
   try {
@@ -120,9 +120,7 @@ async function onProduction<T>(plan: StagedCopyPlan, busy: Set<number>, tl: Time
     await commitOrFindOut(p, plan.production, 'copy back', tl, () => {
       const signal = interruptedSignal();
       if (signal) throw failure('INTERRUPTED', `Copy back stopped by ${signal} before its COMMIT.`);
-    });
-    // in the COMMIT's own continuation: a signal waiting for that answer (holdStopUntil) reads what this records
-    afterCommit?.();
+    }, commitDetail);
     return out;
   } catch (e) {
     await p.query('ROLLBACK').catch(() => {});
@@ -236,9 +234,8 @@ export async function writeStaged(plan: StagedCopyPlan, tl: Timeline): Promise<S
     }
     t0 = Date.now();
     phase = 'while publishing the side schema';
-    // Published: recorded at once (incident-log.ts), so that a stop from here on says the side schema is there.
-    const published = () => tl.event(SIDE_SCHEMA_PUBLISHED, { schema: plan.schema });
-    await tl.step('publish (ALTER SCHEMA … RENAME)', () => onProduction(plan, busy, tl, (p) => p.query(`ALTER SCHEMA ${q} RENAME TO ${quoteIdent(plan.schema)}`), undefined, published));
+    // its COMMIT names the side schema (a fact at once: a stop from here on says the side schema is there)
+    await tl.step('publish (ALTER SCHEMA … RENAME)', () => onProduction(plan, busy, tl, (p) => p.query(`ALTER SCHEMA ${q} RENAME TO ${quoteIdent(plan.schema)}`), undefined, { schema: plan.schema }));
     return { tables: loaded, preDataMs, loadMs, postDataMs, publishMs: Date.now() - t0 };
   } catch (e) {
     // Whether the publish committed is unknown: its staging name is gone if it did, so the drop below is a no-op then.

@@ -45,8 +45,8 @@ export interface IncidentFacts {
     sourceConfig?: SetAside;
   };
   copyBack?: CopyBackResult;
-  /** Copy back's publish committed (recorded before copy back returns, which may be stopped later). */
-  published?: { schema: string };
+  /** COMMITs that answered, as they answered (before their step returns): a publish names its side schema. */
+  committed?: { step: string; schema?: string }[];
   verify?: VerifyResult;
   replace?: ReplaceResult;
   merge?: MergeResult;

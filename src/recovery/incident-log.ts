@@ -17,7 +17,7 @@ import { redact, redactValue } from '../util/redact.js';
 import { stamp } from '../util/time.js';
 import type { IncidentFacts, StepRecord } from './incident-facts.js';
 import { renderReport } from './report.js';
-import { SIDE_SCHEMA_PUBLISHED } from './timeline.js';
+import { COMMITTED } from './timeline.js';
 import type { Timeline } from './timeline.js';
 
 export type { IncidentFacts, RecoverMode, StepRecord } from './incident-facts.js';
@@ -99,8 +99,8 @@ export class IncidentLog implements Timeline {
   }
 
   event(type: string, data: Record<string, unknown> = {}): void {
-    // kept as a fact the moment it happens: a stop before copy back returns must not say nothing was written
-    if (type === SIDE_SCHEMA_PUBLISHED && typeof data.schema === 'string') this.facts.published = { schema: data.schema };
+    // kept as a fact the moment it happens: a stop before the step returns must not say nothing was written
+    if (type === COMMITTED) this.facts.committed = [...(this.facts.committed ?? []), { step: String(data.step), ...(typeof data.schema === 'string' ? { schema: data.schema } : {}) }];
     this.write({ type, ...data });
   }
 

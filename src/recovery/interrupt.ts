@@ -10,9 +10,11 @@ import type { IncidentLog } from './incident-log.js';
 /** Where production stands, from what the log recorded and the step that was running. Pure. */
 export function productionState(f: IncidentFacts, unfinished: string[]): string {
   const promoting = unfinished.find((s) => s.startsWith('promote'));
-  const promoted = f.replace ? 'the live tables were replaced (see the report)' : f.merge?.committed ? 'the recovered rows were merged into the live tables (see the report)' : undefined;
+  // a COMMIT that answered counts at once, before its step returned and recorded its result
+  const landed = (step: string) => !!f.committed?.some((c) => c.step === step);
+  const promoted = f.replace || landed('promote (replace)') ? 'the live tables were replaced (see the report)' : f.merge?.committed || landed('promote (merge)') ? 'the recovered rows were merged into the live tables (see the report)' : undefined;
   if (promoted) return `Production: ${promoted}.`;
-  const schema = f.copyBack?.schema ?? f.published?.schema;
+  const schema = f.copyBack?.schema ?? f.committed?.find((c) => c.schema)?.schema;
   if (schema) {
     const side = `the recovered tables were copied into side schema ${schema} (committed)`;
     return promoting ? `Production: ${side}; the promote transaction was not committed, so PostgreSQL rolls it back: nothing live was changed.` : `Production: ${side}; nothing live was changed.`;

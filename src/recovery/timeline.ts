@@ -10,8 +10,8 @@ export interface Timeline {
   lsn(label: string, lsn: string | null, server: string): void;
 }
 
-/** Copy back's publishing COMMIT answered: the side schema is in production (an incident log keeps it as a fact). */
-export const SIDE_SCHEMA_PUBLISHED = 'side-schema-published';
+/** A COMMIT answered (commit.ts): production holds that step's work (an incident log keeps it as a fact at once). */
+export const COMMITTED = 'committed';
 
 /** A Timeline that records nothing. */
 export const silentTimeline: Timeline = {

@@ -22,8 +22,15 @@ describe('what a stopped run says about production', () => {
     expect(productionState(f, ['promote (replace)'])).toMatch(/undrop_x \(committed\); the promote transaction was not committed/);
   });
   it('published but copy back not returned yet (source checksums, or a signal that waited for the COMMIT): the side schema is committed', () => {
-    const f = { ...base, published: { schema: 'undrop_held' } } as never;
+    const f = { ...base, committed: [{ step: 'copy back' }, { step: 'copy back', schema: 'undrop_held' }] } as never;
     expect(productionState(f, ['copy back', 'publish (ALTER SCHEMA … RENAME)'])).toBe('Production: the recovered tables were copied into side schema undrop_held (committed); nothing live was changed.');
+    // the loads' own COMMITs publish nothing: the run still stopped before its side schema existed
+    expect(productionState({ ...base, committed: [{ step: 'copy back' }] } as never, ['copy back'])).toMatch(/copy back transaction was not committed/);
+  });
+  it('a promote whose COMMIT answered before its step returned: said as done, not as rolled back', () => {
+    const f = { ...base, copyBack: { schema: 'undrop_x' }, committed: [{ step: 'promote (replace)' }] } as never;
+    expect(productionState(f, ['promote (replace)'])).toBe('Production: the live tables were replaced (see the report).');
+    expect(productionState({ ...base, committed: [{ step: 'promote (merge)' }] } as never, ['promote (merge)'])).toMatch(/merged into the live tables/);
   });
   it('SIGHUP is exit 129, the rest 130; the step chain is named', () => {
     expect(interruptedError('SIGHUP', base, ['copy back', 'copy rows (COPY binary)'], 'SIGHUP')).toMatchObject({ code: 'INTERRUPTED', exitCode: 129, message: expect.stringMatching(/^Stopped \(SIGHUP\) at step copy back › copy rows \(COPY binary\)\. Production:/) });
