@@ -58,7 +58,7 @@ export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan>
     req.timeline.event('wal-scan-start', start ? { from: start.lsn, reason: start.reason } : { from: null, reason: `${req.source.name} cannot vouch that it replayed no record of transaction ${xid} (it holds part of it, or already committed it): the scan reads from its usual start` });
   }
   let startedLater = false;
-  const once = async (fromLsn?: string, laterStart?: string) => {
+  const once = async (fromLsn?: string, laterStart?: { lsn: string; systemId: string }) => {
     // From a vouched start the catalog that names the files is the paused replica itself: counting its rows there
     // (the rows copy back reads anyway) proves nothing the relfilenode does not, and would compete with the copy.
     // The xid's commit as the scan read it: locate keeps only events that touch the tables (and undrop's own), so a
@@ -81,8 +81,8 @@ export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan>
     // An xid target stops just before that transaction's commit record: where the replay ends, when the scan saw it.
     return { event: identityEventFor(target, named, all, xidCommit), tablespaces: r.tablespaces, end: xidCommit };
   };
-  let found = await once(start?.lsn, later?.lsn);
-  if (later) req.timeline.event('wal-scan-start', startedLater ? { from: later.lsn, reason: later.reason } : { from: null, reason: `the newest base backup starts after ${later.lsn} (${later.reason}): the scan reads from its usual start` });
+  let found = await once(start?.lsn, later?.systemId ? { lsn: later.lsn, systemId: later.systemId } : undefined);
+  if (later) req.timeline.event('wal-scan-start', startedLater ? { from: later.lsn, reason: later.reason } : { from: null, reason: `not a later start than the newest base backup's, or not production's cluster (${later.reason}): the scan reads from its usual start` });
   // Another transaction than the target's is compared with (the target names none of the tables): it too must lie
   // wholly after the start, else read the WAL from the usual start.
   const from = start?.lsn ?? (startedLater ? later?.lsn : undefined);

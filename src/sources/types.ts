@@ -225,6 +225,8 @@ export interface WalScanStart {
    * transaction is whole after it, but the usual start is not to be given up for an earlier one (a snapshot's).
    */
   ifLater?: boolean;
+  /** The cluster the start was read from (pg_control's system identifier): an LSN means something only in its own WAL. */
+  systemId?: string;
 }
 
 /** A source's WAL, as locate reads it: a folder pg_waldump reads as is, or a restore_command that fetches one segment. */

@@ -18,6 +18,7 @@ import { copyTree, TempInstance } from '../../src/postgres/instance.js';
 import { pgBasebackup } from '../../src/postgres/lab-programs.js';
 import { chownForServer } from '../../src/postgres/os-user.js';
 import { pgControldata, pgCtlStop } from '../../src/postgres/programs.js';
+import { locate } from '../../src/recovery/locate/index.js';
 import { scanForTarget } from '../../src/recovery/target-scan.js';
 import { snapshotScanStart } from '../../src/sources/snapshot/scan-start.js';
 import { resolveExplicit } from '../../src/sources/target.js';
@@ -122,7 +123,15 @@ describe("a snapshot vouches for its last checkpoint's redo point as the target 
   it('the older snapshot (before the base backup): its redo point is earlier, the scan keeps its usual start and finds the DROP', async () => {
     const { found, starts } = await scan('snap-old');
     expect(starts).toEqual([expect.objectContaining({ from: null })]);
-    expect(starts[0].reason).toMatch(/the newest base backup starts after/);
+    expect(starts[0].reason).toMatch(/not a later start than the newest base backup's/);
     expect(found.event?.xid).toBe(dropXid);
   });
+
+  it("a later start from another cluster (its system identifier is not production's) is not taken", async () => {
+    const systemId = (await pgControldata(bin, snapshotPath('new')))['Database system identifier']!;
+    const ask = (id: string) => locate(inventory, { tables: 'orders', production: prod.connParams('postgres'), workDir: join(root, `work-locate-${id}`), stopAfterXid: dropXid, laterStart: { lsn: redo.new, systemId: id } });
+    expect((await ask(systemId)).startedLater).toBe(true);
+    expect((await ask('1')).startedLater).toBeUndefined();
+  });
 });
+

@@ -69,9 +69,10 @@ export interface LocateOptions {
   fromLsn?: string;
   /**
    * Start here instead of at the newest base backup's start when it is later (recover: a snapshot vouched that the
-   * wanted transaction lies wholly after its last checkpoint); never an earlier start than the usual one.
+   * wanted transaction lies wholly after its last checkpoint); never an earlier start than the usual one, and only
+   * when it comes from production's own cluster (its system identifier).
    */
-  laterStart?: string;
+  laterStart?: { lsn: string; systemId: string };
   /** false: leave the lost tables' row counts as the catalog's estimate (no count(*) in a past catalog). */
   exactCounts?: boolean;
 }
@@ -91,10 +92,11 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     let defaultStartLsn: string | undefined;
     const since = options.since ?? options.fromLsn;
     if (!since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
-    const startedLater = !since && !!options.laterStart && (!defaultStartLsn || Lsn.before(defaultStartLsn, options.laterStart));
-    if (startedLater) defaultStartLsn = options.laterStart;
     const prodFacts = production ? await productionControl(production) : undefined;
     const expectSystemId = prodFacts?.systemId;
+    const later = options.laterStart;
+    const startedLater = !since && !!later && !!expectSystemId && later.systemId === expectSystemId && (!defaultStartLsn || Lsn.before(defaultStartLsn, later.lsn));
+    if (startedLater) defaultStartLsn = later.lsn;
     const stopAfterXid = options.stopAfterXid && /^\d+$/.test(options.stopAfterXid) ? Number(options.stopAfterXid) : undefined;
     const scan = await scanWal({ dir: wal.dir, threshold, since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress, stopAfterXid });
     const warnings = [...scan.warnings];

@@ -30,9 +30,10 @@ export async function snapshotScanStart(config: SourceConfigOf<'snapshot'>, req:
       const cd = await pgControldata(await findBinaries(await dataDirMajor(p)), p).catch(() => undefined);
       const redo = cd?.["Latest checkpoint's REDO location"];
       const next = cd?.["Latest checkpoint's NextXID"];
-      return redo && Lsn.isLsn(redo) && beganAfterCheckpoint(req.xid, next) ? { path: p, redo, next: next! } : undefined;
+      const systemId = cd?.['Database system identifier'];
+      return redo && Lsn.isLsn(redo) && systemId && beganAfterCheckpoint(req.xid, next) ? { path: p, redo, next: next!, systemId } : undefined;
     }).map((x) => x.catch(() => undefined)),
   );
   const best = vouched.filter((v) => v !== undefined).sort((a, b) => Lsn.compare(b.redo, a.redo))[0];
-  return best && { lsn: best.redo, ifLater: true, reason: `snapshot ${best.path}'s last checkpoint (redo ${best.redo}) recorded next transaction id ${best.next}: transaction ${req.xid} began after its redo point` };
+  return best && { lsn: best.redo, ifLater: true, systemId: best.systemId, reason: `snapshot ${best.path}'s last checkpoint (redo ${best.redo}) recorded next transaction id ${best.next}: transaction ${req.xid} began after its redo point` };
 }
