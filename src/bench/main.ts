@@ -4,7 +4,8 @@
 //
 // Default: the end-to-end bench (e2e/), every source kind, at
 // `--scale default` (1.05 M lost rows), `seed` (15 M, the incident that
-// started undrop) or `smoke` (CI: correctness only); it writes
+// started undrop), `wide` (3 M, about a tenth of the cluster) or `smoke`
+// (CI: correctness only); it writes
 // bench/results/e2e-<scale>.{md,json,svg} (`--out DIR` elsewhere).
 // `--runs N` (default 3; smoke 1), `--kinds a,b`, `--process-max-compare`
 // (pgBackRest again with --process-max 1). The part benches run with UNDROP_BENCH_ONLY

@@ -40,6 +40,9 @@ describe('end-to-end bench: the manual procedure', () => {
   it('knows its scales', () => {
     expect(scaleOf('default').scale * 3).toBeGreaterThanOrEqual(1_000_000);
     expect(scaleOf('seed').scale * 3).toBeGreaterThanOrEqual(15_000_000);
+    // lost rows ~145 B each with indexes, other rows ~1.2 kB: the lost tables about a tenth of the cluster
+    const wide = scaleOf('wide');
+    expect((wide.scale * 3 * 145) / (wide.scale * 3 * 145 + wide.otherRows * 1200)).toBeLessThan(0.1);
     expect(() => scaleOf('huge')).toThrow(/not one of/);
   });
 });
@@ -74,6 +77,11 @@ describe('end-to-end bench: the report', () => {
     expect(md).toContain('| pitr | 4.00 s | 5.00 s | 2.50 s | 0.80× | 1.60× | 5 % | yes | yes |');
     expect(md).toContain('| dump <x> | 3.00 s | 1.00 s | — | 3.00× | — | 3 % | **no** | n/a (older state) |');
     expect(md).toContain('materialize 2.00 s, copy back 1.00 s');
+    expect(md).not.toContain('of the cluster');
+  });
+  it("states the lost tables' share of the cluster when recorded", () => {
+    const md = e2eMarkdown({ ...r, composition: { lostBytes: 430e6, clusterBytes: 5.2e9 } });
+    expect(md).toContain("The lost tables, with their TOAST and indexes, are 430 MB of the cluster's 5.20 GB (8.3 %, before the incident).");
   });
   it('draws one bar per side and escapes labels', () => {
     const svg = e2eSvg(r);

@@ -25,6 +25,7 @@ import { labLayout } from '../../lab/layout.js';
 import { LAB_DATABASE, LOST_TABLES, scaleCounts } from '../../lab/dataset.js';
 import { readState } from '../../lab/state.js';
 import { labUp } from '../../lab/up.js';
+import { type ClusterComposition, clusterComposition } from './composition.js';
 import { rawCopyMs } from './floor.js';
 import { type ManualContext, type ManualPhases, manualScript, parsePhases, type SourceKind } from './manual.js';
 import { runUndrop, type UndropRun } from './undrop-run.js';
@@ -68,6 +69,8 @@ export interface E2eResult {
   runs: number;
   machine: Record<string, unknown>;
   labUpMs: number;
+  /** The lost tables' share of the cluster, before the incident (absent in results recorded before). */
+  composition?: ClusterComposition;
   cases: CaseResult[];
 }
 
@@ -115,6 +118,9 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
   const components = { archive: true, base_backups: kinds.includes('pitr'), pgbackrest: kinds.includes('pgbackrest'), snapshots: kinds.includes('snapshot'), replica: kinds.includes('delayed-replica'), dumps: kinds.includes('dump') };
   const up = await labUp({ dir: layout.dir, scale: o.scale, otherDatabase: { name: 'ledger', rows: o.otherRows }, components, progress: (e) => (e.type === 'done' ? log(`  lab: ${e.title} (${e.durationMs} ms)`) : undefined) });
   try {
+    const before = up.state.primary!;
+    const composition = await clusterComposition({ host: up.state.socketDir, port: before.port, user: before.superuser, database: LAB_DATABASE }, [...LOST_TABLES]);
+    log(`  lost tables ${(composition.lostBytes / 1e6).toFixed(0)} MB with TOAST and indexes, ${((100 * composition.lostBytes) / composition.clusterBytes).toFixed(1)} % of the cluster's ${(composition.clusterBytes / 1e9).toFixed(2)} GB`);
     // The replica paused before the incident (as a responder's first step does): its manual dump
     // never meets the lock trap, which otherwise depends on timing (shared notes §3).
     const { truth } = kinds.includes('delayed-replica') ? await labIncidentWithReplica({ dir: layout.dir, replica: 'paused-before-incident' }) : await labIncident({ dir: layout.dir });
@@ -251,7 +257,7 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
       log(`  → undrop ${(c.undrop.medianMs / 1000).toFixed(2)} s, manual ${(c.manual.medianMs / 1000).toFixed(2)} s (${c.ratioManual}×), floor ${floorMs ? `${(floorMs / 1000).toFixed(2)} s (${c.ratioFloor}×)` : '—'}, verify ${Math.round(c.verifyShare * 100)} %`);
     }
     machine.loadAvgAtEnd = loadavg().map(r2);
-    return { scale: o.scale, rowsLost: tables.reduce((n, t) => n + (truthOf(t)?.rows ?? 0), 0), otherRows: o.otherRows, runs: o.runs, machine, labUpMs: up.durationMs, cases };
+    return { scale: o.scale, rowsLost: tables.reduce((n, t) => n + (truthOf(t)?.rows ?? 0), 0), otherRows: o.otherRows, runs: o.runs, machine, labUpMs: up.durationMs, composition, cases };
   } finally {
     unregister();
     await labDown(layout).catch((e: unknown) => log(`lab down failed: ${String(e)}`));

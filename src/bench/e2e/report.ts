@@ -27,14 +27,24 @@ function loadPartsLine(c: CaseResult): string {
   return tables.map((t) => `${t} ${s(parts[`${t}: copy`])} / ${s(parts[`${t}: checksum`])} / ${s(parts[`${t}: keys`])}; ${s(parts[`${t}: source checksum`])}`).join(', ');
 }
 
+/** The lost tables' share of the cluster (the seed goal's condition), when recorded. Pure. */
+export function compositionText(r: E2eResult): string {
+  const c = r.composition;
+  if (!c) return '';
+  const pct = (100 * c.lostBytes) / c.clusterBytes;
+  return ` The lost tables, with their TOAST and indexes, are ${bytes(c.lostBytes)} of the cluster's ${bytes(c.clusterBytes)} (${pct.toFixed(1)} %, before the incident).`;
+}
+
+const bytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${Math.round(n / 1e6)} MB`);
+
 export function e2eMarkdown(r: E2eResult): string {
   const m = r.machine;
   const out = [
     `# End-to-end bench: \`undrop recover\` vs the manual procedure (scale ${r.scale})`,
     '',
-    `${r.rowsLost.toLocaleString('en')} rows lost in three tables (TOASTed text and jsonb) of database "shipping"; a second database "ledger" (${r.otherRows.toLocaleString('en')} rows of ~1 kB) is not lost; a pgbench workload runs on the primary throughout. Median of ${r.runs} run(s) per side, sides alternating which goes first.`,
+    `${r.rowsLost.toLocaleString('en')} rows lost in three tables (TOASTed text and jsonb) of database "shipping"; a second database "ledger" (${r.otherRows.toLocaleString('en')} rows of ~1 kB) is not lost; a pgbench workload runs on the primary throughout. Median of ${r.runs} run(s) per side, sides alternating which goes first.${compositionText(r)}`,
     '',
-    `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGb} GB, ${m.postgres}, ${m.pgbackrest}, node ${m.node}, ${m.kernel}; commit ${m.commit}, ${m.at}. Load average (1 min) at start ${JSON.stringify(m.loadAvgAtStart)}, at end ${JSON.stringify(m.loadAvgAtEnd)}: other engineers' tests shared this machine, so the absolute times are noisy; the ratios compare runs made side by side.`,
+    `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGb} GB, ${m.postgres}, ${m.pgbackrest}, node ${m.node}, ${m.kernel}; commit ${m.commit}, ${m.at}. Load average (1 min) at start ${JSON.stringify(m.loadAvgAtStart)}, at end ${JSON.stringify(m.loadAvgAtEnd)} (the bench's own lab and workload count in it; so does any other work on the machine, which makes absolute times noisy); the ratios compare runs made side by side.`,
     '',
     '| source | undrop (to verified side schema) | manual script | physical floor | undrop ÷ manual | undrop ÷ floor | verification share | undrop rows = manual rows | = lab truth | load avg |',
     '|---|---|---|---|---|---|---|---|---|---|',
