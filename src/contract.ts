@@ -101,7 +101,7 @@ export interface RecoveredTableDocument {
   name: string;
   recoveredAs: string;
   rows: number;
-  /** "<algorithm>:<a>:<b>" (rowhash64, rowhash128, hash128 or md5sum: recompute with the one it names) or "empty". */
+  /** "<algorithm>:<a>:<b>" (colhash64, rowhash64, rowhash128, hash128 or md5sum: recompute with the one it names) or "empty". */
   checksum: string | null;
   /** The identity check: the source holds the lost table, not its successor. */
   identity: 'proven' | 'not-proven' | 'failed';

@@ -229,7 +229,7 @@ export async function copyBack(req: CopyBackRequest): Promise<CopyBackResult> {
       ddlInFlight = ddlPending.catch(() => {});
       sequences = await sequencesIn(src, staging);
     }
-    // Per table, the cheapest yardstick both servers share (checksum.ts): rowhash64 where the column types
+    // Per table, the cheapest yardstick both servers share (checksum.ts): colhash64 where the column types
     // allow it, else hash128 (same encoding and byte order), else md5. Types are read where the rows are.
     // Rows read from elsewhere (a paused replica): its tables under their own names, never waiting long for a lock.
     const rowsConn = req.source.rows ?? (readOnly ? sourceConn : undefined);

@@ -3,7 +3,7 @@
 // production), compared. Any difference fails loudly. Sums copy back already
 // took (during the copy) are used as they are; the rest are computed here,
 // tables in parallel, each with the algorithm both servers agree on for it
-// (rowhash64 where its column types allow, checksum.ts).
+// (colhash64 where its column types allow, checksum.ts).
 import { failure } from '../errors.js';
 import { withClient } from '../postgres/connect.js';
 import type { ConnParams } from '../postgres/conninfo.js';

@@ -81,7 +81,7 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
     const md = readFileSync(report, 'utf8');
     expect(md).toContain('**recovered**');
     expect(md).toContain(`Side schema \`${r.copyBack.schema}\` in production`);
-    expect(md).toContain('| public.orders | ' + r.copyBack.schema + '.orders | 5000 | rowhash64:');
+    expect(md).toContain('| public.orders | ' + r.copyBack.schema + '.orders | 5000 | colhash64:');
     expect(md).toContain('Loss window: 42 min 48 s');
     expect(md).toContain('| public.orders | 5000 | 4997 | 0 | 3 |');
     expect(md).toContain('## Collisions');
@@ -94,6 +94,6 @@ describe('copy back → verify → merge, with the incident log (real PostgreSQL
     expect(lines.filter((l) => l.type === 'lsn').map((l) => l.label)).toEqual(['recovery point', 'production before copy back', 'production after copy back (commit)']);
     const json = recoverJson(log.facts, report, 1234);
     expect(json).toMatchObject({ source: 'nightly', recoveryPoint: { time: '2026-11-25T01:00:00.000Z', lsn: '0/3000000', xid: null }, mode: 'merge', schema: r.copyBack.schema, durationMs: 1234, report });
-    expect(json.tables[1]).toEqual({ name: 'public.orders', recoveredAs: `${r.copyBack.schema}.orders`, rows: 5000, checksum: expect.stringMatching(/^rowhash64:/), identity: 'not-proven', identityReason: null });
+    expect(json.tables[1]).toEqual({ name: 'public.orders', recoveredAs: `${r.copyBack.schema}.orders`, rows: 5000, checksum: expect.stringMatching(/^colhash64:/), identity: 'not-proven', identityReason: null });
   });
 });

@@ -1,6 +1,6 @@
-// rowhash64 on two real PostgreSQL instances: chosen per table from its
-// column types; an eligible table is equal across servers when its rows are
-// and differs when one row does; enum, json and nondeterministic-collation
+// colhash64 and rowhash64 on two real PostgreSQL instances: colhash64 chosen
+// per table from its column types; an eligible table is equal across servers
+// when its rows are and differs when one row does, on both; enum, json and nondeterministic-collation
 // tables fall back to hash128 and still verify equal. rowhash128, no longer
 // chosen, still recomputes and verifies a checksum recorded with it.
 import type pg from 'pg';
@@ -43,13 +43,13 @@ const TABLES = parseTableList('eligible, with_enum, with_json, with_ci');
 const scanOutputs = (n: any): string[][] => (/Scan/.test(n['Node Type']) ? [n.Output] : (n.Plans ?? []).flatMap(scanOutputs));
 const sum = (conn: typeof fx.pair.prodConn, t: TableName, algorithm: ChecksumAlgorithm) => withClient(conn, (c) => tableChecksum(c, t, { algorithm }));
 
-describe('rowhash64, per table, across two real servers', () => {
-  it('copy back picks rowhash64 for the eligible table, hash128 for enum, json and nondeterministic collation; every table verifies equal', async () => {
+describe('colhash64 and rowhash64, per table, across two real servers', () => {
+  it('copy back picks colhash64 for the eligible table, hash128 for enum, json and nondeterministic collation; every table verifies equal', async () => {
     const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: TABLES, schema: 'rh', workDir: fx.pair.workDir });
     try {
-      expect(r.checksums.algorithms).toEqual(['rowhash64', 'hash128', 'hash128', 'hash128']);
+      expect(r.checksums.algorithms).toEqual(['colhash64', 'hash128', 'hash128', 'hash128']);
       expect(r.checksums.copy).toEqual(r.checksums.source);
-      expect(r.checksums.copy.map((c) => c.checksum.split(':')[0])).toEqual(['rowhash64', 'hash128', 'hash128', 'hash128']);
+      expect(r.checksums.copy.map((c) => c.checksum.split(':')[0])).toEqual(['colhash64', 'hash128', 'hash128', 'hash128']);
       expect(r.checksums.copy.map((c) => c.rows)).toEqual([3000, 500, 500, 500]);
       // verify from scratch (no sums handed over) chooses the same way and agrees
       const v = await verifyCopy({ source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, pairs: verifyPairs(r), noThrow: true });
@@ -63,9 +63,14 @@ describe('rowhash64, per table, across two real servers', () => {
       expect(why.reasons[3]).toMatch(/collation ci is nondeterministic/);
       // the fallback is needed: the enum hashes by OID, so the same rows hash differently on the two servers
       const enumAt = { schema: r.sourceSchema, name: 'with_enum' };
-      expect((await sum(fx.pair.sourceConn, enumAt, 'rowhash64')).checksum).not.toBe((await sum(fx.pair.prodConn, { schema: 'rh', name: 'with_enum' }, 'rowhash64')).checksum);
-      // and a recorded rowhash64 checksum is recomputed alike later (promote's check)
-      expect(await sum(fx.pair.prodConn, { schema: 'rh', name: 'eligible' }, 'rowhash64')).toEqual(r.checksums.copy[0]);
+      for (const a of ['colhash64', 'rowhash64'] as const) {
+        expect((await sum(fx.pair.sourceConn, enumAt, a)).checksum, a).not.toBe((await sum(fx.pair.prodConn, { schema: 'rh', name: 'with_enum' }, a)).checksum);
+      }
+      // and a recorded checksum is recomputed alike later (promote's check): colhash64, and rowhash64 as recorded before it
+      expect(await sum(fx.pair.prodConn, { schema: 'rh', name: 'eligible' }, 'colhash64')).toEqual(r.checksums.copy[0]);
+      const row64 = await sum(fx.pair.sourceConn, { schema: r.sourceSchema!, name: 'eligible' }, 'rowhash64');
+      expect(row64.checksum).toMatch(/^rowhash64:/);
+      expect(await sum(fx.pair.prodConn, { schema: 'rh', name: 'eligible' }, algorithmOf(row64.checksum)!)).toEqual(row64);
       // A checksum recorded with rowhash128 (a recovery made before rowhash64): recomputed with the algorithm it names
       // (promote's and the side records' check), and verify with it handed over compares on rowhash128, equal.
       const recorded = await sum(fx.pair.sourceConn, { schema: r.sourceSchema!, name: 'eligible' }, 'rowhash128');
@@ -102,12 +107,15 @@ describe('rowhash64, per table, across two real servers', () => {
     expect(await withClient(fx.pair.prodConn, async (c) => (await c.query('SHOW default_toast_compression')).rows[0].default_toast_compression)).toBe('pglz');
   });
 
-  it('an eligible table: equal across servers when the rows are, different when one row differs (rowhash64 and rowhash128)', async () => {
+  it('an eligible table: equal across servers when the rows are, different when one row differs (colhash64, rowhash64 and rowhash128)', async () => {
     const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables: parseTableList('eligible'), schema: 'rh2', workDir: fx.pair.workDir });
     const copy = { schema: 'rh2', name: 'eligible' };
     const source = await sum(fx.pair.sourceConn, { schema: r.sourceSchema!, name: 'eligible' }, 'rowhash64');
     const source128 = await sum(fx.pair.sourceConn, { schema: r.sourceSchema!, name: 'eligible' }, 'rowhash128');
+    const sourceCol = await sum(fx.pair.sourceConn, { schema: r.sourceSchema!, name: 'eligible' }, 'colhash64');
     try {
+      expect(sourceCol.checksum).toMatch(/^colhash64:/);
+      expect(await sum(fx.pair.prodConn, copy, 'colhash64')).toEqual(sourceCol);
       expect(await sum(fx.pair.prodConn, copy, 'rowhash64')).toEqual(source);
       expect(await sum(fx.pair.prodConn, copy, 'rowhash128')).toEqual(source128);
       // Each change in a transaction on production that is rolled back: the checksum of the changed table, both yardsticks.
@@ -119,9 +127,10 @@ describe('rowhash64, per table, across two real servers', () => {
             expect(n, sql).toBeGreaterThan(0);
             const rowhash = await tableChecksum(c, copy, { inTransaction: true, algorithm: 'rowhash64' });
             const rowhash128 = await tableChecksum(c, copy, { inTransaction: true, algorithm: 'rowhash128' });
+            const colhash = await tableChecksum(c, copy, { inTransaction: true, algorithm: 'colhash64' });
             // the bare sum of the row hashes modulo 2⁶⁴: what a checksum without the mix would see
             const bare = (await c.query<{ s: string }>(`SELECT mod(mod(sum(hash_record_extended(r.*, 0)), 18446744073709551616) + 18446744073709551616, 18446744073709551616)::text AS s FROM rh2.eligible AS r`)).rows[0]!.s;
-            return { rowhash, rowhash128, bare, text: await tableChecksum(c, copy, { inTransaction: true, algorithm: 'hash128' }) };
+            return { rowhash, rowhash128, colhash, bare, text: await tableChecksum(c, copy, { inTransaction: true, algorithm: 'hash128' }) };
           } finally {
             await c.query('ROLLBACK');
           }
@@ -131,6 +140,7 @@ describe('rowhash64, per table, across two real servers', () => {
         const x = await changed(sql);
         expect(x.rowhash.checksum, sql).not.toBe(source.checksum);
         expect(x.rowhash128.checksum, sql).not.toBe(source128.checksum);
+        expect(x.colhash.checksum, sql).not.toBe(sourceCol.checksum);
         return x;
       };
       // one byte in a (TOASTed) jsonb
@@ -144,6 +154,7 @@ describe('rowhash64, per table, across two real servers', () => {
       for (const swap of ['amount', 'name', 'at']) {
         const x = await differs(`UPDATE rh2.eligible e SET ${swap} = o.${swap} FROM rh2.eligible o WHERE (e.id, o.id) IN ((1, 2), (2, 1))`);
         expect(x.rowhash.rows).toBe(source.rows);
+        expect(x.colhash.rows).toBe(source.rows);
         expect(x.bare, swap).toBe(unchanged.bare);
       }
       // a field inside a composite, a timestamp one microsecond off, a boolean
@@ -156,13 +167,34 @@ describe('rowhash64, per table, across two real servers', () => {
       const scale = await changed(`UPDATE rh2.eligible SET n = 1.5 WHERE id = 1`);
       expect(scale.rowhash.checksum).toBe(source.checksum);
       expect(scale.rowhash128.checksum).toBe(source128.checksum);
+      expect(scale.colhash.checksum).toBe(sourceCol.checksum);
+      // Two columns of one type holding each other's values (a column mix-up): each column has its own seed.
+      await differs(`UPDATE rh2.eligible SET name = u::text WHERE id = 21`);
+      await withClient(fx.pair.prodConn, async (c) => {
+        await c.query('BEGIN');
+        try {
+          await c.query('CREATE TABLE rh2.two (a text, b text); INSERT INTO rh2.two VALUES (\'x\', \'y\')');
+          const ab = await tableChecksum(c, { schema: 'rh2', name: 'two' }, { inTransaction: true, algorithm: 'colhash64' });
+          await c.query('UPDATE rh2.two SET a = b, b = a');
+          expect((await tableChecksum(c, { schema: 'rh2', name: 'two' }, { inTransaction: true, algorithm: 'colhash64' })).checksum).not.toBe(ab.checksum);
+          // a NULL is not an empty value, nor a NULL in the other column
+          await c.query("UPDATE rh2.two SET a = NULL, b = 'x'");
+          const nullA = await tableChecksum(c, { schema: 'rh2', name: 'two' }, { inTransaction: true, algorithm: 'colhash64' });
+          await c.query("UPDATE rh2.two SET a = 'x', b = NULL");
+          expect((await tableChecksum(c, { schema: 'rh2', name: 'two' }, { inTransaction: true, algorithm: 'colhash64' })).checksum).not.toBe(nullA.checksum);
+          await c.query("UPDATE rh2.two SET a = '', b = NULL");
+          expect((await tableChecksum(c, { schema: 'rh2', name: 'two' }, { inTransaction: true, algorithm: 'colhash64' })).checksum).not.toBe(nullA.checksum);
+        } finally {
+          await c.query('ROLLBACK');
+        }
+      });
       expect(scale.text.checksum).not.toBe((await sum(fx.pair.prodConn, copy, 'hash128')).checksum);
     } finally {
       await moveBackInSource({ conn: fx.pair.sourceConn, database: 'postgres' }, r);
       await withClient(fx.pair.prodConn, (c) => c.query('DROP SCHEMA rh2 CASCADE'));
     }
   }, 300_000);
-  it('rowhash64 on one server: each row hashed once (EXPLAIN VERBOSE), duplicates count, a column named r is not the row', async () => {
+  it('rowhash64 and colhash64 on one server: each row hashed once, colhash64 without the whole row (EXPLAIN VERBOSE), duplicates count, a column named r is not the row', async () => {
     await withClient(fx.pair.prodConn, async (c) => {
       await c.query('BEGIN');
       try {
@@ -170,7 +202,7 @@ describe('rowhash64, per table, across two real servers', () => {
         const t = { schema: 'public', name: 'dups' };
         const all = async () => {
           const out: Record<string, TableChecksum> = {};
-          for (const a of ['rowhash64', 'rowhash128', 'hash128', 'md5sum'] as const) out[a] = await tableChecksum(c, t, { inTransaction: true, algorithm: a });
+          for (const a of ['colhash64', 'rowhash64', 'rowhash128', 'hash128', 'md5sum'] as const) out[a] = await tableChecksum(c, t, { inTransaction: true, algorithm: a });
           return out;
         };
         // The plan: the scan under the sums outputs only the row hash, so the sums cannot build or hash the row again.
@@ -179,6 +211,9 @@ describe('rowhash64, per table, across two real servers', () => {
         // rowhash128 for contrast: its scan hands the whole row up, which is built and hashed for each of the two sums
         const plan128 = (await c.query<{ 'QUERY PLAN': any[] }>(`EXPLAIN (VERBOSE, FORMAT JSON) ${checksumSql(t, 'rowhash128')}`)).rows[0]!['QUERY PLAN'][0].Plan;
         expect(scanOutputs(plan128)).toEqual([['r.*']]);
+        // colhash64: the scan outputs the XOR of the column hashes, the columns by name (r."r" is the column)
+        const planCol = (await c.query<{ 'QUERY PLAN': any[] }>(`EXPLAIN (VERBOSE, FORMAT JSON) ${checksumSql(t, 'colhash64', [{ name: 'a', typeOid: 23 }, { name: 'r', typeOid: 25 }])}`)).rows[0]!['QUERY PLAN'][0].Plan;
+        expect(scanOutputs(planCol)).toEqual([["(COALESCE(hashint4extended(r.a, '1'::bigint), '1'::bigint) # COALESCE(hashtextextended(r.r, '2'::bigint), '2'::bigint))"]]);
         const before = await all();
         // {1x, 1x, 2y} and {1x, 2y, 2y}: the same count and the same distinct rows, not the same table
         await c.query(`DELETE FROM public.dups WHERE ctid = (SELECT min(ctid) FROM public.dups WHERE a = 1); INSERT INTO public.dups VALUES (2, 'y')`);

@@ -13,7 +13,7 @@ describe('copy back into a side schema (real PostgreSQL)', () => {
   it('copies tables, keys, indexes, identity/serial, FKs, comments and TOASTed rows; checksums match', async () => {
     const tables = parseTableList(TABLES);
     const before = await withClient(fx.pair.sourceConn, (c) => tableChecksums(c, tables));
-    const rowBefore = await withClient(fx.pair.sourceConn, (c) => tableChecksums(c, tables, { algorithm: 'rowhash64' }));
+    const rowBefore = await withClient(fx.pair.sourceConn, (c) => tableChecksums(c, tables, { algorithm: 'colhash64' }));
     const r = await copyBack({ bin: fx.pair.bin, source: { conn: fx.pair.sourceConn, database: 'postgres' }, production: fx.pair.prodConn, tables, schema: 'recovered', workDir: fx.pair.workDir });
     expect(r.schema).toBe('recovered');
     expect(r.tables.map((t) => [t.name, t.recoveredAsName, t.rows])).toEqual([
@@ -23,8 +23,8 @@ describe('copy back into a side schema (real PostgreSQL)', () => {
       ['public."we""ird;name"', 'recovered."we""ird;name"', 3],
     ]);
     // verification rode along: both sides' sums, taken during the copy, equal the source's before it
-    // (every column type here hashes by value: rowhash64 for all four)
-    expect(r.checksums.algorithms).toEqual(['rowhash64', 'rowhash64', 'rowhash64', 'rowhash64']);
+    // (every column type here hashes by value: colhash64 for all four)
+    expect(r.checksums.algorithms).toEqual(['colhash64', 'colhash64', 'colhash64', 'colhash64']);
     expect(r.checksums.source).toEqual(rowBefore);
     expect(r.checksums.copy).toEqual(rowBefore);
     // the fallback yardstick agrees too

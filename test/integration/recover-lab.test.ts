@@ -88,14 +88,14 @@ async function expectRecovered(doc: any, o: { source: string; schema: string; mo
   for (const t of doc.tables) {
     const short = t.name.replace(/^public\./, '');
     expect(t.recoveredAs).toBe(o.mode === 'replace' ? t.name : `${o.schema}.${short}`);
-    // verified on rowhash64 (every column type of the lab's tables hashes by value); the truth is on hash128
-    expect(t.checksum).toMatch(/^rowhash64:/);
+    // verified on colhash64 (every column type of the lab's tables hashes by value); the truth is on hash128
+    expect(t.checksum).toMatch(/^colhash64:/);
     expect(t.rows).toBe(o.expected[t.name]!.rows);
   }
   if (o.mode !== 'replace') {
     // the side schema equals the expected rows on their own yardstick, and what the document says on its own
     expect(await sumsOf(prod, o.schema, SHORT, {}, algorithmOf(o.expected['public.shipments']!.checksum))).toEqual(o.expected);
-    expect(await sumsOf(prod, o.schema, SHORT, {}, 'rowhash64')).toEqual(Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }])));
+    expect(await sumsOf(prod, o.schema, SHORT, {}, 'colhash64')).toEqual(Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }])));
   }
 }
 
@@ -451,8 +451,8 @@ describe('names that need quoting', () => {
         INSERT INTO "Returns"."Order Items" ("Item Name", qty) SELECT 'item ' || g || ' ''single'' "double"; semi', g FROM generate_series(1, 50) g;
         INSERT INTO "Returns"."we;ird""q" ("order", note) SELECT g, 'n' || g FROM generate_series(1, 20) g;`);
       await archiveNow(c);
-      // the document's checksums are rowhash64 (bigint, text, int: hashed by value); the rest of the test compares on hash128
-      const row = { algorithm: 'rowhash64' as const };
+      // the document's checksums are colhash64 (bigint, text, int: hashed by value); the rest of the test compares on hash128
+      const row = { algorithm: 'colhash64' as const };
       return { items: await tableChecksum(c, ITEMS), odd: await tableChecksum(c, ODD), itemsRow: await tableChecksum(c, ITEMS, row), oddRow: await tableChecksum(c, ODD, row) };
     });
     expect(before.items.rows).toBe(50);

@@ -87,12 +87,12 @@ describe('recover from a paused delayed replica, read in place', () => {
     expect(doc.source).toBe('delayed-replica');
     for (const t of doc.tables) {
       expect(t.identity, `${t.name}: ${t.identityReason}`).toBe('proven');
-      // verified on rowhash64 (the lab's column types hash by value); the truth is on hash128
+      // verified on colhash64 (the lab's column types hash by value); the truth is on hash128
       expect(t.rows).toBe(lab.truth.beforeIncident.tables[t.name].rows);
-      expect(t.checksum).toMatch(/^rowhash64:/);
+      expect(t.checksum).toMatch(/^colhash64:/);
     }
     expect(await sumsOf(lab.prod, 'rec_inplace')).toEqual(lab.truth.beforeIncident.tables);
-    expect(await sumsOf(lab.prod, 'rec_inplace', 'rowhash64')).toEqual(Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }])));
+    expect(await sumsOf(lab.prod, 'rec_inplace', 'colhash64')).toEqual(Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }])));
     // keys and indexes came along (pg_dump -t's post-data, renamed into the side schema)
     const idx = await withClient(lab.prod, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'rec_inplace'")).rows[0].n as number);
     const idxLive = await withClient({ ...resolveConnParams(replicaDsnOf(lab)), database: 'shipping' }, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY($1)", [[...SHORT]])).rows[0].n as number);
@@ -139,7 +139,7 @@ describe('recover from a paused delayed replica, read in place', () => {
       const doc = JSON.parse(r.stdout);
       for (const t of doc.tables) expect(t.rows).toBe(lab.truth.beforeIncident.tables[t.name].rows);
       expect(await sumsOf(lab.prod, 'rec_jobs1')).toEqual(lab.truth.beforeIncident.tables);
-      expect(await sumsOf(lab.prod, 'rec_jobs1', 'rowhash64')).toEqual(Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }])));
+      expect(await sumsOf(lab.prod, 'rec_jobs1', 'colhash64')).toEqual(Object.fromEntries(doc.tables.map((t: any) => [t.name, { rows: t.rows, checksum: t.checksum }])));
     } finally {
       await sampler.end();
     }

@@ -66,12 +66,12 @@ describe('a table in a mixed-case schema ("Sales"."Order Items": identity, domai
       const r = await recover(['--tables', MIXED, '--source', source, '--schema', schema]);
       expect(r.exitCode, r.stderr).toBe(0);
       const [t] = r.doc.tables;
-      // verified on rowhash64 (identity bigint, text, a domain over integer, numeric, jsonb all hash by value); truth is on hash128
-      expect(t).toMatchObject({ name: MIXED, rows: truth.mixedCase.truth.rows, checksum: expect.stringMatching(/^rowhash64:/), identity: 'proven' });
+      // verified on colhash64 (identity bigint, text, a domain over integer, numeric, jsonb all hash by value); truth is on hash128
+      expect(t).toMatchObject({ name: MIXED, rows: truth.mixedCase.truth.rows, checksum: expect.stringMatching(/^colhash64:/), identity: 'proven' });
       expect(t.rows).toBeGreaterThan(0);
       await withClient(prod, async (c) => {
         expect(await tableChecksum(c, { schema, name: 'Order Items' })).toEqual(truth.mixedCase.truth);
-        expect(await tableChecksum(c, { schema, name: 'Order Items' }, { algorithm: 'rowhash64' })).toEqual({ rows: t.rows, checksum: t.checksum });
+        expect(await tableChecksum(c, { schema, name: 'Order Items' }, { algorithm: 'colhash64' })).toEqual({ rows: t.rows, checksum: t.checksum });
         const toasted = await c.query(`SELECT count(*)::int AS n FROM "${schema}"."Order Items" WHERE pg_column_size(details) > 2000`);
         expect(toasted.rows[0].n).toBeGreaterThan(0);
         const checks = await c.query(`SELECT conname FROM pg_constraint WHERE conrelid = format('%I.%I', $1::text, 'Order Items')::regclass AND contype = 'c'`, [schema]);

@@ -200,7 +200,7 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
           const u = await runUndrop({ config: layout.inventoryFile, source: sourceName, tables, xid, schema, extra: v.extra });
           undropRuns.push(u);
           rowsBack = u.tables.reduce((n, t) => n + t.rows, 0);
-          // on the lab truth's yardstick (hash128, the default), not the run's own (rowhash64 where the types allow)
+          // on the lab truth's yardstick (hash128, the default), not the run's own (colhash64 where the types allow)
           const sums = await withClient(prodConn, async (c) => {
             const out: Record<string, TableChecksum> = {};
             for (const t of u.tables) out[t.name] = await tableChecksum(c, { schema, name: parseTableName(t.name).name });
