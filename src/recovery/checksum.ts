@@ -32,8 +32,8 @@
 // digits, bytea output): the runner pins them, so both sides render values
 // the same way.
 import type pg from 'pg';
-import { qualified, type TableName } from '../postgres/identifiers.js';
-import { colCanarySql, colHashColumns, colHashSql } from './colhash.js';
+import { qualified, quoteIdent, type TableName } from '../postgres/identifiers.js';
+import { colCanarySql, colHashColumns, colHashMixes, colHashRow } from './colhash.js';
 import { ROWHASH_MIN_VERSION, rowCanarySql, rowHashMixes, rowHashTerms, rowHashValue, type RowHashVerdict, rowHashVerdicts } from './rowhash.js';
 
 export type ChecksumAlgorithm = 'colhash64' | 'rowhash64' | 'rowhash128' | 'hash128' | 'md5sum';
@@ -72,19 +72,17 @@ const ROW = 'r.*';
  */
 export function checksumSql(table: TableName, algorithm: ChecksumAlgorithm = DEFAULT_ALGORITHM, columns?: readonly { name: string; typeOid: number }[]): string {
   const t = qualified(table);
-  if (algorithm === 'colhash64') {
-    if (!columns) throw new Error('colhash64 needs the table columns');
-    return colHashSql(table, columns);
-  }
+  if (algorithm === 'colhash64' && !columns) throw new Error('colhash64 needs the table columns');
   if (algorithm === 'rowhash128') {
     const [a, b] = rowHashTerms(ROW);
     return ['SELECT count(*)::bigint AS rows,', `  coalesce(sum(${a}), 0)::text AS hi,`, `  coalesce(sum(${b}), 0)::text AS lo`, `FROM ${t} AS r`].join('\n');
   }
-  if (algorithm === 'rowhash64' || algorithm === 'hash128') {
+  if (algorithm === 'colhash64' || algorithm === 'rowhash64' || algorithm === 'hash128') {
     // OFFSET 0 keeps the subquery from being flattened into the sums: the row
-    // (its value hash, or its text) is built once per row and mixed twice.
-    const [a, b] = algorithm === 'rowhash64' ? rowHashMixes('h') : ['hashtextextended(h, 0)', 'hashtextextended(h, 1)'];
-    const h = algorithm === 'rowhash64' ? rowHashValue(ROW) : `(${ROW})::text`;
+    // (its hash, or its text) is built once per row and mixed twice.
+    const [a, b] = algorithm === 'colhash64' ? colHashMixes('h') : algorithm === 'rowhash64' ? rowHashMixes('h') : ['hashtextextended(h, 0)', 'hashtextextended(h, 1)'];
+    const h =
+      algorithm === 'colhash64' ? colHashRow(columns!.map((c) => ({ value: `r.${quoteIdent(c.name)}`, typeOid: c.typeOid }))) : algorithm === 'rowhash64' ? rowHashValue(ROW) : `(${ROW})::text`;
     return ['SELECT count(*)::bigint AS rows,', `  coalesce(sum(${a}), 0)::text AS hi,`, `  coalesce(sum(${b}), 0)::text AS lo`, `FROM (SELECT ${h} AS h FROM ${t} AS r OFFSET 0) AS hashed`].join('\n');
   }
   return [
@@ -167,10 +165,10 @@ export async function hashFingerprint(client: pg.Client): Promise<HashFingerprin
     [CANARY],
   );
   const fp = r.rows[0]!;
-  const byValue = fp.version >= ROWHASH_MIN_VERSION;
-  const rowCanary = byValue ? (await client.query<{ canary: string }>(rowCanarySql())).rows[0]!.canary : null;
-  const colCanary = byValue ? (await client.query<{ canary: string }>(colCanarySql())).rows[0]!.canary : null;
-  return { ...fp, rowCanary, colCanary };
+  if (fp.version < ROWHASH_MIN_VERSION) return { ...fp, rowCanary: null, colCanary: null };
+  // both by-value canaries in one round trip
+  const c = await client.query<{ row: string; col: string }>(`SELECT (${rowCanarySql()}) AS row, (${colCanarySql()}) AS col`);
+  return { ...fp, rowCanary: c.rows[0]!.row, colCanary: c.rows[0]!.col };
 }
 
 /**

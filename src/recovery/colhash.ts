@@ -20,7 +20,7 @@
 // Which tables may use it is rowhash64's verdict (rowhash.ts): the same
 // types, the same guarantees and the same limits.
 import type pg from 'pg';
-import { quoteIdent, qualified, type TableName } from '../postgres/identifiers.js';
+import { qualified, type TableName } from '../postgres/identifiers.js';
 import { ROWHASH_TYPES } from './rowhash.js';
 
 /** Built-in type OID → its extended hash function, callable in SQL on a value of that type. */
@@ -75,13 +75,6 @@ export function colHashMixes(h: string): [string, string] {
   const lo = `(${h} & 4294967295)`;
   const hi = `(${h} >> 32)`;
   return [`hashint8extended(${lo}, 0) # hashint8extended(${hi}, 1)`, `hashint8extended(${lo}, 2) # hashint8extended(${hi}, 3)`];
-}
-
-/** The checksum query over `columns` of `table` (read by colHashColumns). Pure. */
-export function colHashSql(table: TableName, columns: readonly { name: string; typeOid: number }[]): string {
-  const h = colHashRow(columns.map((c) => ({ value: `r.${quoteIdent(c.name)}`, typeOid: c.typeOid })));
-  const [a, b] = colHashMixes('h');
-  return ['SELECT count(*)::bigint AS rows,', `  coalesce(sum(${a}), 0)::text AS hi,`, `  coalesce(sum(${b}), 0)::text AS lo`, `FROM (SELECT ${h} AS h FROM ${qualified(table)} AS r OFFSET 0) AS hashed`].join('\n');
 }
 
 /** The table's columns in order, with their types, as this server has them. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { algorithmOf, checksumSql, formatChecksum, type HashFingerprint, tableAlgorithm } from '../../src/recovery/checksum.js';
-import { colCanarySql, COLHASH_FUNCTIONS, colHashMixes, colHashRow, colHashSql } from '../../src/recovery/colhash.js';
+import { colCanarySql, COLHASH_FUNCTIONS, colHashMixes, colHashRow } from '../../src/recovery/colhash.js';
 import { ROWHASH_TYPES } from '../../src/recovery/rowhash.js';
 
 describe('colhash64: each column hashed where it lies', () => {
@@ -18,7 +18,7 @@ describe('colhash64: each column hashed where it lies', () => {
     expect(colHashMixes('h')).toEqual(['hashint8extended((h & 4294967295), 0) # hashint8extended((h >> 32), 1)', 'hashint8extended((h & 4294967295), 2) # hashint8extended((h >> 32), 3)']);
   });
   it('quotes the table and columns, keeps the row hash in a subquery (OFFSET 0), never takes the whole row', () => {
-    const sql = colHashSql({ schema: 'Sales', name: 'we"ird;name' }, [{ name: 'r', typeOid: 23 }, { name: 'Item Name', typeOid: 1043 }]);
+    const sql = checksumSql({ schema: 'Sales', name: 'we"ird;name' }, 'colhash64', [{ name: 'r', typeOid: 23 }, { name: 'Item Name', typeOid: 1043 }]);
     expect(sql).toContain('FROM (SELECT coalesce(hashint4extended(r."r", 1), 1) # coalesce(hashtextextended(r."Item Name", 2), 2) AS h FROM "Sales"."we""ird;name" AS r OFFSET 0) AS hashed');
     expect(sql).not.toContain('r.*');
     expect(checksumSql({ schema: 'public', name: 't' }, 'colhash64', [{ name: 'a', typeOid: 23 }])).toContain('hashint4extended(r."a", 1)');
