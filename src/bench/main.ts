@@ -8,7 +8,8 @@
 // (CI: correctness only); it writes
 // bench/results/e2e-<scale>.{md,json,svg} (`--out DIR` elsewhere).
 // `--runs N` (default 3; smoke 1), `--kinds a,b`, `--process-max-compare`
-// (pgBackRest again with --process-max 1). The part benches run with UNDROP_BENCH_ONLY
+// (pgBackRest again with --process-max 1), `--skip-control` (no control
+// runs: verification's cost is then not measured). The part benches run with UNDROP_BENCH_ONLY
 // (copyback|locate|pitr|startup|all) and their sizes via environment:
 // UNDROP_BENCH_ROWS (copy back, default 1,000,000), UNDROP_BENCH_WAL_MB
 // (locate, default 1100), UNDROP_BENCH_PITR_GB (the large database of the
@@ -33,7 +34,7 @@ import { pitrSelectiveMarkdown } from './pitr-selective-report.js';
 import { benchStartup } from './startup.js';
 
 const { values: args } = parseArgs({
-  options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' }, kinds: { type: 'string' }, 'process-max-compare': { type: 'boolean' } },
+  options: { json: { type: 'boolean' }, scale: { type: 'string', default: 'default' }, runs: { type: 'string' }, out: { type: 'string' }, dir: { type: 'string' }, kinds: { type: 'string' }, 'process-max-compare': { type: 'boolean' }, 'skip-control': { type: 'boolean' } },
 });
 const json = !!args.json;
 const log = (l: string) => process.stderr.write(`${l}\n`);
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
       dir: args.dir ?? join(defaultWorkDir(), `bench-lab-${sc.name}`),
       // pgBackRest with --process-max 1 beside the default: only when asked (it adds a whole restore per run)
       processMaxCompare: !!args['process-max-compare'],
+      // the control (hashing off) beside every undrop run, unless asked not to (it adds a run per run)
+      control: !args['skip-control'],
       kinds: args.kinds ? (args.kinds.split(',') as SourceKind[]) : undefined,
       log,
     });

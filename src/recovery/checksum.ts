@@ -33,7 +33,8 @@
 // the same way.
 import type pg from 'pg';
 import { qualified, quoteIdent, type TableName } from '../postgres/identifiers.js';
-import { colCanarySql, colHashColumns, colHashMixes, colHashRow } from './colhash.js';
+import { HASHING_OFF } from './bench-control.js';
+import { colCanarySql, type ColHashColumn, colHashColumns, colHashMixes, colHashRow } from './colhash.js';
 import { ROWHASH_MIN_VERSION, rowCanarySql, rowHashMixes, rowHashTerms, rowHashValue, type RowHashVerdict, rowHashVerdicts } from './rowhash.js';
 
 export type ChecksumAlgorithm = 'colhash64' | 'rowhash64' | 'rowhash128' | 'hash128' | 'md5sum';
@@ -70,8 +71,10 @@ const ROW = 'r.*';
  * SELECT returning one row (rows bigint, hi numeric, lo numeric) for the table. Pure: no I/O. colhash64 names
  * the columns, so it needs them (colHashColumns, read where the checksum runs).
  */
-export function checksumSql(table: TableName, algorithm: ChecksumAlgorithm = DEFAULT_ALGORITHM, columns?: readonly { name: string; typeOid: number }[]): string {
+export function checksumSql(table: TableName, algorithm: ChecksumAlgorithm = DEFAULT_ALGORITHM, columns?: readonly ColHashColumn[]): string {
   const t = qualified(table);
+  // the bench's control build only (bench-control.ts): rows counted, nothing hashed
+  if (HASHING_OFF) return `SELECT count(*)::bigint AS rows, '0' AS hi, '0' AS lo FROM ${t} AS r`;
   if (algorithm === 'colhash64' && !columns) throw new Error('colhash64 needs the table columns');
   if (algorithm === 'rowhash128') {
     const [a, b] = rowHashTerms(ROW);
@@ -82,7 +85,7 @@ export function checksumSql(table: TableName, algorithm: ChecksumAlgorithm = DEF
     // (its hash, or its text) is built once per row and mixed twice.
     const [a, b] = algorithm === 'colhash64' ? colHashMixes('h') : algorithm === 'rowhash64' ? rowHashMixes('h') : ['hashtextextended(h, 0)', 'hashtextextended(h, 1)'];
     const h =
-      algorithm === 'colhash64' ? colHashRow(columns!.map((c) => ({ value: `r.${quoteIdent(c.name)}`, typeOid: c.typeOid }))) : algorithm === 'rowhash64' ? rowHashValue(ROW) : `(${ROW})::text`;
+      algorithm === 'colhash64' ? colHashRow(columns!.map((c) => ({ value: `r.${quoteIdent(c.name)}`, typeOid: c.typeOid, notNull: c.notNull }))) : algorithm === 'rowhash64' ? rowHashValue(ROW) : `(${ROW})::text`;
     return ['SELECT count(*)::bigint AS rows,', `  coalesce(sum(${a}), 0)::text AS hi,`, `  coalesce(sum(${b}), 0)::text AS lo`, `FROM (SELECT ${h} AS h FROM ${t} AS r OFFSET 0) AS hashed`].join('\n');
   }
   return [

@@ -1,5 +1,5 @@
 // CI's smoke of `npm run bench`: the end-to-end bench at its smallest scale,
-// one run per side, every source kind. Correctness only (rows back equal to
+// one run per side (undrop, its control, manual), every source kind. Correctness only (rows back equal to
 // what the manual procedure restored and to the lab's truth), never timings.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -32,6 +32,9 @@ describe('npm run bench (smoke scale)', () => {
       expect(c.checksumsEqualManual, `${c.label}: undrop's rows equal the manual procedure's`).toBe(true);
       expect(c.undrop.medianMs).toBeGreaterThan(0);
       expect(c.manual.medianMs).toBeGreaterThan(0);
+      // the control (hashing off) ran beside undrop, and brought the same rows back
+      expect(c.control?.medianMs, c.label).toBeGreaterThan(0);
+      expect(c.verifyCost, c.label).toEqual(expect.any(Number));
     }
     // The replica, paused before the incident with nothing left to apply, holds exactly the pre-incident rows too.
     for (const c of doc.cases.filter((x) => ['delayed-replica', 'pitr', 'pgbackrest'].includes(x.kind))) expect(c.checksumsEqualTruth, c.label).toBe(true);

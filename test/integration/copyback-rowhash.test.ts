@@ -161,6 +161,21 @@ describe('colhash64 and rowhash64, per table, across two real servers', () => {
       await differs(`UPDATE rh2.eligible SET p.currency = 'EUx' WHERE id = 5`);
       await differs(`UPDATE rh2.eligible SET at = at + interval '1 microsecond' WHERE id = 3`);
       await differs(`UPDATE rh2.eligible SET flag = NOT flag WHERE id = 3`);
+      // timestamptz through its conversion: infinities hash (no error), and apart from NULL and from each other
+      const inf = await differs(`UPDATE rh2.eligible SET at = 'infinity' WHERE id = 4`);
+      expect((await differs(`UPDATE rh2.eligible SET at = '-infinity' WHERE id = 4`)).colhash.checksum).not.toBe(inf.colhash.checksum);
+      expect((await differs(`UPDATE rh2.eligible SET at = NULL, flag = NULL WHERE id = 4`)).colhash.checksum).not.toBe(inf.colhash.checksum);
+      // a NOT NULL declared on one side only (its hash skips the NULL test) changes no hash
+      await withClient(fx.pair.prodConn, async (c) => {
+        await c.query('BEGIN');
+        try {
+          await c.query('ALTER TABLE rh2.eligible ALTER u SET NOT NULL, ALTER at SET NOT NULL, ALTER flag SET NOT NULL');
+          expect(checksumSql(copy, 'colhash64', [{ name: 'at', typeOid: 1184, notNull: true }])).not.toContain('coalesce(timestamp');
+          expect(await tableChecksum(c, copy, { inTransaction: true, algorithm: 'colhash64' })).toEqual(sourceCol);
+        } finally {
+          await c.query('ROLLBACK');
+        }
+      });
       // Duplicates count: a row deleted and another duplicated (same count)
       await differs(`WITH gone AS (DELETE FROM rh2.eligible WHERE id = 11 RETURNING id) INSERT INTO rh2.eligible SELECT 100000, name, amount, n, doc, at, q, p, flag, u FROM rh2.eligible WHERE id = 12 AND EXISTS (SELECT FROM gone)`);
       // What the by-value yardsticks do not claim (README): numeric scale, equal under numeric's own `=`, hashes alike; the text yardstick sees it.

@@ -61,6 +61,7 @@ describe('end-to-end bench: the report', () => {
         undrop: { medianMs: 4000, runsMs: [4000], verifyMedianMs: 200, steps: { materialize: 2000, 'copy back': 1000 } },
         manual: { medianMs: 5000, runsMs: [5000], phases: { copyMs: 1000, replayMs: 1000, rowsMs: 3000, totalMs: 5000 } },
         floorMs: 2500, floorParts: { copyMs: 1000, replayMs: 1000, rowsMs: 500 },
+        control: { medianMs: 3600, runsMs: [3600] }, verifyCost: 0.1,
         ratioManual: 0.8, ratioFloor: 1.6, verifyShare: 0.05, rows: 6000, checksumsEqualTruth: true, checksumsEqualManual: true, loadAvg: [1.5],
       },
       {
@@ -74,8 +75,9 @@ describe('end-to-end bench: the report', () => {
   };
   it('tables every source with its ratios, and says when rows differ', () => {
     const md = e2eMarkdown(r);
-    expect(md).toContain('| pitr | 4.00 s | 5.00 s | 2.50 s | 0.80× | 1.60× | 5 % | yes | yes |');
-    expect(md).toContain('| dump <x> | 3.00 s | 1.00 s | — | 3.00× | — | 3 % | **no** | n/a (older state) |');
+    expect(md).toContain('| pitr | 4.00 s | 5.00 s | 2.50 s | 0.80× | 1.60× | 10 % (3.60 s) | 5 % | yes | yes |');
+    // no control run (results recorded before, or --skip-control): the cost is not claimed
+    expect(md).toContain('| dump <x> | 3.00 s | 1.00 s | — | 3.00× | — | — | 3 % | **no** | n/a (older state) |');
     expect(md).toContain('materialize 2.00 s, copy back 1.00 s');
     expect(md).not.toContain('of the cluster');
   });

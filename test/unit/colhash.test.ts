@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { algorithmOf, checksumSql, formatChecksum, type HashFingerprint, tableAlgorithm } from '../../src/recovery/checksum.js';
-import { colCanarySql, COLHASH_FUNCTIONS, colHashMixes, colHashRow } from '../../src/recovery/colhash.js';
+import { colCanarySql, COLHASH_CONVERSIONS, COLHASH_FUNCTIONS, colHashMixes, colHashRow } from '../../src/recovery/colhash.js';
 import { ROWHASH_TYPES } from '../../src/recovery/rowhash.js';
 
 describe('colhash64: each column hashed where it lies', () => {
@@ -10,9 +10,18 @@ describe('colhash64: each column hashed where it lies', () => {
       { value: 'r."at"', typeOid: 1184 }, // timestamptz: its hash function takes timestamp
       { value: 'r."note"', typeOid: 25 },
       { value: 'r."flag"', typeOid: 16 },
+      { value: 'r."day"', typeOid: 1082 }, // date: through the record (a conversion could fail out of range)
+      { value: 'r."blob"', typeOid: 17 },
     ]);
-    expect(h).toBe('coalesce(hashint8extended(r."id", 1), 1) # coalesce(hashtextextended(r."note", 3), 3) # hash_record_extended(ROW(r."at", r."flag"), 0)');
+    expect(h).toBe(
+      'coalesce(hashint8extended(r."id", 1), 1) # coalesce(timestamp_hash_extended(timezone(interval \'0\', r."at"), 2), 2) # coalesce(hashtextextended(r."note", 3), 3) # coalesce(hashint4extended((r."flag")::int4, 4), 4) # hash_record_extended(ROW(r."day", r."blob"), 0)',
+    );
     expect(colHashRow([])).toBe('0::int8');
+  });
+  it('a NOT NULL column needs no NULL test: the same hash for every value it can hold', () => {
+    expect(colHashRow([{ value: 'r."id"', typeOid: 20, notNull: true }, { value: 'r."at"', typeOid: 1184, notNull: true }, { value: 'r."x"', typeOid: 1082, notNull: true }])).toBe(
+      'hashint8extended(r."id", 1) # timestamp_hash_extended(timezone(interval \'0\', r."at"), 2) # hash_record_extended(ROW(r."x"), 0)',
+    );
   });
   it('mixes the row hash through both 32-bit halves, under four seeds', () => {
     expect(colHashMixes('h')).toEqual(['hashint8extended((h & 4294967295), 0) # hashint8extended((h >> 32), 1)', 'hashint8extended((h & 4294967295), 2) # hashint8extended((h >> 32), 3)']);
@@ -25,7 +34,7 @@ describe('colhash64: each column hashed where it lies', () => {
     expect(() => checksumSql({ schema: 'public', name: 't' }, 'colhash64')).toThrow(/columns/);
   });
   it('directly hashes only types rowhash64 accepts; the canary covers every accepted type', () => {
-    for (const oid of COLHASH_FUNCTIONS.keys()) expect(ROWHASH_TYPES.has(oid), String(oid)).toBe(true);
+    for (const oid of [...COLHASH_FUNCTIONS.keys(), ...COLHASH_CONVERSIONS.keys()]) expect(ROWHASH_TYPES.has(oid), String(oid)).toBe(true);
     const canary = colCanarySql();
     for (const value of ROWHASH_TYPES.values()) expect(canary).toContain(value);
   });

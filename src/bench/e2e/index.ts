@@ -5,11 +5,16 @@
 //   manual    the expert's script (manual.ts) with the same exclusive target
 //   floor     the manual run's own copy + replay phases, plus one binary COPY
 //             per table into unindexed tables (floor.ts)
-// N runs each, alternating which goes first; medians and ratios.
+//   control   the same recover from a control build whose checksums count
+//             rows and hash nothing (build/bundle.ts): the difference is what
+//             verification costs the run
+// N runs each, alternating which goes first (the control always beside
+// undrop); medians and ratios.
 import { execSync } from 'node:child_process';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { bundleCli, CONTROL_OUTDIR } from '../../build/bundle.js';
 import { registerCleanup } from '../../postgres/cleanup.js';
 import { withClient } from '../../postgres/connect.js';
 import { parseTableName } from '../../postgres/identifiers.js';
@@ -40,6 +45,8 @@ export interface E2eOptions {
   kinds?: SourceKind[];
   /** Also run pgBackRest with --process-max 1 (against the default: one per core). */
   processMaxCompare?: boolean;
+  /** Run the control (hashing off) beside undrop (default true). */
+  control?: boolean;
   log: (line: string) => void;
 }
 
@@ -49,11 +56,16 @@ export interface CaseResult {
   runs: number;
   undrop: { medianMs: number; runsMs: number[]; verifyMedianMs: number; steps: Record<string, number>; loadParts?: Record<string, number>; phases: Record<string, number>; replicaPausedMs?: number };
   manual: { medianMs: number; runsMs: number[]; phases: ManualPhases };
+  /** The control build's runs (checksums count rows, hash nothing); absent when not run, as in results recorded before. */
+  control?: { medianMs: number; runsMs: number[] };
   floorMs: number | null;
   floorParts: { copyMs: number; replayMs: number; rowsMs: number } | null;
   ratioManual: number;
   ratioFloor: number | null;
+  /** The wall time production-side checksums ran (union), plus waits for the source side, over the run. */
   verifyShare: number;
+  /** What hashing costs the run: median over runs of (undrop − control) ÷ undrop, each pair run side by side. */
+  verifyCost?: number;
   rows: number;
   /** Sources reaching the moment before the DROP (physical backups; the replica, paused before the incident): undrop's checksums equal the lab's truth. */
   checksumsEqualTruth: boolean;
@@ -80,6 +92,12 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
 };
 const r2 = (x: number) => Math.round(x * 100) / 100;
+/** Median of fractions (not rounded to whole ms as median() is). */
+const medianShare = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 function machineFacts(bindir: string): Record<string, unknown> {
   const sh = (c: string) => {
@@ -114,6 +132,11 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
   const unregister = registerCleanup({ label: 'bench lab', run: () => labDown(layout).then(() => undefined), runSync: () => {} });
   log(`building the lab in ${layout.dir}: scale ${o.scale} (${(scaleCounts(o.scale).shipments * 3).toLocaleString('en')} rows in the lost tables), other database ${o.otherRows.toLocaleString('en')} rows`);
   const kinds = o.kinds ?? (['delayed-replica', 'pitr', 'pgbackrest', 'snapshot', 'dump'] as SourceKind[]);
+  const withControl = o.control !== false;
+  if (withControl) {
+    log(`building the control CLI (hashing off) in ${CONTROL_OUTDIR}`);
+    await bundleCli({ outdir: CONTROL_OUTDIR, benchControl: true });
+  }
   // only the sources the chosen kinds need: at seed scale the whole lab is ~40 GB before any restore
   const components = { archive: true, base_backups: kinds.includes('pitr'), pgbackrest: kinds.includes('pgbackrest'), snapshots: kinds.includes('snapshot'), replica: kinds.includes('delayed-replica'), dumps: kinds.includes('dump') };
   const up = await labUp({ dir: layout.dir, scale: o.scale, otherDatabase: { name: 'ledger', rows: o.otherRows }, components, progress: (e) => (e.type === 'done' ? log(`  lab: ${e.title} (${e.durationMs} ms)`) : undefined) });
@@ -152,6 +175,7 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
       const sourceName = SOURCE_NAMES[v.kind === 'delayed-replica' ? 'replica' : v.kind === 'dump' ? 'dump' : v.kind];
       log(`${v.label}:`);
       const undropRuns: UndropRun[] = [];
+      const controlRuns: UndropRun[] = [];
       const manualRuns: ManualPhases[] = [];
       const floorRows: number[] = [];
       const loads: number[] = [];
@@ -195,10 +219,13 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
             await rm(dir, { recursive: true, force: true });
           }
         };
-        const undropOnce = async () => {
-          const schema = `bench_${v.kind.replace('-', '_')}_${i}${v.extra ? '_pm1' : ''}`;
-          const u = await runUndrop({ config: layout.inventoryFile, source: sourceName, tables, xid, schema, extra: v.extra });
-          undropRuns.push(u);
+        const undropOnce = async (control = false) => {
+          const schema = `bench_${v.kind.replace('-', '_')}_${i}${v.extra ? '_pm1' : ''}${control ? '_control' : ''}`;
+          const u = await runUndrop({ config: layout.inventoryFile, source: sourceName, tables, xid, schema, extra: v.extra, control });
+          // each build is what it claims: the control hashes nothing, undrop hashes every table
+          const unhashed = u.tables.filter((t) => t.checksum.endsWith(':0:0')).length;
+          if (unhashed !== (control ? u.tables.length : 0)) throw new Error(`the ${control ? 'control' : 'undrop'} run's checksums (${u.tables.map((t) => t.checksum).join(', ')}) are not what its build should give`);
+          (control ? controlRuns : undropRuns).push(u);
           rowsBack = u.tables.reduce((n, t) => n + t.rows, 0);
           // on the lab truth's yardstick (hash128, the default), not the run's own (colhash64 where the types allow)
           const sums = await withClient(prodConn, async (c) => {
@@ -206,22 +233,29 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
             for (const t of u.tables) out[t.name] = await tableChecksum(c, { schema, name: parseTableName(t.name).name });
             return out;
           });
-          undropSums.push(Object.fromEntries(Object.entries(sums).map(([n, x]) => [n, x.checksum])));
+          // the control's rows are checked against the truth too, not against the manual run
+          if (!control) undropSums.push(Object.fromEntries(Object.entries(sums).map(([n, x]) => [n, x.checksum])));
           for (const t of u.tables.map((x) => ({ name: x.name, ...sums[x.name]! }))) {
             const want = truthOf(t.name);
             // physical sources reach the moment before the DROP: exactly the truth
             if ((v.kind === 'pitr' || v.kind === 'pgbackrest' || v.kind === 'delayed-replica') && want && (want.rows !== t.rows || want.checksum !== t.checksum)) equal = false;
           }
           await withClient(prodConn, (c) => c.query(`DROP SCHEMA "${schema}" CASCADE`));
-          log(`  undrop run ${i}: ${(u.wallMs / 1000).toFixed(2)} s (verify ${u.verifyMs} ms${u.replicaPausedMs !== undefined ? `, replica paused after ${u.replicaPausedMs} ms` : ''})`);
+          log(`  ${control ? 'control' : 'undrop'} run ${i}: ${(u.wallMs / 1000).toFixed(2)} s (verify ${u.verifyMs} ms${u.replicaPausedMs !== undefined ? `, replica paused after ${u.replicaPausedMs} ms` : ''})`);
         };
         loads.push(loadavg()[0]!);
-        if (i % 2) {
+        // the control next to undrop, on either side of it in turn: a pair meets the same machine
+        const pair = async () => {
+          if (withControl && i % 2 === 0) await undropOnce(true);
           await undropOnce();
+          if (withControl && i % 2) await undropOnce(true);
+        };
+        if (i % 2) {
+          await pair();
           await manualOnce();
         } else {
           await manualOnce();
-          await undropOnce();
+          await pair();
         }
         // a paused replica stays paused for the next run: both sides find it so
         for (const [t, sum] of Object.entries(manualSums)) if (undropSums[undropSums.length - 1]?.[t] !== sum.checksum) equalManual = false;
@@ -248,13 +282,14 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
         ratioManual: r2(median(uMs) / median(mMs)),
         ratioFloor: floorMs ? r2(median(uMs) / floorMs) : null,
         verifyShare: r2(median(undropRuns.map((u) => u.verifyMs)) / median(uMs)),
+        ...(controlRuns.length ? { control: { medianMs: median(controlRuns.map((u) => u.wallMs)), runsMs: controlRuns.map((u) => u.wallMs) }, verifyCost: r2(medianShare(uMs.map((u, j) => (u - controlRuns[j]!.wallMs) / u))) } : {}),
         rows: rowsBack,
         checksumsEqualTruth: equal,
         checksumsEqualManual: equalManual,
         loadAvg: loads.map(r2),
       };
       cases.push(c);
-      log(`  → undrop ${(c.undrop.medianMs / 1000).toFixed(2)} s, manual ${(c.manual.medianMs / 1000).toFixed(2)} s (${c.ratioManual}×), floor ${floorMs ? `${(floorMs / 1000).toFixed(2)} s (${c.ratioFloor}×)` : '—'}, verify ${Math.round(c.verifyShare * 100)} %`);
+      log(`  → undrop ${(c.undrop.medianMs / 1000).toFixed(2)} s, manual ${(c.manual.medianMs / 1000).toFixed(2)} s (${c.ratioManual}×), floor ${floorMs ? `${(floorMs / 1000).toFixed(2)} s (${c.ratioFloor}×)` : '—'}, checksums' wall span ${Math.round(c.verifyShare * 100)} %${c.verifyCost !== undefined ? `, verification's cost ${Math.round(c.verifyCost * 100)} % (control ${((c.control?.medianMs ?? 0) / 1000).toFixed(2)} s)` : ''}`);
     }
     machine.loadAvgAtEnd = loadavg().map(r2);
     return { scale: o.scale, rowsLost: tables.reduce((n, t) => n + (truthOf(t)?.rows ?? 0), 0), otherRows: o.otherRows, runs: o.runs, machine, labUpMs: up.durationMs, composition, cases };

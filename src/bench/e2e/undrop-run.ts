@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { CONTROL_OUTDIR } from '../../build/bundle.js';
 
 export interface UndropRun {
   wallMs: number;
@@ -26,8 +27,9 @@ export interface UndropRun {
 const HERE = fileURLToPath(import.meta.url);
 const CLI = HERE.endsWith('.ts') ? ['--import', 'tsx', join(dirname(HERE), '..', '..', 'cli', 'main.ts')] : [join(dirname(HERE), '..', '..', 'cli', 'main.js')];
 
-export async function runUndrop(o: { config: string; source: string; tables: string[]; xid: string; schema: string; extra?: string[] }): Promise<UndropRun> {
-  const args = [...CLI, '-c', o.config, '--json', '--yes', 'recover', '--source', o.source, '--tables', o.tables.join(','), '--target', `xid:${o.xid}`, '--schema', o.schema, ...(o.extra ?? [])];
+/** `control`: the bench's control bundle (hashing off, build/bundle.ts), always the built one. */
+export async function runUndrop(o: { config: string; source: string; tables: string[]; xid: string; schema: string; extra?: string[]; control?: boolean }): Promise<UndropRun> {
+  const args = [...(o.control ? [join(CONTROL_OUTDIR, 'main.js')] : CLI), '-c', o.config, '--json', '--yes', 'recover', '--source', o.source, '--tables', o.tables.join(','), '--target', `xid:${o.xid}`, '--schema', o.schema, ...(o.extra ?? [])];
   const started = Date.now();
   const r = await execa(process.execPath, args, { reject: false, stdin: 'ignore' });
   const wallMs = Date.now() - started;
