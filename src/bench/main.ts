@@ -4,7 +4,8 @@
 //
 // Default: the end-to-end bench (e2e/), every source kind, at
 // `--scale default` (1.05 M lost rows), `seed` (15 M, the incident that
-// started undrop), `wide` (3 M, about a tenth of the cluster) or `smoke`
+// started undrop), `wide` (3 M, about a tenth of the cluster), `seed-tenth`
+// (15 M, about a tenth of a 23 GB cluster, pgBackRest only) or `smoke`
 // (CI: correctness only); it writes
 // bench/results/e2e-<scale>.{md,json,svg} (`--out DIR` elsewhere).
 // `--runs N` (default 3; smoke 1), `--kinds a,b`, `--process-max-compare`
@@ -55,7 +56,8 @@ async function main(): Promise<void> {
       processMaxCompare: !!args['process-max-compare'],
       // the control (hashing off) beside every undrop run, unless asked not to (it adds a run per run)
       control: !args['skip-control'],
-      kinds: args.kinds ? (args.kinds.split(',') as SourceKind[]) : undefined,
+      kinds: args.kinds ? (args.kinds.split(',') as SourceKind[]) : sc.kinds,
+      trimArchive: sc.trimArchive,
       log,
     });
     results.e2e = r;

@@ -43,6 +43,11 @@ describe('end-to-end bench: the manual procedure', () => {
     // lost rows ~145 B each with indexes, other rows ~1.2 kB: the lost tables about a tenth of the cluster
     const wide = scaleOf('wide');
     expect((wide.scale * 3 * 145) / (wide.scale * 3 * 145 + wide.otherRows * 1200)).toBeLessThan(0.1);
+    // the seed's rows at about a tenth of the cluster, pgBackRest only (its archive trimmed to fit the disk)
+    const tenth = scaleOf('seed-tenth');
+    expect(tenth.scale * 3).toBeGreaterThanOrEqual(15_000_000);
+    expect((tenth.scale * 3 * 148) / (tenth.scale * 3 * 148 + tenth.otherRows * 1050)).toBeLessThan(0.1);
+    expect(tenth).toMatchObject({ kinds: ['pgbackrest'], trimArchive: true });
     expect(() => scaleOf('huge')).toThrow(/not one of/);
   });
 });
@@ -80,6 +85,7 @@ describe('end-to-end bench: the report', () => {
     expect(md).toContain('| dump <x> | 3.00 s | 1.00 s | — | 3.00× | — | — | 3 % | **no** | n/a (older state) |');
     expect(md).toContain('materialize 2.00 s, copy back 1.00 s');
     expect(md).not.toContain('of the cluster');
+    expect(e2eMarkdown({ ...r, notes: ['The archive was trimmed.'] })).toContain('\nThe archive was trimmed.\n');
   });
   it("states the lost tables' share of the cluster when recorded", () => {
     const md = e2eMarkdown({ ...r, composition: { lostBytes: 430e6, clusterBytes: 5.2e9 } });

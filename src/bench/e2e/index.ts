@@ -22,6 +22,8 @@ import { type TableChecksum, tableChecksum } from '../../recovery/checksum.js';
 import { findFreePort } from '../../postgres/ports.js';
 import { chownForServer } from '../../postgres/os-user.js';
 import { runProgram } from '../../postgres/run.js';
+import { parsePgbackrestInfo } from '../../sources/pgbackrest/info.js';
+import { diskUsage } from '../../sources/materialize/preflight.js';
 import { labDown } from '../../lab/down.js';
 import { labIncident } from '../../lab/incident.js';
 import { labIncidentWithReplica } from '../../lab/replica-state.js';
@@ -47,6 +49,8 @@ export interface E2eOptions {
   processMaxCompare?: boolean;
   /** Run the control (hashing off) beside undrop (default true). */
   control?: boolean;
+  /** Trim the plain WAL archive to the pgBackRest backup's first segment once the lab is built (scales.ts). */
+  trimArchive?: boolean;
   log: (line: string) => void;
 }
 
@@ -83,6 +87,8 @@ export interface E2eResult {
   labUpMs: number;
   /** The lost tables' share of the cluster, before the incident (absent in results recorded before). */
   composition?: ClusterComposition;
+  /** What the bench did to the lab beyond building it (the report prints them). */
+  notes?: string[];
   cases: CaseResult[];
 }
 
@@ -118,6 +124,24 @@ function machineFacts(bindir: string): Record<string, unknown> {
 }
 
 
+/**
+ * The lab's plain WAL archive without what precedes the pgBackRest backup (pg_archivecleanup), as a
+ * retention policy keeps it: neither pgBackRest's runs nor the manual ones read it before that point.
+ */
+async function trimPlainArchive(dir: string, log: (line: string) => void): Promise<string> {
+  const state = (await readState(labLayout(dir)))!;
+  const pgbr = state.pgbackrest;
+  if (!pgbr || !state.archive) throw new Error('trimming the WAL archive needs the lab\'s pgBackRest repository and plain archive');
+  const info = parsePgbackrestInfo((await runProgram('pgbackrest', [`--config=${pgbr.config}`, `--stanza=${pgbr.stanza}`, '--output=json', 'info'], { asServerUser: true })).stdout, pgbr.stanza);
+  const first = info?.backups.map((b) => b.archiveStart).filter((x): x is string => !!x).sort()[0];
+  if (!first) throw new Error('trimming the WAL archive: pgBackRest reports no backup with its first WAL segment');
+  const before = await diskUsage(state.archive);
+  await runProgram(join(state.pg.bindir, 'pg_archivecleanup'), [state.archive, first], { asServerUser: true });
+  const line = `The lab's plain WAL archive was trimmed to the pgBackRest backup's first segment ${first} (pg_archivecleanup, as retention would): ${(before / 1e9).toFixed(1)} → ${((await diskUsage(state.archive)) / 1e9).toFixed(1)} GB.`;
+  log(`  ${line}`);
+  return line;
+}
+
 export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
   const log = o.log;
   const layout = labLayout(o.dir);
@@ -126,6 +150,8 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
   const unregister = registerCleanup({ label: 'bench lab', run: () => labDown(layout).then(() => undefined), runSync: () => {} });
   log(`building the lab in ${layout.dir}: scale ${o.scale} (${(scaleCounts(o.scale).shipments * 3).toLocaleString('en')} rows in the lost tables), other database ${o.otherRows.toLocaleString('en')} rows`);
   const kinds = o.kinds ?? (['delayed-replica', 'pitr', 'pgbackrest', 'snapshot', 'dump'] as SourceKind[]);
+  // the trimmed archive lacks what PITR, a snapshot, a replica or a dump may read before the pgBackRest backup
+  if (o.trimArchive && kinds.some((k) => k !== 'pgbackrest')) throw new Error('a trimmed WAL archive (this scale) serves pgBackRest only: run it with --kinds pgbackrest');
   const withControl = o.control !== false;
   if (withControl) {
     log(`building the control CLI (hashing off) in ${CONTROL_OUTDIR}`);
@@ -137,6 +163,8 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
   try {
     const before = up.state.primary!;
     const composition = await clusterComposition({ host: up.state.socketDir, port: before.port, user: before.superuser, database: LAB_DATABASE }, [...LOST_TABLES]);
+    const notes: string[] = [];
+    if (o.trimArchive) notes.push(await trimPlainArchive(layout.dir, log));
     log(`  lost tables ${(composition.lostBytes / 1e6).toFixed(0)} MB with TOAST and indexes, ${((100 * composition.lostBytes) / composition.clusterBytes).toFixed(1)} % of the cluster's ${(composition.clusterBytes / 1e9).toFixed(2)} GB`);
     // The replica paused before the incident (as a responder's first step does): its manual dump
     // never meets the lock trap, which otherwise depends on timing (shared notes §3).
@@ -286,7 +314,7 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
       log(`  → undrop ${(c.undrop.medianMs / 1000).toFixed(2)} s, manual ${(c.manual.medianMs / 1000).toFixed(2)} s (${c.ratioManual}×), floor ${floorMs ? `${(floorMs / 1000).toFixed(2)} s (${c.ratioFloor}×)` : '—'}, checksums' wall span ${Math.round(c.verifyShare * 100)} %${c.verifyCost !== undefined ? `, verification's cost ${Math.round(c.verifyCost * 100)} % (control ${((c.control?.medianMs ?? 0) / 1000).toFixed(2)} s)` : ''}`);
     }
     machine.loadAvgAtEnd = loadavg().map(r2);
-    return { scale: o.scale, rowsLost: tables.reduce((n, t) => n + (truthOf(t)?.rows ?? 0), 0), otherRows: o.otherRows, runs: o.runs, machine, labUpMs: up.durationMs, composition, cases };
+    return { scale: o.scale, rowsLost: tables.reduce((n, t) => n + (truthOf(t)?.rows ?? 0), 0), otherRows: o.otherRows, runs: o.runs, machine, labUpMs: up.durationMs, composition, ...(notes.length ? { notes } : {}), cases };
   } finally {
     unregister();
     await labDown(layout).catch((e: unknown) => log(`lab down failed: ${String(e)}`));

@@ -47,6 +47,7 @@ export function e2eMarkdown(r: E2eResult): string {
     '',
     `${r.rowsLost.toLocaleString('en')} rows lost in three tables (TOASTed text and jsonb) of database "shipping"; a second database "ledger" (${r.otherRows.toLocaleString('en')} rows of ~1 kB) is not lost; a pgbench workload runs on the primary throughout. Median of ${r.runs} run(s) per side, sides alternating which goes first${r.cases.some((c) => c.control) ? ', the control (hashing off) run next to each undrop run' : ''}.${compositionText(r)}`,
     '',
+    ...(r.notes?.length ? [r.notes.join(' '), ''] : []),
     `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGb} GB, ${m.postgres}, ${m.pgbackrest}, node ${m.node}, ${m.kernel}; commit ${m.commit}, ${m.at}. Load average (1 min) at start ${JSON.stringify(m.loadAvgAtStart)}, at end ${JSON.stringify(m.loadAvgAtEnd)} (the bench's own lab and workload count in it; so does any other work on the machine, which makes absolute times noisy); the ratios compare runs made side by side.`,
     '',
     '| source | undrop (to verified side schema) | manual script | physical floor | undrop ÷ manual | undrop ÷ floor | verification: cost (control, hashing off) | checksums\' wall span | undrop rows = manual rows | = lab truth | load avg |',
