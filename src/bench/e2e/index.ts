@@ -170,6 +170,11 @@ export async function benchE2e(o: E2eOptions): Promise<E2eResult> {
     // never meets the lock trap, which otherwise depends on timing (shared notes §3).
     const { truth } = kinds.includes('delayed-replica') ? await labIncidentWithReplica({ dir: layout.dir, replica: 'paused-before-incident' }) : await labIncident({ dir: layout.dir });
     const state = (await readState(layout))!;
+    // The lab's own writes (tens of GB at the larger scales) flushed before the first run, not during it:
+    // otherwise whichever side runs first pays for them (seed-tenth: undrop 145 s, then its control 74 s).
+    const s0 = Date.now();
+    execSync('sync');
+    log(`  the lab's writes flushed to disk (sync, ${((Date.now() - s0) / 1000).toFixed(1)} s)`);
     const bindir = state.pg.bindir;
     const machine = machineFacts(bindir);
     const prodSocket = state.socketDir;
