@@ -420,10 +420,12 @@ export class TempInstance {
    * writes (every page still dirty, after a promotion that skipped its own)
    * would be work thrown away.
    */
-  async destroy(): Promise<void> {
-    if (this.kept) return;
-    this.unregister?.();
-    await phase(`${this.name}: stop and remove`, async () => {
+  destroy(): Promise<void> {
+    if (this.kept) return Promise.resolve();
+    // One removal, whoever asks (the run's own finally, a signal's cleanup pass): its cleanup stays
+    // registered until the folders are gone, so a signal that arrives meanwhile waits for this removal
+    // instead of exiting under it (CI: a SIGTERM during copy back left the instance's folder behind).
+    this.destroying ??= phase(`${this.name}: stop and remove`, async () => {
       try {
         await this.stop('immediate');
       } catch {
@@ -434,8 +436,11 @@ export class TempInstance {
       await rm(this.root, { recursive: true, force: true });
       if (this.ownsSocketDir) await rm(this.socketDir, { recursive: true, force: true });
       releasePort(this.port);
-    });
+    }).finally(() => this.unregister?.());
+    return this.destroying;
   }
+
+  private destroying: Promise<void> | undefined;
 
   /** Keep the instance after undrop exits; returns how to connect and how to remove it. */
   keep(): { connect: string; remove: string } {
