@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 /** Where the shipped CLI is built. */
-export const CLI_OUTDIR = join(ROOT, 'dist', 'cli');
+const CLI_OUTDIR = join(ROOT, 'dist', 'cli');
 /** Where the bench's control CLI is built: as deep below the root as dist/cli (main.ts reads ../../package.json), never shipped. */
 export const CONTROL_OUTDIR = join(ROOT, '.bench-control', 'cli');
 

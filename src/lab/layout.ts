@@ -80,7 +80,12 @@ export function archiveCommand(archiveDir: string, pgbackrest?: { config: string
   const a = sh(archiveDir);
   const plain = `if test ! -f ${a}/%f; then cp %p ${a}/%f.tmp && mv ${a}/%f.tmp ${a}/%f; else cmp -s %p ${a}/%f; fi`;
   if (!pgbackrest) return plain;
-  return `${plain} && pgbackrest --config=${sh(pgbackrest.config)} --stanza=${sh(pgbackrest.stanza)} archive-push %p`;
+  return `${plain} && ${pgbackrestPushCommand(pgbackrest)}`;
+}
+
+/** archive_command's pgBackRest part: push the segment to the stanza's repository. */
+export function pgbackrestPushCommand(pgbackrest: { config: string; stanza: string }): string {
+  return `pgbackrest --config=${sh(pgbackrest.config)} --stanza=${sh(pgbackrest.stanza)} archive-push %p`;
 }
 
 /** restore_command for the plain archive. */

@@ -1,5 +1,6 @@
 // Bench sizes. Lab --scale is shipments; the lost tables hold 3 × that.
 import { usageError } from '../../errors.js';
+import type { SourceKind } from './manual.js';
 
 export interface BenchScale {
   name: string;
@@ -8,7 +9,7 @@ export interface BenchScale {
   otherRows: number;
   runs: number;
   /** Source kinds run at this scale by default (all when absent). */
-  kinds?: ('pgbackrest' | 'snapshot' | 'pitr' | 'delayed-replica' | 'dump')[];
+  kinds?: SourceKind[];
   /**
    * After the lab is built, trim its plain WAL archive to the pgBackRest backup's first segment
    * (pg_archivecleanup, as retention would): the archive of the whole load would not fit beside the runs.
