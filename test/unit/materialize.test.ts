@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { missingSegmentFromLog, parseRecoveryLog, pausedAtTarget, recoveryShortError } from '../../src/postgres/recovery-watch.js';
-import { parseCommitLine } from '../../src/postgres/wal/records.js';
+import { parseCommitLine, transactionEndIn } from '../../src/postgres/wal/records.js';
 import { dataList, foreignKeysOfWanted, referencedTable, unwantedForeignKeys } from '../../src/sources/common/restore-list.js';
 import type { TocEntry } from '../../src/sources/common/toc.js';
 import { backupSets, chooseSet } from '../../src/sources/pgbackrest/materialize.js';
@@ -82,6 +82,16 @@ HINT:  All WAL generated while online backup was taken must be available at reco
   it('reads COMMIT records from pg_waldump', () => {
     const line = 'rmgr: Transaction len (rec/tot):     34/    34, tx:      29521, lsn: 0/1663BB28, prev 0/1663BAE8, desc: COMMIT 2026-11-25 01:42:48.900323 UTC';
     expect(parseCommitLine(line)).toEqual({ xid: '29521', lsn: '0/1663BB28', time: '2026-11-25T01:42:48.900323Z' });
+  });
+  it('reads where a transaction ended as recovery_target_xid does: COMMIT or ABORT, a prepared one by its own xid', () => {
+    const rec = (tx: number, desc: string) => `rmgr: Transaction len (rec/tot):     34/    34, tx:      ${tx}, lsn: 0/0163BB28, prev 0/1663BAE8, desc: ${desc}`;
+    expect(transactionEndIn(rec(29521, 'COMMIT 2026-11-25 01:42:48.900323 UTC'))).toEqual({ xid: '29521', lsn: '0/163BB28' });
+    expect(transactionEndIn(rec(29522, 'ABORT 2026-11-25 01:42:48.900323 UTC; subxacts: 29523'))).toEqual({ xid: '29522', lsn: '0/163BB28' });
+    expect(transactionEndIn(rec(0, 'COMMIT_PREPARED 745: 2026-11-25 01:42:48.900323 UTC; rels: base/5/16384'))).toEqual({ xid: '745', lsn: '0/163BB28' });
+    expect(transactionEndIn(rec(0, 'ABORT_PREPARED 746: 2026-11-25 01:42:48.900323 UTC'))).toEqual({ xid: '746', lsn: '0/163BB28' });
+    expect(transactionEndIn(rec(747, 'PREPARE gid tx1: 2026-11-25 01:42:48.900323 UTC'))).toBeUndefined();
+    expect(transactionEndIn(rec(747, 'ASSIGNMENT xtop 747: subxacts: 748'))).toBeUndefined();
+    expect(transactionEndIn('rmgr: Heap len (rec/tot): 59/59, tx: 749, lsn: 0/0B0000D8, prev 0/0B0000A0, desc: INSERT off 2')).toBeUndefined();
   });
 });
 

@@ -157,3 +157,16 @@ export function parseCommitLine(line: string): CommitRecord | undefined {
   const time = walTimeToIso(m[3]!);
   return /^\d{4}-\d{2}-\d{2}T/.test(time) ? { time, lsn: m[2]!, xid: m[1]! } : undefined;
 }
+
+const XACT_END_RE = /tx:\s+(\d+), lsn: ([0-9A-F]+\/[0-9A-F]+),.*desc: (?:COMMIT|ABORT)(?:_PREPARED (\d+):)?[ ;]/;
+
+/**
+ * Where a transaction ended, from a pg_waldump Transaction line: a COMMIT or
+ * ABORT record (recovery_target_xid stops at either), its xid and LSN; for
+ * COMMIT_PREPARED / ABORT_PREPARED the prepared transaction's xid, as
+ * recovery reads it. Undefined for any other line.
+ */
+export function transactionEndIn(line: string): { xid: string; lsn: Lsn } | undefined {
+  const m = XACT_END_RE.exec(line);
+  return m ? { xid: m[3] ?? m[1]!, lsn: Lsn.canonical(m[2]!) } : undefined;
+}

@@ -139,6 +139,8 @@ async function guardTablespaces(
       stageDir: wal,
       startLsn: start,
       endLsn: end ?? undefined,
+      // an xid nobody has found the end of yet: read while fetching, and stop at its commit
+      endXid: end || req.target.kind !== 'xid' ? undefined : req.target.xid,
       timeline,
       label,
       // locate read another source's folder (an archive_command's copy of the same WAL): its answer holds for the
