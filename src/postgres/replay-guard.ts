@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { failure } from '../errors.js';
 import type { PgBinaries } from './binaries.js';
 import { Lsn } from './wal/lsn.js';
-import { DEFAULT_SEGMENT_SIZE, segmentName, segnoOfLsn } from './wal/segments.js';
+import { segmentName, segnoOfLsn } from './wal/segments.js';
+import { fetchWhileReading } from './wal/fetch-reading.js';
 import { transactionEndIn } from './wal/records.js';
 import { runWaldump } from './wal/waldump.js';
 
@@ -213,65 +214,34 @@ async function sameFile(x: string, y: string): Promise<boolean> {
 /**
  * The check for an xid target whose end nobody has read yet (locate's scan
  * read another folder that stops earlier, or found no such transaction):
- * the segments are read as they arrive, a stretch at a time, for Tablespace
- * records and for that transaction's COMMIT or ABORT, and fetching stops
- * there instead of running to the end of the archive (seed-tenth bench: the
- * incident at 125 segments from the backup's start, the archive's end at
- * 350; the guard fetched its 256-segment cap, 36 s beside a 25 s restore).
- * A read stops where the fetched segments stop, and pg_waldump silently
- * leaves out a record that runs past that point: the next read begins again
- * at the last segment read, so that record is read whole there. Only a
- * record longer than a segment can begin before that overlap, and a CREATE
- * TABLESPACE record holds one path. Reading overlaps the next fetches.
+ * the segments are read as they arrive for Tablespace records and for that
+ * transaction's COMMIT or ABORT, and fetching stops there instead of at the
+ * end of the archive or the cap (seed-tenth bench: the guard fetched its
+ * 256-segment cap, 36 s beside a 25 s restore, for an incident 125 segments
+ * in). A CREATE TABLESPACE record holds one path: never longer than the
+ * segment the reads overlap by (fetch-reading.ts).
  */
 async function readWhileFetching(bin: PgBinaries, o: FetchedReplay): Promise<FetchedReplayChecked> {
-  const max = BigInt(o.maxSegments ?? 256);
-  const step = BigInt(o.step ?? 16);
-  const atOnce = o.parallel ?? 4;
-  const first = segnoOfLsn(o.startLsn);
   const creates = new Map<string, TablespaceCreate & { lsn: Lsn }>();
   let end: Lsn | undefined;
-  const read = async (from: Lsn, toSegno: bigint) => {
-    const r = await runWaldump(bin, { dir: o.stageDir, start: from, end: Lsn.format((toSegno + 1n) * BigInt(DEFAULT_SEGMENT_SIZE)), timeline: o.timeline, rmgrs: ['Tablespace', 'Transaction'], timeoutMs: 30 * 60_000 });
-    for (const line of r.stdout.split('\n')) {
-      const x = transactionEndIn(line);
-      if (x && x.xid === o.endXid && !end) end = x.lsn;
+  const r = await fetchWhileReading(bin, {
+    fetch: o.fetch,
+    dir: o.stageDir,
+    startLsn: o.startLsn,
+    timeline: o.timeline,
+    rmgrs: ['Tablespace', 'Transaction'],
+    maxSegments: o.maxSegments ?? 256,
+    parallel: o.parallel,
+    step: o.step,
+    onLine: (line) => {
       const t = tablespaceCreateIn(line);
       const lsn = /\blsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)?.[1];
       if (t && lsn) creates.set(Lsn.canonical(lsn), { ...t, lsn: Lsn.canonical(lsn) });
-    }
-  };
-  let fetched = first - 1n; // the last segment fetched, in order
-  let readFrom: Lsn = o.startLsn; // where the next read begins
-  let readTo = first - 1n; // the last segment a read has covered
-  let reading: Promise<void> = Promise.resolve();
-  let exhausted = false;
-  const readNext = () => {
-    const from = readFrom;
-    const to = fetched;
-    readTo = to;
-    readFrom = Lsn.format(to * BigInt(DEFAULT_SEGMENT_SIZE));
-    reading = reading.then(() => (end ? undefined : read(from, to)));
-  };
-  while (!end && !exhausted && fetched < first + max - 1n) {
-    const batch: bigint[] = [];
-    for (let s = fetched + 1n; s <= fetched + BigInt(atOnce) && s < first + max; s++) batch.push(s);
-    const got = await Promise.all(batch.map((s) => o.fetch(segmentName(o.timeline, s), join(o.stageDir, segmentName(o.timeline, s)))));
-    const inOrder = got.indexOf(false);
-    fetched += BigInt(inOrder < 0 ? got.length : inOrder);
-    // the end of the archive (or a timeline switch): replay reads no further on this timeline
-    if (inOrder >= 0) exhausted = true;
-    if (fetched - readTo >= step) {
-      await reading; // one read at a time: the next begins where this one found its last segment
-      readNext();
-    }
-  }
-  await reading;
-  if (!end && fetched > readTo) {
-    readNext();
-    await reading;
-  }
-  const segments = Number(fetched - first + 1n);
+      const x = transactionEndIn(line);
+      if (x && x.xid === o.endXid) end ??= x.lsn;
+      return !!end;
+    },
+  });
   assertCreatesLeaveTablespacesAlone([...creates.values()].filter((c) => !Lsn.before(c.lsn, o.startLsn) && (!end || !Lsn.before(end, c.lsn))), o.label);
-  return { complete: !!end || exhausted, segments, ...(end ? { end } : {}) };
+  return { complete: !!end || r.exhausted, segments: r.segments, ...(end ? { end } : {}) };
 }

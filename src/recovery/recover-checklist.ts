@@ -15,6 +15,7 @@ import { type TableName, displayName, parseTableName, qualified } from '../postg
 import { probeAll, type ProbeReport } from '../sources/probe-all.js';
 import { freezeStepOf, materializeSource, walArchiveAmong } from '../sources/registry.js';
 import type { Materialized, ProbeResult, SelectiveLevel } from '../sources/types.js';
+import { removeStage } from '../postgres/work-dir.js';
 import { IncidentLog, type RecoverMode } from './incident-log.js';
 import { interruptedError, watchInterrupt } from './interrupt.js';
 import { diskFullError, isDiskFull } from '../sources/materialize/preflight.js';
@@ -137,6 +138,13 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   let recreatedWarned: Promise<void> | undefined;
   // Stops that scan (its programs, catalog instance and folders) when the run fails before it finished.
   let stopScan: (() => Promise<void>) | undefined;
+  // WAL that scan fetched from the chosen source, kept for materialize's replay guard and replay: removed after.
+  let keptWal: string | undefined;
+  let materializeOver = false;
+  const dropKeptWal = () => {
+    if (keptWal) removeStage(keptWal);
+    keptWal = undefined;
+  };
   // Hands that scan the materialized copy to name the lost files with (undefined: there is none).
   let giveCopy: ((copy: RecoveredCopy | undefined) => void) | undefined;
   try {
@@ -190,6 +198,10 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       located.then(() => (locatedSettled = true), () => (locatedSettled = true));
       walScanned = early.then((r) => r.tablespaces);
       targetEnd = early.then((r) => r.end);
+      early.then((r) => {
+        keptWal = r.keptWal;
+        if (materializeOver) dropKeptWal();
+      }, () => {});
       // read by the replay guard only when it needs them (a stopped scan: neither)
       walScanned.catch(() => {});
       targetEnd.catch(() => {});
@@ -255,6 +267,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       ),
     );
     materialized = m;
+    materializeOver = true;
+    dropKeptWal();
     // The scan may name the lost files after copy back moved the tables into its staging schema: it is told.
     const copy: RecoveredCopy = { label: `${choice.config.name}'s temporary instance`, params: (db) => ({ ...m.conn, database: db }) };
     giveCopy?.(copy);
@@ -417,6 +431,8 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     if (e instanceof Error && 'details' in e && Array.isArray((e as { details: unknown }).details)) (e as { details: string[] }).details.push(log.unwritable ? `Incident report: not complete at ${reportPath} (${log.unwritable})` : `Incident report: ${reportPath}`, ...nextSteps);
     throw e;
   } finally {
+    materializeOver = true;
+    dropKeptWal();
     unhook();
     // the alongside scan may hold a catalog instance: it ends (stopped above on a failure) and cleans up before the run ends
     await located?.catch(() => {});

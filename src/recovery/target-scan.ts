@@ -15,6 +15,7 @@ import type { TableName } from '../postgres/identifiers.js';
 import type { TablespaceScan } from '../postgres/replay-guard.js';
 import { Lsn } from '../postgres/wal/lsn.js';
 import { walScanStartOf } from '../sources/registry.js';
+import { removeStage } from '../postgres/work-dir.js';
 import type { ResolvedTarget } from '../sources/target.js';
 import { identityEventFor } from './identity.js';
 import { locate, type LocatedEvent, type LocateOptions } from './locate/index.js';
@@ -41,6 +42,8 @@ export interface TargetScan {
   tablespaces?: TablespaceScan;
   /** The xid target's commit record, when the scan saw it (where the replay ends). */
   end?: string;
+  /** WAL the scan fetched (tablespaces.dir), kept for the replay guard and the replay: the caller removes it (removeStage). */
+  keptWal?: string;
 }
 
 /** The event a hand-given target undoes, from the WAL (best effort: an empty answer when the scan fails). */
@@ -64,12 +67,13 @@ export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan>
     // The xid's commit as the scan read it: locate keeps only events that touch the tables (and undrop's own), so a
     // target forced past the incident onto another table's DROP is not among them.
     let xidCommit: string | undefined;
-    const onScanned = (s: { tablespaces: TablespaceScan; commitLsnOf: (x: string) => string | undefined }) => {
+    const onScanned = (s: { tablespaces: TablespaceScan; commitLsnOf: (x: string) => string | undefined; keptWal?: string }) => {
       xidCommit = xid ? s.commitLsnOf(xid) : undefined;
-      if (!fromLsn) req.onScanned?.({ tablespaces: s.tablespaces, end: xidCommit });
+      if (!fromLsn) req.onScanned?.({ tablespaces: s.tablespaces, end: xidCommit, ...(s.keptWal ? { keptWal: s.keptWal } : {}) });
+      else if (s.keptWal) removeStage(s.keptWal); // a replica's scan: no replay reads it
     };
     // rows are not counted in the copy: copy back reads them there meanwhile
-    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn, laterStart, exactCounts: !fromLsn && !req.catalogAt, onScanned, ...(fromLsn ? {} : { catalogAt: req.catalogAt }) }).catch((e: unknown) => {
+    const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn, laterStart, exactCounts: !fromLsn && !req.catalogAt, onScanned, keepFetchedWal: !fromLsn && !!req.onScanned, ...(fromLsn ? {} : { catalogAt: req.catalogAt }) }).catch((e: unknown) => {
       // best effort, but never silent: the identity check then says "not proven", and the timeline says why
       req.timeline.event('wal-scan-failed', { from: fromLsn ?? null, error: e instanceof Error ? e.message : String(e), ...(isUndropError(e) ? { code: e.code } : {}) });
       return undefined;

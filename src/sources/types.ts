@@ -238,8 +238,11 @@ export interface WalAccess {
   dir?: string;
   /** restore_command (%f, %p) that gets one segment; a base backup copy replays with it too. */
   restoreCommand?: string;
-  /** The archive's first and last segment, when the source can tell without fetching. */
-  range?(): Promise<{ first?: string; last?: string } | undefined>;
+  /**
+   * The archive's first and last segment, when the source can tell without fetching; and, for a source
+   * that lists no base backups of its own to locate (pgBackRest), where its newest backup starts.
+   */
+  range?(): Promise<{ first?: string; last?: string; newestBackup?: { startLsn: string; segment: string } } | undefined>;
 }
 
 export interface BaseBackupRef {

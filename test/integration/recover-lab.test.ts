@@ -6,7 +6,7 @@
 // (unknown table, no confirmation, busy live table, existing schema, unknown
 // source, a side schema changed after verify); first of all, locate (the library
 // call) names exactly truth.json's transaction. One lab for the whole file.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,8 @@ import { stopWorkload } from '../../src/lab/workload.js';
 import { connect, withClient } from '../../src/postgres/connect.js';
 import { type ConnParams, resolveConnParams } from '../../src/postgres/conninfo.js';
 import { quoteIdent } from '../../src/postgres/identifiers.js';
+import { pgbackrestInfo } from '../../src/postgres/programs.js';
+import { segmentForLsn } from '../../src/postgres/wal/segments.js';
 import { algorithmOf, type ChecksumAlgorithm, type TableChecksum, tableChecksum } from '../../src/recovery/checksum.js';
 import { locate, locateIncident } from '../../src/recovery/locate/index.js';
 import { undrop } from '../cli.js';
@@ -139,6 +141,35 @@ describe('recover into a side schema, one run per source kind', () => {
     expect(tablespaceReads.every((e) => e.command.includes(join(lab.dir, 'archive')))).toBe(true);
     // and the report says whose scan answered for the repository's WAL
     expect(readFileSync(doc.report, 'utf8')).toMatch(/checked for tablespaces it would re-create by locate's scan of pitr: its \d+ segment\(s\) from the repository are byte-identical/);
+  });
+
+  it('pgBackRest with no folder archive in the inventory, xid given by hand: the repository\'s WAL is fetched once, from the set\'s start to that commit; identity proven on it; nothing left behind', async () => {
+    // the inventory of a shop that archives through pgBackRest alone
+    const only = join(dirname(cfg), 'undrop-backrest-only.yaml');
+    writeFileSync(only, readFileSync(cfg, 'utf8').replace(/^ {2}- name: pitr\n(?: {4}.*\n)+/m, ''));
+    expect(readFileSync(only, 'utf8')).not.toMatch(/wal_archive/);
+    const r = await undrop(['-c', only, 'recover', '--tables', TABLES_ARG, '--yes', '--json', '--source', 'backrest', '--schema', 'rec_backrest_only', '--target', `xid:${truth.incident.xid}`]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    await expectRecovered(doc, { source: 'backrest', schema: 'rec_backrest_only', expected: truth.beforeIncident.tables });
+    // proven on the WAL the replay read, not left "not proven" for want of a folder
+    expect(doc.tables.map((t: any) => t.identity)).toEqual(['proven', 'proven', 'proven']);
+    const timeline = readFileSync(join(dirname(doc.report), 'timeline.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const fetches = timeline.filter((e) => e.type === 'command-start' && / archive-get /.test(e.command));
+    const byLocate = fetches.filter((e) => /locate-wal-/.test(e.command)).map((e) => / archive-get ([0-9A-F]{24}) /.exec(e.command)![1]!);
+    // from the newest set's first segment (not the archive's first), ending near the incident's commit
+    const pgbr = (await readState(labLayout(dir)))!.pgbackrest!;
+    const sets = JSON.parse((await pgbackrestInfo({ config: pgbr.config, stanza: pgbr.stanza })).stdout)[0].backup;
+    expect(byLocate.sort()[0]).toBe(sets[sets.length - 1].archive.start);
+    const commitSegment = segmentForLsn(1, truth.incident.commitLsn);
+    expect(byLocate.filter((s) => s > commitSegment).length).toBeLessThanOrEqual(4);
+    // the guard read locate's scan, and the replay locate's segments: nothing fetched twice
+    expect(timeline.filter((e) => e.type === 'command-start' && /pg_waldump .*-r Tablespace/.test(e.command))).toEqual([]);
+    expect(fetches.filter((e) => /pgbackrest-(wal|[A-Za-z0-9]{6})\//.test(e.command) && !/locate-wal-/.test(e.command))).toEqual([]);
+    expect(new Set(byLocate).size).toBe(byLocate.length);
+    expect(readFileSync(doc.report, 'utf8')).toMatch(/the replay copies the segments that scan fetched before asking the repository/);
+    // the segments kept for the replay are gone with the run
+    expect(readdirSync(join(dir, 'work', 'instances')).filter((f) => /^(locate-wal|pgbackrest)/.test(f))).toEqual([]);
   });
 
   it('snapshot: the state at snapshot time', async () => {

@@ -19,7 +19,7 @@ export interface UndropRun {
   verifyMs: number;
   /** Replica sources: from spawn to "replay paused". */
   replicaPausedMs?: number;
-  tables: { name: string; rows: number; checksum: string }[];
+  tables: { name: string; rows: number; checksum: string; identity: string }[];
   schema: string;
 }
 
@@ -34,7 +34,7 @@ export async function runUndrop(o: { config: string; source: string; tables: str
   const r = await execa(process.execPath, args, { reject: false, stdin: 'ignore' });
   const wallMs = Date.now() - started;
   if (r.exitCode !== 0) throw new Error(`undrop recover --source ${o.source} exited ${r.exitCode}: ${String(r.stderr).split('\n').slice(-8).join('\n')}`);
-  const doc = JSON.parse(String(r.stdout)) as { tables: { name: string; rows: number; checksum: string }[]; report: string; schema: string };
+  const doc = JSON.parse(String(r.stdout)) as { tables: { name: string; rows: number; checksum: string; identity: string }[]; report: string; schema: string };
   const dir = dirname(doc.report);
   const steps: Record<string, number> = {};
   const loadParts: Record<string, number> = {};

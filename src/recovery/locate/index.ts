@@ -60,8 +60,13 @@ export interface LocateOptions {
    * 11-16 s start and 3-5 s stop, on the same cores). The WAL is read without waiting for it.
    */
   catalogAt?: Promise<RecoveredCopy | undefined>;
-  /** Called once the WAL is read, before the events are named (which may wait for catalogAt). */
-  onScanned?: (s: { tablespaces: TablespaceScan; commitLsnOf: (xid: string) => string | undefined }) => void;
+  /**
+   * Called once the WAL is read, before the events are named (which may wait for catalogAt). With
+   * keepFetchedWal, segments fetched for the scan stay (tablespaces.dir names their folder) and are the
+   * caller's to remove (removeStage): recover's replay guard and replay read them instead of fetching again.
+   */
+  onScanned?: (s: { tablespaces: TablespaceScan; commitLsnOf: (xid: string) => string | undefined; keptWal?: string }) => void;
+  keepFetchedWal?: boolean;
   /**
    * Read the WAL from the segment holding this LSN and keep only events committed at or after it (recover:
    * a paused replica's replay position, when it vouches that the wanted transaction lies wholly after it).
@@ -86,12 +91,14 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
   const tables = typeof options.tables === 'string' ? parseTableList(options.tables) : (options.tables ?? []);
   const production = options.production ?? (inventory?.production ? safeConn(inventory.production.dsn) : undefined);
   const startLsn = options.since && Lsn.isLsn(options.since) ? options.since : options.since ? undefined : options.fromLsn;
-  const wal = await openWalSource({ inventory, walDir: options.walDir, source: options.source, workDir, onProgress: options.onProgress, fetchFrom: startLsn ? segmentForLsn(1, startLsn) : undefined });
+  const stopAfter = options.stopAfterXid && /^\d+$/.test(options.stopAfterXid) ? options.stopAfterXid : undefined;
+  const wal = await openWalSource({ inventory, walDir: options.walDir, source: options.source, workDir, onProgress: options.onProgress, fetchFrom: startLsn ? segmentForLsn(1, startLsn) : undefined, stopAfterXid: options.since ? undefined : stopAfter });
   const catalogs: Catalog[] = [];
+  let handedOver = false;
   try {
     let defaultStartLsn: string | undefined;
     const since = options.since ?? options.fromLsn;
-    if (!since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn;
+    if (!since) defaultStartLsn = (await wal.baseBackups())[0]?.startLsn ?? wal.scanStart;
     const prodFacts = production ? await productionControl(production) : undefined;
     const expectSystemId = prodFacts?.systemId;
     const later = options.laterStart;
@@ -107,7 +114,9 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     // committed before the replay position: the replica holds their outcome, and naming them could cost a catalog copy
     else if (!options.since && options.fromLsn) raw = raw.filter((e) => !Lsn.before(e.commitLsn, options.fromLsn!));
 
-    options.onScanned?.({ tablespaces: scanned(scan.tablespaces, wal), commitLsnOf: (x) => scan.events.find((e) => String(e.xid) === x)?.commitLsn });
+    const keep = !!options.keepFetchedWal && !!wal.fetched && !!options.onScanned;
+    options.onScanned?.({ tablespaces: scanned(scan.tablespaces, wal, keep), commitLsnOf: (x) => scan.events.find((e) => String(e.xid) === x)?.commitLsn, ...(keep ? { keptWal: wal.dir } : {}) });
+    handedOver = keep;
 
     // Catalogs, best first.
     const mode = options.catalog ?? 'auto';
@@ -198,13 +207,13 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
       catalogs: catalogs.map((c) => c.label),
       warnings,
       durationMs: Date.now() - started,
-      tablespaces: scanned(scan.tablespaces, wal),
+      tablespaces: scanned(scan.tablespaces, wal, handedOver),
       histories,
       ...(startedLater ? { startedLater } : {}),
     };
   } finally {
     for (const c of catalogs) await c.release().catch(() => {});
-    await wal.release();
+    if (!handedOver) await wal.release();
   }
 }
 
@@ -291,6 +300,6 @@ function isMaintenance(e: LocatedEvent): boolean {
 }
 
 /** What the scan saw of tablespaces, and where: the source, and the folder when its segments stay there. */
-function scanned(t: Omit<TablespaceScan, 'source' | 'dir'>, wal: WalLocation): TablespaceScan {
-  return { ...t, source: wal.source?.name, ...(wal.fetched ? {} : { dir: wal.dir }) };
+function scanned(t: Omit<TablespaceScan, 'source' | 'dir'>, wal: WalLocation, kept = false): TablespaceScan {
+  return { ...t, source: wal.source?.name, ...(wal.fetched && !kept ? {} : { dir: wal.dir }) };
 }

@@ -9,7 +9,11 @@ import { join, resolve } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
 import { chownForServer } from '../../postgres/os-user.js';
-import { parseSegmentName, segmentForLsn, segmentName } from '../../postgres/wal/segments.js';
+import { DEFAULT_SEGMENT_SIZE, parseSegmentName, segmentForLsn, segmentName, walFileMajor } from '../../postgres/wal/segments.js';
+import { fetchWhileReading } from '../../postgres/wal/fetch-reading.js';
+import { transactionEndIn } from '../../postgres/wal/records.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
+import { findBinaries } from '../../postgres/binaries.js';
 import { makeStage, removeStage } from '../../postgres/work-dir.js';
 import { expandRestoreCommand, fetchWalFile } from '../../sources/common/restore-command.js';
 import { baseBackupsOf, walOf } from '../../sources/registry.js';
@@ -28,6 +32,12 @@ export interface WalLocation {
   source?: SourceConfig;
   /** The segments were fetched into `dir` for this read (and are removed by release), not read where they are kept. */
   fetched?: true;
+  /** The first segment fetched (a base backup that starts earlier cannot be replayed from `dir`). */
+  fetchedFrom?: string;
+  /** Fetched only to this transaction end's LSN (stopAfterXid), not to the end of the archive. */
+  stoppedAt?: string;
+  /** Where a scan with no --since begins when the source lists no base backups (its newest backup's start). */
+  scanStart?: string;
   /** The source's base backups, newest start first (listed once, when first asked). */
   baseBackups(): Promise<BaseBackupRef[]>;
   /** Remove fetched segments. */
@@ -41,8 +51,13 @@ export interface WalSourceRequest {
   /** --source NAME: which inventory source to read WAL from. */
   source?: string;
   workDir: string;
-  /** Where to begin fetching with a restore_command (a segment name); the newest base backup's start by default. */
+  /** Where to begin fetching with a restore_command (a segment name); the archive's first segment by default. */
   fetchFrom?: string;
+  /**
+   * Fetch only what reading up to this transaction's end needs (recover checking a hand-given xid): from the
+   * newest base backup's start (where the scan begins) to its COMMIT or ABORT, not the whole archive.
+   */
+  stopAfterXid?: string;
   onProgress?: (msg: string) => void;
 }
 
@@ -111,13 +126,25 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: W
     // The command runs as the server OS user, as the server would run it.
     await chownForServer(dir, false);
     const range = await wal.range?.();
-    const first = req.fetchFrom ?? range?.first ?? (await newestBackupStart(baseBackups));
+    // a hand-given xid: from where the scan begins (the newest base backup's start), not the archive's first segment
+    const listed = req.stopAfterXid && !req.fetchFrom ? await newestBackupStart(baseBackups) : undefined;
+    const newest = listed ?? (req.stopAfterXid && !req.fetchFrom ? range?.newestBackup?.segment : undefined);
+    const first = req.fetchFrom ?? newest ?? range?.first ?? (await newestBackupStart(baseBackups));
     const last = range?.last;
     if (!first) {
       throw usageError('WAL_RANGE_UNKNOWN', `Cannot tell where the WAL of ${wal.label} begins.`, 'Pass --since with an LSN (--since 0/9000028), or fetch the WAL into a folder and pass --wal-dir.');
     }
     const start = parseSegmentName(first);
     const how = wal.via === 'pgbackrest' ? 'pgbackrest archive-get' : wal.via === 'barman' ? 'barman get-wal' : 'restore_command';
+    // A base backup that starts before the first segment fetched: its replay's tablespace check would read `dir` from there.
+    const replayable = once(async () => (await baseBackups()).filter((b) => !Lsn.before(b.startLsn, lsnOfSegment(start.segno))));
+    const located = { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, fetched: true as const, fetchedFrom: first, baseBackups: replayable, release };
+    if (req.stopAfterXid) {
+      const read = await fetchToXidEnd(req, command, dir, start, last, how);
+      // the scan begins where the fetch did: at the newest backup's start (pgBackRest lists no base backups to locate)
+      const scanStart = !listed && newest && range?.newestBackup ? { scanStart: range.newestBackup.startLsn } : {};
+      if (read) return { ...located, ...read, ...scanStart };
+    }
     let fetched = 0;
     // A few at once: each fetch is a program start (and a round trip to object storage), not a read.
     for (let segno = start.segno, end = false; !end; segno += BigInt(FETCH_AT_ONCE)) {
@@ -138,12 +165,48 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: W
     if (fetched === 0) {
       throw failure('WAL_FETCH_FAILED', `${wal.label}: could not fetch ${first}.`, { hint: `Run the command by hand to see why: ${expandRestoreCommand(command, first, `/tmp/${first}`)}` });
     }
-    return { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, fetched: true, baseBackups, release };
+    return located;
   } catch (e) {
     await release();
     throw e;
   }
 }
+
+/**
+ * The segments from `start` to the one holding the transaction's COMMIT or ABORT (and the few fetched with
+ * it), read as they arrive (fetch-reading.ts); undefined when the first segment cannot be fetched or read
+ * (the usual fetch then runs, and says why).
+ */
+async function fetchToXidEnd(req: WalSourceRequest, command: string, dir: string, start: { timeline: number; segno: bigint }, last: string | undefined, how: string): Promise<{ stoppedAt?: string } | undefined> {
+  const firstName = segmentName(start.timeline, start.segno);
+  if (!(await fetchWalFile(command, firstName, dir, 300_000)).ok) return undefined;
+  const major = await walFileMajor(join(dir, firstName));
+  const bin = major ? await findBinaries(major).catch(() => undefined) : undefined;
+  if (!bin) return undefined;
+  let count = 0;
+  let stoppedAt: string | undefined;
+  const r = await fetchWhileReading(bin, {
+    dir,
+    startLsn: lsnOfSegment(start.segno),
+    timeline: start.timeline,
+    rmgrs: ['Transaction'],
+    maxSegments: last ? Number(parseSegmentName(last).segno - start.segno + 1n) : undefined,
+    parallel: FETCH_AT_ONCE,
+    fetch: async (name, dest) => {
+      if (existsSync(dest)) return true;
+      if (count++ % FETCH_AT_ONCE === 0) req.onProgress?.(`fetching ${name} with ${how}, until transaction ${req.stopAfterXid} ends`);
+      return (await fetchWalFile(command, name, dir, 300_000)).ok;
+    },
+    onLine: (line) => {
+      const x = transactionEndIn(line);
+      if (x && x.xid === req.stopAfterXid) stoppedAt ??= x.lsn;
+      return !!stoppedAt;
+    },
+  });
+  return r.segments > 0 ? { ...(stoppedAt ? { stoppedAt } : {}) } : undefined;
+}
+
+const lsnOfSegment = (segno: bigint) => Lsn.format(segno * BigInt(DEFAULT_SEGMENT_SIZE));
 
 async function newestBackupStart(baseBackups: () => Promise<BaseBackupRef[]>): Promise<string | undefined> {
   const b = (await baseBackups())[0];

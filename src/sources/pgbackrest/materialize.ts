@@ -108,7 +108,7 @@ async function guardTablespaces(
   progress: (m: string) => void,
   notes: string[],
   sourceName: string,
-): Promise<void> {
+): Promise<string | undefined> {
   const { bin } = from;
   // An xid given by hand: its commit's LSN from locate's scan. Waited for (beside the restore), unlike PITR's
   // pass: fetching to the archive's end meanwhile took the scan's and the restore's CPU (seed bench: 95 → 119 s).
@@ -123,12 +123,17 @@ async function guardTablespaces(
   }
   if (!start) {
     notes.push('The WAL to replay was not checked for tablespaces it would re-create (no redo point in pg_control).');
-    return;
+    return undefined;
   }
   // locate fetched and read this stanza's WAL already (when its scan has finished): its findings, when they cover the whole range
   const scan = await ifSettled(req.walScanned);
   const seen = createsFromScan(scan, { source: sourceName, startLsn: start, endLsn: end ?? undefined, timeline });
-  if (seen) return assertCreatesLeaveTablespacesAlone(seen, label);
+  if (seen) {
+    assertCreatesLeaveTablespacesAlone(seen, label);
+    // the segments that scan fetched from this repository, kept for the replay (recover removes them after)
+    if (scan?.dir) notes.push(`The WAL to replay was checked for tablespaces it would re-create by locate's scan of this repository, and the replay copies the segments that scan fetched before asking the repository for more.`);
+    return scan?.dir;
+  }
   // `wal` outlives this check: the replay reads the segments fetched here instead of fetching them again.
   await mkdir(wal, { recursive: true });
   await chownForServer(wal);
@@ -149,6 +154,7 @@ async function guardTablespaces(
     });
     if (!checked.complete) notes.push('The WAL to replay was too long to fetch twice: only its first 4 GB were checked for tablespaces it would re-create.');
     if (checked.sharedWith) notes.push(`The WAL to replay was checked for tablespaces it would re-create by locate's scan of ${checked.sharedWith}: its ${checked.segments} segment(s) from the repository are byte-identical to the ones that scan read.`);
+    return undefined;
   } catch (e) {
     await rm(wal, { recursive: true, force: true });
     throw e;
@@ -227,10 +233,11 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
     throw refused ?? e;
   }
   let inst: TempInstance;
+  let scanned: string | undefined;
   try {
     const bin = await findBinaries(await dataDirMajor(data));
-    if (guardEarly) await guardEarly;
-    else await phase('pgbackrest: check the WAL to replay for tablespaces', () => guardTablespaces({ bin, data }, opts, req, guardLabel, fetched, progress, notes, config.name));
+    if (guardEarly) scanned = await guardEarly;
+    else scanned = await phase('pgbackrest: check the WAL to replay for tablespaces', () => guardTablespaces({ bin, data }, opts, req, guardLabel, fetched, progress, notes, config.name));
     inst = await TempInstance.fromDataDir(data, {
       bin,
       workDir: req.workDir,
@@ -254,9 +261,10 @@ export async function materializePgbackrest(config: SourceConfigOf<'pgbackrest'>
   }
   try {
     // archive-get insists that the server's data directory is its pg1-path: name the temp one.
-    // Segments the tablespace check fetched are copied, not fetched again; the rest come from the repository.
-    const fetchedWal = shellQuote(fetched);
-    await inst.configure({ restore_command: `cp ${fetchedWal}/%f "%p" 2>/dev/null || ${archiveGetCommand(config, inst.dataDir)}` });
+    // Segments already fetched from this repository (by locate's scan, or the tablespace check) are copied, not
+    // fetched again; the rest come from the repository.
+    const copies = [scanned, fetched].filter((d): d is string => !!d).map((d) => `cp ${shellQuote(d)}/%f "%p" 2>/dev/null || `);
+    await inst.configure({ restore_command: `${copies.join('')}${archiveGetCommand(config, inst.dataDir)}` });
     progress('replaying WAL from the repository');
     await startRecovery(inst);
     const outcome = await waitForPromotion(inst, { onProgress: progress, targetLsn: req.target.commitLsn ?? req.target.firstLsn });

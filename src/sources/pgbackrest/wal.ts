@@ -6,6 +6,7 @@ import { stanzaInfo } from './info-recent.js';
 import { shellQuote } from '../../util/redact.js';
 import type { WalAccess } from '../types.js';
 import { parsePgbackrestInfo } from './info.js';
+import { Lsn } from '../../postgres/wal/lsn.js';
 
 /** The restore_command that gets one WAL file from the repository (`pg1Path`: the data directory archive-get checks against). */
 export function archiveGetCommand(config: SourceConfigOf<'pgbackrest'>, pg1Path?: string): string {
@@ -38,7 +39,9 @@ export async function pgbackrestWal(config: SourceConfigOf<'pgbackrest'>): Promi
       }
       try {
         const s = parsePgbackrestInfo(r.stdout, config.stanza);
-        return s ? { first: s.archiveMin ?? undefined, last: s.archiveMax ?? undefined } : undefined;
+        if (!s) return undefined;
+        const newest = s.backups.filter((b) => !b.error && b.startLsn && b.archiveStart).sort((a, b) => Lsn.compare(a.startLsn!, b.startLsn!)).pop();
+        return { first: s.archiveMin ?? undefined, last: s.archiveMax ?? undefined, ...(newest ? { newestBackup: { startLsn: newest.startLsn!, segment: newest.archiveStart! } } : {}) };
       } catch {
         return undefined;
       }
