@@ -138,11 +138,13 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
   let recreatedWarned: Promise<void> | undefined;
   // Stops that scan (its programs, catalog instance and folders) when the run fails before it finished.
   let stopScan: (() => Promise<void>) | undefined;
-  // WAL that scan fetched from the chosen source, kept for materialize's replay guard and replay: removed after.
+  // WAL that scan fetched from the chosen source, kept for materialize's replay guard and replay: removed once
+  // both are over (the scan, naming the files after materialize, may still read that folder).
   let keptWal: string | undefined;
   let materializeOver = false;
   const dropKeptWal = () => {
-    if (keptWal) removeStage(keptWal);
+    if (!materializeOver || (located && !locatedSettled) || !keptWal) return;
+    removeStage(keptWal);
     keptWal = undefined;
   };
   // Hands that scan the materialized copy to name the lost files with (undefined: there is none).
@@ -195,12 +197,16 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
       const scan = running.done;
       scan.then(scanned, () => scanned({}));
       located = scan.then((r) => r.event);
-      located.then(() => (locatedSettled = true), () => (locatedSettled = true));
+      const settled = () => {
+        locatedSettled = true;
+        dropKeptWal();
+      };
+      located.then(settled, settled);
       walScanned = early.then((r) => r.tablespaces);
       targetEnd = early.then((r) => r.end);
       early.then((r) => {
         keptWal = r.keptWal;
-        if (materializeOver) dropKeptWal();
+        dropKeptWal();
       }, () => {});
       // read by the replay guard only when it needs them (a stopped scan: neither)
       walScanned.catch(() => {});
@@ -432,10 +438,11 @@ export async function recoverIncident(o: RecoverOptions, ui: RecoverUi): Promise
     throw e;
   } finally {
     materializeOver = true;
-    dropKeptWal();
     unhook();
     // the alongside scan may hold a catalog instance: it ends (stopped above on a failure) and cleans up before the run ends
     await located?.catch(() => {});
+    locatedSettled = true;
+    dropKeptWal();
     await recreatedWarned;
     if (materialized && !o.keep) await materialized.release().catch(() => {});
   }
