@@ -6,7 +6,7 @@
 // (unknown table, no confirmation, busy live table, existing schema, unknown
 // source, a side schema changed after verify); first of all, locate (the library
 // call) names exactly truth.json's transaction. One lab for the whole file.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,6 +170,28 @@ describe('recover into a side schema, one run per source kind', () => {
     expect(readFileSync(doc.report, 'utf8')).toMatch(/the replay copies the segments that scan fetched before asking the repository/);
     // the segments kept for the replay are gone with the run
     expect(readdirSync(join(dir, 'work', 'instances')).filter((f) => /^(locate-wal|pgbackrest)/.test(f))).toEqual([]);
+  });
+
+  it('a folder archive that stopped receiving WAL before the incident, beside the stanza: locate reads the stanza and says why; recover proves the identity', async () => {
+    // archive_command moved to pgBackRest, the old folder left in the inventory: its newest segment predates the incident
+    const stale = join(dir, 'archive-stale');
+    mkdirSync(stale, { recursive: true });
+    const cut = segmentForLsn(1, truth.incident.firstLsn);
+    for (const f of readdirSync(join(dir, 'archive'))) if (/^[0-9A-F]{24}$/.test(f) && f < cut) linkSync(join(dir, 'archive', f), join(stale, f));
+    const staleCfg = join(dirname(cfg), 'undrop-stale-folder.yaml');
+    writeFileSync(staleCfg, readFileSync(cfg, 'utf8').replace(`wal_archive: ${join(dir, 'archive')}`, `wal_archive: ${stale}`));
+    expect(readFileSync(staleCfg, 'utf8')).toContain(stale);
+    const r = await undrop(['-c', staleCfg, 'locate', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const found = JSON.parse(r.stdout);
+    expect(found.warnings.map((w: any) => w.code)).toContain('WAL_FOLDER_BEHIND');
+    expect(found.wal.source).toMatch(/backrest/);
+    expect(found.events[0].xid).toBe(String(truth.incident.xid));
+    const rec = await undrop(['-c', staleCfg, 'recover', '--tables', TABLES_ARG, '--yes', '--json', '--source', 'backrest', '--schema', 'rec_stale_folder', '--target', `xid:${truth.incident.xid}`]);
+    expect(rec.exitCode, rec.stderr).toBe(0);
+    const doc = JSON.parse(rec.stdout);
+    await expectRecovered(doc, { source: 'backrest', schema: 'rec_stale_folder', expected: truth.beforeIncident.tables });
+    expect(doc.tables.map((t: any) => t.identity)).toEqual(['proven', 'proven', 'proven']);
   });
 
   it('snapshot: the state at snapshot time', async () => {

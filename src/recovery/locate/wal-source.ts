@@ -4,12 +4,12 @@
 // The sources say where their WAL and base backups are (wal(),
 // baseBackups()); this file only chooses one and fetches.
 import { existsSync } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { failure, usageError } from '../../errors.js';
 import type { Inventory, SourceConfig } from '../../inventory/schema.js';
 import { chownForServer } from '../../postgres/os-user.js';
-import { DEFAULT_SEGMENT_SIZE, parseSegmentName, segmentForLsn, segmentName, walFileMajor } from '../../postgres/wal/segments.js';
+import { DEFAULT_SEGMENT_SIZE, isSegmentName, parseSegmentName, segmentForLsn, segmentName, walFileMajor } from '../../postgres/wal/segments.js';
 import { fetchWhileReading } from '../../postgres/wal/fetch-reading.js';
 import { transactionEndIn } from '../../postgres/wal/records.js';
 import { Lsn } from '../../postgres/wal/lsn.js';
@@ -38,6 +38,8 @@ export interface WalLocation {
   stoppedAt?: string;
   /** Where a scan with no --since begins when the source lists no base backups (its newest backup's start). */
   scanStart?: string;
+  /** Why another source than the usual first was read (its archive folder ends earlier): a warning. */
+  note?: string;
   /** The source's base backups, newest start first (listed once, when first asked). */
   baseBackups(): Promise<BaseBackupRef[]>;
   /** Remove fetched segments. */
@@ -83,13 +85,17 @@ export async function openWalSource(req: WalSourceRequest): Promise<WalLocation>
   }
   const sources = req.inventory?.sources ?? [];
   let chosen: SourceConfig | undefined;
+  let folderNote: string | undefined;
   if (req.source) {
     chosen = sources.find((s) => s.name === req.source);
     if (!chosen) throw usageError('SOURCE_UNKNOWN', `No source named "${req.source}" in ${req.inventory?.file ?? 'the inventory'}.`, `Sources: ${sources.map((s) => s.name).join(', ') || '(none)'}.`);
     if (!hasWal(chosen)) throw usageError('SOURCE_HAS_NO_WAL', `Source "${chosen.name}" (${chosen.kind}) has no WAL to read.`, 'Choose a pitr or pgbackrest source, a delayed replica with data_dir, or pass --wal-dir.');
   } else {
     const rank = (s: SourceConfig) => (s.kind === 'pitr' && s.wal_archive ? 0 : s.kind === 'pitr' ? 1 : s.kind === 'pgbackrest' ? 2 : s.kind === 'barman' ? 3 : 4);
-    chosen = sources.filter(hasWal).sort((a, b) => rank(a) - rank(b))[0];
+    const ranked = sources.filter(hasWal).sort((a, b) => rank(a) - rank(b));
+    const behind = await folderBehind(ranked);
+    chosen = behind?.instead ?? ranked[0];
+    if (behind) folderNote = behind.note;
   }
   if (!chosen) {
     throw usageError(
@@ -102,8 +108,43 @@ export async function openWalSource(req: WalSourceRequest): Promise<WalLocation>
   if (!wal) throw usageError('SOURCE_HAS_NO_WAL', `Source "${chosen.name}" (${chosen.kind}) has no WAL to read.`);
   const config = chosen;
   const baseBackups = once(() => baseBackupsOf(config));
-  if (wal.dir) return { label: wal.label, kind: wal.via, dir: await walFolder(wal.dir), restoreCommand: wal.restoreCommand, source: chosen, baseBackups, release: noop };
-  return fetchWithCommand(req, chosen, wal, baseBackups);
+  const note = folderNote ? { note: folderNote } : {};
+  if (wal.dir) return { label: wal.label, kind: wal.via, dir: await walFolder(wal.dir), restoreCommand: wal.restoreCommand, source: chosen, baseBackups, release: noop, ...note };
+  return { ...(await fetchWithCommand(req, chosen, wal, baseBackups)), ...note };
+}
+
+/**
+ * The first choice is an archive folder, and another source's WAL (a pgBackRest stanza, a Barman server)
+ * reaches past the folder's newest segment: the folder stopped receiving WAL (archive_command moved to
+ * pgBackRest, say), and what it lacks may hold the incident. Read that source instead, and say why.
+ * A replica's pg_wal is left out: it holds recycled segments named ahead of what it replayed.
+ */
+async function folderBehind(ranked: SourceConfig[]): Promise<{ instead: SourceConfig; note: string } | undefined> {
+  const first = ranked[0];
+  if (!first || first.kind !== 'pitr' || !first.wal_archive) return undefined;
+  const others = ranked.filter((s) => s.kind === 'pgbackrest' || s.kind === 'barman');
+  if (!others.length) return undefined;
+  const folderLast = await newestInFolder(first.wal_archive);
+  if (folderLast === undefined) return undefined;
+  for (const s of others) {
+    const last = await walOf(s)
+      .then((w) => w?.range?.())
+      .then((r) => (r?.last ? parseSegmentName(r.last) : undefined))
+      .catch(() => undefined);
+    if (!last || last.segno <= folderLast.segno) continue;
+    return {
+      instead: s,
+      note: `${first.name}'s WAL archive (${first.wal_archive}) ends at ${segmentName(folderLast.timeline, folderLast.segno)}, ${last.segno - folderLast.segno} segment(s) before ${s.name}'s newest (${segmentName(last.timeline, last.segno)}): read ${s.name}'s WAL instead (an archive that stopped receiving WAL may lack the incident).`,
+    };
+  }
+  return undefined;
+}
+
+/** The newest segment a folder holds, by name only (no stat: an archive holds thousands). */
+async function newestInFolder(dir: string): Promise<{ timeline: number; segno: bigint } | undefined> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter(isSegmentName);
+  const parsed = names.map((n) => parseSegmentName(n));
+  return parsed.reduce<{ timeline: number; segno: bigint } | undefined>((a, b) => (!a || b.segno > a.segno ? b : a), undefined);
 }
 
 async function walFolder(dir: string): Promise<string> {
