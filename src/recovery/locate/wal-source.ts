@@ -179,12 +179,12 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: W
     const how = wal.via === 'pgbackrest' ? 'pgbackrest archive-get' : wal.via === 'barman' ? 'barman get-wal' : 'restore_command';
     // A base backup that starts before the first segment fetched: its replay's tablespace check would read `dir` from there.
     const replayable = once(async () => (await baseBackups()).filter((b) => !Lsn.before(b.startLsn, lsnOfSegment(start.segno))));
-    const located = { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, fetched: true as const, fetchedFrom: first, baseBackups: replayable, release };
+    // the scan begins where the fetch does: at the newest backup's start (pgBackRest lists no base backups to locate)
+    const scanStart = !listed && newest && range?.newestBackup ? { scanStart: range.newestBackup.startLsn } : {};
+    const located = { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, fetched: true as const, fetchedFrom: first, baseBackups: replayable, release, ...scanStart };
     if (req.stopAfterXid) {
       const read = await fetchToXidEnd(req, command, dir, start, last, how);
-      // the scan begins where the fetch did: at the newest backup's start (pgBackRest lists no base backups to locate)
-      const scanStart = !listed && newest && range?.newestBackup ? { scanStart: range.newestBackup.startLsn } : {};
-      if (read) return { ...located, ...read, ...scanStart };
+      if (read) return { ...located, ...read };
     }
     let fetched = 0;
     // A few at once: each fetch is a program start (and a round trip to object storage), not a read.
