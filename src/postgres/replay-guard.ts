@@ -24,13 +24,14 @@ export interface TablespaceCreate {
 
 /** `desc: CREATE 16390 "/srv/ts"` lines of pg_waldump -r Tablespace, with each record's LSN. */
 export function tablespaceCreates(waldump: string): (TablespaceCreate & { lsn?: Lsn })[] {
-  const out: (TablespaceCreate & { lsn?: Lsn })[] = [];
-  for (const line of waldump.split('\n')) {
-    const t = tablespaceCreateIn(line);
-    const lsn = /\blsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)?.[1];
-    if (t) out.push(lsn ? { ...t, lsn: Lsn.canonical(lsn) } : t);
-  }
-  return out;
+  return waldump.split('\n').flatMap((line) => tablespaceCreateAt(line) ?? []);
+}
+
+/** One pg_waldump line: the tablespace a CREATE record makes, with the record's LSN when the line has one. Pure. */
+function tablespaceCreateAt(line: string): (TablespaceCreate & { lsn?: Lsn }) | undefined {
+  const t = tablespaceCreateIn(line);
+  const lsn = t && /\blsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)?.[1];
+  return t && lsn ? { ...t, lsn: Lsn.canonical(lsn) } : t;
 }
 
 /** One pg_waldump line: the tablespace a CREATE record makes, else undefined. Pure. */
@@ -234,9 +235,9 @@ async function readWhileFetching(bin: PgBinaries, o: FetchedReplay): Promise<Fet
     parallel: o.parallel,
     step: o.step,
     onLine: (line) => {
-      const t = tablespaceCreateIn(line);
-      const lsn = /\blsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)?.[1];
-      if (t && lsn) creates.set(Lsn.canonical(lsn), { ...t, lsn: Lsn.canonical(lsn) });
+      const t = tablespaceCreateAt(line);
+      // keyed by LSN: the reads overlap by a segment
+      if (t?.lsn) creates.set(t.lsn, { ...t, lsn: t.lsn });
       const x = transactionEndIn(line);
       if (x && x.xid === o.endXid) end ??= x.lsn;
       return !!end;

@@ -15,7 +15,6 @@ import type { TableName } from '../postgres/identifiers.js';
 import type { TablespaceScan } from '../postgres/replay-guard.js';
 import { Lsn } from '../postgres/wal/lsn.js';
 import { walScanStartOf } from '../sources/registry.js';
-import { removeStage } from '../postgres/work-dir.js';
 import type { ResolvedTarget } from '../sources/target.js';
 import { identityEventFor } from './identity.js';
 import { locate, type LocatedEvent, type LocateOptions } from './locate/index.js';
@@ -70,7 +69,6 @@ export async function scanForTarget(req: TargetScanRequest): Promise<TargetScan>
     const onScanned = (s: { tablespaces: TablespaceScan; commitLsnOf: (x: string) => string | undefined; keptWal?: string }) => {
       xidCommit = xid ? s.commitLsnOf(xid) : undefined;
       if (!fromLsn) req.onScanned?.({ tablespaces: s.tablespaces, end: xidCommit, ...(s.keptWal ? { keptWal: s.keptWal } : {}) });
-      else if (s.keptWal) removeStage(s.keptWal); // a replica's scan: no replay reads it
     };
     // rows are not counted in the copy: copy back reads them there meanwhile
     const r = await locate(req.inventory, { tables: req.tables, database: req.production.database, production: req.production, workDir: req.workDir, stopAfterXid: xid, fromLsn, laterStart, exactCounts: !fromLsn && !req.catalogAt, onScanned, keepFetchedWal: !fromLsn && !!req.onScanned, ...(fromLsn ? {} : { catalogAt: req.catalogAt }) }).catch((e: unknown) => {

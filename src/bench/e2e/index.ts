@@ -137,7 +137,8 @@ function machineFacts(bindir: string): Record<string, unknown> {
  * rows into production — at seed scale ~2.5 GB of WAL per write, which the plain copy would double.
  */
 async function trimPlainArchive(dir: string, log: (line: string) => void): Promise<{ note: string; inventory: string }> {
-  const state = (await readState(labLayout(dir)))!;
+  const layout = labLayout(dir);
+  const state = (await readState(layout))!;
   const pgbr = state.pgbackrest;
   if (!pgbr || !state.archive) throw new Error('trimming the WAL archive needs the lab\'s pgBackRest repository and plain archive');
   const info = parsePgbackrestInfo((await pgbackrestInfo({ config: pgbr.config, stanza: pgbr.stanza })).stdout, pgbr.stanza);
@@ -151,7 +152,6 @@ async function trimPlainArchive(dir: string, log: (line: string) => void): Promi
   });
   await pgArchivecleanup(await findBinaries(state.pg.major), state.archive, first);
   // a shop that archives through pgBackRest alone lists its stanza, not a folder nothing feeds any more
-  const layout = labLayout(dir);
   const doc = YAML.parse(await readFile(layout.inventoryFile, 'utf8')) as { sources: { kind: string }[] };
   doc.sources = doc.sources.filter((s) => s.kind === 'pgbackrest');
   const inventory = join(layout.dir, 'undrop-pgbackrest-only.yaml');

@@ -40,12 +40,8 @@ export interface FetchReading {
 export interface FetchedRead {
   /** Segments fetched, from the start's on, without a gap. */
   segments: number;
-  /** The last segment fetched (the one before the start when none was). */
-  lastSegno: bigint;
   /** A fetch failed: the archive (or this timeline) ends there. */
   exhausted: boolean;
-  /** The reader said enough. */
-  stopped: boolean;
 }
 
 const SEGMENT = BigInt(DEFAULT_SEGMENT_SIZE);
@@ -93,5 +89,5 @@ export async function fetchWhileReading(bin: PgBinaries, o: FetchReading): Promi
     readNext();
     await reading;
   }
-  return { segments: Number(fetched - first + 1n), lastSegno: fetched, exhausted, stopped };
+  return { segments: Number(fetched - first + 1n), exhausted };
 }

@@ -104,7 +104,7 @@ export async function locate(inventory: Inventory | undefined, options: LocateOp
     const later = options.laterStart;
     const startedLater = !since && !!later && !!expectSystemId && later.systemId === expectSystemId && (!defaultStartLsn || Lsn.before(defaultStartLsn, later.lsn));
     if (startedLater) defaultStartLsn = later.lsn;
-    const stopAfterXid = options.stopAfterXid && /^\d+$/.test(options.stopAfterXid) ? Number(options.stopAfterXid) : undefined;
+    const stopAfterXid = stopAfter ? Number(stopAfter) : undefined;
     const scan = await scanWal({ dir: wal.dir, threshold, since, until: options.until, defaultStartLsn, expectSystemId, now: options.now, onProgress: options.onProgress, stopAfterXid });
     const warnings = [...(wal.note ? [{ code: 'WAL_FOLDER_BEHIND', message: wal.note, hint: `Remove the folder from the inventory if nothing archives into it any more, or pass --source to read another source's WAL.` }] : []), ...scan.warnings];
     if (!since && !defaultStartLsn) warnings.push({ code: 'SINCE_DEFAULT', message: 'No base backup to start from: scanned the last 24 hours of WAL.', hint: 'Pass --since TIME or --since LSN to scan another range.' });

@@ -32,10 +32,6 @@ export interface WalLocation {
   source?: SourceConfig;
   /** The segments were fetched into `dir` for this read (and are removed by release), not read where they are kept. */
   fetched?: true;
-  /** The first segment fetched (a base backup that starts earlier cannot be replayed from `dir`). */
-  fetchedFrom?: string;
-  /** Fetched only to this transaction end's LSN (stopAfterXid), not to the end of the archive. */
-  stoppedAt?: string;
   /** Where a scan with no --since begins when the source lists no base backups (its newest backup's start). */
   scanStart?: string;
   /** Why another source than the usual first was read (its archive folder ends earlier): a warning. */
@@ -181,10 +177,9 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: W
     const replayable = once(async () => (await baseBackups()).filter((b) => !Lsn.before(b.startLsn, lsnOfSegment(start.segno))));
     // the scan begins where the fetch does: at the newest backup's start (pgBackRest lists no base backups to locate)
     const scanStart = !listed && newest && range?.newestBackup ? { scanStart: range.newestBackup.startLsn } : {};
-    const located = { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, fetched: true as const, fetchedFrom: first, baseBackups: replayable, release, ...scanStart };
+    const located = { label: wal.label, kind: wal.via, dir, restoreCommand: command, source: src, fetched: true as const, baseBackups: replayable, release, ...scanStart };
     if (req.stopAfterXid) {
-      const read = await fetchToXidEnd(req, command, dir, start, last, how);
-      if (read) return { ...located, ...read };
+      if (await fetchToXidEnd(req, command, dir, start, last, how)) return located;
     }
     let fetched = 0;
     // A few at once: each fetch is a program start (and a round trip to object storage), not a read.
@@ -215,18 +210,17 @@ async function fetchWithCommand(req: WalSourceRequest, src: SourceConfig, wal: W
 
 /**
  * The segments from `start` to the one holding the transaction's COMMIT or ABORT (and the few fetched with
- * it), read as they arrive (fetch-reading.ts); undefined when the first segment cannot be fetched or read
+ * it), read as they arrive (fetch-reading.ts); false when the first segment cannot be fetched or read
  * (the usual fetch then runs, and says why).
  */
-async function fetchToXidEnd(req: WalSourceRequest, command: string, dir: string, start: { timeline: number; segno: bigint }, last: string | undefined, how: string): Promise<{ stoppedAt?: string } | undefined> {
+async function fetchToXidEnd(req: WalSourceRequest, command: string, dir: string, start: { timeline: number; segno: bigint }, last: string | undefined, how: string): Promise<boolean> {
   const firstName = segmentName(start.timeline, start.segno);
-  if (!(await fetchWalFile(command, firstName, dir, 300_000)).ok) return undefined;
+  if (!(await fetchWalFile(command, firstName, dir, 300_000)).ok) return false;
   const major = await walFileMajor(join(dir, firstName));
   const bin = major ? await findBinaries(major).catch(() => undefined) : undefined;
-  if (!bin) return undefined;
+  if (!bin) return false;
   let count = 0;
-  let stoppedAt: string | undefined;
-  const r = await fetchWhileReading(bin, {
+  await fetchWhileReading(bin, {
     dir,
     startLsn: lsnOfSegment(start.segno),
     timeline: start.timeline,
@@ -234,17 +228,13 @@ async function fetchToXidEnd(req: WalSourceRequest, command: string, dir: string
     maxSegments: last ? Number(parseSegmentName(last).segno - start.segno + 1n) : undefined,
     parallel: FETCH_AT_ONCE,
     fetch: async (name, dest) => {
-      if (existsSync(dest)) return true;
+      if (existsSync(dest)) return true; // the first, fetched above
       if (count++ % FETCH_AT_ONCE === 0) req.onProgress?.(`fetching ${name} with ${how}, until transaction ${req.stopAfterXid} ends`);
       return (await fetchWalFile(command, name, dir, 300_000)).ok;
     },
-    onLine: (line) => {
-      const x = transactionEndIn(line);
-      if (x && x.xid === req.stopAfterXid) stoppedAt ??= x.lsn;
-      return !!stoppedAt;
-    },
+    onLine: (line) => transactionEndIn(line)?.xid === req.stopAfterXid,
   });
-  return r.segments > 0 ? { ...(stoppedAt ? { stoppedAt } : {}) } : undefined;
+  return true;
 }
 
 const lsnOfSegment = (segno: bigint) => Lsn.format(segno * BigInt(DEFAULT_SEGMENT_SIZE));
